@@ -1,0 +1,257 @@
+"""`data` commands: import (files, SQL, Hub, bundled sample), list, show, validate, resample."""
+from __future__ import annotations
+
+from config.errors import BadInput
+from engine.data.sources.files import FORMATS
+from engine.data.timeframes import parse_timeframe
+
+
+def parse_mapping(text: str | None) -> dict[str, str] | None:
+    """'timestamp=ts,volume=vol' -> {'timestamp': 'ts', 'volume': 'vol'}."""
+    if not text:
+        return None
+    out = {}
+    for part in text.split(","):
+        if "=" not in part:
+            raise BadInput(f"bad column mapping {part!r}", hint="use CANONICAL=SOURCE pairs, e.g. timestamp=ts,volume=vol")
+        k, v = (x.strip() for x in part.split("=", 1))
+        if not k or not v:
+            raise BadInput(f"bad column mapping {part!r}")
+        out[k] = v
+    return out
+
+
+def _csv_list(text: str | None) -> list[str]:
+    return [x.strip() for x in (text or "").split(",") if x.strip()]
+
+
+def _import_text(res: dict) -> str:
+    lines = []
+    for r in res["imported"]:
+        lines.append(f"{r['status']:>9}  {r['symbol']:<14} {r['timeframe'] or 'funding':<7} {r['rows']:>8} rows  "
+                     f"{r['first']} -> {r['last']}  {r['id']}")
+    for s in res["skipped"]:
+        lines.append(f"  skipped  {s['path']}: {s['reason']}")
+    if res["ignored"]:
+        lines.append(f"  ignored  {len(res['ignored'])} non-data file(s): " + ", ".join(p.rsplit('/', 1)[-1] for p in res["ignored"]))
+    return "\n".join(lines) or "nothing imported"
+
+
+def _out(res) -> dict:
+    d = res.to_dict()
+    d["_text"] = _import_text(d)
+    return d
+
+
+def cmd_import(args, ws):
+    from engine.data.importer import import_path
+
+    res = import_path(ws, args.path, symbol=args.symbol, timeframe=args.timeframe, source_format=args.source_format,
+                      timezone=args.timezone, mapping=parse_mapping(args.map), skip_bad=args.skip_bad,
+                      replace=args.replace, dry_run=args.dry_run)
+    return _out(res)
+
+
+def cmd_import_sql(args, ws):
+    from engine.data.importer import import_sources
+    from engine.data.sources.sql import SqlSource
+
+    src = SqlSource(args.url, table=args.table, query=args.query, symbol=args.symbol, symbol_column=args.symbol_column,
+                    symbols=_csv_list(args.symbols) or None, timeframe=args.timeframe,
+                    timeframe_column=args.timeframe_column, mapping=parse_mapping(args.map), chunksize=args.chunksize,
+                    timezone=args.timezone, schema=args.schema)
+    return _out(import_sources(ws, [src], replace=args.replace, dry_run=args.dry_run))
+
+
+def cmd_import_hub(args, ws):
+    from engine.data.importer import import_sources
+    from engine.data.sources.hub import HubSource
+
+    src = HubSource(args.repo_id, symbols=_csv_list(args.symbols), timeframes=_csv_list(args.timeframes),
+                    revision=args.revision)
+    return _out(import_sources(ws, [src], replace=args.replace, dry_run=args.dry_run))
+
+
+def cmd_import_sample(args, ws):
+    from engine.data.sources.sample import import_sample
+
+    res = import_sample(ws)
+    d = _out(res)
+    if not res.imported:
+        d["_text"] = "the bundled sample is already in the workspace"
+    return d
+
+
+def cmd_list(args, ws):
+    from engine.data.store import coverage
+
+    cov = coverage(ws)
+    rows = cov.to_dict("records")
+    text = cov.drop(columns=["path", "columns"]).to_string(index=False) if len(cov) else "no data yet (try `data import-sample`)"
+    return {"series": rows, "_text": text}
+
+
+def cmd_show(args, ws):
+    from engine.data.store import load_candles, series_id
+    from storage.artifacts import read_manifest
+
+    tf = parse_timeframe(args.timeframe)
+    m = read_manifest(ws, series_id(args.symbol, tf), "ohlcv")
+    df = load_candles(ws, args.symbol, tf, start=args.start, end=args.end)
+    tail = df.tail(args.rows)
+    return {"id": m.id, "symbol": m.symbols[0], "timeframe": tf, "rows": len(df), "first": str(df.timestamp.iloc[0]) if len(df) else None,
+            "last": str(df.timestamp.iloc[-1]) if len(df) else None, "gaps": m.extra.get("gaps", []),
+            "sources": m.params.get("sources", []), "path": str(ws.artifact_dir("ohlcv", m.id) / "ohlcv.parquet"),
+            "tail": tail.astype({"timestamp": str}).to_dict("records"),
+            "_text": f"{m.id}: {len(df)} rows, {m.metrics.get('gaps', 0)} gaps\n{tail.to_string(index=False)}"}
+
+
+def cmd_validate(args, ws):
+    from engine.data.normalize import normalize
+    from engine.data.names import parse_file_name
+    from engine.data.sources.files import read_table
+    from engine.data.validate import validate
+    from pathlib import Path
+
+    p = Path(args.path)
+    if not p.is_file():
+        from config.errors import NotFound
+
+        raise NotFound(f"no such file: {p}")
+    info = parse_file_name(p)
+    raw, notes, kind = read_table(p, args.source_format)
+    funding = info.market == "funding"
+    norm = normalize(raw, p.name, timezone=args.timezone, mapping=parse_mapping(args.map) or ({"funding_rate": "open"} if funding and "open" in raw.columns else None),
+                     mt5=args.source_format == "mt5" or info.hint == "mt5", funding=funding)
+    tf = parse_timeframe(args.timeframe) if args.timeframe else info.timeframe
+    rep = validate(norm.df, p.name, None if funding else tf, funding=funding)
+    d = rep.to_dict()
+    d["notes"] = notes + norm.notes
+    d["format"] = kind
+    lines = [f"{p.name}: {rep.rows} rows, {rep.timeframe or '?'}, {rep.start} -> {rep.end}"]
+    lines += [f"  {f.level:7} {f.check}: {f.message}" for f in rep.findings]
+    lines += [f"  note    {n}" for n in d["notes"]]
+    d["_text"] = "\n".join(lines)
+    if not rep.ok:
+        # print the report, then the contract's error line and exit 2
+        import json
+        import sys
+
+        print(json.dumps({k: v for k, v in d.items() if k != "_text"}, default=str, indent=2) if args.json_report else d["_text"])
+        sys.stdout.flush()
+        raise BadInput(rep.error_text())
+    return d
+
+
+def cmd_resample(args, ws):
+    from engine.data.resample import resample
+    from engine.data.sources.base import Series
+    from engine.data.store import load_candles, save_series, series_id
+    from engine.data.validate import validate
+
+    f, t = parse_timeframe(args.from_tf), parse_timeframe(args.to_tf)
+    df = load_candles(ws, args.symbol, f)
+    out, dropped = resample(df, f, t, allow_incomplete=args.allow_incomplete)
+    if len(out) == 0:
+        raise BadInput(f"no complete {t} bucket in {args.symbol} {f}")
+    label = f"{args.symbol} {f}->{t}"
+    rep = validate(out, label, t)
+    if not rep.ok:
+        raise BadInput(rep.error_text())
+    s = Series(symbol=args.symbol.upper(), timeframe=t, kind="candles", df=out, report=rep,
+               notes=[f"resampled from {f}; {dropped} incomplete bucket(s) dropped"] if dropped else [f"resampled from {f}"],
+               source={"type": "resample", "from": series_id(args.symbol, f)})
+    r = save_series(ws, s, dry_run=args.dry_run)
+    if not args.dry_run and r.status != "unchanged":
+        _add_parent(ws, r.id, series_id(args.symbol, f))
+    d = r.to_dict()
+    d["incomplete_buckets_dropped"] = dropped
+    return d
+
+
+def _add_parent(ws, aid: str, parent: str) -> None:
+    from storage.artifacts import read_manifest
+    from storage.catalog import index_quietly
+
+    m = read_manifest(ws, aid, "ohlcv")
+    if parent not in m.parents:
+        m.parents.append(parent)
+        m.write(ws.artifact_dir("ohlcv", aid))
+        index_quietly(ws)
+
+
+def register(sub) -> None:
+    g = sub.add_parser("data", help="candles: import, list, show, validate, resample")
+    s = g.add_subparsers(dest="cmd", metavar="COMMAND", parser_class=type(g))
+
+    p = s.add_parser("import", help="import a candle file or a folder of files")
+    p.add_argument("path")
+    p.add_argument("--symbol")
+    p.add_argument("--timeframe")
+    p.add_argument("--source-format", default="auto", choices=FORMATS)
+    p.add_argument("--timezone", help="timezone of naive times (required for MetaTrader exports)")
+    p.add_argument("--map", help="column mapping CANONICAL=SOURCE,... e.g. timestamp=ts")
+    p.add_argument("--skip-bad", action="store_true", help="import the good files of a folder, list the others")
+    p.add_argument("--replace", action="store_true", help="replace the stored series instead of merging")
+    p.add_argument("--dry-run", action="store_true")
+    p.set_defaults(func=cmd_import)
+
+    p = s.add_parser("import-sql", help="import from PostgreSQL (or any SQLAlchemy URL)")
+    p.add_argument("--url", required=True)
+    q = p.add_mutually_exclusive_group(required=True)
+    q.add_argument("--table")
+    q.add_argument("--query")
+    p.add_argument("--schema")
+    p.add_argument("--symbol")
+    p.add_argument("--symbol-column")
+    p.add_argument("--symbols", help="only these symbols (with --symbol-column)")
+    p.add_argument("--timeframe")
+    p.add_argument("--timeframe-column")
+    p.add_argument("--map")
+    p.add_argument("--chunksize", type=int, default=100_000)
+    p.add_argument("--timezone")
+    p.add_argument("--replace", action="store_true")
+    p.add_argument("--dry-run", action="store_true")
+    p.set_defaults(func=cmd_import_sql)
+
+    p = s.add_parser("import-hub", help="import klines/{SYMBOL}/{BASE}_{tf}.parquet from a Hugging Face dataset")
+    from engine.data.sources.hub import DEFAULT_REPO
+
+    p.add_argument("--repo-id", default=DEFAULT_REPO)
+    p.add_argument("--symbols", required=True)
+    p.add_argument("--timeframes", required=True)
+    p.add_argument("--revision")
+    p.add_argument("--replace", action="store_true")
+    p.add_argument("--dry-run", action="store_true")
+    p.set_defaults(func=cmd_import_hub)
+
+    p = s.add_parser("import-sample", help="import the bundled real sample (idempotent)")
+    p.set_defaults(func=cmd_import_sample)
+
+    p = s.add_parser("list", help="coverage: symbol x timeframe, rows, range, gaps")
+    p.set_defaults(func=cmd_list)
+
+    p = s.add_parser("show", help="one series: range, gaps, sources, last rows")
+    p.add_argument("symbol")
+    p.add_argument("timeframe")
+    p.add_argument("--rows", type=int, default=5)
+    p.add_argument("--start")
+    p.add_argument("--end")
+    p.set_defaults(func=cmd_show)
+
+    p = s.add_parser("validate", help="validation report of a file (writes nothing)")
+    p.add_argument("path")
+    p.add_argument("--timeframe")
+    p.add_argument("--source-format", default="auto", choices=FORMATS)
+    p.add_argument("--timezone")
+    p.add_argument("--map")
+    p.add_argument("--json-report", action="store_true", help=__import__("argparse").SUPPRESS)
+    p.set_defaults(func=cmd_validate)
+
+    p = s.add_parser("resample", help="exact resampling to a coarser timeframe (complete buckets only)")
+    p.add_argument("symbol")
+    p.add_argument("--from", dest="from_tf", required=True)
+    p.add_argument("--to", dest="to_tf", required=True)
+    p.add_argument("--allow-incomplete", action="store_true")
+    p.add_argument("--dry-run", action="store_true")
+    p.set_defaults(func=cmd_resample)

@@ -1,0 +1,225 @@
+"""Validation report of a canonical OHLCV table (SPEC 3).
+
+Errors (the import is refused, nothing written): duplicate or unsorted timestamps, OHLC
+inconsistencies (high < max(open, close), low > min(open, close), high < low), non-positive
+prices, negative volume, missing values, absurd values (prices beyond 1e9, 100x jumps between
+bars, times before 2009 or in the future), bars off the timeframe's grid, a spacing that is
+no known timeframe or disagrees with the one given.
+Warnings (imported, reported): gaps (listed), a last bar still open at import time (dropped)
+or with suspiciously low volume (possibly partial), timezone conversions.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from engine.data.canonical import OPTIONAL, PRICE, ts_ns
+from engine.data.timeframes import TIMEFRAMES, infer_timeframe
+
+MIN_TS = pd.Timestamp("2009-01-03", tz="UTC")  # the first bitcoin block; no crypto candle is older
+MAX_PRICE = 1e9
+MAX_JUMP = 100.0
+MAX_EXAMPLES = 5
+
+
+@dataclass
+class Finding:
+    level: str  # error | warning | info
+    check: str
+    message: str
+    count: int = 0
+    examples: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Report:
+    source: str
+    rows: int = 0
+    timeframe: str | None = None
+    start: str | None = None
+    end: str | None = None
+    findings: list[Finding] = field(default_factory=list)
+    gaps: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def errors(self) -> list[Finding]:
+        return [f for f in self.findings if f.level == "error"]
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    def add(self, level: str, check: str, message: str, count: int = 0, examples: list[str] | None = None) -> None:
+        self.findings.append(Finding(level, check, message, count, list(examples or [])[:MAX_EXAMPLES]))
+
+    def error_text(self) -> str:
+        return "; ".join(f.message for f in self.errors)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["ok"] = self.ok
+        d["missing_bars"] = int(sum(g["missing_bars"] for g in self.gaps))
+        return d
+
+
+def _ts(ns: int) -> str:
+    return pd.Timestamp(int(ns), tz="UTC").strftime("%Y-%m-%d %H:%M")
+
+
+def _examples(ts: np.ndarray, mask: np.ndarray) -> list[str]:
+    return [_ts(x) for x in ts[np.flatnonzero(mask)[:MAX_EXAMPLES]]]
+
+
+def find_gaps(ts_ns: np.ndarray, tf: str) -> list[dict[str, Any]]:
+    step = TIMEFRAMES[tf] * 1_000_000_000
+    d = np.diff(ts_ns)
+    idx = np.flatnonzero(d > step)
+    return [{"after": _ts(ts_ns[i]), "before": _ts(ts_ns[i + 1]), "missing_bars": int(d[i] // step - 1)} for i in idx]
+
+
+def validate(df: pd.DataFrame, source: str, timeframe: str | None = None, *, now: float | None = None,
+             funding: bool = False) -> Report:
+    rep = Report(source=source, rows=len(df))
+    if len(df) == 0:
+        rep.add("error", "empty", f"{source}: no rows")
+        return rep
+    ts = ts_ns(df["timestamp"])
+    rep.start, rep.end = _ts(ts.min()), _ts(ts.max())
+    now_ns = int((now if now is not None else time.time()) * 1e9)
+
+    # time range
+    bad_t = (ts < MIN_TS.value) | (ts > now_ns + 86400 * 1_000_000_000)
+    if bad_t.any():
+        rep.add("error", "time_range", f"{source}: {int(bad_t.sum())} time(s) before 2009-01-03 or in the future "
+                f"(first {_ts(ts[bad_t][0]) if ts[bad_t][0] > -2**62 else ts[bad_t][0]}); wrong time unit or column?",
+                int(bad_t.sum()), _examples(ts, bad_t))
+    # order and duplicates
+    d = np.diff(ts)
+    dup = np.concatenate([[False], d == 0])
+    if dup.any() or len(np.unique(ts)) < len(ts):
+        n = len(ts) - len(np.unique(ts))
+        rep.add("error", "duplicates", f"{source}: {n} duplicate timestamp(s) (first {_examples(ts, dup)[:1] or _ts(ts[0])})",
+                n, _examples(ts, dup))
+    back = np.concatenate([[False], d < 0])
+    if back.any():
+        rep.add("error", "unsorted", f"{source}: timestamps are not in increasing order ({int(back.sum())} step(s) back, "
+                f"first at row {int(np.flatnonzero(back)[0]) + 1}: {_ts(ts[back][0])})", int(back.sum()), _examples(ts, back))
+
+    # timeframe
+    sorted_ts = np.unique(ts)
+    inferred = infer_timeframe(sorted_ts) if len(sorted_ts) > 1 else None
+    if funding:
+        rep.timeframe = None
+    elif timeframe is None:
+        if inferred is None:
+            if len(sorted_ts) > 1:
+                step = int(np.median(np.diff(sorted_ts)) // 1_000_000_000)
+                rep.add("error", "timeframe", f"{source}: bars are {step} s apart, which is no known timeframe "
+                        f"({', '.join(TIMEFRAMES)})")
+            else:
+                rep.add("error", "timeframe", f"{source}: a single bar; give the timeframe with --timeframe")
+        rep.timeframe = inferred
+    else:
+        rep.timeframe = timeframe
+        if inferred is not None and inferred != timeframe and len(sorted_ts) > 10:
+            rep.add("error", "timeframe", f"{source}: timeframe {timeframe} was given (or read from the name) "
+                    f"but the bars are {inferred} apart")
+    tf = rep.timeframe
+    if tf and not funding:
+        step = TIMEFRAMES[tf] * 1_000_000_000
+        off = (ts % step) != 0
+        if off.any():
+            lvl = "error" if TIMEFRAMES[tf] <= 3600 else "warning"
+            rep.add(lvl, "grid", f"{source}: {int(off.sum())} bar time(s) are not on the {tf} grid (first {_ts(ts[off][0])})",
+                    int(off.sum()), _examples(ts, off))
+        if not back.any():
+            irregular = (d % step != 0) & (d > 0)
+            if irregular.any() and not off.any():
+                rep.add("error", "spacing", f"{source}: {int(irregular.sum())} step(s) are not whole {tf} bars",
+                        int(irregular.sum()))
+            rep.gaps = find_gaps(sorted_ts, tf)
+            if rep.gaps:
+                total = sum(g["missing_bars"] for g in rep.gaps)
+                big = max(rep.gaps, key=lambda g: g["missing_bars"])
+                rep.add("warning", "gaps", f"{source}: {len(rep.gaps)} gap(s), {total} missing bar(s); largest "
+                        f"{big['missing_bars']} bars after {big['after']}", len(rep.gaps))
+
+    if funding:
+        v = df["funding_rate"].to_numpy()
+        nan = ~np.isfinite(v)
+        if nan.any():
+            rep.add("error", "missing", f"{source}: {int(nan.sum())} missing funding rate(s)", int(nan.sum()), _examples(ts, nan))
+        absurd = np.abs(v) > 0.1
+        if absurd.any():
+            rep.add("error", "absurd", f"{source}: {int(absurd.sum())} funding rate(s) beyond +-10% per period", int(absurd.sum()))
+        return rep
+
+    o, h, lo, c, vol = (df[k].to_numpy(dtype="float64") for k in ("open", "high", "low", "close", "volume"))
+    nan = ~np.isfinite(np.column_stack([o, h, lo, c, vol])).all(axis=1)
+    if nan.any():
+        rep.add("error", "missing", f"{source}: {int(nan.sum())} row(s) with missing or infinite OHLCV values "
+                f"(first at row {int(np.flatnonzero(nan)[0]) + 1}, {_ts(ts[nan][0])})", int(nan.sum()), _examples(ts, nan))
+    with np.errstate(invalid="ignore"):
+        nonpos = (np.column_stack([o, h, lo, c]) <= 0).any(axis=1)
+        if nonpos.any():
+            rep.add("error", "non_positive", f"{source}: {int(nonpos.sum())} bar(s) with a zero or negative price "
+                    f"(first {_ts(ts[nonpos][0])})", int(nonpos.sum()), _examples(ts, nonpos))
+        negv = vol < 0
+        if negv.any():
+            rep.add("error", "negative_volume", f"{source}: {int(negv.sum())} bar(s) with negative volume "
+                    f"(first {_ts(ts[negv][0])})", int(negv.sum()), _examples(ts, negv))
+        hl = h < lo
+        if hl.any():
+            rep.add("error", "ohlc", f"{source}: {int(hl.sum())} bar(s) with high < low (first {_ts(ts[hl][0])})",
+                    int(hl.sum()), _examples(ts, hl))
+        tol = 1e-9 * np.abs(np.maximum(o, c))
+        hi_bad = (h < np.maximum(o, c) - tol) & ~hl
+        if hi_bad.any():
+            rep.add("error", "ohlc", f"{source}: {int(hi_bad.sum())} bar(s) with high below open or close "
+                    f"(first {_ts(ts[hi_bad][0])})", int(hi_bad.sum()), _examples(ts, hi_bad))
+        lo_bad = (lo > np.minimum(o, c) + tol) & ~hl
+        if lo_bad.any():
+            rep.add("error", "ohlc", f"{source}: {int(lo_bad.sum())} bar(s) with low above open or close "
+                    f"(first {_ts(ts[lo_bad][0])})", int(lo_bad.sum()), _examples(ts, lo_bad))
+        huge = (np.column_stack([o, h, lo, c]) > MAX_PRICE).any(axis=1)
+        if huge.any():
+            rep.add("error", "absurd", f"{source}: {int(huge.sum())} price(s) above {MAX_PRICE:.0e} (first {_ts(ts[huge][0])})",
+                    int(huge.sum()), _examples(ts, huge))
+        if len(c) > 1:
+            ratio = c[1:] / c[:-1]
+            jump = np.concatenate([[False], (ratio > MAX_JUMP) | (ratio < 1 / MAX_JUMP)])
+            if jump.any():
+                rep.add("error", "absurd", f"{source}: {int(jump.sum())} close-to-close jump(s) of more than {MAX_JUMP:.0f}x "
+                        f"(first at {_ts(ts[jump][0])})", int(jump.sum()), _examples(ts, jump))
+    for col in OPTIONAL:
+        if col in df.columns:
+            v = df[col].to_numpy(dtype="float64")
+            if (v < 0).any():
+                rep.add("error", "negative_volume", f"{source}: {int((v < 0).sum())} negative value(s) in {col}", int((v < 0).sum()))
+    # partial last bar
+    if tf and not back.any():
+        step_ns = TIMEFRAMES[tf] * 1_000_000_000
+        last = int(ts.max())
+        if last + step_ns > now_ns:
+            rep.add("warning", "partial_last_bar", f"{source}: the last bar ({_ts(last)}) had not closed at import time; it is dropped", 1)
+        elif len(vol) > 20:
+            order = np.argsort(ts)
+            tail = vol[order][-97:-1]
+            med = float(np.median(tail)) if len(tail) else 0.0
+            if med > 0 and vol[order][-1] < 0.1 * med:
+                rep.add("warning", "partial_last_bar", f"{source}: the last bar ({_ts(last)}) has {vol[order][-1] / med:.0%} of "
+                        "the median volume of the 96 before it; it may be partial", 1)
+    return rep
+
+
+def drop_open_last_bar(df: pd.DataFrame, tf: str, now: float | None = None) -> pd.DataFrame:
+    step = pd.Timedelta(seconds=TIMEFRAMES[tf])
+    cutoff = pd.Timestamp((now if now is not None else time.time()), unit="s", tz="UTC")
+    return df[df["timestamp"] + step <= cutoff] if len(df) else df
+
+
+__all__ = ["Report", "Finding", "validate", "find_gaps", "drop_open_last_bar", "PRICE"]

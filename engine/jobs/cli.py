@@ -1,0 +1,58 @@
+"""`jobs` commands: list, show, cancel, start."""
+from __future__ import annotations
+
+from engine.jobs import runner
+
+
+def _row(st) -> dict:
+    return {"id": st.id, "name": st.name, "status": st.status, "progress": st.progress, "message": st.message,
+            "error": st.error, "pid": st.pid, "host": st.host, "created_at": st.created_at, "ended_at": st.ended_at,
+            "artifacts": st.artifacts, "command": st.command}
+
+
+def cmd_list(args, ws):
+    jobs = runner.list_jobs(ws, status=args.status, limit=args.limit)
+    rows = [_row(j) for j in jobs]
+    text = "\n".join(f"{r['id']:<44} {r['status']:<10} {r['progress'] * 100:5.1f}%  {r['name']}  {r['message'] or ''}"
+                     for r in rows) or "no jobs"
+    return {"jobs": rows, "_text": text}
+
+
+def cmd_show(args, ws):
+    st = runner.get(ws, args.id)
+    d = st.to_dict()
+    d["log_tail"] = runner.log_tail(ws, args.id, args.log_bytes)
+    d["_text"] = "\n".join(f"{k}: {v}" for k, v in _row(st).items()) + "\n--- log ---\n" + d["log_tail"]
+    return d
+
+
+def cmd_cancel(args, ws):
+    st = runner.cancel(ws, args.id)
+    return {"id": st.id, "status": st.status, "_text": f"{st.id}: {st.status}"}
+
+
+def cmd_start(args, ws):
+    cmd = list(args.command)
+    if cmd and cmd[0] == "--":
+        cmd = cmd[1:]
+    st = runner.submit(ws, cmd)
+    return {"id": st.id, "status": st.status, "pid": st.pid, "_text": f"started {st.id} (pid {st.pid})"}
+
+
+def register(sub) -> None:
+    g = sub.add_parser("jobs", help="background jobs")
+    s = g.add_subparsers(dest="cmd", metavar="COMMAND", parser_class=type(g))
+    p = s.add_parser("list")
+    p.add_argument("--status", choices=["queued", "running", "succeeded", "failed", "cancelled"])
+    p.add_argument("--limit", type=int)
+    p.set_defaults(func=cmd_list)
+    p = s.add_parser("show")
+    p.add_argument("id")
+    p.add_argument("--log-bytes", type=int, default=4000)
+    p.set_defaults(func=cmd_show)
+    p = s.add_parser("cancel")
+    p.add_argument("id")
+    p.set_defaults(func=cmd_cancel)
+    p = s.add_parser("start", help="run any engine command as a background job: jobs start -- data import PATH")
+    p.add_argument("command", nargs="+")
+    p.set_defaults(func=cmd_start)

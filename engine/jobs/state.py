@@ -1,0 +1,148 @@
+"""Job state files: ``state.json`` updated under an exclusive file lock (parent, child and
+cancel may all write it), plus ``log.txt`` and, once the job has ended, ``manifest.json``
+(kind ``job``) so the catalog lists it with its lineage to the artifacts it produced."""
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+from config.errors import NotFound
+from storage.manifest import Manifest, utc_now_iso, write_json_atomic
+from storage.workspace import Workspace, check_id
+
+FINAL = ("succeeded", "failed", "cancelled")
+ACTIVE = ("queued", "running")
+
+
+@dataclass
+class JobState:
+    id: str
+    command: list[str]
+    name: str = ""
+    status: str = "queued"
+    pid: int | None = None
+    proc_start: str | None = None  # /proc/<pid>/stat start time, to tell a reused pid apart
+    host: str = "local"
+    created_at: str = field(default_factory=utc_now_iso)
+    started_at: str | None = None
+    ended_at: str | None = None
+    progress: float = 0.0
+    message: str = ""
+    error: str | None = None
+    returncode: int | None = None
+    result: dict[str, Any] | None = None
+    artifacts: list[str] = field(default_factory=list)
+    parents: list[str] = field(default_factory=list)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def active(self) -> bool:
+        return self.status in ACTIVE
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "JobState":
+        known = set(cls.__dataclass_fields__)
+        return cls(**{k: v for k, v in d.items() if k in known})
+
+
+def job_dir(ws: Workspace, job_id: str) -> Path:
+    return ws.jobs_dir / check_id(job_id)
+
+
+@contextmanager
+def locked(ws: Workspace, job_id: str) -> Iterator[Path]:
+    d = job_dir(ws, job_id)
+    d.mkdir(parents=True, exist_ok=True)
+    with open(d / ".lock", "a+") as lf:
+        fcntl.flock(lf, fcntl.LOCK_EX)
+        try:
+            yield d
+        finally:
+            fcntl.flock(lf, fcntl.LOCK_UN)
+
+
+def read_state(ws: Workspace, job_id: str) -> JobState:
+    p = job_dir(ws, job_id) / "state.json"
+    try:
+        return JobState.from_dict(json.loads(p.read_text(encoding="utf-8")))
+    except FileNotFoundError:
+        raise NotFound(f"no job {job_id!r} in {ws.jobs_dir}", hint="see `python -m engine jobs list`") from None
+
+
+def write_state(ws: Workspace, st: JobState) -> None:
+    write_json_atomic(job_dir(ws, st.id) / "state.json", st.to_dict())
+
+
+def update(ws: Workspace, job_id: str, **changes: Any) -> JobState:
+    """Read-modify-write under the job's lock.  A final status is never overwritten by a
+    non-final one (a late progress update cannot resurrect a cancelled job)."""
+    with locked(ws, job_id):
+        st = read_state(ws, job_id)
+        if st.status in FINAL and changes.get("status", st.status) not in FINAL:
+            return st
+        if st.status in FINAL and "status" in changes and changes["status"] != st.status:
+            # first final status wins (cancelled stays cancelled)
+            changes = {k: v for k, v in changes.items() if k not in ("status", "error")}
+        for k, v in changes.items():
+            setattr(st, k, v)
+        write_state(ws, st)
+        if st.status in FINAL:
+            write_job_manifest(ws, st)
+        return st
+
+
+def write_job_manifest(ws: Workspace, st: JobState) -> None:
+    d = job_dir(ws, st.id)
+    m = Manifest(id=st.id, kind="job", name=st.name or " ".join(st.command[:2]), created_at=st.created_at,
+                 params={"command": st.command, "host": st.host}, parents=list(st.parents) + list(st.artifacts),
+                 metrics={"progress": st.progress}, extra={"status": st.status, "error": st.error,
+                                                           "started_at": st.started_at, "ended_at": st.ended_at,
+                                                           "artifacts": st.artifacts, "returncode": st.returncode})
+    if st.started_at and st.ended_at:
+        import pandas as pd
+
+        m.metrics["duration_s"] = (pd.Timestamp(st.ended_at) - pd.Timestamp(st.started_at)).total_seconds()
+    m.symbols = list(st.extra.get("symbols") or [])
+    m.timeframe = st.extra.get("timeframe")
+    m.write(d)
+    from storage.catalog import index_quietly
+
+    index_quietly(ws, timeout=1.0)
+
+
+def proc_start_time(pid: int) -> str | None:
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as f:
+            data = f.read()
+        return data.rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return None
+
+
+def pid_alive(pid: int | None, start: str | None = None) -> bool:
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        if fields[0] in ("Z", "X"):
+            return False
+        if start is not None and fields[19] != start:
+            return False  # pid reused by another process
+    except (OSError, IndexError):
+        pass
+    return True

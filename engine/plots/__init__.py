@@ -1,0 +1,1 @@
+"""Pure plotly figure builders: take DataFrames, return figures, never import streamlit."""

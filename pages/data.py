@@ -1,0 +1,240 @@
+"""Data: coverage, candlestick + volume chart, gaps and validation findings, imports
+(file, PostgreSQL, Hugging Face, bundled sample), file validation, resampling."""
+from __future__ import annotations
+
+import tempfile
+from datetime import timedelta
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from engine.data.sources.files import FORMATS
+from engine.data.sources.hub import DEFAULT_REPO
+from engine.data.timeframes import TIMEFRAMES
+from engine.plots.candles import candlestick_figure
+from pages.ui import Keys, ensure_sample, follow_job, start_job, user_errors, workspace
+
+ensure_sample()
+ws = workspace()
+st.title("Data")
+
+
+@st.cache_data(show_spinner=False)
+def _coverage(root: str, stamp: float) -> pd.DataFrame:
+    from engine.data.store import coverage
+
+    return coverage(ws)
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def _candles(root: str, symbol: str, tf: str, stamp: float) -> pd.DataFrame:
+    from engine.data.store import load_candles
+
+    return load_candles(ws, symbol, tf)
+
+
+def _stamp() -> float:
+    d = ws.artifacts_dir / "ohlcv"
+    return max((p.stat().st_mtime for p in d.glob("*/manifest.json")), default=0.0) if d.is_dir() else 0.0
+
+
+def _import_result(stt) -> None:
+    res = stt.result or {}
+    if res.get("imported"):
+        st.success(f"Imported {len(res['imported'])} series")
+        st.dataframe(pd.DataFrame(res["imported"])[["status", "symbol", "timeframe", "rows", "added_rows", "first", "last", "id"]],
+                     hide_index=True, width="stretch")
+    for s in res.get("skipped", []):
+        st.warning(f"skipped {Path(s['path']).name}: {s['reason']}")
+    if not res.get("imported") and not res.get("skipped"):
+        st.info("Nothing new: the data is already in the workspace.")
+
+
+tab_cov, tab_imp, tab_val, tab_res = st.tabs(["Coverage & chart", "Import", "Validate a file", "Resample"])
+
+with tab_cov:
+    cov = _coverage(str(ws.root), _stamp())
+    if cov.empty:
+        st.info("No candles yet. Import a file, a database table, the Hub dataset or the bundled sample.")
+    else:
+        st.subheader("Coverage")
+        st.dataframe(cov.drop(columns=["path"]), hide_index=True, width="stretch")
+        candles = cov[cov.timeframe != "funding"]
+        labels = [f"{r.symbol} {r.timeframe}" for r in candles.itertuples()]
+        choice = st.selectbox("Series", labels, key=Keys.DATA_SERIES)
+        if choice:
+            sym, tf = choice.split(" ")
+            row = candles[(candles.symbol == sym) & (candles.timeframe == tf)].iloc[0]
+            with user_errors():
+                df = _candles(str(ws.root), sym, tf, _stamp())
+                first, last = df.timestamp.iloc[0].date(), df.timestamp.iloc[-1].date()
+                default_start = max(first, last - timedelta(days=14 if TIMEFRAMES[tf] <= 900 else 90))
+                rng = st.date_input("Range (UTC dates)", value=(default_start, last), min_value=first, max_value=last,
+                                    key=f"range-{choice}")
+                a, b = (rng if isinstance(rng, tuple) and len(rng) == 2 else (default_start, last))
+                win = df[(df.timestamp >= pd.Timestamp(a, tz="UTC")) & (df.timestamp < pd.Timestamp(b, tz="UTC") + pd.Timedelta(days=1))]
+                from storage.artifacts import read_manifest
+
+                m = read_manifest(ws, row.id, "ohlcv")
+                gaps = m.extra.get("gaps", [])
+                if len(win) == 0:
+                    st.warning("No bars in this range.")
+                else:
+                    st.plotly_chart(candlestick_figure(win, f"{sym} {tf}", gaps=gaps), width="stretch")
+                c1, c2 = st.columns(2)
+                with c1:
+                    st.markdown(f"**Gaps** ({len(gaps)}, {m.metrics.get('missing_bars', 0)} missing bars)")
+                    if gaps:
+                        st.dataframe(pd.DataFrame(gaps), hide_index=True, width="stretch", height=220)
+                with c2:
+                    st.markdown("**Validation findings**")
+                    val = m.extra.get("validation") or {}
+                    rows = [{"level": f["level"], "check": f["check"], "message": f["message"]} for f in val.get("findings", [])]
+                    if rows:
+                        st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+                    else:
+                        st.success("No findings: sorted, unique, consistent OHLC, positive prices.")
+                with st.expander(f"Sources ({len(m.params.get('sources', []))})"):
+                    st.dataframe(pd.DataFrame([{k: v for k, v in s.items() if k != "notes"} | {"notes": "; ".join(s.get("notes") or [])}
+                                               for s in m.params.get("sources", [])]), hide_index=True, width="stretch")
+
+with tab_imp:
+    kind = st.radio("Source", ["File", "PostgreSQL", "Hugging Face", "Bundled sample"], horizontal=True)
+    if kind == "File":
+        with st.form("import-file"):
+            up = st.file_uploader("Candle file (CSV, Parquet, Feather, JSON, Binance .zip)", type=None)
+            local = st.text_input("... or a path on this machine (file or folder)")
+            c1, c2, c3 = st.columns(3)
+            symbol = c1.text_input("Symbol (blank: from the file name)")
+            tf = c2.selectbox("Timeframe", ["(from the name / spacing)", *TIMEFRAMES])
+            fmt = c3.selectbox("Format", FORMATS)
+            c4, c5 = st.columns(2)
+            tz = c4.text_input("Timezone of naive times (required for MetaTrader exports)", placeholder="UTC")
+            mapping = c5.text_input("Column mapping", placeholder="timestamp=ts,volume=vol")
+            skip = st.checkbox("Folder: import the good files, list the bad ones")
+            replace = st.checkbox("Replace the stored series instead of merging")
+            go = st.form_submit_button("Import", type="primary")
+        if go:
+            path = None
+            if up is not None:
+                d = Path(tempfile.mkdtemp(prefix="klinelab-upload-"))
+                path = d / Path(up.name).name
+                path.write_bytes(up.getbuffer())
+            elif local.strip():
+                path = Path(local.strip()).expanduser()
+            if path is None:
+                st.error("Choose a file to upload or type a path.")
+            else:
+                args = ["data", "import", str(path), "--source-format", fmt]
+                if symbol.strip():
+                    args += ["--symbol", symbol.strip()]
+                if tf in TIMEFRAMES:
+                    args += ["--timeframe", tf]
+                if tz.strip():
+                    args += ["--timezone", tz.strip()]
+                if mapping.strip():
+                    args += ["--map", mapping.strip()]
+                if skip:
+                    args.append("--skip-bad")
+                if replace:
+                    args.append("--replace")
+                start_job(args, Keys.DATA_JOB, name=f"import {path.name}")
+    elif kind == "PostgreSQL":
+        with st.form("import-sql"):
+            url = st.text_input("SQLAlchemy URL", placeholder="postgresql+psycopg://user:password@host:5432/db", type="password")
+            c1, c2 = st.columns(2)
+            table = c1.text_input("Table", placeholder="raw_market_data")
+            query = c2.text_area("... or a query", height=68)
+            c3, c4, c5 = st.columns(3)
+            symbol = c3.text_input("Symbol (one-symbol table)")
+            symcol = c4.text_input("Symbol column (several symbols)")
+            symbols = c5.text_input("Only these symbols (comma separated)")
+            c6, c7, c8 = st.columns(3)
+            tf = c6.selectbox("Timeframe", ["(from the spacing)", *TIMEFRAMES])
+            tfcol = c7.text_input("Timeframe column (optional)")
+            chunks = c8.number_input("Rows per chunk", min_value=1000, max_value=2_000_000, value=100_000, step=10_000)
+            mapping = st.text_input("Column mapping", placeholder="timestamp=datetime,volume=vol")
+            go = st.form_submit_button("Import", type="primary")
+        if go:
+            if not url.strip():
+                st.error("The database URL is required.")
+            elif bool(table.strip()) == bool(query.strip()):
+                st.error("Give either a table or a query.")
+            else:
+                args = ["data", "import-sql", "--url", url.strip(), "--chunksize", str(int(chunks))]
+                args += ["--table", table.strip()] if table.strip() else ["--query", query.strip()]
+                for flag, val in (("--symbol", symbol), ("--symbol-column", symcol), ("--symbols", symbols),
+                                  ("--timeframe-column", tfcol), ("--map", mapping)):
+                    if val.strip():
+                        args += [flag, val.strip()]
+                if tf in TIMEFRAMES:
+                    args += ["--timeframe", tf]
+                start_job(args, Keys.DATA_JOB, name="import from SQL")
+    elif kind == "Hugging Face":
+        with st.form("import-hub"):
+            repo = st.text_input("Dataset repo", value=DEFAULT_REPO)
+            c1, c2 = st.columns(2)
+            symbols = c1.text_input("Symbols (comma separated)", value="BTCUSDT,ETHUSDT")
+            tfs = c2.multiselect("Timeframes", list(TIMEFRAMES), default=["15m", "1h"])
+            st.caption("Files `klines/{SYMBOL}/{BASE}_{tf}.parquet`; a private repo needs HF_TOKEN in the environment.")
+            go = st.form_submit_button("Import", type="primary")
+        if go:
+            if not symbols.strip() or not tfs:
+                st.error("Give at least one symbol and one timeframe.")
+            else:
+                start_job(["data", "import-hub", "--repo-id", repo.strip(), "--symbols", symbols.strip(),
+                           "--timeframes", ",".join(tfs)], Keys.DATA_JOB, name="import from the Hub")
+    else:
+        st.write("A year of Binance 15m spot candles (BTC, ETH, SOL, BNB, XRP, DOGE) and the BTC perpetual with funding.")
+        if st.button("Import the bundled sample"):
+            start_job(["data", "import-sample"], Keys.DATA_JOB, name="import the sample")
+    follow_job(Keys.DATA_JOB, on_done=_import_result)
+
+with tab_val:
+    st.caption("Checks a file without importing it: duplicates, order, gaps, OHLC consistency, prices, volume, NaN, partial last bar.")
+    vup = st.file_uploader("File to validate", key="validate-upload")
+    vtz = st.text_input("Timezone of naive times", key="validate-tz")
+    if vup is not None:
+        from engine.data.names import parse_file_name
+        from engine.data.normalize import normalize
+        from engine.data.sources.files import read_table
+        from engine.data.validate import validate
+
+        d = Path(tempfile.mkdtemp(prefix="klinelab-validate-"))
+        p = d / Path(vup.name).name
+        p.write_bytes(vup.getbuffer())
+        with user_errors():
+            info = parse_file_name(p)
+            raw, notes, fmt = read_table(p)
+            funding = info.market == "funding"
+            norm = normalize(raw, p.name, timezone=vtz.strip() or None, funding=funding,
+                             mapping={"funding_rate": "open"} if funding and "open" in raw.columns else None, mt5=info.hint == "mt5")
+            rep = validate(norm.df, p.name, None if funding else info.timeframe, funding=funding)
+            (st.success if rep.ok else st.error)(f"{p.name}: {rep.rows} rows, {rep.timeframe or '?'}, {rep.start} -> {rep.end}: "
+                                                 f"{'valid' if rep.ok else f'{len(rep.errors)} error(s)'}")
+            if rep.findings:
+                st.dataframe(pd.DataFrame([f.__dict__ for f in rep.findings]), hide_index=True, width="stretch")
+            for n in notes + norm.notes:
+                st.caption(n)
+            if rep.gaps:
+                st.dataframe(pd.DataFrame(rep.gaps), hide_index=True, width="stretch", height=200)
+
+with tab_res:
+    cov = _coverage(str(ws.root), _stamp())
+    series = cov[cov.timeframe != "funding"]
+    if series.empty:
+        st.info("Import candles first.")
+    else:
+        with st.form("resample"):
+            c1, c2, c3 = st.columns(3)
+            pick = c1.selectbox("Series", [f"{r.symbol} {r.timeframe}" for r in series.itertuples()])
+            to = c2.selectbox("To", list(TIMEFRAMES), index=list(TIMEFRAMES).index("1h"))
+            inc = c3.checkbox("Keep incomplete buckets")
+            go = st.form_submit_button("Resample")
+        if go and pick:
+            sym, tf = pick.split(" ")
+            args = ["data", "resample", sym, "--from", tf, "--to", to] + (["--allow-incomplete"] if inc else [])
+            start_job(args, Keys.DATA_RESAMPLE_JOB, name=f"resample {sym} {tf}->{to}")
+        follow_job(Keys.DATA_RESAMPLE_JOB, on_done=lambda s: st.success(
+            f"{(s.result or {}).get('status', 'done')}: {(s.result or {}).get('id', '')}, {(s.result or {}).get('rows', '?')} rows"))

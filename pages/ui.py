@@ -1,0 +1,155 @@
+"""Streamlit-only helpers shared by the pages: workspace handle, error display, the jobs
+panel (polled with ``st.fragment(run_every=...)``), a job follower, and session-state keys.
+
+Pages stay thin: widgets -> typed params -> one engine / jobs call -> render.
+"""
+from __future__ import annotations
+
+import os
+from contextlib import contextmanager
+from typing import Callable, Iterator
+
+import pandas as pd
+import streamlit as st
+
+from config.errors import KlineLabError
+from engine import jobs
+from storage.catalog import Catalog
+from storage.workspace import Workspace
+
+
+class Keys:
+    """Session-state keys, in one place."""
+
+    DATA_JOB = "data.job_id"
+    DATA_RESAMPLE_JOB = "data.resample_job_id"
+    DATA_SERIES = "data.series"
+    FEATURES_JOB = "features.job_id"
+    ANALYSIS_JOB = "analysis.job_id"
+    TRAINING_JOB = "training.job_id"
+    STAGE2_JOB = "stage2.job_id"
+    BACKTEST_JOB = "backtest.job_id"
+    SYNC_JOB = "sync.job_id"
+    HF_TOKEN = "sync.hf_token"  # session only; never written anywhere
+    SAMPLE_CHECKED = "app.sample_checked"
+
+
+def workspace() -> Workspace:
+    """The workspace of this app process (``KLINELAB_HOME`` or ./workspace), created if needed."""
+    return Workspace.open(os.environ.get("KLINELAB_HOME")).ensure()
+
+
+def catalog() -> Catalog:
+    return Catalog(workspace())
+
+
+@st.cache_resource(show_spinner="Importing the bundled sample ...")
+def _ensure_sample(root: str) -> int:
+    from engine.data.sources.sample import import_sample
+
+    return len(import_sample(Workspace.open(root)).imported)
+
+
+def ensure_sample() -> None:
+    """Import the bundled real sample on first run (idempotent, once per process and workspace)."""
+    if os.environ.get("KLINELAB_NO_SAMPLE") == "1":
+        return
+    try:
+        _ensure_sample(str(workspace().root))
+    except KlineLabError as e:
+        st.warning(f"The bundled sample could not be imported: {e}")
+
+
+@contextmanager
+def user_errors() -> Iterator[None]:
+    """Show a KlineLabError as a message (it names the problem); let real bugs surface."""
+    try:
+        yield
+    except KlineLabError as e:
+        st.error(f"{e}", icon=":material/error:")
+
+
+def not_built(title: str, what: str) -> None:
+    st.title(title)
+    st.info(f"This page is not built yet. It will {what}.", icon=":material/construction:")
+
+
+def status_icon(status: str) -> str:
+    return {"queued": "⏳", "running": "▶️", "succeeded": "✅", "failed": "❌", "cancelled": "⏹️"}.get(status, "•")
+
+
+def start_job(args: list[str], key: str, *, name: str = "", extra: dict | None = None) -> str | None:
+    """Submit ``python -m engine <args>`` as a background job and remember it under ``key``."""
+    with user_errors():
+        st_ = jobs.submit(workspace(), args, name=name, extra=extra)
+        st.session_state[key] = st_.id
+        return st_.id
+    return None
+
+
+def follow_job(key: str, *, on_done: Callable[[jobs.JobState], None] | None = None, run_every: float = 1.0) -> None:
+    """Progress of the job remembered under ``key``, polled in a fragment; reruns the page
+    once when it ends so the results show."""
+    job_id = st.session_state.get(key)
+    if not job_id:
+        return
+
+    @st.fragment(run_every=run_every)
+    def _panel() -> None:
+        try:
+            stt = jobs.get(workspace(), job_id)
+        except KlineLabError as e:
+            st.warning(str(e))
+            return
+        st.caption(f"{status_icon(stt.status)} job `{stt.id}`: {stt.status}")
+        if stt.active:
+            st.progress(min(max(stt.progress, 0.0), 1.0), text=stt.message or "working ...")
+            if st.button("Cancel", key=f"cancel-{job_id}"):
+                with user_errors():
+                    jobs.cancel(workspace(), job_id)
+                st.rerun()
+            return
+        done_key = f"{key}.done"
+        if st.session_state.get(done_key) != job_id:
+            st.session_state[done_key] = job_id
+            st.cache_data.clear()
+            st.rerun()  # whole page: show the new artifacts
+        if stt.status == "failed":
+            st.error(stt.error or "the job failed")
+            with st.expander("log"):
+                st.code(jobs.log_tail(workspace(), job_id, 8000) or "(empty)")
+        elif stt.status == "cancelled":
+            st.warning("cancelled")
+        elif on_done is not None:
+            on_done(stt)
+
+    _panel()
+
+
+def jobs_table(states: list[jobs.JobState]) -> pd.DataFrame:
+    return pd.DataFrame([{"": status_icon(s.status), "job": s.name, "status": s.status, "progress": s.progress,
+                          "message": s.message or (s.error or ""), "started": s.started_at, "ended": s.ended_at,
+                          "id": s.id} for s in states])
+
+
+def jobs_panel(limit: int = 15, run_every: float = 2.0) -> None:
+    """Recent jobs with live progress and cancel buttons (fragment polled every ``run_every`` s)."""
+
+    @st.fragment(run_every=run_every)
+    def _panel() -> None:
+        states = jobs.list_jobs(workspace(), limit=limit)
+        if not states:
+            st.caption("No jobs yet.")
+            return
+        st.dataframe(jobs_table(states), hide_index=True, width="stretch",
+                     column_config={"progress": st.column_config.ProgressColumn("progress", min_value=0.0, max_value=1.0)})
+        active = [s for s in states if s.active]
+        for s in active:
+            c1, c2 = st.columns([5, 1])
+            c1.progress(min(max(s.progress, 0.0), 1.0), text=f"{s.name}: {s.message or s.status}")
+            if c2.button("Cancel", key=f"jp-cancel-{s.id}"):
+                with user_errors():
+                    jobs.cancel(workspace(), s.id)
+                st.rerun(scope="fragment")
+
+    _panel()

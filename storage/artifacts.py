@@ -1,0 +1,143 @@
+"""Creating, reading and removing artifacts safely.
+
+An artifact is written into a staging folder under ``tmp/``; its manifest is written last;
+then the folder is renamed into ``artifacts/<kind>/<id>/`` in one step.  A process that dies
+or raises half-way leaves nothing in ``artifacts/`` (its staging folder is removed, or
+cleaned later) and nothing half-written is ever indexed.
+"""
+from __future__ import annotations
+
+import shutil
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable, Iterator
+
+from config.errors import Conflict, NotFound
+from storage.manifest import MANIFEST, Manifest
+from storage.workspace import Workspace, check_kind, new_id
+
+
+@dataclass
+class Draft:
+    """An artifact being written: write files under ``dir``; fill ``manifest``."""
+
+    workspace: Workspace
+    manifest: Manifest
+    dir: Path
+
+    @property
+    def id(self) -> str:
+        return self.manifest.id
+
+    def path(self, relative: str) -> Path:
+        p = self.dir / relative
+        p.parent.mkdir(parents=True, exist_ok=True)
+        return p
+
+
+@contextmanager
+def create_artifact(
+    ws: Workspace,
+    kind: str,
+    *,
+    name: str = "",
+    artifact_id: str | None = None,
+    symbols: Iterable[str] = (),
+    timeframe: str | None = None,
+    params: dict[str, Any] | None = None,
+    parents: Iterable[str] = (),
+    origin: str = "local",
+    replace: bool = False,
+    index: bool = True,
+) -> Iterator[Draft]:
+    """Context manager that yields a :class:`Draft` and commits it atomically on success.
+
+    ``replace=True`` swaps an existing artifact of the same id for the new one (used for
+    the canonical OHLCV series, which is updated by later imports).
+    """
+    check_kind(kind)
+    ws.ensure()
+    aid = artifact_id or new_id(kind)
+    manifest = Manifest(
+        id=aid, kind=kind, name=name or aid, symbols=list(symbols), timeframe=timeframe,
+        params=dict(params or {}), parents=list(parents), origin=origin,
+    )
+    final = ws.artifact_dir(kind, aid)
+    if final.exists() and not replace:
+        raise Conflict(f"artifact {aid} already exists", hint="choose another id or remove it first")
+    staging = ws.staging_dir(aid)
+    draft = Draft(ws, manifest, staging)
+    try:
+        yield draft
+        commit(ws, draft, replace=replace)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    if index:
+        from storage.catalog import index_quietly
+
+        index_quietly(ws)
+
+
+def commit(ws: Workspace, draft: Draft, *, replace: bool = False) -> Path:
+    m = draft.manifest
+    m.hash_files(draft.dir)
+    m.write(draft.dir)
+    final = ws.artifact_dir(m.kind, m.id)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    if final.exists():
+        if not replace:
+            raise Conflict(f"artifact {m.id} already exists")
+        trash = ws.tmp_dir / f"{m.id}.replaced.{draft.dir.name.rsplit('.', 2)[-2]}.partial"
+        final.rename(trash)
+        try:
+            draft.dir.rename(final)
+        except BaseException:
+            trash.rename(final)  # put the old one back
+            raise
+        shutil.rmtree(trash, ignore_errors=True)
+    else:
+        draft.dir.rename(final)
+    return final
+
+
+def read_manifest(ws: Workspace, artifact_id: str, kind: str | None = None) -> Manifest:
+    d = ws.artifact_dir(kind, artifact_id) if kind else ws.find_artifact_dir(artifact_id)
+    if d is None or not (d / MANIFEST).is_file():
+        what = f"{kind} artifact" if kind else "artifact"
+        raise NotFound(f"no {what} with id {artifact_id!r} in {ws.root}", hint="see `python -m engine catalog query`")
+    return Manifest.read(d)
+
+
+def artifact_path(ws: Workspace, artifact_id: str, kind: str | None = None) -> Path:
+    read_manifest(ws, artifact_id, kind)  # raises NotFound
+    d = ws.artifact_dir(kind, artifact_id) if kind else ws.find_artifact_dir(artifact_id)
+    assert d is not None
+    return d
+
+
+def list_manifests(ws: Workspace, kind: str | None = None) -> list[Manifest]:
+    kinds = [check_kind(kind)] if kind else [k for k in (ws.artifacts_dir.iterdir() if ws.artifacts_dir.is_dir() else [])]
+    out = []
+    for k in kinds:
+        kd = ws.artifacts_dir / k if isinstance(k, str) else k
+        if not kd.is_dir():
+            continue
+        for d in sorted(kd.iterdir()):
+            if (d / MANIFEST).is_file():
+                try:
+                    out.append(Manifest.read(d))
+                except Exception:  # noqa: BLE001 - a broken manifest is reported by catalog refresh
+                    continue
+    return out
+
+
+def delete_artifact(ws: Workspace, artifact_id: str) -> None:
+    d = artifact_path(ws, artifact_id)
+    trash = ws.staging_dir(f"{artifact_id}.deleted")
+    d.rename(trash / d.name)
+    shutil.rmtree(trash, ignore_errors=True)
+    from storage.catalog import index_quietly
+
+    index_quietly(ws)

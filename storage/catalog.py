@@ -1,0 +1,409 @@
+"""DuckDB catalog indexing every manifest in the workspace (SPEC 2).
+
+* Files are the truth; the catalog is an index that ``rebuild`` recreates from the
+  manifests alone (nothing is lost: every manifest field is stored, the whole manifest too).
+* ``refresh`` is incremental: it compares each manifest's mtime with the indexed one and
+  re-reads only new or changed manifests; removed artifacts are dropped.
+* DuckDB lets one process write a database file at a time.  Every connection here is
+  short-lived (opened, used, closed), opening retries with back-off while another process
+  holds the lock, and readers that still cannot get in fall back to an in-memory index
+  built from the manifests, so a concurrently writing job never crashes a page.
+* Every query is parameterised (``?`` placeholders); nothing user-typed is formatted into SQL.
+"""
+from __future__ import annotations
+
+import json
+import os
+import random
+import sys
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+import duckdb
+import pandas as pd
+import pyarrow as pa
+
+from config.errors import BadInput, Busy, NotFound
+from storage.manifest import MANIFEST
+from storage.workspace import KINDS, Workspace
+
+SCHEMA_VERSION = "1"
+
+_DDL = [
+    """CREATE TABLE IF NOT EXISTS artifacts(
+        id VARCHAR PRIMARY KEY, kind VARCHAR, name VARCHAR, created_at TIMESTAMP,
+        symbols VARCHAR[], timeframe VARCHAR, origin VARCHAR, path VARCHAR,
+        manifest_mtime DOUBLE, size_bytes BIGINT, n_files INTEGER,
+        data_start TIMESTAMP, data_end TIMESTAMP, code_version VARCHAR,
+        params JSON, metrics JSON, manifest JSON)""",
+    "CREATE TABLE IF NOT EXISTS lineage(child VARCHAR, parent VARCHAR)",
+    "CREATE TABLE IF NOT EXISTS metrics(artifact_id VARCHAR, key VARCHAR, value DOUBLE)",
+    "CREATE TABLE IF NOT EXISTS files(artifact_id VARCHAR, path VARCHAR, size BIGINT, sha256 VARCHAR)",
+    "CREATE TABLE IF NOT EXISTS problems(path VARCHAR, message VARCHAR)",
+    "CREATE TABLE IF NOT EXISTS meta(key VARCHAR PRIMARY KEY, value VARCHAR)",
+]
+
+_ART_SCHEMA = pa.schema([
+    ("id", pa.string()), ("kind", pa.string()), ("name", pa.string()), ("created_at", pa.timestamp("us")),
+    ("symbols", pa.list_(pa.string())), ("timeframe", pa.string()), ("origin", pa.string()), ("path", pa.string()),
+    ("manifest_mtime", pa.float64()), ("size_bytes", pa.int64()), ("n_files", pa.int32()),
+    ("data_start", pa.timestamp("us")), ("data_end", pa.timestamp("us")), ("code_version", pa.string()),
+    ("params", pa.string()), ("metrics", pa.string()), ("manifest", pa.string()),
+])
+
+LIST_COLUMNS = "id, kind, name, created_at, symbols, timeframe, origin, path, size_bytes, n_files, data_start, data_end, metrics, params"
+
+
+@dataclass
+class RefreshResult:
+    scanned: int = 0
+    added: int = 0
+    updated: int = 0
+    removed: int = 0
+    problems: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"scanned": self.scanned, "added": self.added, "updated": self.updated, "removed": self.removed,
+                "problems": self.problems, "seconds": round(self.seconds, 4)}
+
+
+def _is_lock_error(e: Exception) -> bool:
+    s = str(e).lower()
+    return "lock" in s or "conflicting" in s or "being used" in s
+
+
+def _ts(value: Any) -> Any:
+    if not value:
+        return None
+    try:
+        t = pd.Timestamp(value)
+    except (ValueError, TypeError):
+        return None
+    if t.tzinfo is not None:
+        t = t.tz_convert("UTC").tz_localize(None)
+    return t.to_pydatetime()
+
+
+def _metric_rows(aid: str, metrics: dict[str, Any], prefix: str = "") -> list[tuple[str, str, float]]:
+    rows = []
+    for k, v in (metrics or {}).items():
+        key = f"{prefix}{k}"
+        if isinstance(v, bool):
+            rows.append((aid, key, float(v)))
+        elif isinstance(v, (int, float)) and v == v:
+            rows.append((aid, key, float(v)))
+        elif isinstance(v, dict) and not prefix:
+            rows.extend(_metric_rows(aid, v, prefix=f"{k}."))
+    return rows
+
+
+def scan_manifests(ws: Workspace) -> dict[str, float]:
+    """Path of every manifest.json in the workspace -> mtime."""
+    found: dict[str, float] = {}
+    roots = [ws.artifacts_dir / k for k in KINDS] + [ws.jobs_dir]
+    for root in roots:
+        if not root.is_dir():
+            continue
+        with os.scandir(root) as it:
+            for entry in it:
+                if not entry.is_dir(follow_symlinks=False):
+                    continue
+                mp = os.path.join(entry.path, MANIFEST)
+                try:
+                    found[mp] = os.stat(mp).st_mtime
+                except FileNotFoundError:
+                    continue
+    return found
+
+
+def _parse(path: str, mtime: float) -> tuple[dict, list, list, list]:
+    with open(path, encoding="utf-8") as f:
+        m = json.load(f)
+    if not isinstance(m, dict) or "id" not in m or "kind" not in m:
+        raise ValueError("not a manifest (needs id and kind)")
+    aid = str(m["id"])
+    files = m.get("files") or []
+    extra = m.get("extra") or {}
+    row = {
+        "id": aid, "kind": str(m["kind"]), "name": m.get("name") or aid, "created_at": _ts(m.get("created_at")),
+        "symbols": [str(s) for s in (m.get("symbols") or [])], "timeframe": m.get("timeframe"),
+        "origin": m.get("origin") or "local", "path": os.path.dirname(path), "manifest_mtime": mtime,
+        "size_bytes": int(sum(int(f.get("size") or 0) for f in files)), "n_files": len(files),
+        "data_start": _ts(m.get("start") or extra.get("start")), "data_end": _ts(m.get("end") or extra.get("end")),
+        "code_version": m.get("code_version"), "params": json.dumps(m.get("params") or {}),
+        "metrics": json.dumps(m.get("metrics") or {}), "manifest": json.dumps(m),
+    }
+    lineage = [(aid, str(p)) for p in (m.get("parents") or [])]
+    metrics = _metric_rows(aid, m.get("metrics") or {})
+    frows = [(aid, f.get("path"), int(f.get("size") or 0), f.get("sha256")) for f in files]
+    return row, lineage, metrics, frows
+
+
+class Catalog:
+    """Short-lived connections to ``<workspace>/catalog.duckdb``."""
+
+    def __init__(self, ws: Workspace, *, lock_timeout: float = 5.0, read_timeout: float = 1.5):
+        self.ws = ws
+        self.path = ws.catalog_path
+        self.lock_timeout = lock_timeout
+        self.read_timeout = read_timeout
+        self.last_read_fallback = False  # True when the last read came from the manifests (catalog locked)
+
+    # -- connections ------------------------------------------------------------------
+    def _open(self, read_only: bool, timeout: float) -> duckdb.DuckDBPyConnection:
+        deadline = time.monotonic() + timeout
+        delay = 0.005
+        while True:
+            try:
+                con = duckdb.connect(str(self.path), read_only=read_only)
+                return con
+            except (duckdb.IOException, duckdb.Error) as e:  # lock held by another process
+                if not _is_lock_error(e) or time.monotonic() >= deadline:
+                    if _is_lock_error(e):
+                        raise Busy(f"the catalog {self.path} is locked by another process", hint="try again in a moment") from e
+                    raise
+                time.sleep(delay + random.random() * delay)
+                delay = min(delay * 2, 0.1)
+
+    @contextmanager
+    def writer(self, timeout: float | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
+        self.ws.ensure()
+        con = self._open(False, self.lock_timeout if timeout is None else timeout)
+        try:
+            for ddl in _DDL:
+                con.execute(ddl)
+            con.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", [SCHEMA_VERSION])
+            yield con
+        finally:
+            con.close()
+
+    @contextmanager
+    def reader(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A read connection: the catalog file when it can be opened, else an in-memory index of the manifests."""
+        self.last_read_fallback = False
+        con = None
+        if self.path.exists():
+            try:
+                con = self._open(True, self.read_timeout)
+            except Busy:
+                con = None
+        else:
+            try:
+                self.refresh(timeout=self.read_timeout)
+                con = self._open(True, self.read_timeout)
+            except Busy:
+                con = None
+        if con is None:
+            self.last_read_fallback = True
+            con = duckdb.connect(":memory:")
+            for ddl in _DDL:
+                con.execute(ddl)
+            self._index(con, scan_manifests(self.ws), known={}, result=RefreshResult())
+        try:
+            yield con
+        finally:
+            con.close()
+
+    # -- indexing -----------------------------------------------------------------------
+    def refresh(self, *, timeout: float | None = None) -> RefreshResult:
+        """Incremental: index new / changed manifests, drop removed ones."""
+        t0 = time.perf_counter()
+        found = scan_manifests(self.ws)
+        res = RefreshResult(scanned=len(found))
+        with self.writer(timeout) as con:
+            known = {p: (i, mt) for i, p, mt in con.execute("SELECT id, path, manifest_mtime FROM artifacts").fetchall()}
+            self._index(con, found, known={os.path.join(p, MANIFEST): v for p, v in known.items()}, result=res)
+            con.execute("CHECKPOINT")
+        res.seconds = time.perf_counter() - t0
+        return res
+
+    def rebuild(self) -> RefreshResult:
+        """Recreate the catalog from the manifests alone, then swap it in atomically."""
+        t0 = time.perf_counter()
+        self.ws.ensure()
+        tmp = self.ws.tmp_dir / f"catalog.rebuild.{os.getpid()}.duckdb"
+        for p in (tmp, Path(str(tmp) + ".wal")):
+            p.unlink(missing_ok=True)
+        found = scan_manifests(self.ws)
+        res = RefreshResult(scanned=len(found))
+        con = duckdb.connect(str(tmp))
+        try:
+            for ddl in _DDL:
+                con.execute(ddl)
+            con.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", [SCHEMA_VERSION])
+            self._index(con, found, known={}, result=res)
+            con.execute("CHECKPOINT")
+        finally:
+            con.close()
+        # take the writer lock so nobody is mid-write while we swap the file
+        with self.writer():
+            pass
+        os.replace(tmp, self.path)
+        Path(str(self.path) + ".wal").unlink(missing_ok=True)
+        res.seconds = time.perf_counter() - t0
+        return res
+
+    def _index(self, con, found: dict[str, float], known: dict[str, tuple[str, float]], result: RefreshResult) -> None:
+        changed = [p for p, mt in found.items() if p not in known or known[p][1] != mt]
+        removed_ids = [known[p][0] for p in known if p not in found]
+        rows, lineage, metrics, files = [], [], [], []
+        problems = []
+        for p in changed:
+            try:
+                r, li, me, fi = _parse(p, found[p])
+            except (OSError, ValueError, TypeError, AttributeError) as e:
+                problems.append((p, f"{type(e).__name__}: {e}"))
+                continue
+            rows.append(r)
+            lineage += li
+            metrics += me
+            files += fi
+            if p in known:
+                result.updated += 1
+            else:
+                result.added += 1
+        result.removed = len(removed_ids)
+        result.problems = [f"{p}: {m}" for p, m in problems]
+        con.execute("BEGIN TRANSACTION")
+        try:
+            stale = removed_ids + [r["id"] for r in rows]
+            # also drop entries whose id moved to another path
+            if stale:
+                ids = pa.table({"id": pa.array(stale, pa.string())})
+                con.register("stale_ids", ids)
+                con.execute("DELETE FROM artifacts WHERE id IN (SELECT id FROM stale_ids)")
+                con.execute("DELETE FROM lineage WHERE child IN (SELECT id FROM stale_ids)")
+                con.execute("DELETE FROM metrics WHERE artifact_id IN (SELECT id FROM stale_ids)")
+                con.execute("DELETE FROM files WHERE artifact_id IN (SELECT id FROM stale_ids)")
+                con.unregister("stale_ids")
+            if rows:
+                # the same id twice (copied folder): keep the newest manifest
+                dedup: dict[str, dict] = {}
+                for r in rows:
+                    if r["id"] not in dedup or r["manifest_mtime"] >= dedup[r["id"]]["manifest_mtime"]:
+                        dedup[r["id"]] = r
+                table = pa.Table.from_pylist(list(dedup.values()), schema=_ART_SCHEMA)
+                con.register("new_rows", table)
+                con.execute("INSERT INTO artifacts SELECT * FROM new_rows")
+                con.unregister("new_rows")
+            for name, data, cols in (("lineage", lineage, ("child", "parent")),
+                                     ("metrics", metrics, ("artifact_id", "key", "value")),
+                                     ("files", files, ("artifact_id", "path", "size", "sha256"))):
+                if data:
+                    t = pa.table({c: [row[i] for row in data] for i, c in enumerate(cols)})
+                    con.register("new_" + name, t)
+                    con.execute(f"INSERT INTO {name} SELECT * FROM new_{name}")  # table names are constants
+                    con.unregister("new_" + name)
+            con.execute("DELETE FROM problems")
+            if problems:
+                con.executemany("INSERT INTO problems VALUES (?, ?)", problems)
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+
+    # -- queries ------------------------------------------------------------------------
+    def query(
+        self,
+        *,
+        kind: str | None = None,
+        symbol: str | None = None,
+        timeframe: str | None = None,
+        origin: str | None = None,
+        since: Any = None,
+        until: Any = None,
+        text: str | None = None,
+        metric: str | None = None,
+        metric_min: float | None = None,
+        metric_max: float | None = None,
+        parent: str | None = None,
+        order_by: str = "created_at",
+        descending: bool = True,
+        limit: int | None = 1000,
+    ) -> pd.DataFrame:
+        """Filtered listing of artifacts (parameterised SQL)."""
+        where, args = [], []
+        if kind:
+            if kind not in KINDS:
+                raise BadInput(f"unknown kind {kind!r}", hint=f"use one of {', '.join(KINDS)}")
+            where.append("kind = ?"); args.append(kind)
+        if symbol:
+            where.append("list_contains(symbols, ?)"); args.append(symbol)
+        if timeframe:
+            where.append("timeframe = ?"); args.append(timeframe)
+        if origin:
+            where.append("origin LIKE ?"); args.append(origin.replace("%", r"\%") + "%")
+        if since is not None:
+            where.append("created_at >= ?"); args.append(_ts(since))
+        if until is not None:
+            where.append("created_at <= ?"); args.append(_ts(until))
+        if text:
+            where.append("(lower(name) LIKE ? OR lower(id) LIKE ?)"); args += [f"%{text.lower()}%"] * 2
+        if parent:
+            where.append("id IN (SELECT child FROM lineage WHERE parent = ?)"); args.append(parent)
+        if metric:
+            cond, margs = ["key = ?"], [metric]
+            if metric_min is not None:
+                cond.append("value >= ?"); margs.append(float(metric_min))
+            if metric_max is not None:
+                cond.append("value <= ?"); margs.append(float(metric_max))
+            where.append(f"id IN (SELECT artifact_id FROM metrics WHERE {' AND '.join(cond)})"); args += margs
+        allowed = {"created_at", "name", "kind", "size_bytes", "data_start", "data_end", "id"}
+        if order_by not in allowed:
+            raise BadInput(f"cannot order by {order_by!r}", hint=f"use one of {', '.join(sorted(allowed))}")
+        sql = f"SELECT {LIST_COLUMNS} FROM artifacts"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += f" ORDER BY {order_by} {'DESC' if descending else 'ASC'}, id"
+        if limit:
+            sql += " LIMIT ?"; args.append(int(limit))
+        with self.reader() as con:
+            return con.execute(sql, args).df()
+
+    def get(self, artifact_id: str) -> dict[str, Any]:
+        with self.reader() as con:
+            row = con.execute("SELECT manifest, path FROM artifacts WHERE id = ?", [artifact_id]).fetchone()
+        if row is None:
+            raise NotFound(f"no artifact {artifact_id!r} in the catalog", hint="run `python -m engine catalog refresh`")
+        m = json.loads(row[0])
+        m["_path"] = row[1]
+        return m
+
+    def lineage(self, artifact_id: str) -> dict[str, pd.DataFrame]:
+        """Ancestors (what it was made from, recursively) and descendants (what was made from it)."""
+        up = """WITH RECURSIVE up(id, depth) AS (
+                    SELECT parent, 1 FROM lineage WHERE child = ?
+                    UNION SELECT l.parent, up.depth + 1 FROM lineage l JOIN up ON l.child = up.id WHERE up.depth < 50)
+                SELECT a.id, a.kind, a.name, a.timeframe, a.symbols, min(up.depth) AS depth
+                FROM up LEFT JOIN artifacts a ON a.id = up.id GROUP BY ALL ORDER BY depth, a.id"""
+        down = """WITH RECURSIVE down(id, depth) AS (
+                    SELECT child, 1 FROM lineage WHERE parent = ?
+                    UNION SELECT l.child, down.depth + 1 FROM lineage l JOIN down ON l.parent = down.id WHERE down.depth < 50)
+                SELECT a.id, a.kind, a.name, a.timeframe, a.symbols, min(down.depth) AS depth
+                FROM down LEFT JOIN artifacts a ON a.id = down.id GROUP BY ALL ORDER BY depth, a.id"""
+        with self.reader() as con:
+            return {"ancestors": con.execute(up, [artifact_id]).df(), "descendants": con.execute(down, [artifact_id]).df()}
+
+    def counts(self) -> dict[str, int]:
+        with self.reader() as con:
+            rows = con.execute("SELECT kind, count(*) FROM artifacts GROUP BY kind").fetchall()
+        out = {k: 0 for k in KINDS}
+        out.update({k: int(n) for k, n in rows})
+        return out
+
+    def problems(self) -> list[tuple[str, str]]:
+        with self.reader() as con:
+            return [tuple(r) for r in con.execute("SELECT path, message FROM problems").fetchall()]
+
+
+def index_quietly(ws: Workspace, timeout: float = 2.0) -> RefreshResult | None:
+    """Best-effort incremental refresh after writing an artifact; a busy catalog is left for the next refresh."""
+    try:
+        return Catalog(ws).refresh(timeout=timeout)
+    except Busy:
+        print("note: catalog busy; the new artifact will be indexed by the next refresh", file=sys.stderr)
+        return None

@@ -1,0 +1,130 @@
+"""Workspace layout under ``KLINELAB_HOME`` (default ``./workspace``).
+
+    <root>/
+      artifacts/<kind>/<artifact id>/manifest.json + files   (the truth)
+      jobs/<job id>/state.json, log.txt, manifest.json         (job state; manifest once ended)
+      tmp/                                                     (staging; same filesystem for atomic renames)
+      catalog.duckdb                                           (index of all manifests; rebuildable)
+      known_hosts                                              (SSH host keys trusted by the user)
+      sync_history.jsonl                                       (Hub / SSH operations)
+
+Files are the truth: deleting catalog.duckdb loses nothing (``catalog rebuild``).
+"""
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import shutil
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from config.errors import BadInput
+
+KINDS = ("ohlcv", "features", "analysis", "model", "stage1", "stage2", "backtest", "archive", "job")
+_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")
+
+
+def default_home() -> Path:
+    return Path(os.environ.get("KLINELAB_HOME") or "workspace").expanduser().resolve()
+
+
+def check_kind(kind: str) -> str:
+    if kind not in KINDS:
+        raise BadInput(f"unknown artifact kind {kind!r}", hint=f"use one of {', '.join(KINDS)}")
+    return kind
+
+
+def check_id(artifact_id: str) -> str:
+    if not isinstance(artifact_id, str) or not _ID_RE.match(artifact_id) or ".." in artifact_id:
+        raise BadInput(f"invalid artifact id {artifact_id!r}", hint="ids use letters, digits, '.', '_' and '-'")
+    return artifact_id
+
+
+def new_id(kind: str, label: str | None = None) -> str:
+    """A sortable, unique id such as ``model-20260101-120000-3fa9c2`` (label optional)."""
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    parts = [kind] + ([re.sub(r"[^A-Za-z0-9]+", "-", label).strip("-")] if label else []) + [stamp, secrets.token_hex(3)]
+    return "-".join(p for p in parts if p)
+
+
+@dataclass(frozen=True)
+class Workspace:
+    root: Path
+
+    @classmethod
+    def open(cls, root: str | os.PathLike | None = None) -> "Workspace":
+        return cls(Path(root).expanduser().resolve() if root else default_home())
+
+    # -- paths -------------------------------------------------------------------------
+    @property
+    def artifacts_dir(self) -> Path:
+        return self.root / "artifacts"
+
+    @property
+    def jobs_dir(self) -> Path:
+        return self.root / "jobs"
+
+    @property
+    def tmp_dir(self) -> Path:
+        return self.root / "tmp"
+
+    @property
+    def catalog_path(self) -> Path:
+        return self.root / "catalog.duckdb"
+
+    @property
+    def known_hosts_path(self) -> Path:
+        return self.root / "known_hosts"
+
+    @property
+    def sync_history_path(self) -> Path:
+        return self.root / "sync_history.jsonl"
+
+    def kind_dir(self, kind: str) -> Path:
+        return self.artifacts_dir / check_kind(kind)
+
+    def artifact_dir(self, kind: str, artifact_id: str) -> Path:
+        return self.kind_dir(kind) / check_id(artifact_id)
+
+    def exists(self) -> bool:
+        return self.artifacts_dir.is_dir()
+
+    def ensure(self) -> "Workspace":
+        for p in (self.artifacts_dir, self.jobs_dir, self.tmp_dir):
+            p.mkdir(parents=True, exist_ok=True)
+        return self
+
+    def staging_dir(self, label: str) -> Path:
+        """A fresh directory under tmp/ for writing an artifact before its atomic rename."""
+        self.ensure()
+        path = self.tmp_dir / f"{check_id(label)}.{secrets.token_hex(4)}.partial"
+        path.mkdir()
+        return path
+
+    def find_artifact_dir(self, artifact_id: str) -> Path | None:
+        """The directory of an artifact of any kind, or None."""
+        check_id(artifact_id)
+        for kind in KINDS:
+            d = self.artifacts_dir / kind / artifact_id
+            if (d / "manifest.json").is_file():
+                return d
+        d = self.jobs_dir / artifact_id
+        if (d / "manifest.json").is_file():
+            return d
+        return None
+
+    def clean_stale_staging(self, older_than_s: float = 24 * 3600) -> int:
+        """Remove staging folders left behind by processes that died (never indexed)."""
+        if not self.tmp_dir.is_dir():
+            return 0
+        import time
+
+        n = 0
+        now = time.time()
+        for p in self.tmp_dir.iterdir():
+            if p.name.endswith(".partial") and now - p.stat().st_mtime > older_than_s:
+                shutil.rmtree(p, ignore_errors=True)
+                n += 1
+        return n
