@@ -45,6 +45,7 @@ class DataConfig:
     symbols: list[str] | None = _f(None, doc="symbols of the feature set to use (null: all)")
     start: str | None = _f(None, doc="first bar used (UTC date or time; null: the feature set's start)")
     end: str | None = _f(None, doc="last bar used (null: the feature set's end)")
+    last_bars: int | None = _f(None, lo=10, doc="use only the last N bars of each symbol (quick runs)")
     context_window: int = _f(96, lo=2, hi=4096, doc="bars of history per window")
     stride: int = _f(1, lo=1, hi=10_000, doc="step between the last bars of consecutive windows")
     targets: list[str] | None = _f(None, doc="patchtst: targets to learn (null: all 24)")
@@ -190,10 +191,13 @@ def _type_name(tp: Any) -> str:
         args = [a for a in typing.get_args(tp) if a is not type(None)]
         return _type_name(args[0]) + " or null"
     if origin is list:
-        return f"a list of {_type_name(typing.get_args(tp)[0])}s"
+        return f"a list of {_PLURAL[typing.get_args(tp)[0]]}"
     if origin is dict:
-        return f"a mapping of names to {_type_name(typing.get_args(tp)[1])}s"
+        return f"a mapping of names to {_PLURAL[typing.get_args(tp)[1]]}"
     return {int: "an integer", float: "a number", bool: "true or false", str: "a string"}.get(tp, str(tp))
+
+
+_PLURAL = {int: "integers", float: "numbers", bool: "booleans", str: "strings"}
 
 
 def _convert(value: Any, tp: Any, where: str, meta: dict) -> Any:
@@ -203,7 +207,10 @@ def _convert(value: Any, tp: Any, where: str, meta: dict) -> Any:
         if value is None:
             return None
         inner = [a for a in typing.get_args(tp) if a is not type(None)][0]
-        return _convert(value, inner, where, meta)
+        try:
+            return _convert(value, inner, where, meta)
+        except BadInput:
+            raise bad from None
     if origin is Literal:
         if value not in typing.get_args(tp):
             raise bad
@@ -245,11 +252,14 @@ def _bounds(meta: dict) -> str:
     lo, hi = meta.get("lo"), meta.get("hi")
     if lo is None and hi is None:
         return ""
+    def fmt(v: float) -> str:
+        return str(v) if isinstance(v, int) else f"{v:g}"
+
     if hi is None:
-        return f" {'>' if meta.get('lo_open') else '>='} {lo:g}"
+        return f" {'>' if meta.get('lo_open') else '>='} {fmt(lo)}"
     if lo is None:
-        return f" <= {hi:g}"
-    return f" in {'(' if meta.get('lo_open') else '['}{lo:g}, {hi:g}]"
+        return f" <= {fmt(hi)}"
+    return f" in {'(' if meta.get('lo_open') else '['}{fmt(lo)}, {fmt(hi)}]"
 
 
 def _build(cls: type, data: Any, where: str) -> Any:

@@ -218,7 +218,7 @@ def build_windows(features: pd.DataFrame, targets: pd.DataFrame, *, input_names:
     if not train.any():
         raise BadInput("no rows fall in the training split")
 
-    xr = features[input_names].to_numpy(dtype="float64", na_value=np.nan)
+    xr = np.array(features[input_names].to_numpy(dtype="float64", na_value=np.nan), copy=True)
     xr[~np.isfinite(xr)] = np.nan
     miss = np.isnan(xr[train]).mean(axis=0)
     with np.errstate(all="ignore"):

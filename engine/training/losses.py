@@ -66,7 +66,8 @@ class MultiTaskLoss(nn.Module):
                 el = F.huber_loss(o, yz, delta=self.delta, reduction="none") if self.regression == "huber" \
                     else F.mse_loss(o, yz, reduction="none")
             elif t == "multiclass":
-                el = F.cross_entropy(o.transpose(1, 2), yz.long(), reduction="none", label_smoothing=self.smoothing)
+                el = F.cross_entropy(o.reshape(-1, k), yz.long().reshape(-1), reduction="none",
+                                     label_smoothing=self.smoothing).view_as(yz)
             else:
                 tt = yz * (1 - self.smoothing) + 0.5 * self.smoothing
                 el = F.binary_cross_entropy_with_logits(o[..., 0], tt, reduction="none")
@@ -107,7 +108,8 @@ class DirectionalTradingLoss(nn.Module):
         logits = logits.float()
         ml = torch.isfinite(labels)
         lz = torch.where(ml, labels, torch.zeros_like(labels)).long()
-        el = F.cross_entropy(logits.transpose(1, 2), lz, reduction="none", label_smoothing=self.smoothing)
+        el = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), lz.reshape(-1), reduction="none",
+                             label_smoothing=self.smoothing).view_as(lz)
         ce = (el * ml).sum() / ml.sum().clamp_min(1)
         mr = torch.isfinite(returns)
         r = torch.where(mr, returns, torch.zeros_like(returns))

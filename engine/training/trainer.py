@@ -346,4 +346,4 @@ class Trainer:
         ck = load_checkpoint(self.ckpt_dir / "best.pt", self.device)
         model = build_model(ck["kind"], ck["model_kwargs"]).to(self.device)
         model.load_state_dict(ck["model"])
-        return model
+        return model.eval()

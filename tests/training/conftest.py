@@ -69,11 +69,11 @@ data: {context_window: 32}
 model:
   patchtst: {d_model: 16, n_heads: 2, n_layers: 1, d_ff: 32, patch_len: 8, patch_stride: 4, channel_summary: 4, hidden: 32}
   direction: {hidden: 16, n_blocks: 2}
-training: {epochs: 2, batch_size: 64, lr: 0.003, num_threads: 2, max_batches_per_epoch: 8, device: cpu, seed: 7}
+training: {epochs: 2, batch_size: 64, lr: 0.003, num_threads: 1, max_batches_per_epoch: 8, device: cpu, seed: 7}
 """
 
 
 @pytest.fixture
 def tiny_cfg():
-    torch.set_num_threads(2)
+    torch.set_num_threads(1)
     return loads(TINY, "tiny")
