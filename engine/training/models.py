@@ -40,11 +40,34 @@ class RevIN(nn.Module):
         return x * self.weight + self.bias if self.affine else x
 
 
+class EncoderLayer(nn.Module):
+    """Pre-norm transformer encoder layer on ``F.scaled_dot_product_attention``, which picks
+    the fused (flash / memory-efficient) kernels on CPU and CUDA.  Dropout acts on the
+    residual branches; attention dropout is separate (``attn_dropout``, default 0) because
+    a non-zero one sends SDPA to its slow unfused path."""
+
+    def __init__(self, d_model: int, n_heads: int, d_ff: int, dropout: float, attn_dropout: float = 0.0):
+        super().__init__()
+        self.n_heads, self.attn_dropout = n_heads, attn_dropout
+        self.norm1, self.norm2 = nn.LayerNorm(d_model), nn.LayerNorm(d_model)
+        self.qkv = nn.Linear(d_model, 3 * d_model)
+        self.out = nn.Linear(d_model, d_model)
+        self.ff = nn.Sequential(nn.Linear(d_model, d_ff), nn.GELU(), nn.Dropout(dropout), nn.Linear(d_ff, d_model))
+        self.drop1, self.drop2 = nn.Dropout(dropout), nn.Dropout(dropout)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (S, N, D)
+        s, n, d = x.shape
+        q, k, v = self.qkv(self.norm1(x)).view(s, n, 3, self.n_heads, d // self.n_heads).permute(2, 0, 3, 1, 4)
+        a = F.scaled_dot_product_attention(q, k, v, dropout_p=self.attn_dropout if self.training else 0.0)
+        x = x + self.drop1(self.out(a.transpose(1, 2).reshape(s, n, d)))
+        return x + self.drop2(self.ff(self.norm2(x)))
+
+
 class UnifiedPatchTST(nn.Module):
     def __init__(self, *, n_features: int, context: int, head_sizes: list[int], d_model: int = 128, n_heads: int = 8,
                  n_layers: int = 3, d_ff: int = 256, dropout: float = 0.1, head_dropout: float = 0.1,
                  patch_len: int = 16, patch_stride: int = 8, revin: bool = True, channel_summary: int = 8,
-                 hidden: int = 256):
+                 hidden: int = 256, attn_dropout: float = 0.0):
         super().__init__()
         self.kwargs: dict[str, Any] = {k: v for k, v in locals().items() if k not in ("self", "__class__")}
         self.n_features, self.context = n_features, context
@@ -55,9 +78,8 @@ class UnifiedPatchTST(nn.Module):
         self.patch_embed = nn.Linear(patch_len, d_model)
         self.pos_embed = nn.Parameter(torch.empty(1, self.n_patches, d_model).uniform_(-0.02, 0.02))
         self.drop = nn.Dropout(dropout)
-        layer = nn.TransformerEncoderLayer(d_model, n_heads, d_ff, dropout, activation="gelu", batch_first=True,
-                                           norm_first=True)
-        self.encoder = nn.TransformerEncoder(layer, n_layers, norm=nn.LayerNorm(d_model), enable_nested_tensor=False)
+        self.encoder = nn.Sequential(*(EncoderLayer(d_model, n_heads, d_ff, dropout, attn_dropout) for _ in range(n_layers)),
+                                     nn.LayerNorm(d_model))
         # per channel: flatten the patch encodings -> a short summary (PatchTST's flatten head)
         self.summary = nn.Linear(self.n_patches * d_model, channel_summary)
         self.mix = nn.Sequential(nn.LayerNorm(n_features * channel_summary), nn.Linear(n_features * channel_summary, hidden),

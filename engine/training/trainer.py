@@ -173,11 +173,12 @@ class Trainer:
         return (torch.cat(outs).numpy(), float((torch.stack(losses) * w).sum()),
                 (torch.stack(parts) * w[:, None]).sum(0).numpy())
 
-    def evaluate(self, model: torch.nn.Module, split: str) -> dict[str, Any]:
+    def evaluate(self, model: torch.nn.Module, split: str) -> tuple[dict[str, Any], np.ndarray]:
+        """Metrics of ``split`` and the model's outputs for its windows."""
         ends = self.task.data.ends[split]
         out, loss, parts = self.predict(model, ends)
         res = {"loss": loss} | {f"loss_{n}": float(v) for n, v in zip(self.task.part_names, parts)}
-        return res | self.task.metrics(out, ends)
+        return res | self.task.metrics(out, ends), out
 
     # -- fit ----------------------------------------------------------------------------
     def fit(self, resume: bool = False) -> FitResult:
@@ -276,7 +277,7 @@ class Trainer:
                 # -- end of epoch: validate, checkpoint, maybe stop
                 train_loss = float(st["run_loss"] / max(st["run_n"], 1))
                 train_parts = (st["run_parts"] / max(st["run_n"], 1)).tolist()
-                val = self.evaluate(model, "val")
+                val, _ = self.evaluate(model, "val")
                 rec: dict[str, Any] = {"epoch": epoch + 1, "step": st["global_step"], "lr": sched.get_last_lr()[0],
                                        "train_loss": train_loss}
                 rec |= {f"train_loss_{n}": v for n, v in zip(task.part_names, train_parts)}

@@ -51,7 +51,7 @@ def test_checkpoints_round_trip_with_weights_only(kind, real_tables, tiny_cfg, t
     model.eval()
     assert torch.equal(model(x), again(x))
     # validation metrics of the best epoch are stored with it and equal a fresh evaluation
-    assert tr.evaluate(again, "val")["loss"] == pytest.approx(best["metrics"]["val_loss"], rel=1e-6)
+    assert tr.evaluate(again, "val")[0]["loss"] == pytest.approx(best["metrics"]["val_loss"], rel=1e-6)
     assert (tmp_path / "metrics.csv").is_file() and list((tmp_path / "tensorboard").glob("events.out.tfevents.*"))
     hist = pd.read_csv(tmp_path / "metrics.csv")
     assert list(hist.epoch) == [1, 2] and {"val_win_rate", "val_profit_factor", "val_directional_accuracy"} <= set(hist.columns)
