@@ -312,6 +312,29 @@ def load_config(name_or_path: str | Path) -> TrainConfig:
     return from_dict(data, str(path))
 
 
+def _merge(base: dict, over: dict) -> dict:
+    out = dict(base)
+    for k, v in over.items():
+        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+def with_overrides(name_or_path: str | Path, overrides: str) -> tuple[TrainConfig, str]:
+    """A preset or file with YAML ``overrides`` merged over it (nested keys merge, others
+    replace), validated; returns the config and the merged YAML text."""
+    path = resolve_path(name_or_path)
+    base = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    try:
+        over = yaml.safe_load(overrides or "") or {}
+    except yaml.YAMLError as e:
+        raise BadInput(f"overrides: not valid YAML: {str(e).splitlines()[0]}") from None
+    if not isinstance(over, dict):
+        raise BadInput("overrides must be a YAML mapping, e.g. training: {epochs: 5}")
+    merged = _merge(base, over)
+    cfg = from_dict(merged, f"{path.name} + overrides")
+    return cfg, yaml.safe_dump(merged, sort_keys=False)
+
+
 def loads(text: str, source: str = "config") -> TrainConfig:
     try:
         data = yaml.safe_load(text)

@@ -49,6 +49,24 @@ def run_dir(ws: Workspace, run_id: str) -> Path:
     return runs_root(ws) / check_id(run_id)
 
 
+def custom_config(ws: Workspace, preset: str, overrides: str) -> Path:
+    """Validate ``preset`` + YAML ``overrides`` and save the result as a config file under
+    ``<workspace>/training/configs/`` (named by its content) for a run to use."""
+    import hashlib
+
+    from engine.training.config import with_overrides
+
+    _, text = with_overrides(preset, overrides)
+    text = f"# {preset} + overrides (Training page)\n" + text
+    p = runs_root(ws) / "configs" / f"{Path(str(preset)).stem}-{hashlib.sha256(text.encode()).hexdigest()[:10]}.yaml"
+    if not p.is_file():
+        p.parent.mkdir(parents=True, exist_ok=True)
+        tmp = p.with_suffix(".tmp")
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, p)
+    return p
+
+
 @dataclass
 class Prepared:
     """Validated inputs of a run: the tables, the plans and the first fold's windows."""

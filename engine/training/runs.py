@@ -39,7 +39,8 @@ def _unfinished(ws: Workspace) -> list[dict[str, Any]]:
                     "featureset": run.get("featureset_id"), "created_at": run.get("created_at"),
                     "epochs": int(hist.epoch.max()) if len(hist) else 0,
                     "best_val_loss": float(hist.val_loss.min()) if len(hist) and "val_loss" in hist else None,
-                    "resumable": status in ("interrupted", "failed", "cancelled"), "error": run.get("error")})
+                    "resumable": status in ("interrupted", "failed", "cancelled"), "error": run.get("error"),
+                    "job_id": run.get("job_id")})
     return out
 
 
@@ -57,7 +58,7 @@ def list_runs(ws: Workspace) -> list[dict[str, Any]]:
                      "val_baseline_accuracy": v.get("baseline_accuracy"), "val_win_rate": v.get("win_rate"),
                      "val_profit_factor": v.get("profit_factor"), "test_accuracy": t.get("accuracy"),
                      "test_win_rate": t.get("win_rate"), "test_profit_factor": t.get("profit_factor"),
-                     "resumable": False, "error": None})
+                     "resumable": False, "error": None, "job_id": None})
     rows += _unfinished(ws)
     return sorted(rows, key=lambda r: r.get("created_at") or "", reverse=True)
 
@@ -94,3 +95,42 @@ def steps(ws: Workspace, run_id: str) -> pd.DataFrame:
     d = _folder(ws, run_id)
     folds = sorted((d / "folds").glob("*/steps.csv"), key=lambda p: int(p.parent.name)) if (d / "folds").is_dir() else []
     return _read_csv(folds[-1] if folds else d / "steps.csv")
+
+
+def run_for_job(ws: Workspace, job_id: str) -> str | None:
+    """The run a training job works on (run.json records the job id), finished or not."""
+    root = runs_root(ws)
+    if root.is_dir():
+        for p in root.glob("*/run.json"):
+            try:
+                if json.loads(p.read_text(encoding="utf-8")).get("job_id") == job_id:
+                    return p.parent.name
+            except (OSError, ValueError):
+                continue
+    from engine.jobs import get
+
+    try:
+        res = get(ws, job_id).result or {}
+    except NotFound:
+        return None
+    return res.get("run_id")
+
+
+def compare_table(ws: Workspace, run_ids: list[str]) -> pd.DataFrame:
+    """Headline metrics side by side: one row per metric, one column per run."""
+    from storage.artifacts import read_manifest
+
+    cols = {}
+    for rid in run_ids:
+        try:
+            m = read_manifest(ws, rid, "model")
+        except NotFound:
+            h = history(ws, rid)  # unfinished: its latest epoch
+            cols[rid] = h.iloc[-1].to_dict() if len(h) else {}
+            continue
+        row = {"model": m.params.get("model"), "featureset": m.params.get("featureset"), "inputs": m.params.get("n_inputs"),
+               "best_epoch": m.metrics.get("best_epoch"), "epochs_run": m.metrics.get("epochs_run")}
+        for split in ("val", "test"):
+            row |= {f"{split}_{k}": v for k, v in (m.metrics.get(split) or {}).items()}
+        cols[rid] = row
+    return pd.DataFrame(cols)
