@@ -101,6 +101,11 @@ def _metric_rows(aid: str, metrics: dict[str, Any], prefix: str = "") -> list[tu
     return rows
 
 
+def _like_escape(text: str) -> str:
+    """Literal match inside LIKE: escape the wildcards."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
 def scan_manifests(ws: Workspace) -> dict[str, float]:
     """Path of every manifest.json in the workspace -> mtime."""
     found: dict[str, float] = {}
@@ -336,13 +341,14 @@ class Catalog:
         if timeframe:
             where.append("timeframe = ?"); args.append(timeframe)
         if origin:
-            where.append("origin LIKE ?"); args.append(origin.replace("%", r"\%") + "%")
+            where.append("origin LIKE ? ESCAPE '\\'"); args.append(_like_escape(origin) + "%")
         if since is not None:
             where.append("created_at >= ?"); args.append(_ts(since))
         if until is not None:
             where.append("created_at <= ?"); args.append(_ts(until))
         if text:
-            where.append("(lower(name) LIKE ? OR lower(id) LIKE ?)"); args += [f"%{text.lower()}%"] * 2
+            where.append("(lower(name) LIKE ? ESCAPE '\\' OR lower(id) LIKE ? ESCAPE '\\')")
+            args += [f"%{_like_escape(text.lower())}%"] * 2
         if parent:
             where.append("id IN (SELECT child FROM lineage WHERE parent = ?)"); args.append(parent)
         if metric:
