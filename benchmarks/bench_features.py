@@ -125,7 +125,8 @@ def main() -> None:
     args = ap.parse_args()
     data = Path(args.data)
     if not data.is_dir():
-        sys.exit(f"error: no data folder {data} (pass --data ../shared/data/binance-spot-15m-2025)")
+        print(f"skipped: no data folder {data} (the 10-coin set of ../shared/data; pass --data DIR)")
+        return
     frames = load(data)
     n_rows = min(len(df) for df in frames.values())
     print(f"data: {len(frames)} symbols x {n_rows:,} bars (15m), {os.cpu_count()} CPU(s), load average "

@@ -8,15 +8,13 @@ import pytest
 from config.errors import BadInput
 from engine.features.config import parse_config
 from engine.features.store import load_feature_set
-from tests.conftest import run_cli, snapshot
+from tests.conftest import error_line, run_cli, snapshot
 
 RECENT = "2026-02-15"  # ~2 months of the sample: quick builds
 
 
 def _error_line(r):
-    lines = [x for x in r.stderr.strip().splitlines() if x.startswith("error:")]
-    assert len(lines) == 1, r.stderr
-    return lines[0]
+    return error_line(r.stderr)
 
 
 class Run:
