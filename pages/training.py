@@ -122,7 +122,8 @@ with tab_cmp:
     else:
         pick = st.multiselect("Runs", ids, default=ids[:2], key=K.COMPARE)
         if pick:
-            st.dataframe(runs.compare_table(ws, pick), width="stretch")
+            table = runs.compare_table(ws, pick).map(lambda v: round(v, 4) if isinstance(v, float) else v)
+            st.dataframe(table.astype(str), width="stretch")
             hists = {rid: runs.history(ws, rid) for rid in pick}
             metrics = sorted({c for h in hists.values() for c in h.columns if c not in ("epoch", "step")})
             default = metrics.index("val_loss") if "val_loss" in metrics else 0

@@ -50,6 +50,7 @@ class DataConfig:
     stride: int = _f(1, lo=1, hi=10_000, doc="step between the last bars of consecutive windows")
     targets: list[str] | None = _f(None, doc="patchtst: targets to learn (null: all 24)")
     horizons: list[str] = _f(list(HORIZONS), doc="direction: horizons among 15m, 1h, 4h, 12h")
+    include: list[str] | None = _f(None, doc="input whitelist (like a report's included_features.txt); null: all usable")
     exclude: list[str] = _f([], doc="feature columns never used as inputs (leaking ones are always excluded)")
     max_missing_frac: float = _f(0.05, lo=0.0, hi=1.0, doc="drop inputs missing on more train rows than this")
     clip: float = _f(10.0, lo=0.0, lo_open=True, doc="scaled inputs are clipped to +-clip")

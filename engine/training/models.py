@@ -22,8 +22,10 @@ from torch.nn import functional as F
 
 class RevIN(nn.Module):
     """Reversible instance normalisation (Kim et al., 2022): each window's channels are
-    normalised by their own mean and std over time, with a learnable affine map.  Only the
-    forward (normalising) half is needed here: the heads predict targets, not the series."""
+    normalised by their own mean and std over time, with a learnable affine map.  The heads
+    predict targets, not the series, so instead of de-normalising the output the model hands
+    the instance statistics (mean, log std) to the heads: a window's level (how volatile,
+    how overbought) is information the targets depend on and the encoder no longer sees."""
 
     def __init__(self, n_channels: int, eps: float = 1e-5, affine: bool = True):
         super().__init__()
@@ -33,11 +35,13 @@ class RevIN(nn.Module):
             self.weight = nn.Parameter(torch.ones(n_channels))
             self.bias = nn.Parameter(torch.zeros(n_channels))
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, L, C)
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:  # (B, L, C)
         mean = x.mean(dim=1, keepdim=True)
         std = torch.sqrt(x.var(dim=1, keepdim=True, unbiased=False) + self.eps)
-        x = (x - mean) / std
-        return x * self.weight + self.bias if self.affine else x
+        xn = (x - mean) / std
+        if self.affine:
+            xn = xn * self.weight + self.bias
+        return xn, torch.cat([mean, torch.log(std)], dim=1).transpose(1, 2)  # (B, L, C), (B, C, 2)
 
 
 class EncoderLayer(nn.Module):
@@ -82,15 +86,16 @@ class UnifiedPatchTST(nn.Module):
                                      nn.LayerNorm(d_model))
         # per channel: flatten the patch encodings -> a short summary (PatchTST's flatten head)
         self.summary = nn.Linear(self.n_patches * d_model, channel_summary)
-        self.mix = nn.Sequential(nn.LayerNorm(n_features * channel_summary), nn.Linear(n_features * channel_summary, hidden),
-                                 nn.GELU(), nn.Dropout(head_dropout))
+        width = n_features * (channel_summary + (2 if revin else 0))  # + each channel's RevIN mean and log std
+        self.mix = nn.Sequential(nn.LayerNorm(width), nn.Linear(width, hidden), nn.GELU(), nn.Dropout(head_dropout))
         self.head_sizes = list(head_sizes)
         self.heads = nn.Linear(hidden, sum(self.head_sizes))  # all targets' outputs in one matmul
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         b, length, c = x.shape
+        stats = None
         if self.revin is not None:
-            x = self.revin(x)
+            x, stats = self.revin(x)
         x = x.transpose(1, 2)  # (B, C, L)
         x = torch.cat([x, x[..., -1:].expand(b, c, self.patch_stride)], dim=-1)
         patches = x.unfold(-1, self.patch_len, self.patch_stride)  # (B, C, N, P)
@@ -98,6 +103,8 @@ class UnifiedPatchTST(nn.Module):
         z = self.drop(z).reshape(b * c, self.n_patches, -1)
         z = self.encoder(z)  # channel-independent: every channel is its own sequence
         z = self.summary(z.reshape(b, c, -1))  # (B, C, S)
+        if stats is not None:
+            z = torch.cat([z, stats.to(z.dtype)], dim=-1)
         return self.mix(z.reshape(b, -1))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -135,9 +135,14 @@ def prepare(ws: Workspace, model: str, cfg: TrainConfig, *, featureset_id: str |
             unknown = [n for n in inputs if n not in fs.feature_names]
             if unknown:
                 raise BadInput(f"report {report_id} whitelists features not in {featureset_id}: {', '.join(unknown[:8])}")
-            inputs = [n for n in inputs if n not in leaking]  # a leaking feature never becomes an input
+        elif cfg.data.include:
+            inputs = list(dict.fromkeys(cfg.data.include))
+            unknown = [n for n in inputs if n not in fs.feature_names]
+            if unknown:
+                raise BadInput(f"data.include names unknown features: {', '.join(unknown[:8])}")
         else:
             inputs = fs.usable_features()
+        inputs = [n for n in inputs if n not in leaking]  # a leaking feature never becomes an input
         bad = [n for n in cfg.data.exclude if n not in fs.feature_names]
         if bad:
             raise BadInput(f"data.exclude names unknown features: {', '.join(bad[:8])}")

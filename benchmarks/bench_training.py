@@ -1,0 +1,148 @@
+"""Training step throughput: KlineLab's UnifiedPatchTST vs Hugging Face transformers'
+PatchTSTForPrediction of the same size on the same batch (SPEC 14: at least equal).
+
+Both models see the same real windows (features of the bundled sample: 171 channels x 96
+bars) and have the same encoder size (d_model, heads, layers, feed-forward width, patch 16 /
+stride 8, dropout 0.1).  A step = forward + loss + backward + AdamW step.  Ours predicts the
+24 targets through its multi-task heads (MultiTaskLoss); the reference forecasts 24 future
+steps of every channel (its own MSE loss), its standard head.
+
+    .venv/bin/python benchmarks/bench_training.py [--batch 64] [--steps 10] [--threads 2] [--device cpu|cuda]
+
+On CUDA both run under bf16 autocast with TF32 matmuls.  transformers comes from
+benchmarks/requirements.txt (it does not pull another torch).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+
+def real_batch(batch: int, context: int):
+    """Windows of a feature set built from the bundled sample, and their 24 targets."""
+    from engine.data.sources.sample import import_sample
+    from engine.features.pipeline import build_feature_set
+    from engine.features.store import load_feature_set
+    from engine.splits import chronological_split
+    from engine.training.dataset import build_windows, target_specs
+    from storage.workspace import Workspace
+
+    ws = Workspace.open(Path(tempfile.mkdtemp(prefix="bench-training-")) / "workspace")
+    import_sample(ws)
+    res = build_feature_set(ws, ["BTCUSDT", "ETHUSDT"], "15m", start="2026-02-01", audit=False)
+    fs = load_feature_set(ws, res["featureset_id"])
+    feats, targs = fs.features(fs.usable_features()), fs.targets()
+    plan = chronological_split(feats.timestamp, "15m", purge_bars=fs.max_horizon_bars)
+    specs = target_specs(fs.target_meta, fs.target_names)
+    w = build_windows(feats, targs, input_names=fs.usable_features(), specs=specs, plan=plan, timeframe="15m",
+                      context=context)
+    ends = np.random.default_rng(0).choice(w.ends["train"], batch, replace=False)
+    x, y, _ = w.batch(ends)
+    return x, y, specs
+
+
+def time_steps(step, n: int, warmup: int, sync) -> list[float]:
+    for _ in range(warmup):
+        step()
+    sync()
+    out = []
+    for _ in range(n):
+        t = time.perf_counter()
+        step()
+        sync()
+        out.append(time.perf_counter() - t)
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--batch", type=int, default=64)
+    ap.add_argument("--context", type=int, default=96)
+    ap.add_argument("--steps", type=int, default=10)
+    ap.add_argument("--warmup", type=int, default=3)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    ap.add_argument("--d-model", type=int, default=128)
+    ap.add_argument("--heads", type=int, default=8)
+    ap.add_argument("--layers", type=int, default=3)
+    ap.add_argument("--ffn", type=int, default=256)
+    a = ap.parse_args()
+    torch.set_num_threads(a.threads)
+    from transformers import PatchTSTConfig, PatchTSTForPrediction
+    import transformers
+
+    from engine.training.losses import MultiTaskLoss
+    from engine.training.models import UnifiedPatchTST
+
+    dev = torch.device(a.device)
+    x, y, specs = real_batch(a.batch, a.context)
+    x, y = x.to(dev), y.to(dev)
+    c = x.shape[-1]
+    amp = dev.type == "cuda"
+    if amp:
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+
+    torch.manual_seed(0)
+    ours = UnifiedPatchTST(n_features=c, context=a.context, head_sizes=[s.n_classes for s in specs], d_model=a.d_model,
+                           n_heads=a.heads, n_layers=a.layers, d_ff=a.ffn, dropout=0.1, head_dropout=0.1,
+                           patch_len=16, patch_stride=8).to(dev).train()
+    loss_fn = MultiTaskLoss(specs).to(dev)
+    opt1 = torch.optim.AdamW(ours.parameters(), lr=1e-4)
+
+    def step_ours():
+        with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=amp):
+            out = ours(x)
+        loss, _ = loss_fn(out, y)
+        loss.backward()
+        opt1.step()
+        opt1.zero_grad(set_to_none=True)
+
+    cfg = PatchTSTConfig(num_input_channels=c, context_length=a.context, patch_length=16, patch_stride=8,
+                         d_model=a.d_model, num_attention_heads=a.heads, num_hidden_layers=a.layers, ffn_dim=a.ffn,
+                         ff_dropout=0.1, positional_dropout=0.1, path_dropout=0.0, attention_dropout=0.0, head_dropout=0.1,
+                         prediction_length=24, loss="mse", scaling="std")
+    ref = PatchTSTForPrediction(cfg).to(dev).train()
+    future = torch.randn(a.batch, 24, c, generator=torch.Generator().manual_seed(1)).to(dev)
+    opt2 = torch.optim.AdamW(ref.parameters(), lr=1e-4)
+
+    def step_ref():
+        with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=amp):
+            out = ref(past_values=x, future_values=future)
+        out.loss.backward()
+        opt2.step()
+        opt2.zero_grad(set_to_none=True)
+
+    sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
+    results = {}
+    for name, fn in (("KlineLab UnifiedPatchTST", step_ours), ("HF transformers PatchTSTForPrediction", step_ref)):
+        results[name] = time_steps(fn, a.steps, a.warmup, sync)
+    n1 = sum(p.numel() for p in ours.parameters())
+    n2 = sum(p.numel() for p in ref.parameters())
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(f"device {dev} ({torch.cuda.get_device_name() if dev.type == 'cuda' else f'{a.threads} threads'})"
+          f"{', bf16 autocast + TF32' if amp else ''}; torch {torch.__version__}, transformers {transformers.__version__}; "
+          f"load average {load:.1f}")
+    print(f"batch {a.batch} windows x {a.context} bars x {c} channels; d_model {a.d_model}, {a.heads} heads, "
+          f"{a.layers} layers, ffn {a.ffn}, patch 16 / stride 8; reference attention: {ref.config._attn_implementation}")
+    print(f"{'model':<40} {'params':>10} {'median step':>12} {'windows/s':>10}")
+    med = {}
+    for (name, times), n in zip(results.items(), (n1, n2)):
+        med[name] = statistics.median(times)
+        print(f"{name:<40} {n:>10,} {med[name] * 1000:>10.1f}ms {a.batch / med[name]:>10.1f}")
+    ratio = med["HF transformers PatchTSTForPrediction"] / med["KlineLab UnifiedPatchTST"]
+    print(f"throughput ratio (ours / reference): {ratio:.2f}x  (target >= 1.0)")
+
+
+if __name__ == "__main__":
+    main()

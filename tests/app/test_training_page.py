@@ -1,0 +1,131 @@
+"""AppTest of the Training page: with the sample only; with a finished and an interrupted run
+(curves, metrics, runs table, comparison); the form launching a run as a background job with
+config overrides; resuming the interrupted run from the page."""
+import shutil
+import time
+from pathlib import Path
+from unittest import mock
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from pages.ui import Keys
+
+PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "training.py")
+QUICK = "data: {last_bars: 1000, context_window: 32}\ntraining: {epochs: 2, max_batches_per_epoch: 3}\n"
+
+
+def _run(at: AppTest) -> AppTest:
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+@pytest.fixture(scope="module")
+def runs_template(sample_feature_set, tmp_path_factory):
+    """A workspace with the sample, the feature set, one finished direction run and one patchtst
+    run stopped after its first epoch (resumable)."""
+    from engine.training import run as run_mod
+    from storage.catalog import Catalog
+    from storage.workspace import Workspace
+
+    src, fid = sample_feature_set
+    root = tmp_path_factory.mktemp("training-app") / "workspace"
+    shutil.copytree(src, root)
+    ws = Workspace.open(root)
+    Catalog(ws).rebuild()
+    cfg = str(run_mod.custom_config(ws, "test", QUICK))
+    done = run_mod.start_run(ws, "direction", cfg, featureset_id=fid, name="finished one")
+
+    def stop_after_epoch_1(fraction, message="", **kw):
+        if message.startswith("epoch 1/2:"):
+            raise KeyboardInterrupt
+
+    with mock.patch.object(run_mod, "progress", stop_after_epoch_1), pytest.raises(KeyboardInterrupt):
+        run_mod.start_run(ws, "patchtst", cfg, featureset_id=fid, targets=["direction_1h", "future_return_1h"],
+                          name="stopped one")
+    stopped = next(p.name for p in (root / "training").iterdir() if (p / "run.json").is_file())
+    return root, fid, done["run_id"], stopped
+
+
+@pytest.fixture
+def runs_ws(ws, runs_template, monkeypatch):
+    from storage.catalog import Catalog
+
+    root, fid, done, stopped = runs_template
+    shutil.copytree(root, ws.root, dirs_exist_ok=True)
+    Catalog(ws).rebuild()
+    return fid, done, stopped
+
+
+def test_page_with_only_the_sample(sample_ws):
+    at = _run(AppTest.from_file(PAGE, default_timeout=60))
+    assert at.title[0].value == "Training"
+    assert [t.label for t in at.tabs] == ["New run", "Runs", "Compare"]
+    assert any("No feature set yet" in i.value for i in at.info)
+    assert any("No training runs yet" in i.value for i in at.info)
+
+
+def test_page_shows_runs_curves_metrics_and_comparison(runs_ws):
+    fid, done, stopped = runs_ws
+    at = _run(AppTest.from_file(PAGE, default_timeout=60))
+    assert at.selectbox(key="training.featureset").value == fid
+    table = at.dataframe[0].value
+    assert set(table["id"]) == {done, stopped}
+    assert dict(zip(table["id"], table["status"])) == {done: "finished", stopped: "cancelled"}
+    run_box = at.selectbox(key="training.run")
+    assert len(run_box.options) == 2 and any(done in o for o in run_box.options) and any(stopped in o for o in run_box.options)
+    run_box.set_value(done)
+    _run(at)
+    metrics = [d.value for d in at.dataframe if "metric" in d.value.columns][0]
+    assert {"accuracy", "majority class", "win rate"} <= set(metrics["metric"])
+    assert len(at.get("plotly_chart")) >= 3  # loss + metrics curves of the run, and the comparison
+    cmp = [d.value for d in at.dataframe if done in d.value.columns][0]
+    assert stopped in cmp.columns and "val_accuracy" in cmp.index
+    t = time.perf_counter()
+    _run(at)  # warm rerun
+    assert time.perf_counter() - t < 3.0
+
+
+def test_form_launches_a_run_with_overrides(runs_ws, ws):
+    from engine import jobs
+
+    at = _run(AppTest.from_file(PAGE, default_timeout=60))
+    at.text_area[0].set_value(QUICK)
+    at.text_input[0].set_value("from the form")
+    at.button[0].click()
+    _run(at)
+    job_id = at.session_state[Keys.TRAINING_JOB]
+    st = jobs.wait(ws, job_id, timeout=300)
+    assert st.status == "succeeded", jobs.log_tail(ws, job_id, 3000)
+    assert st.command[:2] == ["train", "direction"] and "--featureset" in st.command
+    assert Path(st.command[st.command.index("--config") + 1]).parent == ws.root / "training" / "configs"
+    for _ in range(3):
+        _run(at)
+        if any("finished" in s.value for s in at.success):
+            break
+    assert any(f"Run `{st.result['run_id']}` finished" in s.value for s in at.success)
+
+
+def test_bad_overrides_are_shown_not_launched(runs_ws):
+    at = _run(AppTest.from_file(PAGE, default_timeout=60))
+    at.text_area[0].set_value("training: {epochz: 2}")
+    at.button[0].click()
+    _run(at)
+    assert any("unknown key(s) 'epochz'" in e.value for e in at.error)
+    assert Keys.TRAINING_JOB not in at.session_state
+
+
+def test_resume_button_finishes_the_stopped_run(runs_ws, ws):
+    from engine import jobs
+
+    fid, done, stopped = runs_ws
+    at = _run(AppTest.from_file(PAGE, default_timeout=60))
+    at.selectbox(key="training.run").set_value(stopped)
+    _run(at)
+    at.button(key=f"resume-{stopped}").click()
+    _run(at)
+    job_id = at.session_state[Keys.TRAINING_JOB]
+    st = jobs.wait(ws, job_id, timeout=300)
+    assert st.status == "succeeded", jobs.log_tail(ws, job_id, 3000)
+    assert st.result["run_id"] == stopped and (ws.artifact_dir("model", stopped) / "manifest.json").is_file()
