@@ -3,9 +3,11 @@ PatchTSTForPrediction of the same size on the same batch (SPEC 14: at least equa
 
 Both models see the same real windows (features of the bundled sample: 171 channels x 96
 bars) and have the same encoder size (d_model, heads, layers, feed-forward width, patch 16 /
-stride 8, dropout 0.1).  A step = forward + loss + backward + AdamW step.  Ours predicts the
-24 targets through its multi-task heads (MultiTaskLoss); the reference forecasts 24 future
-steps of every channel (its own MSE loss), its standard head.
+stride 8).  A step = forward + loss + backward + AdamW step.  Ours predicts the 24 targets
+through its multi-task heads (MultiTaskLoss); the reference forecasts 24 future steps of every
+channel (its own MSE loss), its standard head.  Two rounds: dropout 0 in both (the same
+computation), then dropout 0.1 where each model puts it (ours: on each sub-layer's output,
+the reference: inside the feed-forward block; dropout draws cost real time on CPU).
 
     .venv/bin/python benchmarks/bench_training.py [--batch 64] [--steps 10] [--threads 2] [--device cpu|cuda]
 
@@ -78,11 +80,7 @@ def main() -> None:
     ap.add_argument("--ffn", type=int, default=256)
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
-    from transformers import PatchTSTConfig, PatchTSTForPrediction
     import transformers
-
-    from engine.training.losses import MultiTaskLoss
-    from engine.training.models import UnifiedPatchTST
 
     dev = torch.device(a.device)
     x, y, specs = real_batch(a.batch, a.context)
@@ -93,9 +91,28 @@ def main() -> None:
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
 
+    sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(f"device {dev} ({torch.cuda.get_device_name() if dev.type == 'cuda' else f'{a.threads} threads'})"
+          f"{', bf16 autocast + TF32' if amp else ''}; torch {torch.__version__}, transformers {transformers.__version__}; "
+          f"load average {load:.1f}")
+    print(f"batch {a.batch} windows x {a.context} bars x {c} channels; d_model {a.d_model}, {a.heads} heads, "
+          f"{a.layers} layers, ffn {a.ffn}, patch 16 / stride 8")
+    print(f"{'dropout':<8} {'model':<40} {'params':>10} {'median step':>12} {'windows/s':>10}")
+    for p in (0.0, 0.1):
+        ratio = compare(a, dev, amp, x, y, specs, c, p, sync)
+        print(f"{'':<8} throughput ratio (ours / reference): {ratio:.2f}x  (target >= 1.0)")
+
+
+def compare(a, dev, amp, x, y, specs, c, p, sync) -> float:
+    from transformers import PatchTSTConfig, PatchTSTForPrediction
+
+    from engine.training.losses import MultiTaskLoss
+    from engine.training.models import UnifiedPatchTST
+
     torch.manual_seed(0)
     ours = UnifiedPatchTST(n_features=c, context=a.context, head_sizes=[s.n_classes for s in specs], d_model=a.d_model,
-                           n_heads=a.heads, n_layers=a.layers, d_ff=a.ffn, dropout=0.1, head_dropout=0.1,
+                           n_heads=a.heads, n_layers=a.layers, d_ff=a.ffn, dropout=p, head_dropout=p,
                            patch_len=16, patch_stride=8).to(dev).train()
     loss_fn = MultiTaskLoss(specs).to(dev)
     opt1 = torch.optim.AdamW(ours.parameters(), lr=1e-4)
@@ -110,7 +127,7 @@ def main() -> None:
 
     cfg = PatchTSTConfig(num_input_channels=c, context_length=a.context, patch_length=16, patch_stride=8,
                          d_model=a.d_model, num_attention_heads=a.heads, num_hidden_layers=a.layers, ffn_dim=a.ffn,
-                         ff_dropout=0.1, positional_dropout=0.1, path_dropout=0.0, attention_dropout=0.0, head_dropout=0.1,
+                         ff_dropout=p, positional_dropout=p, path_dropout=0.0, attention_dropout=0.0, head_dropout=p,
                          prediction_length=24, loss="mse", scaling="std")
     ref = PatchTSTForPrediction(cfg).to(dev).train()
     future = torch.randn(a.batch, 24, c, generator=torch.Generator().manual_seed(1)).to(dev)
@@ -123,25 +140,20 @@ def main() -> None:
         opt2.step()
         opt2.zero_grad(set_to_none=True)
 
-    sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
-    results = {}
-    for name, fn in (("KlineLab UnifiedPatchTST", step_ours), ("HF transformers PatchTSTForPrediction", step_ref)):
-        results[name] = time_steps(fn, a.steps, a.warmup, sync)
-    n1 = sum(p.numel() for p in ours.parameters())
-    n2 = sum(p.numel() for p in ref.parameters())
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    print(f"device {dev} ({torch.cuda.get_device_name() if dev.type == 'cuda' else f'{a.threads} threads'})"
-          f"{', bf16 autocast + TF32' if amp else ''}; torch {torch.__version__}, transformers {transformers.__version__}; "
-          f"load average {load:.1f}")
-    print(f"batch {a.batch} windows x {a.context} bars x {c} channels; d_model {a.d_model}, {a.heads} heads, "
-          f"{a.layers} layers, ffn {a.ffn}, patch 16 / stride 8; reference attention: {ref.config._attn_implementation}")
-    print(f"{'model':<40} {'params':>10} {'median step':>12} {'windows/s':>10}")
-    med = {}
-    for (name, times), n in zip(results.items(), (n1, n2)):
-        med[name] = statistics.median(times)
-        print(f"{name:<40} {n:>10,} {med[name] * 1000:>10.1f}ms {a.batch / med[name]:>10.1f}")
-    ratio = med["HF transformers PatchTSTForPrediction"] / med["KlineLab UnifiedPatchTST"]
-    print(f"throughput ratio (ours / reference): {ratio:.2f}x  (target >= 1.0)")
+    # interleaved rounds, so a change in the machine's load hits both models alike
+    times: dict[str, list[float]] = {"ours": [], "ref": []}
+    for _ in range(a.warmup):
+        step_ours()
+        step_ref()
+    for _ in range(a.steps):
+        times["ours"] += time_steps(step_ours, 1, 0, sync)
+        times["ref"] += time_steps(step_ref, 1, 0, sync)
+    med = {k: statistics.median(v) for k, v in times.items()}
+    for key, name, model in (("ours", "KlineLab UnifiedPatchTST", ours),
+                             ("ref", f"HF PatchTSTForPrediction ({ref.config._attn_implementation})", ref)):
+        n = sum(q.numel() for q in model.parameters())
+        print(f"{p:<8} {name:<40} {n:>10,} {med[key] * 1000:>10.1f}ms {a.batch / med[key]:>10.1f}")
+    return med["ref"] / med["ours"]
 
 
 if __name__ == "__main__":

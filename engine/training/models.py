@@ -46,9 +46,10 @@ class RevIN(nn.Module):
 
 class EncoderLayer(nn.Module):
     """Pre-norm transformer encoder layer on ``F.scaled_dot_product_attention``, which picks
-    the fused (flash / memory-efficient) kernels on CPU and CUDA.  Dropout acts on the
-    residual branches; attention dropout is separate (``attn_dropout``, default 0) because
-    a non-zero one sends SDPA to its slow unfused path."""
+    the fused (flash / memory-efficient) kernels on CPU and CUDA.  Dropout acts on each
+    sub-layer's output before the residual add (as in Vaswani et al.); attention dropout is
+    separate (``attn_dropout``, default 0) because a non-zero one sends SDPA to its slow
+    unfused path."""
 
     def __init__(self, d_model: int, n_heads: int, d_ff: int, dropout: float, attn_dropout: float = 0.0):
         super().__init__()
@@ -56,7 +57,7 @@ class EncoderLayer(nn.Module):
         self.norm1, self.norm2 = nn.LayerNorm(d_model), nn.LayerNorm(d_model)
         self.qkv = nn.Linear(d_model, 3 * d_model)
         self.out = nn.Linear(d_model, d_model)
-        self.ff = nn.Sequential(nn.Linear(d_model, d_ff), nn.GELU(), nn.Dropout(dropout), nn.Linear(d_ff, d_model))
+        self.ff = nn.Sequential(nn.Linear(d_model, d_ff), nn.GELU(), nn.Linear(d_ff, d_model))
         self.drop1, self.drop2 = nn.Dropout(dropout), nn.Dropout(dropout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # (S, N, D)
