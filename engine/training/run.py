@@ -369,5 +369,5 @@ def _publish(ws: Workspace, d: Path, run: dict[str, Any], cfg: TrainConfig, prep
     progress(1.0, f"run {run['id']} finished: best epoch {metrics['best_epoch']}, val loss {metrics['val_loss']:.4f}",
              force=True)
     return {"run_id": run["id"], "model_id": run["id"], "model": run["model"], "path": str(path),
-            "featureset_id": run["featureset_id"], "report_id": run.get("report_id"), "metrics": metrics,
+            "featureset": run["featureset_id"], "report": run.get("report_id"), "metrics": metrics,
             "device": last["device"], "predictions": str(path / "predictions.parquet"), "folds": n}

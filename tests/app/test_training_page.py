@@ -99,6 +99,7 @@ def test_form_launches_a_run_with_overrides(runs_ws, ws):
     st = jobs.wait(ws, job_id, timeout=300)
     assert st.status == "succeeded", jobs.log_tail(ws, job_id, 3000)
     assert st.command[:2] == ["train", "direction"] and "--featureset" in st.command
+    assert st.artifacts == [st.result["run_id"]]  # the job records the model it made (not its inputs)
     assert Path(st.command[st.command.index("--config") + 1]).parent == ws.root / "training" / "configs"
     for _ in range(3):
         _run(at)

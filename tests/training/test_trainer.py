@@ -12,7 +12,8 @@ from engine.splits import chronological_split
 from engine.training.dataset import build_windows, target_specs
 from engine.training.models import build_model
 from engine.training.tasks import DirectionTask, PatchTSTTask
-from engine.training.trainer import Trainer, load_checkpoint
+from config.errors import BadInput
+from engine.training.trainer import Trainer, amp_dtype, load_checkpoint, pick_device
 
 
 def make_task(kind, tables, cfg):
@@ -114,3 +115,32 @@ def test_data_order_is_a_function_of_seed_and_epoch(real_tables, tiny_cfg, tmp_p
     a, b = Trainer(task, tiny_cfg.training, tmp_path), Trainer(task, tiny_cfg.training, tmp_path)
     assert np.array_equal(a._batches(3)[0], b._batches(3)[0])
     assert not np.array_equal(a._batches(3)[0], a._batches(4)[0])
+
+
+def test_device_and_mixed_precision_choices():
+    assert pick_device("cpu").type == "cpu"
+    assert pick_device("auto").type in ("cpu", "cuda", "mps")
+    if not torch.cuda.is_available():
+        with pytest.raises(BadInput, match="no CUDA device"):
+            pick_device("cuda")
+    cuda = torch.device("cuda")
+    assert amp_dtype(torch.device("cpu"), "bf16") is None  # AMP only on CUDA
+    assert amp_dtype(cuda, "off") is None
+    assert amp_dtype(cuda, "fp16") is torch.float16 and amp_dtype(cuda, "bf16") is torch.bfloat16
+
+
+def test_bad_checkpoint_files_are_refused(tmp_path):
+    (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(BadInput, match="cannot load checkpoint"):
+        load_checkpoint(tmp_path / "junk.pt")
+    torch.save({"model": {}}, tmp_path / "foreign.pt")
+    with pytest.raises(BadInput, match="not a KlineLab checkpoint"):
+        load_checkpoint(tmp_path / "foreign.pt")
+
+    class Evil:  # a pickled object: weights_only refuses to build it
+        def __reduce__(self):
+            return (print, ("code ran",))
+
+    torch.save({"format": 1, "x": Evil()}, tmp_path / "evil.pt")
+    with pytest.raises(BadInput, match="cannot load checkpoint"):
+        load_checkpoint(tmp_path / "evil.pt")
