@@ -289,8 +289,12 @@ class Trainer:
                     st["best_score"] is None
                     or (score < st["best_score"] - cfg.min_delta if monitor in LOWER_IS_BETTER
                         else score > st["best_score"] + cfg.min_delta))
-                if better:
-                    st["best_score"], st["best_epoch"], st["bad_epochs"] = score, epoch + 1, 0
+                if better or st["best_epoch"] == 0:  # no score yet (e.g. no trade, no profit factor): keep one
+                    if better:
+                        st["best_score"], st["bad_epochs"] = score, 0
+                    else:
+                        st["bad_epochs"] += 1
+                    st["best_epoch"] = epoch + 1
                     save_atomic({"format": CHECKPOINT_FORMAT, "kind": task.kind, "model_kwargs": model.kwargs,
                                  "model": model.state_dict(), "epoch": epoch + 1, "monitor": monitor, "score": score,
                                  "metrics": {k: v for k, v in rec.items() if isinstance(v, (int, float)) or v is None}},

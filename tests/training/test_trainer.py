@@ -144,3 +144,14 @@ def test_bad_checkpoint_files_are_refused(tmp_path):
     torch.save({"format": 1, "x": Evil()}, tmp_path / "evil.pt")
     with pytest.raises(BadInput, match="cannot load checkpoint"):
         load_checkpoint(tmp_path / "evil.pt")
+
+
+def test_a_monitor_without_values_still_keeps_a_best_checkpoint(real_tables, tiny_cfg, tmp_path):
+    task = make_task("direction", real_tables, tiny_cfg)
+    metrics = task.metrics
+    task.metrics = lambda out, ends: metrics(out, ends) | {"profit_factor": None}  # e.g. no losing trade at all
+    cfg = dataclasses.replace(tiny_cfg.training, monitor="val_profit_factor")
+    tr = Trainer(task, cfg, tmp_path)
+    res = tr.fit()
+    assert res.best_epoch == 1 and res.best_score is None
+    assert load_checkpoint(tmp_path / "checkpoints" / "best.pt")["epoch"] == 1
