@@ -31,9 +31,9 @@ from engine.jobs.state import pid_alive, proc_start_time
 from engine.splits import SplitPlan, chronological_split, walk_forward
 from engine.training.config import TrainConfig, load_config, loads, resolve_path
 from engine.training.dataset import WindowSet, build_windows, target_specs
-from engine.training.tasks import TASKS, DirectionTask, PatchTSTTask, direction_target, return_target
+from engine.training.tasks import TASKS, DirectionTask, PatchTSTTask, direction_target
 from engine.training.trainer import Trainer
-from storage.artifacts import artifact_path, create_artifact
+from storage.artifacts import artifact_path, create_artifact, read_manifest
 from storage.manifest import utc_now_iso, write_json_atomic
 from storage.workspace import Workspace, check_id, new_id
 
@@ -80,8 +80,6 @@ class Prepared:
 
 def _read_whitelist(ws: Workspace, report_id: str, featureset_id: str) -> list[str]:
     d = artifact_path(ws, report_id, "analysis")
-    from storage.artifacts import read_manifest
-
     m = read_manifest(ws, report_id, "analysis")
     if m.parents and featureset_id not in m.parents:
         raise BadInput(f"report {report_id} was made from {', '.join(m.parents)}, not from feature set {featureset_id}",

@@ -28,6 +28,7 @@ def return_target(h: str) -> str:
 class Task:
     kind = ""
     part_names: list[str] = []
+    loss_fn: torch.nn.Module
 
     def __init__(self, data: WindowSet, cfg: TrainConfig):
         self.data, self.cfg = data, cfg
@@ -46,14 +47,12 @@ class Task:
         raise NotImplementedError
 
     def to(self, device: torch.device) -> "Task":
+        self.loss_fn.to(device)
         return self
 
     # shared helpers ------------------------------------------------------------------
     def _aux(self, name: str, ends: np.ndarray) -> np.ndarray:
         return self.data.aux[torch.as_tensor(ends, device=self.data.aux.device), self.data.aux_names.index(name)].cpu().numpy()
-
-    def _y_raw(self, j: int, rows: np.ndarray) -> np.ndarray:
-        return self.data.y_raw[rows, j]
 
     @staticmethod
     def _trading_summary(per_h: dict[str, dict[str, Any]]) -> dict[str, Any]:
@@ -95,10 +94,6 @@ class DirectionTask(Task):
         m = self.cfg.model.direction
         return {"n_features": len(self.data.feature_names), "context": self.data.context, "n_horizons": len(self.horizons),
                 "hidden": m.hidden, "n_blocks": m.n_blocks, "kernel_size": m.kernel_size, "dropout": m.dropout}
-
-    def to(self, device: torch.device) -> "DirectionTask":
-        self.loss_fn.to(device)
-        return self
 
     def loss(self, out, y, aux):
         return self.loss_fn(out, y, aux)
@@ -154,10 +149,6 @@ class PatchTSTTask(Task):
                 "n_layers": m.n_layers, "d_ff": m.d_ff, "dropout": m.dropout, "head_dropout": m.head_dropout,
                 "patch_len": m.patch_len, "patch_stride": m.patch_stride, "revin": m.revin,
                 "channel_summary": m.channel_summary, "hidden": m.hidden}
-
-    def to(self, device: torch.device) -> "PatchTSTTask":
-        self.loss_fn.to(device)
-        return self
 
     def loss(self, out, y, aux):
         return self.loss_fn(out, y)

@@ -155,6 +155,26 @@ def test_more_bad_input_is_refused_before_anything_is_written(feature_ws, ws, tm
     assert snapshot(ws.root) == before
 
 
+def test_remote_forwards_the_train_arguments_to_the_sync_module(ws, monkeypatch):
+    """Our side of the contract with engine/sync/remote_jobs.py: the same command, minus --remote."""
+    import sys
+    import types
+    from argparse import Namespace
+
+    from engine.training.cli import cmd_train
+
+    calls = []
+    stub = types.ModuleType("engine.sync.remote_jobs")
+    stub.submit_remote_train = lambda w, host, args: calls.append((w, host, args)) or {"id": "job-remote-1", "host": host}
+    monkeypatch.setitem(sys.modules, "engine.sync.remote_jobs", stub)
+    args = Namespace(model="patchtst", config="production", featureset="features-x", report=None, targets="direction_1h",
+                     name="gpu run", remote="paperspace")
+    assert cmd_train(args, ws) == {"id": "job-remote-1", "host": "paperspace"}
+    assert calls == [(ws, "paperspace", ["train", "patchtst", "--config", "production", "--featureset", "features-x",
+                                         "--targets", "direction_1h", "--name", "gpu run"])]
+    assert not (ws.root / "training").exists()  # nothing trained here
+
+
 def test_remote_is_refused_without_the_sync_module(feature_ws, ws):
     try:
         import engine.sync.remote_jobs  # noqa: F401
