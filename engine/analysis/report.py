@@ -13,6 +13,7 @@ whitelist.
 """
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 from typing import Iterable
@@ -29,16 +30,25 @@ from storage.manifest import MANIFEST
 from storage.workspace import Workspace, new_id
 
 
-def list_reports(ws: Workspace) -> pd.DataFrame:
-    """Reports in the catalog, newest first: id, name, target, featureset_id, symbols, timeframe, origin, created_at."""
+def _catalog(ws: Workspace):
+    """The catalog, refreshed when it is free (a busy one answers from the manifests)."""
+    from config.errors import Busy
     from storage.catalog import Catalog
 
-    df = Catalog(ws).query(kind="analysis")
+    cat = Catalog(ws)
+    try:
+        cat.refresh(timeout=1.0)
+    except Busy:
+        pass
+    return cat
+
+
+def list_reports(ws: Workspace) -> pd.DataFrame:
+    """Reports in the catalog, newest first: id, name, target, featureset_id, symbols, timeframe, origin, created_at."""
+    df = _catalog(ws).query(kind="analysis", limit=None)
     cols = ["id", "name", "target", "featureset_id", "symbols", "timeframe", "origin", "created_at"]
     if not len(df):
         return pd.DataFrame(columns=cols)
-    import json
-
     params = df["params"].map(lambda s: json.loads(s) if isinstance(s, str) else (s or {}))
     df = df.assign(target=params.map(lambda p: p.get("target", "")), featureset_id=params.map(lambda p: p.get("featureset_id", "")))
     return df.sort_values("created_at", ascending=False)[cols].reset_index(drop=True)
@@ -108,3 +118,29 @@ def save_whitelist(ws: Workspace, report_id: str, features: list[str], *, note: 
         d.path(HTML).write_text(build_html(view), encoding="utf-8")
     return new
 
+
+
+def report_zip(ws: Workspace, report_id: str) -> bytes:
+    """All files of a report (manifest included) as one zip, for the page's download button."""
+    import io
+    import zipfile
+
+    folder = artifact_path(ws, report_id, "analysis")
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as z:
+        for p in sorted(folder.rglob("*")):
+            if p.is_file():
+                z.write(p, f"{report_id}/{p.relative_to(folder).as_posix()}")
+    return buf.getvalue()
+
+
+def featuresets(ws: Workspace) -> pd.DataFrame:
+    """Feature sets a report can be made of: id, symbols, timeframe, created_at, targets (list), n_features."""
+    df = _catalog(ws).query(kind="features", limit=None)
+    cols = ["id", "symbols", "timeframe", "created_at", "targets", "n_features"]
+    if not len(df):
+        return pd.DataFrame(columns=cols)
+    extra = [read_manifest(ws, i, "features").extra for i in df["id"]]
+    df = df.assign(targets=[list(x.get("target_names", [])) for x in extra],
+                   n_features=[len(x.get("feature_names", [])) for x in extra])
+    return df.sort_values("created_at", ascending=False)[cols].reset_index(drop=True)
