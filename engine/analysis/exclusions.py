@@ -5,8 +5,8 @@ Reasons, decided in this order on the TRAIN statistics (a feature gets its first
 2. ``constant``         - constant or all-zero on the train rows (or no finite value at all);
 3. ``high_missing``     - missing in more than ``missing_threshold_pct`` % of the train rows;
 4. ``high_correlation`` - |r| > threshold with a simpler feature that is kept: the features are
-   visited from the simplest (fewer bars of lookback, then fewer inputs, then the shorter / less
-   composite name) and each is kept unless it is highly correlated with one already kept; so of
+   visited from the simplest (fewer bars of lookback, then fewer inputs, then earlier in the
+   feature registry, then the shorter / less composite name) and each is kept unless it is highly correlated with one already kept; so of
    every correlated pair the simpler, more basic feature stays (the seed's rule), and the
    feature named as "kept" really is kept;
 5. ``low_importance``   - among the rest, combined importance score in the bottom
@@ -53,13 +53,18 @@ class Exclusions:
 
 
 def complexity(name: str, meta: dict[str, Any] | None = None) -> tuple:
-    """Sort key: smaller = simpler / more basic.  Uses the registry's lookback and inputs when
-    known, then the name (fewer parts, shorter), then the name itself for a stable order."""
+    """Sort key: smaller = simpler / more basic.  Bars of lookback, then number of inputs, then
+    the position in the feature registry (which declares a family's basic indicators first),
+    all when known; then the name (fewer parts, shorter) and the name itself for a stable order."""
     m = meta or {}
-    lookback = m.get("lookback")
+
+    def num(key: str) -> float:
+        v = m.get(key)
+        return float(v) if isinstance(v, (int, float)) and np.isfinite(v) else 0.0
+
     inputs = m.get("inputs")
-    return (int(lookback) if isinstance(lookback, (int, float)) and np.isfinite(lookback) else 0,
-            len(inputs) if isinstance(inputs, (list, tuple)) else 0, name.count("_"), len(name), name)
+    return (num("lookback"), len(inputs) if isinstance(inputs, (list, tuple)) else 0, num("position"),
+            name.count("_"), len(name), name)
 
 
 def decide(names: list[str], stats: pd.DataFrame, importance: pd.DataFrame, corr: np.ndarray, *,

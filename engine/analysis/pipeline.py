@@ -36,17 +36,15 @@ def _class_names(meta: dict[str, Any]) -> dict[int, str] | None:
 
 
 def _feature_meta(fs) -> dict[str, dict]:
-    """Lookback and inputs of each feature (to keep the simpler one of a correlated pair)."""
-    meta = getattr(fs, "feature_meta", None)
-    if isinstance(meta, dict) and meta:
-        return meta
+    """Lookback, inputs and registry position of each feature (to keep the simpler, more basic
+    one of a correlated pair; the registry declares the basic indicators of a family first)."""
     try:
         from engine.features.registry import registry
 
         reg = registry().features
     except Exception:  # noqa: BLE001 - without the registry the names decide (see exclusions.complexity)
-        return {}
-    return {n: reg[n].to_dict() for n in fs.feature_names if n in reg}
+        reg = {}
+    return {n: {**(reg[n].to_dict() if n in reg else {}), "position": i} for i, n in enumerate(fs.feature_names)}
 
 
 def _parse_date(value, what: str):

@@ -82,7 +82,7 @@ def exclusions_png(v: ReportView, path: Path) -> Path:
 
 def distribution_png(v: ReportView, path: Path, feature: str) -> Path:
     d = v.distributions[v.distributions["feature"] == feature]
-    fig, ax = plt.subplots(layout="constrained", figsize=(6, 3.2))
+    fig, ax = plt.subplots(figsize=(6, 3.2))  # fixed margins: a layout engine doubles the drawing time
     for split, color in SPLIT_COLORS.items():
         ax.stairs(d[split].to_numpy(), np.r_[d["bin_left"].to_numpy(), d["bin_right"].to_numpy()[-1:]],
                   label=split, color=color, fill=split == "train", alpha=0.45 if split == "train" else 1.0)
@@ -95,7 +95,7 @@ def by_class_png(v: ReportView, path: Path, feature: str) -> Path:
     d = v.by_class[v.by_class["feature"] == feature]
     stats = [{"label": str(n), "q1": r.q25, "med": r.median, "q3": r.q75, "whislo": r.q05, "whishi": r.q95,
               "mean": r.mean, "fliers": []} for n, r in zip(d["class_name"], d.itertuples())]
-    fig, ax = plt.subplots(layout="constrained", figsize=(6, 3.2))
+    fig, ax = plt.subplots(figsize=(6, 3.2))  # fixed margins: a layout engine doubles the drawing time
     ax.bxp(stats, showmeans=True, meanline=True)  # drawn from the stored quantiles
     ax.set_title(f"{feature} by class (whiskers 5%-95%)", fontsize=9)
     ax.tick_params(axis="x", labelsize=7)
