@@ -22,7 +22,7 @@ class AnalysisOptions:
     psi_threshold: float = 0.2          # drift flag: PSI above this (train vs val or test)
     ks_threshold: float = 0.1           # drift flag: KS statistic above this
     top_n: int = 30                     # features shown in the charts (by importance)
-    plots_top: int = 12                 # per-feature static images (distributions/, by_class/)
+    plots_top: int = 12                 # panels of plots/distributions.png and plots/by_class.png
     random_state: int = 42
 
     def __post_init__(self) -> None:

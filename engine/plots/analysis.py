@@ -32,30 +32,36 @@ def importance_bar(importance: pd.DataFrame, top_n: int = 30, excluded: dict[str
     return fig
 
 
+def _dist_traces(dist: pd.DataFrame, feature: str) -> list[go.Bar]:
+    d = dist[dist["feature"] == feature]
+    left, right = d["bin_left"].to_numpy(), d["bin_right"].to_numpy()
+    return [go.Bar(x=(left + right) / 2, y=d[split].to_numpy(), width=right - left, name=split, marker_color=color,
+                   opacity=0.55) for split, color in SPLIT_COLORS.items()]
+
+
 def distribution_figure(dist: pd.DataFrame, feature: str) -> go.Figure:
     """Share of train / val / test values per bin (feature_distributions.csv)."""
-    d = dist[dist["feature"] == feature]
-    fig = go.Figure()
-    centers = (d["bin_left"] + d["bin_right"]) / 2
-    width = (d["bin_right"] - d["bin_left"]).to_numpy()
-    for split, color in SPLIT_COLORS.items():
-        fig.add_trace(go.Bar(x=centers, y=d[split], width=width, name=split, marker_color=color, opacity=0.55))
+    fig = go.Figure(_dist_traces(dist, feature))
     fig.update_layout(barmode="overlay", title=f"Distribution of {feature} (share of rows per bin)",
                       xaxis_title=feature, yaxis_title="share", height=360, margin=_MARGIN)
     return fig
 
 
+def _box_trace(by_class: pd.DataFrame, feature: str) -> go.Box:
+    d = by_class[by_class["feature"] == feature]
+    return go.Box(x=[f"{c} {n}" if str(c) != str(n) else str(c) for c, n in zip(d["class"], d["class_name"])],
+                  q1=d["q25"].to_numpy(), median=d["median"].to_numpy(), q3=d["q75"].to_numpy(),
+                  lowerfence=d["q05"].to_numpy(), upperfence=d["q95"].to_numpy(), mean=d["mean"].to_numpy(),
+                  marker_color="#1f77b4", name=feature, boxpoints=False)
+
+
 def by_class_box(by_class: pd.DataFrame, feature: str) -> go.Figure:
     """Box per class from the stored quantiles: box q25-q75, line = median, whiskers q05-q95,
     dashed = mean (feature_by_class_statistics.csv)."""
-    d = by_class[by_class["feature"] == feature]
-    fig = go.Figure(go.Box(
-        x=[f"{c} {n}" if str(c) != str(n) else str(c) for c, n in zip(d["class"], d["class_name"])],
-        q1=d["q25"], median=d["median"], q3=d["q75"], lowerfence=d["q05"], upperfence=d["q95"], mean=d["mean"],
-        marker_color="#1f77b4", name=feature, boxpoints=False))
-    sep = d["separation_score"].iloc[0] if len(d) else np.nan
-    fig.update_layout(title=f"{feature} by class (whiskers 5%-95%; separation eta² = {sep:.4f})", height=360,
-                      margin=_MARGIN, showlegend=False)
+    sep = by_class.loc[by_class["feature"] == feature, "separation_score"]
+    fig = go.Figure(_box_trace(by_class, feature))
+    fig.update_layout(title=f"{feature} by class (whiskers 5%-95%; separation eta² = "
+                            f"{sep.iloc[0] if len(sep) else np.nan:.4f})", height=360, margin=_MARGIN, showlegend=False)
     return fig
 
 
@@ -75,18 +81,13 @@ def _dropdown(fig: go.Figure, features: list[str], per_feature: int) -> go.Figur
 
 
 def distributions_dropdown(dist: pd.DataFrame, features: list[str]) -> go.Figure:
-    fig = go.Figure()
-    for f in features:
-        for tr in distribution_figure(dist, f).data:
-            fig.add_trace(tr)
+    fig = go.Figure([tr for f in features for tr in _dist_traces(dist, f)])
     fig.update_layout(barmode="overlay", height=420, margin={**_MARGIN, "t": 80}, yaxis_title="share of rows")
     return _dropdown(fig, features, len(SPLIT_COLORS))
 
 
 def by_class_dropdown(by_class: pd.DataFrame, features: list[str]) -> go.Figure:
-    fig = go.Figure()
-    for f in features:
-        fig.add_trace(by_class_box(by_class, f).data[0])
+    fig = go.Figure([_box_trace(by_class, f) for f in features])
     fig.update_layout(height=420, margin={**_MARGIN, "t": 80}, showlegend=False)
     return _dropdown(fig, features, 1)
 

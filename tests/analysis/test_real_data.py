@@ -19,7 +19,7 @@ from tests.conftest import run_cli
 TRAIN_ONLY = ["feature_statistics.csv", "feature_importance.csv", "outliers_analysis.csv",
               "feature_by_class_statistics.csv", "highly_correlated_pairs_threshold_0.95.csv", "exclusions.csv",
               "feature_correlation.csv"]
-OPTS = AnalysisOptions(mi_max_rows=4000, plots_top=2)  # the whole pipeline, fewer images and MI rows: quicker
+OPTS = AnalysisOptions(mi_max_rows=4000, plots_top=3)  # the whole pipeline, fewer panels and MI rows: quicker
 
 
 def _tamper(ws, fid: str, plan: SplitPlan) -> str:

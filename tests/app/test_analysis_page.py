@@ -28,7 +28,7 @@ def report_ws(sample_feature_set, tmp_path_factory):
     shutil.copytree(src, root)
     w = Workspace.open(root)
     Catalog(w).rebuild()
-    rid = analyze(w, fid, "direction_4h", options=AnalysisOptions(plots_top=1))["report_id"]
+    rid = analyze(w, fid, "direction_4h", options=AnalysisOptions(plots_top=3))["report_id"]
     # the same files under another id with a Hub origin, as Cloud Sync lands a downloaded report
     m = read_manifest(w, rid, "analysis")
     with create_artifact(w, "analysis", name="from the Hub", symbols=m.symbols, timeframe=m.timeframe, params=m.params,
