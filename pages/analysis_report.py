@@ -104,13 +104,18 @@ def header(v: ReportView, rid: str) -> None:
         col.metric(label, val)
     if m.get("class_counts"):
         st.caption("train rows per class: " + ", ".join(f"{k}: {n}" for k, n in m["class_counts"].items()))
-    c1, c2 = st.columns(2)
+    c1, c2, c3, c4 = st.columns([2, 2, 3, 1.5], vertical_alignment="bottom")
     with user_errors():
         html_path = rep.report_file(ws, rid, HTML)
         c1.download_button("Download the HTML report", html_path.read_bytes, file_name=f"{rid}.html", mime="text/html",
                            icon=":material/download:", on_click="ignore")
         c2.download_button("Download all files (.zip)", lambda: rep.report_zip(ws, rid), file_name=f"{rid}.zip",
                            mime="application/zip", icon=":material/folder_zip:", on_click="ignore")
+        files = rep.report_files(ws, rid)
+        one = c3.selectbox("One file", files, key=f"file-{rid}")
+        if one:
+            path = rep.report_file(ws, rid, one)
+            c4.download_button("Download", path.read_bytes, file_name=path.name, on_click="ignore", key=f"dl-{rid}")
 
 
 def feature_card(v: ReportView, feature: str) -> None:

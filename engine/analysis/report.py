@@ -68,6 +68,13 @@ def report_file(ws: Workspace, report_id: str, name: str) -> Path:
     return p
 
 
+def report_files(ws: Workspace, report_id: str) -> list[str]:
+    """Relative paths of a report's files (CSVs and lists first, then the HTML and images)."""
+    folder = artifact_path(ws, report_id, "analysis")
+    files = [p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file() and p.name != MANIFEST]
+    return sorted(files, key=lambda f: (not f.endswith((".csv", ".txt")), f))
+
+
 def included_features(ws: Workspace, report_id: str, available: Iterable[str] | None = None) -> list[str]:
     """The report's whitelist.  With ``available`` (the feature set's feature names), names not in
     it are an error that lists them (a whitelist edited by hand may have a typo)."""
