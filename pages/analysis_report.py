@@ -12,7 +12,7 @@ from config.errors import KlineLabError
 from engine.analysis import report as rep
 from engine.analysis.exclusions import REASONS
 from engine.analysis.options import AnalysisOptions
-from engine.analysis.view import FILES, HTML, ReportView
+from engine.analysis.view import HTML, ReportView
 from engine.plots import analysis as figs
 from pages.ui import Keys, ensure_sample, follow_job, start_job, user_errors, workspace
 

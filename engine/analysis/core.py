@@ -60,10 +60,6 @@ class AnalysisResult:
     exclusions: Exclusions
     options: AnalysisOptions
 
-    @property
-    def classification(self) -> bool:
-        return self.target_type in CLASS_TYPES
-
     def corr_frame(self) -> pd.DataFrame:
         return pd.DataFrame(self.corr, index=self.names, columns=self.names)
 

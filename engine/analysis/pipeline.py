@@ -18,7 +18,7 @@ from engine.analysis.core import CLASS_TYPES, TARGET_TYPES, AnalysisInput, Analy
 from engine.analysis.exclusions import write_excluded, write_included
 from engine.analysis.html import build_html
 from engine.analysis.options import AnalysisOptions
-from engine.analysis.view import EXCLUDED_TXT, FILES, HTML, INCLUDED_TXT, PLOTS, ReportView
+from engine.analysis.view import EXCLUDED_TXT, FILES, HTML, INCLUDED_TXT, PLOTS, ReportView, report_meta
 from engine.splits import SplitPlan, chronological_split
 from storage.artifacts import artifact_path, create_artifact
 from storage.workspace import Workspace, new_id
@@ -57,8 +57,8 @@ def _parse_date(value, what: str):
     return t.tz_localize("UTC") if t.tzinfo is None else t.tz_convert("UTC")
 
 
-def prepare(ws: Workspace, featureset_id: str, target: str, *, train_end=None, val_end=None,
-            options: AnalysisOptions | None = None) -> tuple[Any, AnalysisInput, SplitPlan]:
+def prepare(ws: Workspace, featureset_id: str, target: str, *, train_end=None,
+            val_end=None) -> tuple[Any, AnalysisInput, SplitPlan]:
     """Load and check everything the report needs; raises a KlineLabError on a bad request."""
     from engine.features.store import load_feature_set
 
@@ -76,8 +76,10 @@ def prepare(ws: Workspace, featureset_id: str, target: str, *, train_end=None, v
         raise BadInput(f"feature set {fs.id} has no features")
     feats = fs.features()
     tgt = fs.targets(columns=[target])
-    if len(feats) != len(tgt):
-        raise BadInput(f"feature set {fs.id}: features and targets have different row counts ({len(feats)} vs {len(tgt)})")
+    if len(feats) != len(tgt) or not (np.array_equal(feats["timestamp"].to_numpy(), tgt["timestamp"].to_numpy())
+                                      and np.array_equal(feats["symbol"].to_numpy(), tgt["symbol"].to_numpy())):
+        raise BadInput(f"feature set {fs.id}: features.parquet and targets.parquet do not hold the same rows in the same order",
+                       hint="build the feature set again")
     missing = [n for n in names if n not in feats.columns]
     if missing:
         raise BadInput(f"feature set {fs.id}: columns {', '.join(missing[:5])} listed in the manifest are not in features.parquet")
@@ -119,7 +121,7 @@ def analyze(ws: Workspace, featureset_id: str, target: str, *, train_end=None, v
     say = progress or (lambda f, m: None)
     t0 = time.perf_counter()
     say(0.0, f"loading feature set {featureset_id}")
-    fs, inp, plan = prepare(ws, featureset_id, target, train_end=train_end, val_end=val_end, options=opts)
+    fs, inp, plan = prepare(ws, featureset_id, target, train_end=train_end, val_end=val_end)
     result = run_analysis(inp, opts, progress=lambda f, m: say(0.02 + 0.83 * f, m))
     summary = result.summary()
     rid = new_id("analysis", target)
@@ -153,13 +155,3 @@ def analyze(ws: Workspace, featureset_id: str, target: str, *, train_end=None, v
 def _iso(value) -> str | None:
     t = _parse_date(value, "date")
     return t.isoformat() if t is not None else None
-
-
-def report_meta(m) -> dict[str, Any]:
-    """What the HTML / page show about a report, from its manifest."""
-    x = m.extra or {}
-    return {"report_id": m.id, "featureset_id": x.get("featureset_id") or (m.parents[0] if m.parents else ""),
-            "symbols": list(m.symbols), "timeframe": m.timeframe, "target": x.get("target", m.params.get("target", "")),
-            "target_type": x.get("target_type", ""), "split": x.get("split", {}), "options": x.get("options", {}),
-            "summary": dict(m.metrics), "class_counts": x.get("class_counts", {}), "created_at": m.created_at,
-            "origin": m.origin}

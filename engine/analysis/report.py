@@ -23,8 +23,7 @@ import pandas as pd
 from config.errors import BadInput, NotFound
 from engine.analysis.exclusions import parse_feature_list, write_included
 from engine.analysis.html import build_html
-from engine.analysis.pipeline import report_meta
-from engine.analysis.view import HTML, INCLUDED_TXT, ReportView
+from engine.analysis.view import HTML, INCLUDED_TXT, ReportView, report_meta
 from storage.artifacts import artifact_path, create_artifact, read_manifest
 from storage.manifest import MANIFEST
 from storage.workspace import Workspace, new_id

@@ -5,13 +5,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from config.errors import BadInput
-from engine.analysis.core import AnalysisResult
 from engine.analysis.exclusions import REASONS, parse_feature_list
+
+if TYPE_CHECKING:  # reading a report needs neither sklearn nor scipy
+    from engine.analysis.core import AnalysisResult
 
 FILES = {
     "statistics": "feature_statistics.csv",
@@ -103,3 +105,13 @@ class ReportView:
 
 def _or(df: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
     return df if len(df.columns) else pd.DataFrame(columns=columns)
+
+
+def report_meta(m) -> dict[str, Any]:
+    """What the HTML / page show about a report, from its manifest."""
+    x = m.extra or {}
+    return {"report_id": m.id, "featureset_id": x.get("featureset_id") or (m.parents[0] if m.parents else ""),
+            "symbols": list(m.symbols), "timeframe": m.timeframe, "target": x.get("target", m.params.get("target", "")),
+            "target_type": x.get("target_type", ""), "split": x.get("split", {}), "options": x.get("options", {}),
+            "summary": dict(m.metrics), "class_counts": x.get("class_counts", {}), "created_at": m.created_at,
+            "origin": m.origin}

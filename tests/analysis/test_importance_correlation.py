@@ -7,7 +7,7 @@ from sklearn.feature_selection import f_classif, f_regression, mutual_info_class
 from engine.analysis.correlation import PAIR_COLUMNS, correlated_pairs, correlation_matrix
 from engine.analysis.importance import IMPORTANCE_COLUMNS, feature_importance, impute_median
 from engine.analysis.statistics import finite_view
-from tests.analysis.helpers import direction_target, future_return, real_features
+from tests.analysis.helpers import future_return, real_features
 
 
 def _informative(n=3000, seed=3):

@@ -6,7 +6,6 @@ import shutil
 
 import numpy as np
 import pandas as pd
-import pytest
 
 from engine.analysis.options import AnalysisOptions
 from engine.analysis.pipeline import analyze
