@@ -44,15 +44,24 @@ def impute_median(finite: np.ndarray) -> np.ndarray:
 
 
 def pearson_with(finite: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Pearson r of every column with ``y`` over the rows where both are finite (vectorised)."""
-    m = ~np.isnan(finite) & np.isfinite(y)[:, None]
-    n = m.sum(axis=0).astype(float)
-    x = np.where(m, finite, 0.0)
-    yy = np.where(m, y[:, None], 0.0)
+    """Pearson r of every column with ``y`` over the rows where both are finite (vectorised;
+    one matrix product when nothing is missing)."""
+    yf = np.isfinite(y)
+    m = ~np.isnan(finite) & yf[:, None]
     with np.errstate(all="ignore"):
-        mx, my = x.sum(0) / n, yy.sum(0) / n
-        xc, yc = np.where(m, x - mx, 0.0), np.where(m, yy - my, 0.0)
-        r = (xc * yc).sum(0) / np.sqrt((xc * xc).sum(0) * (yc * yc).sum(0))
+        if m.all():
+            xc = finite - finite.mean(axis=0)
+            yc = y - y.mean()
+            r = (yc @ xc) / np.sqrt((xc * xc).sum(axis=0) * (yc @ yc))
+            n = np.full(finite.shape[1], len(y), dtype=float)
+        else:
+            n = m.sum(axis=0).astype(float)
+            x = np.where(m, finite, 0.0)
+            yy = np.where(m, np.where(yf, y, 0.0)[:, None], 0.0)
+            xc = np.where(m, x - x.sum(0) / n, 0.0)
+            yc = np.where(m, yy - yy.sum(0) / n, 0.0)
+            r = (xc * yc).sum(0) / np.sqrt((xc * xc).sum(0) * (yc * yc).sum(0))
+    r = np.asarray(r, dtype=float)
     r[(n < 3) | ~np.isfinite(r)] = np.nan
     return r
 

@@ -32,8 +32,9 @@ def importance_bar(importance: pd.DataFrame, top_n: int = 30, excluded: dict[str
     return fig
 
 
-def _dist_traces(dist: pd.DataFrame, feature: str) -> list[go.Bar]:
-    d = dist[dist["feature"] == feature]
+def _dist_traces(dist: pd.DataFrame, feature: str | None = None) -> list[go.Bar]:
+    """Bars of one feature's bins (``dist`` holds that feature only when ``feature`` is None)."""
+    d = dist if feature is None else dist[dist["feature"] == feature]
     left, right = d["bin_left"].to_numpy(), d["bin_right"].to_numpy()
     return [go.Bar(x=(left + right) / 2, y=d[split].to_numpy(), width=right - left, name=split, marker_color=color,
                    opacity=0.55) for split, color in SPLIT_COLORS.items()]
@@ -47,12 +48,12 @@ def distribution_figure(dist: pd.DataFrame, feature: str) -> go.Figure:
     return fig
 
 
-def _box_trace(by_class: pd.DataFrame, feature: str) -> go.Box:
-    d = by_class[by_class["feature"] == feature]
+def _box_trace(by_class: pd.DataFrame, feature: str | None = None) -> go.Box:
+    d = by_class if feature is None else by_class[by_class["feature"] == feature]
     return go.Box(x=[f"{c} {n}" if str(c) != str(n) else str(c) for c, n in zip(d["class"], d["class_name"])],
                   q1=d["q25"].to_numpy(), median=d["median"].to_numpy(), q3=d["q75"].to_numpy(),
                   lowerfence=d["q05"].to_numpy(), upperfence=d["q95"].to_numpy(), mean=d["mean"].to_numpy(),
-                  marker_color="#1f77b4", name=feature, boxpoints=False)
+                  marker_color="#1f77b4", name=str(d["feature"].iloc[0]) if len(d) else "", boxpoints=False)
 
 
 def by_class_box(by_class: pd.DataFrame, feature: str) -> go.Figure:
@@ -81,13 +82,15 @@ def _dropdown(fig: go.Figure, features: list[str], per_feature: int) -> go.Figur
 
 
 def distributions_dropdown(dist: pd.DataFrame, features: list[str]) -> go.Figure:
-    fig = go.Figure([tr for f in features for tr in _dist_traces(dist, f)])
+    groups = dict(tuple(dist[dist["feature"].isin(features)].groupby("feature", sort=False)))
+    fig = go.Figure([tr for f in features for tr in _dist_traces(groups[f])])
     fig.update_layout(barmode="overlay", height=420, margin={**_MARGIN, "t": 80}, yaxis_title="share of rows")
     return _dropdown(fig, features, len(SPLIT_COLORS))
 
 
 def by_class_dropdown(by_class: pd.DataFrame, features: list[str]) -> go.Figure:
-    fig = go.Figure([_box_trace(by_class, f) for f in features])
+    groups = dict(tuple(by_class[by_class["feature"].isin(features)].groupby("feature", sort=False)))
+    fig = go.Figure([_box_trace(groups[f]) for f in features])
     fig.update_layout(height=420, margin={**_MARGIN, "t": 80}, showlegend=False)
     return _dropdown(fig, features, 1)
 

@@ -33,6 +33,9 @@ def test_importance_matches_sklearn_and_ranks_the_signal_first():
     assert d.loc["const", "mutual_info"] == 0 and d.loc["const", "f_score"] == 0 and d.loc["const", "f_pvalue"] == 1
     ok = ~np.isnan(X[:, 1])
     assert d.loc["noise_nan", "correlation_with_target"] == pytest.approx(np.corrcoef(X[ok, 1], y[ok])[0, 1])
+    full, _ = feature_importance(X[:, [0, 3]], ["signal", "noise"], y, classification=True, mi_max_rows=500)
+    assert full.set_index("feature").loc["signal", "correlation_with_target"] == pytest.approx(np.corrcoef(X[:, 0], y)[0, 1])
+    assert np.isnan(d.loc["const", "correlation_with_target"])
     assert d.loc["signal", "mi_normalized"] == 100 and d.loc["signal", "f_normalized"] == 100
     assert d["combined_score"].to_numpy() == pytest.approx(0.5 * d["mi_normalized"] + 0.5 * d["f_normalized"])
 
