@@ -3,8 +3,6 @@ report in the catalog (local or downloaded from the Hub): summary, sortable tabl
 one feature's full card, the exclusion list and an editable whitelist, downloads."""
 from __future__ import annotations
 
-from datetime import date
-
 import pandas as pd
 import streamlit as st
 
@@ -64,10 +62,10 @@ def run_form() -> None:
     d = AnalysisOptions()
     with st.expander("Split and thresholds"):
         c1, c2 = st.columns(2)
-        use_dates = c1.checkbox("Choose the train end date (default: the first 70% of the bars)")
-        train_end = c1.date_input("Train end (UTC)", value=date(2025, 12, 1), disabled=not use_dates)
-        val_end = c2.date_input("Validation end (UTC)", value=None, disabled=not use_dates,
-                                help="empty: half of what follows the train split")
+        use_dates = c1.checkbox("Choose the split dates (default: the first 70% of the bars train, then 15% validation)")
+        train_end = c1.date_input("Train end (UTC, inclusive)", value=None, disabled=not use_dates)
+        val_end = c2.date_input("Validation end (UTC, inclusive)", value=None, disabled=not use_dates,
+                                help="empty: half of what follows the train split and its purge gap")
         c3, c4, c5 = st.columns(3)
         corr = c3.slider("Correlation threshold |r|", 0.80, 0.999, d.corr_threshold, 0.005)
         missing = c4.slider("Exclude above missing %", 50.0, 100.0, d.missing_threshold_pct, 1.0)
@@ -81,9 +79,12 @@ def run_form() -> None:
         args = ["analyze", fs_id, "--target", target, "--corr-threshold", str(corr), "--missing-threshold", str(missing),
                 "--low-importance-pct", str(low), "--mi-max-rows", str(int(mi_rows)), "--min-class-rows", str(int(min_cls)),
                 "--psi-threshold", str(psi_thr), "--ks-threshold", str(ks_thr)]
-        if use_dates:
-            args += ["--train-end", f"{train_end}T23:45:00"] + (["--val-end", f"{val_end}T23:45:00"] if val_end else [])
-        start_job(args, Keys.ANALYSIS_JOB, name=f"analyze {target}")
+        if use_dates:  # whole days: every bar that opens on the chosen date belongs to the split
+            args += ["--train-end", f"{train_end}T23:59:59"] + (["--val-end", f"{val_end}T23:59:59"] if val_end else [])
+        if use_dates and train_end is None:
+            st.error("Choose the train end date, or untick the split dates.")
+        else:
+            start_job(args, Keys.ANALYSIS_JOB, name=f"analyze {target}")
     follow_job(Keys.ANALYSIS_JOB, on_done=_on_done)
 
 
@@ -102,8 +103,9 @@ def header(v: ReportView, rid: str) -> None:
                                         *((r.replace("_", " "), counts[r]) for r in REASONS),
                                         ("drifted", int(v.drift["drifted"].sum()) if len(v.drift) else 0)]):
         col.metric(label, val)
-    if m.get("class_counts"):
-        st.caption("train rows per class: " + ", ".join(f"{k}: {n}" for k, n in m["class_counts"].items()))
+    per_class = ", ".join(f"{k}: {n}" for k, n in m.get("class_counts", {}).items())
+    st.caption(f"train rows {s.get('train_rows', '?')} ({per_class}) · validation {s.get('val_rows', '?')} · test "
+               f"{s.get('test_rows', '?')} · mutual information on {s.get('mi_rows', '?')} train rows")
     c1, c2, c3, c4 = st.columns([2, 2, 3, 1.5], vertical_alignment="bottom")
     with user_errors():
         html_path = rep.report_file(ws, rid, HTML)

@@ -159,9 +159,10 @@ def run_analysis(inp: AnalysisInput, opts: AnalysisOptions | None = None, progre
                 missing_threshold_pct=opts.missing_threshold_pct,
                 low_importance_pct=opts.low_importance_pct, feature_meta=inp.feature_meta)
     say(0.8, "drift between train, validation and test")
-    va, te = finite_view(values[split == "val"]), finite_view(values[split == "test"])
-    drift_df = drift(tr, va, te, names, psi_threshold=opts.psi_threshold, ks_threshold=opts.ks_threshold)
-    dist_df = distributions(tr, va, te, names)
+    # column-major copies: the drift works feature by feature
+    trf, va, te = (np.asfortranarray(a) for a in (tr, finite_view(values[split == "val"]), finite_view(values[split == "test"])))
+    drift_df = drift(trf, va, te, names, psi_threshold=opts.psi_threshold, ks_threshold=opts.ks_threshold)
+    dist_df = distributions(trf, va, te, names)
     fin_cls = classes[np.isfinite(classes)]
     counts = {class_names.get(int(c), str(c)): int((fin_cls == c).sum()) for c in sorted(class_names)}
     return AnalysisResult(names=names, target=inp.target_name, target_type=inp.target_type, class_names=class_names,

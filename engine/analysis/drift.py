@@ -83,10 +83,10 @@ def drift(train: np.ndarray, val: np.ndarray, test: np.ndarray, names: list[str]
 
 def distributions(train: np.ndarray, val: np.ndarray, test: np.ndarray, names: list[str],
                   bins: int = HIST_BINS) -> pd.DataFrame:
-    parts = []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         lo_all, hi_all = np.nanquantile(train, [0.005, 0.995], axis=0) if len(train) else (None, None)
+    feats, edges_all, shares = [], [], {"train": [], "val": [], "test": []}
     for j, f in enumerate(names):
         lo, hi = float(lo_all[j]), float(hi_all[j])
         if not np.isfinite(lo):
@@ -94,12 +94,15 @@ def distributions(train: np.ndarray, val: np.ndarray, test: np.ndarray, names: l
         if hi <= lo:
             hi = lo + (abs(lo) * 1e-6 or 1e-6)
         edges = np.linspace(lo, hi, bins + 1)
-        shares = {}
         for name, arr in (("train", train), ("val", val), ("test", test)):
             x = arr[:, j][~np.isnan(arr[:, j])]
             idx = np.clip(np.searchsorted(edges, x, side="right") - 1, 0, bins - 1)
-            c = np.bincount(idx, minlength=bins)
-            shares[name] = c / len(x) if len(x) else np.zeros(bins)
-        parts.append(pd.DataFrame({"feature": f, "bin": np.arange(bins), "bin_left": edges[:-1],
-                                   "bin_right": edges[1:], **shares}))
-    return pd.concat(parts, ignore_index=True)[DIST_COLUMNS] if parts else pd.DataFrame(columns=DIST_COLUMNS)
+            shares[name].append(np.bincount(idx, minlength=bins) / len(x) if len(x) else np.zeros(bins))
+        feats.append(f)
+        edges_all.append(edges)
+    if not feats:
+        return pd.DataFrame(columns=DIST_COLUMNS)
+    e = np.vstack(edges_all)
+    return pd.DataFrame({"feature": np.repeat(np.asarray(feats, dtype=object), bins), "bin": np.tile(np.arange(bins), len(feats)),
+                         "bin_left": e[:, :-1].ravel(), "bin_right": e[:, 1:].ravel(),
+                         **{k: np.concatenate(v) for k, v in shares.items()}}, columns=DIST_COLUMNS)
