@@ -8,8 +8,11 @@ from config.errors import BadInput
 
 # Mutual information uses a k-nearest-neighbour estimator whose cost grows faster than linearly
 # with the rows; on long tables it is estimated on a deterministic random sample of at most this
-# many TRAIN rows (the F-score, correlations and every statistic use all train rows).
-DEFAULT_MI_MAX_ROWS = 10_000
+# many TRAIN rows (the F-score, correlations and every statistic use all train rows).  Measured on
+# ETHUSDT 15m (23,834 train rows x 171 features, direction_4h): the combined score's rank
+# correlation with the all-rows estimate is 0.76 at 6,000 rows, 0.81 at 8,000, 0.83 at 10,000, and
+# the top 20 features are the same; MI is about half of the report's time at 8,000.
+DEFAULT_MI_MAX_ROWS = 8_000
 
 
 @dataclass(frozen=True)
