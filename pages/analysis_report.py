@@ -146,7 +146,7 @@ def whitelist_editor(v: ReportView, rid: str) -> None:
     reason = v.reason_of()
     rank = v.importance.set_index("feature")["rank"] if len(v.importance) else pd.Series(dtype=int)
     df = pd.DataFrame({"feature": v.features}).assign(
-        include=lambda d: d["feature"].isin(set(v.included)), reason=lambda d: d["feature"].map(reason).fillna(""),
+        include=lambda d: d["feature"].isin(set(v.included)), reason=lambda d: d["feature"].map(lambda f: reason.get(f, "")),
         rank=lambda d: d["feature"].map(rank)).sort_values("rank")
     edited = st.data_editor(df, hide_index=True, width="stretch", height=360, disabled=["feature", "reason", "rank"],
                             key=f"wl-{rid}", column_config={"include": st.column_config.CheckboxColumn("include")})
@@ -182,7 +182,7 @@ def browse() -> None:
     t = st.tabs(["Importance", "Feature", "Statistics", "By class", "Correlation", "Outliers", "Drift", "Exclusions"])
     with t[0]:
         st.plotly_chart(figs.importance_bar(v.importance, top_n, reason), width="stretch", key="imp")
-        st.dataframe(v.importance.assign(excluded=v.importance["feature"].map(reason).fillna("")), hide_index=True,
+        st.dataframe(v.importance.assign(excluded=v.importance["feature"].map(lambda f: reason.get(f, ""))), hide_index=True,
                      width="stretch")
     with t[1]:
         order = v.importance["feature"].tolist() if len(v.importance) else v.features

@@ -99,7 +99,7 @@ def build_html(v: ReportView) -> str:
              f'<p class="note">Mutual information on {summary.get("mi_rows", "?")} train rows (sample cap '
              f'{opts.get("mi_max_rows", "?")}), ANOVA F-score on all train rows; combined = mean of the normalised scores.</p>',
              _fig(figs.importance_bar(v.importance, top_n, reason_of)),
-             table(v.importance.head(top_n).assign(excluded=lambda d: d["feature"].map(reason_of).fillna("")), "imp")]
+             table(v.importance.head(top_n).assign(excluded=lambda d: d["feature"].map(lambda f: reason_of.get(f, ""))), "imp")]
     if len(v.distributions):
         parts += ["<h2>Distributions</h2>", '<p class="note">Share of rows per bin for train, validation and test; '
                   'choose a feature in the menu (top features by importance).</p>',

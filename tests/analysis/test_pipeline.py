@@ -171,3 +171,27 @@ def test_cli_error_is_one_line_on_stderr(feature_ws, ws):
     lines = r.stderr.strip().splitlines()
     assert [ln for ln in lines if ln.startswith("error:")] == lines[-1:]  # progress lines, then one error line
     assert lines[-1].startswith("error: feature set")
+
+
+def test_a_seed_made_report_downloaded_from_the_hub_opens(report):
+    """Only the seed's files with the seed's columns (its by-class table has no quantiles and
+    'differentiation_cv' rows), under a Hub origin: the report opens and its HTML renders."""
+    w, fid, doc = report
+    src = w.artifact_dir("analysis", doc["report_id"])
+    seed_cols = {"feature_statistics.csv": STAT_COLUMNS, "feature_importance.csv": IMPORTANCE_COLUMNS,
+                 "outliers_analysis.csv": OUTLIER_COLUMNS[:7],
+                 "feature_by_class_statistics.csv": ["feature", "class", "count", "mean", "std", "median", "min", "max"]}
+    with create_artifact(w, "analysis", name="seed report", origin="huggingface:analyst/xauusd-feature-analysis") as d:
+        for name, cols in seed_cols.items():
+            df = pd.read_csv(src / name)[cols]
+            if name.startswith("feature_by_class"):
+                df = pd.concat([df, pd.DataFrame({"feature": ["rsi_14"], "class": ["differentiation_cv"], "count": [1],
+                                                  "mean": [0.1]})])
+            df.to_csv(d.path(name), index=False)
+    v = open_report(w, d.id)
+    assert v.meta["origin"].startswith("huggingface:") and len(v.features) == doc["summary"]["n_features"]
+    assert v.included == [] and v.drift.empty and v.corr.empty
+    from engine.analysis.html import build_html
+
+    html = build_html(v)
+    assert "Plotly.newPlot" in html and ">Importance" in html and ">Drift" not in html
