@@ -112,8 +112,8 @@ def decide(names: list[str], stats: pd.DataFrame, importance: pd.DataFrame, corr
         kept.append(i)
     if low_importance_pct > 0:
         rest = importance[~importance["feature"].isin(list(out))]
-        if len(rest):
-            cut = float(np.percentile(rest["combined_score"], low_importance_pct))
+        cut = float(np.percentile(rest["combined_score"], low_importance_pct)) if len(rest) else 0.0
+        if len(rest) and cut < rest["combined_score"].max():  # no spread (all scores equal): nothing is "low"
             for f, sc in rest[["feature", "combined_score"]].itertuples(index=False):
                 if sc <= cut:
                     mark(f, "low_importance", f"combined_score {sc:.3f} <= {cut:.3f} (bottom {low_importance_pct:g}%)")
@@ -121,7 +121,8 @@ def decide(names: list[str], stats: pd.DataFrame, importance: pd.DataFrame, corr
         if f in out:
             ex.reasons[out[f]].append(f)
     ranked = importance["feature"].tolist()
-    ex.included = [f for f in ranked if f not in out] + [f for f in names if f not in out and f not in set(ranked)]
+    unranked = set(names) - set(ranked)
+    ex.included = [f for f in ranked if f not in out] + [f for f in names if f not in out and f in unranked]
     return ex
 
 

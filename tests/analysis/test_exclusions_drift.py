@@ -70,6 +70,15 @@ def test_low_importance_and_registry_lookback_decide():
     assert complexity("ret_1") < complexity("ret_1_zscore_96")
 
 
+def test_no_low_importance_cut_without_spread():
+    names = ["a", "b", "c"]
+    st = feature_statistics(np.random.default_rng(0).normal(size=(100, 3)), names)
+    imp = pd.DataFrame({"feature": names, "combined_score": [0.0, 0.0, 0.0]})
+    ex = decide(names, st, imp, np.eye(3), leaking=[], corr_threshold=0.95, missing_threshold_pct=90,
+                low_importance_pct=5)
+    assert ex.included == names and ex.excluded == []
+
+
 def test_chains_keep_the_named_partner():
     """a ~ b ~ c all correlated: only the simplest stays and every detail names a kept feature."""
     rng = np.random.default_rng(0)
