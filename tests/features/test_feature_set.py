@@ -48,7 +48,7 @@ def test_last_rows_of_each_horizon_are_null(feature_ws, ws):
             assert not np.isnan(col[-h - 200:-h]).any(), (sym, name)
 
 
-def test_cli_build_json_lists_tables_and_names(sample_ws):
+def test_cli_build_json_lists_tables_and_names(sample_ws, capsys):
     r = run_cli("features", "build", "--symbols", "BTCUSDT", "--timeframe", "15m", "--start", "2026-02-01",
                 "--families", "returns,time", "--json")
     assert r.returncode == 0, r.stderr
@@ -60,7 +60,10 @@ def test_cli_build_json_lists_tables_and_names(sample_ws):
     assert list(f.columns) == ["timestamp", "symbol", *doc["feature_names"]]
     assert list(t.columns) == ["timestamp", "symbol", *doc["target_names"]]
     assert len(f) == len(t) and (f["timestamp"] == t["timestamp"]).all()
-    again = run_cli("features", "build", "--symbols", "BTCUSDT", "--timeframe", "15m", "--start", "2026-02-01",
-                    "--families", "time,returns", "--json")
-    assert again.returncode == 0 and json.loads(again.stdout)["featureset_id"] == doc["featureset_id"]
-    assert json.loads(again.stdout)["cached"] is True
+    from engine.cli import main  # the same request again (in-process): the stored set is returned
+
+    capsys.readouterr()
+    assert main(["features", "build", "--symbols", "BTCUSDT", "--timeframe", "15m", "--start", "2026-02-01",
+                 "--families", "time,returns", "--json", "--quiet"]) == 0
+    again = json.loads(capsys.readouterr().out)
+    assert again["featureset_id"] == doc["featureset_id"] and again["cached"] is True
