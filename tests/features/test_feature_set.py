@@ -33,6 +33,14 @@ def test_fixture_feature_set_follows_the_contract(feature_ws, ws):
     assert meta["future_return_15m"]["type"] == "regression" and meta["long_reach_1pct_4h"]["type"] == "binary"
     parents = fs.manifest.parents
     assert {"ohlcv-BTCUSDT-15m", "ohlcv-ETHUSDT-15m", "ohlcv-SOLUSDT-15m"} <= set(parents)
+    assert str(lab["confirm_time"].dtype) == "datetime64[ms, UTC]"
+    piv = lab["pivot"] == 1
+    assert piv.mean() > 0.005 and (lab.loc[piv, "pivot_label"].between(0, 3)).all()
+    assert (lab.loc[piv, "confirm_time"] > lab.loc[piv, "timestamp"]).all()
+    assert lab.loc[~piv, "confirm_time"].isna().all() and (lab.loc[~piv, "pivot_label"] == -1).all()
+    zz = fs.zigzag()
+    assert list(zz.columns) == ["symbol", "pivot_time", "confirm_time", "price", "side", "type", "label"]
+    assert set(zz["type"]) == {"HH", "LH", "HL", "LL"} and (zz["confirm_time"] > zz["pivot_time"]).all()
     audit = json.loads((fs.path / "audit.json").read_text())
     assert audit["passed"] is True and len(audit["cut_points"]) >= 3
 
