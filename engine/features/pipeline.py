@@ -55,8 +55,6 @@ class Plan:
     bars: dict[str, Bars]
     reference: dict[str, Bars]  # BTC when it is not one of the symbols
     cfg: FeaturesConfig
-    start: str | None
-    end: str | None
     parents: list[str]
     data_hashes: dict[str, str]
     warmup: int
@@ -127,7 +125,7 @@ def plan_build(ws: Workspace, symbols: list[str] | str, timeframe: str, *, famil
 
     tf = parse_timeframe(timeframe)
     if isinstance(symbols, str):
-        symbols = [s for s in symbols.split(",")]
+        symbols = symbols.split(",")
     syms = [check_symbol(s) for s in symbols if str(s).strip()]
     if not syms:
         raise BadInput("no symbol given", hint="pass --symbols BTCUSDT,ETHUSDT,...")
@@ -193,8 +191,7 @@ def plan_build(ws: Workspace, symbols: list[str] | str, timeframe: str, *, famil
                            hint="widen the date range or choose fewer families")
     params = {"symbols": syms, "timeframe": tf, "families": fams, "start": None if t0 is None else t0.isoformat(),
               "end": None if t1 is None else t1.isoformat(), "config": cfg.source, "featureset_version": FEATURESET_VERSION}
-    return Plan(syms, tf, fams, feats, skipped, bars, reference, cfg, params["start"], params["end"], parents, hashes,
-                warmup, params)
+    return Plan(syms, tf, fams, feats, skipped, bars, reference, cfg, parents, hashes, warmup, params)
 
 
 def compute_features(bars: dict[str, Bars], reference: dict[str, Bars], timeframe: str, features: list[FeatureDef],
@@ -297,6 +294,7 @@ def build_feature_set(ws: Workspace, symbols, timeframe: str, *, families=None, 
     t_start = time.perf_counter()
     progress(0.0, "checking the request and loading candles")
     plan = plan_build(ws, symbols, timeframe, families=families, start=start, end=end, config_path=config_path)
+    plan.params["audited"] = bool(audit)  # an unaudited set never answers a request for an audited one
     key = plan.cache_key()
     if use_cache:
         cached = find_cached(ws, key)
