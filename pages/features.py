@@ -48,7 +48,7 @@ with tab_build:
         st.info("No candles yet: import some on the Data page.")
     else:
         reg = registry()
-        c1, c2 = st.columns([1, 3])
+        c1, _ = st.columns([1, 3])
         tf = c1.selectbox("Timeframe", tfs, index=tfs.index("15m") if "15m" in tfs else 0)
         syms = sorted(s for s, t in series if t == tf)
         with st.form("features-build"):
