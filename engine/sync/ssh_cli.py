@@ -1,0 +1,5 @@
+"""`sync ssh` commands."""
+
+
+def register_ssh(sub, parser_class) -> None:
+    pass
