@@ -191,11 +191,11 @@ def test_transient_errors_are_retried_and_an_interrupted_upload_resumes(artifact
 
     tok = hub_server.token
     hub_server.fail_next(503, times=2, match=r"POST /api/datasets/.*/commit/")
-    hub_server.fail_next(429, times=1, match=rf"GET /api/datasets/{REPO}$", retry_after=0)
+    hub_server.fail_next(429, times=1, match=rf"GET /api/datasets/{REPO}/revision/", retry_after=0)
     res = hub_sync.run(sample_ws, "upload", REPO, group="models", hub=_hub(hub_server))
     assert res["status"] == "succeeded" and len(hub_server.commits(REPO)) == 2
     assert [s for _, _, s in hub_server.requests("POST", "/commit/")] == [503, 503, 200]
-    assert [s for _, p, s in hub_server.requests("GET") if p.endswith(REPO)][:2] == [429, 404]  # then: no repo yet
+    assert [s for _, p, s in hub_server.requests("GET") if "/revision/" in p][:2] == [429, 404]  # then: no repo yet
     # the commit keeps failing: the upload fails (exit 2, recorded), the content already sent stays on the Hub...
     hub_server.fail_next(500, times=10, match=r"POST /api/datasets/.*/commit/")
     r = cli("upload", "--repo-id", REPO, "--group", "stage2", token=tok)
