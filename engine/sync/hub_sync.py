@@ -487,23 +487,12 @@ def execute_download(ws: Workspace, hub: Hub, p: Plan, g: Group, sel: Selection,
 
 
 def _materialize(ws: Workspace, p: Plan, remote: Manifest, files: dict[str, Path], origin: str, replace: bool) -> dict:
-    from storage.artifacts import create_artifact
+    from engine.sync.adopt import adopt
 
     extras = sorted(x for x in files if x != MANIFEST and x not in {f.path for f in remote.files})
-    with create_artifact(ws, remote.kind, artifact_id=remote.id, name=remote.name, symbols=remote.symbols,
-                         timeframe=remote.timeframe, params=remote.params, parents=remote.parents, origin=origin,
-                         replace=replace) as d:
-        for rel, src in files.items():
-            if rel != MANIFEST:
-                shutil.move(str(src), d.path(rel))
-        d.manifest.created_at = remote.created_at
-        d.manifest.code_version = remote.code_version
-        d.manifest.metrics = remote.metrics
-        d.manifest.start, d.manifest.end = remote.start, remote.end
-        d.manifest.extra = dict(remote.extra)
-        d.manifest.extra["hub"] = {"repo_id": p.repo_id, "repo_type": p.repo_type, "commit": p.head,
-                                   "origin_was": remote.origin, "extras": extras}
-    return {"id": remote.id, "kind": remote.kind, "files": len(files)}
+    m = Manifest.from_dict(remote.to_dict())
+    return adopt(ws, m, files, origin=origin, replace=replace, provenance=(
+        "hub", {"repo_id": p.repo_id, "repo_type": p.repo_type, "commit": p.head, "extras": extras}))
 
 
 def _materialize_stage1(ws: Workspace, p: Plan, aid: str, sym: str, tf: str, files: dict[str, Path], origin: str) -> dict:
