@@ -35,6 +35,10 @@ FORMAT = 1
 RESULT_KINDS = ("model", "stage1", "stage2")
 
 
+def _progress(span: tuple[float, float], fraction: float, message: str) -> None:
+    progress(span[0] + (span[1] - span[0]) * fraction, message)
+
+
 def _verified_dir(ws: Workspace, m: Manifest) -> Path:
     d = ws.artifact_dir(m.kind, m.id)
     problems = m.verify_files(d)
@@ -88,8 +92,9 @@ def ticks_size(ws: Workspace) -> int:
 
 def create(ws: Workspace, kind: str, *, ids: list[str] | None = None, include_ticks: bool = False,
            include_cache: bool = False, kinds: list[str] | None = None, output: str | None = None,
-           compresslevel: int = 1, name: str | None = None) -> dict[str, Any]:
-    """Write the archive as an ``archive`` artifact (and copy it to ``output`` if given)."""
+           compresslevel: int = 1, name: str | None = None, span: tuple[float, float] = (0.0, 1.0)) -> dict[str, Any]:
+    """Write the archive as an ``archive`` artifact (and copy it to ``output`` if given);
+    progress is reported within ``span`` of the calling job's range."""
     from storage.artifacts import create_artifact
 
     if kind not in ("training", "results"):
@@ -127,7 +132,7 @@ def create(ws: Workspace, kind: str, *, ids: list[str] | None = None, include_ti
             ti.size, ti.mtime, ti.mode = len(raw), int(datetime.now(timezone.utc).timestamp()), 0o644
             tar.addfile(ti, io.BytesIO(raw))
             for arcname, src, size, _sha in entries:
-                progress(done / total * 0.95, f"archiving {arcname}")
+                _progress(span, done / total * 0.95, f"archiving {arcname}")
                 ti = tar.gettarinfo(str(src), arcname)
                 ti.uid = ti.gid = 0
                 ti.uname = ti.gname = ""
@@ -146,7 +151,7 @@ def create(ws: Workspace, kind: str, *, ids: list[str] | None = None, include_ti
         tmp = out_path.with_name(f".{out_path.name}.partial")
         shutil.copyfile(path, tmp)
         os.replace(tmp, out_path)
-    progress(1.0, f"archive {fname}: {len(entries)} files")
+    _progress(span, 1.0, f"archive {fname}: {len(entries)} files")
     return {"archive_id": archive_id, "path": str(path), "file": fname, "sha256": sha, "bytes": path.stat().st_size,
             "files": len(entries), "artifacts": index["artifacts"], "output": str(out_path) if out_path else None,
             "_text": f"{archive_id}: {fname}, {len(manifests)} artifact(s), {len(entries)} files, "
@@ -212,7 +217,8 @@ def safe_extract(archive: Path, dest: Path) -> dict[str, Any]:
     return {"index": index, "files": len(listed)}
 
 
-def import_archive(ws: Workspace, archive: Path, *, origin: str | None = None, replace: bool = False) -> dict[str, Any]:
+def import_archive(ws: Workspace, archive: Path, *, origin: str | None = None, replace: bool = False,
+                   span: tuple[float, float] = (0.0, 1.0)) -> dict[str, Any]:
     """Safely unpack an archive made by :func:`create` and adopt its artifacts (and tick files);
     ``origin`` defaults to ``ssh:<the machine that made the archive>``."""
     from engine.sync.adopt import adopt, local_state
@@ -222,7 +228,7 @@ def import_archive(ws: Workspace, archive: Path, *, origin: str | None = None, r
         raise NotFound(f"no such archive: {archive}")
     staging = ws.staging_dir("archive-import")
     try:
-        progress(0.1, f"unpacking {archive.name}")
+        _progress(span, 0.1, f"unpacking {archive.name}")
         info = safe_extract(archive, staging)
         if info["index"] is None:
             raise BadInput(f"{archive.name} has no {INDEX}: not a KlineLab archive",
@@ -241,7 +247,7 @@ def import_archive(ws: Workspace, archive: Path, *, origin: str | None = None, r
                            hint="pass --replace to replace them")
         done = []
         for i, (m, d) in enumerate(arts):
-            progress(0.3 + 0.6 * i / max(len(arts), 1), f"adding {m.id}")
+            _progress(span, 0.3 + 0.6 * i / max(len(arts), 1), f"adding {m.id}")
             files = {f.path: d / f.path for f in m.files}
             done.append(adopt(ws, m, files, origin=origin, replace=replace,
                               provenance=("archive", {"file": archive.name, "created_at": info["index"].get("created_at"),
@@ -256,7 +262,7 @@ def import_archive(ws: Workspace, archive: Path, *, origin: str | None = None, r
                     target.parent.mkdir(parents=True, exist_ok=True)
                     os.replace(p, target)
                     n_ticks += 1
-        progress(1.0, f"{len(done)} artifact(s) from {archive.name}")
+        _progress(span, 1.0, f"{len(done)} artifact(s) from {archive.name}")
         text = "\n".join(f"{a['status']:>9}  {a['kind']:<9} {a['id']}" for a in done) or "no artifacts"
         return {"archive": archive.name, "artifacts": done, "ticks": n_ticks, "files": info["files"],
                 "_text": text + (f"\n{n_ticks} tick file(s)" if n_ticks else "")}

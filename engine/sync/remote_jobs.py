@@ -205,7 +205,7 @@ def run_remote(ws: Workspace, host: str, engine_args: list[str], *, send: list[s
         home = profile.home
         link.run(f"mkdir -p {shlex.quote(posixpath.join(home, 'inbox'))} {shlex.quote(posixpath.join(home, 'inputs'))}")
         if send:
-            made = create(ws, "training", ids=send)
+            made = create(ws, "training", ids=send, span=(0.01, 0.03))
             remote_archive = posixpath.join(home, "inbox", made["file"])
             progress(0.03, f"sending {made['file']} ({made['bytes'] / 1e6:.1f} MB)")
             ssh.upload(link.get(), Path(made["path"]), remote_archive, local_sha=made["sha256"],
@@ -229,6 +229,8 @@ def run_remote(ws: Workspace, host: str, engine_args: list[str], *, send: list[s
         _record_remote(ws, {"host": profile.name, "job_id": remote_id, "home": home, "command": args})
         print(f"remote job {remote_id} started on {profile.label}", file=sys.stderr, flush=True)
         state = _follow(link, profile, remote_id)
+        if state["status"] == "cancelled":
+            raise Cancelled(f"the remote job {remote_id} on {profile.label} was cancelled")
         if state["status"] != "succeeded":
             raise RemoteError(f"the remote job {remote_id} on {profile.label} {state['status']}: "
                               f"{state.get('error') or 'see the log'}")
@@ -244,7 +246,7 @@ def run_remote(ws: Workspace, host: str, engine_args: list[str], *, send: list[s
             ssh.download(link.get(), res["path"], local, expected_sha=res["sha256"],
                          progress=progress_printer(f"fetching {res['file']}", 0.88, 0.97))
             try:
-                imported = import_archive(ws, local, origin=f"ssh:{profile.host}", replace=True)
+                imported = import_archive(ws, local, origin=f"ssh:{profile.host}", replace=True, span=(0.97, 0.99))
             finally:
                 local.unlink(missing_ok=True)
             out_doc["artifacts"] = imported["artifacts"]
@@ -306,6 +308,8 @@ def cancel_remote(ws: Workspace, job_state):
     from storage.manifest import utc_now_iso
 
     remote = (job_state.extra or {}).get("remote") or {}
+    # recorded first: the follower, seeing the remote job end, must not record another outcome
+    st = update(ws, job_state.id, status="cancelled", error="cancelled by the user", ended_at=utc_now_iso())
     note = ""
     if remote.get("job_id"):
         link = _Link(ws, resolve(ws, remote.get("host") or job_state.host))
@@ -325,4 +329,6 @@ def cancel_remote(ws: Workspace, job_state):
             time.sleep(0.05)
         if pid_alive(job_state.pid, job_state.proc_start):
             os.killpg(job_state.pid, signal.SIGKILL)
-    return update(ws, job_state.id, status="cancelled", error="cancelled by the user" + note, ended_at=utc_now_iso())
+    if note:
+        st = update(ws, job_state.id, error="cancelled by the user" + note)
+    return st

@@ -97,7 +97,7 @@ def upload(ws: Workspace, profile: HostProfile, *, archive_id: str | None = None
         if not archive_id:
             from engine.sync.archives import create
 
-            made = create(ws, "training", **(archive_args or {}))
+            made = create(ws, "training", span=(0.0, 0.1), **(archive_args or {}))
             archive_id = made["archive_id"]
         m = read_manifest(ws, archive_id, "archive")
         fname = m.extra.get("archive_file") or m.name
@@ -165,7 +165,7 @@ def download(ws: Workspace, profile: HostProfile, remote: str, *, local_path: st
             shutil.copyfile(local, keep / local.name)
             out["saved_to"] = str(keep / local.name)
         if do_import:
-            out.update(import_archive(ws, local, origin=f"ssh:{profile.host}", replace=replace))
+            out.update(import_archive(ws, local, origin=f"ssh:{profile.host}", replace=replace, span=(0.8, 1.0)))
     finally:
         local.unlink(missing_ok=True)
     history.record(ws, backend="ssh", op="download", target=profile.label, path=src, status="succeeded", files=1,
