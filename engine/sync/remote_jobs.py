@@ -112,13 +112,29 @@ def submit_remote(ws: Workspace, host: str, engine_args: list[str], *, send: lis
     return {"job_id": st.id, "host": profile.name, "status": st.status, "command": engine_args, "send": send or []}
 
 
-def submit_remote_train(ws: Workspace, host: str, train_args: list[str], *, password: str | None = None) -> dict[str, Any]:
+def submit_remote_train(ws: Workspace, host: str, train_args: list[str], *, password: str | None = None,
+                        send: list[str] | None = None) -> dict[str, Any]:
     """``train ... --remote HOST``: the artifacts the arguments / config name are sent along,
     files given as ``--config FILE`` are copied to the host."""
-    args = [a for a in train_args if a]
+    args = [a for a in train_args if a and a != "--remote"]
     put = [args[i + 1] for i, a in enumerate(args[:-1]) if a in ("--config", "--config-file") and Path(args[i + 1]).is_file()]
-    return submit_remote(ws, host, ["train", *args], send=referenced_ids(ws, args), put=put, password=password,
-                         name=f"train {args[0] if args else ''} on {host}")
+    return submit_remote(ws, host, ["train", *args], send=list(dict.fromkeys([*(send or []), *referenced_ids(ws, args)])),
+                         put=put, password=password, name=f"train {args[0] if args else ''} on {host}")
+
+
+def submit_command(ws: Workspace, host: str, command: str, *, send: list[str] | None = None,
+                   password: str | None = None) -> dict[str, Any]:
+    """A command line as typed on the page (``train ...`` or any engine command)."""
+    import shlex
+
+    try:
+        words = shlex.split(command)
+    except ValueError as e:
+        raise BadInput(f"cannot read the command: {e}") from None
+    if words[:1] == ["train"]:
+        return submit_remote_train(ws, host, words[1:], password=password, send=send)
+    return submit_remote(ws, host, words, send=list(dict.fromkeys([*(send or []), *referenced_ids(ws, words)])),
+                         password=password)
 
 
 # -- the follower (runs inside the local job) ---------------------------------------------------

@@ -140,7 +140,7 @@ def test_plan_statuses_dry_run_and_prune(artifacts, sample_ws, hub_server):
     assert snapshot(sample_ws.root) == before  # ...nor in the workspace
     hub_sync.run(sample_ws, "upload", REPO, group="analysis", hub=hub)
     # another report appears locally; one only on the Hub
-    from tests.sync.conftest import _analysis
+    from tests.fixtures.sync_artifacts import _analysis
 
     new_id = _analysis(sample_ws, artifacts["features"])
     hub_server.seed(REPO, {"analysis/someone-else/manifest.json": b"{}"})
