@@ -33,6 +33,10 @@ from storage.workspace import KINDS, Workspace
 
 SCHEMA_VERSION = "1"
 
+
+class CatalogUnreadable(Busy):
+    """The catalog file cannot be opened (not a lock): readers fall back to the manifests."""
+
 _DDL = [
     """CREATE TABLE IF NOT EXISTS artifacts(
         id VARCHAR PRIMARY KEY, kind VARCHAR, name VARCHAR, created_at TIMESTAMP,
@@ -167,17 +171,21 @@ class Catalog:
 
     # -- connections ------------------------------------------------------------------
     def _open(self, read_only: bool, timeout: float) -> duckdb.DuckDBPyConnection:
+        """Connect, retrying with back-off while another process holds the file.  Any I/O error
+        while connecting is retried (a concurrent checkpoint can make a read fail transiently);
+        one that outlasts ``timeout`` is reported as Busy (lock) or as an unreadable catalog."""
         deadline = time.monotonic() + timeout
         delay = 0.005
         while True:
             try:
-                con = duckdb.connect(str(self.path), read_only=read_only)
-                return con
-            except (duckdb.IOException, duckdb.Error) as e:  # lock held by another process
-                if not _is_lock_error(e) or time.monotonic() >= deadline:
+                return duckdb.connect(str(self.path), read_only=read_only)
+            except duckdb.Error as e:
+                transient = _is_lock_error(e) or isinstance(e, duckdb.IOException)
+                if not transient or time.monotonic() >= deadline:
                     if _is_lock_error(e):
                         raise Busy(f"the catalog {self.path} is locked by another process", hint="try again in a moment") from e
-                    raise
+                    raise CatalogUnreadable(f"the catalog {self.path} cannot be opened: {str(e).splitlines()[0][:200]}",
+                                            hint="run `python -m engine catalog rebuild` (the manifests are the truth)") from e
                 time.sleep(delay + random.random() * delay)
                 delay = min(delay * 2, 0.1)
 
@@ -190,6 +198,9 @@ class Catalog:
                 con.execute(ddl)
             con.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", [SCHEMA_VERSION])
             yield con
+        except duckdb.IOException as e:  # e.g. the disk, or another process's checkpoint: the files stay the truth
+            raise Busy(f"the catalog {self.path} could not be written: {str(e).splitlines()[0][:200]}",
+                       hint="try again; `catalog rebuild` recreates it from the manifests") from e
         finally:
             con.close()
 
@@ -201,13 +212,13 @@ class Catalog:
         if self.path.exists():
             try:
                 con = self._open(True, self.read_timeout)
-            except Busy:
+            except (Busy, CatalogUnreadable):
                 con = None
         else:
             try:
                 self.refresh(timeout=self.read_timeout)
                 con = self._open(True, self.read_timeout)
-            except Busy:
+            except (Busy, CatalogUnreadable):
                 con = None
         if con is None:
             self.last_read_fallback = True
@@ -418,6 +429,6 @@ def index_quietly(ws: Workspace, timeout: float = 2.0) -> RefreshResult | None:
     """Best-effort incremental refresh after writing an artifact; a busy catalog is left for the next refresh."""
     try:
         return Catalog(ws).refresh(timeout=timeout)
-    except Busy:
-        print("note: catalog busy; the new artifact will be indexed by the next refresh", file=sys.stderr)
+    except Busy as e:  # also CatalogUnreadable
+        print(f"note: {e}; the new artifact will be indexed by the next refresh", file=sys.stderr)
         return None
