@@ -41,31 +41,35 @@ def trusted(host, sshd, ws):
 
 
 def test_unknown_host_key_is_refused_until_trusted_and_a_changed_key_is_refused(host, sshd, ws):
+    from config.errors import Refused
+    from engine.sync import ssh, ssh_ops
+
     r = run_cli("sync", "ssh", "list", "--host", "loop")
     assert r.returncode == 2
     fp = sshd.host_key_fingerprint()  # computed by ssh-keygen, independently of our code
-    assert "unknown host key" in r.stderr and fp in r.stderr
+    assert "unknown host key" in r.stderr and fp in r.stderr and r.stderr.count("error:") == 1
     assert not ws.known_hosts_path.exists()
-    doc = json.loads(run_cli("sync", "ssh", "test", "--host", "loop", "--json").stdout)
+    doc = ssh_ops.test(ws, host)
     assert doc["ok"] is False and doc["host_key"] == {"host": host.label, "key_type": "ssh-ed25519", "fingerprint": fp,
                                                       "status": "unknown", "trusted_fingerprints": []}
+    assert fp in doc["_text"] and "trust" in doc["_text"]
     r = run_cli("sync", "ssh", "trust", "--host", "loop", "--fingerprint", "SHA256:" + "A" * 43)
     assert r.returncode == 2 and "not the SHA256:AAAA" in r.stderr and not ws.known_hosts_path.exists()
-    r = run_cli("sync", "ssh", "trust", "--host", "loop", "--fingerprint", fp)
-    assert r.returncode == 0, r.stderr
+    ssh.trust(ws, host, fp)
     assert f"[{sshd.host}]:{sshd.port} ssh-ed25519" in ws.known_hosts_path.read_text()
-    doc = json.loads(run_cli("sync", "ssh", "test", "--host", "loop", "--json").stdout)
+    doc = ssh_ops.test(ws, host)
     assert doc["ok"] is True and doc["host_key"]["status"] == "trusted" and doc["klinelab"]
     # the server gets another key: refused, and it cannot simply be trusted over the old one
     sshd.rotate_host_key()
     r = run_cli("sync", "ssh", "list", "--host", "loop")
     assert r.returncode == 2 and "host key CHANGED" in r.stderr and fp in r.stderr
     new_fp = sshd.host_key_fingerprint()
-    r = run_cli("sync", "ssh", "trust", "--host", "loop", "--fingerprint", new_fp)
-    assert r.returncode == 2 and "forget it first" in r.stderr
-    assert run_cli("sync", "ssh", "forget", "--host", "loop").returncode == 0
-    assert run_cli("sync", "ssh", "trust", "--host", "loop", "--fingerprint", new_fp).returncode == 0
-    assert run_cli("sync", "ssh", "list", "--host", "loop").returncode == 0
+    assert ssh_ops.test(ws, host)["host_key"]["status"] == "changed"
+    with pytest.raises(Refused, match="forget it first"):
+        ssh.trust(ws, host, new_fp)
+    ssh.forget(ws, host)
+    ssh.trust(ws, host, new_fp)
+    assert ssh_ops.list_remote(ws, host, None)["entries"] == []
 
 
 def test_auth_methods_and_explained_errors(trusted, sshd, ws, tmp_path, hub_server):
