@@ -34,7 +34,11 @@ def _selection(args):
 
 
 def cmd_hub_op(args, ws):
+    from engine.sync.groups import get_group
     from engine.sync.hub_sync import run
+
+    if getattr(args, "local_dir", None) and get_group(args.group).name != "ticks":
+        raise BadInput("--local-dir applies to the ticks group", hint="other groups land in the workspace; choose it with --home")
 
     return run(ws, args.op, args.repo_id, group=getattr(args, "group", None), repo_type=args.repo_type,
                revision=args.revision, selection=_selection(args), dry_run=args.dry_run,
@@ -66,7 +70,7 @@ def cmd_history(args, ws):
     return {"history": rows, "_text": text}
 
 
-def _hub_common(p, *, group: bool = True) -> None:
+def _hub_common(p, *, group: bool = True, plan: bool = True) -> None:
     from engine.sync.groups import GROUPS
 
     p.add_argument("--repo-id", required=True, help="owner/name")
@@ -76,8 +80,9 @@ def _hub_common(p, *, group: bool = True) -> None:
     p.add_argument("--revision", default="main", help="branch (default main)")
     p.add_argument("--endpoint", help="Hub URL (default $HF_ENDPOINT or https://huggingface.co)")
     p.add_argument("--token-file", help="read the token from this file (default: $HF_TOKEN, then `hf auth login`)")
-    p.add_argument("--dry-run", action="store_true", help="show the plan only; change nothing")
-    p.add_argument("--commit-message", help="commit summary (default: the seed's, e.g. 'Upload training data')")
+    if plan:
+        p.add_argument("--dry-run", action="store_true", help="show the plan only; change nothing")
+        p.add_argument("--commit-message", help="commit summary (default: the seed's, e.g. 'Upload training data')")
 
 
 def _selection_args(p) -> None:
@@ -119,7 +124,7 @@ def register(sub) -> None:
     p.set_defaults(func=cmd_hub_op, op="delete-all")
 
     p = hs.add_parser("test", help="connection test: token, repository, what each group holds")
-    _hub_common(p, group=False)
+    _hub_common(p, group=False, plan=False)
     p.set_defaults(func=cmd_hub_test)
 
     p = hs.add_parser("groups", help="the groups and their layout on the Hub")

@@ -303,11 +303,13 @@ def _follow(link: _Link, profile: HostProfile, remote_id: str) -> dict[str, Any]
             return state
         progress(0.15 + 0.7 * float(state.get("progress") or 0.0), f"[{profile.name}] {state.get('message') or state['status']}")
         now = time.monotonic()
-        if state.get("pid") and now - last_alive_check > 5:
+        if now - last_alive_check > 5:
             last_alive_check = now
-            rc, _, _ = link.run(f"kill -0 {int(state['pid'])} 2>/dev/null", check=False, timeout=60)
+            pid = state.get("pid")
+            rc = link.run(f"kill -0 {int(pid)} 2>/dev/null", check=False, timeout=60)[0] if pid else 1
             if rc != 0:
-                # the process is gone without a final state: let the host's KlineLab record it as failed
+                # no process (yet, or any more) behind an active state: the host's KlineLab decides (it records
+                # a job whose process died as failed, and one that never got a pid after 30 s)
                 link.run(_engine(profile, "jobs", "show", remote_id), check=False, timeout=300)
                 continue
         time.sleep(POLL_S)
