@@ -8,9 +8,18 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from config.errors import BadInput, Conflict
+from config.errors import BadInput, Conflict, Refused
 from storage.manifest import MANIFEST, Manifest, sha256_file
 from storage.workspace import Workspace
+
+
+def safe_relpath(path: str, where: str = "") -> str:
+    """A plain relative path (no absolute path, no '..', no empty part): remote names and manifest
+    entries are data, and must never place a file outside the folder they belong to."""
+    parts = str(path).replace("\\", "/").split("/")
+    if not path or path.startswith("/") or any(p in ("", ".", "..") for p in parts) or ":" in parts[0]:
+        raise Refused(f"{where + ': ' if where else ''}unsafe path {path!r} refused")
+    return "/".join(parts)
 
 
 def local_state(ws: Workspace, m: Manifest) -> str:
@@ -38,6 +47,8 @@ def adopt(ws: Workspace, m: Manifest, files: dict[str, Path], *, origin: str, re
     """Create artifact ``m.id`` from ``files`` (path in the artifact -> file, moved in)."""
     from storage.artifacts import create_artifact
 
+    for rel in list(files) + [f.path for f in m.files]:
+        safe_relpath(rel, f"artifact {m.id}")
     state = local_state(ws, m)
     if state == "unchanged":
         return {"id": m.id, "kind": m.kind, "status": "unchanged"}

@@ -24,6 +24,7 @@ from typing import Any
 from config.errors import BadInput, Conflict, KlineLabError, NotFound, Refused
 from engine.jobs import progress
 from engine.sync import history
+from engine.sync.adopt import safe_relpath
 from engine.sync.groups import (GROUPS, KEEP, Group, LocalFile, Selection, artifact_folder, get_group, local_files,
                                 parse_kline_path, parse_v1_path, ticks_dir)
 from engine.sync.hub_client import Hub, check_repo_id
@@ -180,6 +181,12 @@ def plan_download(ws: Workspace, hub: Hub, p: Plan, g: Group, sel: Selection, st
         raise NotFound(f"repository {p.repo_id} ({p.repo_type}) not found on {hub.url}",
                        hint="check the repo id and type; set HF_TOKEN for private repos")
     remote = hub.tree(p.repo_id, p.repo_type, p.revision, g.prefix)
+    for path in list(remote):
+        try:
+            safe_relpath(path)
+        except Refused:
+            p.notes.append(f"{path!r}: unsafe path on the Hub, ignored")
+            del remote[path]
 
     def add(path: str, status: str, aid: str | None = None, note: str = "") -> None:
         p.items.append(Item(path, status, remote[path]["size"], aid, note, remote=remote[path]))

@@ -58,3 +58,6 @@ def test_hub_download_through_the_page(page, app_url, app_workspace, hub_server,
     page.get_by_role("tab", name="SSH / Paperspace").click()
     page.get_by_text("Save profile").first.wait_for(timeout=30_000)
     screenshot(page, "cloud-sync-ssh")
+    # the token typed into the page is nowhere on disk: workspace, job logs, the app's own log
+    needle = hub_server.read_token.encode()
+    assert not [p for p in app_workspace.parent.rglob("*") if p.is_file() and needle in p.read_bytes()]

@@ -334,3 +334,15 @@ def test_token_is_never_written(artifacts, sample_ws, hub_server, tmp_path):
     leaks += [p for p in hf_home.rglob("*") if p.is_file() and needle in p.read_bytes()] if hf_home.exists() else []
     assert leaks == []
     assert len(list(sample_ws.jobs_dir.iterdir())) == 5
+
+
+def test_unsafe_remote_paths_are_ignored(sample_ws, hub_server, tmp_path):
+    """A Hub (or a mirror) that lists ``..`` paths cannot make a download write outside its folder."""
+    from engine.sync import hub_sync
+    from engine.sync.groups import Selection
+
+    hub_server.seed(REPO, {"ticks/ok.csv": b"a,b\n", "ticks/../../escape.txt": b"owned"})
+    out = tmp_path / "deep" / "ticks"
+    res = hub_sync.run(sample_ws, "download", REPO, group="ticks", selection=Selection(ticks_dir=out), hub=_hub(hub_server))
+    assert [i["path"] for i in res["plan"]["items"]] == ["ticks/ok.csv"] and "unsafe path" in " ".join(res["plan"]["notes"])
+    assert (out / "ok.csv").read_bytes() == b"a,b\n" and not list(tmp_path.rglob("escape.txt"))

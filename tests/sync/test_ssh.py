@@ -300,3 +300,22 @@ def test_damaged_or_foreign_archives_are_refused(artifacts, sample_ws, tmp_path)
         import_archive(sample_ws, _tar(tmp_path / "extra.tar.gz", members))
     with pytest.raises(BadInput, match="not a KlineLab archive"):
         import_archive(sample_ws, _tar(tmp_path / "plain.tar.gz", [(_info("a.txt"), b"a")]))
+
+
+def test_manifest_paths_cannot_escape_the_artifact(ws, tmp_path):
+    """The tar members are clean, but the manifest inside lists a file outside the artifact folder."""
+    from config.errors import Refused
+    from engine.sync.archives import import_archive
+    from storage.manifest import FileEntry, Manifest
+
+    m = Manifest(id="analysis-evil", kind="analysis", files=[FileEntry("../../../escape.txt", 1, "0" * 64)])
+    raw = json.dumps(m.to_dict()).encode()
+    index = {"format": 1, "kind": "results", "artifacts": [{"id": m.id, "kind": m.kind}],
+             "files": [{"path": "artifacts/analysis/analysis-evil/manifest.json", "size": len(raw),
+                        "sha256": __import__("hashlib").sha256(raw).hexdigest()}]}
+    idx = json.dumps(index).encode()
+    archive = _tar(tmp_path / "escape.tar.gz", [(_info("klinelab_archive.json"), idx),
+                                                 (_info("artifacts/analysis/analysis-evil/manifest.json"), raw)])
+    with pytest.raises(Refused, match="unsafe path"):
+        import_archive(ws, archive)
+    assert not list(ws.root.rglob("escape.txt")) and not (tmp_path / "escape.txt").exists()
