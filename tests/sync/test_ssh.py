@@ -153,7 +153,6 @@ def test_archive_upload_download_extract_identical(artifacts, sample_ws, trusted
     assert [e["name"] for e in listing["entries"]] == [doc["file"]]
     # into another workspace: downloaded, checked, unpacked, indexed with origin ssh:<host>
     other = Workspace.open(tmp_path / "other")
-    shutil.copy(sample_ws.root / "ssh_hosts.json", tmp_path / "other-hosts.json")
     other.root.mkdir(parents=True)
     shutil.copy(sample_ws.root / "ssh_hosts.json", other.root / "ssh_hosts.json")
     shutil.copy(sample_ws.known_hosts_path, other.known_hosts_path)
