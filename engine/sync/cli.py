@@ -134,8 +134,6 @@ def register(sub) -> None:
     p.add_argument("--limit", type=int, default=50)
     p.set_defaults(func=cmd_history)
 
-    try:
-        from engine.sync.ssh_cli import register_ssh
-    except ImportError as e:  # pragma: no cover - paramiko missing
-        raise BadInput(f"the SSH commands need paramiko: {e}") from e
+    from engine.sync.ssh_cli import register_ssh
+
     register_ssh(s, type(g))
