@@ -82,3 +82,9 @@ def snapshot(root: Path) -> dict[str, str]:
         if p.is_file():
             out[p.relative_to(root).as_posix()] = hashlib.sha256(p.read_bytes()).hexdigest()
     return out
+
+
+# Hub-compatible HTTP server on loopback (Cloud Sync area): fixture `hub_server` with .url, .token
+# (write), .read_token, .fail_next(status, ...), .commits(repo), .files(repo), .seed(repo, {...});
+# it points HF_ENDPOINT (and an already-imported huggingface_hub) at itself. See tests/fixtures/hub_server.py.
+from tests.fixtures.hub_server import hub_server  # noqa: E402,F401
