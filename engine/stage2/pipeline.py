@@ -11,7 +11,7 @@ import pandas as pd
 from config.errors import BadInput
 from engine.data.names import check_symbol
 from engine.data.timeframes import parse_timeframe
-from engine.jobs import progress
+from engine.stage2.progress import progress
 from engine.splits import SplitPlan, chronological_split
 from engine.stage2 import stage2 as s2
 from engine.stage2.data import PairData, latest_featureset, latest_stage1, load_pair

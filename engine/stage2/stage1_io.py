@@ -18,7 +18,7 @@ from typing import Any, Iterator
 from config.errors import BadInput, NotFound
 from engine.data.names import check_symbol
 from engine.data.timeframes import parse_timeframe
-from engine.jobs import progress
+from engine.stage2.progress import progress
 from engine.stage2.stage1 import (MODEL_FILE, PARAMS_FILE, Stage1Model, examine, hub_dir, is_finite_number,
                                   load_keras_model, model_shapes, model_summary, read_params, resolve_spec)
 from storage.artifacts import create_artifact, read_manifest
@@ -100,7 +100,7 @@ def open_source(path_or_repo: str, symbol: str, timeframe: str, *, revision: str
     local = Path(text).expanduser()
     if local.exists():
         folder = locate_local(local, symbol, timeframe)
-        yield Stage1Source(folder.resolve(), "local", "local", {"path": str(folder.resolve())})
+        yield Stage1Source(folder.resolve(), "local", "local", {"source_path": str(folder.resolve())})
         return
     if not looks_like_repo(text):
         raise NotFound(f"{text} is neither an existing path nor a Hub repo id (owner/name)")
@@ -109,7 +109,7 @@ def open_source(path_or_repo: str, symbol: str, timeframe: str, *, revision: str
         folder = _download(text, symbol, timeframe, tmp, revision=revision, repo_type=repo_type)
         yield Stage1Source(folder, "hub", f"huggingface:{text}",
                            {"repo_id": text, "repo_type": repo_type, "revision": revision or "main",
-                            "path": hub_dir(symbol, timeframe)})
+                            "repo_path": hub_dir(symbol, timeframe)})
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

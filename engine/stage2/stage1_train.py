@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from config.errors import BadInput
-from engine.jobs import progress
+from engine.stage2.progress import progress
 from engine.splits import chronological_split
 from engine.stage2.data import PairData
 from engine.stage2.filtering import pass_rates, split_metrics, threshold_for_rate
