@@ -132,9 +132,9 @@ def load_pair(ws: Workspace, featureset_id: str, symbol: str, *, with_candles: b
     if symbol not in fs.symbols:
         raise NotFound(f"feature set {featureset_id} has no {symbol} (it holds {', '.join(fs.symbols)})",
                        hint="build a feature set for this symbol with `python -m engine features build`")
-    feats = fs.features()
+    feats = fs.features(symbols=[symbol])
     feats = feats[feats["symbol"] == symbol].drop(columns=["symbol"]).sort_values("timestamp").reset_index(drop=True)
-    labels = fs.labels()
+    labels = fs.labels(symbols=[symbol])
     labels = labels[labels["symbol"] == symbol]
     pivot, plabel, confirm = labels_from_frame(feats["timestamp"], labels, f"feature set {featureset_id} {symbol}")
     candles = None
