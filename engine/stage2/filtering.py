@@ -89,3 +89,26 @@ def split_metrics(proba: np.ndarray, y: np.ndarray, pivot: np.ndarray, split: np
         d["pivot_recall"] = float(recall_score(pivot[m], passed, zero_division=0))
         out[name] = d
     return out
+
+
+def explore_threshold(frame: pd.DataFrame, threshold: float) -> pd.DataFrame:
+    """What a threshold does on stored Stage 1 probabilities (``split``, ``signal_prob``, ``pivot``
+    columns, as in a stage1 ``probabilities.parquet`` or a stage2 ``signals.parquet``): per split
+    the bars scored, signals, pass rate, real pivots among the signals (the Stage 2 samples) and
+    the share of all pivots the filter keeps."""
+    t = check_threshold(threshold)
+    s = frame["signal_prob"].to_numpy(dtype="float64")
+    split = frame["split"].to_numpy()
+    piv = frame["pivot"].to_numpy() == 1
+    sig = signal_mask(s, t)
+    scored = np.isfinite(s)
+    rows = []
+    for name in SPLITS:
+        m = split == name
+        n_scored, n_sig, n_piv = int((m & scored).sum()), int((m & sig).sum()), int((m & scored & piv).sum())
+        kept = int((m & sig & piv).sum())
+        rows.append({"split": name, "scored": n_scored, "signals": n_sig,
+                     "pass_rate": n_sig / n_scored if n_scored else np.nan, "stage2_samples": kept,
+                     "pivot_precision": kept / n_sig if n_sig else np.nan,
+                     "pivots_kept": kept / n_piv if n_piv else np.nan})
+    return pd.DataFrame(rows)

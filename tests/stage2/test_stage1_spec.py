@@ -150,3 +150,15 @@ def test_small_pair_labels_are_0_to_3_with_confirmation(small_pair):
     assert p.purge_bars >= p.max_horizon_bars and p.purge_bars >= p.confirm_lag_bars
     assert not p.labelled[-1]  # bars after the last confirmation have no known label
     assert isinstance(p.frame["timestamp"].iloc[0], pd.Timestamp)
+
+
+def test_explore_threshold_counts_stage2_samples():
+    from engine.stage2.filtering import explore_threshold
+
+    frame = pd.DataFrame({"split": ["train"] * 4 + ["val"] * 2 + ["test"] * 2,
+                          "signal_prob": [np.nan, 0.9, 0.2, 0.7, 0.8, 0.1, 0.6, 0.65],
+                          "pivot": [0, 1, 1, 0, 1, 0, 0, 1]})
+    e = explore_threshold(frame, 0.6).set_index("split")
+    assert e.loc["train", "scored"] == 3 and e.loc["train", "signals"] == 2 and e.loc["train", "stage2_samples"] == 1
+    assert e.loc["train", "pivots_kept"] == 0.5 and e.loc["test", "pass_rate"] == 1.0
+    assert e.loc["val", "pivot_precision"] == 1.0
