@@ -164,7 +164,8 @@ def show_stage2(m: dict) -> None:
     c1.metric("Test accuracy", f"{mt.get('test_accuracy', float('nan')):.3f}")
     c2.metric("Test macro F1", f"{mt.get('test_f1_macro', float('nan')):.3f}")
     acc = cv.get("accuracy") or {}
-    c3.metric("CV accuracy", f"{acc.get('mean', float('nan')):.3f} ± {acc.get('std', float('nan')):.3f}",
+    c3.metric("CV accuracy", f"{acc.get('mean', float('nan')):.3f}", delta=f"± {acc.get('std', float('nan')):.3f}",
+              delta_color="off", delta_arrow="off",
               help=f"{cv.get('folds')} time-ordered folds; min {acc.get('min', float('nan')):.3f}, max {acc.get('max', float('nan')):.3f}")
     c4.metric("Threshold", f"{mt.get('threshold', float('nan')):.3f}")
     c5.metric("Pass rate (test)", fmt_pct((mt.get("pass_rate") or {}).get("test")))

@@ -99,10 +99,10 @@ def train_stage2_pair(ws: Workspace, symbol: str, timeframe: str, cfg: s2.Stage2
     proba, classes, how = stage1_probabilities(ws, s1, pair)
     res = s2.train_stage2(pair, proba, classes, plan, cfg)
     pr = res["counts"]["per_split"]
-    for s in ("train", "val", "test"):
-        rate = pr[s]["pass_rate"]
-        if rate is not None and not 0.01 <= rate <= 0.10:
-            warnings.append(f"{s} pass rate {100 * rate:.2f}% is far from the 3-5% the seed expects; tune the threshold")
+    far = [f"{s} {100 * pr[s]['pass_rate']:.2f}%" for s in ("train", "val", "test")
+           if pr[s]["pass_rate"] is not None and not 0.01 <= pr[s]["pass_rate"] <= 0.10]
+    if far:
+        warnings.append(f"Stage 1 pass rate far from the 3-5% the seed expects ({', '.join(far)}): tune the threshold")
     progress(0.9, "writing the stage2 artifact")
     return save_stage2(ws, pair, res, cfg, stage1_id=s1, stage1_classes=classes, warnings=warnings + how.get("notes", []),
                        stage1_reused=how["reused"], name=name)

@@ -47,7 +47,7 @@ def test_page_with_models(stage1_ws, ws):
     for want in ("Features", "Sequence length", "Test accuracy", "Test macro F1", "CV accuracy", "Pass rate (test)"):
         assert want in labels, want
     cv_metric = next(m for m in at.metric if m.label == "CV accuracy")
-    assert "±" in cv_metric.value
+    assert "±" in cv_metric.delta
     assert len(at.get("plotly_chart")) >= 3  # Stage 1 pass rates, confusion matrix, CV (+ explorer)
     assert len(at.dataframe) >= 4
     # the threshold explorer recomputes the pass rates
