@@ -112,25 +112,11 @@ def windows(x: np.ndarray, w: int) -> np.ndarray:
     return np.lib.stride_tricks.sliding_window_view(np.asarray(x, dtype=np.float64), w)
 
 
-def place(values: np.ndarray, n: int, w: int) -> np.ndarray:
-    """Put per-window results (windows ending at rows w-1..n-1) into a length-n array."""
-    out = np.full(n, np.nan)
-    if n >= w:
-        out[w - 1:] = values
-    return out
-
-
 def window_mean_std(x: np.ndarray, w: int) -> tuple[np.ndarray, np.ndarray]:
-    """Exact rolling mean and population std per window (no prefix sums: safe for levels
-    such as prices or OBV whose squares would swamp a running sum).  NaN in a window -> NaN."""
-    x = np.asarray(x, dtype=np.float64)
-    n = len(x)
-    if n < w:
-        return np.full(n, np.nan), np.full(n, np.nan)
-    v = windows(x, w)
-    m = v.mean(axis=1)
-    sd = np.sqrt(((v - m[:, None]) ** 2).mean(axis=1))
-    return place(m, n, w), place(sd, n, w)
+    """Exact rolling mean and population std per window (two passes per window, no prefix
+    sums: safe for levels such as prices or OBV whose squares would swamp a running sum).
+    A window holding a NaN gives NaN."""
+    return _window_mean_std(np.ascontiguousarray(x, dtype=np.float64), int(w))
 
 
 def zscore(x: np.ndarray, w: int) -> np.ndarray:
@@ -237,6 +223,19 @@ def _expected_rs(n):
 
 @njit(**JIT)
 def rs_hurst(x, sizes):
+    return _rs_hurst(x, sizes, _log_expected_rs(sizes))
+
+
+@njit(**JIT)
+def _log_expected_rs(sizes):
+    out = np.empty(sizes.shape[0])
+    for j in range(sizes.shape[0]):
+        out[j] = math.log(_expected_rs(sizes[j])) if sizes[j] >= 8 else np.nan
+    return out
+
+
+@njit(**JIT)
+def _rs_hurst(x, sizes, log_ers):
     """Corrected rescaled-range Hurst exponent of the increments ``x``: average R/S over
     non-overlapping blocks of each size n, then H = 0.5 + slope of
     log(R/S) - log(E[R/S]) on log n (Anis & Lloyd 1976, Peters 1994): removes the small-n bias
@@ -279,7 +278,7 @@ def rs_hurst(x, sizes):
             continue
         rs = acc / cnt
         lx[used] = math.log(n)
-        ly[used] = math.log(rs) - math.log(_expected_rs(n))
+        ly[used] = math.log(rs) - log_ers[j]
         used += 1
     if used < 2:
         return np.nan
@@ -332,11 +331,12 @@ def _rolling_dfa(x, w, scales):
 def _rolling_rs(x, w, sizes):
     n = x.shape[0]
     out = np.full(n, np.nan)
+    log_ers = _log_expected_rs(sizes)
     for t in range(w - 1, n):
         win = x[t - w + 1:t + 1]
         if np.isnan(win).any():
             continue
-        out[t] = rs_hurst(win, sizes)
+        out[t] = _rs_hurst(win, sizes, log_ers)
     return out
 
 
@@ -374,6 +374,91 @@ def _rolling_rank_pct(x, w):
     return out
 
 
+@njit(**JIT)
+def _window_mean_std(x, w):
+    n = x.shape[0]
+    mean = np.full(n, np.nan)
+    sd = np.full(n, np.nan)
+    for t in range(w - 1, n):
+        m = 0.0
+        for i in range(t - w + 1, t + 1):
+            m += x[i]
+        m /= w
+        if np.isnan(m):
+            continue
+        v = 0.0
+        for i in range(t - w + 1, t + 1):
+            d = x[i] - m
+            v += d * d
+        mean[t] = m
+        sd[t] = math.sqrt(v / w)
+    return mean, sd
+
+
+@njit(**JIT)
+def _window_skew_kurt(x, w):
+    n = x.shape[0]
+    skew = np.full(n, np.nan)
+    kurt = np.full(n, np.nan)
+    for t in range(w - 1, n):
+        m = 0.0
+        for i in range(t - w + 1, t + 1):
+            m += x[i]
+        m /= w
+        if np.isnan(m):
+            continue
+        m2 = 0.0
+        m3 = 0.0
+        m4 = 0.0
+        for i in range(t - w + 1, t + 1):
+            d = x[i] - m
+            d2 = d * d
+            m2 += d2
+            m3 += d2 * d
+            m4 += d2 * d2
+        m2 /= w
+        m3 /= w
+        m4 /= w
+        if m2 > 0:
+            skew[t] = m3 / m2 ** 1.5
+            kurt[t] = m4 / (m2 * m2) - 3.0
+    return skew, kurt
+
+
+@njit(**JIT)
+def _rolling_pattern_entropy(codes, k, w, start):
+    """Normalised Shannon entropy of the counts of codes (0..k-1, -1 = none) in the last w rows."""
+    n = codes.shape[0]
+    out = np.full(n, np.nan)
+    counts = np.zeros(k, np.int64)
+    logk = math.log(k)
+    for t in range(n):
+        c = codes[t]
+        if c >= 0:
+            counts[c] += 1
+        if t >= w:
+            old = codes[t - w]
+            if old >= 0:
+                counts[old] -= 1
+        if t >= start:
+            h = 0.0
+            for j in range(k):
+                if counts[j] > 0:
+                    p = counts[j] / w
+                    h -= p * math.log(p)
+            out[t] = h / logk
+    return out
+
+
+def rolling_skew_kurt(x: np.ndarray, w: int) -> tuple[np.ndarray, np.ndarray]:
+    """Rolling skewness and excess kurtosis (population moments, exact per window)."""
+    return _window_skew_kurt(np.ascontiguousarray(x, dtype=np.float64), int(w))
+
+
+def rolling_pattern_entropy(codes: np.ndarray, k: int, w: int, start: int) -> np.ndarray:
+    return _rolling_pattern_entropy(np.ascontiguousarray(codes, dtype=np.int64), int(k), int(w), int(start))
+
+
 def rolling_dfa(x: np.ndarray, w: int, scales=(8, 16, 32, 64)) -> np.ndarray:
     return _rolling_dfa(np.ascontiguousarray(x, dtype=np.float64), int(w), np.asarray(scales, dtype=np.int64))
 
@@ -398,10 +483,12 @@ def hurst_dfa(x: np.ndarray, min_scale: int = 16, max_scale: int | None = None, 
     return float(dfa_exponent(x, scales))
 
 
-def hurst_rs(x: np.ndarray, min_size: int = 16, max_size: int | None = None, n_sizes: int = 12) -> float:
-    """Hurst exponent of a whole series of increments by corrected R/S over log-spaced block sizes."""
+def hurst_rs(x: np.ndarray, min_size: int | None = None, max_size: int | None = None, n_sizes: int = 12) -> float:
+    """Hurst exponent of a whole series of increments by corrected R/S over log-spaced block
+    sizes (default 64 .. n/16: at least 16 blocks per size keeps the average R/S stable)."""
     x = np.ascontiguousarray(x, dtype=np.float64)
-    max_size = max_size or len(x) // 4
+    max_size = max_size or max(len(x) // 16, 16)
+    min_size = min_size or min(64, max(8, max_size // 8))
     sizes = np.unique(np.geomspace(min_size, max_size, n_sizes).astype(np.int64))
     return float(rs_hurst(x, sizes))
 

@@ -118,3 +118,22 @@ def list_feature_sets(ws: Workspace) -> list[FeatureSet]:
     for m in list_manifests(ws, "features"):
         out.append(FeatureSet(m.id, m, ws.artifact_dir("features", m.id)))
     return sorted(out, key=lambda f: f.manifest.created_at, reverse=True)
+
+
+def feature_table(fs: FeatureSet) -> pd.DataFrame:
+    """One row per feature of the set: family, lookback, inputs, description (from the registry),
+    the audit's max abs difference and a leaking flag."""
+    from engine.features.registry import registry
+
+    reg = registry().features
+    audit = fs.audit.get("features", {}) if (fs.path / AUDIT_FILE).is_file() else {}
+    leaking = set(fs.leaking)
+    rows = []
+    for n in fs.feature_names:
+        d = reg.get(n)
+        a = audit.get(n, {})
+        rows.append({"feature": n, "family": fs.feature_families.get(n, d.family if d else ""),
+                     "lookback": d.lookback if d else None, "inputs": " ".join(d.inputs) if d else "",
+                     "audit_max_abs_diff": a.get("max_abs_diff"), "leaking": n in leaking,
+                     "description": d.description if d else "(no longer in the registry)"})
+    return pd.DataFrame(rows)

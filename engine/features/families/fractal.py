@@ -14,8 +14,8 @@ import numpy as np
 import talib
 
 from engine.features.context import Bars
-from engine.features.kernels import (log_ratio, place, rolling_dfa, rolling_higuchi, rolling_mean, rolling_rs,
-                                     rolling_sum, safe_div, shift, windows, zscore)
+from engine.features.kernels import (rolling_dfa, rolling_higuchi, rolling_mean, rolling_pattern_entropy, rolling_rs,
+                                     rolling_skew_kurt, rolling_sum, safe_div, shift, windows, zscore)
 from engine.features.registry import Family
 
 HURST_W = 256
@@ -58,21 +58,7 @@ def _pattern_codes(x: np.ndarray, m: int) -> np.ndarray:
 def permutation_entropy(x: np.ndarray, m: int, w: int) -> np.ndarray:
     """Normalised permutation entropy (0 .. 1) of the ordinal patterns of order m among the
     last w patterns."""
-    codes = _pattern_codes(x, m)
-    n = len(x)
-    k = math.factorial(m)
-    onehot = np.zeros((n + 1, k))
-    valid = codes >= 0
-    onehot[1:][valid, codes[valid]] = 1.0
-    cs = np.cumsum(onehot, axis=0)
-    idx = np.arange(n)
-    lo = np.maximum(idx + 1 - w, 0)
-    counts = cs[idx + 1] - cs[lo]
-    p = counts / w
-    with np.errstate(divide="ignore", invalid="ignore"):
-        h = -np.where(p > 0, p * np.log(p), 0.0).sum(axis=1) / math.log(k)
-    h[idx < m - 1 + w - 1] = np.nan
-    return h
+    return rolling_pattern_entropy(_pattern_codes(x, m), math.factorial(m), w, m - 1 + w - 1)
 
 
 def variance_ratio(r: np.ndarray, q: int, w: int) -> np.ndarray:
@@ -84,22 +70,6 @@ def variance_ratio(r: np.ndarray, q: int, w: int) -> np.ndarray:
     mq = rolling_mean(rq, w)
     vq = np.maximum(rolling_mean(rq * rq, w) - mq * mq, 0.0)
     return safe_div(vq, q * v1)
-
-
-def _moments(r: np.ndarray, w: int) -> tuple[np.ndarray, np.ndarray]:
-    """Rolling skewness and excess kurtosis (population moments) over exact windows."""
-    n = len(r)
-    if n < w:
-        return np.full(n, np.nan), np.full(n, np.nan)
-    v = windows(r, w)
-    d = v - v.mean(axis=1, keepdims=True)
-    m2 = (d * d).mean(axis=1)
-    m3 = (d ** 3).mean(axis=1)
-    m4 = (d ** 4).mean(axis=1)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        skew = m3 / m2 ** 1.5
-        kurt = m4 / (m2 * m2) - 3.0
-    return place(skew, n, w), place(kurt, n, w)
 
 
 def compute(b: Bars, cfg) -> dict[str, np.ndarray]:
@@ -120,7 +90,7 @@ def compute(b: Bars, cfg) -> dict[str, np.ndarray]:
     out["acf1_256"] = talib.CORREL(r, shift(r, 1), 255)
     out["variance_ratio_4_128"] = variance_ratio(r, 4, 128)
     out["variance_ratio_16_256"] = variance_ratio(r, 16, 256)
-    sk, ku = _moments(r, 64)
+    sk, ku = rolling_skew_kurt(r, 64)
     out["skew_64"], out["kurt_64"] = sk, ku
     out["price_z_64"] = zscore(c, 64)
     return out
