@@ -65,8 +65,6 @@ def test_import_hub_full_kline_columns(ws, kline_repo, hub_server):
     assert snapshot(ws.artifacts_dir) == before
 
 
-@pytest.mark.xfail(strict=True, reason="engine/data/store.py save_series() overwrites its `sources` argument with [] "
-                                       "(foundation bug reported to the lead): the manifest loses where the data came from")
 def test_import_hub_records_provenance(ws, kline_repo):
     r = run_cli("data", "import-hub", "--repo-id", REPO, "--symbols", "BTCUSDT", "--timeframes", "15m")
     assert r.returncode == 0, r.stderr
