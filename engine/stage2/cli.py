@@ -86,7 +86,7 @@ def cmd_s1_import(args, ws):
 def cmd_s1_inspect(args, ws):
     from engine.stage2.stage1_io import inspect_stage1
 
-    res = inspect_stage1(args.source, args.symbol, args.timeframe, feature_names=_names(args),
+    res = inspect_stage1(args.source, args.symbol, args.timeframe, ws=ws, feature_names=_names(args),
                          sequence_length=args.sequence_length, revision=args.revision, repo_type=args.repo_type)
     lines = [f"input shape {tuple(res['input_shape'])}, output shape {tuple(res['output_shape'])}",
              f"params.json keys: {', '.join(res['params_keys'])}",
@@ -175,7 +175,8 @@ def _pair(p, required: bool = True) -> None:
 
 def _source_opts(p) -> None:
     p.add_argument("source", metavar="PATH_OR_REPO",
-                   help="a local folder (classification.h5 + params.json, or a v1_model tree) or a Hub repo id (owner/name)")
+                   help="a local folder (classification.h5 + params.json, or a v1_model tree), a Hub repo id (owner/name), "
+                        "or a stage1 artifact id (e.g. one Cloud Sync downloaded) to complete with --features")
     _pair(p)
     p.add_argument("--features", help="input feature names in the model's order (comma separated), when params.json lacks them")
     p.add_argument("--features-file", help="... or a file with one name per line")

@@ -33,7 +33,7 @@ class Stage1Source:
     """Where a Stage 1 model's two files are (a local folder, or a temporary download)."""
 
     folder: Path
-    kind: str  # "local" | "hub"
+    kind: str  # "local" | "hub" | "artifact" (a stage1 artifact of the workspace)
     origin: str
     details: dict[str, Any] = field(default_factory=dict)
 
@@ -89,14 +89,23 @@ def looks_like_repo(text: str) -> bool:
 
 
 @contextmanager
-def open_source(path_or_repo: str, symbol: str, timeframe: str, *, revision: str | None = None,
-                repo_type: str = "dataset") -> Iterator[Stage1Source]:
-    """A local path when it exists, otherwise a Hub repo id (``owner/name``) whose
-    ``v1_model/{SYMBOL}/{tf}/`` files are downloaded into a temporary folder (removed after)."""
+def open_source(path_or_repo: str, symbol: str, timeframe: str, *, ws: Workspace | None = None,
+                revision: str | None = None, repo_type: str = "dataset") -> Iterator[Stage1Source]:
+    """A stage1 artifact id of the workspace, a local path when it exists, otherwise a Hub repo id
+    (``owner/name``) whose ``v1_model/{SYMBOL}/{tf}/`` files are downloaded into a temporary folder
+    (removed after)."""
     symbol, timeframe = check_symbol(symbol), parse_timeframe(timeframe)
     text = str(path_or_repo or "").strip()
     if not text:
         raise BadInput("give a local folder or a Hub repo id", hint=f"e.g. {DEFAULT_REPO}")
+    ws = ws or Workspace.open()
+    if text.startswith("stage1-") and (ws.artifact_dir("stage1", text) / "manifest.json").is_file():
+        # a stage1 artifact already in the workspace (e.g. downloaded by Cloud Sync in the seed's form):
+        # import it again with the answers it lacked
+        man = read_manifest(ws, text, "stage1")
+        folder = locate_local(ws.artifact_dir("stage1", text), symbol, timeframe)
+        yield Stage1Source(folder, "artifact", man.origin, {"from_stage1": text})
+        return
     local = Path(text).expanduser()
     if local.exists():
         folder = locate_local(local, symbol, timeframe)
@@ -114,11 +123,11 @@ def open_source(path_or_repo: str, symbol: str, timeframe: str, *, revision: str
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def inspect_stage1(path_or_repo: str, symbol: str, timeframe: str, *, feature_names: list[str] | None = None,
-                   sequence_length: int | None = None, revision: str | None = None,
-                   repo_type: str = "dataset") -> dict[str, Any]:
+def inspect_stage1(path_or_repo: str, symbol: str, timeframe: str, *, ws: Workspace | None = None,
+                   feature_names: list[str] | None = None, sequence_length: int | None = None,
+                   revision: str | None = None, repo_type: str = "dataset") -> dict[str, Any]:
     """What a model says about itself and what is still missing; writes nothing."""
-    with open_source(path_or_repo, symbol, timeframe, revision=revision, repo_type=repo_type) as src:
+    with open_source(path_or_repo, symbol, timeframe, ws=ws, revision=revision, repo_type=repo_type) as src:
         params = read_params(src.folder / PARAMS_FILE)
         progress(0.3, f"loading {MODEL_FILE}")
         model = load_keras_model(src.folder / MODEL_FILE)
@@ -152,7 +161,7 @@ def import_stage1(ws: Workspace, path_or_repo: str, symbol: str, timeframe: str,
                   revision: str | None = None, repo_type: str = "dataset", name: str = "") -> dict[str, Any]:
     """Validate and copy a Stage 1 model into a new ``stage1`` artifact (Hub layout inside)."""
     symbol, timeframe = check_symbol(symbol), parse_timeframe(timeframe)
-    with open_source(path_or_repo, symbol, timeframe, revision=revision, repo_type=repo_type) as src:
+    with open_source(path_or_repo, symbol, timeframe, ws=ws, revision=revision, repo_type=repo_type) as src:
         progress(0.3, f"loading {MODEL_FILE}")
         m = Stage1Model.load(src.folder, feature_names=feature_names, sequence_length=sequence_length)
         test = m.test_prediction()
@@ -161,7 +170,8 @@ def import_stage1(ws: Workspace, path_or_repo: str, symbol: str, timeframe: str,
         original = (src.folder / PARAMS_FILE).read_bytes()
         progress(0.8, "writing the stage1 artifact")
         with create_artifact(ws, "stage1", name=name or f"stage1 {symbol} {timeframe} ({src.kind})", symbols=[symbol],
-                             timeframe=timeframe, origin=src.origin,
+                             timeframe=timeframe, origin=src.origin, parents=[v for k, v in src.details.items()
+                                                                              if k == "from_stage1"],
                              params={"source": src.kind, **src.details}) as d:
             rel = hub_dir(symbol, timeframe)
             shutil.copyfile(src.folder / MODEL_FILE, d.path(f"{rel}/{MODEL_FILE}"))
@@ -200,7 +210,13 @@ def stage1_folder(ws: Workspace, stage1_id: str) -> tuple[Path, Any]:
 
 def load_stage1(ws: Workspace, stage1_id: str) -> tuple[Stage1Model, Any]:
     folder, man = stage1_folder(ws, stage1_id)
-    return Stage1Model.load(folder), man
+    try:
+        return Stage1Model.load(folder), man
+    except BadInput as e:
+        if "missing:" not in e.message:
+            raise
+        raise BadInput(f"{stage1_id}: {e.message}", hint=f"complete it once: python -m engine stage1 import {stage1_id} "
+                       f"--symbol {man.symbols[0]} --timeframe {man.timeframe} --features ... [--sequence-length N]") from None
 
 
 def read_summary(ws: Workspace, stage1_id: str) -> dict[str, Any]:

@@ -142,3 +142,23 @@ def test_locating_local_layouts(tmp_path, seed_dir):
         locate_local(root, "ETHUSDT", "15m")
     with pytest.raises(NotFound):
         locate_local(tmp_path / "nowhere", "BTCUSDT", "15m")
+
+
+def test_a_seed_model_already_in_the_workspace_is_completed_by_importing_its_id(ws, seed_dir):
+    """Cloud Sync downloads v1_model/ trees from the Hub as stage1 artifacts in the seed's form
+    (no feature names): loading one names the problem, `stage1 import <id> --features` completes it."""
+    import shutil as sh
+
+    from storage.artifacts import create_artifact
+
+    with create_artifact(ws, "stage1", symbols=["BTCUSDT"], timeframe="15m", origin="huggingface:someone/models",
+                         params={"source": "huggingface", "path": "v1_model/BTCUSDT/15m"}) as d:
+        for f in ("classification.h5", "params.json"):
+            sh.copyfile(seed_dir / f, d.path(f"v1_model/BTCUSDT/15m/{f}"))
+        raw_id = d.id
+    with pytest.raises(BadInput, match=f"complete it once: python -m engine stage1 import {raw_id}"):
+        load_stage1(ws, raw_id)
+    res = import_stage1(ws, raw_id, "BTCUSDT", "15m", feature_names=FEATURES)
+    model, man = load_stage1(ws, res["stage1_id"])
+    assert man.parents == [raw_id] and man.origin == "huggingface:someone/models" and man.params["source"] == "artifact"
+    assert model.spec.feature_names == FEATURES
