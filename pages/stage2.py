@@ -3,7 +3,6 @@ tuned signal threshold, read its results (confusion matrix, CV, pass rates), run
 as one batch job.  Every action is a CLI command run as a background job."""
 from __future__ import annotations
 
-import pandas as pd
 import streamlit as st
 
 from engine.data.timeframes import TIMEFRAMES

@@ -349,9 +349,8 @@ def predict_proba(model, spec: Stage1Spec, X: np.ndarray, valid_end: np.ndarray 
     ``X`` holds the raw (un-normalised) inputs in ``spec.feature_names`` order."""
     Xn = normalize(X, spec)
     n, L = len(Xn), spec.sequence_length
-    if valid_end is None:
-        valid_end = np.zeros(n, dtype=bool)
-        valid_end[L - 1:] = np.isfinite(Xn).all(axis=1)[L - 1:]
+    if valid_end is None:  # consecutive bars assumed: only missing values end a window
+        valid_end = window_ends(np.arange(n, dtype="int64"), 1, np.isfinite(Xn).all(axis=1), L)
     out = np.full((n, spec.n_classes), np.nan, dtype="float32")
     ends = np.flatnonzero(valid_end)
     if len(ends) == 0:

@@ -155,7 +155,7 @@ def train_stage1(pair: PairData, cfg: Stage1TrainConfig) -> dict[str, Any]:
     from sklearn.utils.class_weight import compute_class_weight
 
     w = compute_class_weight("balanced", classes=present, y=y[ends["train"]])
-    class_weight = {int(c): float(v) for c, v in zip(present, w)}
+    class_weight = {c: 1.0 for c in range(cfg.classes)} | {int(c): float(v) for c, v in zip(present, w)}
     from engine.stage2.tfkeras import keras
 
     k = keras()

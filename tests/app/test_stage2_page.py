@@ -3,7 +3,6 @@ and with a trained Stage 1 + Stage 2 (tables, metrics, confusion matrix, CV char
 import time
 from pathlib import Path
 
-import pytest
 from streamlit.testing.v1 import AppTest
 
 from engine.stage2.pipeline import train_stage2_pair

@@ -2,7 +2,6 @@
 Stage 1 are made with the CLI in the app's workspace, then a Stage 2 is trained from the page
 (a background job followed to the end) and its results are read in the Results tab."""
 import json
-import os
 
 import pytest
 
@@ -29,6 +28,8 @@ def stage1_in_app(app_workspace):
 def test_stage2_page_trains_and_shows_results(page, app_url, stage1_in_app):
     open_page(page, app_url, "stage2", wait_text="Stage 1 models")
     assert page.get_by_text(stage1_in_app).count() >= 1
+    page.locator('[data-testid="stMetric"]').first.wait_for(timeout=30_000)
+    wait_idle(page)
     screenshot(page, "stage2-stage1")
     page.get_by_role("tab", name="Train Stage 2").click()
     page.get_by_text("Target pass rate (train split)").click()

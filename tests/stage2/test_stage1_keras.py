@@ -61,6 +61,9 @@ def test_normalisation_from_params_is_applied_at_inference(tmp_path, seed_dir):
     raw = np.asarray(m.model.predict_on_batch(np.stack([X[t - 15:t + 1].astype("float32") for t in range(15, 30)])))
     assert np.allclose(p[15:], expect, atol=1e-5)
     assert not np.allclose(p[15:], raw, atol=1e-3)
+    X[20, 2] = np.nan  # a missing input: no window may contain that bar
+    q = m.predict_proba(X)
+    assert np.isnan(q[:15]).all() and np.isnan(q[20:30]).all() and np.isfinite(q[15:20]).all()
 
 
 def test_missing_answers_and_mismatches_write_nothing(ws, seed_dir, tmp_path):
