@@ -8,5 +8,8 @@
   pivots, early stopping on validation, 5-fold time-ordered CV, summary report.
 * Batch (``batch``): every symbol x timeframe pair as one resumable job.
 
+``data`` reads a pair's features and ZigZag labels from a feature set, ``pipeline`` is what the
+CLI (``cli``), the batch and the page call, ``progress`` scopes job progress for nested steps.
+
 TensorFlow is imported lazily (``tfkeras``), only where a Keras model is loaded or trained.
 """

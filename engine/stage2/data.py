@@ -12,7 +12,6 @@ depends on prices inside the validation or test period.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -176,8 +175,3 @@ def latest_stage1(ws: Workspace, symbol: str, timeframe: str) -> str:
 def label_counts(labels: np.ndarray) -> dict[str, int]:
     return {name: int((labels == i).sum()) for i, name in enumerate(LABEL_NAMES)}
 
-
-def describe(pair: PairData) -> dict[str, Any]:
-    return {"symbol": pair.symbol, "timeframe": pair.timeframe, "rows": pair.n, "pivots": int(pair.pivot.sum()),
-            "labelled_rows": int(pair.labelled.sum()), "purge_bars": pair.purge_bars,
-            "pivot_labels": label_counts(pair.pivot_label)}

@@ -7,7 +7,6 @@ mismatch or a missing answer raises a BadInput that names it.
 """
 from __future__ import annotations
 
-import json
 import shutil
 import tempfile
 from contextlib import contextmanager
@@ -218,11 +217,3 @@ def load_stage1(ws: Workspace, stage1_id: str) -> tuple[Stage1Model, Any]:
         raise BadInput(f"{stage1_id}: {e.message}", hint=f"complete it once: python -m engine stage1 import {stage1_id} "
                        f"--symbol {man.symbols[0]} --timeframe {man.timeframe} --features ... [--sequence-length N]") from None
 
-
-def read_summary(ws: Workspace, stage1_id: str) -> dict[str, Any]:
-    """Manifest facts + params.json of a stage1 artifact, without loading TensorFlow (for pages)."""
-    folder, man = stage1_folder(ws, stage1_id)
-    params = json.loads((folder / PARAMS_FILE).read_text(encoding="utf-8"))
-    summary = ws.artifact_dir("stage1", stage1_id) / "summary.txt"
-    return {"manifest": man, "params": params,
-            "summary": summary.read_text(encoding="utf-8") if summary.is_file() else ""}
