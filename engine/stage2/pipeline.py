@@ -38,7 +38,11 @@ def train_stage1_pair(ws: Workspace, symbol: str, timeframe: str, cfg: Stage1Tra
 
 
 def _stage1_featureset(man) -> str | None:
-    return (man.params.get("source") == "trained" and man.parents[:1] or [None])[0]
+    """The feature set a Stage 1 was trained on: its parent when trained here, or what the
+    params.json of a re-imported KlineLab model says."""
+    if man.params.get("source") == "trained":
+        return man.parents[0] if man.parents else None
+    return man.extra.get("featureset_id")
 
 
 def stage1_probabilities(ws: Workspace, stage1_id: str, pair: PairData) -> tuple[np.ndarray, list[str], dict[str, Any]]:
@@ -78,6 +82,9 @@ def _plan(pair: PairData, s1_man) -> tuple[SplitPlan, list[str]]:
         if s1_plan.overlaps_training(plan.test_start, plan.test_end):
             warnings.append(f"the test period {plan.test_start:%Y-%m-%d} -> {plan.test_end:%Y-%m-%d} overlaps bars "
                             f"Stage 1 ({s1_man.id}) was trained or validated on: its probabilities there are in-sample")
+    else:
+        warnings.append(f"Stage 1 ({s1_man.id}) does not record the bars it was trained on (the seed's params.json "
+                        "does not say): its probabilities in the test period may be in-sample")
     return plan, warnings
 
 

@@ -163,6 +163,7 @@ def import_stage1(ws: Workspace, path_or_repo: str, symbol: str, timeframe: str,
     with open_source(path_or_repo, symbol, timeframe, ws=ws, revision=revision, repo_type=repo_type) as src:
         progress(0.3, f"loading {MODEL_FILE}")
         m = Stage1Model.load(src.folder, feature_names=feature_names, sequence_length=sequence_length)
+        trained_on = _trained_on(m.params.raw)
         test = m.test_prediction()
         summary = model_summary(m.model)
         ins, outs = model_shapes(m.model)
@@ -179,7 +180,7 @@ def import_stage1(ws: Workspace, path_or_repo: str, symbol: str, timeframe: str,
             d.path("summary.txt").write_text(summary + "\n", encoding="utf-8")
             d.manifest.metrics = flat_metrics(m.params.metrics)
             d.manifest.extra = spec_extra(m) | {"input_shape": list(ins), "output_shape": list(outs),
-                                                "test_prediction": test}
+                                                "test_prediction": test} | trained_on
             aid = d.id
     path = ws.artifact_dir("stage1", aid)
     return {"stage1_id": aid, "path": str(path), "model_dir": str(path / hub_dir(symbol, timeframe)),
@@ -187,6 +188,22 @@ def import_stage1(ws: Workspace, path_or_repo: str, symbol: str, timeframe: str,
             "feature_names": m.spec.feature_names, "sequence_length": m.spec.sequence_length,
             "class_names": m.spec.class_names, "sources": m.spec.sources, "notes": m.spec.notes,
             "metrics": flat_metrics(m.params.metrics), "test_prediction": test, "summary": summary}
+
+
+def _trained_on(raw: dict[str, Any]) -> dict[str, Any]:
+    """A KlineLab-trained model's params.json says on which feature set and split it was trained
+    (the seed's does not): kept so Stage 2 can reuse that split after a round trip through the Hub."""
+    out: dict[str, Any] = {}
+    if isinstance(raw.get("featureset_id"), str):
+        out["featureset_id"] = raw["featureset_id"]
+    if raw.get("split") is not None:
+        from engine.splits import SplitPlan
+
+        try:
+            out["split"] = SplitPlan.from_dict(raw["split"]).to_dict()
+        except (BadInput, TypeError, ValueError, AttributeError) as e:
+            raise BadInput(f"params.json: 'split' is not a split plan ({e})") from None
+    return out
 
 
 def spec_extra(m: Stage1Model) -> dict[str, Any]:

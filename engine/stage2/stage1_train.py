@@ -211,6 +211,7 @@ def save_stage1(ws: Workspace, pair: PairData, cfg: Stage1TrainConfig, res: dict
     rel = hub_dir(pair.symbol, pair.timeframe)
     params_doc = m.spec.completed_params(m.params) | {"symbol": pair.symbol, "timeframe": pair.timeframe,
                                                        "featureset_id": pair.featureset_id,
+                                                       "split": res["plan"].to_dict(),
                                                        "suggested_threshold": res["suggested_threshold"]}
     parents = [pair.featureset_id] if pair.featureset_id else []
     with create_artifact(ws, "stage1", name=name or f"stage1 {pair.symbol} {pair.timeframe} (trained)",

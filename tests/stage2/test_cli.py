@@ -74,6 +74,7 @@ def test_seed_form_model_imported_by_cli_and_used_by_stage2(stage1_ws, ws, tmp_p
     assert doc["class_names"] == ["none", "HH", "LH", "HL", "LL"] and doc["test_prediction"]["shape"] == [1, 5]
     assert "Total params" in doc["summary"]
     out = train_stage2_pair(ws, "BTCUSDT", "15m", Stage2Config(pass_rate=0.6, cv_folds=3), stage1_id=doc["stage1_id"])
+    assert any("does not record the bars it was trained on" in w for w in out["warnings"])
     man = read_manifest(ws, out["stage2_id"])
     assert man.extra["stage1_classes"] == ["none", "HH", "LH", "HL", "LL"] and not man.extra["stage1_probabilities_reused"]
     assert man.extra["stage1_features"] == ["s1_p_none", "s1_p_HH", "s1_p_LH", "s1_p_HL", "s1_p_LL"]

@@ -49,6 +49,8 @@ def test_trained_stage1_is_saved_in_the_hub_layout_and_reimported_through_the_hu
     assert set(hub_server.files(REPO)) >= {"v1_model/BTCUSDT/15m/classification.h5", "v1_model/BTCUSDT/15m/params.json"}
     back = import_stage1(ws, REPO, "BTCUSDT", "15m")  # names and length come from our params.json
     assert back["sources"]["feature_names"] == "params.json" and back["origin"] == f"huggingface:{REPO}"
+    bman = read_manifest(ws, back["stage1_id"])
+    assert bman.extra["split"] == man.extra["split"] and bman.extra["featureset_id"] == fsid
     again, _ = load_stage1(ws, back["stage1_id"])
     assert np.allclose(again.predict_proba(X[:200]), p[:200], atol=1e-6, equal_nan=True)
 

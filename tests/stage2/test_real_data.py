@@ -37,6 +37,10 @@ def test_real_1h_candles_end_to_end(ws, shared_data, hub_server):
     out = train_stage2_pair(ws, "BTCUSDT", "1h", Stage2Config(pass_rate=0.15), stage1_id=back["stage1_id"],
                             featureset_id=fs)
     assert len(out["cv"]["folds"]) == 5 and out["counts"]["samples"] > 100
+    from storage.artifacts import read_manifest
+
+    assert read_manifest(ws, out["stage2_id"]).extra["split"] == s1["split"]  # Stage 1's split survived the round trip
+    assert not any("does not record" in w for w in out["warnings"])
     folds = pd.DataFrame(out["cv"]["folds"])
     assert (pd.to_datetime(folds.val_start).diff().dropna() > pd.Timedelta(0)).all()
     text = (ws.artifact_dir("stage2", out["stage2_id"]) / "summary.txt").read_text()
