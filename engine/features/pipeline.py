@@ -334,7 +334,7 @@ def build_feature_set(ws: Workspace, symbols, timeframe: str, *, families=None, 
         lab = pivot_labels(len(b), piv, pd.to_datetime(b.ts, utc=True).as_unit("ms")).iloc[plan.warmup:]
         lcols["pivot"].append(lab["pivot"].to_numpy())
         lcols["pivot_label"].append(lab["pivot_label"].to_numpy())
-        lcols["confirm_time"].append(lab["confirm_time"].to_numpy())
+        lcols["confirm_time"].append(lab["confirm_time"].dt.tz_convert(None).to_numpy())
         zz = piv.drop(columns=["pivot_idx", "confirm_idx"])
         zz.insert(0, "symbol", s)
         zz_frames.append(zz)
@@ -357,10 +357,10 @@ def build_feature_set(ws: Workspace, symbols, timeframe: str, *, families=None, 
             ttab[nm] = pa.array(v, mask=mask, type=pa.float64())
         else:
             ttab[nm] = pa.array(np.where(mask, 0, v).astype(np.int8), mask=mask, type=pa.int8())
-    conf = pd.Series(np.concatenate(lcols["confirm_time"])).astype("datetime64[ms, UTC]")
     ltab = {"timestamp": ts_arr, "symbol": sym_arr, "pivot": pa.array(np.concatenate(lcols["pivot"]), type=pa.int8()),
             "pivot_label": pa.array(np.concatenate(lcols["pivot_label"]), type=pa.int8()),
-            "confirm_time": pa.Array.from_pandas(conf)}
+            "confirm_time": pa.array(np.concatenate(lcols["confirm_time"]), type=pa.timestamp("ms", tz="UTC"),
+                                     from_pandas=True)}
     zz_all = pd.concat(zz_frames, ignore_index=True)
     first = pd.Timestamp(int(all_ts.min()), unit="ns", tz="UTC")
     last = pd.Timestamp(int(all_ts.max()), unit="ns", tz="UTC")
