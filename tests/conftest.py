@@ -110,12 +110,6 @@ def error_line(stderr: str) -> str:
     return lines[0]
 
 
-# Hub-compatible HTTP server on loopback (Cloud Sync area): fixture `hub_server` with .url, .token
-# (write), .read_token, .fail_next(status, ...), .commits(repo), .files(repo), .seed(repo, {...});
-# it points HF_ENDPOINT (and an already-imported huggingface_hub) at itself. See tests/fixtures/hub_server.py.
-from tests.fixtures.hub_server import hub_server  # noqa: E402,F401
-
-
 # --- features (issue 3): a feature set built once per session on the bundled sample -------------
 FEATURE_SAMPLE_SYMBOLS = ["BTCUSDT", "ETHUSDT", "SOLUSDT"]
 FEATURE_SAMPLE_START = "2025-12-10"  # the last ~4 months of the sample (15m): quick to build
@@ -147,3 +141,9 @@ def feature_ws(ws, sample_feature_set):
 
     Catalog(ws).rebuild()
     return fid
+
+
+# Hub-compatible HTTP server on loopback (Cloud Sync area): fixture `hub_server` with .url, .token
+# (write), .read_token, .fail_next(status, ...), .commits(repo), .files(repo), .seed(repo, {...});
+# it points HF_ENDPOINT (and an already-imported huggingface_hub) at itself. See tests/fixtures/hub_server.py.
+from tests.fixtures.hub_server import hub_server  # noqa: E402,F401

@@ -603,7 +603,7 @@ def overview(hub: Hub, repo_id: str, repo_type: str = "dataset", revision: str =
     groups: dict[str, dict[str, int]] = {}
     if head:
         for path, r in hub.tree(repo_id, repo_type, revision).items():
-            name = next((g.name for g in GROUPS.values() if path.startswith(g.prefix)), "other")
+            name = "(repo config)" if path in KEEP else next((g.name for g in GROUPS.values() if path.startswith(g.prefix)), "other")
             s = groups.setdefault(name, {"files": 0, "bytes": 0})
             s["files"] += 1
             s["bytes"] += r["size"]

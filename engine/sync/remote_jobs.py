@@ -116,7 +116,9 @@ def submit_remote_train(ws: Workspace, host: str, train_args: list[str], *, pass
                         send: list[str] | None = None) -> dict[str, Any]:
     """``train ... --remote HOST``: the artifacts the arguments / config name are sent along,
     files given as ``--config FILE`` are copied to the host."""
-    args = [a for a in train_args if a and a != "--remote"]
+    args = [a for a in train_args if a]
+    if args[:1] == ["train"]:  # accepted with or without the command name
+        args = args[1:]
     put = [args[i + 1] for i, a in enumerate(args[:-1]) if a in ("--config", "--config-file") and Path(args[i + 1]).is_file()]
     return submit_remote(ws, host, ["train", *args], send=list(dict.fromkeys([*(send or []), *referenced_ids(ws, args)])),
                          put=put, password=password, name=f"train {args[0] if args else ''} on {host}")

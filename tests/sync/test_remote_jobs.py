@@ -16,15 +16,16 @@ from tests.fixtures.sshd import sshd  # noqa: F401 - fixture
 
 
 @pytest.fixture
-def host(sshd, sample_ws, tmp_path, monkeypatch):
+def host(sshd, ws, tmp_path, monkeypatch):
+    """Host profile 'gpu': the loopback sshd, this checkout and python, its own KLINELAB_HOME."""
     from engine.sync.ssh import HostProfile, save_profile, trust
 
     monkeypatch.setenv("KLINELAB_REMOTE_POLL_S", "0.3")
-    p = save_profile(sample_ws, HostProfile(name="gpu", host=sshd.host, port=sshd.port, user=sshd.user,
+    p = save_profile(ws, HostProfile(name="gpu", host=sshd.host, port=sshd.port, user=sshd.user,
                                             key_file=str(sshd.client_key), remote_dir=str(tmp_path / "storage") + "/",
                                             project_dir=str(ROOT), python=sys.executable,
                                             remote_home=str(tmp_path / "remote-ws"), agent=False, look_for_keys=False))
-    trust(sample_ws, p, sshd.host_key_fingerprint())
+    trust(ws, p, sshd.host_key_fingerprint())
     return p
 
 
@@ -108,3 +109,29 @@ def test_run_cli_errors(host, sample_ws):
     r = run_cli("sync", "ssh", "run", "--host", "bare", "--", "jobs", "list")
     assert r.returncode == 2 and "no KlineLab checkout" in r.stderr
     assert not list(Path(sample_ws.jobs_dir).glob("*")) if sample_ws.jobs_dir.exists() else True
+
+
+def test_remote_training_run_completes_and_is_indexed(host, feature_ws, ws, tmp_path):
+    """`train direction ... --remote gpu`: the feature set goes to the host, the training runs there
+    (the training area's CLI), the model comes back and is indexed here with its lineage."""
+    from engine import jobs
+    from storage.artifacts import read_manifest
+
+    r = run_cli("train", "direction", "--config", "test", "--featureset", feature_ws, "--remote", "gpu", "--json")
+    assert r.returncode == 0, r.stderr
+    job_id = json.loads(r.stdout)["job_id"]
+    st = jobs.wait(ws, job_id, timeout=600, poll=0.5)
+    assert st.status == "succeeded", jobs.log_tail(ws, job_id, 8000)
+    models = [a for a in st.result["artifacts"] if a["kind"] == "model"]
+    assert len(models) == 1 and models[0]["status"] == "created"
+    m = read_manifest(ws, models[0]["id"])
+    assert m.origin == f"ssh:{host.host}" and feature_ws in m.parents and m.params["model"] == "direction"
+    import torch
+
+    state = torch.load(ws.artifact_dir("model", m.id) / "checkpoints" / "best.pt", weights_only=True)
+    assert state
+    from storage.workspace import Workspace
+
+    there = Workspace.open(tmp_path / "remote-ws")
+    assert read_manifest(there, feature_ws).origin.startswith("ssh:")  # the feature set was sent
+    assert (there.artifact_dir("model", m.id) / "manifest.json").is_file()  # trained there
