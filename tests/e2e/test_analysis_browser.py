@@ -7,7 +7,7 @@ import os
 import pytest
 
 from tests.conftest import run_cli
-from tests.e2e.conftest import assert_no_exception, open_page, screenshot, wait_idle
+from tests.e2e.conftest import open_page, screenshot, wait_idle
 
 pytestmark = pytest.mark.e2e
 STATE: dict = {}
@@ -32,18 +32,8 @@ def _report_id(app_workspace, featureset) -> str:
     return STATE["report_id"]
 
 
-def _open_analysis_page(page, app_url) -> None:
-    """Home first, then the sidebar link: opening /analysis-report directly shows Streamlit's
-    "Page not found" dialog on a fresh session here (the same happens to every page's URL)."""
-    open_page(page, app_url, "", wait_text="KlineLab")
-    page.locator('[data-testid="stSidebarNav"]').get_by_text("Analysis Report").click()
-    page.get_by_role("heading", name="Analysis Report").wait_for(timeout=60_000)
-    wait_idle(page)
-    assert_no_exception(page)
-
-
 def test_run_an_analysis_from_the_page_and_browse_it(page, app_url, app_workspace, featureset):
-    _open_analysis_page(page, app_url)
+    open_page(page, app_url, "analysis-report", wait_text="Analysis Report")
     page.get_by_role("tab", name="New report").click()
     page.get_by_role("button", name="Run analysis").click()
     page.get_by_text("is ready", exact=False).first.wait_for(timeout=240_000)
