@@ -195,3 +195,27 @@ def test_a_seed_made_report_downloaded_from_the_hub_opens(report):
 
     html = build_html(v)
     assert "Plotly.newPlot" in html and ">Importance" in html and ">Drift" not in html
+
+
+@pytest.mark.filterwarnings("ignore:Use 'content=<...>':DeprecationWarning")
+def test_report_round_trip_through_the_hub_opens_from_the_catalog(report, hub_server, tmp_path):
+    """Upload the report with Cloud Sync to the Hub-compatible test server, download it into a
+    fresh workspace: it is in the catalog with origin huggingface:<repo> and opens whole."""
+    w, fid, doc = report
+    rid, repo = doc["report_id"], "analyst/feature-analysis"
+    env = {"HF_TOKEN": hub_server.token, "KLINELAB_HUB_BACKOFF_S": "0.01"}
+    up = run_cli("sync", "hub", "upload", "--repo-id", repo, "--group", "analysis", "--ids", rid, "--json",
+                 env={**env, "KLINELAB_HOME": str(w.root)})
+    assert up.returncode == 0, up.stderr[-2000:]
+    other = Workspace.open(tmp_path / "analyst")
+    down = run_cli("sync", "hub", "download", "--repo-id", repo, "--group", "analysis", "--json",
+                   env={**env, "KLINELAB_HOME": str(other.root)})
+    assert down.returncode == 0, down.stderr[-2000:]
+    from engine.analysis.report import list_reports
+
+    listed = list_reports(other)
+    assert listed["id"].tolist() == [rid] and listed["origin"].iloc[0] == f"huggingface:{repo}"
+    mine, theirs = open_report(w, rid), open_report(other, rid)
+    assert theirs.included == mine.included and theirs.meta["target"] == "direction_4h"
+    pd.testing.assert_frame_equal(theirs.importance, mine.importance)
+    assert included_features(other, rid) == included_features(w, rid)
