@@ -101,9 +101,10 @@ def build_html(v: ReportView) -> str:
              _fig(figs.importance_bar(v.importance, top_n, reason_of)),
              table(v.importance.head(top_n).assign(excluded=lambda d: d["feature"].map(lambda f: reason_of.get(f, ""))), "imp")]
     if len(v.distributions):
+        binned = set(v.distributions["feature"])
         parts += ["<h2>Distributions</h2>", '<p class="note">Share of rows per bin for train, validation and test; '
                   'choose a feature in the menu (top features by importance).</p>',
-                  _fig(figs.distributions_dropdown(v.distributions, [f for f in top if f in set(v.distributions["feature"])]))]
+                  _fig(figs.distributions_dropdown(v.distributions, [f for f in top if f in binned]))]
     if {"q25", "q75"} <= set(v.by_class.columns):
         parts += ["<h2>By class</h2>", '<p class="note">Box = quartiles, whiskers = 5%/95%, dashed = mean; '
                   'separation = eta² (share of variance explained by the class).</p>',

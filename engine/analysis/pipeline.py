@@ -76,8 +76,7 @@ def prepare(ws: Workspace, featureset_id: str, target: str, *, train_end=None,
         raise BadInput(f"feature set {fs.id} has no features")
     feats = fs.features()
     tgt = fs.targets(columns=[target])
-    if len(feats) != len(tgt) or not (np.array_equal(feats["timestamp"].to_numpy(), tgt["timestamp"].to_numpy())
-                                      and np.array_equal(feats["symbol"].to_numpy(), tgt["symbol"].to_numpy())):
+    if len(feats) != len(tgt) or not (feats["timestamp"].equals(tgt["timestamp"]) and feats["symbol"].equals(tgt["symbol"])):
         raise BadInput(f"feature set {fs.id}: features.parquet and targets.parquet do not hold the same rows in the same order",
                        hint="build the feature set again")
     missing = [n for n in names if n not in feats.columns]

@@ -85,7 +85,8 @@ def included_features(ws: Workspace, report_id: str, available: Iterable[str] | 
     if not names:
         raise BadInput(f"{INCLUDED_TXT} of report {report_id} lists no feature", hint="add at least one feature")
     if available is not None:
-        unknown = [n for n in names if n not in set(available)]
+        have = set(available)
+        unknown = [n for n in names if n not in have]
         if unknown:
             raise BadInput(f"{INCLUDED_TXT} of report {report_id} names feature(s) the feature set does not have: "
                            f"{', '.join(unknown[:8])}", hint="fix the whitelist (one feature name per line)")

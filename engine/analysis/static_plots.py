@@ -135,8 +135,8 @@ def write_plots(v: ReportView, folder: Path) -> list[Path]:
         out.append(drift_png(v, folder / "drift.png", top_n, float(opts.get("psi_threshold", 0.2))))
     feats = top[:per_feature]
     if feats and len(v.distributions):
-        out.append(distributions_png(v, folder / "distributions.png",
-                                     [f for f in feats if f in set(v.distributions["feature"])]))
+        binned = set(v.distributions["feature"])
+        out.append(distributions_png(v, folder / "distributions.png", [f for f in feats if f in binned]))
     if feats and {"q25", "q75"} <= set(v.by_class.columns):
         out.append(by_class_png(v, folder / "by_class.png", feats))
     return out

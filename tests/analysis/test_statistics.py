@@ -100,3 +100,12 @@ def test_regression_targets_are_cut_at_terciles():
     counts = np.bincount(cls[:300].astype(int))
     assert counts.tolist() == [100, 100, 100]
     assert names[0].startswith("low") and names[2].startswith("high")
+
+
+def test_normality_test_on_a_fixed_sample_of_long_columns():
+    rng = np.random.default_rng(3)
+    x = rng.standard_t(8, 7000)
+    df = feature_statistics(x[:, None], ["t8"])
+    rows = np.sort(np.random.default_rng(42).choice(7000, 5000, replace=False))
+    assert df["normality_p_value"].iloc[0] == pytest.approx(stats.normaltest(x[rows]).pvalue)
+    assert df["skewness"].iloc[0] == pytest.approx(stats.skew(x, bias=False))  # the moments use every row
