@@ -6,7 +6,7 @@ mi_normalized, f_normalized, combined_score, rank.
 * Mutual information: ``sklearn.feature_selection.mutual_info_classif`` (class targets) or
   ``mutual_info_regression`` (regression targets), k-NN estimator with n_neighbors=3 and a fixed
   random_state.  Its cost grows faster than linearly with the rows, so on long tables it runs on
-  a deterministic random sample of at most ``mi_max_rows`` train rows (default 8,000; the row
+  a deterministic random sample of at most ``mi_max_rows`` train rows (default 6,000; the row
   count used is returned and recorded in the manifest).  Everything else uses all train rows.
   The features are estimated in up to 4 threads (sklearn's ``n_jobs`` with joblib's threading
   backend: its k-d tree queries release the GIL); results do not depend on the thread count.

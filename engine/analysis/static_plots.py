@@ -1,6 +1,5 @@
 """``plots/``: PNG images of the main charts for readers without a browser (matplotlib, Agg
-backend; kaleido would need a Chrome download): importance.png, exclusions.png,
-correlation_heatmap.png, drift.png, and distributions.png / by_class.png with one panel per top
+backend; kaleido would need a Chrome download): importance.png, correlation_heatmap.png, drift.png, and distributions.png / by_class.png with one panel per top
 feature (the seed wrote one file per feature into distributions/ and by_class/; a grid draws the
 same charts in a fraction of the time)."""
 from __future__ import annotations
@@ -15,7 +14,7 @@ from matplotlib.ticker import MaxNLocator  # noqa: E402
 import numpy as np  # noqa: E402
 
 from engine.analysis.view import ReportView  # noqa: E402
-from engine.plots.analysis import REASON_COLORS, SPLIT_COLORS  # noqa: E402
+from engine.plots.analysis import SPLIT_COLORS  # noqa: E402
 
 DPI = 90
 
@@ -61,19 +60,6 @@ def drift_png(v: ReportView, path: Path, top_n: int, threshold: float) -> Path:
     ax.set_xlabel("PSI")
     ax.set_title("Largest drift (PSI)")
     ax.legend(loc="lower right", fontsize=8)
-    return _save(fig, path)
-
-
-def exclusions_png(v: ReportView, path: Path) -> Path:
-    counts = v.reason_counts()
-    names, vals = ["included", *counts], [len(v.included), *counts.values()]
-    fig, ax = plt.subplots(layout="constrained", figsize=(8, 3.2))
-    ax.bar(names, vals, color=["#2ca02c", *(REASON_COLORS[r] for r in counts)])
-    for i, val in enumerate(vals):
-        ax.text(i, val, str(val), ha="center", va="bottom", fontsize=8)
-    ax.set_ylabel("features")
-    ax.set_title("Features kept and excluded (by reason)")
-    ax.tick_params(axis="x", labelsize=8)
     return _save(fig, path)
 
 
@@ -126,9 +112,9 @@ def by_class_png(v: ReportView, path: Path, features: list[str]) -> Path:
 
 def write_plots(v: ReportView, folder: Path) -> list[Path]:
     opts = v.meta.get("options", {})
-    top_n, per_feature = int(opts.get("top_n", 30)), int(opts.get("plots_top", 12))
+    top_n, per_feature = int(opts.get("top_n", 30)), int(opts.get("plots_top", 9))
     top = v.top_features(top_n)
-    out = [importance_png(v, folder / "importance.png", top_n), exclusions_png(v, folder / "exclusions.png")]
+    out = [importance_png(v, folder / "importance.png", top_n)]
     if len(v.corr):
         out.append(correlation_png(v, folder / "correlation_heatmap.png", [f for f in top if f in v.corr.index]))
     if len(v.drift):

@@ -72,8 +72,7 @@ def test_every_file_with_the_seed_columns(report):
     corr = pd.read_csv(d / "feature_correlation.csv", index_col=0)
     assert corr.shape == (n, n)
     pngs = {p.relative_to(d).as_posix() for p in (d / "plots").rglob("*.png")}
-    assert pngs == {f"plots/{n}.png" for n in ("importance", "correlation_heatmap", "drift", "exclusions", "distributions",
-                                               "by_class")}
+    assert pngs == {f"plots/{n}.png" for n in ("importance", "correlation_heatmap", "drift", "distributions", "by_class")}
     assert all((d / p).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in pngs)
 
 
