@@ -9,8 +9,19 @@ import numpy as np
 import pandas as pd
 import talib
 
+from engine.analysis.by_class import BY_CLASS_COLUMNS
 from engine.analysis.core import AnalysisInput
+from engine.analysis.correlation import PAIR_COLUMNS
+from engine.analysis.drift import DIST_COLUMNS, DRIFT_COLUMNS
+from engine.analysis.importance import IMPORTANCE_COLUMNS
+from engine.analysis.outliers import OUTLIER_COLUMNS
+from engine.analysis.statistics import STAT_COLUMNS
 
+# every CSV of a report and its columns (the seed's names first)
+SEED_FILES = {"feature_statistics.csv": STAT_COLUMNS, "feature_importance.csv": IMPORTANCE_COLUMNS,
+              "outliers_analysis.csv": OUTLIER_COLUMNS, "feature_by_class_statistics.csv": BY_CLASS_COLUMNS,
+              "highly_correlated_pairs_threshold_0.95.csv": PAIR_COLUMNS, "feature_drift.csv": DRIFT_COLUMNS,
+              "feature_distributions.csv": DIST_COLUMNS}
 SAMPLE = Path(__file__).resolve().parents[2] / "engine" / "data" / "sample"
 
 

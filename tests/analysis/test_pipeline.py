@@ -8,9 +8,6 @@ import pandas as pd
 import pytest
 
 from config.errors import BadInput, NotFound
-from engine.analysis.by_class import BY_CLASS_COLUMNS
-from engine.analysis.correlation import PAIR_COLUMNS
-from engine.analysis.drift import DIST_COLUMNS, DRIFT_COLUMNS
 from engine.analysis.exclusions import parse_excluded, parse_feature_list
 from engine.analysis.importance import IMPORTANCE_COLUMNS
 from engine.analysis.outliers import OUTLIER_COLUMNS
@@ -20,12 +17,9 @@ from engine.cli import main as cli_main
 from storage.artifacts import create_artifact, read_manifest
 from storage.catalog import Catalog
 from storage.workspace import Workspace
+from tests.analysis.helpers import SEED_FILES
 from tests.conftest import run_cli, snapshot
 
-SEED_FILES = {"feature_statistics.csv": STAT_COLUMNS, "feature_importance.csv": IMPORTANCE_COLUMNS,
-              "outliers_analysis.csv": OUTLIER_COLUMNS, "feature_by_class_statistics.csv": BY_CLASS_COLUMNS,
-              "highly_correlated_pairs_threshold_0.95.csv": PAIR_COLUMNS, "feature_drift.csv": DRIFT_COLUMNS,
-              "feature_distributions.csv": DIST_COLUMNS}
 
 
 @pytest.fixture(scope="module")

@@ -13,6 +13,7 @@ from engine.features.pipeline import build_feature_set
 from engine.features.store import load_feature_set
 from engine.splits import SplitPlan
 from storage.artifacts import create_artifact, read_manifest
+from tests.analysis.helpers import SEED_FILES
 from tests.conftest import run_cli
 
 TRAIN_ONLY = ["feature_statistics.csv", "feature_importance.csv", "outliers_analysis.csv",
@@ -58,6 +59,8 @@ def test_real_candles_report_is_train_only(shared_data, ws):
     for f in TRAIN_ONLY + ["feature_drift.csv", "feature_distributions.csv", "excluded_features.txt",
                            "included_features.txt", "feature_analysis_report.html", "plots/importance.png"]:
         assert (da / f).is_file(), f
+    for name, cols in SEED_FILES.items():
+        assert list(pd.read_csv(da / name, nrows=5).columns) == cols, name
     stats = pd.read_csv(da / "feature_statistics.csv")
     assert (stats["count"] <= a["summary"]["train_rows"]).all() and stats["count"].max() > 22_000
 
