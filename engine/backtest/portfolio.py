@@ -62,6 +62,11 @@ def simulate(market: Market, targets: np.ndarray, params: BacktestParams, *, sl_
     import vectorbt as vbt
 
     n, k, s = targets.shape
+    if k * s == 1:
+        # a single column would reach numba with other array layouts (C instead of F) than several
+        # columns do, compiling the whole simulation a second time in the process (~10 s): simulate
+        # a twin combo instead; callers read the combos they asked for (combo 0 here)
+        targets, sl_stop, tp_stop, k = np.concatenate([targets, targets], axis=1), np.repeat(sl_stop, 2), np.repeat(tp_stop, 2), 2
     final = finalize_targets(targets.reshape(n, k * s), direction=params.direction, hold_bars=params.hold_bars,
                              execution=params.execution)
     le, lx, se, sx = to_signals(final)
@@ -81,7 +86,7 @@ def simulate(market: Market, targets: np.ndarray, params: BacktestParams, *, sl_
     use_stops = bool(np.isfinite(sl).any() or np.isfinite(tp).any())
     size, size_type = {"all": (np.inf, "amount"), "percent": (params.size, "percent"), "value": (params.size, "value"),
                        "amount": (params.size, "amount")}[params.sizing]
-    group_by = columns.get_level_values("combo") if s > 1 else None
+    group_by = columns.get_level_values("combo")  # also for one symbol: one compiled code path
     pf = vbt.Portfolio.from_signals(
         frame(close), entries=frame(le), exits=frame(lx), short_entries=frame(se), short_exits=frame(sx),
         price=frame(price), open=frame(tile(market.open)), high=frame(tile(market.high)), low=frame(tile(market.low)),

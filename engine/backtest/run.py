@@ -220,7 +220,7 @@ def run_sweep(ws: Workspace, source: Source, params: BacktestParams, *, threshol
     progress(0.3, f"simulating {len(grid)} grid points x {len(prep.market.symbols)} symbol(s) in one vectorbt run")
     sim = simulate(prep.market, raw[:, ti, :], prep.params, sl_stop=sl, tp_stop=tp)
     progress(0.75, "computing metrics")
-    m = simulation_metrics(sim)
+    m = simulation_metrics(sim).iloc[:len(grid)]
     table = pd.DataFrame({"threshold": [None if np.isnan(thr[i]) else float(thr[i]) for i in ti],
                           "sl_stop": [g[1] for g in grid], "tp_stop": [g[2] for g in grid]})
     table = pd.concat([table, m], axis=1)
