@@ -98,15 +98,14 @@ def _run_models(words: list[str], ws) -> dict:
         _add_common(p)
 
     args = _parse("", words, build)
-    from engine.backtest.run import run_backtest
+    from engine.backtest.run import prepare, run_prepared
     from engine.backtest.sources import load_model_source
 
     params = _params(args, threshold=args.threshold)
     params.validated()  # bad values fail before anything is read
     sources = [load_model_source(ws, mid, horizon=args.horizon) for mid in dict.fromkeys(args.model_ids)]
-    results = []
-    for src in sources:
-        results.append(run_backtest(ws, src, params))
+    preps = [prepare(ws, src, params) for src in sources]  # every model checked before any run is written
+    results = [run_prepared(ws, prep) for prep in preps]
     if len(results) == 1:
         r = results[0]
         r["_text"] = _result_text(r)

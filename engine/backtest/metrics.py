@@ -44,7 +44,7 @@ def returns_metrics(equity: np.ndarray, init_cash: np.ndarray, timeframe: str, i
     """Return / risk metrics of (bars, cols) equity curves (vectorbt ReturnsAccessor)."""
     from vectorbt.returns.accessors import ReturnsDFAccessor
 
-    eq = pd.DataFrame(equity, index=index)
+    eq = pd.DataFrame(equity, index=index.tz_localize(None))
     acc = ReturnsDFAccessor.from_value(eq, init_value=np.asarray(init_cash, dtype="float64"), freq=tf_timedelta(timeframe),
                                          year_freq=YEAR)
     assert acc.ann_factor == bars_per_year(timeframe), (acc.ann_factor, timeframe)
@@ -67,44 +67,59 @@ def _slippage_per_column(sim: Simulation) -> np.ndarray:
     return np.bincount(rec["col"], weights=cost, minlength=sim.price.shape[1])
 
 
+def _trade_stats(sim: Simulation, group: np.ndarray, n_rows: int) -> dict[str, np.ndarray]:
+    """Closed-trade statistics per row from vectorbt's exit-trade records, with the same
+    definitions as vectorbt's ``Trades.win_rate / profit_factor / expectancy`` (a test checks
+    they agree).  Summed with numpy bincounts: vectorbt's record reductions take a function
+    argument, which numba cannot cache, and would cost every process ~5 s of compiling."""
+    rec = sim.pf.trades.values
+    g = group[rec["col"]]
+    closed = rec["status"] == 1
+    pnl = np.where(closed, rec["pnl"], 0.0)
+
+    def count(mask) -> np.ndarray:
+        return np.bincount(g[mask], minlength=n_rows).astype("float64")
+
+    def total(values, mask) -> np.ndarray:
+        return np.bincount(g[mask], weights=values[mask], minlength=n_rows)
+
+    n_all, n_closed = count(np.ones(len(rec), dtype=bool)), count(closed)
+    wins, losses = total(pnl, closed & (pnl > 0)), total(pnl, closed & (pnl < 0))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return {"win_rate": count(closed & (pnl > 0)) / n_closed,
+                "profit_factor": np.where(n_closed > 0, wins / np.abs(losses), np.nan),
+                "expectancy": (wins + losses) / n_closed,
+                "avg_trade_return": total(rec["return"], closed) / n_closed,
+                "trades": n_all, "closed_trades": n_closed,
+                "fees_paid": np.bincount(group[sim.pf.orders.values["col"]], weights=sim.pf.orders.values["fees"],
+                                         minlength=n_rows)}
+
+
 def simulation_metrics(sim: Simulation, *, per_symbol: bool = False) -> pd.DataFrame:
     """One row per combo (or per column with ``per_symbol``), the columns of :data:`METRICS`."""
     pf, mk = sim.pf, sim.market
-    n = len(mk.index)
+    n, cols = len(mk.index), sim.n_combos * sim.n_symbols
+    value = np.asarray(pf.value(group_by=False), dtype="float64").reshape(n, cols)
+    bench = np.asarray(pf.benchmark_value(group_by=False), dtype="float64").reshape(n, cols)
+    exposure = (np.asarray(pf.assets()).reshape(n, cols) != 0).mean(axis=0)
+    slip = _slippage_per_column(sim)
+    funding = sim.funding_flow
     if per_symbol:
-        group_by = False
-        value = np.asarray(pf.value(group_by=False), dtype="float64").reshape(n, -1)
-        funding = sim.funding_flow
-        bench = np.asarray(pf.benchmark_value(group_by=False), dtype="float64").reshape(n, -1)
-        init = np.full(value.shape[1], sim.init_cash / sim.n_symbols)
-        slip = _slippage_per_column(sim)
-        exposure = (np.asarray(pf.assets()).reshape(n, -1) != 0).mean(axis=0)
-    else:
-        group_by = sim.group_by
-        value = np.asarray(pf.value(), dtype="float64").reshape(n, -1)
-        funding = sim.grouped(sim.funding_flow)
-        bench = np.asarray(pf.benchmark_value(), dtype="float64").reshape(n, -1)
-        init = np.full(value.shape[1], sim.init_cash)
-        slip = sim.grouped(_slippage_per_column(sim))
-        exposure = (np.asarray(pf.assets()).reshape(n, -1) != 0).mean(axis=0)
+        group = np.arange(cols)
+        init = np.full(cols, sim.init_cash / sim.n_symbols)
+    else:  # a combo is the sum of its symbols' sleeves
+        group = np.arange(cols) // sim.n_symbols
+        value, bench, funding, slip = sim.grouped(value), sim.grouped(bench), sim.grouped(funding), sim.grouped(slip)
         exposure = exposure.reshape(sim.n_combos, sim.n_symbols).mean(axis=1)
+        init = np.full(sim.n_combos, sim.init_cash)
     equity = value + np.cumsum(funding, axis=0)
     out = returns_metrics(equity, init, mk.timeframe, mk.index)
-    trades = pf.trades
-    closed = trades.closed
-
-    def arr(x) -> np.ndarray:
-        return np.asarray(x, dtype="float64").reshape(-1)
-
-    out["win_rate"] = arr(closed.win_rate(group_by=group_by))
-    out["profit_factor"] = arr(closed.profit_factor(group_by=group_by))
-    out["expectancy"] = arr(closed.expectancy(group_by=group_by))
-    out["avg_trade_return"] = arr(closed.returns.mean(group_by=group_by))
-    out["exposure"] = exposure
-    out["trades"] = arr(trades.count(group_by=group_by)).astype(int)
-    out["closed_trades"] = arr(closed.count(group_by=group_by)).astype(int)
+    for k, v in _trade_stats(sim, group, len(init)).items():
+        out[k] = v
+    out["trades"] = out["trades"].astype(int)
+    out["closed_trades"] = out["closed_trades"].astype(int)
     out["open_trades"] = out["trades"] - out["closed_trades"]
-    out["fees_paid"] = np.nan_to_num(arr(pf.orders.fees.sum(group_by=group_by)), nan=0.0)
+    out["exposure"] = exposure
     out["slippage_paid"] = slip
     out["funding_paid"] = -funding.sum(axis=0)
     out["final_value"] = equity[-1]

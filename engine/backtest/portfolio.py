@@ -55,11 +55,24 @@ class Simulation:
         return value + np.cumsum(self.grouped(self.funding_flow), axis=0)
 
 
+def _cache_simulation_kernel() -> None:
+    """vectorbt compiles its from-signals kernel (~10 s) in every process without caching it:
+    switch numba's on-disk cache on for it (a public numba API), so later processes (jobs, the
+    CLI) load it in a fraction of a second."""
+    from numba.core.caching import NullCache
+    from vectorbt.portfolio import nb as pnb
+
+    if isinstance(pnb.simulate_from_signals_nb._cache, NullCache):
+        pnb.simulate_from_signals_nb.enable_caching()
+
+
 def simulate(market: Market, targets: np.ndarray, params: BacktestParams, *, sl_stop: np.ndarray,
              tp_stop: np.ndarray) -> Simulation:
     """``targets``: (bars, combos, symbols) raw target positions (NaN = hold); ``sl_stop`` /
     ``tp_stop``: (combos,) fractions or NaN."""
     import vectorbt as vbt
+
+    _cache_simulation_kernel()
 
     n, k, s = targets.shape
     if k * s == 1:
@@ -75,8 +88,10 @@ def simulate(market: Market, targets: np.ndarray, params: BacktestParams, *, sl_
     def tile(a: np.ndarray) -> np.ndarray:
         return np.tile(a, (1, k))
 
+    naive = market.index.tz_localize(None)  # UTC wall time; a tz-aware index costs vectorbt seconds per call
+
     def frame(a: np.ndarray) -> pd.DataFrame:
-        return pd.DataFrame(a, index=market.index, columns=columns)
+        return pd.DataFrame(a, index=naive, columns=columns)
 
     close = tile(market.close)
     price = tile(market.open) if params.execution == "next_open" else close

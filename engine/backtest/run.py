@@ -74,6 +74,7 @@ def prepare(ws: Workspace, source: Source, params: BacktestParams) -> Prepared:
     if p.sizing == "value" and params.size is None:
         p.size = p.init_cash / len(symbols)  # a sleeve's worth per trade
     p.symbols = symbols
+    source.thresholds([p.threshold])  # in range for this source
     d0, d1 = source.default_period()
     start = p.start if p.start is not None else d0
     end = p.end if p.end is not None else d1
@@ -152,11 +153,16 @@ def _clean(d: dict[str, Any]) -> dict[str, Any]:
 
 def run_backtest(ws: Workspace, source: Source, params: BacktestParams) -> dict[str, Any]:
     """One backtest -> a stored artifact; returns the CLI's JSON document."""
+    return run_prepared(ws, prepare(ws, source, params))
+
+
+def run_prepared(ws: Workspace, prep: Prepared) -> dict[str, Any]:
+    """Run a request that :func:`prepare` accepted (validation, the out-of-sample guard and the
+    candles come first, so several requests can all be checked before any is written)."""
     from engine.backtest.metrics import annualisation, equity_frame, simulation_metrics, trades_frame
     from engine.backtest.portfolio import simulate
 
-    progress(0.05, "checking the period and loading candles")
-    prep = prepare(ws, source, params)
+    source = prep.source
     thr = source.thresholds([prep.params.threshold])
     targets = _targets(prep, thr, ws)
     progress(0.3, f"simulating {len(prep.market.index):,} bars x {len(prep.market.symbols)} symbol(s) with vectorbt")
@@ -211,7 +217,6 @@ def run_sweep(ws: Workspace, source: Source, params: BacktestParams, *, threshol
     grid = list(itertools.product(range(len(thr)), sl_stops, tp_stops))
     if len(grid) > MAX_SWEEP_POINTS:
         raise BadInput(f"the grid has {len(grid)} points (at most {MAX_SWEEP_POINTS})", hint="use fewer values")
-    progress(0.05, "checking the period and loading candles")
     prep = prepare(ws, source, base)
     raw = _targets(prep, thr, ws)  # (bars, thresholds, symbols)
     ti = np.array([g[0] for g in grid])

@@ -175,3 +175,29 @@ def test_funding_is_position_times_price_times_rate(sample_ws):
     assert with_f["metrics"]["funding_paid"] == pytest.approx(paid, rel=1e-9)
     assert (rate != 0).sum() >= 150  # 3 funding times a day over two months
     assert "BTCUSDT-PERP" in load_backtest(sample_ws, with_f["backtest_id"]).manifest.extra["funding_symbols"]
+
+
+def test_trade_statistics_agree_with_vectorbts_own(sample_ws):
+    """The closed-trade statistics (numpy bincounts over vectorbt's trade records) equal
+    vectorbt's Trades.win_rate / profit_factor / expectancy / count, grouped and per symbol."""
+    from engine.backtest.market import load_market
+    from engine.backtest.metrics import simulation_metrics
+    from engine.backtest.portfolio import simulate
+
+    symbols = ["BTCUSDT", "ETHUSDT"]
+    src = rule_source(sample_ws, symbols=symbols, timeframe="15m", fast=FAST, slow=SLOW)
+    params = BacktestParams(start=START, end=END, symbols=symbols).validated()
+    market = load_market(sample_ws, symbols, "15m", params.start, params.end, funding=False)
+    raw = np.stack([src.targets(sample_ws, s, market.index, np.array([np.nan]), 0.0) for s in symbols], axis=2)
+    sim = simulate(market, raw[:, [0, 0, 0], :], params, sl_stop=np.array([np.nan, 0.01, 0.02]),
+                   tp_stop=np.array([np.nan, np.nan, 0.03]))
+    for per_symbol, group_by in ((False, sim.group_by), (True, False)):
+        ours = simulation_metrics(sim, per_symbol=per_symbol)
+        closed = sim.pf.trades.closed
+        np.testing.assert_allclose(ours["win_rate"], np.asarray(closed.win_rate(group_by=group_by)), rtol=1e-12)
+        np.testing.assert_allclose(ours["profit_factor"], np.asarray(closed.profit_factor(group_by=group_by)), rtol=1e-12)
+        np.testing.assert_allclose(ours["expectancy"], np.asarray(closed.expectancy(group_by=group_by)), rtol=1e-9)
+        np.testing.assert_array_equal(ours["trades"], np.asarray(sim.pf.trades.count(group_by=group_by)))
+        np.testing.assert_allclose(ours["fees_paid"], np.asarray(sim.pf.orders.fees.sum(group_by=group_by)), rtol=1e-12)
+        np.testing.assert_allclose(ours["total_return"], np.asarray(sim.pf.total_return(group_by=group_by)), rtol=1e-12)
+    assert len(set(np.round(simulation_metrics(sim)["total_return"], 12))) == 3  # the stops changed the outcome
