@@ -12,7 +12,6 @@ path of its equity-curve file.
 from __future__ import annotations
 
 import argparse
-from typing import Any
 
 from config.errors import BadInput
 
@@ -56,24 +55,15 @@ def _params(args, *, threshold: float | None = None):
                           start=args.start, end=args.end, hold_bars=args.hold_bars, symbols=_csv(args.symbols))
 
 
-def _fmt(v: Any, kind: str = "num") -> str:
-    if v is None:
-        return "-"
-    if kind == "pct":
-        return f"{v * 100:.2f}%"
-    if kind == "int":
-        return f"{int(v)}"
-    return f"{v:,.4g}" if abs(v) < 1e4 else f"{v:,.0f}"
-
-
 def _result_text(r: dict) -> str:
     from engine.backtest.metrics import LABELS
+    from engine.backtest.store import format_metric
 
     m = r["metrics"]
     head = (f"{r['backtest_id']}: {r['source'].get('kind')} {r.get('model_id') or ''} {','.join(r['symbols'])} "
             f"{r['timeframe']} {r['period']['start']} -> {r['period']['end']}  "
             f"(annualised with {r['bars_per_year']:,} bars/year)")
-    lines = [head] + [f"  {label:<26} {_fmt(m.get(k), fmt)}" for k, (label, fmt, _) in LABELS.items()]
+    lines = [head] + [f"  {label:<26} {format_metric(k, m.get(k))}" for k, (label, _, _) in LABELS.items()]
     lines += [f"  equity curve: {r['equity_path']}"] + [f"  note: {n}" for n in r.get("notes", [])]
     return "\n".join(lines)
 
@@ -173,9 +163,11 @@ def _run_sweep(words: list[str], ws) -> dict:
     else:
         src = load_model_source(ws, args.model_id, horizon=args.horizon)
     r = run_sweep(ws, src, params, thresholds=thresholds, sl_stops=sl, tp_stops=tp, metric=args.metric)
+    from engine.backtest.store import format_metric
+
     b = r["best"]
     r["_text"] = (f"{r['backtest_id']}: {r['points']} grid points in one vectorbt run; best {args.metric} "
-                  f"{_fmt(b.get(args.metric))} at threshold={b.get('threshold')}, sl={b.get('sl_stop')}, "
+                  f"{format_metric(args.metric, b.get(args.metric))} at threshold={b.get('threshold')}, sl={b.get('sl_stop')}, "
                   f"tp={b.get('tp_stop')}\n  table: {r['sweep_path']}" + "".join(f"\n  note: {n}" for n in r["notes"]))
     return r
 
@@ -186,7 +178,7 @@ def _compare(words: list[str], ws) -> dict:
 
     args = _parse("compare", words, build)
     from engine.backtest.metrics import LABELS
-    from engine.backtest.store import compare
+    from engine.backtest.store import compare, format_metric
 
     c = compare(ws, args.ids)
     rows = []
@@ -199,8 +191,8 @@ def _compare(words: list[str], ws) -> dict:
     table = c["table"]
     text_rows = [f"{'':<26}" + "".join(f"{b.id[-13:]:>16}" for b in c["runs"])]
     for k in table.index:
-        label, fmt, _ = LABELS.get(k, (k, "num", None))
-        text_rows.append(f"{label:<26}" + "".join(f"{_fmt(v, fmt):>16}" for v in table.loc[k]))
+        label = LABELS.get(k, (k,))[0]
+        text_rows.append(f"{label:<26}" + "".join(f"{format_metric(k, v):>16}" for v in table.loc[k]))
     return {"runs": rows, "metrics": {k: table.loc[k].to_dict() for k in table.index}, "notes": c["notes"],
             "_text": "\n".join(text_rows + [f"note: {n}" for n in c["notes"]])}
 

@@ -67,6 +67,13 @@ def _plans_of(m: Manifest) -> tuple[list[SplitPlan], bool]:
     return [], False
 
 
+def model_period(m: Manifest) -> tuple[pd.Timestamp | None, pd.Timestamp | None]:
+    """A model's out-of-sample period from its manifest (test split; walk-forward: every fold's
+    test block), without reading its predictions; (None, None) when it records no split."""
+    plans, _ = _plans_of(m)
+    return (plans[0].test_start, plans[-1].test_end) if plans else (None, None)
+
+
 @dataclass
 class Source:
     """Base: what every signal source offers the runner."""

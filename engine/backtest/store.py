@@ -5,16 +5,37 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from config.errors import BadInput, NotFound
+from engine.backtest.metrics import LABELS
 from storage.artifacts import artifact_path, list_manifests, read_manifest
 from storage.manifest import Manifest
 from storage.workspace import Workspace
 
-COMPARE_METRICS = ["total_return", "cagr", "sharpe", "sortino", "calmar", "max_drawdown", "max_drawdown_duration_days",
-                   "win_rate", "profit_factor", "expectancy", "exposure", "trades", "fees_paid", "slippage_paid",
-                   "funding_paid", "buy_and_hold_return", "excess_return", "bars_per_year"]
+COMPARE_METRICS = [*LABELS, "bars_per_year"]
+
+
+def format_metric(key: str, value: Any) -> str:
+    """A metric value as the page and the CLI show it (percentages, counts, numbers)."""
+    if value is None or (isinstance(value, float) and not np.isfinite(value)):
+        return "-" if value is None else ("inf" if value > 0 else "-inf" if value < 0 else "-")
+    kind = LABELS.get(key, (key, "int" if key == "bars_per_year" else "num", None))[1]
+    if kind == "pct":
+        return f"{value * 100:.2f}%"
+    if kind == "int":
+        return f"{int(value):,}"
+    return f"{value:,.4g}" if abs(value) < 1e4 else f"{value:,.0f}"
+
+
+def metrics_table(runs: list["Backtest"]) -> pd.DataFrame:
+    """Rows = metrics (labelled), one formatted column per run."""
+    rows = {}
+    for k in COMPARE_METRICS:
+        label = LABELS[k][0] if k in LABELS else "Bars per year (annualisation)"
+        rows[label] = {b.label(): format_metric(k, b.manifest.metrics.get(k)) for b in runs}
+    return pd.DataFrame(rows).T
 
 
 @dataclass
