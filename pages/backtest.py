@@ -88,7 +88,7 @@ runs = _runs(str(ws.root), _stamp("backtest"))
 tab_run, tab_res, tab_cmp, tab_sweep = st.tabs(["Run", "Results", "Compare", "Sweep"])
 
 
-def _source_inputs(key: str, *, many: bool) -> tuple[list[str], list[str], tuple | None, str]:
+def _source_inputs(key: str, *, many: bool, threshold: bool = True) -> tuple[list[str], list[str], tuple | None, str]:
     """Source widgets -> (leading CLI words, source options, default period, timeframe)."""
     kinds = ["Model", "Plain rule (SMA crossover)"]
     choice = st.radio("Signals from", kinds, horizontal=True, key=f"{key}-src",
@@ -114,18 +114,19 @@ def _source_inputs(key: str, *, many: bool) -> tuple[list[str], list[str], tuple
         chosen = c1.multiselect("Symbols", syms, default=syms, key=f"{key}-syms-{ids[0]}")
         opts = ["--symbols", ",".join(chosen)] if chosen and len(chosen) < len(syms) else []
         kind = "stage2" if m.kind == "stage2" else m.params.get("model")
-        if kind == "patchtst":
-            thr = c2.number_input("Extra expected return over costs", min_value=0.0, max_value=1.0, value=0.0,
-                                  step=0.0005, format="%.4f", key=f"{key}-thr-p",
-                                  help="trade when |predicted return| > 2 x (fee + slippage) + this")
-        else:
-            thr = c2.slider("Probability threshold", 0.0, 1.0, 0.5, 0.01, key=f"{key}-thr",
-                            help="direction: P(up) / P(down); Stage 2: P(pivot low) / P(pivot high)")
+        if threshold:  # a sweep takes its thresholds from the grid
+            if kind == "patchtst":
+                thr = c2.number_input("Extra expected return over costs", min_value=0.0, max_value=1.0, value=0.0,
+                                      step=0.0005, format="%.4f", key=f"{key}-thr-p",
+                                      help="trade when |predicted return| > 2 x (fee + slippage) + this")
+            else:
+                thr = c2.slider("Probability threshold", 0.0, 1.0, 0.5, 0.01, key=f"{key}-thr",
+                                help="direction: P(up) / P(down); Stage 2: P(pivot low) / P(pivot high)")
+            opts += ["--threshold", repr(float(thr))]
         if kind in ("direction", "patchtst"):
             h = c3.selectbox("Horizon", ["(model default)", "15m", "1h", "4h", "12h"], key=f"{key}-h")
             if h != "(model default)":
                 opts += ["--horizon", h]
-        opts += ["--threshold", repr(float(thr))]
         if period[0] is None:
             st.warning(f"{ids[0]} records no split: its backtest will be refused (out-of-sample cannot be proven).")
         return ids, opts, period, m.timeframe or ""
@@ -172,9 +173,10 @@ def _show(bid: str) -> None:
                 f"**{ann.get('bars_per_year', m.get('bars_per_year')):,} bars/year** ({ann.get('timeframe')}) · {badge}")
     for n in extra.get("notes") or []:
         st.caption(f"note: {n}")
-    cols = st.columns(6)
-    for c, k in zip(cols, ["total_return", "sharpe", "max_drawdown", "win_rate", "trades", "buy_and_hold_return"]):
-        c.metric(LABELS[k][0], format_metric(k, m.get(k)))
+    keys = ["total_return", "sharpe", "max_drawdown", "win_rate", "trades", "buy_and_hold_return"]
+    for row in (keys[:3], keys[3:]):
+        for c, k in zip(st.columns(3), row):
+            c.metric(LABELS[k][0], format_metric(k, m.get(k)))
     eq = _read(str(ws.root), bid, "equity")
     st.plotly_chart(equity_figure(eq, "Equity and drawdown (incl. fees, slippage, funding)"), width="stretch")
     left, right = st.columns([1, 2])
@@ -235,7 +237,7 @@ with tab_cmp:
 with tab_sweep:
     st.caption("A grid over thresholds x stop-loss x take-profit simulated as one vectorised vectorbt run. The best cell "
                "is picked on the same period: read the heatmap as sensitivity, not as an out-of-sample result.")
-    words, src_opts, period, tf = _source_inputs("sweep", many=False)
+    words, src_opts, period, tf = _source_inputs("sweep", many=False, threshold=False)
     with st.form("sweep-form"):
         is_rule = bool(words) and words[0] == "rule"
         c1, c2, c3, c4 = st.columns(4)
@@ -249,11 +251,10 @@ with tab_sweep:
         port = portfolio_inputs("sweep", [], stops=False)
         go = st.form_submit_button("Run sweep", type="primary", disabled=not words)
     if go and words:
-        opts = [o for i, o in enumerate(src_opts) if not (o == "--threshold" or (i and src_opts[i - 1] == "--threshold"))]
         head = ["--rule", "sma_cross"] if is_rule else [words[0]]
         grid = (["--thresholds", thr.strip()] if thr.strip() and not is_rule else []) + ["--sl-stops", sls.strip() or "none",
                                                                                        "--tp-stops", tps.strip() or "none"]
-        start_job(["backtest", "sweep", *head, *opts, *grid, "--metric", metric, *per, *port], SWEEP_JOB,
+        start_job(["backtest", "sweep", *head, *src_opts, *grid, "--metric", metric, *per, *port], SWEEP_JOB,
                   name="backtest sweep")
     follow_job(SWEEP_JOB, on_done=_sweep_done)
     sweeps = runs[runs["mode"] == "sweep"]

@@ -46,15 +46,16 @@ def portfolio_inputs(key: str, symbols: list[str], *, stops: bool = True) -> lis
             opts += ["--tp-stop", repr(float(tp))]
         if hold > 0:
             opts += ["--hold-bars", str(int(hold))]
-    c1, c2, c3, c4, c5 = st.columns(5)
+    c1, c2, c3 = st.columns(3)
     fee_type = c1.selectbox("Fee type", ["taker", "maker"], key=f"{key}-feetype")
     fees = c2.number_input("Fee per fill (fraction)", value=default_fee(symbols, fee_type), step=0.0001, format="%.5f",
                            key=f"{key}-fees-{fee_type}-{','.join(symbols)}",
                            help="Binance presets: spot 0.1 %; USDT-M perpetual 0.05 % taker / 0.02 % maker")
     slip = c3.number_input("Slippage per fill (fraction)", value=DEFAULT_SLIPPAGE, step=0.0001, format="%.5f",
                            key=f"{key}-slip")
-    cash = c4.number_input("Initial cash", min_value=1.0, value=DEFAULT_INIT_CASH, step=1000.0, key=f"{key}-cash")
-    funding = c5.checkbox("Charge funding (perpetuals)", value=True, key=f"{key}-funding")
+    c1, c2 = st.columns(2)
+    cash = c1.number_input("Initial cash", min_value=1.0, value=DEFAULT_INIT_CASH, step=1000.0, key=f"{key}-cash")
+    funding = c2.checkbox("Charge funding (perpetuals, from the stored rates)", value=True, key=f"{key}-funding")
     opts += ["--fee-type", fee_type, "--fees", repr(float(fees)), "--slippage", repr(float(slip)),
              "--init-cash", repr(float(cash))]
     if not funding:

@@ -57,6 +57,14 @@ def returns_metrics(equity: np.ndarray, init_cash: np.ndarray, timeframe: str, i
     return out.reset_index(drop=True)
 
 
+def benchmark_value(sim: Simulation) -> np.ndarray:
+    """(bars, symbols) buy & hold of each symbol's sleeve from the first close, no costs: the
+    value of vectorbt's ``Portfolio.benchmark_value`` (a test checks they agree), computed once
+    on the symbols instead of once per sweep column."""
+    close = sim.market.close
+    return sim.init_cash / sim.n_symbols * close / close[0]
+
+
 def _slippage_per_column(sim: Simulation) -> np.ndarray:
     """Cash lost to slippage, summed per column: vectorbt fills a buy at price x (1 + slippage)
     and a sell at price x (1 - slippage) (stop exits included), so the cost of a fill is
@@ -100,18 +108,20 @@ def simulation_metrics(sim: Simulation, *, per_symbol: bool = False) -> pd.DataF
     pf, mk = sim.pf, sim.market
     n, cols = len(mk.index), sim.n_combos * sim.n_symbols
     value = np.asarray(pf.value(group_by=False), dtype="float64").reshape(n, cols)
-    bench = np.asarray(pf.benchmark_value(group_by=False), dtype="float64").reshape(n, cols)
     exposure = (np.asarray(pf.assets()).reshape(n, cols) != 0).mean(axis=0)
     slip = _slippage_per_column(sim)
     funding = sim.funding_flow
+    bench = benchmark_value(sim)  # the same for every combo
     if per_symbol:
         group = np.arange(cols)
         init = np.full(cols, sim.init_cash / sim.n_symbols)
+        bench_return = np.tile(bench[-1] / bench[0] - 1, sim.n_combos)
     else:  # a combo is the sum of its symbols' sleeves
         group = np.arange(cols) // sim.n_symbols
-        value, bench, funding, slip = sim.grouped(value), sim.grouped(bench), sim.grouped(funding), sim.grouped(slip)
+        value, funding, slip = sim.grouped(value), sim.grouped(funding), sim.grouped(slip)
         exposure = exposure.reshape(sim.n_combos, sim.n_symbols).mean(axis=1)
         init = np.full(sim.n_combos, sim.init_cash)
+        bench_return = np.full(sim.n_combos, bench[-1].sum() / sim.init_cash - 1)
     equity = value + np.cumsum(funding, axis=0)
     out = returns_metrics(equity, init, mk.timeframe, mk.index)
     for k, v in _trade_stats(sim, group, len(init)).items():
@@ -123,7 +133,7 @@ def simulation_metrics(sim: Simulation, *, per_symbol: bool = False) -> pd.DataF
     out["slippage_paid"] = slip
     out["funding_paid"] = -funding.sum(axis=0)
     out["final_value"] = equity[-1]
-    out["buy_and_hold_return"] = bench[-1] / init - 1
+    out["buy_and_hold_return"] = bench_return
     out["excess_return"] = out["total_return"] - out["buy_and_hold_return"]
     return out[METRICS]
 
@@ -139,7 +149,7 @@ def equity_frame(sim: Simulation, combo: int = 0) -> pd.DataFrame:
     funding_cols = np.cumsum(sim.funding_flow[:, cols], axis=0)
     equity = value_cols.sum(axis=1) + funding_cols.sum(axis=1)
     peak = np.maximum.accumulate(equity)
-    bench = np.asarray(pf.benchmark_value(), dtype="float64").reshape(n, -1)[:, combo]
+    bench = benchmark_value(sim).sum(axis=1)
     cash = np.asarray(pf.cash(group_by=False), dtype="float64").reshape(n, -1)[:, cols].sum(axis=1)
     gross = np.abs(np.asarray(pf.asset_value(group_by=False), dtype="float64").reshape(n, -1)[:, cols]).sum(axis=1)
     df = pd.DataFrame({"timestamp": mk.index, "equity": equity, "drawdown": equity / peak - 1, "benchmark": bench,

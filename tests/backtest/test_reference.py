@@ -200,4 +200,21 @@ def test_trade_statistics_agree_with_vectorbts_own(sample_ws):
         np.testing.assert_array_equal(ours["trades"], np.asarray(sim.pf.trades.count(group_by=group_by)))
         np.testing.assert_allclose(ours["fees_paid"], np.asarray(sim.pf.orders.fees.sum(group_by=group_by)), rtol=1e-12)
         np.testing.assert_allclose(ours["total_return"], np.asarray(sim.pf.total_return(group_by=group_by)), rtol=1e-12)
+        np.testing.assert_allclose(ours["buy_and_hold_return"],
+                                   np.asarray(sim.pf.total_benchmark_return(group_by=group_by)), rtol=1e-12)
     assert len(set(np.round(simulation_metrics(sim)["total_return"], 12))) == 3  # the stops changed the outcome
+
+
+def test_hourly_bars_are_annualised_with_8760(sample_ws):
+    from engine.cli import main
+
+    assert main(["data", "resample", "BTCUSDT", "--from", "15m", "--to", "1h", "--quiet"]) == 0
+    src = rule_source(sample_ws, symbols=["BTCUSDT"], timeframe="1h", fast=FAST, slow=SLOW)
+    r = run_backtest(sample_ws, src, BacktestParams(start="2025-10-01", end=END))
+    m = r["metrics"]
+    assert r["annualisation"] == {"timeframe": "1h", "bars_per_year": 8_760, "year_days": 365} and m["bars_per_year"] == 8_760
+    eq = load_backtest(sample_ws, r["backtest_id"]).equity()["equity"].to_numpy()
+    ret = np.diff(np.concatenate([[m["init_cash"]], eq])) / np.concatenate([[m["init_cash"]], eq[:-1]])
+    assert m["sharpe"] == pytest.approx(ret.mean() / ret.std(ddof=1) * np.sqrt(8_760), rel=1e-9)
+    assert m["cagr"] == pytest.approx((eq[-1] / m["init_cash"]) ** (8_760 / len(eq)) - 1, rel=1e-9)
+    assert m["max_drawdown_duration_days"] == pytest.approx(m["max_drawdown_duration_bars"] / 24)
