@@ -62,7 +62,8 @@ with tab_cov:
         st.dataframe(cov.drop(columns=["path"]), hide_index=True, width="stretch")
         candles = cov[cov.timeframe != "funding"]
         labels = [f"{r.symbol} {r.timeframe}" for r in candles.itertuples()]
-        choice = st.selectbox("Series", labels, key=Keys.DATA_SERIES)
+        default = labels.index("BTCUSDT 15m") if "BTCUSDT 15m" in labels else 0
+        choice = st.selectbox("Series", labels, index=default, key=Keys.DATA_SERIES)
         if choice:
             sym, tf = choice.split(" ")
             row = candles[(candles.symbol == sym) & (candles.timeframe == tf)].iloc[0]

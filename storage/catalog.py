@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+from datetime import datetime, timezone
 import random
 import sys
 import time
@@ -31,6 +32,10 @@ from storage.manifest import MANIFEST
 from storage.workspace import KINDS, Workspace
 
 SCHEMA_VERSION = "1"
+
+
+class CatalogUnreadable(Busy):
+    """The catalog file cannot be opened (not a lock): readers fall back to the manifests."""
 
 _DDL = [
     """CREATE TABLE IF NOT EXISTS artifacts(
@@ -77,11 +82,20 @@ def _is_lock_error(e: Exception) -> bool:
 
 
 def _ts(value: Any) -> Any:
+    """ISO text (or a timestamp) -> naive UTC datetime; None when missing or unreadable."""
     if not value:
         return None
+    if isinstance(value, str):
+        try:  # fast path: ISO 8601 as written by the manifests
+            t = datetime.fromisoformat(value)
+            return t.astimezone(timezone.utc).replace(tzinfo=None) if t.tzinfo else t
+        except ValueError:
+            pass
     try:
         t = pd.Timestamp(value)
     except (ValueError, TypeError):
+        return None
+    if t is pd.NaT:
         return None
     if t.tzinfo is not None:
         t = t.tz_convert("UTC").tz_localize(None)
@@ -99,6 +113,11 @@ def _metric_rows(aid: str, metrics: dict[str, Any], prefix: str = "") -> list[tu
         elif isinstance(v, dict) and not prefix:
             rows.extend(_metric_rows(aid, v, prefix=f"{k}."))
     return rows
+
+
+def _like_escape(text: str) -> str:
+    """Literal match inside LIKE: escape the wildcards."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def scan_manifests(ws: Workspace) -> dict[str, float]:
@@ -120,23 +139,20 @@ def scan_manifests(ws: Workspace) -> dict[str, float]:
     return found
 
 
-def _parse(path: str, mtime: float) -> tuple[dict, list, list, list]:
+def _parse(path: str, mtime: float) -> tuple[tuple, list, list, list]:
     with open(path, encoding="utf-8") as f:
-        m = json.load(f)
+        text = f.read()
+    m = json.loads(text)
     if not isinstance(m, dict) or "id" not in m or "kind" not in m:
         raise ValueError("not a manifest (needs id and kind)")
     aid = str(m["id"])
     files = m.get("files") or []
     extra = m.get("extra") or {}
-    row = {
-        "id": aid, "kind": str(m["kind"]), "name": m.get("name") or aid, "created_at": _ts(m.get("created_at")),
-        "symbols": [str(s) for s in (m.get("symbols") or [])], "timeframe": m.get("timeframe"),
-        "origin": m.get("origin") or "local", "path": os.path.dirname(path), "manifest_mtime": mtime,
-        "size_bytes": int(sum(int(f.get("size") or 0) for f in files)), "n_files": len(files),
-        "data_start": _ts(m.get("start") or extra.get("start")), "data_end": _ts(m.get("end") or extra.get("end")),
-        "code_version": m.get("code_version"), "params": json.dumps(m.get("params") or {}),
-        "metrics": json.dumps(m.get("metrics") or {}), "manifest": json.dumps(m),
-    }
+    row = (aid, str(m["kind"]), m.get("name") or aid, _ts(m.get("created_at")),
+           [str(s) for s in (m.get("symbols") or [])], m.get("timeframe"), m.get("origin") or "local",
+           os.path.dirname(path), mtime, int(sum(int(f.get("size") or 0) for f in files)), len(files),
+           _ts(m.get("start") or extra.get("start")), _ts(m.get("end") or extra.get("end")), m.get("code_version"),
+           json.dumps(m.get("params") or {}), json.dumps(m.get("metrics") or {}), text)
     lineage = [(aid, str(p)) for p in (m.get("parents") or [])]
     metrics = _metric_rows(aid, m.get("metrics") or {})
     frows = [(aid, f.get("path"), int(f.get("size") or 0), f.get("sha256")) for f in files]
@@ -155,17 +171,21 @@ class Catalog:
 
     # -- connections ------------------------------------------------------------------
     def _open(self, read_only: bool, timeout: float) -> duckdb.DuckDBPyConnection:
+        """Connect, retrying with back-off while another process holds the file.  Any I/O error
+        while connecting is retried (a concurrent checkpoint can make a read fail transiently);
+        one that outlasts ``timeout`` is reported as Busy (lock) or as an unreadable catalog."""
         deadline = time.monotonic() + timeout
         delay = 0.005
         while True:
             try:
-                con = duckdb.connect(str(self.path), read_only=read_only)
-                return con
-            except (duckdb.IOException, duckdb.Error) as e:  # lock held by another process
-                if not _is_lock_error(e) or time.monotonic() >= deadline:
+                return duckdb.connect(str(self.path), read_only=read_only)
+            except duckdb.Error as e:
+                transient = _is_lock_error(e) or isinstance(e, duckdb.IOException)
+                if not transient or time.monotonic() >= deadline:
                     if _is_lock_error(e):
                         raise Busy(f"the catalog {self.path} is locked by another process", hint="try again in a moment") from e
-                    raise
+                    raise CatalogUnreadable(f"the catalog {self.path} cannot be opened: {str(e).splitlines()[0][:200]}",
+                                            hint="run `python -m engine catalog rebuild` (the manifests are the truth)") from e
                 time.sleep(delay + random.random() * delay)
                 delay = min(delay * 2, 0.1)
 
@@ -178,6 +198,9 @@ class Catalog:
                 con.execute(ddl)
             con.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", [SCHEMA_VERSION])
             yield con
+        except duckdb.IOException as e:  # e.g. the disk, or another process's checkpoint: the files stay the truth
+            raise Busy(f"the catalog {self.path} could not be written: {str(e).splitlines()[0][:200]}",
+                       hint="try again; `catalog rebuild` recreates it from the manifests") from e
         finally:
             con.close()
 
@@ -189,13 +212,13 @@ class Catalog:
         if self.path.exists():
             try:
                 con = self._open(True, self.read_timeout)
-            except Busy:
+            except (Busy, CatalogUnreadable):
                 con = None
         else:
             try:
                 self.refresh(timeout=self.read_timeout)
                 con = self._open(True, self.read_timeout)
-            except Busy:
+            except (Busy, CatalogUnreadable):
                 con = None
         if con is None:
             self.last_read_fallback = True
@@ -270,7 +293,7 @@ class Catalog:
         result.problems = [f"{p}: {m}" for p, m in problems]
         con.execute("BEGIN TRANSACTION")
         try:
-            stale = removed_ids + [r["id"] for r in rows]
+            stale = removed_ids + [r[0] for r in rows]
             # also drop entries whose id moved to another path
             if stale:
                 ids = pa.table({"id": pa.array(stale, pa.string())})
@@ -282,11 +305,12 @@ class Catalog:
                 con.unregister("stale_ids")
             if rows:
                 # the same id twice (copied folder): keep the newest manifest
-                dedup: dict[str, dict] = {}
+                dedup: dict[str, tuple] = {}
                 for r in rows:
-                    if r["id"] not in dedup or r["manifest_mtime"] >= dedup[r["id"]]["manifest_mtime"]:
-                        dedup[r["id"]] = r
-                table = pa.Table.from_pylist(list(dedup.values()), schema=_ART_SCHEMA)
+                    if r[0] not in dedup or r[8] >= dedup[r[0]][8]:
+                        dedup[r[0]] = r
+                cols = list(zip(*dedup.values()))
+                table = pa.Table.from_arrays([pa.array(c, type=f.type) for c, f in zip(cols, _ART_SCHEMA)], schema=_ART_SCHEMA)
                 con.register("new_rows", table)
                 con.execute("INSERT INTO artifacts SELECT * FROM new_rows")
                 con.unregister("new_rows")
@@ -336,13 +360,14 @@ class Catalog:
         if timeframe:
             where.append("timeframe = ?"); args.append(timeframe)
         if origin:
-            where.append("origin LIKE ?"); args.append(origin.replace("%", r"\%") + "%")
+            where.append("origin LIKE ? ESCAPE '\\'"); args.append(_like_escape(origin) + "%")
         if since is not None:
             where.append("created_at >= ?"); args.append(_ts(since))
         if until is not None:
             where.append("created_at <= ?"); args.append(_ts(until))
         if text:
-            where.append("(lower(name) LIKE ? OR lower(id) LIKE ?)"); args += [f"%{text.lower()}%"] * 2
+            where.append("(lower(name) LIKE ? ESCAPE '\\' OR lower(id) LIKE ? ESCAPE '\\')")
+            args += [f"%{_like_escape(text.lower())}%"] * 2
         if parent:
             where.append("id IN (SELECT child FROM lineage WHERE parent = ?)"); args.append(parent)
         if metric:
@@ -404,6 +429,6 @@ def index_quietly(ws: Workspace, timeout: float = 2.0) -> RefreshResult | None:
     """Best-effort incremental refresh after writing an artifact; a busy catalog is left for the next refresh."""
     try:
         return Catalog(ws).refresh(timeout=timeout)
-    except Busy:
-        print("note: catalog busy; the new artifact will be indexed by the next refresh", file=sys.stderr)
+    except Busy as e:  # also CatalogUnreadable
+        print(f"note: {e}; the new artifact will be indexed by the next refresh", file=sys.stderr)
         return None

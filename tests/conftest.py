@@ -52,7 +52,7 @@ def sample_ws(ws, _sample_template):
     return ws
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def shared_data():
     """../shared/data (real Binance candles); tests that need it skip with a reason when absent."""
     if not SHARED_DATA.is_dir():
@@ -82,3 +82,29 @@ def snapshot(root: Path) -> dict[str, str]:
         if p.is_file():
             out[p.relative_to(root).as_posix()] = hashlib.sha256(p.read_bytes()).hexdigest()
     return out
+
+
+@pytest.fixture(scope="session")
+def pg_url():
+    """URL of a real PostgreSQL server (started for the session), or skip with the reason."""
+    url = os.environ.get("KLINELAB_TEST_PG_URL")
+    if url:
+        yield url
+        return
+    from tests.fixtures.postgres import PgServer
+
+    try:
+        srv = PgServer().start()
+    except (FileNotFoundError, RuntimeError, subprocess.SubprocessError) as e:
+        pytest.skip(f"no PostgreSQL server available: {e}")
+    try:
+        yield srv.url
+    finally:
+        srv.stop()
+
+
+def error_line(stderr: str) -> str:
+    """The contract's single ``error: ...`` line of a failed command (progress lines may precede it)."""
+    lines = [ln for ln in stderr.splitlines() if ln.startswith("error: ")]
+    assert len(lines) == 1, f"expected exactly one 'error:' line, got: {stderr[-2000:]}"
+    return lines[0]

@@ -75,7 +75,10 @@ class SaveResult:
 
 
 def _fmt(ts) -> str:
-    return pd.Timestamp(ts).strftime("%Y-%m-%d %H:%M")
+    """ISO 8601 UTC, e.g. 2025-04-10T17:00:00Z."""
+    t = pd.Timestamp(ts)
+    t = t.tz_localize("UTC") if t.tzinfo is None else t.tz_convert("UTC")
+    return t.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _completes(partial: pd.DataFrame, full: pd.DataFrame) -> np.ndarray:
@@ -122,7 +125,7 @@ def _merge(old: pd.DataFrame, new: pd.DataFrame, label: str, value_cols: list[st
             col = next(c for c in value_cols if f"{c}_old" in both and not np.isclose(
                 both[f"{c}_old"].iloc[i], both[f"{c}_new"].iloc[i], rtol=1e-6, equal_nan=True))
             raise Conflict(f"{label}: {n_bad} of {len(both)} overlapping bars differ from the stored series "
-                           f"(first {_fmt(both['timestamp'].iloc[i])} UTC: {col} {both[f'{col}_old'].iloc[i]:g} stored "
+                           f"(first {_fmt(both['timestamp'].iloc[i])}: {col} {both[f'{col}_old'].iloc[i]:g} stored "
                            f"vs {both[f'{col}_new'].iloc[i]:g} new)",
                            hint="import it under another symbol with --symbol (e.g. a perpetual as SYMBOL-PERP), or pass --replace")
     replace_ts = set(both.loc[take_new, "timestamp"]) if take_new.any() else set()
@@ -160,14 +163,14 @@ def save_series(ws: Workspace, s: Series, *, replace: bool = False, dry_run: boo
     except NotFound:
         old_m = None
     status = "created"
-    sources = []
+    history: list[dict[str, Any]] = []
     if old_m is not None and not replace:
         old = pd.read_parquet(ws.artifact_dir("ohlcv", aid) / fname)
         merge_notes: list[str] = []
         merged = _merge(old, new, s.label, value_cols, merge_notes)
         merged = _order(merged, funding)
         s.notes = list(s.notes) + merge_notes
-        sources = list(old_m.params.get("sources") or [])
+        history = list(old_m.params.get("sources") or [])
         added = len(merged) - len(old)
         if added == 0 and set(merged.columns) == set(old.columns) and not merge_notes:
             return SaveResult(aid, s.symbol, s.timeframe, len(old), 0, _fmt(old.timestamp.iloc[0]), _fmt(old.timestamp.iloc[-1]),
@@ -187,7 +190,7 @@ def save_series(ws: Workspace, s: Series, *, replace: bool = False, dry_run: boo
         sources_new = [dict(x) for x in sources]
     for x in sources_new:
         x["imported_at"] = utc_now_iso()
-    sources = sources + sources_new
+    history = history + sources_new
     res = SaveResult(aid, s.symbol, s.timeframe, len(merged), added, _fmt(merged.timestamp.iloc[0]),
                      _fmt(merged.timestamp.iloc[-1]), str(ws.artifact_dir("ohlcv", aid) / fname), status, s.notes)
     if dry_run:
@@ -195,7 +198,7 @@ def save_series(ws: Workspace, s: Series, *, replace: bool = False, dry_run: boo
         return res
     gaps = [] if funding else find_gaps(ts_ns(merged["timestamp"]), s.timeframe)
     with create_artifact(ws, "ohlcv", artifact_id=aid, name=f"{s.symbol} {s.timeframe or 'funding'}", symbols=[s.symbol],
-                         timeframe=s.timeframe, params={"sources": sources, "series": "funding" if funding else "candles"},
+                         timeframe=s.timeframe, params={"sources": history, "series": "funding" if funding else "candles"},
                          replace=True) as d:
         write_parquet(merged, d.path(fname))
         d.manifest.start = merged.timestamp.iloc[0].isoformat()

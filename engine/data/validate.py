@@ -195,6 +195,10 @@ def validate(df: pd.DataFrame, source: str, timeframe: str | None = None, *, now
             if jump.any():
                 rep.add("error", "absurd", f"{source}: {int(jump.sum())} close-to-close jump(s) of more than {MAX_JUMP:.0f}x "
                         f"(first at {_ts(ts[jump][0])})", int(jump.sum()), _examples(ts, jump))
+        flat = (o == h) & (h == lo) & (lo == c) & (vol == 0)
+        if flat.any():
+            rep.add("warning", "filled_bars", f"{source}: {int(flat.sum())} flat zero-volume bar(s) (first {_ts(ts[flat][0])}); "
+                    "exporters write these to fill gaps, so they may not be real trading", int(flat.sum()), _examples(ts, flat))
     for col in OPTIONAL:
         if col in df.columns:
             v = df[col].to_numpy(dtype="float64")

@@ -39,6 +39,30 @@ def cmd_start(args, ws):
     return {"id": st.id, "status": st.status, "pid": st.pid, "_text": f"started {st.id} (pid {st.pid})"}
 
 
+def cmd_sleep(args, ws):
+    """Diagnostic job: reports progress for ``seconds``; with --artifact it writes a test artifact
+    step by step (used to check cancel / died-process handling end to end)."""
+    import time
+
+    from engine.jobs import progress
+
+    def steps(draft=None):
+        for i in range(args.steps):
+            time.sleep(args.seconds / args.steps)
+            if draft is not None:
+                draft.path(f"step{i}.txt").write_text(str(i))
+            progress((i + 1) / args.steps, f"step {i + 1} of {args.steps}")
+
+    if args.artifact:
+        from storage.artifacts import create_artifact
+
+        with create_artifact(ws, "archive", name="diagnostic sleep") as d:
+            steps(d)
+        return {"id": d.id, "seconds": args.seconds}
+    steps()
+    return {"seconds": args.seconds}
+
+
 def register(sub) -> None:
     g = sub.add_parser("jobs", help="background jobs")
     s = g.add_subparsers(dest="cmd", metavar="COMMAND", parser_class=type(g))
@@ -53,6 +77,11 @@ def register(sub) -> None:
     p = s.add_parser("cancel")
     p.add_argument("id")
     p.set_defaults(func=cmd_cancel)
+    p = s.add_parser("sleep", help="diagnostic: a job that only reports progress")
+    p.add_argument("--seconds", type=float, default=5.0)
+    p.add_argument("--steps", type=int, default=10)
+    p.add_argument("--artifact", action="store_true", help="write a test artifact while running")
+    p.set_defaults(func=cmd_sleep)
     p = s.add_parser("start", help="run any engine command as a background job: jobs start -- data import PATH")
     p.add_argument("command", nargs="+")
     p.set_defaults(func=cmd_start)
