@@ -201,13 +201,16 @@ def _pick_horizon(available: list[str], wanted: str | None, model_id: str, what:
 
 @dataclass
 class DirectionSource(ModelSource):
+    up_col: str = "p_up_{h}"  # a PatchTST model without a return head trades its direction head:
+    down_col: str = "p_down_{h}"  # p_direction_<h>_2 (UP) and p_direction_<h>_0 (DOWN)
+
     def threshold_hint(self) -> str:
         return "a direction threshold is a probability P(up) / P(down), e.g. 0.5"
 
     def targets(self, ws, symbol, index, thresholds, costs):
-        h = self.horizon
-        d = self._rows(symbol, index, [f"p_up_{h}", f"p_down_{h}"])
-        up, down = d[f"p_up_{h}"].to_numpy("float64"), d[f"p_down_{h}"].to_numpy("float64")
+        cu, cd = self.up_col.format(h=self.horizon), self.down_col.format(h=self.horizon)
+        d = self._rows(symbol, index, [cu, cd])
+        up, down = d[cu].to_numpy("float64"), d[cd].to_numpy("float64")
         thr = thresholds[None, :]
         long_ = (up[:, None] >= thr) & (up > down)[:, None]
         short = (down[:, None] >= thr) & (down > up)[:, None]
@@ -247,7 +250,7 @@ class Stage2Source(ModelSource):
 
 _REQUIRED = {
     "direction": lambda cols: [c for c in cols if re.fullmatch(r"p_(up|down|flat)_.+", c)],
-    "patchtst": lambda cols: [c for c in cols if c.startswith("pred_future_return_")],
+    "patchtst": lambda cols: [c for c in cols if c.startswith("pred_future_return_") or re.fullmatch(r"p_direction_.+_[02]", c)],
     "stage2": lambda cols: [c for c in ("pred_class", *(f"p_{c}" for c in STAGE2_CLASSES)) if c in cols],
 }
 
@@ -330,10 +333,14 @@ def load_model_source(ws: Workspace, model_id: str, *, horizon: str | None = Non
     if wf:
         if "fold" not in df.columns:
             raise BadInput(f"model {m.id} is walk-forward but its predictions have no fold column")
-        fold = df["fold"].to_numpy()
-        keep = np.zeros(len(df), dtype=bool)
-        for i, p in enumerate(plans):  # stitch: each bar from the fold whose test block holds it
-            keep |= (fold == i) & (ns >= p.test_start.value) & (ns <= p.test_end.value)
+        # stitch: each bar from the fold whose test block holds it (the blocks do not overlap); fold
+        # labels may count from 0 or from 1: take the numbering that matches the test blocks
+        block = np.full(len(df), -1)
+        for i, p in enumerate(plans):
+            block[(ns >= p.test_start.value) & (ns <= p.test_end.value)] = i
+        fold = pd.to_numeric(df["fold"], errors="coerce").to_numpy()
+        base = max((0, 1), key=lambda b: int(((fold - b) == block).sum()))
+        keep = (block >= 0) & ((fold - base) == block)
     else:
         p = plans[0]
         keep = (ns >= p.test_start.value) & (ns <= p.test_end.value)
@@ -352,14 +359,22 @@ def load_model_source(ws: Workspace, model_id: str, *, horizon: str | None = Non
         notes.append("out-of-sample not verifiable for: " + "; ".join(unverified))
     symbols = sorted(df["symbol"].unique())
     cls = {"direction": DirectionSource, "patchtst": PatchTSTSource, "stage2": Stage2Source}[mtype]
+    if mtype == "patchtst" and not _horizons(df.columns, "pred_future_return_"):
+        cls = DirectionSource
+        notes.append("the model has no future-return head: its direction head (P(UP) / P(DOWN)) is traded")
     src = cls(kind=mtype, timeframe=tf, symbols=symbols, source_id=m.id, parents=[m.id], notes=notes, manifest=m,
               predictions=df, plans=plans, walk_forward=wf, guards=guards, unverified=unverified)
     if mtype == "direction":
         src.horizon = _pick_horizon(_horizons(df.columns, "p_up_"), horizon, m.id, "p_up_<h>")
         src.threshold_range, src.default_threshold = (0.0, 1.0), 0.5
-    elif mtype == "patchtst":
+    elif isinstance(src, PatchTSTSource):
         src.horizon = _pick_horizon(_horizons(df.columns, "pred_future_return_"), horizon, m.id, "pred_future_return_<h>")
         src.threshold_range, src.default_threshold = (0.0, 1.0), 0.0
+    elif mtype == "patchtst":
+        src.up_col, src.down_col = "p_direction_{h}_2", "p_direction_{h}_0"
+        src.horizon = _pick_horizon(_horizons([c[:-2] for c in df.columns if re.fullmatch(r"p_direction_.+_2", c)],
+                                              "p_direction_"), horizon, m.id, "p_direction_<h>_<k>")
+        src.threshold_range, src.default_threshold = (0.0, 1.0), 0.5
     else:
         if horizon is not None:
             raise BadInput("a Stage 2 model has no horizon to choose")

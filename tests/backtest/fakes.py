@@ -54,12 +54,14 @@ def _rows(ws, symbols, tf, plans, all_splits, wf):
 
 def make_model(ws, kind: str = "direction", symbols=("BTCUSDT",), *, tf: str = "15m", noise: float = 1.0, seed: int = 0,
                all_splits: bool = False, walk_forward_folds: int = 0, parents=(), split_override=None,
-               poison_train: bool = False) -> str:
+               poison_train: bool = False, fold_base: int = 0, return_head: bool = True) -> str:
     """Create a ``model`` (direction | patchtst) or ``stage2`` artifact; returns its id.
 
     ``noise``: std of the noise added to the peeked signal (larger = less accurate).
     ``all_splits``: also write train/val prediction rows (labelled) that the backtest must ignore.
     ``poison_train``: the ignored rows carry inverted signals, so using them would show.
+    ``fold_base``: walk-forward fold labels count from 0 or 1 (training writes 1, 2, ...).
+    ``return_head``: a PatchTST model without a future-return head has only class probabilities.
     """
     rng = np.random.default_rng(seed)
     base = load_candles(ws, symbols[0], tf)
@@ -72,7 +74,7 @@ def make_model(ws, kind: str = "direction", symbols=("BTCUSDT",), *, tf: str = "
         df = pd.DataFrame({"timestamp": c["timestamp"].to_numpy()[idx], "symbol": sym})
         df["split"] = split_label if wf else labels[idx]
         if wf:
-            df["fold"] = fold
+            df["fold"] = fold + fold_base
         sign = np.where(df["split"].to_numpy() == "test", 1.0, -1.0 if poison_train else 1.0)
         if kind == "direction":
             for h in HORIZONS:
@@ -85,8 +87,12 @@ def make_model(ws, kind: str = "direction", symbols=("BTCUSDT",), *, tf: str = "
             for h in HORIZONS:
                 fr = _future_return(close, bars_for(h, tf))[idx]
                 sd = np.nanstd(fr)
-                df[f"pred_future_return_{h}"] = np.nan_to_num(fr, nan=0.0) * 0.5 * sign + rng.normal(0, noise * sd, len(fr))
-            df["p_direction_1h_0"] = 1 / 3  # class columns exist too; the backtest trades the regression head
+                z = np.nan_to_num(fr / sd, nan=0.0) * sign
+                if return_head:
+                    df[f"pred_future_return_{h}"] = np.nan_to_num(fr, nan=0.0) * 0.5 * sign + rng.normal(0, noise * sd, len(fr))
+                p = _softmax(np.column_stack([-2 * z, np.zeros(len(z)), 2 * z]) + rng.normal(0, noise, (len(z), 3)))
+                for k in range(3):  # the class head of direction_<h>: 0 DOWN, 1 FLAT, 2 UP
+                    df[f"p_direction_{h}_{k}"] = p[:, k]
         elif kind == "stage2":
             # pivots of the real series (perfect foresight over +-16 bars): lows -> HL/LL, highs -> HH/LH
             s = pd.Series(close)

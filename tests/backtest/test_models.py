@@ -73,6 +73,14 @@ def test_patchtst_trades_only_when_the_move_beats_the_costs(sample_ws):
     assert dear["exposure"] < 0.5 * cheap["exposure"]
 
 
+def test_patchtst_without_a_return_head_trades_its_direction_head(sample_ws):
+    mid = make_model(sample_ws, "patchtst", ("BTCUSDT",), noise=0.3, return_head=False)
+    src = load_model_source(sample_ws, mid, horizon="4h")
+    assert any("direction head" in n for n in src.notes) and src.threshold_range == (0.0, 1.0)
+    r = run_backtest(sample_ws, src, BacktestParams(threshold=0.5))
+    assert r["source"]["horizon"] == "4h" and r["metrics"]["total_return"] > r["metrics"]["buy_and_hold_return"]
+
+
 def test_in_sample_periods_are_refused_and_nothing_is_written(sample_ws):
     mid = make_model(sample_ws, "direction", ("BTCUSDT",))
     src = load_model_source(sample_ws, mid)
@@ -93,15 +101,17 @@ def test_in_sample_periods_are_refused_and_nothing_is_written(sample_ws):
     assert pd.Timestamp(r["period"]["start"]) == plan.test_start + pd.Timedelta("7D")
 
 
-def test_walk_forward_predictions_are_stitched_fold_by_fold(sample_ws):
+@pytest.mark.parametrize("fold_base", [0, 1])
+def test_walk_forward_predictions_are_stitched_fold_by_fold(sample_ws, fold_base):
     mid = make_model(sample_ws, "direction", ("BTCUSDT",), noise=0.5, walk_forward_folds=3, all_splits=True,
-                     poison_train=True)
+                     poison_train=True, fold_base=fold_base)
     src = load_model_source(sample_ws, mid)
     assert src.walk_forward and len(src.plans) == 3
     # each fold's own test rows only: the poisoned rows of later folds' training windows are left out
     p = src.predictions
     for i, plan in enumerate(src.plans):
-        rows = p[p["fold"] == i]
+        rows = p[p["fold"] == i + fold_base]
+        assert len(rows) > 1000
         assert rows["timestamp"].min() >= plan.test_start and rows["timestamp"].max() <= plan.test_end
     r = run_backtest(sample_ws, src, BacktestParams())
     assert pd.Timestamp(r["period"]["start"]) == src.plans[0].test_start
