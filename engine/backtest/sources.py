@@ -163,7 +163,7 @@ class ModelSource(Source):
                     raise Refused(
                         f"in-sample backtest refused: {_fmt(start)} .. {_fmt(end)} overlaps the bars {what} was trained or "
                         f"validated on ({_fmt(p.train_start)} .. {_fmt(p.val_end)} plus a {p.purge_bars}-bar purge)",
-                        hint=f"use the test split {_fmt(p.test_start)} .. {_fmt(p.test_end)} (the default) or later bars")
+                        hint=f"use the test split {_fmt(p.test_start)} .. {_fmt(p.test_end)} (the default) or a part of it")
             if own and end > plans[-1].test_end:
                 raise BadInput(f"{aid} has no out-of-sample predictions after {_fmt(plans[-1].test_end)}",
                                hint="end the period at or before the test split's end")
