@@ -45,7 +45,8 @@ def test_page_shows_results_comparison_and_sweep(bt_ws):
     assert at.title[0].value == "Backtest"
     assert [tab.label for tab in at.tabs] == ["Run", "Results", "Compare", "Sweep"]
     assert [m.label for m in at.metric][:3] == ["Total return", "Sharpe", "Max drawdown"]
-    text = _texts(at)  # the newest run first: the rule
+    at.selectbox(key="res-pick").set_value(b).run()  # the rule's run
+    text = _texts(at)
     assert "35,040 bars/year" in text and "plain rule (no training period)" in text
     # charts: equity + drawdown, trades on candles, overlaid equity curves, sweep heatmap
     charts = at.get("plotly_chart")

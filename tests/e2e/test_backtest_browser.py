@@ -22,12 +22,13 @@ def _cli(home, *args) -> dict:
 
 
 def test_backtest_page_results_compare_sweep_and_run(page, app_url, app_workspace):
-    # a model following the contract, from the sample's real candles (no CLI creates fake models)
-    mid = make_model(Workspace.open(app_workspace), "direction", ("BTCUSDT",), noise=0.8)
-    runs = _cli(app_workspace, "backtest", mid, "--sl-stop", "0.03")
-    rule = _cli(app_workspace, "backtest", "rule", "--symbol", "BTCUSDT", "--timeframe", "15m", "--period-of", mid)
+    # models following the contract, from the sample's real candles (no CLI creates fake models)
+    ws = Workspace.open(app_workspace)
+    mid = make_model(ws, "direction", ("BTCUSDT",), noise=0.8)
+    s2 = make_model(ws, "stage2", ("BTCUSDT",), noise=1.0)
+    runs = _cli(app_workspace, "backtest", mid, s2, "--sl-stop", "0.03")["backtests"]
     sweep = _cli(app_workspace, "backtest", "sweep", mid, "--thresholds", "0.4:0.6:0.1", "--sl-stops", "none,0.02")
-    assert runs["bars_per_year"] == rule["bars_per_year"] == 35_040 and sweep["points"] == 6
+    assert [r["bars_per_year"] for r in runs] == [35_040, 35_040] and sweep["points"] == 6
 
     open_page(page, app_url, "backtest", wait_text="vectorbt portfolios")
     assert page.get_by_role("heading", name="Backtest").count() >= 1
