@@ -1,3 +1,131 @@
-from pages.ui import not_built
+"""Training: launch UnifiedPatchTST / DirectionPredictor runs as background jobs (local or on
+the remote GPU host), follow their loss and metric curves live, cancel, resume, and compare
+runs side by side."""
+from __future__ import annotations
 
-not_built("Training", "train UnifiedPatchTST and DirectionPredictor models as background jobs")
+import pandas as pd
+import streamlit as st
+
+from engine.plots.training import compare_figure
+from engine.training import runs
+from engine.training.config import PRESETS
+from pages.training_widgets import live_curves, run_details
+from pages.ui import Keys, ensure_sample, follow_job, start_job, user_errors, workspace
+
+
+class K:  # session-state keys of this page
+    FEATURESET = "training.featureset"
+    RUN = "training.run"
+    COMPARE = "training.compare"
+
+
+ensure_sample()
+ws = workspace()
+st.title("Training")
+
+
+@st.cache_data(show_spinner=False)
+def _feature_sets(root: str, stamp: float) -> list[dict]:
+    from engine.features.store import list_feature_sets
+
+    return [{"id": f.id, "label": f"{f.manifest.name or f.id} · {', '.join(f.symbols)} {f.timeframe} · {f.manifest.created_at}",
+             "targets": f.target_names} for f in list_feature_sets(ws)]
+
+
+@st.cache_data(show_spinner=False)
+def _reports(root: str, featureset_id: str, stamp: float) -> list[str]:
+    from storage.artifacts import list_manifests
+
+    return [m.id for m in list_manifests(ws, "analysis") if featureset_id in m.parents]
+
+
+def _stamp(kind: str) -> float:
+    d = ws.artifacts_dir / kind
+    return max((p.stat().st_mtime for p in d.glob("*/manifest.json")), default=0.0) if d.is_dir() else 0.0
+
+
+def _done(stt) -> None:
+    res = stt.result or {}
+    if res.get("run_id"):
+        st.success(f"Run `{res['run_id']}` finished: best epoch {res['metrics']['best_epoch']}, "
+                   f"val loss {res['metrics'].get('val_loss') or float('nan'):.4f}")
+    elif res:
+        st.success(f"Submitted: {res}")
+
+
+tab_new, tab_runs, tab_cmp = st.tabs(["New run", "Runs", "Compare"])
+
+with tab_new:
+    fsets = _feature_sets(str(ws.root), _stamp("features"))
+    if not fsets:
+        st.info("No feature set yet: build one on the Features page (or `python -m engine features build ...`).")
+    else:
+        by_id = {f["id"]: f for f in fsets}
+        fid = st.selectbox("Feature set", list(by_id), format_func=lambda i: by_id[i]["label"], key=K.FEATURESET)
+        reports = _reports(str(ws.root), fid, _stamp("analysis"))
+        with st.form("train"):
+            c1, c2 = st.columns(2)
+            model = c1.radio("Model", ["direction", "patchtst"], horizontal=True,
+                             format_func=lambda m: {"direction": "DirectionPredictor", "patchtst": "UnifiedPatchTST"}[m])
+            preset = c2.selectbox("Config", PRESETS, index=PRESETS.index("test"),
+                                  help="config/<name>.yaml; base = every default spelled out")
+            report = st.selectbox("Inputs", ["(all non-leaking features)", *reports],
+                                  help="an analysis report's included_features.txt as the whitelist")
+            targets = st.multiselect("Targets (UnifiedPatchTST; empty = all 24)", by_id[fid]["targets"])
+            overrides = st.text_area("Config overrides (YAML, optional)", height=80,
+                                     placeholder="training: {epochs: 5, seed: 1}\nsplit: {mode: walk_forward, n_folds: 3}")
+            c3, c4 = st.columns(2)
+            name = c3.text_input("Run name (optional)")
+            remote = c4.text_input("Remote host (optional)", help="an SSH host profile of Cloud Sync; empty = this machine")
+            go = st.form_submit_button("Start training", type="primary")
+        if go:
+            with user_errors():
+                config = preset
+                if overrides.strip():
+                    from engine.training.run import custom_config
+
+                    config = str(custom_config(ws, preset, overrides))
+                args = ["train", model, "--config", config, "--featureset", fid]
+                if report in reports:
+                    args += ["--report", report]
+                if model == "patchtst" and targets:
+                    args += ["--targets", ",".join(targets)]
+                if name.strip():
+                    args += ["--name", name.strip()]
+                if remote.strip():
+                    args += ["--remote", remote.strip()]
+                start_job(args, Keys.TRAINING_JOB, name=f"train {model}")
+    follow_job(Keys.TRAINING_JOB, on_done=_done)
+    live_curves()
+
+with tab_runs:
+    rows = runs.list_runs(ws)
+    if not rows:
+        st.info("No training runs yet.")
+    else:
+        table = pd.DataFrame(rows)
+        shown = [c for c in ("status", "model", "name", "epochs", "best_val_loss", "val_accuracy", "val_baseline_accuracy",
+                             "val_win_rate", "val_profit_factor", "test_win_rate", "test_profit_factor", "created_at", "id")
+                 if c in table]
+        st.dataframe(table[shown], hide_index=True, width="stretch")
+        by_run = {r["id"]: r for r in rows}
+        rid = st.selectbox("Run", list(by_run), key=K.RUN,
+                           format_func=lambda i: f"{by_run[i]['status']} · {by_run[i]['model']} · {by_run[i].get('name') or ''} · {i}")
+        if rid:
+            run_details(by_run[rid])
+
+with tab_cmp:
+    rows = runs.list_runs(ws)
+    ids = [r["id"] for r in rows]
+    if len(ids) < 2:
+        st.info("Compare needs two runs or more.")
+    else:
+        pick = st.multiselect("Runs", ids, default=ids[:2], key=K.COMPARE)
+        if pick:
+            st.dataframe(runs.compare_table(ws, pick), width="stretch")
+            hists = {rid: runs.history(ws, rid) for rid in pick}
+            metrics = sorted({c for h in hists.values() for c in h.columns if c not in ("epoch", "step")})
+            default = metrics.index("val_loss") if "val_loss" in metrics else 0
+            metric = st.selectbox("Curve", metrics, index=default) if metrics else None
+            if metric:
+                st.plotly_chart(compare_figure(hists, metric), width="stretch")

@@ -75,7 +75,8 @@ def not_built(title: str, what: str) -> None:
 
 
 def status_icon(status: str) -> str:
-    return {"queued": "⏳", "running": "▶️", "succeeded": "✅", "failed": "❌", "cancelled": "⏹️"}.get(status, "•")
+    # plain symbols: headless browsers and minimal systems often lack an emoji font
+    return {"queued": "…", "running": "▶", "succeeded": "✓", "failed": "✗", "cancelled": "■"}.get(status, "•")
 
 
 def start_job(args: list[str], key: str, *, name: str = "", extra: dict | None = None) -> str | None:

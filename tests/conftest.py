@@ -108,3 +108,42 @@ def error_line(stderr: str) -> str:
     lines = [ln for ln in stderr.splitlines() if ln.startswith("error: ")]
     assert len(lines) == 1, f"expected exactly one 'error:' line, got: {stderr[-2000:]}"
     return lines[0]
+
+
+# --- features (issue 3): a feature set built once per session on the bundled sample -------------
+FEATURE_SAMPLE_SYMBOLS = ["BTCUSDT", "ETHUSDT", "SOLUSDT"]
+FEATURE_SAMPLE_START = "2025-12-10"  # the last ~4 months of the sample (15m): quick to build
+
+
+@pytest.fixture(scope="session")
+def sample_feature_set(_sample_template, tmp_path_factory):
+    """``(workspace_root, featureset_id)``: a session workspace holding the bundled sample and a
+    feature set of BTCUSDT, ETHUSDT, SOLUSDT 15m (2025-12-10 -> 2026-04-10, all families, audited).
+    Read-only: tests copy it with ``feature_ws``."""
+    from engine.features.pipeline import build_feature_set
+    from storage.catalog import Catalog
+    from storage.workspace import Workspace
+
+    root = tmp_path_factory.mktemp("features-template") / "workspace"
+    shutil.copytree(_sample_template, root)
+    w = Workspace.open(root)
+    Catalog(w).rebuild()
+    res = build_feature_set(w, FEATURE_SAMPLE_SYMBOLS, "15m", start=FEATURE_SAMPLE_START)
+    return root, res["featureset_id"]
+
+
+@pytest.fixture
+def feature_ws(ws, sample_feature_set):
+    """The per-test workspace holding the sample and the session's feature set; returns its id."""
+    root, fid = sample_feature_set
+    shutil.copytree(root, ws.root, dirs_exist_ok=True)
+    from storage.catalog import Catalog
+
+    Catalog(ws).rebuild()
+    return fid
+
+
+# Hub-compatible HTTP server on loopback (Cloud Sync area): fixture `hub_server` with .url, .token
+# (write), .read_token, .fail_next(status, ...), .commits(repo), .files(repo), .seed(repo, {...});
+# it points HF_ENDPOINT (and an already-imported huggingface_hub) at itself. See tests/fixtures/hub_server.py.
+from tests.fixtures.hub_server import hub_server  # noqa: E402,F401

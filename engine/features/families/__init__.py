@@ -1,0 +1,1 @@
+"""One module per feature family; each exports ``FAMILY`` (declarations + compute)."""

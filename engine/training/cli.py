@@ -1,0 +1,95 @@
+"""``train`` commands.
+
+    python -m engine train patchtst  --config FILE --featureset ID [--targets a,b] [--report ID] [--remote HOST] [--json]
+    python -m engine train direction --config FILE --featureset ID [--report ID] [--remote HOST] [--json]
+    python -m engine train resume RUN_ID [--json]
+    python -m engine train list [--json]
+
+``--config`` takes a file or a preset name (base, production, test, anti_overfit).  ``--json``
+prints the run id, its folder and the final metrics.
+"""
+from __future__ import annotations
+
+from config.errors import Refused
+
+
+def _csv(value: str | None) -> list[str] | None:
+    if not value:
+        return None
+    return [v.strip() for v in value.split(",") if v.strip()]
+
+
+def _forward_remote(args, ws) -> dict:
+    try:
+        from engine.sync.remote_jobs import submit_remote_train
+    except ImportError:
+        raise Refused("remote training is not available in this build") from None
+    train_args = ["train", args.model, "--config", args.config]
+    for flag, value in (("--featureset", args.featureset), ("--report", args.report), ("--targets", args.targets),
+                        ("--name", args.name)):
+        if value:
+            train_args += [flag, value]
+    return submit_remote_train(ws, args.remote, train_args)
+
+
+def cmd_train(args, ws) -> dict:
+    if args.remote:
+        return _forward_remote(args, ws)
+    from engine.training.run import start_run
+
+    res = start_run(ws, args.model, args.config, featureset_id=args.featureset, report_id=args.report,
+                    targets=_csv(args.targets), name=args.name)
+    return res | {"_text": _text(res)}
+
+
+def cmd_resume(args, ws) -> dict:
+    from engine.training.run import resume_run
+
+    res = resume_run(ws, args.run_id)
+    return res | {"_text": _text(res)}
+
+
+def cmd_list(args, ws) -> dict:
+    from engine.training.runs import list_runs
+
+    rows = list_runs(ws)
+    text = "\n".join(f"{r['id']:<48} {r['model']:<10} {r['status']:<12} epochs {r.get('epochs') or 0:<4} "
+                     f"val loss {r['best_val_loss'] if r.get('best_val_loss') is not None else '-'}" for r in rows)
+    return {"runs": rows, "_text": text or "no training runs"}
+
+
+def _text(res: dict) -> str:
+    m = res["metrics"]
+    v, t = m.get("val", {}), m.get("test", {})
+
+    def f(x):
+        return "-" if x is None else f"{x:.4f}"
+
+    return (f"run {res['run_id']} ({res['model']}) -> {res['path']}\n"
+            f"best epoch {m['best_epoch']} of {m['epochs_run']}; val loss {f(m.get('val_loss'))}, test loss {f(m.get('test_loss'))}\n"
+            f"val:  accuracy {f(v.get('accuracy'))} (majority {f(v.get('baseline_accuracy'))}), log loss "
+            f"{f(v.get('log_loss'))} (prior {f(v.get('baseline_log_loss'))}), win rate {f(v.get('win_rate'))}, "
+            f"profit factor {f(v.get('profit_factor'))}\n"
+            f"test: accuracy {f(t.get('accuracy'))} (majority {f(t.get('baseline_accuracy'))}), win rate "
+            f"{f(t.get('win_rate'))}, profit factor {f(t.get('profit_factor'))}")
+
+
+def register(sub) -> None:
+    g = sub.add_parser("train", help="train UnifiedPatchTST / DirectionPredictor models")
+    s = g.add_subparsers(dest="cmd", metavar="COMMAND", parser_class=type(g))
+    for model, helptext in (("patchtst", "UnifiedPatchTST: all 24 targets (or --targets) at once"),
+                            ("direction", "DirectionPredictor: DOWN / FLAT / UP per horizon, trading-aware loss")):
+        p = s.add_parser(model, help=helptext)
+        p.add_argument("--config", required=True, help="YAML file or preset: base, production, test, anti_overfit")
+        p.add_argument("--featureset", help="feature set id (default: data.featureset of the config)")
+        p.add_argument("--report", help="analysis report id: its included_features.txt becomes the input whitelist")
+        if model == "patchtst":
+            p.add_argument("--targets", help="comma separated targets (default: data.targets of the config, else all)")
+        p.add_argument("--name", help="a name for the run")
+        p.add_argument("--remote", metavar="HOST", help="run on this SSH host profile instead (Cloud Sync)")
+        p.set_defaults(func=cmd_train, model=model, targets=None)
+    p = s.add_parser("resume", help="continue an interrupted run from its last checkpoint")
+    p.add_argument("run_id")
+    p.set_defaults(func=cmd_resume)
+    p = s.add_parser("list", help="finished and unfinished runs")
+    p.set_defaults(func=cmd_list)

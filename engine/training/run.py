@@ -1,0 +1,368 @@
+"""A training run from start to artifact, and its resumption.
+
+    start_run(ws, "direction", "config/test.yaml", featureset_id=...)   -> result dict
+    resume_run(ws, run_id)                                              -> result dict
+
+1. Everything is validated before anything is written: the config, the feature set, the
+   report's whitelist, the targets, the split plan(s) (purge >= the feature set's longest
+   target horizon) and the windows of every fold.
+2. The run then works in ``<workspace>/training/<run id>/`` (``run.json``, ``config.yaml``,
+   ``scaler.json``, ``checkpoints/``, ``metrics.csv``, ``steps.csv``, ``tensorboard/``; one
+   ``folds/<k>/`` of those per walk-forward fold).  That folder survives a kill, so
+   ``train resume RUN_ID`` continues from the last checkpoint.
+3. At the end the best checkpoint predicts the test split, and the folder becomes the model
+   artifact ``artifacts/model/<run id>/`` in one atomic step (``storage.artifacts.create_artifact``),
+   with lineage to the feature set (and report); the working folder is then removed.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from config.errors import BadInput, Conflict, NotFound, Refused
+from engine.jobs import progress
+from engine.jobs.state import pid_alive, proc_start_time
+from engine.splits import SplitPlan, chronological_split, walk_forward
+from engine.training.config import TrainConfig, load_config, loads, resolve_path
+from engine.training.dataset import WindowSet, build_windows, target_specs
+from engine.training.tasks import TASKS, DirectionTask, PatchTSTTask, direction_target, return_target
+from engine.training.trainer import Trainer
+from storage.artifacts import artifact_path, create_artifact
+from storage.manifest import utc_now_iso, write_json_atomic
+from storage.workspace import Workspace, check_id, new_id
+
+RUNS_DIR = "training"  # <workspace>/training/<run id>/: runs in progress (see the module doc)
+ARTIFACT_FILES = ("config.yaml", "scaler.json", "metrics.csv", "steps.csv", "run.json", "split.json")
+
+
+def runs_root(ws: Workspace) -> Path:
+    return ws.root / RUNS_DIR
+
+
+def run_dir(ws: Workspace, run_id: str) -> Path:
+    return runs_root(ws) / check_id(run_id)
+
+
+def custom_config(ws: Workspace, preset: str, overrides: str) -> Path:
+    """Validate ``preset`` + YAML ``overrides`` and save the result as a config file under
+    ``<workspace>/training/configs/`` (named by its content) for a run to use."""
+    import hashlib
+
+    from engine.training.config import with_overrides
+
+    _, text = with_overrides(preset, overrides)
+    text = f"# {preset} + overrides (Training page)\n" + text
+    p = runs_root(ws) / "configs" / f"{Path(str(preset)).stem}-{hashlib.sha256(text.encode()).hexdigest()[:10]}.yaml"
+    if not p.is_file():
+        p.parent.mkdir(parents=True, exist_ok=True)
+        tmp = p.with_suffix(".tmp")
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, p)
+    return p
+
+
+@dataclass
+class Prepared:
+    """Validated inputs of a run: the tables, the plans and the first fold's windows."""
+
+    features: pd.DataFrame
+    targets: pd.DataFrame
+    plans: list[SplitPlan]
+    windows: list[WindowSet]
+    spec: dict[str, Any]  # what run.json records: model, featureset, report, inputs, targets, symbols, ...
+
+
+def _read_whitelist(ws: Workspace, report_id: str, featureset_id: str) -> list[str]:
+    d = artifact_path(ws, report_id, "analysis")
+    from storage.artifacts import read_manifest
+
+    m = read_manifest(ws, report_id, "analysis")
+    if m.parents and featureset_id not in m.parents:
+        raise BadInput(f"report {report_id} was made from {', '.join(m.parents)}, not from feature set {featureset_id}",
+                       hint="use a report of this feature set, or leave --report out")
+    p = d / "included_features.txt"
+    if not p.is_file():
+        raise NotFound(f"report {report_id} has no included_features.txt")
+    names = [ln.strip() for ln in p.read_text(encoding="utf-8").splitlines()]
+    names = [n for n in names if n and not n.startswith("#")]
+    if not names:
+        raise BadInput(f"included_features.txt of report {report_id} lists no feature")
+    return names
+
+
+def _select_rows(df: pd.DataFrame, cfg: TrainConfig) -> np.ndarray:
+    """Rows kept by data.start / data.end / data.last_bars (a boolean mask)."""
+    keep = np.ones(len(df), dtype=bool)
+    ts = df["timestamp"]
+    try:
+        if cfg.data.start:
+            keep &= (ts >= pd.Timestamp(cfg.data.start, tz="UTC")).to_numpy()
+        if cfg.data.end:
+            keep &= (ts <= pd.Timestamp(cfg.data.end, tz="UTC")).to_numpy()
+    except (ValueError, TypeError) as e:
+        raise BadInput(f"data.start / data.end is not a date: {e}") from None
+    if cfg.data.last_bars:
+        rank_from_end = df[keep].groupby("symbol", sort=False).cumcount(ascending=False).to_numpy()
+        idx = np.flatnonzero(keep)
+        keep[idx[rank_from_end >= cfg.data.last_bars]] = False
+    return keep
+
+
+def prepare(ws: Workspace, model: str, cfg: TrainConfig, *, featureset_id: str | None, report_id: str | None = None,
+            targets: list[str] | None = None, spec: dict[str, Any] | None = None) -> Prepared:
+    """Load and validate everything a run needs (no writes).  ``spec`` (from run.json) pins
+    the inputs and targets of a run being resumed."""
+    from engine.features.store import load_feature_set
+
+    cfg.check_for(model)
+    featureset_id = featureset_id or cfg.data.featureset
+    if not featureset_id:
+        raise BadInput("no feature set given", hint="pass --featureset ID (see `python -m engine features list`)")
+    fs = load_feature_set(ws, featureset_id)
+    report_id = report_id or cfg.data.report
+    leaking = set(fs.leaking)
+    if spec is not None:
+        inputs, target_names = list(spec["inputs"]), list(spec["targets"])
+    else:
+        if report_id:
+            inputs = _read_whitelist(ws, report_id, featureset_id)
+            unknown = [n for n in inputs if n not in fs.feature_names]
+            if unknown:
+                raise BadInput(f"report {report_id} whitelists features not in {featureset_id}: {', '.join(unknown[:8])}")
+            inputs = [n for n in inputs if n not in leaking]  # a leaking feature never becomes an input
+        else:
+            inputs = fs.usable_features()
+        bad = [n for n in cfg.data.exclude if n not in fs.feature_names]
+        if bad:
+            raise BadInput(f"data.exclude names unknown features: {', '.join(bad[:8])}")
+        inputs = [n for n in inputs if n not in set(cfg.data.exclude)]
+        if model == "direction":
+            target_names = [direction_target(h) for h in cfg.data.horizons]
+        else:
+            target_names = list(targets or cfg.data.targets or fs.target_names)
+        unknown = [t for t in target_names if t not in fs.target_names]
+        if unknown:
+            raise BadInput(f"unknown target(s) {', '.join(unknown)} for {featureset_id}",
+                           hint=f"targets: {', '.join(fs.target_names)}")
+        if len(set(target_names)) != len(target_names):
+            raise BadInput(f"a target is listed twice: {', '.join(target_names)}")
+    if not inputs:
+        raise BadInput("no input features left after the exclusions")
+    symbols = cfg.data.symbols or fs.symbols
+    unknown = [s for s in symbols if s not in fs.symbols]
+    if unknown:
+        raise BadInput(f"symbol(s) {', '.join(unknown)} not in feature set {featureset_id}",
+                       hint=f"it has {', '.join(fs.symbols)}")
+    aux = (DirectionTask.aux_names(cfg.data.horizons) if model == "direction"
+           else PatchTSTTask.aux_names(target_names, cfg.data.horizons))
+    missing_aux = [a for a in aux if a not in fs.target_names]
+    if missing_aux:
+        raise BadInput(f"feature set {featureset_id} lacks {', '.join(missing_aux)}")
+    feats = fs.features(inputs, symbols=symbols)
+    targs = fs.targets(list(dict.fromkeys(target_names + aux)), symbols=symbols)
+    keep = _select_rows(feats, cfg)
+    feats, targs = feats[keep].reset_index(drop=True), targs[keep].reset_index(drop=True)
+    if feats.empty:
+        raise BadInput("no rows left after data.symbols / start / end / last_bars")
+
+    max_h = fs.max_horizon_bars
+    purge = max_h if cfg.split.purge_bars is None else cfg.split.purge_bars
+    if purge < max_h:
+        raise BadInput(f"split.purge_bars = {purge} is shorter than the longest target horizon ({max_h} bars)",
+                       hint="leave it null or set it >= max_horizon_bars, or a train target would see validation bars")
+    s = cfg.split
+    if s.mode == "chronological":
+        plans = [chronological_split(feats["timestamp"], fs.timeframe, purge_bars=purge, train_frac=s.train_frac,
+                                     val_frac=s.val_frac, train_end=s.train_end, val_end=s.val_end,
+                                     min_rows=cfg.data.context_window + 10)]
+    else:
+        plans = walk_forward(feats["timestamp"], fs.timeframe, n_folds=s.n_folds, purge_bars=purge, mode=s.walk_mode,
+                             initial_frac=s.initial_frac, train_bars=s.train_bars, val_frac=s.val_frac,
+                             min_rows=cfg.data.context_window + 10)
+    specs = DirectionTask.specs(cfg.data.horizons) if model == "direction" else target_specs(fs.target_meta, target_names)
+    windows = []
+    for k, plan in enumerate(plans):
+        w = build_windows(feats, targs, input_names=inputs, specs=specs, plan=plan, timeframe=fs.timeframe,
+                          context=cfg.data.context_window, stride=cfg.data.stride, clip=cfg.data.clip,
+                          max_missing_frac=cfg.data.max_missing_frac, aux_names=aux)
+        empty = [n for n, c in w.counts().items() if c == 0]
+        if empty:
+            where = f"fold {k + 1}: " if len(plans) > 1 else ""
+            raise BadInput(f"{where}no {', '.join(empty)} windows of {cfg.data.context_window} bars (counts {w.counts()})",
+                           hint="use more data, a shorter context window or other split settings")
+        windows.append(w)
+    spec = {"model": model, "featureset_id": featureset_id, "report_id": report_id, "inputs": inputs,
+            "targets": target_names, "symbols": list(symbols), "timeframe": fs.timeframe,
+            "max_horizon_bars": max_h, "purge_bars": purge}
+    return Prepared(feats, targs, plans, windows, spec)
+
+
+# -- running --------------------------------------------------------------------------
+def start_run(ws: Workspace, model: str, config: str | Path, *, featureset_id: str | None = None,
+              report_id: str | None = None, targets: list[str] | None = None, name: str | None = None) -> dict[str, Any]:
+    cfg = load_config(config)
+    prep = prepare(ws, model, cfg, featureset_id=featureset_id, report_id=report_id, targets=targets)
+    run_id = new_id("model", model)
+    d = run_dir(ws, run_id)
+    d.mkdir(parents=True)
+    cfg.data.featureset, cfg.data.report = prep.spec["featureset_id"], prep.spec["report_id"]
+    (d / "config.yaml").write_text(f"# resolved from {resolve_path(config)}\n" + cfg.to_yaml(), encoding="utf-8")
+    write_json_atomic(d / "split.json", {"mode": cfg.split.mode, "plans": [p.to_dict() for p in prep.plans]})
+    run = prep.spec | {"id": run_id, "name": name or f"{model} on {prep.spec['featureset_id']}",
+                       "config_source": str(resolve_path(config)), "created_at": utc_now_iso(), "status": "running",
+                       "pid": os.getpid(), "proc_start": proc_start_time(os.getpid()), "job_id": os.environ.get("KLINELAB_JOB_ID"),
+                       "resumes": 0}
+    write_json_atomic(d / "run.json", run)
+    progress(0.0, f"run {run_id}: {model}, {len(prep.spec['inputs'])} inputs, windows {prep.windows[0].counts()}")
+    return _execute(ws, d, run, cfg, prep, resume=False)
+
+
+def resume_run(ws: Workspace, run_id: str) -> dict[str, Any]:
+    d = run_dir(ws, run_id)
+    if not (d / "run.json").is_file():
+        if ws.artifact_dir("model", run_id).joinpath("manifest.json").is_file():
+            raise Conflict(f"run {run_id} has already finished", hint="its model artifact is in the catalog")
+        raise NotFound(f"no unfinished training run {run_id} in {runs_root(ws)}",
+                       hint="see the runs table on the Training page")
+    import json
+
+    run = json.loads((d / "run.json").read_text(encoding="utf-8"))
+    if run.get("status") == "running" and pid_alive(run.get("pid"), run.get("proc_start")) and run.get("pid") != os.getpid():
+        raise Refused(f"run {run_id} is still running (pid {run['pid']})", hint="cancel its job first")
+    cfg = loads((d / "config.yaml").read_text(encoding="utf-8"), str(d / "config.yaml"))
+    prep = prepare(ws, run["model"], cfg, featureset_id=run["featureset_id"], report_id=run.get("report_id"), spec=run)
+    run.update({"status": "running", "pid": os.getpid(), "proc_start": proc_start_time(os.getpid()), "error": None,
+                "job_id": os.environ.get("KLINELAB_JOB_ID"), "resumes": int(run.get("resumes", 0)) + 1})
+    write_json_atomic(d / "run.json", run)
+    progress(0.0, f"resuming run {run_id}")
+    return _execute(ws, d, run, cfg, prep, resume=True)
+
+
+def _execute(ws: Workspace, d: Path, run: dict[str, Any], cfg: TrainConfig, prep: Prepared, *, resume: bool) -> dict[str, Any]:
+    try:
+        return _train_and_publish(ws, d, run, cfg, prep, resume=resume)
+    except BaseException as e:
+        from config.errors import Cancelled
+
+        run["status"] = "cancelled" if isinstance(e, (Cancelled, KeyboardInterrupt)) else "failed"
+        run["error"] = f"{type(e).__name__}: {e}"
+        if d.is_dir():
+            write_json_atomic(d / "run.json", run)
+        raise
+
+
+def _fold_dirs(d: Path, n: int) -> list[Path]:
+    return [d] if n == 1 else [d / "folds" / str(k + 1) for k in range(n)]
+
+
+def _train_and_publish(ws: Workspace, d: Path, run: dict[str, Any], cfg: TrainConfig, prep: Prepared, *,
+                       resume: bool) -> dict[str, Any]:
+    import json
+
+    n = len(prep.plans)
+    fold_results, preds = [], []
+    for k, (plan, wset, fd) in enumerate(zip(prep.plans, prep.windows, _fold_dirs(d, n))):
+        fd.mkdir(parents=True, exist_ok=True)
+        done = fd / "fold_result.json"
+        if resume and done.is_file() and (fd / "predictions.parquet").is_file():
+            fold_results.append(json.loads(done.read_text()))
+            preds.append(pd.read_parquet(fd / "predictions.parquet"))
+            continue
+        write_json_atomic(fd / "scaler.json", wset.scalers.to_json())
+        task = TASKS[run["model"]](wset, cfg)
+        label = f"fold {k + 1}/{n}: " if n > 1 else ""
+        trainer = Trainer(task, cfg.training, fd, fraction=(k / n, (k + 1) / n),
+                          progress=lambda f, m, label=label: progress(0.97 * f, label + m))
+        fit = trainer.fit(resume=resume)
+        best = trainer.load_best()
+        rec = next(r for r in fit.history if r["epoch"] == fit.best_epoch)  # the best epoch's validation metrics
+        val = {k[4:]: v for k, v in rec.items() if k.startswith("val_")}
+        test, out = trainer.evaluate(best, "test")
+        ends = wset.ends["test"]
+        pf = pd.DataFrame({"timestamp": pd.to_datetime(wset.timestamps[ends], utc=True).as_unit("ms"),
+                           "symbol": wset.symbols[ends], "split": "test"})
+        if n > 1:
+            pf["fold"] = k + 1
+        pf = pd.concat([pf, pd.DataFrame(task.prediction_columns(out))], axis=1)
+        pf.to_parquet(fd / "predictions.parquet", index=False)
+        res = {"fold": k + 1, "best_epoch": fit.best_epoch, "epochs_run": len(fit.history), "stopped_early": fit.stopped_early,
+               "device": fit.device, "amp": fit.amp, "windows": wset.counts(), "val": _clean(val), "test": _clean(test),
+               "split": plan.to_dict(), "n_inputs": len(wset.feature_names), "dropped_features": wset.dropped_features}
+        write_json_atomic(done, res)
+        fold_results.append(res)
+        preds.append(pf)
+    progress(0.98, "writing the model artifact")
+    return _publish(ws, d, run, cfg, prep, fold_results, pd.concat(preds, ignore_index=True))
+
+
+def _clean(m: dict[str, Any]) -> dict[str, Any]:
+    return {k: (float(v) if isinstance(v, (float, np.floating)) and np.isfinite(v) else (None if isinstance(v, float) else v))
+            for k, v in m.items()}
+
+
+HEADLINE = ("loss", "accuracy", "baseline_accuracy", "log_loss", "baseline_log_loss", "macro_f1", "regression_skill",
+            "directional_accuracy", "win_rate", "profit_factor", "trade_rate", "pnl_per_trade", "trades")
+
+
+def _headline(results: list[dict[str, Any]], split: str) -> dict[str, Any]:
+    """The headline metrics of a split (averaged over walk-forward folds)."""
+    from engine.training.metrics import mean_of
+
+    out = {}
+    for k in HEADLINE:
+        vals = [r[split].get(k) for r in results]
+        if any(v is not None for v in vals):
+            out[k] = mean_of(vals)
+    return out
+
+
+def _publish(ws: Workspace, d: Path, run: dict[str, Any], cfg: TrainConfig, prep: Prepared,
+             fold_results: list[dict[str, Any]], preds: pd.DataFrame) -> dict[str, Any]:
+    n = len(fold_results)
+    last = fold_results[-1]
+    metrics = {"best_epoch": last["best_epoch"], "epochs_run": last["epochs_run"], "val": _headline(fold_results, "val"),
+               "test": _headline(fold_results, "test")}
+    metrics["val_loss"] = metrics["val"].get("loss")
+    metrics["test_loss"] = metrics["test"].get("loss")
+    ts = prep.features["timestamp"]
+    wlast = prep.windows[-1]
+    extra = {"split": prep.plans[-1].to_dict(), "feature_names": wlast.feature_names, "dropped_features": last["dropped_features"],
+             "targets": [s.to_dict() for s in wlast.specs], "horizons": list(cfg.data.horizons) if run["model"] == "direction" else
+             sorted({s.horizon for s in wlast.specs if s.horizon}), "windows": last["windows"], "device": last["device"],
+             "amp": last["amp"], "context_window": cfg.data.context_window, "purge_bars": run["purge_bars"],
+             "fold_results": fold_results, "resumes": run.get("resumes", 0), "stopped_early": last["stopped_early"]}
+    if n > 1:
+        extra["folds"] = [p.to_dict() for p in prep.plans]
+    parents = [run["featureset_id"]] + ([run["report_id"]] if run.get("report_id") else [])
+    params = {"model": run["model"], "config": run.get("config_source"), "featureset": run["featureset_id"],
+              "report": run.get("report_id"), "targets": run["targets"], "seed": cfg.training.seed,
+              "split_mode": cfg.split.mode, "n_inputs": len(wlast.feature_names)}
+    run["status"] = "finished"
+    with create_artifact(ws, "model", artifact_id=run["id"], name=run["name"], symbols=run["symbols"],
+                         timeframe=run["timeframe"], params=params, parents=parents) as draft:
+        for f in ARTIFACT_FILES:
+            src = d / f if f in ("config.yaml", "run.json", "split.json") else _fold_dirs(d, n)[-1] / f
+            if src.is_file():
+                shutil.copy2(src, draft.path(f))
+        write_json_atomic(draft.path("run.json"), run)
+        shutil.copytree(_fold_dirs(d, n)[-1] / "checkpoints", draft.path("checkpoints"), dirs_exist_ok=True)
+        shutil.copytree(d / "tensorboard" if n == 1 else d / "folds", draft.path("tensorboard" if n == 1 else "folds"),
+                        dirs_exist_ok=True)
+        preds.to_parquet(draft.path("predictions.parquet"), index=False)
+        draft.manifest.metrics = metrics
+        draft.manifest.extra = extra
+        draft.manifest.start = pd.Timestamp(ts.min()).isoformat()
+        draft.manifest.end = pd.Timestamp(ts.max()).isoformat()
+    shutil.rmtree(d, ignore_errors=True)
+    path = ws.artifact_dir("model", run["id"])
+    progress(1.0, f"run {run['id']} finished: best epoch {metrics['best_epoch']}, val loss {metrics['val_loss']:.4f}",
+             force=True)
+    return {"run_id": run["id"], "model_id": run["id"], "model": run["model"], "path": str(path),
+            "featureset_id": run["featureset_id"], "report_id": run.get("report_id"), "metrics": metrics,
+            "device": last["device"], "predictions": str(path / "predictions.parquet"), "folds": n}

@@ -1,0 +1,236 @@
+"""What differs between the two models, behind one small interface the trainer drives
+(as FreqAI's base class drives its ~50-line models): which targets, which model, which
+loss, which metrics, which prediction columns."""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+
+from engine.training.config import TrainConfig
+from engine.training.dataset import TargetSpec, WindowSet
+from engine.training.losses import DirectionalTradingLoss, MultiTaskLoss
+from engine.training.metrics import (binary_metrics, class_prior, classification_metrics, mean_of, regression_metrics,
+                                     trading_metrics)
+
+CLASS_NAMES = ("down", "flat", "up")
+
+
+def direction_target(h: str) -> str:
+    return f"direction_{h}"
+
+
+def return_target(h: str) -> str:
+    return f"future_return_{h}"
+
+
+class Task:
+    kind = ""
+    part_names: list[str] = []
+
+    def __init__(self, data: WindowSet, cfg: TrainConfig):
+        self.data, self.cfg = data, cfg
+        self.fee = cfg.training.trading_fee
+
+    def model_kwargs(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def loss(self, out: torch.Tensor, y: torch.Tensor, aux: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        raise NotImplementedError
+
+    def metrics(self, out: np.ndarray, ends: np.ndarray) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def prediction_columns(self, out: np.ndarray) -> dict[str, np.ndarray]:
+        raise NotImplementedError
+
+    def to(self, device: torch.device) -> "Task":
+        return self
+
+    # shared helpers ------------------------------------------------------------------
+    def _aux(self, name: str, ends: np.ndarray) -> np.ndarray:
+        return self.data.aux[torch.as_tensor(ends, device=self.data.aux.device), self.data.aux_names.index(name)].cpu().numpy()
+
+    def _y_raw(self, j: int, rows: np.ndarray) -> np.ndarray:
+        return self.data.y_raw[rows, j]
+
+    @staticmethod
+    def _trading_summary(per_h: dict[str, dict[str, Any]]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key in ("directional_accuracy", "win_rate", "profit_factor", "trade_rate", "pnl_per_trade"):
+            out[key] = mean_of([m.get(key) for m in per_h.values()])
+            for h, m in per_h.items():
+                out[f"{key}_{h}"] = m.get(key)
+        out["trades"] = int(sum(m["trades"] for m in per_h.values()))
+        return out
+
+
+class DirectionTask(Task):
+    """DOWN / FLAT / UP per horizon, trained with :class:`DirectionalTradingLoss`."""
+
+    kind = "direction"
+    part_names = ["ce", "pnl"]
+
+    def __init__(self, data: WindowSet, cfg: TrainConfig):
+        super().__init__(data, cfg)
+        self.horizons = list(cfg.data.horizons)
+        train = data.ends["train"]
+        r = data.aux[torch.as_tensor(train)].numpy()
+        scale = [float(np.nanstd(r[:, i])) if np.isfinite(r[:, i]).sum() > 1 else 1.0 for i in range(r.shape[1])]
+        lc = cfg.loss.direction
+        self.loss_fn = DirectionalTradingLoss(fee=lc.fee, ce_weight=lc.ce_weight, pnl_weight=lc.pnl_weight,
+                                              return_scale=[s or 1.0 for s in scale], label_smoothing=lc.label_smoothing)
+        self.priors = [class_prior(data.y_raw[train, j], 3) for j in range(len(self.horizons))]
+
+    @staticmethod
+    def specs(horizons: list[str]) -> list[TargetSpec]:
+        return [TargetSpec(direction_target(h), "multiclass", 3, h) for h in horizons]
+
+    @staticmethod
+    def aux_names(horizons: list[str]) -> list[str]:
+        return [return_target(h) for h in horizons]
+
+    def model_kwargs(self) -> dict[str, Any]:
+        m = self.cfg.model.direction
+        return {"n_features": len(self.data.feature_names), "context": self.data.context, "n_horizons": len(self.horizons),
+                "hidden": m.hidden, "n_blocks": m.n_blocks, "kernel_size": m.kernel_size, "dropout": m.dropout}
+
+    def to(self, device: torch.device) -> "DirectionTask":
+        self.loss_fn.to(device)
+        return self
+
+    def loss(self, out, y, aux):
+        return self.loss_fn(out, y, aux)
+
+    def metrics(self, out: np.ndarray, ends: np.ndarray) -> dict[str, Any]:
+        proba = _softmax(out)  # (N, H, 3)
+        res: dict[str, Any] = {}
+        per_h = {}
+        cls = {}
+        for j, h in enumerate(self.horizons):
+            labels = self.data.y_raw[ends, j]
+            cls[h] = classification_metrics(proba[:, j], labels, self.priors[j])
+            per_h[h] = trading_metrics(proba[:, j].argmax(1), self._aux(return_target(h), ends), self.fee)
+        for key in ("accuracy", "baseline_accuracy", "log_loss", "baseline_log_loss", "macro_f1"):
+            res[key] = mean_of([c.get(key) for c in cls.values()])
+            for h, c in cls.items():
+                res[f"{key}_{h}"] = c.get(key)
+        return res | self._trading_summary(per_h)
+
+    def prediction_columns(self, out: np.ndarray) -> dict[str, np.ndarray]:
+        proba = _softmax(out)
+        return {f"p_{c}_{h}": proba[:, j, k].astype("float32") for j, h in enumerate(self.horizons)
+                for k, c in enumerate(CLASS_NAMES)}
+
+
+class PatchTSTTask(Task):
+    """All (or the chosen) targets at once with :class:`MultiTaskLoss`."""
+
+    kind = "patchtst"
+
+    def __init__(self, data: WindowSet, cfg: TrainConfig):
+        super().__init__(data, cfg)
+        lc = cfg.loss
+        self.specs = data.specs
+        self.loss_fn = MultiTaskLoss(self.specs, type_weights=lc.type_weights, target_weights=lc.target_weights,
+                                     regression=lc.regression, huber_delta=lc.huber_delta, label_smoothing=lc.label_smoothing)
+        self.part_names = [s.name for s in self.specs]
+        self.starts = np.cumsum([0] + [s.n_classes for s in self.specs])[:-1]
+        train = data.ends["train"]
+        self.priors = {s.name: class_prior(data.y_raw[train, j], max(s.n_classes, 2))
+                       for j, s in enumerate(self.specs) if s.is_class}
+        self.medians = {s.name: float(np.nanmedian(data.y_raw[train, j]))
+                        for j, s in enumerate(self.specs) if s.type == "regression"}
+
+    @staticmethod
+    def aux_names(target_names: list[str], horizons: list[str]) -> list[str]:
+        return [return_target(h) for h in horizons if return_target(h) in target_names or direction_target(h) in target_names]
+
+    def model_kwargs(self) -> dict[str, Any]:
+        m = self.cfg.model.patchtst
+        return {"n_features": len(self.data.feature_names), "context": self.data.context,
+                "head_sizes": [s.n_classes for s in self.specs], "d_model": m.d_model, "n_heads": m.n_heads,
+                "n_layers": m.n_layers, "d_ff": m.d_ff, "dropout": m.dropout, "head_dropout": m.head_dropout,
+                "patch_len": m.patch_len, "patch_stride": m.patch_stride, "revin": m.revin,
+                "channel_summary": m.channel_summary, "hidden": m.hidden}
+
+    def to(self, device: torch.device) -> "PatchTSTTask":
+        self.loss_fn.to(device)
+        return self
+
+    def loss(self, out, y, aux):
+        return self.loss_fn(out, y)
+
+    def _decode(self, out: np.ndarray) -> dict[str, np.ndarray]:
+        """Per target: regression values in the target's own units, class probabilities (N, k)."""
+        dec = {}
+        sc = self.data.scalers
+        for s, i in zip(self.specs, self.starts):
+            o = out[:, i:i + s.n_classes]
+            if s.type == "regression":
+                dec[s.name] = o[:, 0] * sc.target_scale[s.name] + sc.target_center[s.name]
+            elif s.type == "multiclass":
+                dec[s.name] = _softmax(o)
+            else:
+                p1 = 1.0 / (1.0 + np.exp(-o[:, 0].astype(np.float64)))
+                dec[s.name] = np.column_stack([1 - p1, p1])
+        return dec
+
+    def metrics(self, out: np.ndarray, ends: np.ndarray) -> dict[str, Any]:
+        dec = self._decode(out)
+        res: dict[str, Any] = {}
+        skills, accs, base_accs, lls, base_lls = [], [], [], [], []
+        for j, s in enumerate(self.specs):
+            truth = self.data.y_raw[ends, j]
+            if s.type == "regression":
+                base = 0.0 if s.name.startswith("future_return_") else self.medians[s.name]
+                m = regression_metrics(dec[s.name], truth, base)
+                skills.append(m.get("skill"))
+                res[f"skill_{s.name}"] = m.get("skill")
+            else:
+                m = (classification_metrics(dec[s.name], truth, self.priors[s.name]) if s.type == "multiclass"
+                     else binary_metrics(dec[s.name][:, 1], truth, float(self.priors[s.name][1])))
+                accs.append(m.get("accuracy"))
+                base_accs.append(m.get("baseline_accuracy"))
+                lls.append(m.get("log_loss"))
+                base_lls.append(m.get("baseline_log_loss"))
+                res[f"accuracy_{s.name}"] = m.get("accuracy")
+                res[f"log_loss_{s.name}"] = m.get("log_loss")
+        res |= {"regression_skill": mean_of(skills), "accuracy": mean_of(accs), "baseline_accuracy": mean_of(base_accs),
+                "log_loss": mean_of(lls), "baseline_log_loss": mean_of(base_lls)}
+        per_h = {}
+        names = [s.name for s in self.specs]
+        for h in self.cfg.data.horizons:
+            if return_target(h) not in self.data.aux_names:
+                continue
+            r = self._aux(return_target(h), ends)
+            if direction_target(h) in names:
+                pred = dec[direction_target(h)].argmax(1)
+            elif return_target(h) in names:  # trade when the predicted move beats the fee
+                p = dec[return_target(h)]
+                pred = np.where(p > self.fee, 2, np.where(p < -self.fee, 0, 1))
+            else:
+                continue
+            per_h[h] = trading_metrics(pred, r, self.fee)
+        return res | (self._trading_summary(per_h) if per_h else {})
+
+    def prediction_columns(self, out: np.ndarray) -> dict[str, np.ndarray]:
+        cols = {}
+        dec = self._decode(out)
+        for s in self.specs:
+            if s.type == "regression":
+                cols[f"pred_{s.name}"] = dec[s.name].astype("float32")
+            else:
+                for k in range(dec[s.name].shape[1]):
+                    cols[f"p_{s.name}_{k}"] = dec[s.name][:, k].astype("float32")
+        return cols
+
+
+def _softmax(x: np.ndarray) -> np.ndarray:
+    z = x.astype(np.float64) - x.max(axis=-1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+TASKS = {"direction": DirectionTask, "patchtst": PatchTSTTask}

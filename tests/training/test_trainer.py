@@ -1,0 +1,116 @@
+"""The trainer on windows of real candles: checkpoints load with weights_only=True and
+rebuild the model, an interrupted run resumed from last.pt ends exactly like an
+uninterrupted one, early stopping, gradient accumulation and the per-step OneCycle."""
+import dataclasses
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from engine.splits import chronological_split
+from engine.training.dataset import build_windows, target_specs
+from engine.training.models import build_model
+from engine.training.tasks import DirectionTask, PatchTSTTask
+from engine.training.trainer import Trainer, load_checkpoint
+
+
+def make_task(kind, tables, cfg):
+    f, t, meta = tables
+    plan = chronological_split(f.timestamp, "15m", purge_bars=48)
+    if kind == "direction":
+        specs, aux = DirectionTask.specs(cfg.data.horizons), DirectionTask.aux_names(cfg.data.horizons)
+    else:
+        names = ["future_return_1h", "direction_1h", "direction_4h", "long_reach_1pct_4h"]
+        specs, aux = target_specs(meta, names), PatchTSTTask.aux_names(names, cfg.data.horizons)
+    ws = build_windows(f, t, input_names=[c for c in f.columns if c not in ("timestamp", "symbol")], specs=specs,
+                       plan=plan, timeframe="15m", context=cfg.data.context_window, aux_names=aux)
+    return (DirectionTask if kind == "direction" else PatchTSTTask)(ws, cfg)
+
+
+def _drop_times(history):
+    return [{k: v for k, v in r.items() if k != "epoch_time_s"} for r in history]
+
+
+@pytest.mark.parametrize("kind", ["direction", "patchtst"])
+def test_checkpoints_round_trip_with_weights_only(kind, real_tables, tiny_cfg, tmp_path):
+    task = make_task(kind, real_tables, tiny_cfg)
+    tr = Trainer(task, tiny_cfg.training, tmp_path)
+    res = tr.fit()
+    assert len(res.history) == 2 and res.best_epoch in (1, 2) and res.device == "cpu"
+    for name in ("best.pt", "last.pt"):
+        ck = torch.load(tmp_path / "checkpoints" / name, weights_only=True)  # plain state: no pickle of code
+        assert ck["kind"] == kind and isinstance(ck["model"], dict)
+    last = load_checkpoint(tmp_path / "checkpoints" / "last.pt")
+    assert last["state"]["done"] and last["state"]["global_step"] == 16 and len(last["state"]["history"]) == 2
+    best = load_checkpoint(tmp_path / "checkpoints" / "best.pt")
+    model = build_model(best["kind"], best["model_kwargs"])
+    model.load_state_dict(best["model"])
+    again = tr.load_best()
+    x, _, _ = task.data.batch(task.data.ends["test"][:16])
+    model.eval()
+    assert torch.equal(model(x), again(x))
+    # validation metrics of the best epoch are stored with it and equal a fresh evaluation
+    assert tr.evaluate(again, "val")[0]["loss"] == pytest.approx(best["metrics"]["val_loss"], rel=1e-6)
+    assert (tmp_path / "metrics.csv").is_file() and list((tmp_path / "tensorboard").glob("events.out.tfevents.*"))
+    hist = pd.read_csv(tmp_path / "metrics.csv")
+    assert list(hist.epoch) == [1, 2] and {"val_win_rate", "val_profit_factor", "val_directional_accuracy"} <= set(hist.columns)
+
+
+class Interrupt(BaseException):
+    pass
+
+
+def test_interrupted_run_resumes_to_identical_results(real_tables, tiny_cfg, tmp_path):
+    cfg = dataclasses.replace(tiny_cfg.training, epochs=3, checkpoint_every_steps=3, max_batches_per_epoch=7)
+    full = Trainer(make_task("direction", real_tables, tiny_cfg), cfg, tmp_path / "full")
+    ref = full.fit()
+
+    task = make_task("direction", real_tables, tiny_cfg)
+    calls = {"n": 0}
+    loss = task.loss
+
+    def dying_loss(*a):
+        calls["n"] += 1
+        if calls["n"] == 12:  # epoch 2, batch 5: the last checkpoint is step 9 (epoch 2, batch 2)
+            raise Interrupt
+        return loss(*a)
+
+    task.loss = dying_loss
+    with pytest.raises(Interrupt):
+        Trainer(task, cfg, tmp_path / "cut").fit()
+    ck = load_checkpoint(tmp_path / "cut" / "checkpoints" / "last.pt")
+    assert (ck["state"]["epoch"], ck["state"]["batch"], ck["state"]["global_step"]) == (1, 2, 9)
+    task.loss = loss
+    res = Trainer(task, cfg, tmp_path / "cut").fit(resume=True)
+    assert _drop_times(res.history) == _drop_times(ref.history)
+    a = load_checkpoint(tmp_path / "full" / "checkpoints" / "last.pt")["model"]
+    b = load_checkpoint(tmp_path / "cut" / "checkpoints" / "last.pt")["model"]
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    steps = pd.read_csv(tmp_path / "cut" / "steps.csv")
+    assert steps.step.is_unique and steps.step.is_monotonic_increasing
+    # resuming a finished run trains nothing more
+    again = Trainer(task, cfg, tmp_path / "cut").fit(resume=True)
+    assert _drop_times(again.history) == _drop_times(ref.history)
+
+
+def test_early_stopping_accumulation_and_one_cycle_per_step(real_tables, tiny_cfg, tmp_path):
+    # min_delta huge: only the first epoch counts as an improvement -> patience 1 stops after epoch 2
+    cfg = dataclasses.replace(tiny_cfg.training, epochs=5, early_stopping_patience=1, min_delta=1e9,
+                              accumulation_steps=3, max_batches_per_epoch=7)
+    res = Trainer(make_task("direction", real_tables, tiny_cfg), cfg, tmp_path).fit()
+    assert res.stopped_early and len(res.history) == 2 and res.best_epoch == 1
+    assert [r["step"] for r in res.history] == [3, 6]  # ceil(7 / 3) optimizer steps per epoch
+    # OneCycle is stepped per optimizer step: the learning rate changes inside an epoch
+    cfg2 = dataclasses.replace(tiny_cfg.training, epochs=1, max_batches_per_epoch=40)
+    Trainer(make_task("direction", real_tables, tiny_cfg), cfg2, tmp_path / "lr").fit()
+    steps = pd.read_csv(tmp_path / "lr" / "steps.csv")
+    assert steps.epoch.eq(1).all() and steps.lr.nunique() == len(steps) >= 4
+    assert steps.lr.iloc[-1] < steps.lr.max() / 100  # annealed to the end of the cycle
+
+
+def test_data_order_is_a_function_of_seed_and_epoch(real_tables, tiny_cfg, tmp_path):
+    task = make_task("direction", real_tables, tiny_cfg)
+    a, b = Trainer(task, tiny_cfg.training, tmp_path), Trainer(task, tiny_cfg.training, tmp_path)
+    assert np.array_equal(a._batches(3)[0], b._batches(3)[0])
+    assert not np.array_equal(a._batches(3)[0], a._batches(4)[0])
