@@ -169,7 +169,8 @@ def _show(bid: str) -> None:
     oos = extra.get("oos") or {}
     badge = ("out-of-sample verified" if oos.get("verified") else
              "plain rule (no training period)" if oos.get("verified") is None else "out-of-sample NOT fully verifiable")
-    st.markdown(f"**{b.manifest.name}** · {b.manifest.start} → {b.manifest.end} · annualised with "
+    span = f"{pd.Timestamp(b.manifest.start):%Y-%m-%d %H:%M} → {pd.Timestamp(b.manifest.end):%Y-%m-%d %H:%M} UTC"
+    st.markdown(f"**{b.manifest.name}** · {span} · annualised with "
                 f"**{ann.get('bars_per_year', m.get('bars_per_year')):,} bars/year** ({ann.get('timeframe')}) · {badge}")
     for n in extra.get("notes") or []:
         st.caption(f"note: {n}")
@@ -181,7 +182,8 @@ def _show(bid: str) -> None:
     st.plotly_chart(equity_figure(eq, "Equity and drawdown (incl. fees, slippage, funding)"), width="stretch")
     left, right = st.columns([1, 2])
     with left:
-        st.dataframe(metrics_table([b]).rename(columns={b.label(): "value"}), width="stretch", height=560)
+        table = metrics_table([b]).rename(columns={b.label(): "value"})
+        st.dataframe(table, width="stretch", height=35 * (len(table) + 1) + 3)
     with right:
         trades = _read(str(ws.root), bid, "trades")
         sym = st.selectbox("Trades of", b.manifest.symbols, key=f"res-sym-{bid}")
@@ -279,7 +281,8 @@ with tab_sweep:
                 fixed[other] = st.select_slider(f"{other} fixed at", vals, key=f"sw-f-{pick}-{other}",
                                                 format_func=lambda v: "off" if pd.isna(v) else f"{v:g}")
             st.plotly_chart(heatmap_figure(table, show, x=x, y=y, fixed=fixed), width="stretch")
-            st.markdown(f"**Top grid points by {show}** (period {b.manifest.start} → {b.manifest.end}, "
+            st.markdown(f"**Top grid points by {show}** (period {pd.Timestamp(b.manifest.start):%Y-%m-%d %H:%M} → "
+                        f"{pd.Timestamp(b.manifest.end):%Y-%m-%d %H:%M} UTC, "
                         f"{b.manifest.metrics.get('bars_per_year', 0):,} bars/year)")
             st.dataframe(table.sort_values(show, ascending=False).head(10), hide_index=True, width="stretch")
             for n in (b.manifest.extra or {}).get("notes") or []:

@@ -72,7 +72,7 @@ def _slippage_per_column(sim: Simulation) -> np.ndarray:
     rec = sim.pf.orders.values
     factor = np.where(rec["side"] == 0, 1 + sim.slippage, 1 - sim.slippage)
     cost = np.abs(rec["size"]) * np.abs(rec["price"] - rec["price"] / factor)
-    return np.bincount(rec["col"], weights=cost, minlength=sim.price.shape[1])
+    return np.bincount(rec["col"], weights=cost, minlength=sim.n_columns)
 
 
 def _trade_stats(sim: Simulation, group: np.ndarray, n_rows: int) -> dict[str, np.ndarray]:
@@ -106,7 +106,7 @@ def _trade_stats(sim: Simulation, group: np.ndarray, n_rows: int) -> dict[str, n
 def simulation_metrics(sim: Simulation, *, per_symbol: bool = False) -> pd.DataFrame:
     """One row per combo (or per column with ``per_symbol``), the columns of :data:`METRICS`."""
     pf, mk = sim.pf, sim.market
-    n, cols = len(mk.index), sim.n_combos * sim.n_symbols
+    n, cols = len(mk.index), sim.n_columns
     value = np.asarray(pf.value(group_by=False), dtype="float64").reshape(n, cols)
     exposure = (np.asarray(pf.assets()).reshape(n, cols) != 0).mean(axis=0)
     slip = _slippage_per_column(sim)

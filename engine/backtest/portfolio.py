@@ -28,13 +28,11 @@ YEAR = pd.Timedelta(days=365)  # crypto trades 24/7: 35,040 15m bars or 8,760 1h
 
 @dataclass
 class Simulation:
-    pf: object  # vectorbt Portfolio (columns (combo, symbol), grouped by combo when several symbols)
+    pf: object  # vectorbt Portfolio, columns (combo, symbol), grouped by combo
     market: Market
     n_combos: int
     init_cash: float
-    fees: float
     slippage: float
-    price: np.ndarray  # (bars, columns) order price before slippage
     funding_flow: np.ndarray  # (bars, columns) cash received (+) / paid (-) as funding
     group_by: object
 
@@ -42,17 +40,16 @@ class Simulation:
     def n_symbols(self) -> int:
         return len(self.market.symbols)
 
+    @property
+    def n_columns(self) -> int:
+        return self.n_combos * self.n_symbols
+
     def grouped(self, per_column: np.ndarray) -> np.ndarray:
         """Sum (bars, columns) or (columns,) over the symbols of each combo."""
         a = np.asarray(per_column, dtype="float64")
         if a.ndim == 1:
             return a.reshape(self.n_combos, self.n_symbols).sum(axis=1)
         return a.reshape(a.shape[0], self.n_combos, self.n_symbols).sum(axis=2)
-
-    def equity(self) -> np.ndarray:
-        """(bars, combos) portfolio value including funding."""
-        value = np.asarray(self.pf.value(), dtype="float64").reshape(len(self.market.index), -1)
-        return value + np.cumsum(self.grouped(self.funding_flow), axis=0)
 
 
 def _cache_simulation_kernel() -> None:
@@ -112,6 +109,5 @@ def simulate(market: Market, targets: np.ndarray, params: BacktestParams, *, sl_
         assets = np.asarray(pf.assets(), dtype="float64")
         held = np.vstack([np.zeros((1, k * s)), assets[:-1]])  # position held into the bar's open
         flow = -held * opn * tile(market.funding)
-    return Simulation(pf=pf, market=market, n_combos=k, init_cash=params.init_cash, fees=fees,
-                      slippage=params.slippage, price=price,
+    return Simulation(pf=pf, market=market, n_combos=k, init_cash=params.init_cash, slippage=params.slippage,
                       funding_flow=flow, group_by=group_by)

@@ -1,19 +1,9 @@
-"""Running backtests and sweeps and storing them as ``backtest`` artifacts.
+"""Running backtests and sweeps and storing them as ``backtest`` artifacts (layout and
+metrics: docs/CONTRACTS.md, "Backtest artifact").
 
 Order of work: validate every parameter, resolve the source and the period, refuse an
 in-sample period, load the candles, and only then simulate and write (inside
 ``create_artifact``), so a refused or bad request leaves the workspace untouched.
-
-Artifact layout (kind ``backtest``)::
-
-    artifacts/backtest/<id>/
-      equity.parquet   timestamp, equity, drawdown, benchmark, cash, funding_cum, exposure, value_<SYMBOL>...
-      trades.parquet   symbol, direction, status, size, entry_time, entry_price, entry_fees, exit_time,
-                       exit_price, exit_fees, pnl, return, bars
-      sweep.parquet    (sweeps) threshold, sl_stop, tp_stop + every metric, one row per grid point
-    manifest: params (source, costs, sizing, stops, period ...), metrics (incl. bars_per_year),
-              parents [model id, ohlcv series ids], extra {mode, annualisation, source, oos,
-              per_symbol, folds, notes, fees_applied}
 """
 from __future__ import annotations
 
@@ -27,8 +17,8 @@ import pandas as pd
 from config.errors import BadInput
 from engine.backtest.market import Market, load_market
 from engine.backtest.params import BacktestParams, check_stop
-from engine.backtest.sources import RuleSource, Source, load_model_source
-from engine.data.timeframes import bars_per_year, parse_timeframe
+from engine.backtest.sources import ModelSource, RuleSource, Source, load_model_source
+from engine.data.timeframes import parse_timeframe
 from engine.jobs import progress
 from storage.artifacts import create_artifact
 from storage.workspace import Workspace
@@ -66,7 +56,7 @@ def prepare(ws: Workspace, source: Source, params: BacktestParams) -> Prepared:
     symbols = p.symbols or list(source.symbols)
     if not symbols:
         raise BadInput("no symbols to backtest")
-    if source.source_id and not isinstance(source, RuleSource):
+    if isinstance(source, ModelSource):
         unknown = [s for s in symbols if s not in source.symbols]
         if unknown:
             raise BadInput(f"model {source.source_id} has no predictions for {', '.join(unknown)}",
@@ -85,21 +75,19 @@ def prepare(ws: Workspace, source: Source, params: BacktestParams) -> Prepared:
     market = load_market(ws, symbols, source.timeframe, start, end, funding=p.funding)
     start, end = market.index[0], market.index[-1]
     source.check_period(start, end)  # the bars actually used
+    if isinstance(source, ModelSource):
+        inside = source.predictions[source.predictions["timestamp"].between(start, end)]
+        missing = [s for s in symbols if not (inside["symbol"] == s).any()]
+        if missing:
+            raise BadInput(f"model {source.source_id} has no {', '.join(missing)} predictions between {start} and {end}",
+                           hint="the period is empty for this model: use its test split (the default)")
     return Prepared(source, p, market, start, end, list(source.notes) + list(market.notes))
 
 
 def _targets(prep: Prepared, thresholds: np.ndarray, ws: Workspace) -> np.ndarray:
     """(bars, thresholds, symbols) raw targets."""
     costs = prep.params.fee_for(prep.market.symbols) + prep.params.slippage
-    per = [prep.source.targets(ws, s, prep.market.index, thresholds, costs) for s in prep.market.symbols]
-    if prep.source.source_id and not isinstance(prep.source, RuleSource):
-        for s, t in zip(prep.market.symbols, per):
-            sub = prep.source.predictions
-            n = int(((sub["symbol"] == s) & sub["timestamp"].between(prep.start, prep.end)).sum())
-            if n == 0:
-                raise BadInput(f"model {prep.source.source_id} has no {s} predictions between {prep.start} and {prep.end}",
-                               hint="the period is empty for this model: use its test split (the default)")
-    return np.stack(per, axis=2)
+    return np.stack([prep.source.targets(ws, s, prep.market.index, thresholds, costs) for s in prep.market.symbols], axis=2)
 
 
 def _stops(value: float | None) -> float:
@@ -189,7 +177,7 @@ def run_prepared(ws: Workspace, prep: Prepared) -> dict[str, Any]:
         d.manifest.start, d.manifest.end = prep.start.isoformat(), prep.end.isoformat()
         d.manifest.extra = {"mode": "single", "annualisation": ann, "source": prep.source.describe(),
                             "oos": prep.source.oos_record(), "per_symbol": per_symbol, "folds": folds,
-                            "funding_symbols": prep.market.has_funding if prep.params.funding else [],
+                            "funding_symbols": prep.market.has_funding,
                             "notes": prep.notes, "equity_file": EQUITY_FILE, "trades_file": TRADES_FILE}
         bid = d.id
     progress(1.0, f"backtest {bid} written", force=True)
