@@ -11,9 +11,8 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from engine import jobs
 from engine.sync.hub_sync import human_bytes
-from pages.ui import Keys, user_errors, workspace
+from pages.ui import Keys, start_job
 
 
 class SyncKeys:
@@ -45,12 +44,8 @@ def hub_token() -> tuple[str | None, str]:
 
 def submit(args: list[str], key: str, *, name: str, env: dict[str, str] | None = None) -> str | None:
     """Start ``python -m engine ARGS`` as a job; secrets go into its environment, never its command."""
-    with user_errors():
-        st_ = jobs.submit(workspace(), args, name=name, env={k: v for k, v in (env or {}).items() if v})
-        st.session_state[key] = st_.id
-        st.session_state.pop(f"{key}.done", None)
-        return st_.id
-    return None
+    st.session_state.pop(f"{key}.done", None)
+    return start_job(args, key, name=name, env={k: v for k, v in (env or {}).items() if v})
 
 
 def plan_frame(plan: dict[str, Any]) -> pd.DataFrame:

@@ -78,7 +78,7 @@ def collect(ws: Workspace, kind: str, *, ids: list[str] | None = None, include_t
                         out.setdefault(parent, Manifest.read(d))
     ticks: list[Path] = []
     if include_ticks:
-        root = ws.root / "raw" / "ticks"
+        root = ws.ticks_dir
         if not root.is_dir():
             raise BadInput(f"--include-ticks: no tick folder at {root}")
         ticks = sorted(p for p in root.rglob("*") if p.is_file() and not p.is_symlink())
@@ -86,7 +86,7 @@ def collect(ws: Workspace, kind: str, *, ids: list[str] | None = None, include_t
 
 
 def ticks_size(ws: Workspace) -> int:
-    root = ws.root / "raw" / "ticks"
+    root = ws.ticks_dir
     return sum(p.stat().st_size for p in root.rglob("*") if p.is_file()) if root.is_dir() else 0
 
 
@@ -111,7 +111,7 @@ def create(ws: Workspace, kind: str, *, ids: list[str] | None = None, include_ti
         base = f"artifacts/{m.kind}/{m.id}"
         entries += [(f"{base}/{f.path}", d / f.path, f.size, f.sha256) for f in m.files]
         entries.append((f"{base}/{MANIFEST}", d / MANIFEST, (d / MANIFEST).stat().st_size, sha256_file(d / MANIFEST)))
-    troot = ws.root / "raw" / "ticks"
+    troot = ws.ticks_dir
     entries += [(f"raw/ticks/{p.relative_to(troot).as_posix()}", p, p.stat().st_size, sha256_file(p)) for p in ticks]
     stamp = datetime.now(timezone.utc).strftime("%Y%m%d_%H%M%S")
     fname = name or (f"training_data_{stamp}.tar.gz" if kind == "training" else f"results_{stamp}.tar.gz")
@@ -255,7 +255,7 @@ def import_archive(ws: Workspace, archive: Path, *, origin: str | None = None, r
         ticks_src = staging / "raw" / "ticks"
         n_ticks = 0
         if ticks_src.is_dir():
-            root = ws.root / "raw" / "ticks"
+            root = ws.ticks_dir
             for p in sorted(ticks_src.rglob("*")):
                 if p.is_file():
                     target = root / p.relative_to(ticks_src)

@@ -118,7 +118,7 @@ class LocalFile:
 
 
 def ticks_dir(ws: Workspace, sel: Selection) -> Path:
-    return Path(sel.ticks_dir).expanduser().resolve() if sel.ticks_dir else ws.root / "raw" / "ticks"
+    return Path(sel.ticks_dir).expanduser().resolve() if sel.ticks_dir else ws.ticks_dir
 
 
 def _verified(ws: Workspace, m: Manifest) -> Path:

@@ -93,7 +93,7 @@ class HostProfile:
 
 
 def hosts_path(ws: Workspace) -> Path:
-    return ws.root / "ssh_hosts.json"
+    return ws.ssh_hosts_path
 
 
 def load_profiles(ws: Workspace) -> dict[str, HostProfile]:
