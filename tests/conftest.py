@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-SHARED_DATA = (ROOT.parent / "shared" / "data").resolve()
+# ../shared/data beside the checkout (KLINELAB_SHARED_DATA points elsewhere, e.g. from a second worktree)
+SHARED_DATA = Path(os.environ.get("KLINELAB_SHARED_DATA") or (ROOT.parent / "shared" / "data")).resolve()
 sys.path.insert(0, str(ROOT))
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
