@@ -24,4 +24,4 @@ USER klinelab
 
 EXPOSE 8501
 HEALTHCHECK --interval=30s --timeout=5s CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8501/_stcore/health')"
-CMD ["sh", "-c", "python -m engine data import-sample && streamlit run Home.py --server.address 0.0.0.0 --server.port 8501"]
+CMD ["sh", "-c", "python -m engine data import-sample && python scripts/serve.py --server.address 0.0.0.0 --server.port 8501"]

@@ -21,7 +21,7 @@ system-deps:
 
 run: install
 	$(PY) -m engine data import-sample
-	$(VENV)/bin/streamlit run Home.py
+	$(PY) scripts/serve.py
 
 test: install system-deps
 	$(PY) -m pytest

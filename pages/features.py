@@ -8,16 +8,18 @@ from datetime import timedelta
 import pandas as pd
 import streamlit as st
 
-from engine.data.timeframes import TIMEFRAMES
-from engine.plots.features import feature_figure
-from pages import features_widgets as fw
-from pages.features_widgets import FKeys
 from pages.ui import Keys, ensure_sample, follow_job, start_job, user_errors, workspace
 
+st.title("Features")  # first, so the page shows at once while the heavier modules load
 ensure_sample()
 ws = workspace()
 root = str(ws.root)
-st.title("Features")
+
+from engine.data.timeframes import TIMEFRAMES  # noqa: E402
+from engine.plots.features import feature_figure  # noqa: E402
+from pages import features_widgets as fw  # noqa: E402
+from pages.features_widgets import FKeys  # noqa: E402
+
 st.caption("150+ leakage-free features, 24 targets and ZigZag pivots per symbol set and timeframe; "
            "every set is audited for look-ahead leakage before it is stored.")
 
@@ -46,7 +48,7 @@ with tab_build:
         st.info("No candles yet: import some on the Data page.")
     else:
         reg = registry()
-        c1, c2 = st.columns([1, 3])
+        c1, _ = st.columns([1, 3])
         tf = c1.selectbox("Timeframe", tfs, index=tfs.index("15m") if "15m" in tfs else 0)
         syms = sorted(s for s, t in series if t == tf)
         with st.form("features-build"):

@@ -75,13 +75,17 @@ def not_built(title: str, what: str) -> None:
 
 
 def status_icon(status: str) -> str:
-    return {"queued": "⏳", "running": "▶️", "succeeded": "✅", "failed": "❌", "cancelled": "⏹️"}.get(status, "•")
+    # plain symbols: headless browsers and minimal systems often lack an emoji font
+    return {"queued": "…", "running": "▶", "succeeded": "✓", "failed": "✗", "cancelled": "■"}.get(status, "•")
 
 
-def start_job(args: list[str], key: str, *, name: str = "", extra: dict | None = None) -> str | None:
-    """Submit ``python -m engine <args>`` as a background job and remember it under ``key``."""
+def start_job(args: list[str], key: str, *, name: str = "", extra: dict | None = None,
+              env: dict[str, str] | None = None) -> str | None:
+    """Submit ``python -m engine <args>`` as a background job and remember it under ``key``.
+    ``env``: extra environment for the job only (secrets such as a session's token travel this
+    way, never through files or the command line)."""
     with user_errors():
-        st_ = jobs.submit(workspace(), args, name=name, extra=extra)
+        st_ = jobs.submit(workspace(), args, name=name, extra=extra, env=env)
         st.session_state[key] = st_.id
         return st_.id
     return None

@@ -6,7 +6,9 @@
       tmp/                                                     (staging; same filesystem for atomic renames)
       catalog.duckdb                                           (index of all manifests; rebuildable)
       known_hosts                                              (SSH host keys trusted by the user)
+      ssh_hosts.json                                           (SSH host profiles; never passwords)
       sync_history.jsonl                                       (Hub / SSH operations)
+      raw/ticks/                                               (raw tick files of the Hub "ticks" group)
 
 Files are the truth: deleting catalog.duckdb loses nothing (``catalog rebuild``).
 """
@@ -81,6 +83,14 @@ class Workspace:
     @property
     def sync_history_path(self) -> Path:
         return self.root / "sync_history.jsonl"
+
+    @property
+    def ssh_hosts_path(self) -> Path:
+        return self.root / "ssh_hosts.json"
+
+    @property
+    def ticks_dir(self) -> Path:
+        return self.root / "raw" / "ticks"
 
     def kind_dir(self, kind: str) -> Path:
         return self.artifacts_dir / check_kind(kind)

@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-SHARED_DATA = (ROOT.parent / "shared" / "data").resolve()
+# ../shared/data beside the checkout (KLINELAB_SHARED_DATA points elsewhere, e.g. from a second worktree)
+SHARED_DATA = Path(os.environ.get("KLINELAB_SHARED_DATA") or (ROOT.parent / "shared" / "data")).resolve()
 sys.path.insert(0, str(ROOT))
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -141,3 +142,9 @@ def feature_ws(ws, sample_feature_set):
 
     Catalog(ws).rebuild()
     return fid
+
+
+# Hub-compatible HTTP server on loopback (Cloud Sync area): fixture `hub_server` with .url, .token
+# (write), .read_token, .fail_next(status, ...), .commits(repo), .files(repo), .seed(repo, {...});
+# it points HF_ENDPOINT (and an already-imported huggingface_hub) at itself. See tests/fixtures/hub_server.py.
+from tests.fixtures.hub_server import hub_server  # noqa: E402,F401

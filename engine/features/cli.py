@@ -31,12 +31,15 @@ def cmd_audit(args, ws):
     fs = load_feature_set(ws, args.featureset_id)
     p = fs.manifest.params
     plan = plan_build(ws, p["symbols"], p["timeframe"], families=p["families"], start=p.get("start"), end=p.get("end"),
-                      config_path=args.config)
+                      config_path=args.config or p.get("config"))
     stored = set(fs.feature_names)
     plan.features = [f for f in plan.features if f.name in stored]
-    cuts = tuple(float(x) for x in _csv(args.cuts)) if args.cuts else None
-    if cuts and not all(0.05 <= c <= 0.99 for c in cuts):
-        raise BadInput("--cuts are fractions of the window between 0.05 and 0.99")
+    try:
+        cuts = tuple(float(x) for x in _csv(args.cuts)) if args.cuts else None
+    except ValueError:
+        cuts = (-1.0,)
+    if cuts is not None and (not cuts or not all(0.05 <= c <= 0.99 for c in cuts)):
+        raise BadInput(f"bad --cuts {args.cuts!r}", hint="fractions of the window between 0.05 and 0.99, e.g. 0.5,0.75,0.95")
     res = audit_plan(plan, window=args.window, cut_fractions=cuts, progress=progress)
     changed = sorted(set(plan.data_hashes.items()) ^ set((fs.manifest.extra.get("data_sha256") or {}).items()))
     doc = {"featureset_id": fs.id, **res.summary(), "stored_leaking": fs.leaking,

@@ -120,6 +120,8 @@ def parse_config(data: Any, source: str = "config/features.yaml") -> FeaturesCon
 
 def load_config(path: str | Path | None = None) -> FeaturesConfig:
     p = Path(path) if path else DEFAULT_PATH
+    if not p.is_absolute() and not p.exists() and (ROOT / p).is_file():
+        p = ROOT / p  # a path recorded in a manifest (relative to the project)
     if not p.is_file():
         raise NotFound(f"features config {p} does not exist")
     try:

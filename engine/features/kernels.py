@@ -78,8 +78,8 @@ def rolling_mean(x: np.ndarray, w: int, min_count: int | None = None) -> np.ndar
 
 
 def rolling_moments(x: np.ndarray, y: np.ndarray, w: int, min_count: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Pairwise-complete rolling mean of x, mean of y, population var of x, var of y and cov
-    (returned as (cov, var_x, var_y, n)) over the last ``w`` rows."""
+    """Pairwise-complete rolling (cov, var_x, var_y, n) over the last ``w`` rows (population
+    moments of the rows where both x and y are defined; NaN until ``min_count`` such rows)."""
     x = np.asarray(x, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)
     both = ~(np.isnan(x) | np.isnan(y))

@@ -55,8 +55,6 @@ class Plan:
     bars: dict[str, Bars]
     reference: dict[str, Bars]  # BTC when it is not one of the symbols
     cfg: FeaturesConfig
-    start: str | None
-    end: str | None
     parents: list[str]
     data_hashes: dict[str, str]
     warmup: int
@@ -127,7 +125,7 @@ def plan_build(ws: Workspace, symbols: list[str] | str, timeframe: str, *, famil
 
     tf = parse_timeframe(timeframe)
     if isinstance(symbols, str):
-        symbols = [s for s in symbols.split(",")]
+        symbols = symbols.split(",")
     syms = [check_symbol(s) for s in symbols if str(s).strip()]
     if not syms:
         raise BadInput("no symbol given", hint="pass --symbols BTCUSDT,ETHUSDT,...")
@@ -193,8 +191,7 @@ def plan_build(ws: Workspace, symbols: list[str] | str, timeframe: str, *, famil
                            hint="widen the date range or choose fewer families")
     params = {"symbols": syms, "timeframe": tf, "families": fams, "start": None if t0 is None else t0.isoformat(),
               "end": None if t1 is None else t1.isoformat(), "config": cfg.source, "featureset_version": FEATURESET_VERSION}
-    return Plan(syms, tf, fams, feats, skipped, bars, reference, cfg, params["start"], params["end"], parents, hashes,
-                warmup, params)
+    return Plan(syms, tf, fams, feats, skipped, bars, reference, cfg, parents, hashes, warmup, params)
 
 
 def compute_features(bars: dict[str, Bars], reference: dict[str, Bars], timeframe: str, features: list[FeatureDef],
@@ -297,6 +294,7 @@ def build_feature_set(ws: Workspace, symbols, timeframe: str, *, families=None, 
     t_start = time.perf_counter()
     progress(0.0, "checking the request and loading candles")
     plan = plan_build(ws, symbols, timeframe, families=families, start=start, end=end, config_path=config_path)
+    plan.params["audited"] = bool(audit)  # an unaudited set never answers a request for an audited one
     key = plan.cache_key()
     if use_cache:
         cached = find_cached(ws, key)
@@ -334,7 +332,7 @@ def build_feature_set(ws: Workspace, symbols, timeframe: str, *, families=None, 
         lab = pivot_labels(len(b), piv, pd.to_datetime(b.ts, utc=True).as_unit("ms")).iloc[plan.warmup:]
         lcols["pivot"].append(lab["pivot"].to_numpy())
         lcols["pivot_label"].append(lab["pivot_label"].to_numpy())
-        lcols["confirm_time"].append(lab["confirm_time"].to_numpy())
+        lcols["confirm_time"].append(lab["confirm_time"].dt.tz_convert(None).to_numpy())
         zz = piv.drop(columns=["pivot_idx", "confirm_idx"])
         zz.insert(0, "symbol", s)
         zz_frames.append(zz)
@@ -357,10 +355,10 @@ def build_feature_set(ws: Workspace, symbols, timeframe: str, *, families=None, 
             ttab[nm] = pa.array(v, mask=mask, type=pa.float64())
         else:
             ttab[nm] = pa.array(np.where(mask, 0, v).astype(np.int8), mask=mask, type=pa.int8())
-    conf = pd.Series(np.concatenate(lcols["confirm_time"])).astype("datetime64[ms, UTC]")
     ltab = {"timestamp": ts_arr, "symbol": sym_arr, "pivot": pa.array(np.concatenate(lcols["pivot"]), type=pa.int8()),
             "pivot_label": pa.array(np.concatenate(lcols["pivot_label"]), type=pa.int8()),
-            "confirm_time": pa.Array.from_pandas(conf)}
+            "confirm_time": pa.array(np.concatenate(lcols["confirm_time"]), type=pa.timestamp("ms", tz="UTC"),
+                                     from_pandas=True)}
     zz_all = pd.concat(zz_frames, ignore_index=True)
     first = pd.Timestamp(int(all_ts.min()), unit="ns", tz="UTC")
     last = pd.Timestamp(int(all_ts.max()), unit="ns", tz="UTC")

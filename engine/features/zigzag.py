@@ -92,9 +92,10 @@ def pivot_labels(n: int, pivots: pd.DataFrame, timestamps) -> pd.DataFrame:
     (null where there is no pivot): the time from which the label is knowable."""
     pivot = np.zeros(n, dtype=np.int8)
     label = np.full(n, -1, dtype=np.int8)
-    confirm = pd.Series(pd.NaT, index=range(n), dtype="datetime64[ms, UTC]")
+    confirm = np.full(n, np.datetime64("NaT"), dtype="datetime64[ms]")
     idx = pivots["pivot_idx"].to_numpy()
     pivot[idx] = 1
     label[idx] = pivots["label"].to_numpy()
-    confirm.iloc[idx] = pivots["confirm_time"].to_numpy()
-    return pd.DataFrame({"timestamp": timestamps, "pivot": pivot, "pivot_label": label, "confirm_time": confirm.to_numpy()})
+    confirm[idx] = pivots["confirm_time"].dt.tz_convert(None).to_numpy()
+    return pd.DataFrame({"timestamp": timestamps, "pivot": pivot, "pivot_label": label,
+                         "confirm_time": pd.DatetimeIndex(confirm).tz_localize("UTC")})

@@ -60,7 +60,8 @@ def submit(ws: Workspace, args: list[str], *, name: str = "", parents: list[str]
 
 
 def _check_alive(ws: Workspace, st: JobState) -> JobState:
-    if st.status in ACTIVE and st.host == "local":
+    # every job has a local process (for a remote job: the one that follows it over SSH)
+    if st.status in ACTIVE:
         if st.pid is None:
             # queued but never got a pid: the submitting process died between the two writes
             age = time.time() - (job_dir(ws, st.id) / "state.json").stat().st_mtime

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -61,36 +62,45 @@ def app_workspace(tmp_path_factory):
     return root
 
 
-@pytest.fixture(scope="session")
-def app_url(app_workspace):
-    """URL of a running app (streamlit run Home.py) on a free loopback port."""
+@contextmanager
+def running_app(workspace: Path):
+    """``scripts/serve.py`` (what ``make run`` starts) on a free loopback port; yields its URL."""
     port = _free_port()
-    env = dict(os.environ, KLINELAB_HOME=str(app_workspace), PYTHONUNBUFFERED="1")
-    log = open(app_workspace.parent / "streamlit.log", "wb")
-    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "Home.py", "--server.port", str(port),
+    env = dict(os.environ, KLINELAB_HOME=str(workspace), PYTHONUNBUFFERED="1")
+    log_path = workspace.parent / f"streamlit-{port}.log"
+    log = open(log_path, "wb")
+    proc = subprocess.Popen([sys.executable, "scripts/serve.py", "--server.port", str(port),
                              "--server.address", "127.0.0.1", "--server.headless", "true"],
                             cwd=str(ROOT), env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 90
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"streamlit exited: {(app_workspace.parent / 'streamlit.log').read_text()[-2000:]}")
-        try:
-            with urllib.request.urlopen(url + "/_stcore/health", timeout=2) as r:
-                if r.status == 200:
-                    break
-        except OSError:
-            time.sleep(0.3)
-    else:
-        proc.kill()
-        raise RuntimeError("streamlit did not become healthy in 90 s")
-    yield url
-    os.killpg(proc.pid, 15)
     try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, 9)
-    log.close()
+        deadline = time.time() + 90
+        while time.time() < deadline:
+            if proc.poll() is not None:
+                raise RuntimeError(f"streamlit exited: {log_path.read_text()[-2000:]}")
+            try:
+                with urllib.request.urlopen(url + "/_stcore/health", timeout=2) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                time.sleep(0.3)
+        else:
+            raise RuntimeError("streamlit did not become healthy in 90 s")
+        yield url
+    finally:
+        try:
+            os.killpg(proc.pid, 15)
+            proc.wait(timeout=10)
+        except (ProcessLookupError, subprocess.TimeoutExpired):
+            os.killpg(proc.pid, 9)
+        log.close()
+
+
+@pytest.fixture(scope="session")
+def app_url(app_workspace):
+    """URL of the running app shared by the browser tests (workspace: the bundled sample)."""
+    with running_app(app_workspace) as url:
+        yield url
 
 
 @pytest.fixture
@@ -102,11 +112,13 @@ def page(browser):
 
 
 def open_page(page, url: str, path: str, *, wait_text: str | None = None, timeout: float = 60_000) -> None:
-    """Open ``url/path``, wait for the app to finish running, assert no exception is shown."""
+    """Open ``url/path``, wait for the app to finish running, assert no exception is shown.
+    ``wait_text`` is looked for in the page's main area (not the sidebar, whose links carry the
+    page names from the start)."""
     page.goto(f"{url}/{path}", wait_until="domcontentloaded")
     page.wait_for_selector('[data-testid="stApp"]', timeout=timeout)
     if wait_text:
-        page.get_by_text(wait_text, exact=False).first.wait_for(timeout=timeout)
+        page.locator('[data-testid="stMain"]').get_by_text(wait_text, exact=False).first.wait_for(timeout=timeout)
     wait_idle(page, timeout)
     assert_no_exception(page)
 

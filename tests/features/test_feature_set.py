@@ -33,6 +33,14 @@ def test_fixture_feature_set_follows_the_contract(feature_ws, ws):
     assert meta["future_return_15m"]["type"] == "regression" and meta["long_reach_1pct_4h"]["type"] == "binary"
     parents = fs.manifest.parents
     assert {"ohlcv-BTCUSDT-15m", "ohlcv-ETHUSDT-15m", "ohlcv-SOLUSDT-15m"} <= set(parents)
+    assert str(lab["confirm_time"].dtype) == "datetime64[ms, UTC]"
+    piv = lab["pivot"] == 1
+    assert piv.mean() > 0.005 and (lab.loc[piv, "pivot_label"].between(0, 3)).all()
+    assert (lab.loc[piv, "confirm_time"] > lab.loc[piv, "timestamp"]).all()
+    assert lab.loc[~piv, "confirm_time"].isna().all() and (lab.loc[~piv, "pivot_label"] == -1).all()
+    zz = fs.zigzag()
+    assert list(zz.columns) == ["symbol", "pivot_time", "confirm_time", "price", "side", "type", "label"]
+    assert set(zz["type"]) == {"HH", "LH", "HL", "LL"} and (zz["confirm_time"] > zz["pivot_time"]).all()
     audit = json.loads((fs.path / "audit.json").read_text())
     assert audit["passed"] is True and len(audit["cut_points"]) >= 3
 
@@ -48,7 +56,7 @@ def test_last_rows_of_each_horizon_are_null(feature_ws, ws):
             assert not np.isnan(col[-h - 200:-h]).any(), (sym, name)
 
 
-def test_cli_build_json_lists_tables_and_names(sample_ws):
+def test_cli_build_json_lists_tables_and_names(sample_ws, capsys):
     r = run_cli("features", "build", "--symbols", "BTCUSDT", "--timeframe", "15m", "--start", "2026-02-01",
                 "--families", "returns,time", "--json")
     assert r.returncode == 0, r.stderr
@@ -60,7 +68,10 @@ def test_cli_build_json_lists_tables_and_names(sample_ws):
     assert list(f.columns) == ["timestamp", "symbol", *doc["feature_names"]]
     assert list(t.columns) == ["timestamp", "symbol", *doc["target_names"]]
     assert len(f) == len(t) and (f["timestamp"] == t["timestamp"]).all()
-    again = run_cli("features", "build", "--symbols", "BTCUSDT", "--timeframe", "15m", "--start", "2026-02-01",
-                    "--families", "time,returns", "--json")
-    assert again.returncode == 0 and json.loads(again.stdout)["featureset_id"] == doc["featureset_id"]
-    assert json.loads(again.stdout)["cached"] is True
+    from engine.cli import main  # the same request again (in-process): the stored set is returned
+
+    capsys.readouterr()
+    assert main(["features", "build", "--symbols", "BTCUSDT", "--timeframe", "15m", "--start", "2026-02-01",
+                 "--families", "time,returns", "--json", "--quiet"]) == 0
+    again = json.loads(capsys.readouterr().out)
+    assert again["featureset_id"] == doc["featureset_id"] and again["cached"] is True

@@ -170,3 +170,17 @@ def test_list_and_audit_commands(feature_ws, ws, engine_cli):
     assert snapshot(ws.root) == before  # the audit writes nothing
     r = engine_cli("features", "audit", "features-nope")
     assert r.returncode == 2 and "no artifact with id 'features-nope'" in _error_line(r)
+
+
+def test_one_hour_build_scales_horizons_and_zigzag(sample_ws, engine_cli):
+    r = engine_cli("data", "resample", "ETHUSDT", "--from", "15m", "--to", "1h")
+    assert r.returncode == 0, r.stderr
+    r = engine_cli("features", "build", "--symbols", "ETHUSDT", "--timeframe", "1h", "--families", "returns,trend", "--json")
+    assert r.returncode == 0, r.stderr
+    fs = load_feature_set(sample_ws, json.loads(r.stdout)["featureset_id"])
+    assert fs.timeframe == "1h" and fs.max_horizon_bars == 12
+    assert fs.target_meta["future_return_15m"]["horizon_bars"] == 1 and fs.target_meta["direction_4h"]["horizon_bars"] == 4
+    assert fs.manifest.extra["zigzag"]["deviation_pct"] == 2.5
+    y = fs.targets(["future_return_1h", "bars_to_peak_12h"])
+    assert y["future_return_1h"].isna().sum() == 1 and y["bars_to_peak_12h"].isna().sum() == 12
+    assert y["bars_to_peak_12h"].dropna().between(1, 12).all()

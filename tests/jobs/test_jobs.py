@@ -33,6 +33,7 @@ def test_job_runs_reports_progress_and_result(ws):
     assert done.result["imported"][0]["id"].startswith("ohlcv-")
     log = jobs.log_tail(ws, st.id)
     assert "storing BTCUSDT 15m" in log  # progress lines land in the job's log
+    Catalog(ws).refresh()  # as pages and `catalog query` do (the job's own indexing may meet a busy catalog)
     jobrow = Catalog(ws).query(kind="job")
     assert st.id in set(jobrow["id"])  # the ended job is indexed, with lineage to its artifacts
     assert "ohlcv-BTCUSDT-15m" in set(Catalog(ws).lineage(st.id)["ancestors"]["id"])

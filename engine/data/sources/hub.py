@@ -33,6 +33,12 @@ def hub_errors(e: Exception, what: str) -> Exception:
     if isinstance(e, hfe.RepositoryNotFoundError):
         return NotFound(f"{what}: repository not found on {endpoint} (or it is private and no valid token was given)",
                         hint="check the repo id; set HF_TOKEN for private repos")
+    if isinstance(e, (getattr(hfe, "LocalEntryNotFoundError", ()), hfe.OfflineModeIsEnabled)):
+        # raised by hf_hub_download when the Hub could not be reached (and the file is not cached): it
+        # subclasses EntryNotFoundError, so it must be told apart before "file not found" below
+        cause = e.__cause__ or e.__context__ or e
+        return RemoteError(f"{what}: cannot reach the Hub at {endpoint} ({type(cause).__name__}: {str(cause)[:160]})",
+                           hint="check the network connection and HF_ENDPOINT")
     if isinstance(e, hfe.RevisionNotFoundError):
         return NotFound(f"{what}: revision not found")
     if isinstance(e, (hfe.EntryNotFoundError, getattr(hfe, "RemoteEntryNotFoundError", hfe.EntryNotFoundError))):

@@ -21,7 +21,7 @@ def _mid(h, l, n):
 def compute(b: Bars, cfg) -> dict[str, np.ndarray]:
     h, l, c = b.high, b.low, b.close
     out: dict[str, np.ndarray] = {}
-    sma = {n: talib.SMA(c, n) for n in (*SMA_N,)}
+    sma = {n: talib.SMA(c, n) for n in SMA_N}
     ema = {n: talib.EMA(c, n) for n in EMA_N}
     for n in SMA_N:
         out[f"sma_ratio_{n}"] = safe_div(c, sma[n]) - 1.0

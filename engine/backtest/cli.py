@@ -1,0 +1,254 @@
+"""`backtest` commands.
+
+    python -m engine backtest MODEL_ID [MODEL_ID ...] [options]      backtest model(s) on their out-of-sample bars
+    python -m engine backtest rule --symbol S --timeframe TF [...]   the plain SMA-crossover baseline
+    python -m engine backtest sweep MODEL_ID | --rule ... --thresholds 0.4:0.8:0.05 [--sl-stops ...] [--tp-stops ...]
+    python -m engine backtest compare ID ID ...                      metrics side by side
+    python -m engine backtest list | show ID
+
+``--json`` prints the backtest id, its metrics, the annualisation used (bars_per_year) and the
+path of its equity-curve file.
+"""
+from __future__ import annotations
+
+import argparse
+
+from config.errors import BadInput
+
+COMMANDS = ("rule", "sweep", "compare", "list", "show")
+
+
+def _csv(text: str | None) -> list[str]:
+    return [x.strip().upper() for x in (text or "").split(",") if x.strip()]
+
+
+def _add_common(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("portfolio and costs")
+    g.add_argument("--symbols", "--symbol", dest="symbols", help="comma-separated symbols (default: all the model's)")
+    g.add_argument("--direction", default="both", choices=["long", "short", "both"])
+    g.add_argument("--sizing", default="all", choices=["all", "percent", "value", "amount"],
+                   help="all equity / fraction of cash / fixed cash per trade / fixed coins per trade")
+    g.add_argument("--size", type=float, help="the size for percent (0..1], value (cash) or amount (coins)")
+    g.add_argument("--sl-stop", type=float, help="stop-loss as a fraction of the entry price (0.02 = 2%%)")
+    g.add_argument("--tp-stop", type=float, help="take-profit as a fraction of the entry price")
+    g.add_argument("--sl-trail", action="store_true", help="trailing stop-loss")
+    g.add_argument("--fee-type", default="taker", choices=["taker", "maker"],
+                   help="which preset fee when --fees is not given (spot 0.1%%; perps 0.05%% taker / 0.02%% maker)")
+    g.add_argument("--fees", type=float, help="fee per fill as a fraction (0.0005 = 0.05%%)")
+    g.add_argument("--slippage", type=float, default=0.0001, help="slippage per fill as a fraction (default 0.0001)")
+    g.add_argument("--no-funding", action="store_true", help="do not charge perpetual funding")
+    g.add_argument("--init-cash", type=float, default=10_000.0)
+    g.add_argument("--execution", default="next_open", choices=["next_open", "close"],
+                   help="fill at the next bar's open (default) or at the signal bar's close")
+    g.add_argument("--start", help="period start (default: the model's test split)")
+    g.add_argument("--end", help="period end")
+    g.add_argument("--hold-bars", type=int, help="hold event signals (Stage 2) at most this many bars")
+
+
+def _params(args, *, threshold: float | None = None):
+    from engine.backtest.params import BacktestParams
+
+    return BacktestParams(direction=args.direction, threshold=threshold, horizon=getattr(args, "horizon", None),
+                          sizing=args.sizing, size=args.size, sl_stop=args.sl_stop, tp_stop=args.tp_stop,
+                          sl_trail=args.sl_trail, fee_type=args.fee_type, fees=args.fees, slippage=args.slippage,
+                          funding=not args.no_funding, init_cash=args.init_cash, execution=args.execution,
+                          start=args.start, end=args.end, hold_bars=args.hold_bars, symbols=_csv(args.symbols))
+
+
+def _result_text(r: dict) -> str:
+    from engine.backtest.metrics import LABELS
+    from engine.backtest.store import format_metric
+
+    m = r["metrics"]
+    head = (f"{r['backtest_id']}: {r['source'].get('kind')} {r.get('model_id') or ''} {','.join(r['symbols'])} "
+            f"{r['timeframe']} {r['period']['start']} -> {r['period']['end']}  "
+            f"(annualised with {r['bars_per_year']:,} bars/year)")
+    lines = [head] + [f"  {label:<26} {format_metric(k, m.get(k))}" for k, (label, _, _) in LABELS.items()]
+    lines += [f"  equity curve: {r['equity_path']}"] + [f"  note: {n}" for n in r.get("notes", [])]
+    return "\n".join(lines)
+
+
+def _parse(prog: str, words: list[str], build) -> argparse.Namespace:
+    from engine.cli import ArgumentParser
+
+    p = ArgumentParser(prog=f"python -m engine backtest {prog}".rstrip())
+    build(p)
+    return p.parse_args(words)
+
+
+# -- commands ------------------------------------------------------------------------------
+
+
+def _run_models(words: list[str], ws) -> dict:
+    def build(p):
+        p.add_argument("model_ids", nargs="+", metavar="MODEL_ID")
+        p.add_argument("--threshold", type=float, help="signal threshold (direction / Stage 2: probability; "
+                                                        "PatchTST: expected return over the round-trip cost)")
+        p.add_argument("--horizon", help="prediction horizon of direction / PatchTST models (15m, 1h, 4h, 12h)")
+        _add_common(p)
+
+    args = _parse("", words, build)
+    from engine.backtest.run import prepare, run_prepared
+    from engine.backtest.sources import load_model_source
+
+    params = _params(args, threshold=args.threshold)
+    params.validated()  # bad values fail before anything is read
+    sources = [load_model_source(ws, mid, horizon=args.horizon) for mid in dict.fromkeys(args.model_ids)]
+    preps = [prepare(ws, src, params) for src in sources]  # every model checked before any run is written
+    results = [run_prepared(ws, prep) for prep in preps]
+    if len(results) == 1:
+        r = results[0]
+        r["_text"] = _result_text(r)
+        return r
+    return {"backtests": results, "_text": "\n\n".join(_result_text(r) for r in results)}
+
+
+def _rule_args(p: argparse.ArgumentParser, required: bool) -> None:
+    p.add_argument("--timeframe", required=required, help="e.g. 15m")
+    p.add_argument("--fast", type=int, default=20, help="fast SMA length (bars)")
+    p.add_argument("--slow", type=int, default=50, help="slow SMA length (bars)")
+    p.add_argument("--period-of", metavar="MODEL_ID", help="use this model's out-of-sample period (for comparisons)")
+
+
+def _run_rule(words: list[str], ws) -> dict:
+    def build(p):
+        p.add_argument("--rule", default="sma_cross", choices=["sma_cross"])
+        _rule_args(p, True)
+        _add_common(p)
+
+    args = _parse("rule", words, build)
+    from engine.backtest.run import rule_source, run_backtest
+
+    params = _params(args)
+    params.validated()
+    if not params.symbols:
+        raise BadInput("the rule needs --symbol", hint="e.g. --symbol BTCUSDT (comma-separated for several)")
+    src = rule_source(ws, symbols=params.symbols, timeframe=args.timeframe, rule=args.rule, fast=args.fast,
+                      slow=args.slow, period_of=args.period_of)
+    r = run_backtest(ws, src, params)
+    r["_text"] = _result_text(r)
+    return r
+
+
+def _run_sweep(words: list[str], ws) -> dict:
+    from engine.backtest.metrics import METRICS
+
+    def build(p):
+        p.add_argument("model_id", nargs="?", metavar="MODEL_ID")
+        p.add_argument("--rule", choices=["sma_cross"], help="sweep the plain rule instead of a model")
+        _rule_args(p, False)
+        p.add_argument("--horizon")
+        p.add_argument("--thresholds", help="e.g. 0.4:0.8:0.05 or 0.5,0.6,0.7 (default: the model's default)")
+        p.add_argument("--sl-stops", help="stop-losses, e.g. none,0.01,0.02")
+        p.add_argument("--tp-stops", help="take-profits, e.g. none,0.02,0.04")
+        p.add_argument("--metric", default="sharpe", choices=METRICS, help="metric to rank and draw")
+        _add_common(p)
+
+    args = _parse("sweep", words, build)
+    from engine.backtest.params import parse_grid
+    from engine.backtest.run import rule_source, run_sweep
+    from engine.backtest.sources import load_model_source
+
+    if bool(args.model_id) == bool(args.rule):
+        raise BadInput("give either a MODEL_ID or --rule sma_cross", hint="see `python -m engine backtest sweep --help`")
+    params = _params(args)
+    params.validated()
+    thresholds = parse_grid(args.thresholds, "threshold")
+    sl, tp = parse_grid(args.sl_stops, "sl-stop"), parse_grid(args.tp_stops, "tp-stop")
+    if args.rule:
+        if not args.timeframe or not params.symbols:
+            raise BadInput("a rule sweep needs --symbol and --timeframe")
+        src = rule_source(ws, symbols=params.symbols, timeframe=args.timeframe, rule=args.rule, fast=args.fast,
+                          slow=args.slow, period_of=args.period_of)
+    else:
+        src = load_model_source(ws, args.model_id, horizon=args.horizon)
+    r = run_sweep(ws, src, params, thresholds=thresholds, sl_stops=sl, tp_stops=tp, metric=args.metric)
+    from engine.backtest.store import format_metric
+
+    b = r["best"]
+    r["_text"] = (f"{r['backtest_id']}: {r['points']} grid points in one vectorbt run; best {args.metric} "
+                  f"{format_metric(args.metric, b.get(args.metric))} at threshold={b.get('threshold')}, sl={b.get('sl_stop')}, "
+                  f"tp={b.get('tp_stop')}\n  table: {r['sweep_path']}" + "".join(f"\n  note: {n}" for n in r["notes"]))
+    return r
+
+
+def _compare(words: list[str], ws) -> dict:
+    def build(p):
+        p.add_argument("ids", nargs="+", metavar="BACKTEST_ID")
+
+    args = _parse("compare", words, build)
+    from engine.backtest.metrics import LABELS
+    from engine.backtest.store import compare, format_metric
+
+    c = compare(ws, args.ids)
+    rows = []
+    for b in c["runs"]:
+        rows.append({"backtest_id": b.id, "name": b.manifest.name, "source": (b.manifest.extra or {}).get("source"),
+                     "symbols": b.manifest.symbols, "timeframe": b.manifest.timeframe,
+                     "period": {"start": b.manifest.start, "end": b.manifest.end}, "metrics": b.manifest.metrics,
+                     "bars_per_year": b.manifest.metrics.get("bars_per_year"),
+                     "equity_path": str(b.path / "equity.parquet")})
+    table = c["table"]
+    text_rows = [f"{'':<26}" + "".join(f"{b.id[-13:]:>16}" for b in c["runs"])]
+    for k in table.index:
+        label = LABELS.get(k, (k,))[0]
+        text_rows.append(f"{label:<26}" + "".join(f"{format_metric(k, v):>16}" for v in table.loc[k]))
+    return {"runs": rows, "metrics": {k: table.loc[k].to_dict() for k in table.index}, "notes": c["notes"],
+            "_text": "\n".join(text_rows + [f"note: {n}" for n in c["notes"]])}
+
+
+def _list(words: list[str], ws) -> dict:
+    def build(p):
+        p.add_argument("--model", help="only backtests of this model")
+        p.add_argument("--mode", choices=["single", "sweep"])
+
+    args = _parse("list", words, build)
+    from engine.backtest.store import list_backtests
+
+    rows = [{"backtest_id": b.id, "name": b.manifest.name, "mode": b.mode, "symbols": b.manifest.symbols,
+             "timeframe": b.manifest.timeframe, "start": b.manifest.start, "end": b.manifest.end,
+             "total_return": b.manifest.metrics.get("total_return"), "sharpe": b.manifest.metrics.get("sharpe"),
+             "created_at": b.manifest.created_at} for b in list_backtests(ws, mode=args.mode, model_id=args.model)]
+    text = "\n".join(f"{r['backtest_id']}  {r['mode']:<6} {r['name']}" for r in rows) or "no backtests yet"
+    return {"backtests": rows, "_text": text}
+
+
+def _show(words: list[str], ws) -> dict:
+    def build(p):
+        p.add_argument("id", metavar="BACKTEST_ID")
+
+    args = _parse("show", words, build)
+    from engine.backtest.store import load_backtest
+
+    b = load_backtest(ws, args.id)
+    m = b.manifest
+    d = {"backtest_id": b.id, "mode": b.mode, "params": m.params, "metrics": m.metrics, "parents": m.parents,
+         "annualisation": (m.extra or {}).get("annualisation"), "extra": m.extra, "path": str(b.path)}
+    if b.mode == "sweep":
+        d["sweep_path"] = str(b.path / "sweep.parquet")
+    else:
+        d["equity_path"] = str(b.path / "equity.parquet")
+    return d
+
+
+HANDLERS = {"rule": _run_rule, "sweep": _run_sweep, "compare": _compare, "list": _list, "show": _show}
+
+
+def cmd_backtest(args, ws) -> dict:
+    words = list(args.words or [])
+    if not words:
+        raise BadInput("backtest: give a MODEL_ID or a command", hint=f"commands: {', '.join(COMMANDS)}; "
+                       "see `python -m engine backtest --help`")
+    if words[0] in HANDLERS:
+        return HANDLERS[words[0]](words[1:], ws)
+    if words[0].startswith("-"):
+        raise BadInput(f"backtest: the MODEL_ID or command comes first, got {words[0]!r}",
+                       hint="e.g. `python -m engine backtest MODEL_ID --threshold 0.6`")
+    return _run_models(words, ws)
+
+
+def register(sub) -> None:
+    p = sub.add_parser("backtest", help="vectorbt backtests of models and rules: run, sweep, compare",
+                       description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("words", nargs=argparse.REMAINDER, metavar="MODEL_ID|COMMAND ...")
+    p.set_defaults(func=cmd_backtest)

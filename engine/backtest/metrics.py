@@ -1,0 +1,176 @@
+"""Metrics of simulated portfolios, vectorised over combos (vectorbt's returns, drawdown and
+trade statistics), annualised with the timeframe: ``bars_per_year(tf)`` bars a year
+(35,040 for 15m, 8,760 for 1h), never 252.
+
+Return-based ratios are computed on the equity curve *including funding* (what the account
+really holds), per bar, from the initial cash:
+  Sharpe  = mean(r) / std(r, ddof=1) * sqrt(bars_per_year)
+  Sortino = mean(r) * bars_per_year / (sqrt(mean(min(r, 0)^2)) * sqrt(bars_per_year))
+  CAGR    = (equity_end / init_cash) ^ (bars_per_year / bars) - 1,   Calmar = CAGR / |max drawdown|
+  max drawdown = min(equity / running peak of equity - 1)  (a negative fraction)
+Trade statistics use closed trades (an open trade at the end is marked to market in the
+equity and counted in ``open_trades``).
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from engine.backtest.portfolio import YEAR, Simulation
+from engine.data.timeframes import bars_per_year, tf_seconds, tf_timedelta
+
+METRICS = ["total_return", "cagr", "sharpe", "sortino", "calmar", "max_drawdown", "max_drawdown_duration_bars",
+           "max_drawdown_duration_days", "win_rate", "profit_factor", "expectancy", "avg_trade_return", "exposure",
+           "trades", "closed_trades", "open_trades", "fees_paid", "slippage_paid", "funding_paid", "final_value",
+           "buy_and_hold_return", "excess_return"]
+# for the page and `compare`: label, format, and whether higher is better
+LABELS = {
+    "total_return": ("Total return", "pct", True), "cagr": ("CAGR", "pct", True), "sharpe": ("Sharpe", "num", True),
+    "sortino": ("Sortino", "num", True), "calmar": ("Calmar", "num", True), "max_drawdown": ("Max drawdown", "pct", True),
+    "max_drawdown_duration_days": ("Max DD duration (days)", "num", False), "win_rate": ("Win rate", "pct", True),
+    "profit_factor": ("Profit factor", "num", True), "expectancy": ("Expectancy (cash/trade)", "num", True),
+    "avg_trade_return": ("Avg trade return", "pct", True), "exposure": ("Exposure", "pct", None),
+    "trades": ("Trades", "int", None), "fees_paid": ("Fees paid", "num", False), "slippage_paid": ("Slippage paid", "num", False),
+    "funding_paid": ("Funding paid", "num", False), "final_value": ("Final value", "num", True),
+    "buy_and_hold_return": ("Buy & hold return", "pct", None), "excess_return": ("Excess over buy & hold", "pct", True),
+}
+
+
+def annualisation(timeframe: str) -> dict:
+    return {"timeframe": timeframe, "bars_per_year": bars_per_year(timeframe), "year_days": 365}
+
+
+def returns_metrics(equity: np.ndarray, init_cash: np.ndarray, timeframe: str, index: pd.DatetimeIndex) -> pd.DataFrame:
+    """Return / risk metrics of (bars, cols) equity curves (vectorbt ReturnsAccessor)."""
+    from vectorbt.returns.accessors import ReturnsDFAccessor
+
+    eq = pd.DataFrame(equity, index=index.tz_localize(None))
+    acc = ReturnsDFAccessor.from_value(eq, init_value=np.asarray(init_cash, dtype="float64"), freq=tf_timedelta(timeframe),
+                                         year_freq=YEAR)
+    assert acc.ann_factor == bars_per_year(timeframe), (acc.ann_factor, timeframe)
+    dd_bars = (acc.drawdowns.max_duration() / tf_timedelta(timeframe)).to_numpy("float64")
+    out = pd.DataFrame({
+        "total_return": acc.total(), "cagr": acc.annualized(), "sharpe": acc.sharpe_ratio(), "sortino": acc.sortino_ratio(),
+        "calmar": acc.calmar_ratio(), "max_drawdown": acc.max_drawdown()})
+    out["max_drawdown_duration_bars"] = np.nan_to_num(dd_bars, nan=0.0)
+    out["max_drawdown_duration_days"] = out["max_drawdown_duration_bars"] * tf_seconds(timeframe) / 86400
+    return out.reset_index(drop=True)
+
+
+def benchmark_value(sim: Simulation) -> np.ndarray:
+    """(bars, symbols) buy & hold of each symbol's sleeve from the first close, no costs: the
+    value of vectorbt's ``Portfolio.benchmark_value`` (a test checks they agree), computed once
+    on the symbols instead of once per sweep column."""
+    close = sim.market.close
+    return sim.init_cash / sim.n_symbols * close / close[0]
+
+
+def _slippage_per_column(sim: Simulation) -> np.ndarray:
+    """Cash lost to slippage, summed per column: vectorbt fills a buy at price x (1 + slippage)
+    and a sell at price x (1 - slippage) (stop exits included), so the cost of a fill is
+    size x |fill - fill / (1 +- slippage)|."""
+    rec = sim.pf.orders.values
+    factor = np.where(rec["side"] == 0, 1 + sim.slippage, 1 - sim.slippage)
+    cost = np.abs(rec["size"]) * np.abs(rec["price"] - rec["price"] / factor)
+    return np.bincount(rec["col"], weights=cost, minlength=sim.n_columns)
+
+
+def _trade_stats(sim: Simulation, group: np.ndarray, n_rows: int) -> dict[str, np.ndarray]:
+    """Closed-trade statistics per row from vectorbt's exit-trade records, with the same
+    definitions as vectorbt's ``Trades.win_rate / profit_factor / expectancy`` (a test checks
+    they agree).  Summed with numpy bincounts: vectorbt's record reductions take a function
+    argument, which numba cannot cache, and would cost every process ~5 s of compiling."""
+    rec = sim.pf.trades.values
+    g = group[rec["col"]]
+    closed = rec["status"] == 1
+    pnl = np.where(closed, rec["pnl"], 0.0)
+
+    def count(mask) -> np.ndarray:
+        return np.bincount(g[mask], minlength=n_rows).astype("float64")
+
+    def total(values, mask) -> np.ndarray:
+        return np.bincount(g[mask], weights=values[mask], minlength=n_rows)
+
+    n_all, n_closed = count(np.ones(len(rec), dtype=bool)), count(closed)
+    wins, losses = total(pnl, closed & (pnl > 0)), total(pnl, closed & (pnl < 0))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return {"win_rate": count(closed & (pnl > 0)) / n_closed,
+                "profit_factor": np.where(n_closed > 0, wins / np.abs(losses), np.nan),
+                "expectancy": (wins + losses) / n_closed,
+                "avg_trade_return": total(rec["return"], closed) / n_closed,
+                "trades": n_all, "closed_trades": n_closed,
+                "fees_paid": np.bincount(group[sim.pf.orders.values["col"]], weights=sim.pf.orders.values["fees"],
+                                         minlength=n_rows)}
+
+
+def simulation_metrics(sim: Simulation, *, per_symbol: bool = False) -> pd.DataFrame:
+    """One row per combo (or per column with ``per_symbol``), the columns of :data:`METRICS`."""
+    pf, mk = sim.pf, sim.market
+    n, cols = len(mk.index), sim.n_columns
+    value = np.asarray(pf.value(group_by=False), dtype="float64").reshape(n, cols)
+    exposure = (np.asarray(pf.assets()).reshape(n, cols) != 0).mean(axis=0)
+    slip = _slippage_per_column(sim)
+    funding = sim.funding_flow
+    bench = benchmark_value(sim)  # the same for every combo
+    if per_symbol:
+        group = np.arange(cols)
+        init = np.full(cols, sim.init_cash / sim.n_symbols)
+        bench_return = np.tile(bench[-1] / bench[0] - 1, sim.n_combos)
+    else:  # a combo is the sum of its symbols' sleeves
+        group = np.arange(cols) // sim.n_symbols
+        value, funding, slip = sim.grouped(value), sim.grouped(funding), sim.grouped(slip)
+        exposure = exposure.reshape(sim.n_combos, sim.n_symbols).mean(axis=1)
+        init = np.full(sim.n_combos, sim.init_cash)
+        bench_return = np.full(sim.n_combos, bench[-1].sum() / sim.init_cash - 1)
+    equity = value + np.cumsum(funding, axis=0)
+    out = returns_metrics(equity, init, mk.timeframe, mk.index)
+    for k, v in _trade_stats(sim, group, len(init)).items():
+        out[k] = v
+    out["trades"] = out["trades"].astype(int)
+    out["closed_trades"] = out["closed_trades"].astype(int)
+    out["open_trades"] = out["trades"] - out["closed_trades"]
+    out["exposure"] = exposure
+    out["slippage_paid"] = slip
+    out["funding_paid"] = -funding.sum(axis=0)
+    out["final_value"] = equity[-1]
+    out["buy_and_hold_return"] = bench_return
+    out["excess_return"] = out["total_return"] - out["buy_and_hold_return"]
+    return out[METRICS]
+
+
+def equity_frame(sim: Simulation, combo: int = 0) -> pd.DataFrame:
+    """The equity curve file of one combo: timestamp, equity (incl. funding), drawdown,
+    benchmark (buy & hold), cash, funding_cum, exposure (gross position value / equity) and
+    per-symbol sleeve values ``value_<SYMBOL>``."""
+    pf, mk, s = sim.pf, sim.market, sim.n_symbols
+    n = len(mk.index)
+    cols = slice(combo * s, (combo + 1) * s)
+    value_cols = np.asarray(pf.value(group_by=False), dtype="float64").reshape(n, -1)[:, cols]
+    funding_cols = np.cumsum(sim.funding_flow[:, cols], axis=0)
+    equity = value_cols.sum(axis=1) + funding_cols.sum(axis=1)
+    peak = np.maximum.accumulate(equity)
+    bench = benchmark_value(sim).sum(axis=1)
+    cash = np.asarray(pf.cash(group_by=False), dtype="float64").reshape(n, -1)[:, cols].sum(axis=1)
+    gross = np.abs(np.asarray(pf.asset_value(group_by=False), dtype="float64").reshape(n, -1)[:, cols]).sum(axis=1)
+    df = pd.DataFrame({"timestamp": mk.index, "equity": equity, "drawdown": equity / peak - 1, "benchmark": bench,
+                       "cash": cash, "funding_cum": funding_cols.sum(axis=1), "exposure": gross / equity})
+    for j, sym in enumerate(mk.symbols):
+        df[f"value_{sym}"] = value_cols[:, j] + funding_cols[:, j]
+    return df
+
+
+def trades_frame(sim: Simulation, combo: int = 0) -> pd.DataFrame:
+    """Trades of one combo: symbol, direction, status, size, entry/exit time and price, fees, pnl, return, bars held."""
+    mk, s = sim.market, sim.n_symbols
+    rec = sim.pf.trades.values
+    rec = rec[(rec["col"] >= combo * s) & (rec["col"] < (combo + 1) * s)]
+    open_ = rec["status"] == 0
+    exit_idx = np.where(open_, len(mk.index) - 1, rec["exit_idx"])
+    return pd.DataFrame({
+        "symbol": np.asarray(mk.symbols, dtype=object)[rec["col"] - combo * s],
+        "direction": np.where(rec["direction"] == 0, "long", "short"),
+        "status": np.where(open_, "open", "closed"),
+        "size": rec["size"], "entry_time": mk.index[rec["entry_idx"]], "entry_price": rec["entry_price"],
+        "entry_fees": rec["entry_fees"], "exit_time": mk.index[exit_idx], "exit_price": rec["exit_price"],
+        "exit_fees": rec["exit_fees"], "pnl": rec["pnl"], "return": rec["return"],
+        "bars": exit_idx - rec["entry_idx"]})

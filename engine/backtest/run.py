@@ -1,0 +1,245 @@
+"""Running backtests and sweeps and storing them as ``backtest`` artifacts (layout and
+metrics: docs/CONTRACTS.md, "Backtest artifact").
+
+Order of work: validate every parameter, resolve the source and the period, refuse an
+in-sample period, load the candles, and only then simulate and write (inside
+``create_artifact``), so a refused or bad request leaves the workspace untouched.
+"""
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from config.errors import BadInput
+from engine.backtest.market import Market, load_market
+from engine.backtest.params import BacktestParams, check_stop
+from engine.backtest.sources import ModelSource, RuleSource, Source, load_model_source
+from engine.data.timeframes import parse_timeframe
+from engine.jobs import progress
+from storage.artifacts import create_artifact
+from storage.workspace import Workspace
+
+EQUITY_FILE, TRADES_FILE, SWEEP_FILE = "equity.parquet", "trades.parquet", "sweep.parquet"
+SWEEP_METRICS = ("sharpe", "sortino", "calmar", "total_return", "cagr", "max_drawdown", "win_rate", "profit_factor",
+                 "expectancy", "trades", "exposure", "excess_return")
+MAX_SWEEP_POINTS = 2_000
+
+
+@dataclass
+class Prepared:
+    source: Source
+    params: BacktestParams
+    market: Market
+    start: pd.Timestamp
+    end: pd.Timestamp
+    notes: list[str]
+
+
+def rule_source(ws: Workspace, *, symbols: list[str], timeframe: str, rule: str = "sma_cross", fast: int = 20,
+                slow: int = 50, period_of: str | None = None) -> RuleSource:
+    if not symbols:
+        raise BadInput("the rule needs at least one symbol", hint="e.g. --symbol BTCUSDT")
+    of = load_model_source(ws, period_of) if period_of else None
+    tf = parse_timeframe(timeframe)
+    if of is not None and of.timeframe != tf:
+        raise BadInput(f"{period_of} is a {of.timeframe} model but the rule runs on {tf}")
+    return RuleSource(kind="rule", timeframe=tf, symbols=[s.upper() for s in symbols], rule=rule, fast=fast, slow=slow,
+                      period_of=of, parents=[of.source_id] if of else [])
+
+
+def prepare(ws: Workspace, source: Source, params: BacktestParams) -> Prepared:
+    p = params.validated()
+    symbols = p.symbols or list(source.symbols)
+    if not symbols:
+        raise BadInput("no symbols to backtest")
+    if isinstance(source, ModelSource):
+        unknown = [s for s in symbols if s not in source.symbols]
+        if unknown:
+            raise BadInput(f"model {source.source_id} has no predictions for {', '.join(unknown)}",
+                           hint=f"it has {', '.join(source.symbols)}")
+    if p.sizing == "value" and params.size is None:
+        p.size = p.init_cash / len(symbols)  # a sleeve's worth per trade
+    p.symbols = symbols
+    source.thresholds([p.threshold])  # in range for this source
+    d0, d1 = source.default_period()
+    start = p.start if p.start is not None else d0
+    end = p.end if p.end is not None else d1
+    if start is not None and end is not None:
+        if start > end:
+            raise BadInput(f"the period is empty: start {start} is after end {end}")
+        source.check_period(start, end)
+    market = load_market(ws, symbols, source.timeframe, start, end, funding=p.funding)
+    start, end = market.index[0], market.index[-1]
+    source.check_period(start, end)  # the bars actually used
+    if isinstance(source, ModelSource):
+        inside = source.predictions[source.predictions["timestamp"].between(start, end)]
+        missing = [s for s in symbols if not (inside["symbol"] == s).any()]
+        if missing:
+            raise BadInput(f"model {source.source_id} has no {', '.join(missing)} predictions between {start} and {end}",
+                           hint="the period is empty for this model: use its test split (the default)")
+    return Prepared(source, p, market, start, end, list(source.notes) + list(market.notes))
+
+
+def _targets(prep: Prepared, thresholds: np.ndarray, ws: Workspace) -> np.ndarray:
+    """(bars, thresholds, symbols) raw targets."""
+    costs = prep.params.fee_for(prep.market.symbols) + prep.params.slippage
+    return np.stack([prep.source.targets(ws, s, prep.market.index, thresholds, costs) for s in prep.market.symbols], axis=2)
+
+
+def _stops(value: float | None) -> float:
+    return np.nan if value is None else float(value)
+
+
+def _folds_summary(prep: Prepared, equity: pd.DataFrame) -> list[dict[str, Any]]:
+    src = prep.source
+    if not getattr(src, "walk_forward", False):
+        return []
+    eq = equity.set_index("timestamp")["equity"]
+    out = []
+    for i, p in enumerate(src.plans):
+        inside = eq[(eq.index >= p.test_start) & (eq.index <= p.test_end)]
+        if inside.empty:
+            continue
+        before = eq[eq.index < p.test_start]
+        base = before.iloc[-1] if len(before) else prep.params.init_cash
+        out.append({"fold": i, "test_start": p.test_start.isoformat(), "test_end": p.test_end.isoformat(), "bars": len(inside),
+                    "return": float(inside.iloc[-1] / base - 1)})
+    return out
+
+
+def _name(prep: Prepared, mode: str) -> str:
+    src = prep.source
+    what = f"rule {src.rule} {src.fast}/{src.slow}" if isinstance(src, RuleSource) else f"{src.kind} {src.source_id}"
+    return f"{mode} {what} {','.join(prep.market.symbols)} {prep.market.timeframe}"
+
+
+def _base_params(prep: Prepared) -> dict[str, Any]:
+    d = prep.params.to_dict()
+    d.update({"source": prep.source.describe(), "fees": prep.params.fee_for(prep.market.symbols),
+              "start": prep.start.isoformat(), "end": prep.end.isoformat(), "timeframe": prep.market.timeframe})
+    return d
+
+
+def _parents(prep: Prepared) -> list[str]:
+    return list(dict.fromkeys([*prep.source.parents, *prep.market.series_ids]))
+
+
+def _clean(d: dict[str, Any]) -> dict[str, Any]:
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, (np.integer,)):
+            v = int(v)
+        elif isinstance(v, (np.floating, float)):
+            v = float(v) + 0.0 if np.isfinite(v) else None  # + 0.0: no "-0.0" in reports
+        out[k] = v
+    return out
+
+
+def run_backtest(ws: Workspace, source: Source, params: BacktestParams) -> dict[str, Any]:
+    """One backtest -> a stored artifact; returns the CLI's JSON document."""
+    return run_prepared(ws, prepare(ws, source, params))
+
+
+def run_prepared(ws: Workspace, prep: Prepared) -> dict[str, Any]:
+    """Run a request that :func:`prepare` accepted (validation, the out-of-sample guard and the
+    candles come first, so several requests can all be checked before any is written)."""
+    from engine.backtest.metrics import annualisation, equity_frame, simulation_metrics, trades_frame
+    from engine.backtest.portfolio import simulate
+
+    source = prep.source
+    thr = source.thresholds([prep.params.threshold])
+    targets = _targets(prep, thr, ws)
+    progress(0.3, f"simulating {len(prep.market.index):,} bars x {len(prep.market.symbols)} symbol(s) with vectorbt")
+    sim = simulate(prep.market, targets, prep.params, sl_stop=np.array([_stops(prep.params.sl_stop)]),
+                   tp_stop=np.array([_stops(prep.params.tp_stop)]))
+    progress(0.7, "computing metrics")
+    metrics = _clean(simulation_metrics(sim).iloc[0].to_dict())
+    ann = annualisation(prep.market.timeframe)
+    metrics.update({"bars": len(prep.market.index), "bars_per_year": ann["bars_per_year"], "init_cash": prep.params.init_cash})
+    per_symbol = []
+    if len(prep.market.symbols) > 1:
+        ps = simulation_metrics(sim, per_symbol=True)
+        per_symbol = [{"symbol": s, **_clean(r)} for s, r in zip(prep.market.symbols, ps.to_dict("records"))]
+    equity, trades = equity_frame(sim), trades_frame(sim)
+    folds = _folds_summary(prep, equity)
+    params_d = _base_params(prep)
+    params_d["threshold"] = None if np.isnan(thr[0]) else float(thr[0])
+    progress(0.85, "writing the backtest artifact")
+    with create_artifact(ws, "backtest", name=_name(prep, "backtest"), symbols=prep.market.symbols,
+                         timeframe=prep.market.timeframe, params=params_d, parents=_parents(prep)) as d:
+        equity.to_parquet(d.path(EQUITY_FILE), index=False)
+        trades.to_parquet(d.path(TRADES_FILE), index=False)
+        d.manifest.metrics = metrics
+        d.manifest.start, d.manifest.end = prep.start.isoformat(), prep.end.isoformat()
+        d.manifest.extra = {"mode": "single", "annualisation": ann, "source": prep.source.describe(),
+                            "oos": prep.source.oos_record(), "per_symbol": per_symbol, "folds": folds,
+                            "funding_symbols": prep.market.has_funding,
+                            "notes": prep.notes, "equity_file": EQUITY_FILE, "trades_file": TRADES_FILE}
+        bid = d.id
+    progress(1.0, f"backtest {bid} written", force=True)
+    path = ws.artifact_dir("backtest", bid)
+    return {"backtest_id": bid, "model_id": prep.source.source_id, "source": prep.source.describe(),
+            "symbols": prep.market.symbols, "timeframe": prep.market.timeframe,
+            "period": {"start": prep.start.isoformat(), "end": prep.end.isoformat()}, "metrics": metrics,
+            "annualisation": ann, "bars_per_year": ann["bars_per_year"], "equity_path": str(path / EQUITY_FILE),
+            "trades_path": str(path / TRADES_FILE), "folds": folds, "notes": prep.notes}
+
+
+def run_sweep(ws: Workspace, source: Source, params: BacktestParams, *, thresholds: list[float | None],
+              sl_stops: list[float | None], tp_stops: list[float | None], metric: str = "sharpe") -> dict[str, Any]:
+    """A grid over threshold x stop-loss x take-profit simulated as ONE vectorbt call (one column
+    per grid point and symbol); stored with one row per grid point."""
+    from engine.backtest.metrics import METRICS, annualisation, simulation_metrics
+    from engine.backtest.portfolio import simulate
+
+    if metric not in METRICS:
+        raise BadInput(f"unknown sweep metric {metric!r}", hint=f"use one of {', '.join(SWEEP_METRICS)}")
+    thr = source.thresholds(list(thresholds))
+    base = params.validated()
+    sl_stops = [check_stop("sl_stop", v) for v in sl_stops]
+    tp_stops = [check_stop("tp_stop", v) for v in tp_stops]
+    grid = list(itertools.product(range(len(thr)), sl_stops, tp_stops))
+    if len(grid) > MAX_SWEEP_POINTS:
+        raise BadInput(f"the grid has {len(grid)} points (at most {MAX_SWEEP_POINTS})", hint="use fewer values")
+    prep = prepare(ws, source, base)
+    raw = _targets(prep, thr, ws)  # (bars, thresholds, symbols)
+    ti = np.array([g[0] for g in grid])
+    sl = np.array([_stops(g[1]) for g in grid])
+    tp = np.array([_stops(g[2]) for g in grid])
+    progress(0.3, f"simulating {len(grid)} grid points x {len(prep.market.symbols)} symbol(s) in one vectorbt run")
+    sim = simulate(prep.market, raw[:, ti, :], prep.params, sl_stop=sl, tp_stop=tp)
+    progress(0.75, "computing metrics")
+    m = simulation_metrics(sim).iloc[:len(grid)]
+    table = pd.DataFrame({"threshold": [None if np.isnan(thr[i]) else float(thr[i]) for i in ti],
+                          "sl_stop": [g[1] for g in grid], "tp_stop": [g[2] for g in grid]})
+    table = pd.concat([table, m], axis=1)
+    ann = annualisation(prep.market.timeframe)
+    ranked = table[m[metric].notna()]
+    best = ranked.loc[ranked[metric].idxmax()] if len(ranked) else table.iloc[0]
+    best_d = _clean(best.to_dict())
+    metrics = {"points": len(grid), "best_" + metric: best_d.get(metric), "best_threshold": best_d.get("threshold"),
+               "best_sl_stop": best_d.get("sl_stop"), "best_tp_stop": best_d.get("tp_stop"),
+               "bars": len(prep.market.index), "bars_per_year": ann["bars_per_year"]}
+    params_d = _base_params(prep)
+    params_d.update({"mode": "sweep", "metric": metric, "thresholds": [None if np.isnan(x) else float(x) for x in thr],
+                     "sl_stops": sl_stops, "tp_stops": tp_stops})
+    progress(0.9, "writing the sweep artifact")
+    with create_artifact(ws, "backtest", name=_name(prep, "sweep"), symbols=prep.market.symbols,
+                         timeframe=prep.market.timeframe, params=params_d, parents=_parents(prep)) as d:
+        table.to_parquet(d.path(SWEEP_FILE), index=False)
+        d.manifest.metrics = metrics
+        d.manifest.start, d.manifest.end = prep.start.isoformat(), prep.end.isoformat()
+        d.manifest.extra = {"mode": "sweep", "annualisation": ann, "source": prep.source.describe(),
+                            "oos": prep.source.oos_record(), "notes": prep.notes + [
+                                "the best grid point is chosen on this same period: read the heatmap as sensitivity, "
+                                "not as an out-of-sample result"], "sweep_file": SWEEP_FILE}
+        bid = d.id
+    progress(1.0, f"sweep {bid} written", force=True)
+    return {"backtest_id": bid, "model_id": prep.source.source_id, "mode": "sweep", "points": len(grid),
+            "metric": metric, "best": best_d, "metrics": metrics, "annualisation": ann,
+            "bars_per_year": ann["bars_per_year"], "sweep_path": str(ws.artifact_dir("backtest", bid) / SWEEP_FILE),
+            "period": {"start": prep.start.isoformat(), "end": prep.end.isoformat()}, "notes": prep.notes}

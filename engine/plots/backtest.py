@@ -1,0 +1,112 @@
+"""Pure plotly builders for backtests (no streamlit): equity + drawdown, trades on the
+candlestick chart, overlaid equity curves of several runs, and the sweep heatmap."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from engine.plots.candles import candlestick_figure
+
+MAX_LINE_POINTS = 6_000  # equity curves are thinned to this many points for the browser
+
+
+def _thin(df: pd.DataFrame, n: int = MAX_LINE_POINTS) -> pd.DataFrame:
+    if len(df) <= n:
+        return df
+    step = int(np.ceil(len(df) / n))
+    keep = np.zeros(len(df), dtype=bool)
+    keep[::step] = True
+    keep[-1] = True
+    if "drawdown" in df:  # never thin away the deepest point
+        keep[int(np.argmin(df["drawdown"].to_numpy()))] = True
+    return df[keep]
+
+
+def equity_figure(equity: pd.DataFrame, title: str = "", *, height: int = 520) -> go.Figure:
+    """``equity``: the stored equity curve (timestamp, equity, drawdown, benchmark, ...)."""
+    d = _thin(equity)
+    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.7, 0.3], vertical_spacing=0.04,
+                        subplot_titles=("Equity", "Drawdown"))
+    fig.add_trace(go.Scatter(x=d["timestamp"], y=d["equity"], name="strategy", line={"width": 1.6, "color": "#1f77b4"}),
+                  row=1, col=1)
+    if "benchmark" in d:
+        fig.add_trace(go.Scatter(x=d["timestamp"], y=d["benchmark"], name="buy & hold",
+                                 line={"width": 1, "color": "#999999", "dash": "dot"}), row=1, col=1)
+    fig.add_trace(go.Scatter(x=d["timestamp"], y=d["drawdown"] * 100, name="drawdown %", fill="tozeroy",
+                             line={"width": 1, "color": "#ef5350"}), row=2, col=1)
+    fig.update_yaxes(title_text="value", row=1, col=1)
+    fig.update_yaxes(title_text="%", row=2, col=1)
+    fig.update_layout(title=title, height=height, margin={"l": 40, "r": 20, "t": 60, "b": 20}, hovermode="x unified",
+                      legend={"orientation": "h", "y": 1.08, "x": 0})
+    return fig
+
+
+def trades_figure(candles: pd.DataFrame, trades: pd.DataFrame, title: str = "") -> go.Figure:
+    """Candles with the trades of one symbol: entries (triangles, green long / red short) and
+    exits (crosses), restricted to the candles' time range."""
+    t0, t1 = candles["timestamp"].iloc[0], candles["timestamp"].iloc[-1]
+    tr = trades[(trades["exit_time"] >= t0) & (trades["entry_time"] <= t1)]
+    long_ = tr["direction"] == "long"
+    entries = pd.DataFrame({"timestamp": tr["entry_time"], "price": tr["entry_price"],
+                            "symbol": np.where(long_, "triangle-up", "triangle-down"),
+                            "color": np.where(long_, "#2e7d32", "#c62828"),
+                            "label": np.where(long_, "long entry", "short entry"),
+                            "text": [f"{d} entry {p:,.4g}" for d, p in zip(tr["direction"], tr["entry_price"])]})
+    closed = tr[tr["status"] == "closed"]
+    exits = pd.DataFrame({"timestamp": closed["exit_time"], "price": closed["exit_price"], "symbol": "x",
+                          "color": "#424242", "label": "exit",
+                          "text": [f"exit {p:,.4g}, pnl {x:,.2f} ({r * 100:+.2f}%)"
+                                   for p, x, r in zip(closed["exit_price"], closed["pnl"], closed["return"])]})
+    markers = pd.concat([entries, exits], ignore_index=True)
+    return candlestick_figure(candles, title, markers=markers if len(markers) else None)
+
+
+def compare_figure(curves: dict[str, pd.Series], *, height: int = 480) -> go.Figure:
+    """Equity curves normalised to 1.0 at their start, overlaid; drawdowns below."""
+    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.7, 0.3], vertical_spacing=0.04,
+                        subplot_titles=("Equity (start = 1.0)", "Drawdown %"))
+    for label, s in curves.items():
+        d = _thin(pd.DataFrame({"timestamp": s.index, "equity": s.to_numpy(),
+                                "drawdown": s.to_numpy() / np.maximum.accumulate(s.to_numpy()) - 1}))
+        fig.add_trace(go.Scatter(x=d["timestamp"], y=d["equity"], name=label, legendgroup=label, line={"width": 1.4}),
+                      row=1, col=1)
+        fig.add_trace(go.Scatter(x=d["timestamp"], y=d["drawdown"] * 100, name=label, legendgroup=label,
+                                 showlegend=False, line={"width": 1}), row=2, col=1)
+    fig.update_layout(height=height, margin={"l": 40, "r": 20, "t": 40, "b": 20}, hovermode="x unified",
+                      legend={"orientation": "h", "y": -0.12, "x": 0})
+    return fig
+
+
+def _axis_label(v) -> str:
+    return "off" if v is None or (isinstance(v, float) and np.isnan(v)) else f"{v:g}"
+
+
+def heatmap_figure(sweep: pd.DataFrame, metric: str, *, x: str = "threshold", y: str = "sl_stop",
+                   fixed: dict | None = None, height: int = 480) -> go.Figure:
+    """The chosen metric over two swept parameters (rows of ``sweep`` with the other
+    parameters at the ``fixed`` values); one swept parameter gives a line chart."""
+    d = sweep
+    for k, v in (fixed or {}).items():
+        d = d[d[k].isna()] if v is None or (isinstance(v, float) and np.isnan(v)) else d[d[k] == v]
+    xs = [None if pd.isna(v) else v for v in d[x].drop_duplicates()]
+    ys = [None if pd.isna(v) else v for v in d[y].drop_duplicates()]
+    key = d.assign(_x=d[x].astype("float64").fillna(-1.0), _y=d[y].astype("float64").fillna(-1.0))
+    grid = key.pivot_table(index="_y", columns="_x", values=metric, aggfunc="first", dropna=False)
+    xk = [-1.0 if v is None else float(v) for v in xs]
+    yk = [-1.0 if v is None else float(v) for v in ys]
+    z = grid.reindex(index=yk, columns=xk).to_numpy()
+    if len(ys) == 1:
+        fig = go.Figure(go.Scatter(x=[_axis_label(v) for v in xs], y=z[0], mode="lines+markers", name=metric))
+        fig.update_layout(xaxis_title=x, yaxis_title=metric)
+    else:
+        fig = go.Figure(go.Heatmap(z=z, x=[_axis_label(v) for v in xs], y=[_axis_label(v) for v in ys],
+                                   colorscale="RdYlGn", colorbar={"title": metric}, zmid=0 if np.nanmin(z) < 0 < np.nanmax(z) else None,
+                                   hovertemplate=f"{x}=%{{x}}<br>{y}=%{{y}}<br>{metric}=%{{z:.4g}}<extra></extra>"))
+        fig.update_layout(xaxis_title=x, yaxis_title=y)
+        fig.update_xaxes(type="category")
+        fig.update_yaxes(type="category")
+    fig.update_layout(title=f"{metric} by {x}" + ("" if len(ys) == 1 else f" and {y}"), height=height,
+                      margin={"l": 60, "r": 20, "t": 50, "b": 40})
+    return fig

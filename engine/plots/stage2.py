@@ -1,0 +1,61 @@
+"""Plotly figures of the Stage 2 page (pure builders: DataFrames in, figures out)."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+LABELS = ["HH", "LH", "HL", "LL"]
+SPLIT_COLORS = {"train": "#1f77b4", "val": "#ff7f0e", "test": "#2ca02c"}
+
+
+def confusion_figure(cm: list[list[int]], labels: list[str] = LABELS, title: str = "Confusion matrix (test)") -> go.Figure:
+    """Counts with row-normalised colour (the share of each true class predicted as each class)."""
+    m = np.asarray(cm, dtype="float64")
+    rows = m.sum(axis=1, keepdims=True)
+    share = np.divide(m, rows, out=np.zeros_like(m), where=rows > 0)
+    text = [[f"{int(m[i, j])}<br>{100 * share[i, j]:.0f}%" for j in range(m.shape[1])] for i in range(m.shape[0])]
+    fig = go.Figure(go.Heatmap(z=share, x=labels, y=labels, text=text, texttemplate="%{text}", colorscale="Blues",
+                               zmin=0, zmax=1, colorbar={"title": "share of row"},
+                               hovertemplate="true %{y}, predicted %{x}: %{text}<extra></extra>"))
+    fig.update_layout(title=title, xaxis_title="predicted", yaxis_title="true", yaxis_autorange="reversed",
+                      height=420, margin={"l": 60, "r": 20, "t": 50, "b": 50})
+    return fig
+
+
+def cv_figure(cv: pd.DataFrame) -> go.Figure:
+    """Accuracy and macro F1 per time-ordered fold, with their means."""
+    fig = go.Figure()
+    x = [f"fold {int(f)}<br>val {pd.Timestamp(a):%Y-%m-%d}" for f, a in zip(cv["fold"], cv["val_start"])]
+    for col, name, color in (("accuracy", "accuracy", "#1f77b4"), ("f1_macro", "macro F1", "#ff7f0e")):
+        fig.add_trace(go.Bar(x=x, y=cv[col], name=name, marker_color=color,
+                             customdata=np.c_[cv["n_train"], cv["n_val"]],
+                             hovertemplate="%{x}: %{y:.3f}<br>train %{customdata[0]}, val %{customdata[1]}<extra></extra>"))
+        fig.add_hline(y=float(cv[col].mean()), line_dash="dash", line_color=color,
+                      annotation_text=f"mean {name} {cv[col].mean():.3f} ± {cv[col].std(ddof=0):.3f}")
+    fig.update_layout(title="Time-ordered cross-validation", barmode="group", yaxis_range=[0, 1], height=380,
+                      margin={"l": 40, "r": 20, "t": 50, "b": 40}, legend={"orientation": "h", "y": -0.2})
+    return fig
+
+
+def pass_rate_figure(curve: pd.DataFrame, threshold: float | None = None, band: tuple[float, float] = (0.03, 0.05)) -> go.Figure:
+    """Share of bars Stage 1 lets through per split as the threshold moves; the seed's 3-5 % band shaded."""
+    fig = go.Figure()
+    for split, g in curve.groupby("split", sort=False):
+        fig.add_trace(go.Scatter(x=g["threshold"], y=100 * g["pass_rate"], mode="lines", name=split,
+                                 line={"color": SPLIT_COLORS.get(split)}))
+    fig.add_hrect(y0=100 * band[0], y1=100 * band[1], fillcolor="green", opacity=0.12, line_width=0,
+                  annotation_text="3-5 %", annotation_position="top left")
+    if threshold is not None:
+        fig.add_vline(x=threshold, line_dash="dash", annotation_text=f"threshold {threshold:.3f}")
+    fig.update_layout(title="Stage 1 pass rate", xaxis_title="threshold on 1 - P(no pivot)", yaxis_title="% of bars",
+                      yaxis_type="log", height=360, margin={"l": 50, "r": 20, "t": 50, "b": 40})
+    return fig
+
+
+def importance_figure(imp: pd.DataFrame, top: int = 20) -> go.Figure:
+    d = imp.sort_values("gain", ascending=False).head(top).iloc[::-1]
+    fig = go.Figure(go.Bar(x=d["gain"], y=d["feature"], orientation="h", marker_color="#1f77b4"))
+    fig.update_layout(title=f"Top {len(d)} features (gain)", height=max(300, 22 * len(d) + 80),
+                      margin={"l": 160, "r": 20, "t": 50, "b": 40})
+    return fig

@@ -1,0 +1,268 @@
+"""`stage1` and `stage2` commands (SPEC 13).
+
+    stage1 import PATH_OR_REPO --symbol S --timeframe TF [--features A,B,...] [--sequence-length N]
+    stage1 inspect PATH_OR_REPO --symbol S --timeframe TF          (writes nothing)
+    stage1 train --symbol S --timeframe TF [--featureset ID] [--classes 2|5] ...
+    stage1 list
+    stage2 train --symbol S --timeframe TF [--stage1 ID] [--threshold T | --pass-rate R] ...
+    stage2 batch [--symbols A,B] [--timeframes 15m,1h] [--stage1 latest|hub|train] [--resume JOB]
+    stage2 list, stage2 show ID
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from config.errors import BadInput
+
+
+def _names(args) -> list[str] | None:
+    from engine.stage2.stage1_io import parse_names
+
+    names = parse_names(getattr(args, "features", None))
+    f = getattr(args, "features_file", None)
+    if f:
+        if names:
+            raise BadInput("give --features or --features-file, not both")
+        try:
+            names = parse_names(Path(f).read_text(encoding="utf-8"))
+        except OSError as e:
+            raise BadInput(f"cannot read {f}: {e}") from None
+        if not names:
+            raise BadInput(f"{f} names no feature")
+    return names
+
+
+def _csv(text: str | None) -> list[str] | None:
+    parts = [x.strip() for x in (text or "").split(",") if x.strip()]
+    return parts or None
+
+
+def _stage1_cfg(args):
+    from engine.stage2.stage1_train import Stage1TrainConfig
+
+    return Stage1TrainConfig(classes=args.classes, sequence_length=args.sequence_length or 32, units=args.units,
+                             dropout=args.dropout, epochs=args.epochs, batch_size=args.batch_size,
+                             learning_rate=args.s1_learning_rate, patience=args.patience, seed=args.seed,
+                             features=_names(args))
+
+
+def _stage2_cfg(args):
+    from engine.stage2.stage2 import Stage2Config
+
+    return Stage2Config(threshold=args.threshold, pass_rate=args.pass_rate, use_stage1_probs=not args.no_stage1_probs,
+                        features=_csv(getattr(args, "stage2_features", None)), cv_folds=args.cv_folds,
+                        num_boost_round=args.num_boost_round, early_stopping_rounds=args.early_stopping_rounds,
+                        learning_rate=args.learning_rate, max_depth=args.max_depth, num_leaves=args.num_leaves,
+                        seed=args.seed)
+
+
+# -- stage1 ----------------------------------------------------------------------------------------
+def _s1_text(res: dict) -> str:
+    lines = [f"stage1 {res['stage1_id']}  {res['symbol']} {res['timeframe']}  ({res.get('source', 'trained')})",
+             f"  path: {res['model_dir']}",
+             f"  inputs: {len(res['feature_names'])} features x {res['sequence_length']} bars; classes: {', '.join(res['class_names'])}"]
+    if res.get("test_prediction"):
+        tp = res["test_prediction"]
+        lines.append(f"  test prediction shape: ({', '.join(map(str, tp['shape']))})  value: {tp['value']}")
+    if res.get("suggested_threshold") is not None:
+        lines.append(f"  suggested threshold (4% of validation bars): {res['suggested_threshold']:.4f}")
+    for note in res.get("notes") or []:
+        lines.append(f"  note: {note}")
+    if res.get("summary"):
+        lines.append(res["summary"])
+    return "\n".join(lines)
+
+
+def cmd_s1_import(args, ws):
+    from engine.stage2.stage1_io import import_stage1
+
+    res = import_stage1(ws, args.source, args.symbol, args.timeframe, feature_names=_names(args),
+                        sequence_length=args.sequence_length, revision=args.revision, repo_type=args.repo_type,
+                        name=args.name or "")
+    res["_text"] = _s1_text(res)
+    return res
+
+
+def cmd_s1_inspect(args, ws):
+    from engine.stage2.stage1_io import inspect_stage1
+
+    res = inspect_stage1(args.source, args.symbol, args.timeframe, ws=ws, feature_names=_names(args),
+                         sequence_length=args.sequence_length, revision=args.revision, repo_type=args.repo_type)
+    lines = [f"input shape {tuple(res['input_shape'])}, output shape {tuple(res['output_shape'])}",
+             f"params.json keys: {', '.join(res['params_keys'])}",
+             f"sequence length: {res['sequence_length']} ({res['sources'].get('sequence_length', 'unknown')})",
+             f"classes: {', '.join(res['class_names'])} ({res['sources'].get('class_names')})"]
+    lines += [f"problem: {p}" for p in res["problems"]] + [f"missing: {m}" for m in res["missing"]]
+    lines.append("ready to import" if res["ready"] else "not ready: give the missing items to `stage1 import`")
+    res["_text"] = "\n".join(lines) + "\n" + res["summary"]
+    return res
+
+
+def cmd_s1_train(args, ws):
+    from engine.stage2.pipeline import train_stage1_pair
+
+    res = train_stage1_pair(ws, args.symbol, args.timeframe, _stage1_cfg(args), featureset_id=args.featureset,
+                            name=args.name or "")
+    res["_text"] = _s1_text(res) + "\n" + "\n".join(
+        f"  {s}: accuracy {m['accuracy']:.4f}, AUC {m.get('auc', float('nan')):.4f}" for s, m in res["metrics"].items())
+    return res
+
+
+def _listing(ws, kind: str, args) -> dict:
+    from storage.artifacts import list_manifests
+
+    rows = [{"id": m.id, "symbol": ",".join(m.symbols), "timeframe": m.timeframe, "created_at": m.created_at,
+             "origin": m.origin, "source": m.params.get("source"), "metrics": m.metrics}
+            for m in list_manifests(ws, kind)
+            if (not args.symbol or args.symbol in m.symbols) and (not args.timeframe or m.timeframe == args.timeframe)]
+    rows.sort(key=lambda r: r["created_at"], reverse=True)
+    text = "\n".join(f"{r['id']:<44} {r['symbol']:<10} {r['timeframe'] or '':<4} {r['source'] or '':<8} {r['origin']}"
+                     for r in rows) or f"no {kind} artifacts"
+    return {kind: rows, "_text": text}
+
+
+def cmd_s1_list(args, ws):
+    return _listing(ws, "stage1", args)
+
+
+# -- stage2 ----------------------------------------------------------------------------------------
+def cmd_s2_train(args, ws):
+    from engine.stage2.pipeline import train_stage2_pair
+
+    res = train_stage2_pair(ws, args.symbol, args.timeframe, _stage2_cfg(args), featureset_id=args.featureset,
+                            stage1_id=args.stage1, name=args.name or "")
+    res["_text"] = res["summary"] + f"\nstage2 {res['stage2_id']}"
+    return res
+
+
+def cmd_s2_batch(args, ws):
+    from engine.stage2.batch import run_batch
+
+    if args.resume and (args.symbols or args.timeframes or args.featureset):
+        raise BadInput("--resume continues a batch with its own pairs and options; give no --symbols/--timeframes/--featureset")
+    res = run_batch(ws, symbols=_csv(args.symbols), timeframes=_csv(args.timeframes), stage1=args.stage1,
+                    featureset_id=args.featureset, repo_id=args.repo_id, revision=args.revision,
+                    stage1_features=_names(args), sequence_length=args.sequence_length,
+                    stage1_config=_stage1_cfg(args) if args.stage1 == "train" else None,
+                    stage2_config=_stage2_cfg(args), resume=args.resume, retry_failed=args.retry_failed)
+    lines = [f"{r['symbol']:<12} {r['timeframe']:<4} {r['status']:<10} " +
+             (f"accuracy {r['accuracy']:.4f}  F1 {r['f1_macro']:.4f}  CV {r['cv_accuracy_mean']:.4f} +/- {r['cv_accuracy_std']:.4f}  "
+              f"{r['stage2_id']}" if r["status"] == "succeeded" else (r.get("error") or ""))
+             for r in res["pairs"]]
+    res["_text"] = "\n".join(lines) + f"\n{res['succeeded']} succeeded, {res['failed']} failed; state: {res['state_file']}"
+    return res
+
+
+def cmd_s2_list(args, ws):
+    return _listing(ws, "stage2", args)
+
+
+def cmd_s2_show(args, ws):
+    from storage.artifacts import artifact_path, read_manifest
+
+    man = read_manifest(ws, args.id, "stage2")
+    summary = artifact_path(ws, args.id, "stage2") / "summary.txt"
+    text = summary.read_text(encoding="utf-8") if summary.is_file() else ""
+    return {"stage2_id": man.id, "path": str(artifact_path(ws, args.id, "stage2")), "metrics": man.metrics,
+            "cv": man.extra.get("cv"), "cv_folds": man.extra.get("cv_folds"), "summary": text, "_text": text}
+
+
+# -- parsers ---------------------------------------------------------------------------------------
+def _pair(p, required: bool = True) -> None:
+    p.add_argument("--symbol", required=required, help="e.g. BTCUSDT")
+    p.add_argument("--timeframe", required=required, help="e.g. 15m, 1h")
+
+
+def _source_opts(p) -> None:
+    p.add_argument("source", metavar="PATH_OR_REPO",
+                   help="a local folder (classification.h5 + params.json, or a v1_model tree), a Hub repo id (owner/name), "
+                        "or a stage1 artifact id (e.g. one Cloud Sync downloaded) to complete with --features")
+    _pair(p)
+    p.add_argument("--features", help="input feature names in the model's order (comma separated), when params.json lacks them")
+    p.add_argument("--features-file", help="... or a file with one name per line")
+    p.add_argument("--sequence-length", type=int, help="window length, when neither the model nor params.json fixes it")
+    p.add_argument("--revision", help="Hub revision (branch, tag or commit); default main")
+    p.add_argument("--repo-type", default="dataset", choices=["dataset", "model"], help="Hub repo type (default dataset)")
+
+
+def _s1_train_opts(p, *, prefix: str = "") -> None:
+    p.add_argument("--classes", type=int, default=2, choices=[2, 5], help="2 (none, pivot) or 5 (none, HH, LH, HL, LL)")
+    p.add_argument(f"--{prefix}sequence-length", dest="sequence_length", type=int, default=None if prefix else 32,
+                   help="bars per window (default 32; batch: also the length of imported models that do not fix it)")
+    p.add_argument("--units", type=int, default=32, help="LSTM units")
+    p.add_argument("--dropout", type=float, default=0.1)
+    p.add_argument("--epochs", type=int, default=10)
+    p.add_argument("--batch-size", type=int, default=256)
+    p.add_argument(f"--{prefix}learning-rate", dest="s1_learning_rate", type=float, default=1e-3)
+    p.add_argument("--patience", type=int, default=3, help="early-stopping patience (epochs)")
+
+
+def _s2_opts(p) -> None:
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--threshold", type=float, default=0.5, help="signal when 1 - P(no pivot) >= this (default 0.5)")
+    g.add_argument("--pass-rate", type=float, help="instead: the threshold letting this share of training bars through (e.g. 0.04)")
+    p.add_argument("--no-stage1-probs", action="store_true", help="do not give Stage 1's probabilities to Stage 2")
+    p.add_argument("--stage2-features", help="Stage 2 input features (comma separated; default: the feature set's usable ones)")
+    p.add_argument("--cv-folds", type=int, default=5)
+    p.add_argument("--num-boost-round", type=int, default=200)
+    p.add_argument("--early-stopping-rounds", type=int, default=20)
+    p.add_argument("--learning-rate", type=float, default=0.05)
+    p.add_argument("--max-depth", type=int, default=8)
+    p.add_argument("--num-leaves", type=int, default=31)
+
+
+def register(sub) -> None:
+    g = sub.add_parser("stage1", help="Stage 1 (Keras pivot classifier): import, inspect, train, list")
+    s = g.add_subparsers(dest="cmd", metavar="COMMAND", parser_class=type(g))
+    p = s.add_parser("import", help="import classification.h5 + params.json from the Hub layout or a local folder")
+    _source_opts(p)
+    p.add_argument("--name")
+    p.set_defaults(func=cmd_s1_import)
+    p = s.add_parser("inspect", help="what a model says about itself and what is missing (writes nothing)")
+    _source_opts(p)
+    p.set_defaults(func=cmd_s1_inspect)
+    p = s.add_parser("train", help="train an LSTM Stage 1 on a feature set's ZigZag labels")
+    _pair(p)
+    p.add_argument("--featureset", help="feature set id (default: the newest holding the pair)")
+    p.add_argument("--features", help="input features (comma separated; default: the feature set's usable ones)")
+    p.add_argument("--features-file", help="... or a file with one name per line")
+    _s1_train_opts(p)
+    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--name")
+    p.set_defaults(func=cmd_s1_train)
+    p = s.add_parser("list")
+    _pair(p, required=False)
+    p.set_defaults(func=cmd_s1_list)
+
+    g = sub.add_parser("stage2", help="Stage 2 (LightGBM pivot type): train, batch, list, show")
+    s = g.add_subparsers(dest="cmd", metavar="COMMAND", parser_class=type(g))
+    p = s.add_parser("train", help="train Stage 2 for a pair (with its latest Stage 1 unless --stage1 ID)")
+    _pair(p)
+    p.add_argument("--stage1", help="Stage 1 id (default: the pair's latest)")
+    p.add_argument("--featureset", help="feature set id (default: Stage 1's, or the newest holding the pair)")
+    _s2_opts(p)
+    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--name")
+    p.set_defaults(func=cmd_s2_train)
+    p = s.add_parser("batch", help="every symbol x timeframe pair as one resumable job")
+    p.add_argument("--symbols", help="comma separated (default: every symbol with a feature set)")
+    p.add_argument("--timeframes", help="comma separated (default: every timeframe with a feature set)")
+    p.add_argument("--stage1", default="latest", choices=["latest", "hub", "train"],
+                   help="latest: the pair's newest Stage 1; hub: import from --repo-id; train: train one per pair")
+    p.add_argument("--featureset", help="one feature set for every pair (default: the newest holding each pair)")
+    p.add_argument("--repo-id", help="Hub repo of the v1_model/{SYMBOL}/{tf}/ models (with --stage1 hub)")
+    p.add_argument("--revision")
+    p.add_argument("--features", help="Stage 1 input names for imported seed models / trained ones (comma separated)")
+    p.add_argument("--features-file")
+    _s1_train_opts(p, prefix="s1-")
+    _s2_opts(p)
+    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--resume", metavar="JOB_OR_STATE", help="continue a batch (its job id or state file)")
+    p.add_argument("--retry-failed", action="store_true", help="with --resume: also rerun the pairs that failed")
+    p.set_defaults(func=cmd_s2_batch)
+    p = s.add_parser("list")
+    _pair(p, required=False)
+    p.set_defaults(func=cmd_s2_list)
+    p = s.add_parser("show", help="summary report and metrics of a Stage 2 model")
+    p.add_argument("id")
+    p.set_defaults(func=cmd_s2_show)

@@ -1,0 +1,239 @@
+"""Stage 1 training (Keras 3 on TensorFlow): an LSTM over windows of the last
+``sequence_length`` bars of features that predicts whether the window's last bar is a ZigZag
+pivot (2 classes: none / pivot) or which pivot it is (5 classes: none, HH, LH, HL, LL).
+
+* Chronological train / val / test split (``engine.splits``) over the labelled bars, purge gap
+  = the longer of the feature set's longest horizon and the longest pivot confirmation delay.
+* Normalisation mean/std from the training rows only, saved in params.json with the feature
+  names, the sequence length, the class names and balanced class weights.
+* Windows are gathered per batch from the normalised table (never materialised all at once),
+  never cross a gap in time or a row with missing inputs.
+* Early stopping on the validation loss (best weights restored); saved as
+  ``v1_model/{SYMBOL}/{tf}/classification.h5`` (legacy HDF5, as the seed's) + params.json,
+  plus the class probabilities of every bar (``probabilities.parquet``) for threshold tuning.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from config.errors import BadInput
+from engine.stage2.progress import progress
+from engine.splits import chronological_split
+from engine.stage2.data import PairData
+from engine.stage2.filtering import pass_rates, split_metrics, threshold_for_rate
+from engine.stage2.stage1 import (CLASS_NAMES, MODEL_FILE, PARAMS_FILE, Stage1Model, Stage1Params, Stage1Spec,
+                                  hub_dir, model_summary, predict_proba, signal_probability, window_ends)
+from storage.artifacts import create_artifact
+from storage.manifest import write_json_atomic
+from storage.workspace import Workspace
+
+PROBA_FILE = "probabilities.parquet"
+
+
+@dataclass
+class Stage1TrainConfig:
+    classes: int = 2
+    sequence_length: int = 32
+    units: int = 32
+    dropout: float = 0.1
+    epochs: int = 10
+    batch_size: int = 256
+    learning_rate: float = 1e-3
+    patience: int = 3
+    train_frac: float = 0.70
+    val_frac: float = 0.15
+    features: list[str] | None = None  # default: the feature set's usable features
+    seed: int = 42
+
+    def check(self) -> "Stage1TrainConfig":
+        if self.classes not in CLASS_NAMES:
+            raise BadInput(f"Stage 1 has 2 or 5 classes, not {self.classes}")
+        for name, lo in (("sequence_length", 1), ("units", 1), ("epochs", 1), ("batch_size", 1), ("patience", 0)):
+            v = getattr(self, name)
+            if not isinstance(v, int) or v < lo:
+                raise BadInput(f"{name.replace('_', ' ')} must be an integer >= {lo}, got {v!r}")
+        if not 0 <= self.dropout < 1:
+            raise BadInput(f"dropout must be in [0, 1), got {self.dropout}")
+        if not self.learning_rate > 0:
+            raise BadInput(f"learning rate must be positive, got {self.learning_rate}")
+        return self
+
+
+def stage1_targets(pair: PairData, classes: int) -> np.ndarray:
+    return (pair.pivot if classes == 2 else pair.pivot_label + 1).astype("int64")
+
+
+def build_model(n_features: int, cfg: Stage1TrainConfig):
+    from engine.stage2.tfkeras import keras
+
+    k = keras()
+    k.utils.set_random_seed(cfg.seed)
+    model = k.Sequential([
+        k.Input((cfg.sequence_length, n_features)),
+        k.layers.LSTM(cfg.units),
+        k.layers.Dropout(cfg.dropout),
+        k.layers.Dense(cfg.classes, activation="softmax"),
+    ], name="stage1_lstm")
+    model.compile(optimizer=k.optimizers.Adam(cfg.learning_rate), loss="sparse_categorical_crossentropy",
+                  metrics=["accuracy"])
+    return model
+
+
+def _windows_dataset(Xn: np.ndarray, ends: np.ndarray, y: np.ndarray, length: int, batch: int, *,
+                     shuffle: bool, seed: int):
+    """A keras PyDataset gathering (batch, length, features) windows ending at ``ends``."""
+    from engine.stage2.tfkeras import keras
+
+    k = keras()
+    offsets = np.arange(-length + 1, 1)
+
+    class Windows(k.utils.PyDataset):
+        def __init__(self):
+            super().__init__()
+            self.order = ends.copy()
+            self.rng = np.random.default_rng(seed)
+            if shuffle:
+                self.rng.shuffle(self.order)
+
+        def __len__(self):
+            return int(np.ceil(len(self.order) / batch))
+
+        def __getitem__(self, i):
+            idx = self.order[i * batch:(i + 1) * batch]
+            return Xn[idx[:, None] + offsets], y[idx]
+
+        def on_epoch_end(self):
+            if shuffle:
+                self.rng.shuffle(self.order)
+
+    return Windows()
+
+
+def train_stage1(pair: PairData, cfg: Stage1TrainConfig) -> dict[str, Any]:
+    """Train in memory; returns the model, spec, params, split plan, probabilities and metrics
+    (:func:`save_stage1` writes them)."""
+    cfg.check()
+    names = list(cfg.features or pair.feature_names)
+    if not names:
+        raise BadInput("no input features for Stage 1")
+    X = pair.matrix(names)
+    ts = pair.ts_ns
+    labelled = pair.labelled
+    if labelled.sum() < 50:
+        raise BadInput(f"{pair.symbol} {pair.timeframe}: only {int(labelled.sum())} labelled bars (pivots confirmed); "
+                       "Stage 1 needs more data")
+    plan = chronological_split(pair.frame["timestamp"][labelled], pair.timeframe, purge_bars=pair.purge_bars,
+                               train_frac=cfg.train_frac, val_frac=cfg.val_frac)
+    split = pair.split_of(plan)
+    train_rows = split == "train"
+    with np.errstate(all="ignore"):
+        mean = np.nanmean(X[train_rows], axis=0)
+        std = np.nanstd(X[train_rows], axis=0)
+    empty = [n for n, m in zip(names, mean) if not np.isfinite(m)]
+    if empty:
+        raise BadInput(f"{len(empty)} input(s) have no value in the training period: {', '.join(empty[:8])}",
+                       hint="leave them out with --features")
+    std = np.where(std > 0, std, 1.0)
+    class_names = list(CLASS_NAMES[cfg.classes])
+    spec = Stage1Spec(feature_names=names, sequence_length=cfg.sequence_length, class_names=class_names,
+                      mean=mean, std=std, sources={k: "trained" for k in ("feature_names", "sequence_length", "class_names")})
+    Xn = ((X - mean) / std).astype("float32")
+    valid = window_ends(ts, pair.step_ns, np.isfinite(Xn).all(axis=1), cfg.sequence_length)
+    y = stage1_targets(pair, cfg.classes)
+    ends = {s: np.flatnonzero(valid & labelled & (split == s)) for s in ("train", "val", "test")}
+    for s, e in ends.items():
+        if len(e) < 10:
+            raise BadInput(f"{pair.symbol} {pair.timeframe}: only {len(e)} full windows in the {s} split",
+                           hint="use more data or a shorter sequence length")
+    present = np.unique(y[ends["train"]])
+    if len(present) < 2:
+        raise BadInput(f"{pair.symbol} {pair.timeframe}: the training split holds a single class; no pivots to learn")
+    from sklearn.utils.class_weight import compute_class_weight
+
+    w = compute_class_weight("balanced", classes=present, y=y[ends["train"]])
+    class_weight = {c: 1.0 for c in range(cfg.classes)} | {int(c): float(v) for c, v in zip(present, w)}
+    from engine.stage2.tfkeras import keras
+
+    k = keras()
+    model = build_model(len(names), cfg)
+    n_epochs = cfg.epochs
+
+    class Progress(k.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            logs = logs or {}
+            progress(0.1 + 0.7 * (epoch + 1) / n_epochs,
+                     f"epoch {epoch + 1}/{n_epochs}: loss {logs.get('loss', float('nan')):.4f}, "
+                     f"val_loss {logs.get('val_loss', float('nan')):.4f}")
+
+    progress(0.1, f"training Stage 1 on {len(ends['train'])} windows ({len(names)} features x {cfg.sequence_length} bars)")
+    hist = model.fit(_windows_dataset(Xn, ends["train"], y, cfg.sequence_length, cfg.batch_size, shuffle=True, seed=cfg.seed),
+                     validation_data=_windows_dataset(Xn, ends["val"], y, cfg.sequence_length, 1024, shuffle=False, seed=0),
+                     epochs=cfg.epochs, class_weight=class_weight, verbose=0,
+                     callbacks=[k.callbacks.EarlyStopping(monitor="val_loss", patience=cfg.patience, restore_best_weights=True),
+                                Progress()])
+    history = pd.DataFrame(hist.history)
+    history.insert(0, "epoch", np.arange(1, len(history) + 1))
+    progress(0.82, "predicting every bar")
+    proba = predict_proba(model, spec, X, valid)
+    params = Stage1Params(mean=mean, std=std, class_weights={str(c): v for c, v in class_weight.items()},
+                          feature_names=names, sequence_length=cfg.sequence_length, class_names=class_names, raw={})
+    metrics = split_metrics(proba, y, pair.pivot, split, labelled, threshold=0.5)
+    sig = signal_probability(proba)
+    suggested = threshold_for_rate(sig[split == "val"], 0.04)
+    params.metrics = metrics
+    params.raw = {"mean": mean.tolist(), "std": std.tolist(), "class_weights": params.class_weights, "metrics": metrics}
+    return {"model": Stage1Model(model, spec, params), "plan": plan, "split": split, "proba": proba, "metrics": metrics,
+            "history": history, "suggested_threshold": suggested, "class_weight": class_weight,
+            "windows": {s: int(len(e)) for s, e in ends.items()},
+            "pass_rates": pass_rates(sig, split, suggested) if suggested is not None else {}}
+
+
+def probabilities_frame(pair: PairData, proba: np.ndarray, class_names: list[str], split: np.ndarray) -> pd.DataFrame:
+    df = pd.DataFrame({"timestamp": pair.frame["timestamp"].to_numpy(), "symbol": pair.symbol, "split": split})
+    for i, c in enumerate(class_names):
+        df[f"p_{c}"] = proba[:, i]
+    df["signal_prob"] = signal_probability(proba)
+    df["pivot"] = pair.pivot
+    df["pivot_label"] = pair.pivot_label
+    df["labelled"] = pair.labelled
+    return df
+
+
+def save_stage1(ws: Workspace, pair: PairData, cfg: Stage1TrainConfig, res: dict[str, Any], *, name: str = "") -> dict[str, Any]:
+    """Write a trained Stage 1 into a new ``stage1`` artifact (Hub layout inside)."""
+    m: Stage1Model = res["model"]
+    from engine.stage2.stage1_io import spec_extra  # noqa: WPS433 - small helper shared with imports
+
+    rel = hub_dir(pair.symbol, pair.timeframe)
+    params_doc = m.spec.completed_params(m.params) | {"symbol": pair.symbol, "timeframe": pair.timeframe,
+                                                       "featureset_id": pair.featureset_id,
+                                                       "split": res["plan"].to_dict(),
+                                                       "suggested_threshold": res["suggested_threshold"]}
+    parents = [pair.featureset_id] if pair.featureset_id else []
+    with create_artifact(ws, "stage1", name=name or f"stage1 {pair.symbol} {pair.timeframe} (trained)",
+                         symbols=[pair.symbol], timeframe=pair.timeframe, parents=parents,
+                         params={"source": "trained", **{k: v for k, v in asdict(cfg).items() if k != "features"}}) as d:
+        m.model.save(str(d.path(f"{rel}/{MODEL_FILE}")))
+        write_json_atomic(d.path(f"{rel}/{PARAMS_FILE}"), params_doc)
+        d.path("summary.txt").write_text(model_summary(m.model) + "\n", encoding="utf-8")
+        res["history"].to_csv(d.path("history.csv"), index=False)
+        probabilities_frame(pair, res["proba"], m.spec.class_names, res["split"]).to_parquet(d.path(PROBA_FILE), index=False)
+        d.manifest.metrics = res["metrics"]
+        d.manifest.extra = spec_extra(m) | {"split": res["plan"].to_dict(), "windows": res["windows"],
+                                            "class_weights": params_doc["class_weights"],
+                                            "suggested_threshold": res["suggested_threshold"],
+                                            "pass_rates": res["pass_rates"], "epochs_run": int(len(res["history"])),
+                                            "test_prediction": m.test_prediction()}
+        d.manifest.start = pair.frame["timestamp"].iloc[0]
+        d.manifest.end = pair.frame["timestamp"].iloc[-1]
+        aid = d.id
+    path = ws.artifact_dir("stage1", aid)
+    return {"stage1_id": aid, "path": str(path), "model_dir": str(path / rel), "symbol": pair.symbol,
+            "timeframe": pair.timeframe, "featureset_id": pair.featureset_id, "feature_names": m.spec.feature_names,
+            "sequence_length": m.spec.sequence_length, "class_names": m.spec.class_names, "metrics": res["metrics"],
+            "suggested_threshold": res["suggested_threshold"], "pass_rates": res["pass_rates"],
+            "windows": res["windows"], "epochs_run": int(len(res["history"])), "split": res["plan"].to_dict()}

@@ -1,0 +1,43 @@
+"""Sync history (``<workspace>/sync_history.jsonl``): one JSON line per executed Hub or SSH
+operation (what, where, outcome, sizes, commit / checksum), appended under a file lock.
+Never a token or a password: records are built from an allow-list of fields."""
+from __future__ import annotations
+
+import fcntl
+import json
+from typing import Any
+
+from storage.manifest import _jsonable, utc_now_iso
+from storage.workspace import Workspace
+
+FIELDS = ("time", "backend", "op", "target", "group", "status", "files", "bytes", "commit", "artifacts", "path",
+          "sha256", "error", "duration_s", "summary", "job_id")
+
+
+def record(ws: Workspace, **entry: Any) -> dict[str, Any]:
+    import os
+
+    entry.setdefault("time", utc_now_iso())
+    entry.setdefault("job_id", os.environ.get("KLINELAB_JOB_ID"))
+    row = {k: _jsonable(entry[k]) for k in FIELDS if entry.get(k) is not None}
+    ws.root.mkdir(parents=True, exist_ok=True)
+    with open(ws.sync_history_path, "a", encoding="utf-8") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        f.write(json.dumps(row) + "\n")
+        fcntl.flock(f, fcntl.LOCK_UN)
+    return row
+
+
+def read(ws: Workspace, limit: int | None = 200) -> list[dict[str, Any]]:
+    """Newest first; a damaged line is skipped."""
+    p = ws.sync_history_path
+    if not p.is_file():
+        return []
+    rows = []
+    for line in p.read_text(encoding="utf-8").splitlines():
+        try:
+            rows.append(json.loads(line))
+        except ValueError:
+            continue
+    rows.reverse()
+    return rows[:limit] if limit else rows

@@ -1,0 +1,91 @@
+"""Backtest page widgets (Streamlit only): the portfolio / costs inputs shared by the run and
+sweep forms, turned into `python -m engine backtest` options; cached readers of stored runs."""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from engine.backtest.params import DEFAULT_INIT_CASH, DEFAULT_SLIPPAGE, default_fee
+
+SWEEP_JOB = "backtest.sweep_job_id"
+RESULT = "backtest.result_id"
+SWEEP_RESULT = "backtest.sweep_id"
+
+
+def portfolio_inputs(key: str, symbols: list[str], *, stops: bool = True) -> list[str]:
+    """Direction, sizing, stops, execution, fees, slippage, funding, cash -> CLI options."""
+    opts: list[str] = []
+    c1, c2, c3, c4 = st.columns(4)
+    direction = c1.selectbox("Direction", ["both", "long", "short"], key=f"{key}-dir",
+                             help="both = long on up signals, short on down signals (reversals)")
+    sizing = c2.selectbox("Position sizing", ["all", "percent", "value", "amount"], key=f"{key}-sizing",
+                          help="all equity of the symbol's sleeve / fraction of cash / fixed cash / fixed coins per trade")
+    size = c3.number_input("Size", min_value=0.0, value=1.0 if sizing in ("percent", "amount") else 1000.0,
+                           key=f"{key}-size-{sizing}", disabled=sizing == "all",
+                           help="percent: (0, 1]; value: cash per trade; amount: coins per trade")
+    execution = c4.selectbox("Fill at", ["next_open", "close"], key=f"{key}-exec",
+                             help="next_open: a signal known at a bar's close fills at the next bar's open (no look-ahead)")
+    opts += ["--direction", direction, "--sizing", sizing, "--execution", execution]
+    if sizing != "all":
+        opts += ["--size", repr(float(size))]
+    if stops:
+        c1, c2, c3, c4 = st.columns(4)
+        sl = c1.number_input("Stop-loss (fraction, 0 = off)", min_value=0.0, max_value=0.99, value=0.0, step=0.005,
+                             format="%.4f", key=f"{key}-sl")
+        tp = c2.number_input("Take-profit (fraction, 0 = off)", min_value=0.0, value=0.0, step=0.005, format="%.4f",
+                             key=f"{key}-tp")
+        trail = c3.checkbox("Trailing stop-loss", key=f"{key}-trail")
+        hold = c4.number_input("Hold event signals at most (bars, 0 = until the opposite signal)", min_value=0, value=0,
+                               key=f"{key}-hold")
+        if sl > 0:
+            opts += ["--sl-stop", repr(float(sl))] + (["--sl-trail"] if trail else [])
+        if tp > 0:
+            opts += ["--tp-stop", repr(float(tp))]
+        if hold > 0:
+            opts += ["--hold-bars", str(int(hold))]
+    c1, c2, c3 = st.columns(3)
+    fee_type = c1.selectbox("Fee type", ["taker", "maker"], key=f"{key}-feetype")
+    fees = c2.number_input("Fee per fill (fraction)", value=default_fee(symbols, fee_type), step=0.0001, format="%.5f",
+                           key=f"{key}-fees-{fee_type}-{','.join(symbols)}",
+                           help="Binance presets: spot 0.1 %; USDT-M perpetual 0.05 % taker / 0.02 % maker")
+    slip = c3.number_input("Slippage per fill (fraction)", value=DEFAULT_SLIPPAGE, step=0.0001, format="%.5f",
+                           key=f"{key}-slip")
+    c1, c2 = st.columns(2)
+    cash = c1.number_input("Initial cash", min_value=1.0, value=DEFAULT_INIT_CASH, step=1000.0, key=f"{key}-cash")
+    funding = c2.checkbox("Charge funding (perpetuals, from the stored rates)", value=True, key=f"{key}-funding")
+    opts += ["--fee-type", fee_type, "--fees", repr(float(fees)), "--slippage", repr(float(slip)),
+             "--init-cash", repr(float(cash))]
+    if not funding:
+        opts.append("--no-funding")
+    return opts
+
+
+def period_inputs(key: str, default: tuple[Any, Any] | None, bounds: tuple[Any, Any] | None) -> list[str]:
+    """A custom period (UTC dates) or the default one."""
+    label = f"default period: {default[0]:%Y-%m-%d %H:%M} -> {default[1]:%Y-%m-%d %H:%M} UTC" if default and default[0] else \
+        "default period: the whole series"
+    custom = st.checkbox(f"Custom period ({label})", key=f"{key}-custom")
+    if not custom:
+        return []
+    lo, hi = bounds if bounds else (None, None)
+    first = (default[0] if default and default[0] else lo)
+    last = (default[1] if default and default[1] else hi)
+    c1, c2 = st.columns(2)
+    a = c1.date_input("Start (UTC)", value=first.date() if first is not None else None, key=f"{key}-start")
+    b = c2.date_input("End (UTC, inclusive)", value=last.date() if last is not None else None, key=f"{key}-end")
+    out = []
+    if a:
+        out += ["--start", f"{a:%Y-%m-%d}"]
+    if b:
+        out += ["--end", f"{b:%Y-%m-%d} 23:59:59"]
+    return out
+
+
+def model_label(row: pd.Series) -> str:
+    params = json.loads(row["params"]) if isinstance(row["params"], str) else (row["params"] or {})
+    kind = "stage2" if row["kind"] == "stage2" else params.get("model", "?")
+    syms = ", ".join(list(row["symbols"]) if row["symbols"] is not None else [])
+    return f"{kind} · {syms} · {row['timeframe']} · {row['id']}"

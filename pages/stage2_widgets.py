@@ -1,0 +1,230 @@
+"""Streamlit helpers of the Stage 2 page: session keys, cached listings, and the renderers of a
+Stage 1 model, a Stage 2 result, the threshold explorer and a batch table."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from engine.plots.stage2 import confusion_figure, cv_figure, importance_figure, pass_rate_figure
+from engine.stage2.filtering import explore_threshold, pass_rate_curve
+from pages.ui import workspace
+
+
+class K:
+    """Session-state keys of the Stage 2 page."""
+
+    S1_JOB = "stage2.stage1_job_id"
+    S1_INSPECT_JOB = "stage2.inspect_job_id"
+    S2_JOB = "stage2.job_id"  # = pages.ui.Keys.STAGE2_JOB
+    BATCH_JOB = "stage2.batch_job_id"
+    S1_SOURCE = "stage2.stage1_source"
+    S1_PICK = "stage2.stage1_pick"
+    S2_PAIR = "stage2.pair"
+    S2_PICK = "stage2.result_pick"
+    BATCH_PICK = "stage2.batch_pick"
+
+
+def _stamp(kind: str) -> float:
+    d = workspace().artifacts_dir / kind
+    return max((p.stat().st_mtime for p in d.glob("*/manifest.json")), default=0.0) if d.is_dir() else 0.0
+
+
+@st.cache_data(show_spinner=False)
+def _manifests(root: str, kind: str, stamp: float) -> list[dict]:
+    from storage.artifacts import list_manifests
+    from storage.workspace import Workspace
+
+    ms = list_manifests(Workspace.open(root), kind)
+    return sorted((m.to_dict() for m in ms), key=lambda m: (m["created_at"], m["id"]), reverse=True)
+
+
+def manifests(kind: str) -> list[dict]:
+    """Manifests of one kind, newest first (cached until one of them changes)."""
+    return _manifests(str(workspace().root), kind, _stamp(kind))
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def read_parquet(path: str, mtime: float) -> pd.DataFrame:
+    return pd.read_parquet(path)
+
+
+def parquet(path: Path) -> pd.DataFrame | None:
+    return read_parquet(str(path), path.stat().st_mtime) if path.is_file() else None
+
+
+def feature_pairs() -> pd.DataFrame:
+    """symbol, timeframe, featureset id, created_at: one row per (feature set, symbol)."""
+    rows = [{"symbol": s, "timeframe": m["timeframe"], "featureset_id": m["id"], "created_at": m["created_at"]}
+            for m in manifests("features") for s in m["symbols"] if m.get("timeframe")]
+    return pd.DataFrame(rows, columns=["symbol", "timeframe", "featureset_id", "created_at"])
+
+
+def fmt_pct(v) -> str:
+    return "n/a" if v is None or pd.isna(v) else f"{100 * v:.2f}%"
+
+
+# -- Stage 1 ----------------------------------------------------------------------------------------
+def stage1_table(ms: list[dict]) -> pd.DataFrame:
+    return pd.DataFrame([{"id": m["id"], "pair": f"{m['symbols'][0]} {m['timeframe']}" if m["symbols"] else "",
+                          "source": m["params"].get("source"), "origin": m["origin"],
+                          "inputs": f"{m['extra'].get('n_features', '?')} x {m['extra'].get('sequence_length', '?')}",
+                          "classes": m["extra"].get("n_classes"), "val AUC": (m["metrics"].get("val") or {}).get("auc"),
+                          "created": m["created_at"]} for m in ms])
+
+
+def show_inspection(result: dict) -> None:
+    """What `stage1 inspect` found: shapes, what is known (and from where), what is missing."""
+    r = result or {}
+    if not r:
+        return
+    (st.success if r.get("ready") else st.warning)(
+        "Ready to import." if r.get("ready") else "Not ready: give the missing items below, then Import.")
+    c1, c2, c3 = st.columns(3)
+    c1.metric("Input shape", str(tuple(r.get("input_shape", []))))
+    c2.metric("Sequence length", r.get("sequence_length") or "unknown", help=r.get("sources", {}).get("sequence_length"))
+    c3.metric("Classes", len(r.get("class_names") or []), help=", ".join(r.get("class_names") or []))
+    for p in r.get("problems", []):
+        st.error(p)
+    for m in r.get("missing", []):
+        st.warning(f"missing: {m}")
+    for n in r.get("notes", []):
+        st.caption(n)
+    st.caption(f"params.json keys: {', '.join(r.get('params_keys', []))}")
+    if r.get("test_prediction"):
+        tp = r["test_prediction"]
+        st.write(f"Test prediction shape {tuple(tp['shape'])}: `{tp['value']}`")
+    with st.expander("Model summary"):
+        st.code(r.get("summary", ""), language=None)
+
+
+def show_stage1(m: dict) -> None:
+    ws = workspace()
+    ex, mt = m["extra"], m["metrics"]
+    st.markdown(f"**{m['name']}** — `{m['id']}` ({m['params'].get('source')}, origin `{m['origin']}`)")
+    c1, c2, c3, c4 = st.columns(4)
+    c1.metric("Features", ex.get("n_features"))
+    c2.metric("Sequence length", ex.get("sequence_length"))
+    c3.metric("Classes", ", ".join(ex.get("class_names") or []))
+    if ex.get("suggested_threshold") is not None:
+        c4.metric("Threshold for 4 % (val)", f"{ex['suggested_threshold']:.3f}")
+    sources = ex.get("sources") or {}
+    st.caption("Where each item came from: " + ", ".join(f"{k} = {v}" for k, v in sources.items()))
+    if ex.get("test_prediction"):
+        st.write(f"Test prediction shape {tuple(ex['test_prediction']['shape'])}: `{ex['test_prediction']['value']}`")
+    per_split = {k: v for k, v in mt.items() if isinstance(v, dict)}
+    if per_split:
+        st.dataframe(pd.DataFrame(per_split).T, width="stretch")
+    elif mt:
+        st.json(mt, expanded=False)
+    d = ws.artifact_dir("stage1", m["id"])
+    with st.expander("Feature names"):
+        st.write(", ".join(ex.get("feature_names") or []))
+    summary = d / "summary.txt"
+    if summary.is_file():
+        with st.expander("Model summary"):
+            st.code(summary.read_text(encoding="utf-8"), language=None)
+    probs = parquet(d / "probabilities.parquet")
+    if probs is not None:
+        threshold_explorer(probs, ex.get("suggested_threshold") or 0.5, key=f"s1-th-{m['id']}")
+
+
+def threshold_explorer(frame: pd.DataFrame, threshold: float, *, key: str) -> float:
+    """Pass rate per split over thresholds, and the counts at the one the user picks."""
+    t = st.slider("Signal threshold on 1 - P(no pivot)", 0.0, 1.0, float(round(threshold, 3)), 0.001, key=key,
+                  format="%.3f")
+    e = explore_threshold(frame, t)
+    pct = st.column_config.NumberColumn(format="percent")
+    st.dataframe(e, hide_index=True, width="stretch",
+                 column_config={"pass_rate": pct, "pivot_precision": pct, "pivots_kept": pct})
+    st.plotly_chart(pass_rate_figure(pass_rate_curve(frame["signal_prob"].to_numpy(), frame["split"].to_numpy()), t),
+                    width="stretch", key=f"{key}-fig")
+    return t
+
+
+# -- Stage 2 ----------------------------------------------------------------------------------------
+def stage2_table(ms: list[dict]) -> pd.DataFrame:
+    return pd.DataFrame([{"id": m["id"], "pair": f"{m['symbols'][0]} {m['timeframe']}" if m["symbols"] else "",
+                          "threshold": m["metrics"].get("threshold"), "samples": m["metrics"].get("samples"),
+                          "test accuracy": m["metrics"].get("test_accuracy"), "test macro F1": m["metrics"].get("test_f1_macro"),
+                          "CV accuracy": (m["metrics"].get("cv") or {}).get("accuracy_mean"),
+                          "stage1": m["params"].get("stage1_id"), "created": m["created_at"]} for m in ms])
+
+
+def show_stage2(m: dict) -> None:
+    ws = workspace()
+    d = ws.artifact_dir("stage2", m["id"])
+    mt, ex = m["metrics"], m["extra"]
+    cv = ex.get("cv") or {}
+    st.markdown(f"**{m['name']}** — `{m['id']}` (Stage 1 `{m['params'].get('stage1_id')}`, "
+                f"features `{m['params'].get('featureset_id')}`)")
+    c1, c2, c3, c4, c5 = st.columns(5)
+    c1.metric("Test accuracy", f"{mt.get('test_accuracy', float('nan')):.3f}")
+    c2.metric("Test macro F1", f"{mt.get('test_f1_macro', float('nan')):.3f}")
+    acc = cv.get("accuracy") or {}
+    c3.metric("CV accuracy", f"{acc.get('mean', float('nan')):.3f}", delta=f"± {acc.get('std', float('nan')):.3f}",
+              delta_color="off", delta_arrow="off",
+              help=f"{cv.get('folds')} time-ordered folds; min {acc.get('min', float('nan')):.3f}, max {acc.get('max', float('nan')):.3f}")
+    c4.metric("Threshold", f"{mt.get('threshold', float('nan')):.3f}")
+    c5.metric("Pass rate (test)", fmt_pct((mt.get("pass_rate") or {}).get("test")))
+    for w in ex.get("warnings") or []:
+        st.warning(w)
+    counts = (ex.get("counts") or {}).get("per_split") or {}
+    if counts:
+        st.dataframe(pd.DataFrame([{"split": s, "bars": c["bars"], "scored": c["scored"], "signals": c["signals"],
+                                    "pass rate": fmt_pct(c["pass_rate"]), "Stage 2 samples": c["samples"],
+                                    **c["labels"]} for s, c in counts.items()]), hide_index=True, width="stretch")
+    left, right = st.columns(2)
+    perf = (ex.get("performance") or {}).get("test") or {}
+    if perf.get("confusion_matrix"):
+        left.plotly_chart(confusion_figure(perf["confusion_matrix"]), width="stretch", key=f"cm-{m['id']}")
+    cvdf = pd.DataFrame(ex.get("cv_folds") or [])
+    if len(cvdf):
+        right.plotly_chart(cv_figure(cvdf), width="stretch", key=f"cv-{m['id']}")
+    with st.expander("Threshold explorer (what another threshold would let through)"):
+        sig = parquet(d / "signals.parquet")
+        if sig is not None:
+            threshold_explorer(sig, mt.get("threshold", 0.5), key=f"s2-th-{m['id']}")
+            st.caption("Retrain with the chosen threshold in the Train tab.")
+    imp = d / "feature_importance.csv"
+    if imp.is_file():
+        with st.expander("Feature importance"):
+            st.plotly_chart(importance_figure(pd.read_csv(imp)), width="stretch", key=f"imp-{m['id']}")
+    pred = parquet(d / "predictions.parquet")
+    if pred is not None:
+        with st.expander(f"Test-split predictions ({len(pred)} signal bars, for the Backtest page)"):
+            st.dataframe(pred.head(500), hide_index=True, width="stretch")
+    summary = d / "summary.txt"
+    if summary.is_file():
+        with st.expander("Summary report"):
+            st.code(summary.read_text(encoding="utf-8"), language=None)
+
+
+# -- batch ------------------------------------------------------------------------------------------
+def batch_state(job_id: str) -> dict | None:
+    from engine.stage2.batch import STATE_FILE
+
+    p = workspace().jobs_dir / job_id / STATE_FILE
+    if not p.is_file():
+        return None
+    try:
+        return json.loads(p.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None  # being replaced right now; the next poll reads it
+
+
+def show_batch(state: dict) -> None:
+    from engine.stage2.batch import results_table
+
+    df = results_table(state)
+    done = (df.status == "succeeded").sum()
+    st.caption(f"{done} of {len(df)} pairs succeeded, {(df.status == 'failed').sum()} failed, "
+               f"{df.status.isin(['pending', 'running']).sum()} to do")
+    st.dataframe(df, hide_index=True, width="stretch",
+                 column_config={"accuracy": st.column_config.NumberColumn(format="%.3f"),
+                                "f1_macro": st.column_config.NumberColumn(format="%.3f"),
+                                "cv_accuracy_mean": st.column_config.NumberColumn(format="%.3f"),
+                                "cv_accuracy_std": st.column_config.NumberColumn(format="%.3f"),
+                                "pass_rate_test": st.column_config.NumberColumn(format="%.4f")})
