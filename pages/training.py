@@ -54,6 +54,7 @@ def _done(stt) -> None:
 
 
 tab_new, tab_runs, tab_cmp = st.tabs(["New run", "Runs", "Compare"])
+rows = runs.list_runs(ws)
 
 with tab_new:
     fsets = _feature_sets(str(ws.root), _stamp("features"))
@@ -99,7 +100,6 @@ with tab_new:
     live_curves()
 
 with tab_runs:
-    rows = runs.list_runs(ws)
     if not rows:
         st.info("No training runs yet.")
     else:
@@ -115,7 +115,6 @@ with tab_runs:
             run_details(by_run[rid])
 
 with tab_cmp:
-    rows = runs.list_runs(ws)
     ids = [r["id"] for r in rows]
     if len(ids) < 2:
         st.info("Compare needs two runs or more.")

@@ -179,9 +179,6 @@ class WindowSet:
     def counts(self) -> dict[str, int]:
         return {k: int(len(v)) for k, v in self.ends.items()}
 
-    def target_index(self, name: str) -> int:
-        return [s.name for s in self.specs].index(name)
-
 
 def build_windows(features: pd.DataFrame, targets: pd.DataFrame, *, input_names: list[str], specs: list[TargetSpec],
                   plan: SplitPlan, timeframe: str, context: int, stride: int = 1, clip: float = 10.0,
