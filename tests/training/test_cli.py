@@ -188,7 +188,7 @@ def test_remote_is_refused_without_the_sync_module(feature_ws, ws):
 KILL_CONFIG = """
 data: {last_bars: 1500, context_window: 48}
 model: {direction: {hidden: 16, n_blocks: 2}}
-training: {epochs: 2, batch_size: 32, lr: 0.003, max_batches_per_epoch: 10, eval_batch_size: 256,
+training: {epochs: 3, batch_size: 32, lr: 0.003, max_batches_per_epoch: 8, eval_batch_size: 256,
            early_stopping_patience: 0, num_threads: 1, device: cpu, seed: 11, checkpoint_every_steps: 2}
 """
 
@@ -199,7 +199,7 @@ def test_sigkilled_job_resumes_to_the_metrics_of_an_uninterrupted_run(feature_ws
     cfg = tmp_path / "kill.yaml"
     cfg.write_text(KILL_CONFIG)
     job = jobs.submit(ws, ["train", "direction", "--config", str(cfg), "--featureset", feature_ws])
-    # wait for a checkpoint taken inside an epoch after the first, then SIGKILL the job's process group
+    # wait for a checkpoint taken inside the second of three epochs, then SIGKILL the job's process group
     deadline = time.monotonic() + 120
     state = None
     while time.monotonic() < deadline:
