@@ -130,8 +130,14 @@ with tab2:
             args += ["--featureset", fs] if not fs.startswith("(") else []
             args += ["--no-stage1-probs"] if no_probs else []
             start_job(args, K.S2_JOB, name=f"stage2 {sym} {tf}")
-        follow_job(K.S2_JOB, on_done=lambda s: st.success(f"Stage 2 `{(s.result or {}).get('stage2_id')}` trained: "
-                                                         "see the Results tab."))
+        def _trained(job) -> None:
+            sid = (job.result or {}).get("stage2_id")
+            if sid and st.session_state.get(K.S2_PICKED_JOB) != job.id:  # show the new model once, then leave the pick alone
+                st.session_state[K.S2_PICKED_JOB] = job.id
+                st.session_state[K.S2_PICK] = sid
+            st.success(f"Stage 2 `{sid}` trained: see the Results tab.")
+
+        follow_job(K.S2_JOB, on_done=_trained)
 
 with tab3:
     if not s2_models:

@@ -24,6 +24,7 @@ class K:
     S1_PICK = "stage2.stage1_pick"
     S2_PAIR = "stage2.pair"
     S2_PICK = "stage2.result_pick"
+    S2_PICKED_JOB = "stage2.result_picked_for_job"  # the job whose new model was selected once
     BATCH_PICK = "stage2.batch_pick"
 
 

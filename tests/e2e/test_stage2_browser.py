@@ -44,6 +44,7 @@ def test_stage2_page_trains_and_shows_results(page, app_url, stage1_in_app):
     # the metric card (a models table elsewhere on the page has a hidden "test macro F1" header too)
     page.locator('[data-testid="stMetric"]').filter(has_text="Test macro F1").first.wait_for(timeout=30_000)
     assert page.get_by_text("CV accuracy").count() >= 1
-    page.locator(".js-plotly-plot").nth(1).wait_for(timeout=30_000)
+    # two charts in the Results tab (confusion matrix, CV folds); charts of hidden tabs don't count
+    page.locator(".js-plotly-plot:visible").nth(1).wait_for(timeout=30_000)
     assert page.locator('[data-testid="stException"]').count() == 0
     screenshot(page, "stage2-results")
