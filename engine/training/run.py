@@ -29,7 +29,7 @@ from config.errors import BadInput, Conflict, NotFound, Refused
 from engine.jobs import progress
 from engine.jobs.state import pid_alive, proc_start_time
 from engine.splits import SplitPlan, chronological_split, walk_forward
-from engine.training.config import TrainConfig, load_config, loads, resolve_path
+from engine.training.config import HORIZONS, TrainConfig, load_config, loads, resolve_path
 from engine.training.dataset import WindowSet, build_windows, target_specs
 from engine.training.tasks import TASKS, DirectionTask, PatchTSTTask, direction_target
 from engine.training.trainer import Trainer
@@ -337,7 +337,7 @@ def _publish(ws: Workspace, d: Path, run: dict[str, Any], cfg: TrainConfig, prep
     wlast = prep.windows[-1]
     extra = {"split": prep.plans[-1].to_dict(), "feature_names": wlast.feature_names, "dropped_features": last["dropped_features"],
              "targets": [s.to_dict() for s in wlast.specs], "horizons": list(cfg.data.horizons) if run["model"] == "direction" else
-             sorted({s.horizon for s in wlast.specs if s.horizon}), "windows": last["windows"], "device": last["device"],
+             [h for h in HORIZONS if h in {s.horizon for s in wlast.specs}], "windows": last["windows"], "device": last["device"],
              "amp": last["amp"], "context_window": cfg.data.context_window, "purge_bars": run["purge_bars"],
              "fold_results": fold_results, "resumes": run.get("resumes", 0), "stopped_early": last["stopped_early"]}
     if n > 1:

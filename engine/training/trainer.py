@@ -206,7 +206,8 @@ class Trainer:
             model.load_state_dict(ck["model"])
             opt.load_state_dict(ck["optimizer"])
             sched.load_state_dict(ck["scheduler"])
-            scaler.load_state_dict(ck["grad_scaler"]) if ck.get("grad_scaler") else None
+            if ck.get("grad_scaler"):
+                scaler.load_state_dict(ck["grad_scaler"])
             torch.set_rng_state(ck["rng"]["torch"].cpu())
             if self.device.type == "cuda" and ck["rng"].get("cuda"):
                 torch.cuda.set_rng_state_all([t.cpu() for t in ck["rng"]["cuda"]])
