@@ -9,6 +9,7 @@
       ssh_hosts.json                                           (SSH host profiles; never passwords)
       sync_history.jsonl                                       (Hub / SSH operations)
       raw/ticks/                                               (raw tick files of the Hub "ticks" group)
+      training/<run id>/, training/configs/                    (runs in progress; configs saved from the page)
 
 Files are the truth: deleting catalog.duckdb loses nothing (``catalog rebuild``).
 """
