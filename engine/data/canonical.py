@@ -9,6 +9,9 @@ candles by :func:`engine.data.store.load_candles` when asked.
 """
 from __future__ import annotations
 
+import numpy as np
+import pandas as pd
+
 REQUIRED = ["open", "high", "low", "close", "volume"]
 OPTIONAL = ["quote_volume", "trades", "taker_buy_base", "taker_buy_quote"]
 PRICE = ["open", "high", "low", "close"]
@@ -39,10 +42,7 @@ BINANCE_KLINE_COLUMNS = ["open_time", "open", "high", "low", "close", "volume", 
                          "trades", "taker_buy_base", "taker_buy_quote", "ignore"]
 
 
-def ts_ns(values) -> "np.ndarray":
+def ts_ns(values) -> np.ndarray:
     """Epoch nanoseconds (int64) of a timestamp column, tz-aware or naive (naive = UTC)."""
-    import numpy as np
-    import pandas as pd
-
     idx = pd.DatetimeIndex(values)
     return np.asarray(idx.as_unit("ns").asi8, dtype="int64")

@@ -77,7 +77,6 @@ def compute_targets(ts: np.ndarray, high: np.ndarray, low: np.ndarray, close: np
     """{target: float64 array} with NaN where the target is unknown (past the end or across a gap)."""
     n = len(close)
     step = tf_seconds(timeframe) * NS
-    idx = np.arange(n)
     out: dict[str, np.ndarray] = {}
     cache: dict[int, tuple] = {}
 

@@ -31,22 +31,14 @@ from engine.jobs.state import pid_alive, proc_start_time
 from engine.splits import SplitPlan, chronological_split, walk_forward
 from engine.training.config import HORIZONS, TrainConfig, load_config, loads, resolve_path
 from engine.training.dataset import WindowSet, build_windows, target_specs
+from engine.training.paths import RUNS_DIR, run_dir, runs_root  # noqa: F401 - re-exported
 from engine.training.tasks import TASKS, DirectionTask, PatchTSTTask, direction_target
 from engine.training.trainer import Trainer
 from storage.artifacts import artifact_path, create_artifact, read_manifest
 from storage.manifest import utc_now_iso, write_json_atomic
-from storage.workspace import Workspace, check_id, new_id
+from storage.workspace import Workspace, new_id
 
-RUNS_DIR = "training"  # <workspace>/training/<run id>/: runs in progress (see the module doc)
 ARTIFACT_FILES = ("config.yaml", "scaler.json", "metrics.csv", "steps.csv", "run.json", "split.json")
-
-
-def runs_root(ws: Workspace) -> Path:
-    return ws.root / RUNS_DIR
-
-
-def run_dir(ws: Workspace, run_id: str) -> Path:
-    return runs_root(ws) / check_id(run_id)
 
 
 def custom_config(ws: Workspace, preset: str, overrides: str) -> Path:

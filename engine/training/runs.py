@@ -11,7 +11,7 @@ import pandas as pd
 
 from config.errors import NotFound
 from engine.jobs.state import pid_alive
-from engine.training.run import run_dir, runs_root
+from engine.training.paths import run_dir, runs_root
 from storage.artifacts import list_manifests
 from storage.workspace import Workspace
 

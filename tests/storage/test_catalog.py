@@ -1,7 +1,6 @@
 """The DuckDB catalog: incremental refresh, full rebuild from manifests with nothing lost,
 lineage, parameterised filtered queries, broken manifests, and a concurrently writing process."""
 import json
-import os
 import subprocess
 import sys
 import textwrap

@@ -47,7 +47,6 @@ def _xs_rank(m: np.ndarray) -> np.ndarray:
 
 def compute(u: Universe, cfg) -> dict[str, dict[str, np.ndarray]]:
     """{symbol: {feature: values at the symbol's own rows}} for the features whose inputs exist."""
-    cols = u.columns
     sel = [u.col(s) for s in u.symbols]
     r1, r4, r16, r96 = (_grid_ret(u.close, k) for k in (1, 4, 16, 96))
     have_btc = u.btc is not None
