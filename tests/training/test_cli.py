@@ -175,14 +175,17 @@ def test_remote_forwards_the_train_arguments_to_the_sync_module(ws, monkeypatch)
     assert not (ws.root / "training").exists()  # nothing trained here
 
 
-def test_remote_is_refused_without_the_sync_module(feature_ws, ws):
-    try:
-        import engine.sync.remote_jobs  # noqa: F401
-        pytest.skip("engine.sync.remote_jobs exists in this build: remote training is the sync area's test")
-    except ImportError:
-        pass
-    r = run_cli("train", "direction", "--config", "test", "--featureset", feature_ws, "--remote", "gpu1")
-    assert r.returncode == 2 and "remote training is not available in this build" in r.stderr
+def test_remote_is_refused_without_the_sync_module(feature_ws, ws, monkeypatch, capsys):
+    """A build without Cloud Sync: the import of engine.sync.remote_jobs fails -> a clear refusal, exit 2."""
+    import sys
+
+    from engine.cli import main
+
+    monkeypatch.setitem(sys.modules, "engine.sync.remote_jobs", None)  # makes the import raise ImportError
+    before = snapshot(ws.root)
+    rc = main(["train", "direction", "--config", "test", "--featureset", feature_ws, "--remote", "gpu1"])
+    assert rc == 2 and "remote training is not available in this build" in capsys.readouterr().err
+    assert snapshot(ws.root) == before
 
 
 KILL_CONFIG = """
