@@ -19,10 +19,12 @@ import getpass
 import hashlib
 import json
 import os
+import queue
 import posixpath
 import shlex
 import socket
 import stat
+import threading
 import time
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -503,6 +505,33 @@ def upload(client, local: Path, remote: str, *, progress: Progress | None = None
         sftp.close()
 
 
+def _stream_download(client, remote: str, offset: int, size: int, sink) -> bool:
+    """Bytes ``offset..size`` of a remote file through an exec channel (``tail -c +N``): about
+    twice the throughput of paramiko's SFTP reads, whose per-request bookkeeping is Python.
+    Returns False (nothing delivered) when the host runs no commands, so SFTP takes over."""
+    chan = client.get_transport().open_session(window_size=64 * 1024 * 1024, max_packet_size=32768)
+    try:
+        chan.exec_command(f"tail -c +{int(offset) + 1} -- {shlex.quote(remote)}")
+        done = offset
+        while True:
+            b = chan.recv(CHUNK)
+            if not b:
+                break
+            done += len(b)
+            if done > size:
+                raise RemoteError(f"{remote} grew while it was being downloaded")
+            sink(b, done)
+        rc = chan.recv_exit_status()
+    finally:
+        chan.close()
+    if done == offset and rc != 0:
+        return False
+    if rc != 0 or done != size:
+        raise RemoteError(f"{remote}: the host sent {done - offset} of {size - offset} bytes (exit {rc})",
+                          hint="download again: it resumes")
+    return True
+
+
 def download(client, remote: str, local: Path, *, progress: Progress | None = None, expected_sha: str | None = None) -> Transfer:
     """Download into ``local + '.partial'`` (resumed when a checked part is there), verify, rename."""
     local = Path(local)
@@ -524,25 +553,49 @@ def download(client, remote: str, local: Path, *, progress: Progress | None = No
             h = hashlib.sha256()
         elif offset:
             notes.append(f"resuming after {offset} bytes")
-        with sftp.open(remote, "rb") as f, open(partial, "r+b" if offset else "wb") as out:
-            if _big_requests(client, reads=True):
-                f.MAX_REQUEST_SIZE = BIG_REQUEST
-            f.seek(offset)
-            out.seek(offset)
-            out.truncate()
-            f.prefetch(size, max_concurrent_requests=64)
-            done = offset
-            while done < size:
-                b = f.read(CHUNK)
-                if not b:
-                    break
-                out.write(b)
+        # the host hashes its copy while we transfer (a second SSH channel), and our own hashing
+        # runs in a thread (hashlib releases the GIL), so verifying adds almost no time
+        remote_hash = None if expected_sha else _FollowingHash(client, remote, size)
+        chunks: queue.Queue = queue.Queue(maxsize=64)
+
+        def hash_worker() -> None:
+            while (b := chunks.get()) is not None:
                 h.update(b)
-                done += len(b)
-                if progress:
-                    progress(done, size)
+
+        hasher = threading.Thread(target=hash_worker, daemon=True)
+        hasher.start()
+        try:
+            with open(partial, "r+b" if offset else "wb") as out:
+                out.seek(offset)
+                out.truncate()
+
+                def sink(b: bytes, done: int) -> None:
+                    out.write(b)
+                    chunks.put(b)
+                    if progress:
+                        progress(done, size)
+
+                if not _stream_download(client, remote, offset, size, sink):
+                    with sftp.open(remote, "rb") as f:  # hosts that allow SFTP only
+                        if _big_requests(client, reads=True):
+                            f.MAX_REQUEST_SIZE = BIG_REQUEST
+                        f.seek(offset)
+                        f.prefetch(size, max_concurrent_requests=64)
+                        done = offset
+                        while done < size:
+                            b = f.read(CHUNK)
+                            if not b:
+                                break
+                            done += len(b)
+                            sink(b, done)
+        finally:
+            chunks.put(None)
+            hasher.join()
         sha = h.hexdigest()
-        want = expected_sha or remote_sha256(client, remote)
+        want = expected_sha
+        if want is None:
+            want = remote_hash.result() or remote_sha256(client, remote)
+            remote_hash.close()
         if sha != want:
             partial.unlink()
             raise RemoteError(f"{remote}: checksum mismatch after download (local {sha[:12]}, expected {want[:12]}); "

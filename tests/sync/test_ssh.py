@@ -318,3 +318,30 @@ def test_manifest_paths_cannot_escape_the_artifact(ws, tmp_path):
     with pytest.raises(Refused, match="unsafe path"):
         import_archive(ws, archive)
     assert not list(ws.root.rglob("escape.txt")) and not (tmp_path / "escape.txt").exists()
+
+
+def test_download_falls_back_to_sftp_on_hosts_without_commands(trusted, ws, tmp_path, monkeypatch):
+    """Downloads stream through an exec channel (faster); a host that runs no commands gets SFTP,
+    with the same resume and checksum behaviour."""
+    from engine.sync import ssh
+
+    src = tmp_path / "data.bin"
+    src.write_bytes(os.urandom(3 * 1024 * 1024 + 7))
+    remote = f"{trusted.remote_dir}fallback/data.bin"
+    Path(remote).parent.mkdir(parents=True, exist_ok=True)
+    Path(remote).write_bytes(src.read_bytes())
+    used = []
+    real = ssh._stream_download
+    monkeypatch.setattr(ssh, "_stream_download", lambda *a, **k: used.append("exec") or False)
+    c = ssh.connect(ws, trusted)
+    try:
+        dst = tmp_path / "out" / "data.bin"
+        with pytest.raises(_Cut):
+            ssh.download(c, remote, dst, progress=_cut_after(0.5))
+        t = ssh.download(c, remote, dst)
+        assert used == ["exec", "exec"] and t.resumed_from > 0 and dst.read_bytes() == src.read_bytes()
+        monkeypatch.setattr(ssh, "_stream_download", real)
+        t = ssh.download(c, remote, tmp_path / "out2.bin")  # the exec path itself delivers the same bytes
+        assert (tmp_path / "out2.bin").read_bytes() == src.read_bytes() and t.resumed_from == 0
+    finally:
+        c.close()
