@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from config.errors import BadInput
-from engine.data.canonical import ts_ns
+from engine.data.canonical import parse_utc, ts_ns
 from engine.data.timeframes import TIMEFRAMES, parse_timeframe
 
 SPLITS = ("train", "val", "test")
@@ -28,8 +28,10 @@ DEFAULT_VAL_FRAC = 0.15
 
 
 def _ts(x) -> pd.Timestamp:
-    t = pd.Timestamp(x)
-    return t.tz_localize("UTC") if t.tzinfo is None else t.tz_convert("UTC")
+    t = parse_utc(x, "split date")
+    if t is None:
+        raise BadInput("a split date is empty")
+    return t
 
 
 @dataclass(frozen=True)

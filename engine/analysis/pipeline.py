@@ -11,9 +11,9 @@ import time
 from typing import Any, Callable
 
 import numpy as np
-import pandas as pd
 
 from config.errors import BadInput
+from engine.data.canonical import parse_utc
 from engine.analysis.core import CLASS_TYPES, TARGET_TYPES, AnalysisInput, AnalysisResult, run_analysis
 from engine.analysis.exclusions import write_excluded, write_included
 from engine.analysis.html import build_html
@@ -47,16 +47,6 @@ def _feature_meta(fs) -> dict[str, dict]:
     return {n: {**(reg[n].to_dict() if n in reg else {}), "position": i} for i, n in enumerate(fs.feature_names)}
 
 
-def _parse_date(value, what: str):
-    if value in (None, ""):
-        return None
-    try:
-        t = pd.Timestamp(value)
-    except (ValueError, TypeError) as e:
-        raise BadInput(f"{what} {value!r} is not a date", hint="use YYYY-MM-DD or an ISO timestamp") from e
-    return t.tz_localize("UTC") if t.tzinfo is None else t.tz_convert("UTC")
-
-
 def prepare(ws: Workspace, featureset_id: str, target: str, *, train_end=None,
             val_end=None) -> tuple[Any, AnalysisInput, SplitPlan]:
     """Load and check everything the report needs; raises a KlineLabError on a bad request."""
@@ -83,7 +73,7 @@ def prepare(ws: Workspace, featureset_id: str, target: str, *, train_end=None,
     if missing:
         raise BadInput(f"feature set {fs.id}: columns {', '.join(missing[:5])} listed in the manifest are not in features.parquet")
     plan = chronological_split(feats["timestamp"], fs.timeframe, purge_bars=int(fs.max_horizon_bars),
-                               train_end=_parse_date(train_end, "train end"), val_end=_parse_date(val_end, "validation end"))
+                               train_end=parse_utc(train_end, "train end"), val_end=parse_utc(val_end, "validation end"))
     inp = AnalysisInput(features=feats[names], target=tgt[target].to_numpy(dtype=float, na_value=np.nan),
                         split=plan.assign(feats["timestamp"]), target_name=target, target_type=ttype,
                         class_names=_class_names(tmeta) if ttype in CLASS_TYPES else None,
@@ -152,5 +142,5 @@ def analyze(ws: Workspace, featureset_id: str, target: str, *, train_end=None, v
 
 
 def _iso(value) -> str | None:
-    t = _parse_date(value, "date")
+    t = parse_utc(value, "date")
     return t.isoformat() if t is not None else None

@@ -12,6 +12,7 @@ from typing import Any
 import pandas as pd
 
 from config.errors import BadInput
+from engine.data.canonical import parse_utc
 
 DIRECTIONS = ("long", "short", "both")
 SIZINGS = ("all", "percent", "value", "amount")
@@ -33,18 +34,6 @@ def default_fee(symbols: list[str], fee_type: str = "taker") -> float:
     if fee_type not in FEE_TYPES:
         raise BadInput(f"unknown fee type {fee_type!r}", hint="use taker or maker")
     return max(FEE_PRESETS[market_of(s)][fee_type] for s in symbols) if symbols else FEE_PRESETS["spot"][fee_type]
-
-
-def _ts(value: Any, what: str) -> pd.Timestamp | None:
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return None
-    try:
-        t = pd.Timestamp(value)
-    except (ValueError, TypeError) as e:
-        raise BadInput(f"{what} {value!r} is not a date", hint="use e.g. 2026-01-31 or 2026-01-31T12:00") from e
-    if t is pd.NaT:
-        raise BadInput(f"{what} {value!r} is not a date")
-    return t.tz_localize("UTC") if t.tzinfo is None else t.tz_convert("UTC")
 
 
 def _finite(value: Any, what: str) -> float:
@@ -153,7 +142,7 @@ class BacktestParams:
             if int(p.hold_bars) != p.hold_bars or p.hold_bars < 1:
                 raise BadInput(f"hold-bars must be a whole number >= 1, got {p.hold_bars}")
             p.hold_bars = int(p.hold_bars)
-        p.start, p.end = _ts(p.start, "start"), _ts(p.end, "end")
+        p.start, p.end = parse_utc(p.start, "start"), parse_utc(p.end, "end")
         if p.start is not None and p.end is not None and p.start > p.end:
             raise BadInput(f"the period is empty: start {p.start} is after end {p.end}")
         return p

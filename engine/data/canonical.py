@@ -46,3 +46,19 @@ def ts_ns(values) -> np.ndarray:
     """Epoch nanoseconds (int64) of a timestamp column, tz-aware or naive (naive = UTC)."""
     idx = pd.DatetimeIndex(values)
     return np.asarray(idx.as_unit("ns").asi8, dtype="int64")
+
+
+def parse_utc(value, what: str = "time") -> "pd.Timestamp | None":
+    """A date / time typed by a user (or stored in a manifest) as a UTC timestamp; naive = UTC;
+    None for an empty value; a clear BadInput naming ``what`` for anything unreadable."""
+    from config.errors import BadInput
+
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    try:
+        t = pd.Timestamp(value)
+    except (ValueError, TypeError, OverflowError) as e:
+        raise BadInput(f"{what} {value!r} is not a date", hint="use e.g. 2026-01-31 or 2026-01-31T12:00") from e
+    if t is pd.NaT:
+        raise BadInput(f"{what} {value!r} is not a date")
+    return t.tz_localize("UTC") if t.tzinfo is None else t.tz_convert("UTC")

@@ -24,6 +24,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from config.errors import BadInput, NotFound
+from engine.data.canonical import parse_utc, ts_ns
 from engine.data.names import check_symbol
 from engine.data.timeframes import infer_timeframe, parse_timeframe
 from engine.features.audit import AuditResult, run_audit
@@ -70,16 +71,6 @@ class Plan:
         return hashlib.sha256(json.dumps(doc, sort_keys=True, default=str).encode()).hexdigest()[:32]
 
 
-def _parse_time(value, what: str):
-    if value in (None, ""):
-        return None
-    try:
-        t = pd.Timestamp(value)
-    except (ValueError, TypeError) as e:
-        raise BadInput(f"bad {what} time {value!r}: {e}", hint="use a date such as 2025-01-31 or 2025-01-31T12:00") from e
-    return t.tz_localize("UTC") if t.tzinfo is None else t.tz_convert("UTC")
-
-
 def _data_hash(ws: Workspace, aid: str, df: pd.DataFrame) -> str:
     from storage.artifacts import read_manifest
 
@@ -109,8 +100,6 @@ def _load_series(ws: Workspace, symbol: str, tf: str, start, end) -> tuple[pd.Da
                        hint=f"import it on the Data page; available: {', '.join(known) or 'none'}")
     df = load_candles(ws, symbol, tf, start=start, end=end)
     if len(df) >= 3:
-        from engine.data.canonical import ts_ns
-
         spacing = infer_timeframe(ts_ns(df["timestamp"]))
         if spacing != tf:
             raise BadInput(f"mismatched timeframes: the {symbol} {tf} series has bars {spacing or 'irregularly'} apart",
@@ -136,7 +125,7 @@ def plan_build(ws: Workspace, symbols: list[str] | str, timeframe: str, *, famil
     reg = registry()
     fams = reg.check_families(families)
     cfg = load_config(config_path)
-    t0, t1 = _parse_time(start, "start"), _parse_time(end, "end")
+    t0, t1 = parse_utc(start, "start time"), parse_utc(end, "end time")
     if t0 is not None and t1 is not None and t1 <= t0:
         raise BadInput(f"end {t1} is not after start {t0}")
     bars: dict[str, Bars] = {}
@@ -146,8 +135,6 @@ def plan_build(ws: Workspace, symbols: list[str] | str, timeframe: str, *, famil
         df, aid = _load_series(ws, s, tf, t0, t1)
         fund = load_funding(ws, s)
         if fund is not None and len(fund):
-            from engine.data.canonical import ts_ns
-
             fund = pd.DataFrame({"timestamp": ts_ns(fund["timestamp"]), "funding_rate": fund["funding_rate"].to_numpy()})
             if t1 is not None:
                 fund = fund[fund["timestamp"] <= t1.value]

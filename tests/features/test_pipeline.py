@@ -44,7 +44,7 @@ def engine_cli(capsys):
     (["--symbols", "BTCUSDT", "--timeframe", "15m", "--start", "2026-04-05"], "too little history: BTCUSDT 15m has"),
     (["--symbols", "BTCUSDT", "--timeframe", "15m", "--families", "trend,astrology"], "unknown feature family astrology"),
     (["--symbols", "BTCUSDT", "--timeframe", "7m"], "unsupported timeframe"),
-    (["--symbols", "BTCUSDT", "--timeframe", "15m", "--start", "yesterday-ish"], "bad start time"),
+    (["--symbols", "BTCUSDT", "--timeframe", "15m", "--start", "yesterday-ish"], "start time 'yesterday-ish' is not a date"),
     (["--symbols", "BTCUSDT", "--timeframe", "15m", "--start", "2026-03-01", "--end", "2026-02-01"], "is not after start"),
     (["--symbols", "BTCUSDT,btcusdt", "--timeframe", "15m"], "given twice: BTCUSDT"),
     (["--symbols", "BTCUSDT", "--timeframe", "15m", "--families", "funding"], "none of the features of funding"),
