@@ -149,27 +149,25 @@ def load_pair(ws: Workspace, featureset_id: str, symbol: str, *, with_candles: b
                     max_horizon_bars=int(fs.max_horizon_bars or 0), featureset_id=fs.id, candles=candles)
 
 
-def latest_featureset(ws: Workspace, symbol: str, timeframe: str) -> str:
-    """The newest feature set holding ``symbol`` at ``timeframe``."""
+def _latest(ws: Workspace, kind: str, symbol: str, timeframe: str, what: str, hint: str) -> str:
+    """The newest ``kind`` artifact holding ``symbol`` at ``timeframe``."""
     from storage.artifacts import list_manifests
 
     symbol, timeframe = check_symbol(symbol), parse_timeframe(timeframe)
-    found = [m for m in list_manifests(ws, "features") if symbol in m.symbols and m.timeframe == timeframe]
+    found = [m for m in list_manifests(ws, kind) if symbol in m.symbols and m.timeframe == timeframe]
     if not found:
-        raise NotFound(f"no feature set for {symbol} {timeframe} in the workspace",
-                       hint=f"build one: python -m engine features build --symbols {symbol} --timeframe {timeframe}")
+        raise NotFound(f"no {what} for {symbol} {timeframe} in the workspace", hint=hint.format(s=symbol, tf=timeframe))
     return max(found, key=lambda m: (m.created_at, m.id)).id
+
+
+def latest_featureset(ws: Workspace, symbol: str, timeframe: str) -> str:
+    return _latest(ws, "features", symbol, timeframe, "feature set",
+                   "build one: python -m engine features build --symbols {s} --timeframe {tf}")
 
 
 def latest_stage1(ws: Workspace, symbol: str, timeframe: str) -> str:
-    from storage.artifacts import list_manifests
-
-    symbol, timeframe = check_symbol(symbol), parse_timeframe(timeframe)
-    found = [m for m in list_manifests(ws, "stage1") if symbol in m.symbols and m.timeframe == timeframe]
-    if not found:
-        raise NotFound(f"no Stage 1 model for {symbol} {timeframe} in the workspace",
-                       hint=f"import one (stage1 import) or train one (stage1 train --symbol {symbol} --timeframe {timeframe})")
-    return max(found, key=lambda m: (m.created_at, m.id)).id
+    return _latest(ws, "stage1", symbol, timeframe, "Stage 1 model",
+                   "import one (stage1 import) or train one (stage1 train --symbol {s} --timeframe {tf})")
 
 
 def label_counts(labels: np.ndarray) -> dict[str, int]:

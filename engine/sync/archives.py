@@ -27,6 +27,7 @@ from typing import Any
 
 from config.errors import BadInput, Conflict, KlineLabError, NotFound, Refused
 from engine.jobs import progress
+from engine.sync.groups import verified_dir
 from storage.manifest import MANIFEST, Manifest, sha256_file, utc_now_iso
 from storage.workspace import Workspace
 
@@ -37,15 +38,6 @@ RESULT_KINDS = ("model", "stage1", "stage2")
 
 def _progress(span: tuple[float, float], fraction: float, message: str) -> None:
     progress(span[0] + (span[1] - span[0]) * fraction, message)
-
-
-def _verified_dir(ws: Workspace, m: Manifest) -> Path:
-    d = ws.artifact_dir(m.kind, m.id)
-    problems = m.verify_files(d)
-    if problems:
-        raise BadInput(f"artifact {m.id} does not match its manifest: {'; '.join(problems[:3])}",
-                       hint="it was changed or damaged after it was written")
-    return d
 
 
 def collect(ws: Workspace, kind: str, *, ids: list[str] | None = None, include_ticks: bool = False,
@@ -107,7 +99,7 @@ def create(ws: Workspace, kind: str, *, ids: list[str] | None = None, include_ti
     manifests, ticks = collect(ws, kind, ids=ids, include_ticks=include_ticks, include_cache=include_cache, kinds=kinds)
     entries: list[tuple[str, Path, int, str]] = []
     for m in manifests:
-        d = _verified_dir(ws, m)
+        d = verified_dir(ws, m, "archiving")
         base = f"artifacts/{m.kind}/{m.id}"
         entries += [(f"{base}/{f.path}", d / f.path, f.size, f.sha256) for f in m.files]
         entries.append((f"{base}/{MANIFEST}", d / MANIFEST, (d / MANIFEST).stat().st_size, sha256_file(d / MANIFEST)))

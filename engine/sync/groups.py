@@ -121,17 +121,18 @@ def ticks_dir(ws: Workspace, sel: Selection) -> Path:
     return Path(sel.ticks_dir).expanduser().resolve() if sel.ticks_dir else ws.ticks_dir
 
 
-def _verified(ws: Workspace, m: Manifest) -> Path:
+def verified_dir(ws: Workspace, m: Manifest, purpose: str = "uploading") -> Path:
+    """The artifact's folder, after checking every file against its manifest (sizes, sha256)."""
     d = ws.artifact_dir(m.kind, m.id)
     problems = m.verify_files(d)
     if problems:
         raise BadInput(f"artifact {m.id} does not match its manifest: {'; '.join(problems[:3])}",
-                       hint="it was changed or damaged after it was written; rebuild it before uploading")
+                       hint=f"it was changed or damaged after it was written; rebuild it before {purpose}")
     return d
 
 
 def _artifact_files(ws: Workspace, m: Manifest, prefix: str) -> list[LocalFile]:
-    d = _verified(ws, m)
+    d = verified_dir(ws, m)
     out = [LocalFile(f"{prefix}{m.id}/{f.path}", d / f.path, f.size, f.sha256, m.id) for f in m.files]
     mp = d / MANIFEST
     out.append(LocalFile(f"{prefix}{m.id}/{MANIFEST}", mp, mp.stat().st_size, sha256_file(mp), m.id))
@@ -183,7 +184,7 @@ def local_files(ws: Workspace, g: Group, sel: Selection, staging: Path) -> list[
     if g.name == "stage1":
         seen: dict[str, str] = {}
         for m in _newest(chosen):
-            d = _verified(ws, m)
+            d = verified_dir(ws, m)
             for f in m.files:
                 v1 = parse_v1_path(f.path)
                 if v1 is None or not sel.wants(m.id, [v1[0]], v1[1]):
