@@ -346,3 +346,23 @@ def test_unsafe_remote_paths_are_ignored(sample_ws, hub_server, tmp_path):
     res = hub_sync.run(sample_ws, "download", REPO, group="ticks", selection=Selection(ticks_dir=out), hub=_hub(hub_server))
     assert [i["path"] for i in res["plan"]["items"]] == ["ticks/ok.csv"] and "unsafe path" in " ".join(res["plan"]["notes"])
     assert (out / "ok.csv").read_bytes() == b"a,b\n" and not list(tmp_path.rglob("escape.txt"))
+
+
+def test_an_artifact_damaged_on_disk_is_neither_uploaded_nor_archived(artifacts, sample_ws, hub_server):
+    """A file changed after its manifest was written: the Hub upload and the SSH archive refuse
+    it by name (exit 2) and write nothing, here or on the Hub."""
+    s2 = artifacts["stage2"]
+    victim = next(p for p in sample_ws.artifact_dir("stage2", s2).iterdir() if p.name != "manifest.json")
+    victim.write_bytes(victim.read_bytes() + b"\n# edited by hand")
+    before = snapshot(sample_ws.root)
+    r = cli("upload", "--repo-id", REPO, "--group", "stage2", "--json", token=hub_server.token)
+    assert r.returncode == 2 and f"artifact {s2} does not match its manifest" in r.stderr
+    assert "before uploading" in r.stderr
+    from tests.fixtures.hub_server import HubError
+
+    with pytest.raises(HubError, match="Repository not found"):
+        hub_server.commits(REPO)  # the repository was never created
+    r = run_cli("sync", "ssh", "archive-results", "--ids", s2, "--json")
+    assert r.returncode == 2 and f"artifact {s2} does not match its manifest" in r.stderr
+    assert "before archiving" in r.stderr
+    assert snapshot(sample_ws.root) == before
