@@ -4,7 +4,7 @@ import streamlit as st
 st.set_page_config(page_title="KlineLab", page_icon=":material/candlestick_chart:", layout="wide")
 
 PAGES = [
-    st.Page("pages/home.py", title="Home", icon=":material/home:", url_path="home", default=True),
+    st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
     st.Page("pages/data.py", title="Data", icon=":material/database:", url_path="data"),
     st.Page("pages/features.py", title="Features", icon=":material/functions:", url_path="features"),
     st.Page("pages/analysis_report.py", title="Analysis Report", icon=":material/analytics:", url_path="analysis-report"),

@@ -7,6 +7,14 @@ from config.errors import Busy
 
 from pages.ui import catalog, ensure_sample, jobs_panel, user_errors, workspace
 
+
+
+def _metrics_text(raw) -> str:
+    """The first few scalar metrics, numbers to 4 significant digits."""
+    items = [(k, v) for k, v in json.loads(raw or "{}").items() if not isinstance(v, (dict, list))][:4]
+    return ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in items)
+
+
 ensure_sample()
 ws = workspace()
 st.title("KlineLab")
@@ -28,8 +36,8 @@ with user_errors():
     recent = cat.query(limit=12)
     if len(recent):
         recent = recent.assign(symbols=recent.symbols.map(lambda s: ", ".join(s) if s is not None else ""),
-                               metrics=recent.metrics.map(lambda m: ", ".join(f"{k}={v}" for k, v in list(json.loads(m).items())[:4]
-                                                                              if not isinstance(v, (dict, list)))))
+                               timeframe=recent.timeframe.fillna(""),
+                               metrics=recent.metrics.map(_metrics_text))
         st.dataframe(recent[["created_at", "kind", "name", "symbols", "timeframe", "origin", "metrics", "id"]],
                      hide_index=True, width="stretch")
     else:

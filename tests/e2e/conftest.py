@@ -140,6 +140,8 @@ def assert_no_exception(page) -> None:
     exc = page.locator('[data-testid="stException"]')
     if exc.count():
         raise AssertionError("the page shows an exception: " + exc.first.inner_text()[:2000])
+    if page.get_by_text("Page not found").count():
+        raise AssertionError(f"{page.url} is not a page of the app (Streamlit shows 'Page not found')")
 
 
 def screenshot(page, name: str) -> Path:

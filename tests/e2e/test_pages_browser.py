@@ -6,14 +6,14 @@ from tests.e2e.conftest import open_page, screenshot
 
 pytestmark = pytest.mark.e2e
 
-PAGES = [("home", "KlineLab"), ("data", "Data"), ("features", "Features"), ("analysis-report", "Analysis Report"),
+PAGES = [("", "KlineLab"), ("data", "Data"), ("features", "Features"), ("analysis-report", "Analysis Report"),
          ("training", "Training"), ("stage2", "Stage 2"), ("backtest", "Backtest"), ("cloud-sync", "Cloud Sync")]
 
 
 @pytest.mark.parametrize("path,title", PAGES)
 def test_page_opens_without_exception(page, app_url, path, title):
     open_page(page, app_url, path, wait_text=title)
-    shot = screenshot(page, f"page-{path}")
+    shot = screenshot(page, f"page-{path or 'home'}")
     assert shot.stat().st_size > 10_000  # a real rendering, not a blank page
     assert page.get_by_role("heading", name=title).count() >= 1
 
