@@ -12,6 +12,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from config.errors import BadInput
+
 REQUIRED = ["open", "high", "low", "close", "volume"]
 OPTIONAL = ["quote_volume", "trades", "taker_buy_base", "taker_buy_quote"]
 PRICE = ["open", "high", "low", "close"]
@@ -48,11 +50,9 @@ def ts_ns(values) -> np.ndarray:
     return np.asarray(idx.as_unit("ns").asi8, dtype="int64")
 
 
-def parse_utc(value, what: str = "time") -> "pd.Timestamp | None":
+def parse_utc(value, what: str = "time") -> pd.Timestamp | None:
     """A date / time typed by a user (or stored in a manifest) as a UTC timestamp; naive = UTC;
     None for an empty value; a clear BadInput naming ``what`` for anything unreadable."""
-    from config.errors import BadInput
-
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
     try:
