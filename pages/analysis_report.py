@@ -13,6 +13,7 @@ from engine.analysis.options import AnalysisOptions
 from engine.analysis.view import HTML, ReportView
 from engine.plots import analysis as figs
 from pages.ui import Keys, ensure_sample, follow_job, start_job, user_errors, workspace
+from storage.artifacts import kinds_stamp
 
 SELECTED = "analysis.selected_report"
 ensure_sample()
@@ -22,23 +23,19 @@ st.caption("Statistics, importance, outliers, by-class statistics, correlations 
            "TRAIN split only; drift compares train with validation and test.")
 
 
-def _stamp(kind: str) -> float:
-    d = ws.artifacts_dir / kind
-    return max((p.stat().st_mtime for p in d.glob("*/manifest.json")), default=0.0) if d.is_dir() else 0.0
-
 
 @st.cache_data(show_spinner=False)
-def _reports(root: str, stamp: float) -> pd.DataFrame:
+def _reports(root: str, stamp: tuple) -> pd.DataFrame:
     return rep.list_reports(ws)
 
 
 @st.cache_data(show_spinner=False)
-def _featuresets(root: str, stamp: float) -> pd.DataFrame:
+def _featuresets(root: str, stamp: tuple) -> pd.DataFrame:
     return rep.featuresets(ws)
 
 
 @st.cache_data(show_spinner="Reading the report ...", max_entries=4)
-def _view(root: str, report_id: str, stamp: float) -> ReportView:
+def _view(root: str, report_id: str, stamp: tuple) -> ReportView:
     return rep.open_report(ws, report_id)
 
 
@@ -50,7 +47,7 @@ def _on_done(stt) -> None:
 
 
 def run_form() -> None:
-    fsets = _featuresets(str(ws.root), _stamp("features"))
+    fsets = _featuresets(str(ws.root), kinds_stamp(ws, "features"))
     if fsets.empty:
         st.info("No feature set yet: build one on the Features page (or `python -m engine features build ...`).")
         return
@@ -162,7 +159,7 @@ def whitelist_editor(v: ReportView, rid: str) -> None:
 
 
 def browse() -> None:
-    reports = _reports(str(ws.root), _stamp("analysis"))
+    reports = _reports(str(ws.root), kinds_stamp(ws, "analysis"))
     if reports.empty:
         st.info("No report yet: run one in the New report tab, or download one with Cloud Sync.")
         return
@@ -172,7 +169,7 @@ def browse() -> None:
     sel = st.session_state.get(SELECTED)
     rid = st.selectbox("Report", ids, index=ids.index(sel) if sel in ids else 0, format_func=labels.get)
     try:
-        v = _view(str(ws.root), rid, _stamp("analysis"))
+        v = _view(str(ws.root), rid, kinds_stamp(ws, "analysis"))
     except KlineLabError as e:
         st.error(str(e))
         return

@@ -13,7 +13,7 @@ from engine.backtest.store import compare, format_metric, list_backtests, load_b
 from engine.plots.backtest import compare_figure, equity_figure, heatmap_figure, trades_figure
 from pages.backtest_widgets import RESULT, SWEEP_JOB, SWEEP_RESULT, model_label, period_inputs, portfolio_inputs
 from pages.ui import Keys, catalog, ensure_sample, follow_job, start_job, user_errors, workspace
-from storage.artifacts import read_manifest
+from storage.artifacts import kinds_stamp, read_manifest
 
 ensure_sample()
 ws = workspace()
@@ -23,13 +23,9 @@ st.caption("vectorbt portfolios from a model's out-of-sample predictions (in-sam
            "for 15m, 8,760 for 1h).")
 
 
-def _stamp(kind: str) -> float:
-    d = ws.artifacts_dir / kind
-    return max((p.stat().st_mtime for p in d.glob("*/manifest.json")), default=0.0) if d.is_dir() else 0.0
-
 
 @st.cache_data(show_spinner=False)
-def _models(root: str, stamp: float) -> pd.DataFrame:
+def _models(root: str, stamp: tuple) -> pd.DataFrame:
     cat = catalog()
     frames = [cat.query(kind=k) for k in ("model", "stage2")]
     frames = [f for f in frames if len(f)]
@@ -37,7 +33,7 @@ def _models(root: str, stamp: float) -> pd.DataFrame:
 
 
 @st.cache_data(show_spinner=False)
-def _runs(root: str, stamp: float) -> pd.DataFrame:
+def _runs(root: str, stamp: tuple) -> pd.DataFrame:
     rows = [{"id": b.id, "label": b.label(), "mode": b.mode, "created_at": b.manifest.created_at}
             for b in list_backtests(ws)]
     return pd.DataFrame(rows, columns=["id", "label", "mode", "created_at"])
@@ -83,8 +79,8 @@ def _sweep_done(stt) -> None:
             st.session_state[SWEEP_RESULT] = st.session_state["sweep-pick"] = res["backtest_id"]
 
 
-models = _models(str(ws.root), _stamp("model") + _stamp("stage2"))
-runs = _runs(str(ws.root), _stamp("backtest"))
+models = _models(str(ws.root), kinds_stamp(ws, "model", "stage2"))
+runs = _runs(str(ws.root), kinds_stamp(ws, "backtest"))
 tab_run, tab_res, tab_cmp, tab_sweep = st.tabs(["Run", "Results", "Compare", "Sweep"])
 
 

@@ -14,6 +14,7 @@ from engine.data.sources.hub import DEFAULT_REPO
 from engine.data.timeframes import TIMEFRAMES
 from engine.plots.candles import candlestick_figure
 from pages.ui import Keys, ensure_sample, follow_job, start_job, user_errors, workspace
+from storage.artifacts import kinds_stamp
 
 ensure_sample()
 ws = workspace()
@@ -21,22 +22,18 @@ st.title("Data")
 
 
 @st.cache_data(show_spinner=False)
-def _coverage(root: str, stamp: float) -> pd.DataFrame:
+def _coverage(root: str, stamp: tuple) -> pd.DataFrame:
     from engine.data.store import coverage
 
     return coverage(ws)
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
-def _candles(root: str, symbol: str, tf: str, stamp: float) -> pd.DataFrame:
+def _candles(root: str, symbol: str, tf: str, stamp: tuple) -> pd.DataFrame:
     from engine.data.store import load_candles
 
     return load_candles(ws, symbol, tf)
 
-
-def _stamp() -> float:
-    d = ws.artifacts_dir / "ohlcv"
-    return max((p.stat().st_mtime for p in d.glob("*/manifest.json")), default=0.0) if d.is_dir() else 0.0
 
 
 def _import_result(stt) -> None:
@@ -54,7 +51,7 @@ def _import_result(stt) -> None:
 tab_cov, tab_imp, tab_val, tab_res = st.tabs(["Coverage & chart", "Import", "Validate a file", "Resample"])
 
 with tab_cov:
-    cov = _coverage(str(ws.root), _stamp())
+    cov = _coverage(str(ws.root), kinds_stamp(ws, "ohlcv"))
     if cov.empty:
         st.info("No candles yet. Import a file, a database table, the Hub dataset or the bundled sample.")
     else:
@@ -68,7 +65,7 @@ with tab_cov:
             sym, tf = choice.split(" ")
             row = candles[(candles.symbol == sym) & (candles.timeframe == tf)].iloc[0]
             with user_errors():
-                df = _candles(str(ws.root), sym, tf, _stamp())
+                df = _candles(str(ws.root), sym, tf, kinds_stamp(ws, "ohlcv"))
                 first, last = df.timestamp.iloc[0].date(), df.timestamp.iloc[-1].date()
                 default_start = max(first, last - timedelta(days=14 if TIMEFRAMES[tf] <= 900 else 90))
                 rng = st.date_input("Range (UTC dates)", value=(default_start, last), min_value=first, max_value=last,
@@ -222,7 +219,7 @@ with tab_val:
                 st.dataframe(pd.DataFrame(rep.gaps), hide_index=True, width="stretch", height=200)
 
 with tab_res:
-    cov = _coverage(str(ws.root), _stamp())
+    cov = _coverage(str(ws.root), kinds_stamp(ws, "ohlcv"))
     series = cov[cov.timeframe != "funding"]
     if series.empty:
         st.info("Import candles first.")

@@ -9,6 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from pages.ui import Keys, ensure_sample, follow_job, start_job, user_errors, workspace
+from storage.artifacts import kinds_stamp
 
 st.title("Features")  # first, so the page shows at once while the heavier modules load
 ensure_sample()
@@ -78,7 +79,7 @@ with tab_build:
         follow_job(Keys.FEATURES_JOB, on_done=_built)
 
 with tab_sets:
-    sets = fw.feature_sets(root, fw.sets_stamp())
+    sets = fw.feature_sets(root, kinds_stamp(ws, "features"))
     if sets.empty:
         st.info("No feature set yet: build one in the Build tab (or `python -m engine features build`).")
     else:

@@ -17,13 +17,9 @@ class FKeys:
     FAMILY_FILTER = "features.family_filter"
 
 
-def sets_stamp() -> float:
-    d = workspace().artifacts_dir / "features"
-    return max((p.stat().st_mtime for p in d.glob("*/manifest.json")), default=0.0) if d.is_dir() else 0.0
-
 
 @st.cache_data(show_spinner=False)
-def feature_sets(root: str, stamp: float) -> pd.DataFrame:
+def feature_sets(root: str, stamp: tuple) -> pd.DataFrame:
     from engine.features.store import list_feature_sets
 
     rows = [{"id": f.id, "symbols": ", ".join(f.symbols), "timeframe": f.timeframe,

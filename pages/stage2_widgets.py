@@ -11,6 +11,7 @@ import streamlit as st
 from engine.plots.stage2 import confusion_figure, cv_figure, importance_figure, pass_rate_figure
 from engine.stage2.filtering import explore_threshold, pass_rate_curve
 from pages.ui import workspace
+from storage.artifacts import kinds_stamp
 
 
 class K:
@@ -28,13 +29,9 @@ class K:
     BATCH_PICK = "stage2.batch_pick"
 
 
-def _stamp(kind: str) -> float:
-    d = workspace().artifacts_dir / kind
-    return max((p.stat().st_mtime for p in d.glob("*/manifest.json")), default=0.0) if d.is_dir() else 0.0
-
 
 @st.cache_data(show_spinner=False)
-def _manifests(root: str, kind: str, stamp: float) -> list[dict]:
+def _manifests(root: str, kind: str, stamp: tuple) -> list[dict]:
     from storage.artifacts import list_manifests
     from storage.workspace import Workspace
 
@@ -44,7 +41,7 @@ def _manifests(root: str, kind: str, stamp: float) -> list[dict]:
 
 def manifests(kind: str) -> list[dict]:
     """Manifests of one kind, newest first (cached until one of them changes)."""
-    return _manifests(str(workspace().root), kind, _stamp(kind))
+    return _manifests(str(workspace().root), kind, kinds_stamp(workspace(), kind))
 
 
 @st.cache_data(show_spinner=False, max_entries=16)

@@ -11,6 +11,7 @@ from engine.training import runs
 from engine.training.config import PRESETS
 from pages.training_widgets import live_curves, run_details
 from pages.ui import Keys, ensure_sample, follow_job, start_job, user_errors, workspace
+from storage.artifacts import kinds_stamp
 
 
 class K:  # session-state keys of this page
@@ -25,7 +26,7 @@ st.title("Training")
 
 
 @st.cache_data(show_spinner=False)
-def _feature_sets(root: str, stamp: float) -> list[dict]:
+def _feature_sets(root: str, stamp: tuple) -> list[dict]:
     from engine.features.store import list_feature_sets
 
     return [{"id": f.id, "label": f"{f.manifest.name or f.id} · {', '.join(f.symbols)} {f.timeframe} · {f.manifest.created_at}",
@@ -33,15 +34,11 @@ def _feature_sets(root: str, stamp: float) -> list[dict]:
 
 
 @st.cache_data(show_spinner=False)
-def _reports(root: str, featureset_id: str, stamp: float) -> list[str]:
+def _reports(root: str, featureset_id: str, stamp: tuple) -> list[str]:
     from storage.artifacts import list_manifests
 
     return [m.id for m in list_manifests(ws, "analysis") if featureset_id in m.parents]
 
-
-def _stamp(kind: str) -> float:
-    d = ws.artifacts_dir / kind
-    return max((p.stat().st_mtime for p in d.glob("*/manifest.json")), default=0.0) if d.is_dir() else 0.0
 
 
 def _done(stt) -> None:
@@ -57,13 +54,13 @@ tab_new, tab_runs, tab_cmp = st.tabs(["New run", "Runs", "Compare"])
 rows = runs.list_runs(ws)
 
 with tab_new:
-    fsets = _feature_sets(str(ws.root), _stamp("features"))
+    fsets = _feature_sets(str(ws.root), kinds_stamp(ws, "features"))
     if not fsets:
         st.info("No feature set yet: build one on the Features page (or `python -m engine features build ...`).")
     else:
         by_id = {f["id"]: f for f in fsets}
         fid = st.selectbox("Feature set", list(by_id), format_func=lambda i: by_id[i]["label"], key=K.FEATURESET)
-        reports = _reports(str(ws.root), fid, _stamp("analysis"))
+        reports = _reports(str(ws.root), fid, kinds_stamp(ws, "analysis"))
         with st.form("train"):
             c1, c2 = st.columns(2)
             model = c1.radio("Model", ["direction", "patchtst"], horizontal=True,

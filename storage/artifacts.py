@@ -133,6 +133,16 @@ def list_manifests(ws: Workspace, kind: str | None = None) -> list[Manifest]:
     return out
 
 
+def kinds_stamp(ws: Workspace, *kinds: str) -> tuple[int, float]:
+    """A cheap change marker for the artifacts of ``kinds``: (how many, newest manifest mtime).
+    Page caches key on it; it moves when an artifact is added, replaced or deleted."""
+    n, newest = 0, 0.0
+    for kind in kinds:
+        for p in ws.kind_dir(check_kind(kind)).glob(f"*/{MANIFEST}"):
+            n, newest = n + 1, max(newest, p.stat().st_mtime)
+    return n, newest
+
+
 def delete_artifact(ws: Workspace, artifact_id: str) -> None:
     d = artifact_path(ws, artifact_id)
     trash = ws.staging_dir(f"{artifact_id}.deleted")

@@ -184,3 +184,19 @@ def test_a_concurrently_writing_process_never_crashes_readers(ws, populated):
     final = Catalog(ws).query(kind="backtest", limit=None)
     assert len(final) == n + 1  # all of the writer's artifacts + the fixture's one, indexed
     assert json.loads(final.metrics.iloc[0]) is not None
+
+
+def test_kinds_stamp_moves_when_an_artifact_is_added_or_deleted(ws):
+    """The pages' cache key: an older artifact deleted must change it too (not only the newest mtime)."""
+    from storage.artifacts import kinds_stamp
+
+    assert kinds_stamp(ws, "model", "stage2") == (0, 0.0)
+    old = make(ws, "model", name="old")
+    make(ws, "model", name="new")
+    make(ws, "backtest")
+    two = kinds_stamp(ws, "model")
+    assert two[0] == 2 and kinds_stamp(ws, "model", "backtest")[0] == 3
+    delete_artifact(ws, old)
+    assert kinds_stamp(ws, "model") != two and kinds_stamp(ws, "model")[0] == 1
+    with pytest.raises(BadInput):
+        kinds_stamp(ws, "nonsense")
