@@ -4,6 +4,7 @@ headless Chromium (``executable_path``).  Skipped with a printed reason when Chr
 Playwright is missing (``make test`` installs Chromium via scripts/system-deps.sh)."""
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -142,6 +143,16 @@ def assert_no_exception(page) -> None:
         raise AssertionError("the page shows an exception: " + exc.first.inner_text()[:2000])
     if page.get_by_text("Page not found").count():
         raise AssertionError(f"{page.url} is not a page of the app (Streamlit shows 'Page not found')")
+
+
+def cli_json(home: Path, *args: str) -> dict:
+    """``python -m engine ARGS --json`` in the app's workspace (as a user on the same machine
+    would); it must succeed; returns its JSON document."""
+    from tests.conftest import run_cli
+
+    r = run_cli(*args, "--json", env={"KLINELAB_HOME": str(home)})
+    assert r.returncode == 0, r.stderr[-2000:]
+    return json.loads(r.stdout)
 
 
 def screenshot(page, name: str) -> Path:

@@ -1,13 +1,11 @@
 """Browser tests of the Analysis Report: run an analysis from the page as a background job,
 browse the result, search a feature; and open the self-contained HTML report in headless
 Chromium with the network cut off, showing its charts.  Screenshots in tests/e2e/screenshots/."""
-import json
 import os
 
 import pytest
 
-from tests.conftest import run_cli
-from tests.e2e.conftest import open_page, screenshot, wait_idle
+from tests.e2e.conftest import cli_json, open_page, screenshot, wait_idle
 
 pytestmark = pytest.mark.e2e
 STATE: dict = {}
@@ -16,19 +14,14 @@ STATE: dict = {}
 @pytest.fixture(scope="module")
 def featureset(app_workspace):
     """A small feature set in the app's workspace, made with the CLI (the app holds only the sample)."""
-    env = {"KLINELAB_HOME": str(app_workspace)}
-    r = run_cli("features", "build", "--symbols", "BTCUSDT,ETHUSDT", "--timeframe", "15m", "--start", "2026-01-10",
-                "--json", "--quiet", env=env)
-    assert r.returncode == 0, r.stderr[-2000:]
-    return json.loads(r.stdout)["featureset_id"]
+    return cli_json(app_workspace, "features", "build", "--symbols", "BTCUSDT,ETHUSDT", "--timeframe", "15m",
+                    "--start", "2026-01-10", "--quiet")["featureset_id"]
 
 
 def _report_id(app_workspace, featureset) -> str:
     if "report_id" not in STATE:  # the page test did not leave one: make it with the CLI
-        r = run_cli("analyze", featureset, "--target", "direction_4h", "--json", "--quiet",
-                    env={"KLINELAB_HOME": str(app_workspace)})
-        assert r.returncode == 0, r.stderr[-2000:]
-        STATE["report_id"] = json.loads(r.stdout)["report_id"]
+        STATE["report_id"] = cli_json(app_workspace, "analyze", featureset, "--target", "direction_4h",
+                                      "--quiet")["report_id"]
     return STATE["report_id"]
 
 

@@ -3,22 +3,13 @@ CLI, as a user would) show their metrics, equity/drawdown and trade charts; two 
 side by side; a sweep draws its heatmap; the Run button runs a real backtest job."""
 from __future__ import annotations
 
-import json
-
 import pytest
 
 from storage.workspace import Workspace
 from tests.backtest.fakes import make_model
-from tests.conftest import run_cli
-from tests.e2e.conftest import open_page, screenshot, wait_idle
+from tests.e2e.conftest import cli_json, open_page, screenshot, wait_idle
 
 pytestmark = pytest.mark.e2e
-
-
-def _cli(home, *args) -> dict:
-    p = run_cli(*args, "--json", env={"KLINELAB_HOME": str(home)})
-    assert p.returncode == 0, p.stderr[-2000:]
-    return json.loads(p.stdout)
 
 
 def test_backtest_page_results_compare_sweep_and_run(page, app_url, app_workspace):
@@ -26,8 +17,8 @@ def test_backtest_page_results_compare_sweep_and_run(page, app_url, app_workspac
     ws = Workspace.open(app_workspace)
     mid = make_model(ws, "direction", ("BTCUSDT",), noise=0.8)
     s2 = make_model(ws, "stage2", ("BTCUSDT",), noise=1.0)
-    runs = _cli(app_workspace, "backtest", mid, s2, "--sl-stop", "0.03")["backtests"]
-    sweep = _cli(app_workspace, "backtest", "sweep", mid, "--thresholds", "0.4:0.6:0.1", "--sl-stops", "none,0.02")
+    runs = cli_json(app_workspace, "backtest", mid, s2, "--sl-stop", "0.03")["backtests"]
+    sweep = cli_json(app_workspace, "backtest", "sweep", mid, "--thresholds", "0.4:0.6:0.1", "--sl-stops", "none,0.02")
     assert [r["bars_per_year"] for r in runs] == [35_040, 35_040] and sweep["points"] == 6
 
     open_page(page, app_url, "backtest", wait_text="vectorbt portfolios")

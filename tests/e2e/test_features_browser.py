@@ -1,21 +1,17 @@
 """Features page in a real browser: a stored set shows its audit, badges and the chart with
 ZigZag pivots; the Build form starts a job whose progress is followed until the result shows."""
-import json
 
 import pytest
 
-from tests.conftest import run_cli
-from tests.e2e.conftest import open_page, screenshot, wait_idle
+from tests.e2e.conftest import cli_json, open_page, screenshot, wait_idle
 
 pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope="module")
 def built_set(app_workspace):
-    r = run_cli("features", "build", "--symbols", "BTCUSDT,ETHUSDT", "--timeframe", "15m", "--start", "2026-02-20",
-                "--json", env={"KLINELAB_HOME": str(app_workspace)})
-    assert r.returncode == 0, r.stderr
-    return json.loads(r.stdout)["featureset_id"]
+    return cli_json(app_workspace, "features", "build", "--symbols", "BTCUSDT,ETHUSDT", "--timeframe", "15m",
+                    "--start", "2026-02-20")["featureset_id"]
 
 
 def test_feature_set_tab_shows_audit_and_chart(page, app_url, built_set):

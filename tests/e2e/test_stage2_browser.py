@@ -1,12 +1,10 @@
 """The Stage 2 page in headless Chromium against the running app: a feature set and a small
 Stage 1 are made with the CLI in the app's workspace, then a Stage 2 is trained from the page
 (a background job followed to the end) and its results are read in the Results tab."""
-import json
 
 import pytest
 
-from tests.conftest import run_cli
-from tests.e2e.conftest import open_page, screenshot, wait_idle
+from tests.e2e.conftest import cli_json, open_page, screenshot, wait_idle
 
 pytestmark = pytest.mark.e2e
 
@@ -15,14 +13,10 @@ FEATURES = "logret_1,logret_4,close_location,rsi_14,stoch_k_14,bb_pctb_20,atr_pc
 
 @pytest.fixture(scope="module")
 def stage1_in_app(app_workspace):
-    env = {"KLINELAB_HOME": str(app_workspace)}
-    r = run_cli("features", "build", "--symbols", "BTCUSDT", "--timeframe", "15m", "--start", "2025-12-01",
-                "--families", "returns,momentum,volatility,volume", "--json", env=env)
-    assert r.returncode == 0, r.stderr[-2000:]
-    r = run_cli("stage1", "train", "--symbol", "BTCUSDT", "--timeframe", "15m", "--features", FEATURES,
-                "--sequence-length", "8", "--units", "8", "--epochs", "2", "--json", env=env)
-    assert r.returncode == 0, r.stderr[-2000:]
-    return json.loads(r.stdout)["stage1_id"]
+    cli_json(app_workspace, "features", "build", "--symbols", "BTCUSDT", "--timeframe", "15m", "--start", "2025-12-01",
+             "--families", "returns,momentum,volatility,volume")
+    return cli_json(app_workspace, "stage1", "train", "--symbol", "BTCUSDT", "--timeframe", "15m", "--features", FEATURES,
+                    "--sequence-length", "8", "--units", "8", "--epochs", "2")["stage1_id"]
 
 
 def test_stage2_page_trains_and_shows_results(page, app_url, stage1_in_app):

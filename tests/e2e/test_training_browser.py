@@ -1,12 +1,10 @@
 """Training page in a real browser: a run started from the form with config overrides is
 followed (live curves, progress) until it finishes; the Runs tab shows it with its curves and
 metrics, next to a run trained from the CLI, and the Compare tab sets them side by side."""
-import json
 
 import pytest
 
-from tests.conftest import run_cli
-from tests.e2e.conftest import open_page, screenshot, wait_idle
+from tests.e2e.conftest import cli_json, open_page, screenshot, wait_idle
 
 pytestmark = pytest.mark.e2e
 
@@ -15,15 +13,10 @@ QUICK = "data: {last_bars: 1000, context_window: 32}\ntraining: {epochs: 2, max_
 
 @pytest.fixture(scope="module")
 def cli_run(app_workspace):
-    env = {"KLINELAB_HOME": str(app_workspace)}
-    r = run_cli("features", "build", "--symbols", "BTCUSDT,ETHUSDT", "--timeframe", "15m", "--start", "2026-02-20",
-                "--json", env=env)
-    assert r.returncode == 0, r.stderr
-    fid = json.loads(r.stdout)["featureset_id"]
-    r = run_cli("train", "patchtst", "--config", "test", "--featureset", fid, "--targets", "direction_1h,future_return_1h",
-                "--name", "from the CLI", "--json", env=env)
-    assert r.returncode == 0, r.stderr
-    return json.loads(r.stdout)["run_id"]
+    fid = cli_json(app_workspace, "features", "build", "--symbols", "BTCUSDT,ETHUSDT", "--timeframe", "15m",
+                   "--start", "2026-02-20")["featureset_id"]
+    return cli_json(app_workspace, "train", "patchtst", "--config", "test", "--featureset", fid,
+                    "--targets", "direction_1h,future_return_1h", "--name", "from the CLI")["run_id"]
 
 
 def test_launch_follow_and_compare_runs(page, app_url, cli_run):
