@@ -1,0 +1,1 @@
+"""Statistics shared by every area: bootstrap confidence intervals, selection-bias corrections."""
