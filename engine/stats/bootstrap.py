@@ -71,8 +71,7 @@ def _stationary_indices(n: int, p: float, resamples: int, seed: int) -> np.ndarr
         while t < n:
             idx = np.random.randint(0, n)
             length = np.random.geometric(p)
-            if length > n - t:
-                length = n - t
+            length = min(length, n - t)
             for _ in range(length):
                 out[r, t] = idx
                 t += 1
@@ -99,8 +98,7 @@ def _stationary_moments(x: np.ndarray, p: float, resamples: int, seed: int) -> n
         while t < n:
             idx = np.random.randint(0, n)
             length = np.random.geometric(p)
-            if length > n - t:
-                length = n - t
+            length = min(length, n - t)
             for _ in range(length):
                 v = x[idx]
                 s1 += v

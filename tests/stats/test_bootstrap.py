@@ -4,8 +4,17 @@ from __future__ import annotations
 
 import numpy as np
 
-from engine.stats.bootstrap import (BootstrapSpec, block_length, bootstrap_ci, mean_stat, profit_factor_stat,
-                                    returns_ci, sharpe_stat, stationary_indices, win_rate_stat)
+from engine.stats.bootstrap import (
+    BootstrapSpec,
+    block_length,
+    bootstrap_ci,
+    mean_stat,
+    profit_factor_stat,
+    returns_ci,
+    sharpe_stat,
+    stationary_indices,
+    win_rate_stat,
+)
 
 
 def test_same_seed_same_interval_and_description():
