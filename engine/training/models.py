@@ -18,6 +18,15 @@ from typing import Any
 import torch
 from torch import nn
 from torch.nn import functional as F
+from torch.nn.attention import SDPBackend, sdpa_kernel
+
+# The encoder is channel-independent: every (window, channel) pair is one attention sequence, so a batch of
+# 512 windows x 171 channels is 87,552 sequences. The fused CUDA attention kernels put the sequences on a grid
+# dimension limited to 65,535 blocks: on an H200 (torch 2.11, bf16) cuDNN's kernel failed in the backward pass
+# ("mha_graph.execute(...).is_good()") and the flash kernel with "CUDA error: invalid argument". So attention
+# runs on chunks of at most SDPA_MAX_SEQUENCES sequences, with the flash / memory-efficient / math kernels.
+SDPA_BACKENDS = [SDPBackend.FLASH_ATTENTION, SDPBackend.EFFICIENT_ATTENTION, SDPBackend.MATH]
+SDPA_MAX_SEQUENCES = 32_768
 
 
 class RevIN(nn.Module):
@@ -63,7 +72,14 @@ class EncoderLayer(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # (S, N, D)
         s, n, d = x.shape
         q, k, v = self.qkv(self.norm1(x)).view(s, n, 3, self.n_heads, d // self.n_heads).permute(2, 0, 3, 1, 4)
-        a = F.scaled_dot_product_attention(q, k, v, dropout_p=self.attn_dropout if self.training else 0.0)
+        p = self.attn_dropout if self.training else 0.0
+        with sdpa_kernel(SDPA_BACKENDS):
+            if s <= SDPA_MAX_SEQUENCES:
+                a = F.scaled_dot_product_attention(q, k, v, dropout_p=p)
+            else:
+                a = torch.cat([F.scaled_dot_product_attention(q[i:i + SDPA_MAX_SEQUENCES], k[i:i + SDPA_MAX_SEQUENCES],
+                                                              v[i:i + SDPA_MAX_SEQUENCES], dropout_p=p)
+                               for i in range(0, s, SDPA_MAX_SEQUENCES)])
         x = x + self.drop1(self.out(a.transpose(1, 2).reshape(s, n, d)))
         return x + self.drop2(self.ff(self.norm2(x)))
 

@@ -8,11 +8,11 @@ import pandas as pd
 import pytest
 import torch
 
+from config.errors import BadInput
 from engine.splits import chronological_split
 from engine.training.dataset import build_windows, target_specs
 from engine.training.models import build_model
 from engine.training.tasks import DirectionTask, PatchTSTTask
-from config.errors import BadInput
 from engine.training.trainer import Trainer, amp_dtype, load_checkpoint, pick_device
 
 
@@ -155,3 +155,24 @@ def test_a_monitor_without_values_still_keeps_a_best_checkpoint(real_tables, tin
     res = tr.fit()
     assert res.best_epoch == 1 and res.best_score is None
     assert load_checkpoint(tmp_path / "checkpoints" / "best.pt")["epoch"] == 1
+
+
+def test_attention_in_chunks_equals_one_call():
+    """Above SDPA_MAX_SEQUENCES (window x channel) sequences attention runs in chunks (the fused CUDA
+    kernels' grid limit, found on an H200); the chunked result is the same as one call."""
+    import torch
+
+    from engine.training import models
+
+    torch.manual_seed(0)
+    m = models.UnifiedPatchTST(n_features=5, context=32, head_sizes=[3, 1], d_model=16, n_heads=2, n_layers=2,
+                               d_ff=32).eval()
+    x = torch.randn(4, 32, 5)
+    whole = m(x)
+    old = models.SDPA_MAX_SEQUENCES
+    try:
+        models.SDPA_MAX_SEQUENCES = 7  # 4 windows x 5 channels = 20 sequences -> 3 chunks
+        chunked = m(x)
+    finally:
+        models.SDPA_MAX_SEQUENCES = old
+    assert torch.equal(whole, chunked)
