@@ -97,9 +97,12 @@ def cmd_show(args, ws):
     from engine.data.store import load_candles, series_id
     from storage.artifacts import read_manifest
 
+    from engine.data.canonical import parse_utc
+
     tf = parse_timeframe(args.timeframe)
+    start, end = parse_utc(args.start, "--start"), parse_utc(args.end, "--end")  # typed dates checked (and bounded) here
     m = read_manifest(ws, series_id(args.symbol, tf), "ohlcv")
-    df = load_candles(ws, args.symbol, tf, start=args.start, end=args.end)
+    df = load_candles(ws, args.symbol, tf, start=start, end=end)
     tail = df.tail(args.rows)
     return {"id": m.id, "symbol": m.symbols[0], "timeframe": tf, "rows": len(df), "first": str(df.timestamp.iloc[0]) if len(df) else None,
             "last": str(df.timestamp.iloc[-1]) if len(df) else None, "gaps": m.extra.get("gaps", []),
