@@ -94,10 +94,9 @@ def cmd_list(args, ws):
 
 
 def cmd_show(args, ws):
+    from engine.data.canonical import parse_utc
     from engine.data.store import load_candles, series_id
     from storage.artifacts import read_manifest
-
-    from engine.data.canonical import parse_utc
 
     tf = parse_timeframe(args.timeframe)
     start, end = parse_utc(args.start, "--start"), parse_utc(args.end, "--end")  # typed dates checked (and bounded) here
