@@ -100,3 +100,23 @@ def test_typed_date_of_5_mb_is_refused_at_once():
         parse_utc("2025-01-01" + "1" * 5_000_000, "start")
     assert time.monotonic() - t < 0.5
     assert parse_utc("2025-01-01T12:00").isoformat() == "2025-01-01T12:00:00+00:00"
+
+
+@pytest.mark.parametrize("target", ["folder", "/dev/zero"])
+def test_config_that_is_not_a_file_says_what_it_is(target, tmp_path):
+    """Issue 17 defect 20: ``--config`` given a folder (or a device) said "does not exist"."""
+    from config.errors import BadInput
+    from engine.features.config import load_config as load_features_config
+    from engine.training.config import resolve_path
+
+    p = tmp_path if target == "folder" else target
+    what = "is a folder, not a file" if target == "folder" else "exists but is a character device"
+    with pytest.raises(BadInput, match=what):
+        resolve_path(p)
+    with pytest.raises(BadInput, match=what):
+        load_features_config(p)
+    with pytest.raises(BadInput, match="does not exist"):
+        resolve_path(tmp_path / "nope.yaml")
+    r = subprocess.run([sys.executable, "-m", "engine", "train", "patchtst", "--config", str(p), "--featureset", "x"],
+                       cwd=str(ROOT), capture_output=True, text=True, timeout=120, check=False)
+    assert r.returncode == 2 and what in error_line(r.stderr), r.stderr

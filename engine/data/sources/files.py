@@ -199,6 +199,8 @@ def _kind_for(name: str, ext: str, content: str, source_format: str) -> str:
     if content == "lfs":
         raise BadInput(f"{name} is a Git LFS pointer (a 130-byte text file), not the data it stands for",
                        hint="run `git lfs pull` in the repository it came from, then import the real file")
+    if content == "empty":
+        raise BadInput(f"{name}: the file holds only whitespace")
     if source_format == "freqtrade":
         # freqtrade writes feather (default), json or jsongz: read whichever the content is
         if content in ("feather", "json"):
@@ -223,8 +225,6 @@ def _kind_for(name: str, ext: str, content: str, source_format: str) -> str:
                        hint="use CSV, Parquet, Feather, JSON (also .csv.gz / .json.gz) or a Binance .zip dump")
     if content == "binary":
         raise BadInput(f"{name}: not a CSV, Parquet or Feather file (unrecognised binary content)")
-    if content == "empty":
-        raise BadInput(f"{name}: the file holds only whitespace")
     expected = _EXT_KIND[ext]
     if expected != content:
         fix = _CONTENT_FORMAT.get(content)
