@@ -221,6 +221,9 @@ def _kind_for(name: str, ext: str, content: str, source_format: str) -> str:
                            hint=f"pass --source-format {_CONTENT_FORMAT[content]} (or leave it at auto)")
         return forced
     if ext not in _EXT_KIND:
+        if ext in (".h5", ".hdf5", ".keras"):
+            raise BadInput(f"{name}: unsupported file type {ext}: a Keras model, not candles",
+                           hint="import a Stage 1 model with `stage1 import PATH --symbol S --timeframe TF`")
         raise BadInput(f"{name}: unsupported file type {ext or '(no extension)'}",
                        hint="use CSV, Parquet, Feather, JSON (also .csv.gz / .json.gz) or a Binance .zip dump")
     if content == "binary":
