@@ -44,11 +44,13 @@ def _out(res) -> dict:
 
 
 def cmd_import(args, ws):
+    from engine.data.canonical import parse_utc
     from engine.data.importer import import_path
 
+    parse_utc(args.exported_at, "--exported-at")  # a bad value is refused before any file is read
     res = import_path(ws, args.path, symbol=args.symbol, timeframe=args.timeframe, source_format=args.source_format,
                       timezone=args.timezone, mapping=parse_mapping(args.map), skip_bad=args.skip_bad,
-                      replace=args.replace, dry_run=args.dry_run)
+                      replace=args.replace, dry_run=args.dry_run, exported_at=args.exported_at)
     return _out(res)
 
 
@@ -92,12 +94,14 @@ def cmd_list(args, ws):
 
 
 def cmd_show(args, ws):
+    from engine.data.canonical import parse_utc
     from engine.data.store import load_candles, series_id
     from storage.artifacts import read_manifest
 
     tf = parse_timeframe(args.timeframe)
+    start, end = parse_utc(args.start, "--start"), parse_utc(args.end, "--end")  # typed dates checked (and bounded) here
     m = read_manifest(ws, series_id(args.symbol, tf), "ohlcv")
-    df = load_candles(ws, args.symbol, tf, start=args.start, end=args.end)
+    df = load_candles(ws, args.symbol, tf, start=start, end=end)
     tail = df.tail(args.rows)
     return {"id": m.id, "symbol": m.symbols[0], "timeframe": tf, "rows": len(df), "first": str(df.timestamp.iloc[0]) if len(df) else None,
             "last": str(df.timestamp.iloc[-1]) if len(df) else None, "gaps": m.extra.get("gaps", []),
@@ -107,24 +111,24 @@ def cmd_show(args, ws):
 
 
 def cmd_validate(args, ws):
-    from engine.data.normalize import normalize
-    from engine.data.names import parse_file_name
-    from engine.data.sources.files import read_table
-    from engine.data.validate import validate
     from pathlib import Path
 
-    p = Path(args.path)
-    if not p.is_file():
-        from config.errors import NotFound
+    from engine.data.names import parse_file_name
+    from engine.data.normalize import normalize
+    from engine.data.sources.files import check_data_file, export_time, read_table
+    from engine.data.validate import validate
 
-        raise NotFound(f"no such file: {p}")
+    p = Path(args.path)
+    check_data_file(p)
     info = parse_file_name(p)
     raw, notes, kind = read_table(p, args.source_format)
     funding = info.market == "funding"
     norm = normalize(raw, p.name, timezone=args.timezone, mapping=parse_mapping(args.map) or ({"funding_rate": "open"} if funding and "open" in raw.columns else None),
                      mt5=args.source_format == "mt5" or info.hint == "mt5", funding=funding)
     tf = parse_timeframe(args.timeframe) if args.timeframe else info.timeframe
-    rep = validate(norm.df, p.name, None if funding else tf, funding=funding)
+    exp_ns, exp_how, close_ns = export_time(raw, p, getattr(args, "exported_at", None))
+    rep = validate(norm.df, p.name, None if funding else tf, funding=funding,
+                   exported=(exp_ns, exp_how) if exp_ns is not None else None, last_close_ns=close_ns)
     d = rep.to_dict()
     d["notes"] = notes + norm.notes
     d["format"] = kind
@@ -191,6 +195,8 @@ def register(sub) -> None:
     p.add_argument("--source-format", default="auto", choices=FORMATS)
     p.add_argument("--timezone", help="timezone of naive times (required for MetaTrader exports)")
     p.add_argument("--map", help="column mapping CANONICAL=SOURCE,... e.g. timestamp=ts")
+    p.add_argument("--exported-at", help="when the file was exported (UTC), to flag a last bar still open then; "
+                   "default: the file's own statement, else its modification time")
     p.add_argument("--skip-bad", action="store_true", help="import the good files of a folder, list the others")
     p.add_argument("--replace", action="store_true", help="replace the stored series instead of merging")
     p.add_argument("--dry-run", action="store_true")
@@ -245,6 +251,8 @@ def register(sub) -> None:
     p.add_argument("--source-format", default="auto", choices=FORMATS)
     p.add_argument("--timezone")
     p.add_argument("--map")
+    p.add_argument("--exported-at", help="when the file was exported (UTC), to flag a last bar still open then; "
+                   "default: the file's own statement, else its modification time")
     p.add_argument("--json-report", action="store_true", help=__import__("argparse").SUPPRESS)
     p.set_defaults(func=cmd_validate)
 

@@ -32,7 +32,7 @@ class ImportResult:
 
 
 def read_path(path: str | Path, *, symbol=None, timeframe=None, source_format="auto", timezone=None, mapping=None,
-              skip_bad=False) -> tuple[list[Series], list[dict[str, str]], list[str]]:
+              skip_bad=False, exported_at=None) -> tuple[list[Series], list[dict[str, str]], list[str]]:
     p = Path(path).expanduser()
     if not p.exists():
         raise NotFound(f"no such file or folder: {p}")
@@ -49,7 +49,7 @@ def read_path(path: str | Path, *, symbol=None, timeframe=None, source_format="a
         progress(i / len(files), f"reading {f.name}")
         try:
             src = FileSource(f, symbol=symbol, timeframe=timeframe, source_format=source_format, timezone=timezone,
-                             mapping=mapping)
+                             mapping=mapping, exported_at=exported_at)
             series += src.read()
         except KlineLabError as e:
             bad.append({"path": str(f), "reason": str(e)})
@@ -132,9 +132,9 @@ def import_sources(ws: Workspace, sources: list[DataSource], *, replace=False, d
 
 
 def import_path(ws: Workspace, path, *, symbol=None, timeframe=None, source_format="auto", timezone=None,
-                mapping=None, skip_bad=False, replace=False, dry_run=False) -> ImportResult:
+                mapping=None, skip_bad=False, replace=False, dry_run=False, exported_at=None) -> ImportResult:
     series, bad, other = read_path(path, symbol=symbol, timeframe=timeframe, source_format=source_format,
-                                   timezone=timezone, mapping=mapping, skip_bad=skip_bad)
+                                   timezone=timezone, mapping=mapping, skip_bad=skip_bad, exported_at=exported_at)
     res = ImportResult(skipped=bad, ignored=other, reports=[s.report.to_dict() | {"notes": s.notes} for s in series])
     if not series:
         if bad or res.skipped:

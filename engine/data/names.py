@@ -8,6 +8,8 @@
     BTCUSDT-15m-2024-01.csv / .zip    Binance data.binance.vision kline dumps
     XAUUSD_H1_mt5.csv                 MetaTrader export (M15 / H1 / D1 spellings)
     klines/BTCUSDT/BTC_15m.parquet    the Hugging Face dataset layout
+    gemini_BTCUSD_1d.csv              CryptoDataDownload ({exchange}_{PAIR}_{tf})  -> BTCUSD, 1d
+    BTC-USD.csv                       Yahoo Finance download                       -> BTCUSD (timeframe from the data)
 """
 from __future__ import annotations
 
@@ -20,6 +22,9 @@ from engine.data.timeframes import parse_timeframe
 
 _SYMBOL_RE = re.compile(r"^[A-Z0-9]{2,20}(-(PERP|MARK|INDEX))?$")
 _QUOTES = ("USDT", "USDC", "BUSD", "FDUSD", "USD", "BTC", "ETH", "BNB", "EUR", "TRY")
+# exchange names CryptoDataDownload puts before the pair ("Binance_BTCUSDT_1h.csv", "gemini_BTCUSD_1d.csv")
+_EXCHANGES = {"binance", "binanceus", "bitfinex", "bitstamp", "bittrex", "coinbase", "gdax", "gemini", "kraken",
+              "kucoin", "okex", "okx", "poloniex", "bybit", "huobi", "ftx", "bitmex", "deribit", "cexio", "exmo"}
 
 
 @dataclass(frozen=True)
@@ -71,6 +76,10 @@ def parse_file_name(path: str | Path) -> NameInfo:
             tf, tf_index = v, i
             break
     sym_tokens = tokens[:tf_index] if tf_index is not None else []
+    if len(sym_tokens) == 2 and sym_tokens[0].lower() in _EXCHANGES:
+        sym_tokens = sym_tokens[1:]
+    if tf_index is None and len(tokens) == 2 and tokens[1].upper() in _QUOTES and tokens[0].isalnum():
+        sym_tokens = tokens  # Yahoo Finance: BTC-USD.csv
     # freqtrade futures: BTC_USDT_USDT -> base BTC quote USDT settle USDT
     if len(sym_tokens) == 3 and sym_tokens[1].upper() == sym_tokens[2].upper():
         sym_tokens = sym_tokens[:2]

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from config.errors import BadInput
-from engine.data.canonical import IGNORED, OPTIONAL, REQUIRED, SYNONYMS, TS_DTYPE
+from engine.data.canonical import IGNORED, MAX_TIME_CHARS, OPTIONAL, REQUIRED, SYNONYMS, TS_DTYPE, short
 
 _OFFSET_RE = re.compile(r"(?:Z|[+-]\d{2}(?::?\d{2})?|UTC|GMT)\s*$", re.IGNORECASE)
 _DATE_ONLY_RE = re.compile(r"^\d{4}[./-]\d{1,2}[./-]\d{1,2}$")
@@ -63,6 +63,7 @@ def map_columns(columns: list, name: str, *, mapping: dict[str, str] | None = No
         raise BadInput(f"{name} holds individual trades (columns {', '.join(map(str, columns))}), not candles",
                        hint="import candles (OHLCV) files; trades belong to the Hub 'ticks' group")
     used = set(out.values())
+    _currency_volumes(columns, cleaned, out, used, notes)
     for canon, syns in SYNONYMS.items():
         if canon in used:
             continue
@@ -96,6 +97,44 @@ def map_columns(columns: list, name: str, *, mapping: dict[str, str] | None = No
     if dropped:
         notes.append(f"ignored column(s): {', '.join(dropped)}")
     return out, notes
+
+
+# quote currencies, most "quote-like" first: of two "Volume XXX" columns the one whose currency comes first
+# here is the quote volume (CryptoDataDownload: "Volume BTC, Volume USD"; "Volume ETH, Volume BTC" for ETHBTC)
+_QUOTE_RANK = ["usd", "usdt", "usdc", "busd", "fdusd", "tusd", "dai", "eur", "gbp", "jpy", "krw", "try", "aud", "cad",
+               "chf", "btc", "eth", "bnb"]
+_CCY_VOL_RE = re.compile(r"^(?:volume|vol)_([a-z0-9]{2,10})$|^([a-z0-9]{2,10})_(?:volume|vol)$")
+
+
+def _currency_volumes(columns: list, cleaned: dict, out: dict, used: set, notes: list[str]) -> None:
+    """``Volume BTC`` / ``Volume USD`` (CryptoDataDownload) -> volume (base) and quote_volume, when the
+    table has no plain volume column.  The currency names say which is which."""
+    if "volume" in used or any(cleaned[c] in SYNONYMS["volume"] for c in columns if c not in out):
+        return
+    cands = []
+    for c in columns:
+        if c in out:
+            continue
+        m = _CCY_VOL_RE.match(cleaned[c])
+        if m:
+            ccy = m.group(1) or m.group(2)
+            if ccy not in ("base", "quote", "taker", "buy", "sell", "tick", "real", "asset", "usd_equiv"):
+                cands.append((c, ccy))
+    if not cands or len(cands) > 2:
+        return
+    if len(cands) == 2:
+        rank = [(_QUOTE_RANK.index(ccy) if ccy in _QUOTE_RANK else len(_QUOTE_RANK), i) for i, (_, ccy) in enumerate(cands)]
+        if rank[0][0] == rank[1][0]:
+            return
+        q = min(rank)[1]
+        base_col, quote_col = cands[1 - q][0], cands[q][0]
+        out[base_col], out[quote_col] = "volume", "quote_volume"
+        used.update(("volume", "quote_volume"))
+        notes.append(f"volume read from {str(base_col)!r} (base currency), quote volume from {str(quote_col)!r}")
+    else:
+        out[cands[0][0]] = "volume"
+        used.add("volume")
+        notes.append(f"volume read from {str(cands[0][0])!r}")
 
 
 def _numeric(s: pd.Series, col: str, name: str) -> np.ndarray:
@@ -158,11 +197,17 @@ def parse_times(s: pd.Series, name: str, col: str, *, timezone: str | None, requ
         return _localize(pd.DatetimeIndex(s), name, timezone, require_tz, notes), None, timezone or "UTC", notes
     # strings
     st = s.astype("string").str.strip()
-    has_off = st.str.contains(_OFFSET_RE, regex=True, na=False).to_numpy()
+    lens = st.str.len().to_numpy(dtype="float64", na_value=0)
+    if len(lens) and lens.max() > MAX_TIME_CHARS:
+        i = int(np.argmax(lens))
+        raise BadInput(f"{name}: time column {col!r} row {i + 1} holds {int(lens[i])} characters ({str(st.iloc[i])[:24]!r}...); "
+                       f"a date/time is at most {MAX_TIME_CHARS}", hint="check that the file's columns are separated as the header says")
+    # a date alone ("2019-06-02") ends in what looks like an offset ("-02"): it carries none
+    has_off = (st.str.contains(_OFFSET_RE, regex=True, na=False) & ~st.str.match(_DATE_ONLY_RE, na=False)).to_numpy()
     if has_off.any() and not has_off.all():
         i = int(np.flatnonzero(~has_off)[0])
         raise BadInput(f"{name}: mixed timezones in {col!r}: {int(has_off.sum())} times carry a UTC offset, "
-                       f"{int((~has_off).sum())} do not (first without at row {i + 1}: {st.iloc[i]!r})",
+                       f"{int((~has_off).sum())} do not (first without at row {i + 1}: {short(st.iloc[i])})",
                        hint="make every time UTC, or all with an offset")
     try:
         if has_off.all():
@@ -175,7 +220,7 @@ def parse_times(s: pd.Series, name: str, col: str, *, timezone: str | None, requ
     except (ValueError, TypeError, OverflowError) as e:
         bad = pd.to_datetime(st, errors="coerce", format="mixed").isna().to_numpy()
         i = int(np.flatnonzero(bad)[0]) if bad.any() else 0
-        raise BadInput(f"{name}: cannot read the time column {col!r} (row {i + 1}: {str(st.iloc[i])[:40]!r})") from e
+        raise BadInput(f"{name}: cannot read the time column {col!r} (row {i + 1}: {short(st.iloc[i])})") from e
     return _localize(pd.DatetimeIndex(ts), name, timezone, require_tz, notes), None, timezone or "UTC", notes
 
 
@@ -230,6 +275,13 @@ def normalize(raw: pd.DataFrame, name: str, *, timezone: str | None = None, mapp
         out[c] = _numeric(raw[inv[c]], str(inv[c]), name)
     df = pd.DataFrame(out)
     df["timestamp"] = df["timestamp"].astype(TS_DTYPE)
+    if len(ns) > 1:
+        d = np.diff(ns)
+        if (d <= 0).all() and (d < 0).any():
+            # newest bar first (CryptoDataDownload, many REST dumps): the order is read backwards, not refused;
+            # a partly unsorted table is still refused by validation, and duplicates are still reported
+            df = df.iloc[::-1].reset_index(drop=True)
+            notes.append(f"newest bar first: the {len(df)} rows were put in time order (oldest first)")
     return Normalized(df=df, notes=notes, column_map={str(k): v for k, v in cmap.items()}, time_unit=unit,
                       source_timezone=src_tz, kind="funding" if funding else "candles")
 

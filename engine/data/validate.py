@@ -5,8 +5,19 @@ inconsistencies (high < max(open, close), low > min(open, close), high < low), n
 prices, negative volume, missing values, absurd values (prices beyond 1e9, 100x jumps between
 bars, times before 2009 or in the future), bars off the timeframe's grid, a spacing that is
 no known timeframe or disagrees with the one given.
-Warnings (imported, reported): gaps (listed), a last bar still open at import time (dropped)
-or with suspiciously low volume (possibly partial), timezone conversions.
+Warnings (imported, reported): gaps (listed), a last bar still open at import time (dropped),
+a last bar still open when the file was written (kept and flagged: a later import of a newer
+export replaces it with the finished bar), a last bar with suspiciously low volume (possibly
+partial), timezone conversions.
+
+The partial-last-bar rule, judged against the timeframe: a bar is still open at time T when
+``open + timeframe > T``.  T is, in order: the import time (the bar is dropped); the export
+time when it is known (``exported``: ``--exported-at``, a "Created on" line, or the file's
+modification time -- each an upper bound, so a finished bar is never flagged); a last
+``close_time`` before the bar's end (an exporter that cut the bar there).  A bar open at T is
+flagged whatever its volume (a daily bar exported at noon holds about half a day's volume,
+which the volume rule cannot tell from a quiet day).  Otherwise the volume rule: the last bar
+has under 10% of the median volume of the 96 bars before it.
 """
 from __future__ import annotations
 
@@ -82,7 +93,7 @@ def find_gaps(ts_ns: np.ndarray, tf: str) -> list[dict[str, Any]]:
 
 
 def validate(df: pd.DataFrame, source: str, timeframe: str | None = None, *, now: float | None = None,
-             funding: bool = False) -> Report:
+             funding: bool = False, exported: tuple[int, str] | None = None, last_close_ns: int | None = None) -> Report:
     rep = Report(source=source, rows=len(df))
     if len(df) == 0:
         rep.add("error", "empty", f"{source}: no rows")
@@ -210,6 +221,12 @@ def validate(df: pd.DataFrame, source: str, timeframe: str | None = None, *, now
         last = int(ts.max())
         if last + step_ns > now_ns:
             rep.add("warning", "partial_last_bar", f"{source}: the last bar ({_ts(last)}) had not closed at import time; it is dropped", 1)
+        elif exported is not None and last + step_ns > exported[0]:
+            rep.add("warning", "partial_last_bar", f"{source}: the last {tf} bar ({_ts(last)}) was still open when the file "
+                    f"was written (at or before {_ts(exported[0])}, from {exported[1]}); it is partial", 1, [_ts(last)])
+        elif last_close_ns is not None and last_close_ns + 1_000_000 < last + step_ns and last_close_ns >= last:
+            rep.add("warning", "partial_last_bar", f"{source}: the last {tf} bar ({_ts(last)}) has its close_time "
+                    f"({_ts(last_close_ns)}) before the bar's end; it is partial", 1, [_ts(last)])
         elif len(vol) > 20:
             order = np.argsort(ts)
             tail = vol[order][-97:-1]

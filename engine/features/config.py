@@ -123,7 +123,10 @@ def load_config(path: str | Path | None = None) -> FeaturesConfig:
     if not p.is_absolute() and not p.exists() and (ROOT / p).is_file():
         p = ROOT / p  # a path recorded in a manifest (relative to the project)
     if not p.is_file():
-        raise NotFound(f"features config {p} does not exist")
+        from config.paths import not_a_file_reason
+
+        why = not_a_file_reason(p)
+        raise (NotFound if why.startswith("does not exist") else BadInput)(f"features config {p} {why}")
     try:
         data = yaml.safe_load(p.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as e:

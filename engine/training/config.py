@@ -298,7 +298,9 @@ def resolve_path(name_or_path: str | Path) -> Path:
     if not p.is_file() and not p.is_absolute() and (ROOT / p).is_file():
         p = ROOT / p
     if not p.is_file():
-        raise BadInput(f"config file {s} does not exist", hint=f"give a YAML file or one of {', '.join(PRESETS)}")
+        from config.paths import not_a_file_reason
+
+        raise BadInput(f"config file {s} {not_a_file_reason(p)}", hint=f"give a YAML file or one of {', '.join(PRESETS)}")
     return p
 
 

@@ -4,8 +4,11 @@ unchanged.  Runs the real CLI entry point in-process (the same ``engine.cli.main
 ``python -m engine`` runs); one case also goes through a real subprocess."""
 from __future__ import annotations
 
+import gzip
+import json
 import os
 import zipfile
+import zlib
 
 import numpy as np
 import pandas as pd
@@ -16,6 +19,13 @@ from tests.conftest import error_line, run_cli, snapshot
 from tests.data.corpus import real_candles, to_naive_csv, write_csv_rows
 
 H = "time,open,high,low,close,volume"
+
+
+def gzip_nuls(n: int) -> bytes:
+    """``n`` NUL bytes, gzipped (300 MiB -> about 300 KB: a decompression bomb)."""
+    c = zlib.compressobj(9, zlib.DEFLATED, 31)
+    block = bytes(1 << 20)
+    return b"".join(c.compress(block) for _ in range(n >> 20)) + c.flush()
 
 
 def good_rows(n=40, start="2025-01-01 00:00"):
@@ -209,6 +219,60 @@ def build(case, tmp):
         to_naive_csv(real_candles(60, "ETHUSDT"), d / "ETHUSDT_15m.csv")
         (d / "SOLUSDT_15m.csv").write_bytes(b"")
         return ["import", str(d)], "1 of 2 files cannot be imported: SOLUSDT_15m.csv"
+    # --- issue 13 item 3 / issue 17 defects 4, 5, 20: formats, hostile files, misleading messages ---
+    if case == "gzip_bomb_nul":  # defect 4: 300 KB of gzipped NUL bytes read with --source-format csv
+        p.write_bytes(gzip_nuls(300 * 1024 * 1024))
+        return ["import", str(p), "--source-format", "csv"], "holds binary data (NUL bytes)"
+    if case == "zip_many_members":
+        q = tmp / "BTCUSDT-15m-2025-01.zip"
+        with zipfile.ZipFile(q, "w") as z:
+            for i in range(40):
+                z.writestr(f"part{i}.csv", "x")
+        return ["import", str(q)], "it holds 40 entries"
+    if case == "zip_member_too_large":  # the central directory declares 3.5 GB for one small member
+        q = tmp / "BTCUSDT-15m-2025-01.zip"
+        with zipfile.ZipFile(q, "w", zipfile.ZIP_DEFLATED) as z:
+            z.writestr("BTCUSDT-15m-2025-01.csv", "1,2,3\n")
+        data = bytearray(q.read_bytes())
+        i = data.rfind(b"PK\x01\x02")  # central directory header: uncompressed size at offset 24
+        data[i + 24: i + 28] = (3_500_000_000).to_bytes(4, "little")
+        q.write_bytes(bytes(data))
+        return ["import", str(q)], "is too large (3.5 GB unpacked"
+    if case == "long_timestamp":  # defect 5: one 400 KB time token
+        rows[5] = "2025-01-01 " + "1" * 400_000 + ",1,2,0.5,1.5,10"
+        _file(tmp, p.name, rows=rows)
+        return ["import", str(p)], "a date/time is at most 64"
+    if case == "long_typed_date":
+        return ["show", "BTCUSDT", "15m", "--start", "2025-01-01" + "0" * 100_000], "longer than 64 characters"
+    if case == "garbage_typed_date":
+        return ["show", "BTCUSDT", "15m", "--start", "garbage"], "'garbage' is not a date"
+    if case == "validate_a_folder":  # defect 20: was "no such file"
+        return ["validate", "/proc"], "/proc is a folder, not a data file"
+    if case == "validate_dev_zero":  # defect 20: was "does not exist"
+        return ["validate", "/dev/zero"], "/dev/zero exists but is a character device"
+    if case == "import_dev_zero":
+        return ["import", "/dev/zero"], "/dev/zero exists but is a character device"
+    if case == "lfs_pointer":
+        p.write_text("version https://git-lfs.github.com/spec/v1\noid sha256:" + "ab" * 32 + "\nsize 123456\n")
+        return ["import", str(p)], "Git LFS pointer"
+    if case == "freqtrade_format_on_parquet":
+        q = tmp / "BTC_USDT-15m.parquet"
+        real_candles(50).to_parquet(q)
+        return ["import", str(q), "--source-format", "freqtrade"], "pass --source-format parquet"
+    if case == "json_in_a_csv_name":  # the hint names the option that reads it, never auto (what failed)
+        p.write_text("[[1735689600000, 1, 2, 0.5, 1.5, 10]]")
+        return ["import", str(p)], "rename the file to .json, or pass --source-format json"
+    if case == "json_rows_of_five":
+        q = tmp / "BTC_USDT-15m.json"
+        q.write_text(json.dumps([[1735689600000 + i * 900_000, 1, 2, 0.5, 1.5] for i in range(30)]))
+        return ["import", str(q)], "freqtrade's JSON candles have 6"
+    if case == "gzip_named_parquet":
+        q = tmp / "BTCUSDT_15m.parquet"
+        q.write_bytes(gzip.compress(b"time,open\n"))
+        return ["import", str(q)], "the content is GZIP but the name ends in .parquet"
+    if case == "bad_exported_at":
+        _file(tmp, p.name)
+        return ["import", str(p), "--exported-at", "yesterday-ish"], "--exported-at 'yesterday-ish' is not a date"
     if case == "resample_to_finer":
         return ["resample", "BTCUSDT", "--from", "15m", "--to", "5m"], "cannot resample 15m to 5m"
     if case == "resample_unknown_series":
@@ -224,7 +288,10 @@ CASES = ["empty", "header_only", "whitespace", "missing_column", "wrong_columns"
          "unknown_timezone_value", "metatrader_without_timezone", "dst_gap_local_time", "trades_not_candles",
          "bad_mapping_value", "mapping_to_missing_column", "no_header_four_columns", "single_row_no_timeframe",
          "zip_with_two_files", "conflicts_with_stored_series", "missing_path", "unknown_source_format",
-         "folder_with_one_bad_file", "resample_to_finer", "resample_unknown_series"]
+         "folder_with_one_bad_file", "resample_to_finer", "resample_unknown_series",
+         "gzip_bomb_nul", "zip_many_members", "zip_member_too_large", "long_timestamp", "long_typed_date",
+         "garbage_typed_date", "validate_a_folder", "validate_dev_zero", "import_dev_zero", "lfs_pointer",
+         "freqtrade_format_on_parquet", "json_in_a_csv_name", "json_rows_of_five", "gzip_named_parquet", "bad_exported_at"]
 
 
 @pytest.mark.parametrize("case", CASES)

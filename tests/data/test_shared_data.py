@@ -23,6 +23,11 @@ EXPECTED_REFUSALS = {
     # perpetual candles named like spot ones: the conflict with the spot series is explained
     "BTCUSDT_15m_365.csv": "overlapping bars differ",
     "ETHUSDT_15m_365.csv": "overlapping bars differ",
+    # external-formats/ (real files from other tools; each is also tested alone in test_external_formats.py):
+    # no symbol in the name; and freqtrade's BTC/USDT 1h disagrees with Binance's own 1h dump on the low of
+    # 2 bars (2021-01-11 08:00: 34249 vs 34101), so it is refused against the stored series, never merged
+    "brenda_crypto_data.csv": "--symbol",
+    "BTC_USDT-1h.json": "overlapping bars differ",
 }
 
 
@@ -56,7 +61,7 @@ def test_every_file_is_imported_or_refused_with_the_reason(imported, shared_data
     assert set(skipped) == set(EXPECTED_REFUSALS), skipped
     for name, needle in EXPECTED_REFUSALS.items():
         assert needle in skipped[name], (name, skipped[name])
-    assert [p.rsplit("/", 1)[-1] for p in out["ignored"]] == ["README.md"]
+    assert sorted(p.rsplit("/", 1)[-1] for p in out["ignored"] if not p.endswith(".h5")) == ["README.md", "README.md"]
     ids = {x["id"] for x in out["imported"]}
     assert {"ohlcv-BTCUSDT-15m", "ohlcv-BTCUSDT-1h", "ohlcv-BTCUSDT-1m", "ohlcv-BTCUSDT-PERP-15m",
             "ohlcv-BTCUSDT-PERP-funding", "ohlcv-PAXGUSDT-1h", "ohlcv-DOTUSDT-15m"} <= ids
@@ -70,6 +75,8 @@ def test_canonical_output_matches_every_source_bar_for_bar(imported, shared_data
     checked = 0
     for path in sorted(shared_data.rglob("*")):
         if path.suffix not in (".parquet", ".feather", ".csv") or path.name in EXPECTED_REFUSALS:
+            continue
+        if "external-formats" in path.parts:  # other tools' layouts: compared bar for bar in test_external_formats.py
             continue
         info = parse_file_name(path)
         src = _read_source(path)

@@ -40,12 +40,13 @@ class DataSource(ABC):
 
 
 def finish(norm: Normalized, *, symbol: str | None, timeframe: str | None, label: str, source: dict[str, Any],
-           now: float | None = None) -> Series:
+           now: float | None = None, exported: tuple[int, str] | None = None, last_close_ns: int | None = None) -> Series:
     """Validate a normalised table and wrap it; raises BadInput when validation finds errors."""
     if not symbol:
         raise BadInput(f"{label}: cannot tell the symbol from the name", hint="pass --symbol, e.g. --symbol BTCUSDT")
     funding = norm.kind == "funding"
-    rep = validate(norm.df, label, None if funding else timeframe, now=now, funding=funding)
+    rep = validate(norm.df, label, None if funding else timeframe, now=now, funding=funding, exported=exported,
+                   last_close_ns=last_close_ns)
     if not rep.ok:
         raise BadInput(rep.error_text())
     df = norm.df
