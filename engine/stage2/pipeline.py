@@ -62,7 +62,7 @@ def stage1_probabilities(ws: Workspace, stage1_id: str, pair: PairData) -> tuple
         df = pd.read_parquet(stored)
         df = df[df["symbol"] == pair.symbol] if "symbol" in df.columns else df
         if len(df) == pair.n and (df["timestamp"].to_numpy() == pair.frame["timestamp"].to_numpy()).all():
-            p = df[[f"p_{c}" for c in classes]].to_numpy("float64")
+            p = np.array(df[[f"p_{c}" for c in classes]].to_numpy("float64"))  # a writable copy
             oof_cols = [f"oof_p_{c}" for c in classes]
             if set(oof_cols) <= set(df.columns):
                 train = (df["split"] == "train").to_numpy()

@@ -135,12 +135,12 @@ def test_stage2_figures_over_all_signal_bars_and_baselines_recomputed_from_store
                  {b: v[f"base_{b}"].to_numpy() for b in BASES})
     # the stored baselines follow their rules: recomputed here from the stored labels and the candles
     man = read_manifest(ws, doc["stage2_id"])
-    train_samples = sig[sig.signal & (sig.split == "train") & (sig.pivot == 1)]
+    train_samples = sig[sig.signal & (sig.split == "train") & (sig["pivot"] == 1)]
     majority = int(train_samples.pivot_label.value_counts().idxmax())
     assert (sig.base_majority == majority).all() and man.extra["evidence"]["majority_class"] == ev.LABEL_NAMES[majority]
     conf = sig.confirm_time
     for i in sig.index[sig.signal & (sig.split == "test")][:60]:
-        known = sig[(conf <= sig.timestamp[i]) & (sig.pivot == 1)]
+        known = sig[(conf <= sig.timestamp[i]) & (sig["pivot"] == 1)]
         want = int(known.sort_values(["confirm_time", "timestamp"]).pivot_label.iloc[-1]) if len(known) else majority
         assert sig.base_previous_pivot[i] == want
     from engine.data.store import load_candles
