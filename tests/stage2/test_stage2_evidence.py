@@ -71,7 +71,7 @@ def test_split_evidence_counts_non_pivots_as_wrong_and_warns():
 
 # -- Stage 1 out-of-fold -----------------------------------------------------------------------------------
 def test_locally_trained_stage1_stores_out_of_fold_train_probabilities(stage1_ws, ws):
-    fsid, s1 = stage1_ws
+    _, s1 = stage1_ws
     d = ws.artifact_dir("stage1", s1["stage1_id"])
     df = pd.read_parquet(d / "probabilities.parquet")
     man = read_manifest(ws, s1["stage1_id"])
@@ -112,7 +112,7 @@ def _check_split(doc_split: dict, truth: np.ndarray, pred: np.ndarray, bases: di
 
 
 def test_stage2_figures_over_all_signal_bars_and_baselines_recomputed_from_stored_files(stage1_ws, ws):
-    fsid, s1 = stage1_ws
+    _, s1 = stage1_ws
     r = run_cli("stage2", "train", "--symbol", "BTCUSDT", "--timeframe", "15m", "--threshold", "0.5", "--json")
     assert r.returncode == 0, r.stderr
     doc = json.loads(r.stdout)
