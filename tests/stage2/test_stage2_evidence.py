@@ -175,6 +175,10 @@ def test_stage2_figures_over_all_signal_bars_and_baselines_recomputed_from_store
     assert "What a trader would get (ALL Stage 1 signal bars" in text and "Accuracy (pivots only" in text
     assert "out-of-fold (3 time-ordered folds" in text
     assert man.metrics["test_accuracy_signals"] == pytest.approx(doc["test"]["accuracy_signals"])
+    t = doc["test"]
+    print(f"sample 15m test: {t['signals']} signals ({t['pivots']} pivots), accuracy over signals "
+          f"{t['accuracy_signals']:.3f} {t['uncertainty']['accuracy_signals']}, macro F1 {t['macro_f1_signals']:.3f}, "
+          f"pivots only {t['accuracy_pivots']:.3f}; baselines {t['baselines']}; pass rates {doc['pass_rates']}")
 
 
 def test_threshold_from_a_pass_rate_is_chosen_on_validation(stage1_ws, ws):
