@@ -69,9 +69,11 @@ def stage1_probabilities(ws: Workspace, stage1_id: str, pair: PairData) -> tuple
                 p[train] = df.loc[train, oof_cols].to_numpy("float64")  # NaN in the first block: never a signal
                 return p, list(classes), {"reused": True, "oof": True, "oof_mask": train & np.isfinite(p).all(axis=1),
                                           "oof_info": man.extra.get("oof")}
+            why = ((man.extra.get("oof") or {}).get("error")
+                   or "it was trained before out-of-fold probabilities were stored; retrain Stage 1")
             return p, list(classes), {"reused": True, "oof": False, "oof_note":
-                                      f"Stage 1 ({stage1_id}) was trained before out-of-fold probabilities were stored: "
-                                      "Stage 2 trains on its in-sample probabilities of the train split; retrain Stage 1"}
+                                      f"Stage 1 ({stage1_id}) has no out-of-fold probabilities ({why}): Stage 2 trains "
+                                      "on its in-sample probabilities of the train split"}
     progress(0.1, f"loading Stage 1 model {stage1_id}")
     model, man = load_stage1(ws, stage1_id)
     spec = model.spec

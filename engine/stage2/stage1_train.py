@@ -188,7 +188,10 @@ def train_stage1(pair: PairData, cfg: Stage1TrainConfig) -> dict[str, Any]:
     progress(0.72, "predicting every bar")
     proba = predict_proba(model, spec, X, valid)
     best_epoch = int(history["val_loss"].to_numpy().argmin()) + 1 if "val_loss" in history else len(history)
-    oof, oof_fold, oof_info = out_of_fold(pair, X, names, split, valid & labelled, y, cfg, epochs=best_epoch)
+    try:
+        oof, oof_fold, oof_info = out_of_fold(pair, X, names, split, valid & labelled, y, cfg, epochs=best_epoch)
+    except BadInput as e:  # too little training data for k folds with purge: the model stands, Stage 2 is warned
+        oof, oof_fold, oof_info = None, None, {"folds": 0, "error": f"no out-of-fold probabilities: {e}"}
     params = Stage1Params(mean=mean, std=std, class_weights={str(c): v for c, v in class_weight.items()},
                           feature_names=names, sequence_length=cfg.sequence_length, class_names=class_names, raw={})
     metrics = split_metrics(proba, y, pair.pivot, split, labelled, threshold=0.5)

@@ -116,6 +116,7 @@ def test_stage2_figures_over_all_signal_bars_and_baselines_recomputed_from_store
     r = run_cli("stage2", "train", "--symbol", "BTCUSDT", "--timeframe", "15m", "--threshold", "0.5", "--json")
     assert r.returncode == 0, r.stderr
     doc = json.loads(r.stdout)
+    json.dumps(doc, allow_nan=False)  # valid JSON: no NaN / Infinity anywhere
     assert doc["stage1_oof"] is True and doc["stage1_oof_info"]["folds"] == 3
     assert "no pivot" in doc["no_pivot_class"] and set(doc["baseline_rules"]) == set(BASES)
     assert doc["threshold_choice"] == {"value": 0.5, "chosen_on": "given"} and set(doc["pass_rates"]) == {"train", "val", "test"}
@@ -202,3 +203,15 @@ def test_imported_stage1_says_oof_is_impossible(stage1_ws, ws):
     assert out["stage1_oof"] is False and "imported" in out["stage1_oof_note"]
     assert any("out-of-fold probabilities are impossible" in w for w in out["warnings"])
     assert out["test"]["signals"] > 0 and "baselines" in out["val"]
+
+
+def test_stage1_without_room_for_folds_still_trains_and_says_why(small_pair):
+    """Too many folds for the train split (purge included): the Stage 1 model stands, without
+    out-of-fold probabilities, and the reason is recorded for Stage 2's warning."""
+    from engine.stage2.stage1_train import Stage1TrainConfig, probabilities_frame, train_stage1
+
+    res = train_stage1(small_pair, Stage1TrainConfig(sequence_length=8, units=4, epochs=1, patience=0, oof_folds=3000))
+    assert res["oof"] is None and res["oof_info"]["folds"] == 0
+    assert res["oof_info"]["error"].startswith("no out-of-fold probabilities:")
+    df = probabilities_frame(small_pair, res["proba"], ["none", "pivot"], res["split"], res["oof"], res["oof_fold"])
+    assert not any(c.startswith("oof_") for c in df.columns)
