@@ -71,6 +71,8 @@ def uncertainty_of(returns: np.ndarray, bars_per_year: float, pnl: np.ndarray) -
     t_ci, t_desc = bootstrap_ci(pnl, {"profit_factor": profit_factor_stat, "win_rate": win_rate_stat})
     r_desc = {**r_desc, "series": "per-bar returns of the equity curve (incl. fees, slippage, funding, borrow)",
               "sharpe": f"annualised with {bars_per_year:,} bars a year"}
+    if len(returns) and (~np.isfinite(returns) | (returns <= -1)).any():
+        r_desc["undefined"] = "the equity fell to zero or below: per-bar returns (and their CIs) are undefined"
     t_desc = {**t_desc, "series": "closed trades' P&L in time order (incl. funding and borrow)"}
     return {"sharpe": r_ci["sharpe"], "total_return": r_ci["total_return"], "profit_factor": t_ci["profit_factor"],
             "win_rate": t_ci["win_rate"], "method": {"returns": r_desc, "trades": t_desc}}
@@ -101,6 +103,9 @@ def headline(metrics: dict[str, Any], uncertainty: dict[str, Any], sample: dict[
         warns.append(f"the period covers {days:g} days (fewer than {MIN_ANNUALISED_DAYS}): annualised figures (CAGR, "
                      f"Calmar, Sharpe, Sortino) are not headlined; read the period return "
                      f"({_pct(m['total_return'])} over {sample['bars']:,} bars) instead")
+    undefined = ((uncertainty.get("method") or {}).get("returns") or {}).get("undefined")
+    if undefined:
+        warns.append(undefined)
     if days < MIN_DAYS:
         warns.append(f"fewer than {MIN_DAYS} days ({days:g}): too short a period to judge an edge")
     if closed < MIN_TRADES:
