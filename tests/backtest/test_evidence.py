@@ -238,3 +238,16 @@ def test_undefined_figures_are_shown_as_a_dash():
     for v in (None, float("nan"), float("inf"), -float("inf"), np.float64("nan")):
         assert format_metric("profit_factor", v) == "-"
         assert format_metric("sharpe", v) == "-"
+
+
+def test_profit_from_open_positions_next_to_a_zero_win_rate_is_called_out(sample_ws):
+    """The issue's case: "win rate 0 %" next to a positive return that an open position made."""
+    src = rule_source(sample_ws, symbols=["BTCUSDT"], timeframe="15m", fast=12, slow=40)
+    r = run_backtest(sample_ws, src, BacktestParams(start="2026-01-01", end="2026-01-02 07:45"))
+    m = r["metrics"]
+    assert m["win_rate"] == 0 and m["total_return"] > 0 and m["open_trades"] == 1
+    tr = load_backtest(sample_ws, r["backtest_id"]).trades()
+    open_pnl, closed_pnl = tr.loc[tr.status == "open", "pnl"].sum(), tr.loc[tr.status == "closed", "pnl"].sum()
+    assert open_pnl > 0 >= closed_pnl
+    w = next(w for w in r["warnings"] if w.startswith("all of the profit comes from 1 still-open position(s)"))
+    assert f"P&L {open_pnl:,.2f}" in w and f"lost {abs(closed_pnl):,.2f}" in w
