@@ -103,7 +103,7 @@ def main() -> None:
     def separate() -> np.ndarray:
         return np.array([single(j) for j in range(k)])
 
-    params = BacktestParams(fees=FEES, slippage=SLIPPAGE).validated()
+    params = BacktestParams(fees=FEES, slippage=SLIPPAGE, direction="both").validated()
     nan = np.full(k, np.nan)
 
     def klinelab_sweep() -> pd.DataFrame:

@@ -64,7 +64,8 @@ def _job_done(stt) -> None:
         m = r.get("metrics", {})
         st.success(f"{r['backtest_id']}: total return {format_metric('total_return', m.get('total_return'))}, "
                    f"Sharpe {format_metric('sharpe', m.get('sharpe'))}, {m.get('trades', 0)} trades "
-                   f"(annualised with {r.get('bars_per_year', 0):,} bars/year). Open it under Results.")
+                   f"(annualised with {r.get('bars_per_year', 0):,} bars/year), {len(r.get('warnings') or [])} "
+                   "warning(s). Open it under Results.")
     if runs and st.session_state.get(f"{RESULT}.job") != stt.id:  # once per job: open its result
         st.session_state[f"{RESULT}.job"] = stt.id
         st.session_state[RESULT] = st.session_state["res-pick"] = runs[-1]["backtest_id"]
@@ -250,7 +251,9 @@ def _show(bid: str) -> None:
         st.dataframe(trades[trades["symbol"] == sym], hide_index=True, width="stretch", height=240)
     if extra.get("per_symbol"):
         st.markdown("**Per symbol**")
-        st.dataframe(pd.DataFrame(extra["per_symbol"]).set_index("symbol")[[k for k in METRICS if k in LABELS]],
+        ps = pd.DataFrame(extra["per_symbol"]).set_index("symbol")
+        cols = [k for k in METRICS if k in LABELS and k in ps.columns]
+        st.dataframe(pd.DataFrame({LABELS[k][0]: ps[k].map(lambda v, k=k: format_metric(k, v)) for k in cols}),
                      width="stretch")
     if extra.get("folds"):
         st.markdown("**Walk-forward folds** (each fold's out-of-sample block, stitched; return, Sharpe and max "

@@ -18,7 +18,7 @@ Both flows are also attributed to the trade holding the position (``trades.parqu
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -89,6 +89,9 @@ def simulate(market: Market, targets: np.ndarray, params: BacktestParams, *, sl_
         # columns do, compiling the whole simulation a second time in the process (~10 s): simulate
         # a twin combo instead; callers read the combos they asked for (combo 0 here)
         targets, sl_stop, tp_stop, k = np.concatenate([targets, targets], axis=1), np.repeat(sl_stop, 2), np.repeat(tp_stop, 2), 2
+    if params.direction is None:  # not resolved by prepare(): the cost model's default for these symbols
+        params = replace(params)
+        params.resolve_direction(market.symbols)
     final = finalize_targets(targets.reshape(n, k * s), direction=params.direction, hold_bars=params.hold_bars,
                              execution=params.execution)
     le, lx, se, sx = to_signals(final)

@@ -184,6 +184,8 @@ def run_prepared(ws: Workspace, prep: Prepared) -> dict[str, Any]:
     unc = ev.uncertainty_of(ev.per_bar_returns(equity["equity"].to_numpy(), prep.params.init_cash),
                             ann["bars_per_year"], ev.closed_pnl(trades))
     metrics, warnings, raw_annualised = ev.headline(metrics, unc, sample, trades)
+    if raw_annualised:  # the same period for every symbol: no annualised per-symbol figures either
+        per_symbol = [{**p, **dict.fromkeys(ev.ANNUALISED)} for p in per_symbol]
     explanation = None
     if metrics["trades"] == 0:
         explanation = ev.no_trade_reason(prep, targets[:, 0, :], float(thr[0]) if np.isfinite(thr[0]) else np.nan,
