@@ -78,12 +78,12 @@ def uncertainty_of(returns: np.ndarray, bars_per_year: float, pnl: np.ndarray) -
             "win_rate": t_ci["win_rate"], "method": {"returns": r_desc, "trades": t_desc}}
 
 
-def _pct(x: float) -> str:
-    return f"{x * 100:.2f}%"
+def _pct(x: float | None) -> str:
+    return f"{x * 100:.2f}%" if x is not None and np.isfinite(x) else "-"
 
 
-def _num(x: float) -> str:
-    return f"{x:.2f}"
+def _num(x: float | None) -> str:
+    return f"{x:.2f}" if x is not None and np.isfinite(x) else "-"
 
 
 def headline(metrics: dict[str, Any], uncertainty: dict[str, Any], sample: dict[str, Any],
@@ -155,9 +155,9 @@ def _source_reason(src, prep, thr: float, costs: float, direction: str) -> str:
             return "no trades: the model has no predictions in the period"
         parts = []
         if longs:
-            parts.append(f"the highest P(up) in the period was {d[cu].max():.2f}")
+            parts.append(f"the highest P(up) in the period was {_num(d[cu].max())}")
         if shorts:
-            parts.append(f"the highest P(down) was {d[cd].max():.2f}")
+            parts.append(f"the highest P(down) was {_num(d[cd].max())}")
         return f"no trades: {' and '.join(parts)} against a threshold of {thr:.2f} ({len(d):,} predictions)"
     if isinstance(src, PatchTSTSource):
         col = f"pred_future_return_{src.horizon}"
@@ -176,10 +176,10 @@ def _source_reason(src, prep, thr: float, costs: float, direction: str) -> str:
         ph = float((high["p_HH"] + high["p_LH"]).max()) if len(high) else None
         parts = []
         if longs:
-            parts.append(f"the highest P(pivot low) at a predicted low was {pl:.2f}" if pl is not None
+            parts.append(f"the highest P(pivot low) at a predicted low was {_num(pl)}" if pl is not None
                          else "no pivot low was predicted")
         if shorts:
-            parts.append(f"the highest P(pivot high) at a predicted high was {ph:.2f}" if ph is not None
+            parts.append(f"the highest P(pivot high) at a predicted high was {_num(ph)}" if ph is not None
                          else "no pivot high was predicted")
         return f"no trades: {' and '.join(parts)} against a threshold of {thr:.2f} ({len(d):,} Stage-1 signal bars)"
     if isinstance(src, RuleSource):
