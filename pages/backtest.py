@@ -9,7 +9,7 @@ import streamlit as st
 
 from engine.backtest.metrics import LABELS, METRICS
 from engine.backtest.sources import model_period
-from engine.backtest.store import compare, format_metric, list_backtests, load_backtest, metrics_table
+from engine.backtest.store import ci_text, compare, costs_text, format_metric, list_backtests, load_backtest, metrics_table
 from engine.plots.backtest import compare_figure, equity_figure, heatmap_figure, trades_figure
 from pages.backtest_widgets import RESULT, SWEEP_JOB, SWEEP_RESULT, model_label, period_inputs, portfolio_inputs
 from pages.ui import Keys, catalog, ensure_sample, follow_job, start_job, user_errors, workspace
@@ -64,7 +64,8 @@ def _job_done(stt) -> None:
         m = r.get("metrics", {})
         st.success(f"{r['backtest_id']}: total return {format_metric('total_return', m.get('total_return'))}, "
                    f"Sharpe {format_metric('sharpe', m.get('sharpe'))}, {m.get('trades', 0)} trades "
-                   f"(annualised with {r.get('bars_per_year', 0):,} bars/year). Open it under Results.")
+                   f"(annualised with {r.get('bars_per_year', 0):,} bars/year), {len(r.get('warnings') or [])} "
+                   "warning(s). Open it under Results.")
     if runs and st.session_state.get(f"{RESULT}.job") != stt.id:  # once per job: open its result
         st.session_state[f"{RESULT}.job"] = stt.id
         st.session_state[RESULT] = st.session_state["res-pick"] = runs[-1]["backtest_id"]
@@ -158,6 +159,66 @@ with tab_run:
     follow_job(Keys.BACKTEST_JOB, on_done=_job_done)
 
 
+# figure -> (sample key, its unit) shown beside it
+_SAMPLE_OF = {"total_return": ("bars", "bars"), "sharpe": ("bars", "bars"), "max_drawdown": ("bars", "bars"),
+              "win_rate": ("closed_trades", "closed trades"), "profit_factor": ("closed_trades", "closed trades")}
+
+
+def _badges(k: str, m: dict, extra: dict) -> list[str]:
+    """Short warning badges for one figure (the full sentences are listed under the figures)."""
+    s, unc = extra.get("sample") or {}, extra.get("uncertainty") or {}
+    out = []
+    ci = unc.get(k)
+    zero = 1.0 if k == "profit_factor" else 0.0
+    if ci and k in ("sharpe", "total_return", "profit_factor") and ci[0] <= zero <= ci[1]:
+        out.append(f"CI includes {zero:g}")
+    if k in ("win_rate", "profit_factor") and s and s.get("closed_trades", 0) < 30:
+        out.append("< 30 closed trades")
+    if k in ("total_return", "sharpe") and s and s.get("days", 1e9) < 30:
+        out.append("< 30 days")
+    if k == "sharpe" and m.get("sharpe") is None and extra.get("annualised_not_headlined"):
+        out.append("< 90 days: not annualised")
+    if k == "win_rate" and any("open position" in w for w in extra.get("warnings") or []):
+        out.append("open positions not counted")
+    return out
+
+
+def _evidence(m: dict, extra: dict) -> None:
+    """The headline figures with their 95% CIs, sample sizes and warning badges; the warnings,
+    why no trade, and the costs used."""
+    s, unc = extra.get("sample") or {}, extra.get("uncertainty") or {}
+    if extra.get("trades_explanation"):
+        st.info(extra["trades_explanation"])
+    keys = [["total_return", "sharpe", "max_drawdown", "buy_and_hold_return"],
+            ["win_rate", "profit_factor", "trades", "exposure"]]
+    for row in keys:
+        for c, k in zip(st.columns(len(row)), row):
+            value = format_metric(k, m.get(k))
+            if k == "sharpe" and m.get(k) is None and extra.get("annualised_not_headlined"):
+                value = "-"
+            c.metric(LABELS[k][0], value)
+            bits = [ci_text(k, unc.get(k))] if unc.get(k) else []
+            if k in _SAMPLE_OF and s:
+                key, unit = _SAMPLE_OF[k]
+                bits.append(f"n = {s.get(key, 0):,} {unit}")
+            if k == "sharpe" and m.get(k) is None and extra.get("annualised_not_headlined"):
+                bits.append(f"period return {format_metric('total_return', m.get('total_return'))} instead")
+            if k == "trades" and s:
+                bits.append(f"{s.get('closed_trades', 0)} closed ({s.get('independent_trades', 0)} independent), "
+                            f"{s.get('open_trades', 0)} open")
+            if bits:
+                c.caption(" · ".join(bits))
+            for b in _badges(k, m, extra):
+                c.markdown(f":orange-badge[⚠ {b}]")
+    if s:
+        st.caption(f"Sample: {s.get('bars', 0):,} bars over {s.get('days', 0):g} days; CIs: stationary block bootstrap "
+                   f"(Politis-White block length, {((unc.get('method') or {}).get('returns') or {}).get('resamples', 1000):,} "
+                   "resamples, seed 0)")
+    for w in extra.get("warnings") or []:
+        st.warning(w)
+    st.caption(f"Costs used: {costs_text(extra.get('costs'))}")
+
+
 def _show(bid: str) -> None:
     b = load_backtest(ws, bid)
     m, extra = b.manifest.metrics, b.manifest.extra or {}
@@ -170,10 +231,7 @@ def _show(bid: str) -> None:
                 f"**{ann.get('bars_per_year', m.get('bars_per_year')):,} bars/year** ({ann.get('timeframe')}) · {badge}")
     for n in extra.get("notes") or []:
         st.caption(f"note: {n}")
-    keys = ["total_return", "sharpe", "max_drawdown", "win_rate", "trades", "buy_and_hold_return"]
-    for row in (keys[:3], keys[3:]):
-        for c, k in zip(st.columns(3), row):
-            c.metric(LABELS[k][0], format_metric(k, m.get(k)))
+    _evidence(m, extra)
     eq = _read(str(ws.root), bid, "equity")
     st.plotly_chart(equity_figure(eq, "Equity and drawdown (incl. fees, slippage, funding)"), width="stretch")
     left, right = st.columns([1, 2])
@@ -193,11 +251,28 @@ def _show(bid: str) -> None:
         st.dataframe(trades[trades["symbol"] == sym], hide_index=True, width="stretch", height=240)
     if extra.get("per_symbol"):
         st.markdown("**Per symbol**")
-        st.dataframe(pd.DataFrame(extra["per_symbol"]).set_index("symbol")[[k for k in METRICS if k in LABELS]],
+        ps = pd.DataFrame(extra["per_symbol"]).set_index("symbol")
+        cols = [k for k in METRICS if k in LABELS and k in ps.columns]
+        st.dataframe(pd.DataFrame({LABELS[k][0]: ps[k].map(lambda v, k=k: format_metric(k, v)) for k in cols}),
                      width="stretch")
     if extra.get("folds"):
-        st.markdown("**Walk-forward folds** (each fold's out-of-sample block, stitched)")
-        st.dataframe(pd.DataFrame(extra["folds"]), hide_index=True, width="stretch")
+        st.markdown("**Walk-forward folds** (each fold's out-of-sample block, stitched; return, Sharpe and max "
+                    "drawdown per fold with its bars, days and closed trades)")
+        folds = pd.DataFrame(extra["folds"])
+        shown = folds.assign(**{k: folds[k].map(lambda v, key=key: format_metric(key, v))
+                                for k, key in (("return", "total_return"), ("sharpe", "sharpe"),
+                                               ("max_drawdown", "max_drawdown")) if k in folds})
+        if "warnings" in shown:
+            shown["warnings"] = shown["warnings"].map(lambda w: "; ".join(w or []) or "-")
+        st.dataframe(shown, hide_index=True, width="stretch")
+        sp = extra.get("folds_spread") or {}
+        rows = {k: {"min": format_metric(key, v["min"]), "median": format_metric(key, v["median"]),
+                    "max": format_metric(key, v["max"]), "folds": v["n"]}
+                for k, key in (("sharpe", "sharpe"), ("return", "total_return"), ("max_drawdown", "max_drawdown"))
+                if (v := sp.get(k))}
+        if rows:
+            st.markdown("**Spread over the folds**")
+            st.dataframe(pd.DataFrame(rows).T, width="stretch")
     with st.expander("Parameters and lineage"):
         st.json({"params": b.manifest.params, "parents": b.manifest.parents, "equity file": str(b.path / "equity.parquet")},
                 expanded=False)

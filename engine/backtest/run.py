@@ -64,6 +64,7 @@ def prepare(ws: Workspace, source: Source, params: BacktestParams) -> Prepared:
     if p.sizing == "value" and params.size is None:
         p.size = p.init_cash / len(symbols)  # a sleeve's worth per trade
     p.symbols = symbols
+    p.resolve_direction(symbols)  # None -> the cost model's default (spot: long-only)
     source.thresholds([p.threshold])  # in range for this source
     d0, d1 = source.default_period()
     start = p.start if p.start is not None else d0
@@ -94,11 +95,18 @@ def _stops(value: float | None) -> float:
     return np.nan if value is None else float(value)
 
 
-def _folds_summary(prep: Prepared, equity: pd.DataFrame) -> list[dict[str, Any]]:
+def _folds_summary(prep: Prepared, equity: pd.DataFrame, trades: pd.DataFrame | None = None) -> list[dict[str, Any]]:
+    """Per walk-forward fold (its out-of-sample test block): bars, days, closed trades (exiting in
+    the block), return, annualised Sharpe and max drawdown from the stitched equity, against the
+    equity at the block's start."""
+    from engine.backtest.evidence import fold_figures
+    from engine.data.timeframes import bars_per_year
+
     src = prep.source
     if not getattr(src, "walk_forward", False):
         return []
     eq = equity.set_index("timestamp")["equity"]
+    closed = trades[trades["status"] == "closed"] if trades is not None and len(trades) else None
     out = []
     for i, p in enumerate(src.plans):
         inside = eq[(eq.index >= p.test_start) & (eq.index <= p.test_end)]
@@ -106,8 +114,10 @@ def _folds_summary(prep: Prepared, equity: pd.DataFrame) -> list[dict[str, Any]]
             continue
         before = eq[eq.index < p.test_start]
         base = before.iloc[-1] if len(before) else prep.params.init_cash
-        out.append({"fold": i, "test_start": p.test_start.isoformat(), "test_end": p.test_end.isoformat(), "bars": len(inside),
-                    "return": float(inside.iloc[-1] / base - 1)})
+        n_closed = 0 if closed is None else int(closed["exit_time"].between(inside.index[0], inside.index[-1]).sum())
+        out.append({"fold": i, "test_start": p.test_start.isoformat(), "test_end": p.test_end.isoformat(),
+                    **fold_figures(inside, float(base), bars_per_year(prep.market.timeframe), prep.market.timeframe,
+                                   n_closed)})
     return out
 
 
@@ -147,6 +157,7 @@ def run_backtest(ws: Workspace, source: Source, params: BacktestParams) -> dict[
 def run_prepared(ws: Workspace, prep: Prepared) -> dict[str, Any]:
     """Run a request that :func:`prepare` accepted (validation, the out-of-sample guard and the
     candles come first, so several requests can all be checked before any is written)."""
+    from engine.backtest import evidence as ev
     from engine.backtest.metrics import annualisation, equity_frame, simulation_metrics, trades_frame
     from engine.backtest.portfolio import simulate
 
@@ -158,6 +169,8 @@ def run_prepared(ws: Workspace, prep: Prepared) -> dict[str, Any]:
                    tp_stop=np.array([_stops(prep.params.tp_stop)]))
     progress(0.7, "computing metrics")
     metrics = _clean(simulation_metrics(sim).iloc[0].to_dict())
+    for k in ("trades", "closed_trades", "open_trades"):
+        metrics[k] = int(metrics[k])
     ann = annualisation(prep.market.timeframe)
     metrics.update({"bars": len(prep.market.index), "bars_per_year": ann["bars_per_year"], "init_cash": prep.params.init_cash})
     per_symbol = []
@@ -165,7 +178,28 @@ def run_prepared(ws: Workspace, prep: Prepared) -> dict[str, Any]:
         ps = simulation_metrics(sim, per_symbol=True)
         per_symbol = [{"symbol": s, **_clean(r)} for s, r in zip(prep.market.symbols, ps.to_dict("records"))]
     equity, trades = equity_frame(sim), trades_frame(sim)
-    folds = _folds_summary(prep, equity)
+    folds = _folds_summary(prep, equity, trades)
+    progress(0.75, "bootstrapping confidence intervals")
+    sample = ev.sample_of(len(prep.market.index), prep.market.timeframe, trades)
+    unc = ev.uncertainty_of(ev.per_bar_returns(equity["equity"].to_numpy(), prep.params.init_cash),
+                            ann["bars_per_year"], ev.closed_pnl(trades))
+    metrics, warnings, raw_annualised = ev.headline(metrics, unc, sample, trades)
+    if raw_annualised:  # the same period for every symbol: no annualised per-symbol figures either
+        per_symbol = [{**p, **dict.fromkeys(ev.ANNUALISED)} for p in per_symbol]
+    explanation = None
+    if metrics["trades"] == 0:
+        explanation = ev.no_trade_reason(prep, targets[:, 0, :], float(thr[0]) if np.isfinite(thr[0]) else np.nan,
+                                         prep.params.fee_for(prep.market.symbols) + prep.params.slippage)
+        warnings.insert(0, explanation)
+    if folds:
+        short = [f["fold"] for f in folds if f["days"] < ev.MIN_ANNUALISED_DAYS]
+        if short:
+            warnings.append(f"walk-forward fold(s) {', '.join(map(str, short))} cover fewer than "
+                            f"{ev.MIN_ANNUALISED_DAYS} days: their annualised Sharpe is an extrapolation")
+    spread = ev.spread(folds) if folds else None
+    costs = prep.params.costs_used(prep.market.symbols, prep.market.has_funding)
+    evidence = {"sample": sample, "uncertainty": unc, "warnings": warnings, "costs": costs,
+                "trades_explanation": explanation, "annualised_not_headlined": raw_annualised, "folds_spread": spread}
     params_d = _base_params(prep)
     params_d["threshold"] = None if np.isnan(thr[0]) else float(thr[0])
     progress(0.85, "writing the backtest artifact")
@@ -177,7 +211,7 @@ def run_prepared(ws: Workspace, prep: Prepared) -> dict[str, Any]:
         d.manifest.start, d.manifest.end = prep.start.isoformat(), prep.end.isoformat()
         d.manifest.extra = {"mode": "single", "annualisation": ann, "source": prep.source.describe(),
                             "oos": prep.source.oos_record(), "per_symbol": per_symbol, "folds": folds,
-                            "funding_symbols": prep.market.has_funding,
+                            "funding_symbols": prep.market.has_funding, **evidence,
                             "notes": prep.notes, "equity_file": EQUITY_FILE, "trades_file": TRADES_FILE}
         bid = d.id
     progress(1.0, f"backtest {bid} written", force=True)
@@ -186,7 +220,7 @@ def run_prepared(ws: Workspace, prep: Prepared) -> dict[str, Any]:
             "symbols": prep.market.symbols, "timeframe": prep.market.timeframe,
             "period": {"start": prep.start.isoformat(), "end": prep.end.isoformat()}, "metrics": metrics,
             "annualisation": ann, "bars_per_year": ann["bars_per_year"], "equity_path": str(path / EQUITY_FILE),
-            "trades_path": str(path / TRADES_FILE), "folds": folds, "notes": prep.notes}
+            "trades_path": str(path / TRADES_FILE), "folds": folds, **evidence, "notes": prep.notes}
 
 
 def run_sweep(ws: Workspace, source: Source, params: BacktestParams, *, thresholds: list[float | None],
