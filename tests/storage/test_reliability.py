@@ -2,7 +2,9 @@
 (1, 2, 6, 7, 8, 10, 21), the two-writer concurrency test, and the publish journal."""
 from __future__ import annotations
 
+import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -87,3 +89,143 @@ def test_a_held_series_lock_makes_a_writer_wait_then_refuse_with_busy(ws, tmp_pa
     assert len(_rows(ws)) == 100
     with artifact_lock(ws, "ohlcv-BTCUSDT-15m"), artifact_lock(ws, "ohlcv-BTCUSDT-15m"):  # re-entrant in-process
         pass
+
+
+# -- defect 21: a killed folder import, stale staging -------------------------------------------
+_KILL_AFTER_RENAMES = """
+import os, signal, sys
+import storage.publish as pub
+real, n = os.rename, [0]
+def rename(a, b):
+    real(a, b)
+    n[0] += 1
+    if n[0] == int(sys.argv[2]):
+        os.kill(os.getpid(), signal.SIGKILL)
+pub.os = type(os)("os_shim"); pub.os.__dict__.update(os.__dict__); pub.os.rename = rename
+from engine.data.importer import import_path
+from storage.workspace import Workspace
+import_path(Workspace.open(), sys.argv[1])
+"""
+
+
+@pytest.mark.parametrize("renames", [1, 2, 3])
+def test_defect21_a_folder_import_killed_while_publishing_is_rolled_back_at_start_up(ws, tmp_path, renames):
+    """Series BTC existed (rows 0-100); a folder import of BTC (100-200) + ETH + SOL is killed after
+    1, 2 or 3 renames of its publish: the next CLI start puts the workspace back as it was."""
+    from engine.data.importer import import_path
+
+    import_path(ws, _csv(tmp_path / "BTCUSDT_15m.csv", 0, 100))
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    _csv(folder / "BTCUSDT_15m.csv", 100, 200)
+    _csv(folder / "ETHUSDT_15m.csv", 0, 100, 5.0)
+    _csv(folder / "SOLUSDT_15m.csv", 0, 100, 7.0)
+    p = subprocess.run([sys.executable, "-c", _KILL_AFTER_RENAMES, str(folder), str(renames)], cwd=str(ROOT),
+                       capture_output=True, text=True, timeout=120)
+    assert p.returncode == -signal.SIGKILL, p.stderr
+    assert list(ws.tmp_dir.glob("publish.*.partial"))  # the journal of the dead writer is there
+    r = run_cli("catalog", "query", "--kind", "ohlcv", "--json")  # any command: the start-up cleanup runs first
+    assert r.returncode == 0, r.stderr
+    assert len(_rows(ws)) == 100  # the old BTC series is back, whole
+    assert not ws.artifact_dir("ohlcv", "ohlcv-ETHUSDT-15m").exists()
+    assert not ws.artifact_dir("ohlcv", "ohlcv-SOLUSDT-15m").exists()
+    assert not list(ws.tmp_dir.glob("*.partial"))  # staging of the dead writer removed
+    # and the import can simply be run again
+    import_path(ws, folder)
+    assert len(_rows(ws)) == 200 and ws.artifact_dir("ohlcv", "ohlcv-SOLUSDT-15m").is_dir()
+
+
+def test_defect21_an_exception_while_publishing_undoes_the_moves_done(ws, tmp_path, monkeypatch):
+    import storage.publish as pub
+    from engine.data.importer import import_path
+
+    import_path(ws, _csv(tmp_path / "BTCUSDT_15m.csv", 0, 100))
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    _csv(folder / "BTCUSDT_15m.csv", 100, 200)
+    _csv(folder / "ETHUSDT_15m.csv", 0, 100, 5.0)
+    real, n = os.rename, [0]
+
+    def rename(a, b):
+        n[0] += 1
+        if n[0] == 3:
+            raise OSError(28, "No space left on device")
+        real(a, b)
+
+    shim = type(os)("os_shim")
+    shim.__dict__.update(os.__dict__)
+    shim.rename = rename
+    monkeypatch.setattr(pub, "os", shim)
+    with pytest.raises(OSError):
+        import_path(ws, folder)
+    monkeypatch.undo()
+    assert len(_rows(ws)) == 100
+    assert not ws.artifact_dir("ohlcv", "ohlcv-ETHUSDT-15m").exists()
+    assert not list(ws.tmp_dir.glob("*.partial"))
+
+
+def test_defect21_stale_staging_only_of_dead_writers_is_cleaned_at_start_up(ws):
+
+    ws.ensure()
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    gone = ws.tmp_dir / f"ohlcv-X.00000000.p{dead.pid}-1.partial"
+    gone.mkdir()
+    (gone / "ohlcv.parquet").write_bytes(b"half")
+    alive = ws.staging_dir("features-being-written")  # this test process: alive
+    legacy_old = ws.tmp_dir / "old.abcd1234.partial"
+    legacy_old.mkdir()
+    os.utime(legacy_old, (time.time() - 3 * 86400,) * 2)
+    legacy_new = ws.tmp_dir / "new.abcd1234.partial"
+    legacy_new.mkdir()
+    ended = ws.tmp_dir / "stage2-batch-20260101-000000-abcdef.json"
+    ended.write_text(json.dumps({"pairs": [{"status": "succeeded"}], "options": {}}))
+    resumable = ws.tmp_dir / "stage2-batch-20260101-000000-fedcba.json"
+    resumable.write_text(json.dumps({"pairs": [{"status": "pending"}], "options": {}}))
+    for f in (ended, resumable):
+        os.utime(f, (time.time() - 2 * 3600,) * 2)
+    r = run_cli("catalog", "query", "--json")
+    assert r.returncode == 0, r.stderr
+    assert not gone.exists() and not legacy_old.exists() and not ended.exists()
+    assert alive.is_dir() and legacy_new.is_dir() and resumable.is_file()
+
+
+# -- defect 8: a manifest whose id / kind do not match its folder ------------------------------------
+def test_defect8_a_manifest_claiming_another_series_id_never_shadows_it(ws, tmp_path):
+    from engine.data.importer import import_path
+    from storage.catalog import Catalog
+
+    import_path(ws, _csv(tmp_path / "BTCUSDT_15m.csv", 0, 100))
+    import_path(ws, _csv(tmp_path / "SOLUSDT_15m.csv", 0, 100, 7.0))
+    sol = ws.artifact_dir("ohlcv", "ohlcv-SOLUSDT-15m") / "manifest.json"
+    doc = json.loads(sol.read_text())
+    doc["id"] = "ohlcv-BTCUSDT-15m"
+    sol.write_text(json.dumps(doc))
+    for cmd in (("catalog", "rebuild", "--json"), ("catalog", "refresh", "--json")):
+        r = run_cli(*cmd)
+        assert r.returncode == 0, r.stderr
+        skipped = json.loads(r.stdout)["skipped"]
+        assert [Path(s["path"]).parent.name for s in skipped] == ["ohlcv-SOLUSDT-15m"]
+        assert "ohlcv-BTCUSDT-15m" in skipped[0]["reason"] and "ohlcv/ohlcv-SOLUSDT-15m" in skipped[0]["reason"]
+        assert "warning: 1 manifest(s) skipped" in r.stderr
+        got = Catalog(ws).get("ohlcv-BTCUSDT-15m")
+        assert got["_path"].endswith("ohlcv-BTCUSDT-15m") and got["metrics"]["rows"] == 100
+    ids = set(Catalog(ws).query(kind="ohlcv")["id"])
+    assert ids == {"ohlcv-BTCUSDT-15m"}  # the real BTC series kept; the lying SOL manifest skipped, not indexed
+    # a kind that does not match its folder is skipped the same way
+    doc["id"], doc["kind"] = "ohlcv-SOLUSDT-15m", "model"
+    sol.write_text(json.dumps(doc))
+    r = run_cli("catalog", "refresh", "--json")
+    assert "model" in json.loads(r.stdout)["skipped"][0]["reason"]
+
+
+def test_the_same_id_in_two_kind_folders_is_reported_not_shadowed(ws, tmp_path):
+    from storage.catalog import Catalog
+    from storage.manifest import Manifest
+
+    for kind in ("analysis", "model"):
+        Manifest(id="dup-1", kind=kind).write(ws.artifact_dir(kind, "dup-1"))
+    res = Catalog(ws).rebuild()
+    assert len(res.skipped) == 1 and "duplicate id" in res.skipped[0]["reason"]
+    assert Catalog(ws).get("dup-1")["kind"] == "analysis"  # the one find_artifact_dir resolves
+    assert ws.find_artifact_dir("dup-1").parent.name == "analysis"
