@@ -104,14 +104,16 @@ def publish(ws: Workspace, drafts: list[Draft], *, extra: Iterable[Any] = (), in
     """Commit staged drafts (and ``extra`` :class:`storage.publish.Move` s, e.g. tick files) in one
     step: all of them or none, also across a crash (publish journal; see storage.publish).  An
     existing artifact is replaced only when its draft says ``replace``; otherwise Conflict and
-    nothing moves.  Holds the lock of every id while it publishes.  The staging folders are gone
+    nothing moves.  Holds the lock of every id it replaces while it publishes.  The staging folders are gone
     afterwards either way."""
     from storage.locks import artifact_locks
     from storage.publish import Move, publish_moves
 
     moves = [Move(d.dir, ws.artifact_dir(d.manifest.kind, d.manifest.id), d.replace, d.manifest.id) for d in drafts]
     try:
-        with artifact_locks(ws, [d.manifest.id for d in drafts]):
+        # replacing needs the id's lock (another writer may be replacing it too); a new id needs none: a
+        # rename onto an id that appeared meanwhile fails and is reported as a Conflict
+        with artifact_locks(ws, [d.manifest.id for d in drafts if d.replace]):
             publish_moves(ws, moves + list(extra))
     except BaseException:
         discard(drafts)

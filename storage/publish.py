@@ -12,6 +12,7 @@ hand-written redo/undo log because no library offers multi-path atomic renames.
 """
 from __future__ import annotations
 
+import errno
 import json
 import os
 import shutil
@@ -55,8 +56,16 @@ def publish_moves(ws: Workspace, moves: list[Move]) -> None:
         for m, e in zip(moves, entries):
             m.dst.parent.mkdir(parents=True, exist_ok=True)
             if m.dst.exists() or m.dst.is_symlink():
+                if not m.replace:  # appeared since the check above (another writer)
+                    raise Conflict(f"{m.label or m.dst} was created by another process meanwhile",
+                                   hint="look at it, then pass --replace to replace it")
                 os.rename(m.dst, ws.root / e["trash"])
-            os.rename(m.src, m.dst)
+            try:
+                os.rename(m.src, m.dst)
+            except OSError as err:
+                if err.errno in (errno.ENOTEMPTY, errno.EEXIST):
+                    raise Conflict(f"{m.label or m.dst} was created by another process meanwhile") from None
+                raise
     except BaseException:
         _undo(ws, entries)
         shutil.rmtree(folder, ignore_errors=True)
