@@ -10,8 +10,8 @@ with a clear message - never a silent loss.
 from __future__ import annotations
 
 import os
-from contextlib import ExitStack, contextmanager
 from collections.abc import Iterable, Iterator
+from contextlib import ExitStack, contextmanager
 
 import filelock
 

@@ -51,6 +51,8 @@ def publish_moves(ws: Workspace, moves: list[Move]) -> None:
     entries = [{"src": _rel(ws, m.src), "dst": _rel(ws, m.dst), "trash": _rel(ws, folder / "old" / str(i)),
                 "ino": os.lstat(m.src).st_ino} for i, m in enumerate(moves)]
     write_json_atomic(folder / JOURNAL, {"moves": entries})
+    _fsync(folder / JOURNAL)
+    _fsync(folder)
     (folder / "old").mkdir()
     try:
         for m, e in zip(moves, entries):
@@ -70,8 +72,21 @@ def publish_moves(ws: Workspace, moves: list[Move]) -> None:
         _undo(ws, entries)
         shutil.rmtree(folder, ignore_errors=True)
         raise
+    _fsync(Path(ws.root / entries[-1]["dst"]).parent)
     os.unlink(folder / JOURNAL)  # the commit point
     shutil.rmtree(folder, ignore_errors=True)
+
+
+def _fsync(path: Path) -> None:
+    """The journal reaches the disk before the first rename (best effort on filesystems without fsync)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    except OSError:
+        pass
 
 
 def _undo(ws: Workspace, entries: list[dict]) -> None:
