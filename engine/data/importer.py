@@ -131,7 +131,7 @@ def store_all(ws: Workspace, series: list[Series], *, replace: bool = False, dry
         n = len(combined)
         try:
             for i, (s, parts) in enumerate(combined):
-                progress((i + 1) / max(n, 1) * 0.95, f"staging {s.label}")
+                progress((i + 1) / max(n, 1) * 0.95, f"storing {s.label}")
                 out.append(save_series(ws, s, replace=replace, sources=parts, staged=staged))
         except BaseException:
             discard(staged)
