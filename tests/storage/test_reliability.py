@@ -229,3 +229,20 @@ def test_the_same_id_in_two_kind_folders_is_reported_not_shadowed(ws, tmp_path):
     assert len(res.skipped) == 1 and "duplicate id" in res.skipped[0]["reason"]
     assert Catalog(ws).get("dup-1")["kind"] == "analysis"  # the one find_artifact_dir resolves
     assert ws.find_artifact_dir("dup-1").parent.name == "analysis"
+
+
+@pytest.mark.parametrize("page", ["features.py", "stage2.py", "backtest.py"])
+def test_defect2_pages_render_with_an_ill_typed_manifest_in_the_workspace(ws, page):
+    """Issue 17 defect 2: after an ill-typed manifest arrived, the Features, Stage 2 and Backtest pages raised."""
+    from streamlit.testing.v1 import AppTest
+
+    from storage.manifest import Manifest
+
+    for kind in ("features", "stage1", "stage2", "backtest", "model"):
+        d = ws.artifact_dir(kind, f"{kind}-bad")
+        d.mkdir(parents=True)
+        doc = Manifest(id=f"{kind}-bad", kind=kind, symbols=["BTCUSDT"], timeframe="15m").to_dict()
+        doc.update(metrics=[1, 2], extra=[3], params="x")
+        (d / "manifest.json").write_text(json.dumps(doc))
+    at = AppTest.from_file(str(ROOT / "pages" / page), default_timeout=60).run()
+    assert not at.exception, [e.value for e in at.exception]
