@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import run_cli, snapshot
+from tests.fixtures.sshd import sshd  # noqa: F401 - fixture
+from tests.sync.test_ssh import host, trusted  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.filterwarnings("ignore:Use 'content=<...>':DeprecationWarning")
 
@@ -100,6 +102,16 @@ def test_defect2_ill_typed_manifest_already_in_the_workspace_is_skipped_by_lists
     assert "metrics" in skipped["backtest-bad"] and "extra" in skipped["features-bad"]
     assert r.stderr.count("warning: 2 manifest(s) skipped") == 1
     assert json.loads(run_cli("catalog", "query", "--json").stdout)["count"] == 0
+
+
+def test_defect2_ill_typed_manifest_by_ssh_download_is_refused(ws, trusted, tmp_path):
+    bad = ("backtest", "backtest-bad", {"equity.parquet": b"x"}, {"metrics": [1, 2]})
+    _archive(Path(trusted.remote_dir) / "results_bad.tar.gz", [GOOD, bad])
+    line = _one_error_line(run_cli("sync", "ssh", "download", "--host", "loop", "--path", "results_bad.tar.gz"))
+    assert "metrics" in line and "valid dictionary" in line
+    assert _artifacts_in(ws) == []
+    for group in ("features", "backtest"):
+        assert run_cli(group, "list").returncode == 0
 
 
 def test_defect2_ill_typed_manifest_from_the_hub_is_not_adopted(ws, hub_server):
