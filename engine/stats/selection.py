@@ -124,7 +124,7 @@ def deflated_sharpe(chosen_returns: np.ndarray, trial_sharpes: np.ndarray) -> di
     skew = float(stats.skew(r, bias=False))
     kurt = float(stats.kurtosis(r, fisher=False, bias=False))
     sr0 = expected_max_sharpe(n, var)
-    out.update({"sharpe": sr, "sr0": sr0, "sharpe_variance": var, "skewness": skew, "kurtosis": kurt,
+    out.update({"sharpe": sr, "sr0": float(sr0), "sharpe_variance": var, "skewness": skew, "kurtosis": kurt,
                 "value": probabilistic_sharpe(sr, t, skew, kurt, sr0)})
     if n == 1:
         out["note"] += "; a single trial: no selection, the figure is the probabilistic Sharpe ratio against 0"

@@ -188,8 +188,9 @@ def test_sweep_is_one_run_whose_points_equal_single_runs(sample_ws):
     table = load_backtest(sample_ws, r["backtest_id"]).sweep()
     assert len(table) == 12 and {"threshold", "sl_stop", "tp_stop", "sharpe", "total_return"} <= set(table.columns)
     assert r["best"]["sharpe"] == pytest.approx(table["sharpe"].max())
+    end = r["selection"]["selection_period"]["end"]  # the grid is simulated on the selection part
     for thr, sl, tp in [(0.5, None, None), (0.6, 0.01, 0.03)]:
-        single = run_backtest(sample_ws, src, BacktestParams(threshold=thr, sl_stop=sl, tp_stop=tp))["metrics"]
+        single = run_backtest(sample_ws, src, BacktestParams(threshold=thr, sl_stop=sl, tp_stop=tp, end=end))["metrics"]
         row = table[(table.threshold == thr) & (table.sl_stop.isna() if sl is None else table.sl_stop == sl)
                     & (table.tp_stop.isna() if tp is None else table.tp_stop == tp)].iloc[0]
         for k in ("total_return", "sharpe", "max_drawdown", "trades", "fees_paid", "win_rate"):
