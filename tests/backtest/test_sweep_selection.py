@@ -47,7 +47,7 @@ class SyntheticSource(Source):
         true_sign = np.sign(opn[out_] / opn[fill] - 1)
         out = np.zeros((n, len(thresholds)))
         for j, t in enumerate(thresholds):
-            rng = np.random.default_rng([int(round(t * 1e6)), self.salt])
+            rng = np.random.default_rng([round(t * 1e6), self.salt])
             sign = rng.choice([-1.0, 1.0], len(starts))
             peek = rng.random(len(starts)) < max(0.0, (t - 0.5) * 2)
             sign = np.where(peek & (true_sign != 0), true_sign, sign)
