@@ -273,9 +273,10 @@ def sweep(ws: Workspace, source: Source, params: BacktestParams, *, thresholds: 
 
         sel_trades = trades_frame(sim, int(bi))
         sample = _sample(best_d, sel_trades, n_sel, tf)
-        unc = _uncertainty(returns[:, bi], ann["bars_per_year"])
-        in_sel = {"metrics": {k: best_d.get(k) for k in CONFIRM_KEYS}, "sample": sample, "uncertainty": unc}
-        warnings += _figure_warnings("selection", best_d, sample, unc, sel_trades)
+        # no bootstrap CI here: a CI of the figure that WON the selection is biased upwards by the
+        # selection itself; the DSR is the correction, the held-out part carries the CI
+        in_sel = {"metrics": {k: best_d.get(k) for k in CONFIRM_KEYS}, "sample": sample, "uncertainty": None}
+        warnings += _figure_warnings("selection", best_d, sample, {}, sel_trades)
         if dsr["value"] is not None and dsr["value"] < DSR_OK:
             warnings.append(f"deflated Sharpe ratio {dsr['value']:.2f} (< {DSR_OK}): the chosen cell's Sharpe is not "
                             f"distinguishable from the best of {n_traded} zero-skill trials")
