@@ -148,8 +148,11 @@ def test_the_metric_direction_picks_the_best_cell(sample_ws, capsys):
         pd.read_parquet(dur["sweep_path"])["max_drawdown_duration_days"].min())
     shown = _json(capsys, "backtest", "show", fees["backtest_id"])
     assert shown["selection"]["best"] == fees["selection"]["best"] and shown["warnings"] == fees["warnings"]
-    before = snapshot(sample_ws.root / "artifacts")
     capsys.readouterr()
+    assert main(["backtest", "sweep", mid, "--thresholds", "0.5,0.6", "--holdout", "0.25"]) == 0  # the text rendering
+    text = capsys.readouterr().out
+    assert "deflated Sharpe ratio" in text and "PBO" in text and "held out" in text and "(max)" in text
+    before = snapshot(sample_ws.root / "artifacts")
     assert main(["backtest", "sweep", mid, *grid, "--metric", "trades"]) == 2
     assert "no better direction" in capsys.readouterr().err
     for bad in (["--holdout", "0.95"], ["--holdout", "-0.1"], ["--pbo-blocks", "7"]):
