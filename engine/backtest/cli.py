@@ -182,7 +182,12 @@ def _run_sweep(words: list[str], ws) -> dict:
         p.add_argument("--thresholds", help="e.g. 0.4:0.8:0.05 or 0.5,0.6,0.7 (default: the model's default)")
         p.add_argument("--sl-stops", help="stop-losses, e.g. none,0.01,0.02")
         p.add_argument("--tp-stops", help="take-profits, e.g. none,0.02,0.04")
-        p.add_argument("--metric", default="sharpe", choices=METRICS, help="metric to rank and draw")
+        p.add_argument("--metric", default="sharpe", choices=METRICS,
+                       help="metric to rank by, in its own direction (sharpe: highest; fees_paid, drawdown "
+                            "durations: lowest; max_drawdown: closest to 0)")
+        p.add_argument("--holdout", type=float, default=0.3,
+                       help="fraction of the period held out (the end) to confirm the chosen cell; 0 = none")
+        p.add_argument("--pbo-blocks", type=int, default=16, help="CSCV blocks of the PBO (even, <= 16)")
         _add_common(p)
 
     args = _parse("sweep", words, build)
@@ -203,14 +208,39 @@ def _run_sweep(words: list[str], ws) -> dict:
                           slow=args.slow, period_of=args.period_of)
     else:
         src = load_model_source(ws, args.model_id, horizon=args.horizon)
-    r = run_sweep(ws, src, params, thresholds=thresholds, sl_stops=sl, tp_stops=tp, metric=args.metric)
+    r = run_sweep(ws, src, params, thresholds=thresholds, sl_stops=sl, tp_stops=tp, metric=args.metric,
+                  holdout=args.holdout, pbo_blocks=args.pbo_blocks)
+    r["_text"] = _sweep_text(r)
+    return r
+
+
+def _sweep_text(r: dict) -> str:
     from engine.backtest.store import format_metric
 
-    b = r["best"]
-    r["_text"] = (f"{r['backtest_id']}: {r['points']} grid points in one vectorbt run; best {args.metric} "
-                  f"{format_metric(args.metric, b.get(args.metric))} at threshold={b.get('threshold')}, sl={b.get('sl_stop')}, "
-                  f"tp={b.get('tp_stop')}\n  table: {r['sweep_path']}" + "".join(f"\n  note: {n}" for n in r["notes"]))
-    return r
+    sel, metric = r["selection"], r["metric"]
+    b = r["best"] or {}
+    sp = sel["selection_period"]
+    lines = [(f"{r['backtest_id']}: {r['points']} grid points in one vectorbt run on the selection part "
+              f"{sp['start']} -> {sp['end']} ({sp['bars']:,} bars); {sel['n_cells_traded']} of {sel['n_cells']} cells traded")]
+    if sel["best"] is None:
+        lines.append("  no cell traded: nothing chosen")
+    else:
+        lines.append(f"  best {metric} ({sel['direction']}) {format_metric(metric, b.get(metric))} at "
+                     f"threshold={b.get('threshold')}, sl={b.get('sl_stop')}, tp={b.get('tp_stop')} "
+                     f"({b.get('closed_trades')} closed trades)")
+        dsr, pbo = sel["deflated_sharpe"], sel["pbo"]
+        lines.append(f"  deflated Sharpe ratio {'-' if dsr is None else f'{dsr:.3f}'} (N = {sel['n_cells_traded']} trials); "
+                     f"PBO {'-' if pbo is None else f'{pbo:.3f}'} ({(sel['pbo_detail'] or {}).get('combinations', 0):,} "
+                     "CSCV splits)")
+    c = sel.get("confirmation")
+    if c:
+        m = c["metrics"]
+        lines.append(f"  held out {c['start']} -> {c['end']} ({c['sample']['bars']:,} bars, {c['sample']['closed_trades']} "
+                     f"closed trades): total return {format_metric('total_return', m.get('total_return'))}, Sharpe "
+                     f"{format_metric('sharpe', m.get('sharpe'))}, max drawdown {format_metric('max_drawdown', m.get('max_drawdown'))}")
+    lines.append(f"  table: {r['sweep_path']}")
+    lines += [f"  warning: {w}" for w in sel["warnings"]] + [f"  note: {n}" for n in r["notes"]]
+    return "\n".join(lines)
 
 
 def _compare(words: list[str], ws) -> dict:
@@ -268,6 +298,8 @@ def _show(words: list[str], ws) -> dict:
          "annualisation": extra.get("annualisation"), "extra": m.extra, "path": str(b.path)}
     if b.mode == "sweep":
         d["sweep_path"] = str(b.path / "sweep.parquet")
+        d["selection"] = (m.extra or {}).get("selection")
+        d["warnings"] = (m.extra or {}).get("warnings", [])
     else:
         d["equity_path"] = str(b.path / "equity.parquet")
         for k in ("sample", "uncertainty", "warnings", "costs", "trades_explanation", "folds", "folds_spread"):

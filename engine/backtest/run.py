@@ -7,7 +7,6 @@ in-sample period, load the candles, and only then simulate and write (inside
 """
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,7 +15,7 @@ import pandas as pd
 
 from config.errors import BadInput
 from engine.backtest.market import Market, load_market
-from engine.backtest.params import BacktestParams, check_stop
+from engine.backtest.params import BacktestParams
 from engine.backtest.sources import ModelSource, RuleSource, Source, load_model_source
 from engine.data.timeframes import parse_timeframe
 from engine.jobs import progress
@@ -224,43 +223,31 @@ def run_prepared(ws: Workspace, prep: Prepared) -> dict[str, Any]:
 
 
 def run_sweep(ws: Workspace, source: Source, params: BacktestParams, *, thresholds: list[float | None],
-              sl_stops: list[float | None], tp_stops: list[float | None], metric: str = "sharpe") -> dict[str, Any]:
-    """A grid over threshold x stop-loss x take-profit simulated as ONE vectorbt call (one column
-    per grid point and symbol); stored with one row per grid point."""
-    from engine.backtest.metrics import METRICS, annualisation, simulation_metrics
-    from engine.backtest.portfolio import simulate
+              sl_stops: list[float | None], tp_stops: list[float | None], metric: str = "sharpe",
+              holdout: float = 0.3, pbo_blocks: int = 16) -> dict[str, Any]:
+    """A grid over threshold x stop-loss x take-profit simulated as ONE vectorbt call on the selection
+    part of the period, the best cell chosen by the metric's direction with its deflated Sharpe ratio,
+    PBO and a held-out confirmation (engine/backtest/sweep.py); stored with one row per grid point."""
+    from engine.backtest.sweep import sweep
 
-    if metric not in METRICS:
-        raise BadInput(f"unknown sweep metric {metric!r}", hint=f"use one of {', '.join(SWEEP_METRICS)}")
-    thr = source.thresholds(list(thresholds))
-    base = params.validated()
-    sl_stops = [check_stop("sl_stop", v) for v in sl_stops]
-    tp_stops = [check_stop("tp_stop", v) for v in tp_stops]
-    grid = list(itertools.product(range(len(thr)), sl_stops, tp_stops))
-    if len(grid) > MAX_SWEEP_POINTS:
-        raise BadInput(f"the grid has {len(grid)} points (at most {MAX_SWEEP_POINTS})", hint="use fewer values")
-    prep = prepare(ws, source, base)
-    raw = _targets(prep, thr, ws)  # (bars, thresholds, symbols)
-    ti = np.array([g[0] for g in grid])
-    sl = np.array([_stops(g[1]) for g in grid])
-    tp = np.array([_stops(g[2]) for g in grid])
-    progress(0.3, f"simulating {len(grid)} grid points x {len(prep.market.symbols)} symbol(s) in one vectorbt run")
-    sim = simulate(prep.market, raw[:, ti, :], prep.params, sl_stop=sl, tp_stop=tp)
-    progress(0.75, "computing metrics")
-    m = simulation_metrics(sim).iloc[:len(grid)]
-    table = pd.DataFrame({"threshold": [None if np.isnan(thr[i]) else float(thr[i]) for i in ti],
-                          "sl_stop": [g[1] for g in grid], "tp_stop": [g[2] for g in grid]})
-    table = pd.concat([table, m], axis=1)
-    ann = annualisation(prep.market.timeframe)
-    ranked = table[m[metric].notna()]
-    best = ranked.loc[ranked[metric].idxmax()] if len(ranked) else table.iloc[0]
-    best_d = _clean(best.to_dict())
-    metrics = {"points": len(grid), "best_" + metric: best_d.get(metric), "best_threshold": best_d.get("threshold"),
-               "best_sl_stop": best_d.get("sl_stop"), "best_tp_stop": best_d.get("tp_stop"),
-               "bars": len(prep.market.index), "bars_per_year": ann["bars_per_year"]}
+    s = sweep(ws, source, params, thresholds=thresholds, sl_stops=sl_stops, tp_stops=tp_stops, metric=metric,
+              holdout=holdout, pbo_blocks=pbo_blocks, max_points=MAX_SWEEP_POINTS)
+    prep, table, best_d, sel, ann = s["prep"], s["table"], s["best"], s["selection"], s["annualisation"]
+    b = best_d or {}
+    conf = sel["confirmation"] or {}
+    metrics = {"points": len(s["grid"]), "best_" + metric: b.get(metric), "best_threshold": b.get("threshold"),
+               "best_sl_stop": b.get("sl_stop"), "best_tp_stop": b.get("tp_stop"),
+               "bars": sel["selection_period"]["bars"], "bars_per_year": ann["bars_per_year"],
+               "cells_traded": sel["n_cells_traded"], "deflated_sharpe": sel["deflated_sharpe"], "pbo": sel["pbo"],
+               "holdout_" + metric: (conf.get("metrics") or {}).get(metric)}
     params_d = _base_params(prep)
-    params_d.update({"mode": "sweep", "metric": metric, "thresholds": [None if np.isnan(x) else float(x) for x in thr],
-                     "sl_stops": sl_stops, "tp_stops": tp_stops})
+    params_d.update({"mode": "sweep", "metric": metric, "direction": sel["direction"], "holdout": sel["holdout"]["fraction"],
+                     "pbo_blocks": int(pbo_blocks),
+                     "thresholds": [None if np.isnan(x) else float(x) for x in s["thresholds"]],
+                     "sl_stops": s["sl_stops"], "tp_stops": s["tp_stops"]})
+    notes = prep.notes + ["the grid is ranked on the selection part only; the chosen cell is confirmed on the held-out "
+                          "part (selection.confirmation)" if sel["confirmation"] else
+                          "the grid is ranked on the whole period: read the heatmap as sensitivity"]
     progress(0.9, "writing the sweep artifact")
     with create_artifact(ws, "backtest", name=_name(prep, "sweep"), symbols=prep.market.symbols,
                          timeframe=prep.market.timeframe, params=params_d, parents=_parents(prep)) as d:
@@ -268,12 +255,12 @@ def run_sweep(ws: Workspace, source: Source, params: BacktestParams, *, threshol
         d.manifest.metrics = metrics
         d.manifest.start, d.manifest.end = prep.start.isoformat(), prep.end.isoformat()
         d.manifest.extra = {"mode": "sweep", "annualisation": ann, "source": prep.source.describe(),
-                            "oos": prep.source.oos_record(), "notes": prep.notes + [
-                                "the best grid point is chosen on this same period: read the heatmap as sensitivity, "
-                                "not as an out-of-sample result"], "sweep_file": SWEEP_FILE}
+                            "oos": prep.source.oos_record(), "notes": notes, "sweep_file": SWEEP_FILE,
+                            "selection": sel, "warnings": sel["warnings"]}
         bid = d.id
     progress(1.0, f"sweep {bid} written", force=True)
-    return {"backtest_id": bid, "model_id": prep.source.source_id, "mode": "sweep", "points": len(grid),
-            "metric": metric, "best": best_d, "metrics": metrics, "annualisation": ann,
-            "bars_per_year": ann["bars_per_year"], "sweep_path": str(ws.artifact_dir("backtest", bid) / SWEEP_FILE),
-            "period": {"start": prep.start.isoformat(), "end": prep.end.isoformat()}, "notes": prep.notes}
+    return {"backtest_id": bid, "model_id": prep.source.source_id, "mode": "sweep", "points": len(s["grid"]),
+            "metric": metric, "best": best_d, "metrics": metrics, "selection": sel, "warnings": sel["warnings"],
+            "annualisation": ann, "bars_per_year": ann["bars_per_year"],
+            "sweep_path": str(ws.artifact_dir("backtest", bid) / SWEEP_FILE),
+            "period": {"start": prep.start.isoformat(), "end": prep.end.isoformat()}, "notes": notes}

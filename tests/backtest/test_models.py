@@ -189,8 +189,9 @@ def test_sweep_is_one_run_whose_points_equal_single_runs(sample_ws):
     table = load_backtest(sample_ws, r["backtest_id"]).sweep()
     assert len(table) == 12 and {"threshold", "sl_stop", "tp_stop", "sharpe", "total_return"} <= set(table.columns)
     assert r["best"]["sharpe"] == pytest.approx(table["sharpe"].max())
+    end = r["selection"]["selection_period"]["end"]  # the grid is simulated on the selection part
     for thr, sl, tp in [(0.5, None, None), (0.6, 0.01, 0.03)]:
-        one = run_backtest(sample_ws, src, BacktestParams(threshold=thr, sl_stop=sl, tp_stop=tp))
+        one = run_backtest(sample_ws, src, BacktestParams(threshold=thr, sl_stop=sl, tp_stop=tp, end=end))
         # the test split is < 90 days: a single run keeps its annualised figures out of the headline, under
         # annualised_not_headlined; the sweep table still holds them
         single = {**one["metrics"], **{k: v for k, v in (one["annualised_not_headlined"] or {}).items() if k != "sharpe_ci"}}
