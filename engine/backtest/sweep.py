@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from config.errors import BadInput
+from engine.backtest.evidence import closed_pnl, headline, sample_of, uncertainty_of
 from engine.backtest.market import Market
 from engine.backtest.params import BacktestParams, check_stop
 from engine.backtest.sources import DirectionSource, PatchTSTSource, Source, Stage2Source
@@ -84,19 +85,6 @@ def bar_returns(equity: np.ndarray, init_cash: float) -> np.ndarray:
     return equity / prev - 1
 
 
-def independent_trades(trades: pd.DataFrame) -> int:
-    """Non-overlapping holding periods: trades counted greedily by entry, each after the last one's exit."""
-    if trades.empty:
-        return 0
-    t = trades.sort_values("entry_time")
-    count, free_at = 0, None
-    for entry, exit_ in zip(t["entry_time"], t["exit_time"]):
-        if free_at is None or entry >= free_at:
-            count += 1
-            free_at = exit_
-    return count
-
-
 def _clean(d: dict[str, Any]) -> dict[str, Any]:
     out = {}
     for k, v in d.items():
@@ -149,19 +137,6 @@ def _no_trade_reasons(source: Source, ws: Workspace, market: Market, thr: np.nda
     return out
 
 
-def _sample(metrics: dict, trades: pd.DataFrame, bars: int, timeframe: str) -> dict:
-    return {"bars": int(bars), "days": round(bars * tf_seconds(timeframe) / 86400, 3),
-            "trades": int(metrics.get("trades") or 0), "closed_trades": int(metrics.get("closed_trades") or 0),
-            "independent_trades": independent_trades(trades)}
-
-
-def _uncertainty(r: np.ndarray, bars_per_year: int) -> dict:
-    from engine.stats.bootstrap import returns_ci
-
-    ci, desc = returns_ci(r, bars_per_year)
-    return {"sharpe": ci.get("sharpe"), "total_return": ci.get("total_return"), "method": desc}
-
-
 def _figure_warnings(where: str, m: dict, sample: dict, unc: dict, trades: pd.DataFrame) -> list[str]:
     w = []
     if sample["closed_trades"] < MIN_TRADES:
@@ -195,11 +170,13 @@ def _confirm(prep, raw: np.ndarray, i: int, sl: float, tp: float, start: int) ->
     r = bar_returns(equity_matrix(sim)[:, :1], prep.params.init_cash)[:, 0]
     from engine.backtest.metrics import annualisation
 
-    unc = _uncertainty(r, annualisation(mk.timeframe)["bars_per_year"])
-    sample = _sample(m, trades, len(mk.index), mk.timeframe)
+    # the held-out part is a backtest like any other: the same sample, CIs, short-period rule and warnings
+    sample = {**sample_of(len(mk.index), mk.timeframe, trades), "trades": int(m.get("trades") or 0)}
+    unc = uncertainty_of(r, annualisation(mk.timeframe)["bars_per_year"], closed_pnl(trades))
+    m, warns, raw = headline(m, unc, sample, trades)
     return {"start": mk.index[0].isoformat(), "end": mk.index[-1].isoformat(),
             "metrics": {k: m.get(k) for k in CONFIRM_KEYS}, "sample": sample, "uncertainty": unc,
-            "warnings": _figure_warnings("held-out", m, sample, unc, trades)}
+            "annualised_not_headlined": raw, "warnings": [f"held-out: {w}" for w in warns]}
 
 
 def sweep(ws: Workspace, source: Source, params: BacktestParams, *, thresholds: list[float | None],
@@ -272,7 +249,7 @@ def sweep(ws: Workspace, source: Source, params: BacktestParams, *, thresholds: 
         from engine.backtest.metrics import trades_frame
 
         sel_trades = trades_frame(sim, int(bi))
-        sample = _sample(best_d, sel_trades, n_sel, tf)
+        sample = {**sample_of(n_sel, tf, sel_trades), "trades": int(best_d.get("trades") or 0)}
         # no bootstrap CI here: a CI of the figure that WON the selection is biased upwards by the
         # selection itself; the DSR is the correction, the held-out part carries the CI
         in_sel = {"metrics": {k: best_d.get(k) for k in CONFIRM_KEYS}, "sample": sample, "uncertainty": None}

@@ -22,7 +22,7 @@ from tests.backtest.fakes import make_model
 from tests.conftest import snapshot
 
 PERIOD = {"start": "2025-09-01", "end": "2025-12-31 23:45"}  # 4 months of real BTCUSDT 15m bars
-FREE = {"fees": 0.0, "slippage": 0.0}  # no costs: a zero-skill cell has exactly no edge
+FREE = {"fees": 0.0, "slippage": 0.0, "direction": "both", "borrow_rate": 0.0}  # no costs, long and short: a zero-skill cell has exactly no edge
 
 
 @dataclass
@@ -98,8 +98,12 @@ def test_a_planted_edge_gets_a_high_dsr_and_is_confirmed_on_the_held_out_part(sa
     assert pd.Timestamp(c["start"]) > pd.Timestamp(sp["end"])
     assert c["sample"]["bars"] == sel["holdout"]["bars"] == int(np.floor(sel["period"]["bars"] * 0.3))
     assert sp["bars"] + c["sample"]["bars"] == sel["period"]["bars"]  # a rule-like source: no purge gap
-    assert c["metrics"]["sharpe"] > 0 and c["uncertainty"]["sharpe"][0] > 0 and c["sample"]["closed_trades"] >= 30
-    assert c["uncertainty"]["method"]["resamples"] == 1000
+    # the held-out part is 36 days: its annualised Sharpe is not headlined (null, the raw value and CI kept
+    # aside), its period return and that return's CI carry the confirmation
+    assert c["metrics"]["sharpe"] is None and c["annualised_not_headlined"]["sharpe"] > 0
+    assert c["annualised_not_headlined"]["sharpe_ci"][0] > 0
+    assert c["metrics"]["total_return"] > 0 and c["uncertainty"]["total_return"][0] > 0 and c["sample"]["closed_trades"] >= 30
+    assert c["uncertainty"]["method"]["returns"]["resamples"] == 1000
     assert sel["in_selection"]["sample"]["closed_trades"] == r["best"]["closed_trades"]
 
 
@@ -118,7 +122,9 @@ def test_the_held_out_part_is_a_fresh_backtest_of_the_chosen_cell(sample_ws):
     held = run_backtest(sample_ws, src, BacktestParams(threshold=b["threshold"], sl_stop=b["sl_stop"], tp_stop=b["tp_stop"],
                                                         start=sel["confirmation"]["start"]))
     for k in ("total_return", "sharpe", "trades", "fees_paid"):
-        assert sel["confirmation"]["metrics"][k] == pytest.approx(held["metrics"][k], rel=1e-9), k
+        want = held["metrics"][k]  # the Sharpe of a held-out part under 90 days is null in both
+        assert sel["confirmation"]["metrics"][k] == (None if want is None else pytest.approx(want, rel=1e-9)), k
+    assert sel["confirmation"]["annualised_not_headlined"] == held["annualised_not_headlined"]
     one = run_backtest(sample_ws, src, BacktestParams(threshold=0.6, sl_stop=0.01, end=sel["selection_period"]["end"]))
     row = load_backtest(sample_ws, r["backtest_id"]).sweep().query("threshold == 0.6 and sl_stop == 0.01").iloc[0]
     assert row["total_return"] == pytest.approx(one["metrics"]["total_return"], rel=1e-9)
