@@ -307,6 +307,31 @@ def _train_and_publish(ws: Workspace, d: Path, run: dict[str, Any], cfg: TrainCo
     return _publish(ws, d, run, cfg, prep, fold_results, pd.concat(preds, ignore_index=True))
 
 
+def _lineage_warnings(ws: Workspace, run: dict[str, Any], plans: list[SplitPlan]) -> dict[str, list[str]]:
+    """{split: [warning]} when the analysis report that chose the inputs saw (its train split plus the
+    purge) part of this run's validation or test period: those figures are then not out of sample
+    (a backtest of such a test period is refused by the out-of-sample guard)."""
+    from engine.data.timeframes import tf_seconds
+
+    out: dict[str, list[str]] = {"val": [], "test": []}
+    rid = run.get("report_id")
+    if not rid:
+        return out
+    try:
+        m = read_manifest(ws, rid, "analysis")
+        rp = SplitPlan.from_dict((m.extra or {})["split"])
+    except (KeyError, TypeError, ValueError, BadInput, NotFound):
+        return {"val": [], "test": [f"report {rid} records no train period: whether its feature selection saw the "
+                                    "validation or test period cannot be checked"]}
+    seen_end = rp.train_end + pd.Timedelta(seconds=tf_seconds(rp.timeframe) * rp.purge_bars)
+    for sp in ("val", "test"):
+        hit = [p for p in plans if p.ranges()[sp][0] <= seen_end and p.ranges()[sp][1] >= rp.train_start]
+        if hit:
+            out[sp].append(f"{sp}: the feature selection of report {rid} saw {rp.train_start:%Y-%m-%d %H:%M} .. "
+                           f"{seen_end:%Y-%m-%d %H:%M}, which overlaps this split: its figures are not out of sample")
+    return out
+
+
 def _split_days(plan: SplitPlan, split: str) -> float:
     from engine.data.timeframes import tf_seconds
 
@@ -401,6 +426,8 @@ def _publish(ws: Workspace, d: Path, run: dict[str, Any], cfg: TrainConfig, prep
     metrics = {"best_epoch": last["best_epoch"], "epochs_run": last["epochs_run"],
                "val": _headline(fold_results, "val", trades, labels, run["model"]),
                "test": _headline(fold_results, "test", trades, labels, run["model"])}
+    for sp, w in _lineage_warnings(ws, run, prep.plans).items():
+        metrics[sp]["warnings"] += w
     metrics["warnings"] = metrics["val"]["warnings"] + metrics["test"]["warnings"]
     metrics["val_loss"] = metrics["val"].get("loss")
     metrics["test_loss"] = metrics["test"].get("loss")
