@@ -321,8 +321,9 @@ def _lineage_warnings(ws: Workspace, run: dict[str, Any], plans: list[SplitPlan]
         m = read_manifest(ws, rid, "analysis")
         rp = SplitPlan.from_dict((m.extra or {})["split"])
     except (KeyError, TypeError, ValueError, BadInput, NotFound):
-        return {"val": [], "test": [f"report {rid} records no train period: whether its feature selection saw the "
-                                    "validation or test period cannot be checked"]}
+        msg = (f"report {rid} records no train period: whether its feature selection saw the validation or test "
+               "period cannot be checked")
+        return {"val": [], "test": [msg]}
     seen_end = rp.train_end + pd.Timedelta(seconds=tf_seconds(rp.timeframe) * rp.purge_bars)
     for sp in ("val", "test"):
         hit = [p for p in plans if p.ranges()[sp][0] <= seen_end and p.ranges()[sp][1] >= rp.train_start]

@@ -61,7 +61,7 @@ def test_a_report_chosen_on_earlier_data_is_checked_and_accepted(feature_ws, ws)
     assert not any(rid in w for w in res["metrics"]["warnings"])
     rec = src.oos_record()
     assert rec["verified"] is True and rid in rec["checked"]
-    seen = [s for s in rec["seen"] if s["id"] == rid][0]
+    seen = next(s for s in rec["seen"] if s["id"] == rid)
     assert pd.Timestamp(seen["start"]) == pd.Timestamp(split["train_start"])
     assert pd.Timestamp(seen["end"]) == pd.Timestamp(split["train_end"]) + pd.Timedelta(minutes=15 * 48)
     with pytest.raises(Refused, match=f"analysis report {rid}"):  # a period reaching into it is refused
