@@ -196,3 +196,65 @@ def test_backtest_default_fee_is_the_cost_model():
         pytest.xfail("engine/backtest/params.py is not wired to engine.costs on this branch (evidence-backtest does it)")
     for syms in (["BTCUSDT"], ["BTCUSDT-PERP"]):
         assert params.BacktestParams().fee_for(syms) == load_costs().fee_for(syms)
+
+
+QUICK = """
+data: {last_bars: 1500, context_window: 32}
+model:
+  direction: {hidden: 16, n_blocks: 2}
+  patchtst: {d_model: 16, n_heads: 2, n_layers: 1, d_ff: 32, patch_len: 8, patch_stride: 4, channel_summary: 2, hidden: 32}
+training: {epochs: 1, batch_size: 32, max_batches_per_epoch: 4, eval_batch_size: 512, early_stopping_patience: 0,
+           num_threads: 1, device: cpu, seed: 5}
+"""
+
+
+def test_walk_forward_pools_every_fold_and_shows_each_fold_and_the_spread(feature_ws, ws, tmp_path):
+    from engine.plots.training import evidence_table, fold_table, horizon_table
+
+    cfg = tmp_path / "wf.yaml"
+    cfg.write_text(QUICK + "split: {mode: walk_forward, n_folds: 2, initial_frac: 0.6}\n")
+    res = run_mod.start_run(ws, "direction", cfg, featureset_id=feature_ws)
+    m = read_manifest(ws, res["run_id"], "model")
+    json.dumps(m.metrics, allow_nan=False)
+    trades = pd.read_parquet(artifact_path(ws, res["run_id"], "model") / run_mod.TRADES_FILE)
+    assert sorted(trades["fold"].unique()) == [1, 2]
+    for split in ("val", "test"):
+        s = m.metrics[split]
+        pnl = trades[trades["split"] == split]["pnl"].to_numpy()
+        assert s["profit_factor"] == pytest.approx(_pf(pnl)) and s["trades"] == len(pnl)
+        per_fold = [r[split]["profit_factor"] for r in m.extra["fold_results"]]
+        assert s["folds"]["profit_factor"]["values"] == per_fold  # each fold's own value, beside the pooled one
+        assert s["folds"]["trades"]["values"] == [r[split]["trades"] for r in m.extra["fold_results"]]
+        assert sum(s["folds"]["trades"]["values"]) == s["trades"]
+        f = [v for v in per_fold if v is not None]
+        assert s["folds"]["profit_factor"]["min"] == min(f) and s["folds"]["profit_factor"]["max"] == max(f)
+        days = sum(r["days"][split] for r in m.extra["fold_results"])
+        assert s["sample"]["days"] == pytest.approx(days, abs=1e-3)
+    table = evidence_table(m.metrics).set_index("metric")
+    assert table.loc["profit factor (pooled)", "test 95% CI"].startswith("[")
+    assert table.loc["trades", "test"] == f"{m.metrics['test']['trades']:,}"
+    assert "inf" not in table.to_string().lower() and "nan" not in table.to_string().lower()
+    assert set(horizon_table(m.metrics)["horizon"]) == set(HORIZONS)
+    ft = fold_table(m.metrics)
+    assert {"fold 1", "fold 2", "min", "median", "max"} <= set(ft.columns)
+
+
+def test_patchtst_trades_its_direction_head_and_reports_each_class_target(feature_ws, ws, tmp_path):
+    cfg = tmp_path / "q.yaml"
+    cfg.write_text(QUICK)
+    res = run_mod.start_run(ws, "patchtst", cfg, featureset_id=feature_ws,
+                            targets=["direction_1h", "future_return_4h", "long_reach_1pct_4h"])
+    m = read_manifest(ws, res["run_id"], "model")
+    json.dumps(m.metrics, allow_nan=False)
+    t = m.metrics["test"]
+    assert set(t["by_target"]) == {"direction_1h", "long_reach_1pct_4h"}
+    labels = pd.read_parquet(artifact_path(ws, res["run_id"], "model") / run_mod.LABELS_FILE)
+    lt = labels[(labels["split"] == "test") & (labels["target"] == "long_reach_1pct_4h")]
+    assert t["by_target"]["long_reach_1pct_4h"]["accuracy"] == pytest.approx(float(np.mean(lt["y"] == lt["pred"])))
+    assert t["by_target"]["long_reach_1pct_4h"]["predictions"] == len(lt)
+    trades = pd.read_parquet(artifact_path(ws, res["run_id"], "model") / run_mod.TRADES_FILE)
+    assert set(trades["horizon"]) <= {"1h", "4h"}
+    pnl = trades[trades["split"] == "test"]["pnl"].to_numpy()
+    assert t["trades"] == len(pnl)
+    if len(pnl) and (pnl < 0).any():
+        assert t["profit_factor"] == pytest.approx(_pf(pnl))
