@@ -133,6 +133,16 @@ def independent_trades(start_ns: np.ndarray, hold_ns: np.ndarray, symbols: np.nd
     return total
 
 
+def _per_bar(t_ns: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """Column sums of the rows sharing a timestamp, in time order (``t_ns`` sorted or not)."""
+    if len(t_ns) == 0:
+        return np.zeros((0, cols.shape[1]))
+    u, inv = np.unique(t_ns, return_inverse=True)
+    out = np.zeros((len(u), cols.shape[1]))
+    np.add.at(out, inv, cols.astype(np.float64))
+    return out
+
+
 def _fmt_ci(ci: list[float] | None) -> str:
     return "-" if ci is None else f"[{ci[0]:.3g}, {ci[1]:.3g}]"
 
@@ -143,7 +153,7 @@ def trading_evidence(trades: pd.DataFrame, *, days: float, windows: int, split: 
     ``trades``: one row per trade (every horizon, every fold) with ``timestamp`` (UTC, the window's
     last bar), ``symbol``, ``horizon``, ``hold_seconds`` (the horizon's length) and ``pnl`` (after the
     round-trip cost). The CI is a stationary block bootstrap of the pooled P&L in time order."""
-    from engine.stats.bootstrap import bootstrap_ci, mean_stat, profit_factor_stat, win_rate_stat
+    from engine.stats.sums import sums_ci
 
     t = trades.sort_values(["timestamp", "hold_seconds", "symbol"], kind="stable") if len(trades) else trades
     pnl = t["pnl"].to_numpy("float64") if len(t) else np.zeros(0)
@@ -167,11 +177,17 @@ def trading_evidence(trades: pd.DataFrame, *, days: float, windows: int, split: 
             g["symbol"].astype(str).to_numpy()), "profit_factor": float(gpos / gneg) if gneg > 0 else None,
             "win_rate": float(np.mean(gp > 0)), "pnl_per_trade": float(gp.mean())}
     out["by_horizon"] = by_h
-    ci, desc = bootstrap_ci(pnl, {"profit_factor": profit_factor_stat, "win_rate": win_rate_stat,
-                                  "pnl_per_trade": mean_stat})
+    # the resampled unit is the bar a trade opens at (all its symbols and horizons together: trades opened
+    # on the same bar are strongly dependent); per bar: gains, losses, wins, trades, P&L, in time order
+    f = _per_bar(start, np.column_stack([np.maximum(pnl, 0), np.maximum(-pnl, 0), (pnl > 0), np.ones(n), pnl]))
+    ci, desc = sums_ci(f, {"profit_factor": lambda s, _: np.where(s[:, 1] > 0, s[:, 0] / s[:, 1], np.nan),
+                           "win_rate": lambda s, _: s[:, 2] / s[:, 3], "pnl_per_trade": lambda s, _: s[:, 4] / s[:, 3]},
+                       block_series=f[:, 4])
+    desc["units"] = f"{len(f)} bars with trades (a resampled bar brings all trades opened on it)"
     out["sample"] = {"windows": int(windows), "days": round(float(days), 3), "trades": n,
                      "independent_trades": out["independent_trades"]}
-    out["uncertainty"] = ci | {"method": desc | {"over": "pooled trade P&L (all horizons and folds) in time order"}}
+    out["uncertainty"] = ci | {"method": desc | {"over": "pooled trades (all horizons, symbols and folds), resampled by "
+                                                         "the bar they open at, in time order"}}
     w = []
     if days < MIN_DAYS:
         w.append(f"{split}: the period covers {days:.1f} days (fewer than {MIN_DAYS})")
@@ -193,36 +209,43 @@ def trading_evidence(trades: pd.DataFrame, *, days: float, windows: int, split: 
 
 
 def _macro_f1_stat(k: int):
-    def f(codes: np.ndarray) -> np.ndarray:
-        c = codes.astype(np.int64)
-        y, p = c // k, c % k
-        f1 = np.zeros(c.shape[:-1])
-        for j in range(k):
-            tp = ((y == j) & (p == j)).sum(axis=-1)
-            denom = (y == j).sum(axis=-1) + (p == j).sum(axis=-1)
+    """Macro-F1 from per-class sums: columns 1 + 3c .. 3 + 3c are tp_c, (y == c), (pred == c); a class
+    absent from both labels and predictions scores 0 (sklearn's zero_division=0 with labels 0..k-1)."""
+    def f(s: np.ndarray, n: int) -> np.ndarray:
+        f1 = np.zeros(len(s))
+        for c in range(k):
+            tp, yc, pc = s[:, 1 + 3 * c], s[:, 2 + 3 * c], s[:, 3 + 3 * c]
+            denom = yc + pc
             f1 += np.where(denom > 0, 2 * tp / np.maximum(denom, 1), 0.0)
         return f1 / k
     return f
 
 
 def classification_evidence(y: np.ndarray, pred: np.ndarray, k: int, baseline_accuracy: float | None,
-                            split: str) -> dict[str, Any]:
+                            split: str, t_ns: np.ndarray | None = None) -> dict[str, Any]:
     """Pooled accuracy and macro-F1 (sklearn's definition: labels 0..k-1, zero_division 0) of time-ordered
     (label, prediction) pairs, with stationary-bootstrap CIs: the block length comes from the 0/1
-    correctness series, each resample keeps the pairs together (they are encoded as y * k + pred)."""
-    from engine.stats.bootstrap import block_length, bootstrap_ci
+    correctness series; each resample keeps the pairs together (per-class counts are summed per resample)."""
+    from engine.stats.sums import sums_ci
 
     y, pred = np.asarray(y, dtype=np.int64), np.asarray(pred, dtype=np.int64)
     n = len(y)
     if n == 0:
         return {"predictions": 0, "uncertainty": {"accuracy": None, "macro_f1": None}, "warnings": []}
     correct = (y == pred).astype(np.float64)
-    codes = (y * k + pred).astype(np.float64)
-    ci, desc = bootstrap_ci(codes, {"accuracy": lambda s: (s.astype(np.int64) // k == s.astype(np.int64) % k).mean(axis=-1),
-                                    "macro_f1": _macro_f1_stat(k)}, b=block_length(correct))
+    cols = [correct]
+    for c in range(k):
+        cols += [((y == c) & (pred == c)).astype(np.float64), (y == c).astype(np.float64), (pred == c).astype(np.float64)]
+    cols.append(np.ones(n))
+    f = np.column_stack(cols)
+    if t_ns is not None:  # resample bars (every prediction made at a bar together), as the trading CIs do
+        f = _per_bar(np.asarray(t_ns), f)
+    ci, desc = sums_ci(f, {"accuracy": lambda s, _: s[:, 0] / s[:, -1], "macro_f1": _macro_f1_stat(k)},
+                       block_series=f[:, 0] / f[:, -1])
     out = {"accuracy": float(correct.mean()), "macro_f1": float(f1_score(y, pred, labels=list(range(k)), average="macro",
                                                                          zero_division=0)),
-           "predictions": n, "uncertainty": ci | {"method": desc | {"over": "(label, prediction) pairs in time order"}},
+           "predictions": n, "uncertainty": ci | {"method": desc | {"over": "(label, prediction) pairs in time order" if t_ns is None else
+                                                      "bars in time order, each with all its (label, prediction) pairs"}},
            "warnings": []}
     a = ci.get("accuracy")
     if a is not None and baseline_accuracy is not None and a[0] <= baseline_accuracy <= a[1]:

@@ -390,7 +390,8 @@ def _headline(results: list[dict[str, Any]], split: str, trades: pd.DataFrame, l
         by_target = {}
         for name, g in groups:
             y, pred, base = (g[c].to_numpy("int64") for c in ("y", "pred", "base"))
-            ev = classification_evidence(y, pred, int(g["k"].max()), float(np.mean(y == base)), f"{split} {name}")
+            t_ns = pd.to_datetime(g["timestamp"], utc=True).to_numpy("datetime64[ns]").astype("int64")
+            ev = classification_evidence(y, pred, int(g["k"].max()), float(np.mean(y == base)), f"{split} {name}", t_ns)
             ev["baseline_accuracy"] = float(np.mean(y == base))
             by_target[str(name)] = ev
             warnings += ev["warnings"]

@@ -74,11 +74,35 @@ def test_classification_evidence_matches_sklearn_and_brackets_it():
         lo, hi = ev["uncertainty"][k]
         assert lo < ev[k] < hi
     assert ev["uncertainty"]["accuracy"][0] > 0.34 and not ev["warnings"]  # clearly above the baseline
-    # the resample statistic equals sklearn on a resample (identity resample = the data itself)
+    # the per-resample statistic (from per-class sums) equals sklearn on the data itself, and on a resample
+    from engine.stats.bootstrap import stationary_indices
     from engine.training.metrics import _macro_f1_stat
 
-    codes = (y * 3 + pred).astype(float)[None, :]
-    assert _macro_f1_stat(3)(codes)[0] == pytest.approx(ev["macro_f1"])
+    def sums(yy, pp):
+        cols = [yy == pp] + [c for j in range(3) for c in ((yy == j) & (pp == j), yy == j, pp == j)]
+        return np.column_stack(cols).astype(float).sum(axis=0)[None, :]
+
+    assert _macro_f1_stat(3)(sums(y, pred), len(y))[0] == pytest.approx(ev["macro_f1"])
+    idx = stationary_indices(len(y), 5.0, 1, 3)[0]
+    assert _macro_f1_stat(3)(sums(y[idx], pred[idx]), len(y))[0] == pytest.approx(
+        f1_score(y[idx], pred[idx], labels=[0, 1, 2], average="macro", zero_division=0))
+
+
+def test_sums_bootstrap_draws_exactly_the_resamples_of_the_index_bootstrap():
+    """engine.stats.sums adds up rows per resample; its resamples are the ones engine.stats.bootstrap's
+    index generator materialises for the same seed (checked resample by resample)."""
+    from engine.stats.bootstrap import stationary_indices
+    from engine.stats.sums import stationary_sums, sums_ci
+
+    rng = np.random.default_rng(4)
+    pnl = rng.normal(0.001, 0.01, 500)
+    f = np.column_stack([np.maximum(pnl, 0), np.maximum(-pnl, 0)])
+    s = stationary_sums(f, 7.0, 50, 11)
+    idx = stationary_indices(len(pnl), 7.0, 50, 11)
+    assert np.allclose(s[:, 0], np.maximum(pnl[idx], 0).sum(axis=1))
+    assert np.allclose(s[:, 1], np.maximum(-pnl[idx], 0).sum(axis=1))
+    ci, desc = sums_ci(f, {"pf": lambda x, n: x[:, 0] / x[:, 1]}, block_series=pnl)
+    assert ci["pf"][0] < _pf(pnl) < ci["pf"][1] and desc["resamples"] == 1000 and desc["seed"] == 0
 
 
 def test_run_headline_is_pooled_and_equals_the_stored_predictions(feature_ws, ws):
