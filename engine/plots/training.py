@@ -71,9 +71,9 @@ def compare_figure(histories: dict[str, pd.DataFrame], metric: str) -> go.Figure
 
 
 # -- the evidence tables of a finished run (pure pandas; the Training page shows them) ----------------------------
-EVIDENCE_ROWS = [("accuracy", "accuracy (pooled)"), ("baseline_accuracy", "majority class"), ("macro_f1", "macro-F1"),
+EVIDENCE_ROWS = [("accuracy", "accuracy"), ("baseline_accuracy", "majority class"), ("macro_f1", "macro-F1"),
                  ("log_loss", "log loss"), ("baseline_log_loss", "prior log loss"), ("regression_skill", "regression skill"),
-                 ("profit_factor", "profit factor (pooled)"), ("win_rate", "win rate (pooled)"),
+                 ("profit_factor", "profit factor"), ("win_rate", "win rate"),
                  ("pnl_per_trade", "P&L per trade"), ("directional_accuracy", "directional accuracy"),
                  ("trade_rate", "trade rate")]
 SAMPLE_ROWS = [("trades", "trades"), ("independent_trades", "independent trades"), ("predictions", "predictions"),

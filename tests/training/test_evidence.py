@@ -255,7 +255,7 @@ def test_walk_forward_pools_every_fold_and_shows_each_fold_and_the_spread(featur
         days = sum(r["days"][split] for r in m.extra["fold_results"])
         assert s["sample"]["days"] == pytest.approx(days, abs=1e-3)
     table = evidence_table(m.metrics).set_index("metric")
-    assert table.loc["profit factor (pooled)", "test 95% CI"].startswith("[")
+    assert table.loc["profit factor", "test 95% CI"].startswith("[")
     assert table.loc["trades", "test"] == f"{m.metrics['test']['trades']:,}"
     assert "inf" not in table.to_string().lower() and "nan" not in table.to_string().lower()
     assert set(horizon_table(m.metrics)["horizon"]) == set(HORIZONS)
