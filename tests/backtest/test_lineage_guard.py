@@ -41,6 +41,11 @@ def test_backtest_is_refused_when_the_feature_selection_saw_the_period(feature_w
     a, b = src.default_period()
     with pytest.raises(Refused, match=rid):
         src.check_period(a, b)
+    from engine.backtest.params import BacktestParams
+    from engine.backtest.run import run_sweep
+
+    with pytest.raises(Refused, match=rid):  # sweeps too
+        run_sweep(ws, src, BacktestParams(), thresholds=[None, 0.4], sl_stops=[None], tp_stops=[None])
 
 
 def test_a_report_chosen_on_earlier_data_is_checked_and_accepted(feature_ws, ws):
