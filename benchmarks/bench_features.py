@@ -92,6 +92,7 @@ def ours_pipeline(data: Path) -> tuple[float, dict]:
 def reference(frames: dict[str, pd.DataFrame], rows: int, n_symbols: int) -> tuple[float, float, int, int]:
     import reference_features as ref
     from engine.features.config import load_config
+    from engine.features.targets import best_action_cost
 
     cfg = load_config()
     bars = {"15m": 1, "1h": 4, "4h": 16, "12h": 48}
@@ -103,7 +104,8 @@ def reference(frames: dict[str, pd.DataFrame], rows: int, n_symbols: int) -> tup
     for s in COINS[:n_symbols]:
         df = frames[s].iloc[-rows:].reset_index(drop=True)
         f = ref.symbol_features(df)
-        y = ref.targets(df, bars, thr, cfg.fee_pct_per_side / 100)
+        # the reference takes the per-side cost (its best_action threshold is 2 x it): half the cost model's round trip
+        y = ref.targets(df, bars, thr, best_action_cost(cfg, s) / 2)
         n_feat = f.shape[1]
     per_symbol = time.perf_counter() - t
     per_symbol_cpu = time.process_time() - c0

@@ -102,7 +102,8 @@ with tab_runs:
     else:
         table = pd.DataFrame(rows)
         shown = [c for c in ("status", "model", "name", "epochs", "best_val_loss", "val_accuracy", "val_baseline_accuracy",
-                             "val_win_rate", "val_profit_factor", "test_win_rate", "test_profit_factor", "created_at", "id")
+                             "val_win_rate", "val_profit_factor", "val_trades", "test_win_rate", "test_profit_factor",
+                             "test_trades", "warnings", "created_at", "id")
                  if c in table]
         st.dataframe(table[shown], hide_index=True, width="stretch")
         by_run = {r["id"]: r for r in rows}

@@ -7,7 +7,7 @@ import streamlit as st
 
 from config.errors import KlineLabError
 from engine import jobs
-from engine.plots.training import loss_figure, metrics_figure
+from engine.plots.training import evidence_table, fold_table, horizon_table, loss_figure, metrics_figure
 from engine.training import runs
 from pages.ui import Keys, start_job, user_errors, workspace
 
@@ -60,6 +60,33 @@ def metrics_table(metrics: dict) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def show_evidence(metrics: dict, costs: dict | None) -> None:
+    """The headline figures with their 95 % CIs and samples, the warnings right under them, the
+    per-horizon and per-fold values, and the costs the run used."""
+    st.dataframe(evidence_table(metrics), hide_index=True, width="stretch")
+    for w in metrics.get("warnings") or []:
+        st.warning(w, icon="⚠️")
+    method = ((metrics.get("test") or {}).get("uncertainty") or {}).get("method") or {}
+    if method:
+        st.caption(f"95 % CIs: {method.get('method')}, block length {method.get('block_length')} "
+                   f"({method.get('block_length_rule')}), {method.get('resamples')} resamples, seed {method.get('seed')}, "
+                   f"over the {method.get('over', 'series')}. Profit factor and win rate are pooled over every trade "
+                   "of every horizon and fold (total gains / total losses, wins / trades).")
+    hz = horizon_table(metrics)
+    if not hz.empty:
+        with st.expander("Per horizon (not averaged into the headline)"):
+            st.dataframe(hz, hide_index=True, width="stretch")
+    folds = fold_table(metrics)
+    if not folds.empty:
+        with st.expander("Per walk-forward fold, and the spread", expanded=True):
+            st.dataframe(folds, hide_index=True, width="stretch")
+    if costs:
+        st.caption(f"Costs used: round trip {costs.get('round_trip', 0) * 100:.3g} % (2 x (fee + slippage) of "
+                   f"{', '.join(costs.get('symbols') or [])}); loss fee {costs.get('loss_fee', 0) * 100:.3g} %, "
+                   f"trading-metric fee {costs.get('trading_fee', 0) * 100:.3g} %"
+                   + (f"; overrides {costs['overrides']}" if costs.get("overrides") else "; from config/costs.yaml"))
+
+
 def run_details(row: dict) -> None:
     ws = workspace()
     rid = row["id"]
@@ -71,7 +98,7 @@ def run_details(row: dict) -> None:
             m = read_manifest(ws, rid, "model")
             st.caption(f"best epoch {m.metrics.get('best_epoch')} of {m.metrics.get('epochs_run')}; "
                        f"{m.params.get('n_inputs')} inputs; device {m.extra.get('device')}; folder `{ws.artifact_dir('model', rid)}`")
-            st.dataframe(metrics_table(m.metrics), hide_index=True, width="stretch")
+            show_evidence(m.metrics, m.extra.get("costs"))
     else:
         if row.get("error"):
             st.caption(f"stopped: {row['error']}")

@@ -19,7 +19,12 @@ Model sources (contract in docs/CONTRACTS.md, "Model artifacts and predictions")
 
 Out-of-sample guard: the model's split plan (``extra.split``; walk-forward ``extra.folds``)
 and the plans of the models it was built on (lineage) say which bars were trained or
-validated on; a period touching them is refused.  Walk-forward predictions are stitched:
+validated on; a period touching them is refused.  Lineage-aware: everything an input was
+fitted or selected on counts as seen, so the walk also collects the train period (plus the
+purge) of an analysis report whose whitelist / exclusions chose the features (``extra.split``
+of the ``analysis`` manifest), and any ``extra.seen_periods`` ([{start, end, what}]) an ancestor
+records (a sweep's selection period, a scaler fitted elsewhere); a period overlapping one of
+them is refused too, naming the ancestor and its period.  Walk-forward predictions are stitched:
 each bar takes the prediction of the fold whose test block holds it.
 """
 from __future__ import annotations
@@ -139,11 +144,19 @@ class ModelSource(Source):
     guards: list[tuple[str, list[SplitPlan], bool]] = field(default_factory=list)  # (artifact id, plans, wf) incl. own
     unverified: list[str] = field(default_factory=list)
     horizon: str | None = None
+    seen: list[tuple[str, str, pd.Timestamp, pd.Timestamp, str]] = field(default_factory=list)  # (id, kind, start, end, what)
 
     def default_period(self):
         return self.plans[0].test_start, self.plans[-1].test_end
 
     def check_period(self, start, end) -> None:
+        for aid, kind, a, b, what in self.seen:
+            if not (end < a or start > b):
+                raise Refused(
+                    f"in-sample backtest refused: {_fmt(start)} .. {_fmt(end)} overlaps the period {_fmt(a)} .. {_fmt(b)} "
+                    f"that {kind} {aid}, an ancestor of this model, {what}",
+                    hint="backtest a period after it, or train the model from inputs chosen on earlier data "
+                         "(e.g. `analyze --train-end` before the model's validation start)")
         for aid, plans, wf in self.guards:
             own = aid == self.source_id
             if wf and own:
@@ -169,7 +182,10 @@ class ModelSource(Source):
                                hint="end the period at or before the test split's end")
 
     def oos_record(self) -> dict[str, Any]:
-        return {"verified": not self.unverified, "checked": [g[0] for g in self.guards], "unverified": self.unverified,
+        return {"verified": not self.unverified, "checked": [g[0] for g in self.guards] + [x[0] for x in self.seen],
+                "seen": [{"id": aid, "kind": kind, "start": a.isoformat(), "end": b.isoformat(), "what": what}
+                         for aid, kind, a, b, what in self.seen],
+                "unverified": self.unverified,
                 "walk_forward": self.walk_forward,
                 "plans": [p.to_dict() for p in self.plans]}
 
@@ -289,9 +305,33 @@ def _read_predictions(ws: Workspace, m: Manifest, mtype: str) -> pd.DataFrame:
     return df
 
 
-def _ancestor_guards(ws: Workspace, m: Manifest) -> tuple[list[tuple[str, list[SplitPlan], bool]], list[str]]:
-    """Split plans of the models this one was built on (recursively), and what could not be checked."""
-    guards, unverified, seen = [], [], {m.id}
+def _seen_periods(pm: Manifest) -> list[tuple[str, str, pd.Timestamp, pd.Timestamp, str]]:
+    """Periods an ancestor (not a model) was fitted or selected on: an analysis report's train split
+    (plus the purge), and any ``extra.seen_periods`` entries [{start, end, what}]."""
+    from engine.data.timeframes import tf_seconds
+
+    out = []
+    extra = pm.extra or {}
+    try:
+        if pm.kind == "analysis" and extra.get("split"):
+            p = SplitPlan.from_dict(extra["split"])
+            out.append((pm.id, "analysis report", p.train_start,
+                        p.train_end + pd.Timedelta(seconds=tf_seconds(p.timeframe) * p.purge_bars),
+                        "chose its features on (its train split plus the purge)"))
+        for d in extra.get("seen_periods") or []:
+            a, b = pd.Timestamp(d["start"]), pd.Timestamp(d["end"])
+            a, b = (t.tz_localize("UTC") if t.tzinfo is None else t.tz_convert("UTC") for t in (a, b))
+            out.append((pm.id, pm.kind, a, b, str(d.get("what") or "was fitted or selected on")))
+    except (BadInput, KeyError, TypeError, ValueError) as e:
+        raise BadInput(f"{pm.kind} artifact {pm.id} records an unreadable period: {e}") from e
+    return out
+
+
+def _ancestor_guards(ws: Workspace, m: Manifest) -> tuple[list[tuple[str, list[SplitPlan], bool]], list[str],
+                                                          list[tuple[str, str, pd.Timestamp, pd.Timestamp, str]]]:
+    """Split plans of the models this one was built on (recursively), the periods other ancestors
+    (analysis reports, ...) were fitted or selected on, and what could not be checked."""
+    guards, unverified, seen, periods = [], [], {m.id}, _seen_periods(m)
     todo = list(m.parents)
     while todo:
         pid = todo.pop(0)
@@ -309,9 +349,13 @@ def _ancestor_guards(ws: Workspace, m: Manifest) -> tuple[list[tuple[str, list[S
                 guards.append((pm.id, plans, wf))
             else:
                 unverified.append(f"{pm.id} ({pm.kind}, origin {pm.origin}): no recorded training period")
-        if pm.kind in ("model", "stage1", "stage2", "features"):
+        else:
+            periods += _seen_periods(pm)
+            if pm.kind == "analysis" and not (pm.extra or {}).get("split"):
+                unverified.append(f"{pm.id} (analysis, origin {pm.origin}): no recorded train period")
+        if pm.kind in ("model", "stage1", "stage2", "features", "analysis"):
             todo += list(pm.parents)
-    return guards, unverified
+    return guards, unverified, periods
 
 
 def load_model_source(ws: Workspace, model_id: str, *, horizon: str | None = None) -> ModelSource:
@@ -353,7 +397,7 @@ def load_model_source(ws: Workspace, model_id: str, *, horizon: str | None = Non
     if dup.any():
         raise BadInput(f"model {m.id}: {int(dup.sum())} duplicate (symbol, timestamp) prediction rows in the test split")
     df = df.sort_values(["symbol", "timestamp"]).reset_index(drop=True)
-    guards, unverified = _ancestor_guards(ws, m)
+    guards, unverified, seen_periods = _ancestor_guards(ws, m)
     guards.insert(0, (m.id, plans, wf))
     if unverified:
         notes.append("out-of-sample not verifiable for: " + "; ".join(unverified))
@@ -363,7 +407,8 @@ def load_model_source(ws: Workspace, model_id: str, *, horizon: str | None = Non
         cls = DirectionSource
         notes.append("the model has no future-return head: its direction head (P(UP) / P(DOWN)) is traded")
     src = cls(kind=mtype, timeframe=tf, symbols=symbols, source_id=m.id, parents=[m.id], notes=notes, manifest=m,
-              predictions=df, plans=plans, walk_forward=wf, guards=guards, unverified=unverified)
+              predictions=df, plans=plans, walk_forward=wf, guards=guards, unverified=unverified,
+              seen=seen_periods)
     if mtype == "direction":
         src.horizon = _pick_horizon(_horizons(df.columns, "p_up_"), horizon, m.id, "p_up_<h>")
         src.threshold_range, src.default_threshold = (0.0, 1.0), 0.5

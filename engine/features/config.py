@@ -26,7 +26,7 @@ class FeaturesConfig:
     btc_symbol: str
     zigzag_deviation_pct: dict[str, float]
     direction_threshold_pct: dict[str, float]
-    fee_pct_per_side: float
+    fee_pct_per_side: float | None  # None: the cost model's taker fee of each symbol's market
     audit_window_bars: int
     audit_cut_fractions: tuple[float, ...]
     audit_rtol: float
@@ -105,7 +105,7 @@ def parse_config(data: Any, source: str = "config/features.yaml") -> FeaturesCon
     t = _keys(d["targets"], f"{source}: targets", {"direction_threshold_pct", "fee_pct_per_side"})
     thr = _keys(t["direction_threshold_pct"], f"{source}: targets.direction_threshold_pct", set(HORIZONS))
     thresholds = {h: _num(thr[h], f"{source}: targets.direction_threshold_pct.{h}", 0.0, 50.0) for h in HORIZONS}
-    fee = _num(t["fee_pct_per_side"], f"{source}: targets.fee_pct_per_side", 0.0, 5.0)
+    fee = None if t["fee_pct_per_side"] is None else _num(t["fee_pct_per_side"], f"{source}: targets.fee_pct_per_side", 0.0, 5.0)
     a = _keys(d["audit"], f"{source}: audit", {"window_bars", "cut_fractions", "rtol", "atol"})
     window = _num(a["window_bars"], f"{source}: audit.window_bars", 200, 10_000_000, integer=True)
     cuts = a["cut_fractions"]

@@ -282,6 +282,11 @@ def build_feature_set(ws: Workspace, symbols, timeframe: str, *, families=None, 
     progress(0.0, "checking the request and loading candles")
     plan = plan_build(ws, symbols, timeframe, families=families, start=start, end=end, config_path=config_path)
     plan.params["audited"] = bool(audit)  # an unaudited set never answers a request for an audited one
+    from engine.costs import load_costs
+    from engine.features.targets import best_action_cost
+
+    costs = load_costs()  # the one cost model: best_action_4h's round trip per symbol (part of the cache key)
+    plan.params["best_action_cost"] = {s: best_action_cost(plan.cfg, s, costs) for s in plan.symbols}
     key = plan.cache_key()
     if use_cache:
         cached = find_cached(ws, key)
@@ -312,7 +317,7 @@ def build_feature_set(ws: Workspace, symbols, timeframe: str, *, families=None, 
             v = feats[s][nm][keep].astype(np.float32)
             v[~np.isfinite(v)] = np.nan
             fcols[nm].append(v)
-        tv = compute_targets(b.ts, b.high, b.low, b.close, tf, cfg)
+        tv = compute_targets(b.ts, b.high, b.low, b.close, tf, cfg, cost=plan.params["best_action_cost"][s])
         for nm in TARGET_NAMES:
             tcols[nm].append(tv[nm][keep])
         piv = zigzag_pivots(b.ts, b.high, b.low, dev)
@@ -323,7 +328,7 @@ def build_feature_set(ws: Workspace, symbols, timeframe: str, *, families=None, 
         zz = piv.drop(columns=["pivot_idx", "confirm_idx"])
         zz.insert(0, "symbol", s)
         zz_frames.append(zz)
-    meta = target_meta(tf, cfg)
+    meta = target_meta(tf, cfg, plan.params["best_action_cost"])
     audit_res = None
     if audit:
         progress(0.65, "leakage audit")
@@ -379,6 +384,8 @@ def build_feature_set(ws: Workspace, symbols, timeframe: str, *, families=None, 
             "data_sha256": plan.data_hashes,
             "registry_fingerprint": registry().fingerprint(),
             "config_fingerprint": cfg.fingerprint(),
+            "costs": {"cost_model": costs.to_dict(), "best_action_4h_round_trip": plan.params["best_action_cost"],
+                      "fee_override_pct_per_side": cfg.fee_pct_per_side},
         }
         fid = d.id
     progress(1.0, f"done: {fid}")

@@ -14,7 +14,9 @@ Definitions (fractions, not percent):
 * max_rally_<h>       max(high_{t+1..t+h}) / close_t - 1
 * future_volatility_4h  sqrt(mean(r_{t+1..t+h}^2)), r = one-bar log returns (defined for h = 1)
 * risk_reward_4h      max_rally_4h / max(-max_drawdown_4h, 1e-4)   (1 bp floor on the risk)
-* best_action_4h      2 LONG if future_return_4h > 2 x fee, 0 SHORT if < -2 x fee, else 1 FLAT
+* best_action_4h      2 LONG if future_return_4h > cost, 0 SHORT if < -cost, else 1 FLAT; cost = the round
+                      trip 2 x (fee + slippage) of the symbol's market from the one cost model
+                      (``engine.costs``; ``targets.fee_pct_per_side`` in features.yaml overrides the fee)
 * bars_to_peak_12h    1 .. h: bars from t to the first bar of the highest high in t+1 .. t+h
 """
 from __future__ import annotations
@@ -44,7 +46,18 @@ def _horizon_of(name: str) -> str:
     return name.rsplit("_", 1)[1]
 
 
-def target_meta(timeframe: str, cfg: FeaturesConfig) -> dict[str, dict]:
+def best_action_cost(cfg: FeaturesConfig, symbol: str | None = None, costs=None) -> float:
+    """Round-trip cost of ``best_action_4h`` for ``symbol``: 2 x (fee + slippage), the fee of its market
+    from the cost model unless ``targets.fee_pct_per_side`` overrides it."""
+    from engine.costs import load_costs, market_of
+
+    cm = costs or load_costs()
+    fee = cm.fee(market_of(symbol or "")) if cfg.fee_pct_per_side is None else cfg.fee_pct_per_side / 100
+    return 2 * (fee + cm.slippage)
+
+
+def target_meta(timeframe: str, cfg: FeaturesConfig, costs_by_symbol: dict[str, float] | None = None) -> dict[str, dict]:
+    """``costs_by_symbol``: the round trip ``best_action_4h`` used per symbol (``cost`` is the highest)."""
     meta = {}
     for name in TARGET_NAMES:
         h = _horizon_of(name)
@@ -52,7 +65,9 @@ def target_meta(timeframe: str, cfg: FeaturesConfig) -> dict[str, dict]:
         if name.startswith("direction_"):
             m.update(type="multiclass", classes=["DOWN", "FLAT", "UP"], threshold=cfg.direction_threshold_pct[h] / 100)
         elif name == "best_action_4h":
-            m.update(type="multiclass", classes=["SHORT", "FLAT", "LONG"], cost=2 * cfg.fee_pct_per_side / 100)
+            by = dict(costs_by_symbol or {})
+            m.update(type="multiclass", classes=["SHORT", "FLAT", "LONG"],
+                     cost=max(by.values()) if by else best_action_cost(cfg), cost_by_symbol=by)
         elif "_reach_" in name:
             m.update(type="binary", classes=["NO", "YES"], level=int(name.split("_")[2].rstrip("pct")) / 100)
         else:
@@ -73,8 +88,9 @@ def _future_window(x: np.ndarray, h: int) -> np.ndarray:
 
 
 def compute_targets(ts: np.ndarray, high: np.ndarray, low: np.ndarray, close: np.ndarray, timeframe: str,
-                    cfg: FeaturesConfig) -> dict[str, np.ndarray]:
-    """{target: float64 array} with NaN where the target is unknown (past the end or across a gap)."""
+                    cfg: FeaturesConfig, cost: float | None = None) -> dict[str, np.ndarray]:
+    """{target: float64 array} with NaN where the target is unknown (past the end or across a gap).
+    ``cost``: the round trip of ``best_action_4h`` (default :func:`best_action_cost` of a spot symbol)."""
     n = len(close)
     step = tf_seconds(timeframe) * NS
     out: dict[str, np.ndarray] = {}
@@ -117,7 +133,7 @@ def compute_targets(ts: np.ndarray, high: np.ndarray, low: np.ndarray, close: np
     r[1:] = np.log(close[1:] / close[:-1])
     out["future_volatility_4h"] = label(np.sqrt(np.mean(_future_window(r, h4) ** 2, axis=1)), ok4)
     out["risk_reward_4h"] = out["max_rally_4h"] / np.maximum(-out["max_drawdown_4h"], RISK_FLOOR)
-    cost = 2 * cfg.fee_pct_per_side / 100
+    cost = best_action_cost(cfg) if cost is None else float(cost)
     ret4 = out["future_return_4h"]
     out["best_action_4h"] = label(np.where(ret4 > cost, 2.0, np.where(ret4 < -cost, 0.0, 1.0)), ok4)
     h12 = bars_for("12h", timeframe)

@@ -68,3 +68,78 @@ def compare_figure(histories: dict[str, pd.DataFrame], metric: str) -> go.Figure
     fig.update_layout(title=metric, xaxis_title="epoch", height=360, margin={"t": 50, "b": 40, "l": 40, "r": 20},
                       legend_orientation="h")
     return fig
+
+
+# -- the evidence tables of a finished run (pure pandas; the Training page shows them) ----------------------------
+EVIDENCE_ROWS = [("accuracy", "accuracy"), ("baseline_accuracy", "majority class"), ("macro_f1", "macro-F1"),
+                 ("log_loss", "log loss"), ("baseline_log_loss", "prior log loss"), ("regression_skill", "regression skill"),
+                 ("profit_factor", "profit factor"), ("win_rate", "win rate"),
+                 ("pnl_per_trade", "P&L per trade"), ("directional_accuracy", "directional accuracy"),
+                 ("trade_rate", "trade rate")]
+SAMPLE_ROWS = [("trades", "trades"), ("independent_trades", "independent trades"), ("predictions", "predictions"),
+               ("windows", "windows"), ("days", "days")]
+
+
+def fmt(v, digits: int = 4) -> str:
+    """A figure for a table: '-' when undefined (None / NaN / infinite), never 'inf' or 'nan'."""
+    import math
+
+    if v is None or isinstance(v, bool):
+        return "-" if v is None else str(v)
+    if isinstance(v, (int,)) and not isinstance(v, bool):
+        return f"{v:,}"
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return str(v)
+    return f"{f:.{digits}g}" if math.isfinite(f) else "-"
+
+
+def _ci(u: dict | None, key: str) -> str:
+    c = (u or {}).get(key)
+    return "-" if not c else f"[{fmt(c[0], 3)}, {fmt(c[1], 3)}]"
+
+
+def evidence_table(metrics: dict) -> pd.DataFrame:
+    """Headline figures of the validation and test splits with their 95 % CIs, then the sample sizes
+    behind them (every figure has its sample beside it)."""
+    rows = []
+    val, test = metrics.get("val") or {}, metrics.get("test") or {}
+    for key, label in EVIDENCE_ROWS:
+        if val.get(key) is None and test.get(key) is None and key not in ("profit_factor", "win_rate"):
+            continue
+        if key in ("profit_factor", "win_rate") and "trades" not in val and "trades" not in test:
+            continue
+        rows.append({"metric": label, "validation": fmt(val.get(key)), "val 95% CI": _ci(val.get("uncertainty"), key),
+                     "test": fmt(test.get(key)), "test 95% CI": _ci(test.get("uncertainty"), key)})
+    for key, label in SAMPLE_ROWS:
+        v = val.get(key, (val.get("sample") or {}).get(key))
+        t = test.get(key, (test.get("sample") or {}).get(key))
+        if v is None and t is None:
+            continue
+        rows.append({"metric": label, "validation": fmt(v), "val 95% CI": "", "test": fmt(t), "test 95% CI": ""})
+    return pd.DataFrame(rows, columns=["metric", "validation", "val 95% CI", "test", "test 95% CI"])
+
+
+def horizon_table(metrics: dict) -> pd.DataFrame:
+    """Per split and horizon: profit factor, win rate, trades and independent trades (never averaged)."""
+    rows = []
+    for split in ("val", "test"):
+        for h, m in ((metrics.get(split) or {}).get("by_horizon") or {}).items():
+            rows.append({"split": split, "horizon": h, "profit factor": fmt(m.get("profit_factor")),
+                         "win rate": fmt(m.get("win_rate")), "P&L per trade": fmt(m.get("pnl_per_trade")),
+                         "trades": fmt(m.get("trades")), "independent trades": fmt(m.get("independent_trades"))})
+    return pd.DataFrame(rows)
+
+
+def fold_table(metrics: dict) -> pd.DataFrame:
+    """Walk-forward runs: each fold's value and the spread (min, median, max, std) per split and metric."""
+    rows = []
+    for split in ("val", "test"):
+        for k, s in ((metrics.get(split) or {}).get("folds") or {}).items():
+            row = {"split": split, "metric": k}
+            row |= {f"fold {i + 1}": fmt(v) for i, v in enumerate(s.get("values") or [])}
+            row |= {"min": fmt(s.get("min")), "median": fmt(s.get("median")), "max": fmt(s.get("max")),
+                    "std": fmt(s.get("std"))}
+            rows.append(row)
+    return pd.DataFrame(rows)

@@ -65,13 +65,25 @@ def _text(res: dict) -> str:
     def f(x):
         return "-" if x is None else f"{x:.4f}"
 
-    return (f"run {res['run_id']} ({res['model']}) -> {res['path']}\n"
+    def ci(d, k):
+        c = (d.get("uncertainty") or {}).get(k)
+        return "" if not c else f" [95% CI {c[0]:.3g}, {c[1]:.3g}]"
+
+    def line(name, d):
+        s = d.get("sample") or {}
+        out = (f"{name}accuracy {f(d.get('accuracy'))}{ci(d, 'accuracy')} (majority {f(d.get('baseline_accuracy'))})")
+        if "log_loss" in d:
+            out += f", log loss {f(d.get('log_loss'))} (prior {f(d.get('baseline_log_loss'))})"
+        if "trades" in d:
+            out += (f", pooled win rate {f(d.get('win_rate'))}{ci(d, 'win_rate')}, pooled profit factor "
+                    f"{f(d.get('profit_factor'))}{ci(d, 'profit_factor')} over {d.get('trades')} trades "
+                    f"({d.get('independent_trades')} independent)")
+        return out + f"; {s.get('days', '-')} days, {s.get('windows', '-')} windows\n"
+
+    text = (f"run {res['run_id']} ({res['model']}) -> {res['path']}\n"
             f"best epoch {m['best_epoch']} of {m['epochs_run']}; val loss {f(m.get('val_loss'))}, test loss {f(m.get('test_loss'))}\n"
-            f"val:  accuracy {f(v.get('accuracy'))} (majority {f(v.get('baseline_accuracy'))}), log loss "
-            f"{f(v.get('log_loss'))} (prior {f(v.get('baseline_log_loss'))}), win rate {f(v.get('win_rate'))}, "
-            f"profit factor {f(v.get('profit_factor'))}\n"
-            f"test: accuracy {f(t.get('accuracy'))} (majority {f(t.get('baseline_accuracy'))}), win rate "
-            f"{f(t.get('win_rate'))}, profit factor {f(t.get('profit_factor'))}")
+            + line("val:  ", v) + line("test: ", t))
+    return text + "".join(f"warning: {w}\n" for w in m.get("warnings") or []).rstrip("\n")
 
 
 def register(sub) -> None:

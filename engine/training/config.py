@@ -103,7 +103,8 @@ class ModelConfig:
 class DirectionLossConfig:
     ce_weight: float = _f(1.0, lo=0.0)
     pnl_weight: float = _f(0.5, lo=0.0, doc="weight of the expected P&L term (in units of the return scale)")
-    fee: float = _f(0.001, lo=0.0, hi=0.1, doc="round-trip commission as a fraction (0.001 = 0.1%)")
+    fee: float | None = _f(None, lo=0.0, hi=0.1, doc="round-trip cost as a fraction (0.001 = 0.1%); null: from the cost "
+                           "model (config/costs.yaml), 2 x (fee + slippage) of the run's symbols' market")
     label_smoothing: float = _f(0.0, lo=0.0, hi=0.5)
 
 
@@ -138,7 +139,8 @@ class TrainingConfig:
     max_batches_per_epoch: int | None = _f(None, lo=1, doc="cap on training batches per epoch (quick runs)")
     eval_batch_size: int = _f(1024, lo=1)
     checkpoint_every_steps: int = _f(0, lo=0, doc="also save last.pt every N optimizer steps (0: each epoch)")
-    trading_fee: float = _f(0.001, lo=0.0, hi=0.1, doc="round-trip fee in the per-epoch trading metrics")
+    trading_fee: float | None = _f(None, lo=0.0, hi=0.1, doc="round-trip cost in the per-epoch trading metrics; null: from "
+                                   "the cost model (config/costs.yaml), 2 x (fee + slippage) of the run's symbols' market")
 
 
 @dataclass

@@ -160,6 +160,7 @@ class WindowSet:
     aux: torch.Tensor  # (rows, aux columns) raw target columns used by losses / metrics, not learned (future returns)
     aux_names: list[str]
     dropped_features: dict[str, str] = field(default_factory=dict)
+    timeframe: str = ""  # of the rows (holding periods of the trading metrics)
     offsets: torch.Tensor = field(init=False)
 
     def __post_init__(self) -> None:
@@ -272,4 +273,4 @@ def build_windows(features: pd.DataFrame, targets: pd.DataFrame, *, input_names:
     aux = np.column_stack([targets[c].to_numpy(dtype="float32", na_value=np.nan) for c in aux_names]) if aux_names \
         else np.empty((len(ts), 0), dtype="float32")
     return WindowSet(torch.from_numpy(xs), torch.from_numpy(ys), ends, context, names, list(specs), scalers, ts, sym,
-                     yr.astype("float32"), torch.from_numpy(np.ascontiguousarray(aux)), aux_names, dropped)
+                     yr.astype("float32"), torch.from_numpy(np.ascontiguousarray(aux)), aux_names, dropped, timeframe)

@@ -32,13 +32,15 @@ from engine.splits import SplitPlan, chronological_split, walk_forward
 from engine.training.config import HORIZONS, TrainConfig, load_config, loads, resolve_path
 from engine.training.dataset import WindowSet, build_windows, target_specs
 from engine.training.paths import RUNS_DIR, run_dir, runs_root  # noqa: F401 - re-exported
-from engine.training.tasks import TASKS, DirectionTask, PatchTSTTask, direction_target
+from engine.training.tasks import TASKS, DirectionTask, PatchTSTTask, direction_target, run_costs
 from engine.training.trainer import Trainer
 from storage.artifacts import artifact_path, create_artifact, read_manifest
 from storage.manifest import utc_now_iso, write_json_atomic
 from storage.workspace import Workspace, new_id
 
 ARTIFACT_FILES = ("config.yaml", "scaler.json", "metrics.csv", "steps.csv", "run.json", "split.json")
+TRADES_FILE = "trades.parquet"  # every val / test trade of the best checkpoint (all horizons, all folds)
+LABELS_FILE = "labels.parquet"  # every val / test (label, predicted class) pair of the class targets
 
 
 def custom_config(ws: Workspace, preset: str, overrides: str) -> Path:
@@ -212,7 +214,7 @@ def start_run(ws: Workspace, model: str, config: str | Path, *, featureset_id: s
     run = prep.spec | {"id": run_id, "name": name or f"{model} on {prep.spec['featureset_id']}",
                        "config_source": str(resolve_path(config)), "created_at": utc_now_iso(), "status": "running",
                        "pid": os.getpid(), "proc_start": proc_start_time(os.getpid()), "job_id": os.environ.get("KLINELAB_JOB_ID"),
-                       "resumes": 0}
+                       "resumes": 0, "costs": run_costs(cfg, prep.spec["symbols"])}
     write_json_atomic(d / "run.json", run)
     progress(0.0, f"run {run_id}: {model}, {len(prep.spec['inputs'])} inputs, windows {prep.windows[0].counts()}")
     return _execute(ws, d, run, cfg, prep, resume=False)
@@ -232,6 +234,7 @@ def resume_run(ws: Workspace, run_id: str) -> dict[str, Any]:
         raise Refused(f"run {run_id} is still running (pid {run['pid']})", hint="cancel its job first")
     cfg = loads((d / "config.yaml").read_text(encoding="utf-8"), str(d / "config.yaml"))
     prep = prepare(ws, run["model"], cfg, featureset_id=run["featureset_id"], report_id=run.get("report_id"), spec=run)
+    run.setdefault("costs", run_costs(cfg, prep.spec["symbols"]))  # runs started before costs were recorded
     run.update({"status": "running", "pid": os.getpid(), "proc_start": proc_start_time(os.getpid()), "error": None,
                 "job_id": os.environ.get("KLINELAB_JOB_ID"), "resumes": int(run.get("resumes", 0)) + 1})
     write_json_atomic(d / "run.json", run)
@@ -265,12 +268,12 @@ def _train_and_publish(ws: Workspace, d: Path, run: dict[str, Any], cfg: TrainCo
     for k, (plan, wset, fd) in enumerate(zip(prep.plans, prep.windows, _fold_dirs(d, n))):
         fd.mkdir(parents=True, exist_ok=True)
         done = fd / "fold_result.json"
-        if resume and done.is_file() and (fd / "predictions.parquet").is_file():
+        if resume and done.is_file() and all((fd / f).is_file() for f in ("predictions.parquet", TRADES_FILE, LABELS_FILE)):
             fold_results.append(json.loads(done.read_text()))
             preds.append(pd.read_parquet(fd / "predictions.parquet"))
             continue
         write_json_atomic(fd / "scaler.json", wset.scalers.to_json())
-        task = TASKS[run["model"]](wset, cfg)
+        task = TASKS[run["model"]](wset, cfg, run.get("costs"))
         label = f"fold {k + 1}/{n}: " if n > 1 else ""
         trainer = Trainer(task, cfg.training, fd, fraction=(k / n, (k + 1) / n),
                           progress=lambda f, m, label=label: progress(0.97 * f, label + m))
@@ -286,7 +289,15 @@ def _train_and_publish(ws: Workspace, d: Path, run: dict[str, Any], cfg: TrainCo
             pf["fold"] = k + 1
         pf = pd.concat([pf, pd.DataFrame(task.prediction_columns(out))], axis=1)
         pf.to_parquet(fd / "predictions.parquet", index=False)
-        res = {"fold": k + 1, "best_epoch": fit.best_epoch, "epochs_run": len(fit.history), "stopped_early": fit.stopped_early,
+        _, vout = trainer.evaluate(best, "val")
+        trades, labels = [], []
+        for sp, o in (("val", vout), ("test", out)):
+            trades.append(task.trade_table(o, wset.ends[sp]).assign(split=sp, fold=k + 1))
+            labels.append(task.class_table(o, wset.ends[sp]).assign(split=sp, fold=k + 1))
+        pd.concat(trades, ignore_index=True).to_parquet(fd / TRADES_FILE, index=False)
+        pd.concat(labels, ignore_index=True).to_parquet(fd / LABELS_FILE, index=False)
+        days = {sp: _split_days(plan, sp) for sp in ("val", "test")}
+        res = {"days": days, "fold": k + 1, "best_epoch": fit.best_epoch, "epochs_run": len(fit.history), "stopped_early": fit.stopped_early,
                "device": fit.device, "amp": fit.amp, "windows": wset.counts(), "val": _clean(val), "test": _clean(test),
                "split": plan.to_dict(), "n_inputs": len(wset.feature_names), "dropped_features": wset.dropped_features}
         write_json_atomic(done, res)
@@ -296,24 +307,115 @@ def _train_and_publish(ws: Workspace, d: Path, run: dict[str, Any], cfg: TrainCo
     return _publish(ws, d, run, cfg, prep, fold_results, pd.concat(preds, ignore_index=True))
 
 
+def _lineage_warnings(ws: Workspace, run: dict[str, Any], plans: list[SplitPlan]) -> dict[str, list[str]]:
+    """{split: [warning]} when the analysis report that chose the inputs saw (its train split plus the
+    purge) part of this run's validation or test period: those figures are then not out of sample
+    (a backtest of such a test period is refused by the out-of-sample guard)."""
+    from engine.data.timeframes import tf_seconds
+
+    out: dict[str, list[str]] = {"val": [], "test": []}
+    rid = run.get("report_id")
+    if not rid:
+        return out
+    try:
+        m = read_manifest(ws, rid, "analysis")
+        rp = SplitPlan.from_dict((m.extra or {})["split"])
+    except (KeyError, TypeError, ValueError, BadInput, NotFound):
+        msg = (f"report {rid} records no train period: whether its feature selection saw the validation or test "
+               "period cannot be checked")
+        return {"val": [], "test": [msg]}
+    seen_end = rp.train_end + pd.Timedelta(seconds=tf_seconds(rp.timeframe) * rp.purge_bars)
+    for sp in ("val", "test"):
+        hit = [p for p in plans if p.ranges()[sp][0] <= seen_end and p.ranges()[sp][1] >= rp.train_start]
+        if hit:
+            out[sp].append(f"{sp}: the feature selection of report {rid} saw {rp.train_start:%Y-%m-%d %H:%M} .. "
+                           f"{seen_end:%Y-%m-%d %H:%M}, which overlaps this split: its figures are not out of sample")
+    return out
+
+
+def _split_days(plan: SplitPlan, split: str) -> float:
+    from engine.data.timeframes import tf_seconds
+
+    a, b = plan.ranges()[split]
+    return ((b - a).total_seconds() + tf_seconds(plan.timeframe)) / 86400
+
+
 def _clean(m: dict[str, Any]) -> dict[str, Any]:
     return {k: (float(v) if isinstance(v, (float, np.floating)) and np.isfinite(v) else (None if isinstance(v, float) else v))
             for k, v in m.items()}
 
 
-HEADLINE = ("loss", "accuracy", "baseline_accuracy", "log_loss", "baseline_log_loss", "macro_f1", "regression_skill",
-            "directional_accuracy", "win_rate", "profit_factor", "trade_rate", "pnl_per_trade", "trades")
+HEADLINE = ("loss", "accuracy", "baseline_accuracy", "log_loss", "baseline_log_loss", "macro_f1", "regression_skill")
+SPREAD = ("loss", "accuracy", "macro_f1", "profit_factor", "win_rate", "pnl_per_trade", "trades")
 
 
-def _headline(results: list[dict[str, Any]], split: str) -> dict[str, Any]:
-    """The headline metrics of a split (averaged over walk-forward folds)."""
-    from engine.training.metrics import mean_of
+def _headline(results: list[dict[str, Any]], split: str, trades: pd.DataFrame, labels: pd.DataFrame,
+              model: str) -> dict[str, Any]:
+    """The headline metrics of a split.  Trading figures are POOLED over every trade of every horizon
+    and fold (profit factor = total gains / total losses, win rate = wins / trades), with their sample,
+    bootstrap CIs and warnings; accuracy and macro-F1 of the direction model are pooled over every
+    (window, horizon) prediction of every fold.  Loss-type figures of walk-forward runs are the mean over
+    folds; every per-fold value and its spread is in ``folds`` (and ``extra.fold_results``)."""
+    from engine.training.metrics import classification_evidence, mean_of, trading_evidence
 
-    out = {}
+    out: dict[str, Any] = {}
     for k in HEADLINE:
         vals = [r[split].get(k) for r in results]
         if any(v is not None for v in vals):
             out[k] = mean_of(vals)
+    t = trades[trades["split"] == split]
+    days = float(sum((r.get("days") or {}).get(split, 0.0) for r in results))
+    windows = int(sum((r.get("windows") or {}).get(split, 0) for r in results))
+    has_trading = any("trade_rate" in r[split] for r in results)
+    warnings: list[str] = []
+    uncertainty: dict[str, Any] = {}
+    if has_trading:
+        ev = trading_evidence(t, days=days, windows=windows, split=split)
+        valid = sum(int(r[split].get("valid") or 0) for r in results)
+        hits = sum(int(r[split].get("hits") or 0) for r in results)
+        out |= {k: ev[k] for k in ("profit_factor", "win_rate", "pnl_per_trade", "trades", "independent_trades",
+                                   "gross_profit", "gross_loss", "by_horizon")}
+        out["trade_rate"] = float(ev["trades"] / valid) if valid else 0.0
+        out["directional_accuracy"] = float(hits / ev["trades"]) if ev["trades"] else None
+        out["sample"] = ev["sample"]
+        uncertainty |= {k: v for k, v in ev["uncertainty"].items() if k != "method"}
+        uncertainty["method"] = ev["uncertainty"]["method"]
+        warnings += ev["warnings"]
+    else:
+        out["sample"] = {"windows": windows, "days": round(days, 3)}
+    lab = labels[labels["split"] == split]
+    if len(lab):
+        lab = lab.sort_values(["timestamp", "target", "symbol"], kind="stable")
+        groups = ([("direction", lab)] if model == "direction" else list(lab.groupby("target", sort=True)))
+        by_target = {}
+        for name, g in groups:
+            y, pred, base = (g[c].to_numpy("int64") for c in ("y", "pred", "base"))
+            t_ns = pd.to_datetime(g["timestamp"], utc=True).to_numpy("datetime64[ns]").astype("int64")
+            ev = classification_evidence(y, pred, int(g["k"].max()), float(np.mean(y == base)), f"{split} {name}", t_ns)
+            ev["baseline_accuracy"] = float(np.mean(y == base))
+            by_target[str(name)] = ev
+            warnings += ev["warnings"]
+        if model == "direction":
+            ev = by_target["direction"]
+            out |= {"accuracy": ev["accuracy"], "macro_f1": ev["macro_f1"], "baseline_accuracy": ev["baseline_accuracy"]}
+            out["sample"]["predictions"] = ev["predictions"]
+            uncertainty |= {k: v for k, v in ev["uncertainty"].items() if k != "method"}
+            uncertainty.setdefault("method", ev["uncertainty"]["method"])
+            uncertainty["classification_method"] = ev["uncertainty"]["method"]
+        else:
+            out["by_target"] = {k: {kk: v[kk] for kk in ("accuracy", "macro_f1", "baseline_accuracy", "predictions",
+                                                          "uncertainty")} for k, v in by_target.items()}
+    out["uncertainty"] = uncertainty
+    if len(results) > 1:
+        spread = {}
+        for k in SPREAD:
+            vals = [r[split].get(k) for r in results]
+            v = [float(x) for x in vals if x is not None and np.isfinite(x)]
+            if v:
+                spread[k] = {"values": vals, "min": min(v), "median": float(np.median(v)), "max": max(v),
+                             "std": float(np.std(v, ddof=1)) if len(v) > 1 else None}
+        out["folds"] = spread
+    out["warnings"] = warnings
     return out
 
 
@@ -321,8 +423,14 @@ def _publish(ws: Workspace, d: Path, run: dict[str, Any], cfg: TrainConfig, prep
              fold_results: list[dict[str, Any]], preds: pd.DataFrame) -> dict[str, Any]:
     n = len(fold_results)
     last = fold_results[-1]
-    metrics = {"best_epoch": last["best_epoch"], "epochs_run": last["epochs_run"], "val": _headline(fold_results, "val"),
-               "test": _headline(fold_results, "test")}
+    trades = pd.concat([pd.read_parquet(f / TRADES_FILE) for f in _fold_dirs(d, n)], ignore_index=True)
+    labels = pd.concat([pd.read_parquet(f / LABELS_FILE) for f in _fold_dirs(d, n)], ignore_index=True)
+    metrics = {"best_epoch": last["best_epoch"], "epochs_run": last["epochs_run"],
+               "val": _headline(fold_results, "val", trades, labels, run["model"]),
+               "test": _headline(fold_results, "test", trades, labels, run["model"])}
+    for sp, w in _lineage_warnings(ws, run, prep.plans).items():
+        metrics[sp]["warnings"] += w
+    metrics["warnings"] = metrics["val"]["warnings"] + metrics["test"]["warnings"]
     metrics["val_loss"] = metrics["val"].get("loss")
     metrics["test_loss"] = metrics["test"].get("loss")
     ts = prep.features["timestamp"]
@@ -331,7 +439,8 @@ def _publish(ws: Workspace, d: Path, run: dict[str, Any], cfg: TrainConfig, prep
              "targets": [s.to_dict() for s in wlast.specs], "horizons": list(cfg.data.horizons) if run["model"] == "direction" else
              [h for h in HORIZONS if h in {s.horizon for s in wlast.specs}], "windows": last["windows"], "device": last["device"],
              "amp": last["amp"], "context_window": cfg.data.context_window, "purge_bars": run["purge_bars"],
-             "fold_results": fold_results, "resumes": run.get("resumes", 0), "stopped_early": last["stopped_early"]}
+             "fold_results": fold_results, "resumes": run.get("resumes", 0), "stopped_early": last["stopped_early"],
+             "costs": run.get("costs")}
     if n > 1:
         extra["folds"] = [p.to_dict() for p in prep.plans]
     parents = [run["featureset_id"]] + ([run["report_id"]] if run.get("report_id") else [])
@@ -350,6 +459,8 @@ def _publish(ws: Workspace, d: Path, run: dict[str, Any], cfg: TrainConfig, prep
         shutil.copytree(d / "tensorboard" if n == 1 else d / "folds", draft.path("tensorboard" if n == 1 else "folds"),
                         dirs_exist_ok=True)
         preds.to_parquet(draft.path("predictions.parquet"), index=False)
+        trades.to_parquet(draft.path(TRADES_FILE), index=False)
+        labels.to_parquet(draft.path(LABELS_FILE), index=False)
         draft.manifest.metrics = metrics
         draft.manifest.extra = extra
         draft.manifest.start = pd.Timestamp(ts.min()).isoformat()

@@ -56,8 +56,10 @@ def list_runs(ws: Workspace) -> list[dict[str, Any]]:
                      "epochs": m.metrics.get("epochs_run"), "best_epoch": m.metrics.get("best_epoch"),
                      "best_val_loss": m.metrics.get("val_loss"), "val_accuracy": v.get("accuracy"),
                      "val_baseline_accuracy": v.get("baseline_accuracy"), "val_win_rate": v.get("win_rate"),
-                     "val_profit_factor": v.get("profit_factor"), "test_accuracy": t.get("accuracy"),
-                     "test_win_rate": t.get("win_rate"), "test_profit_factor": t.get("profit_factor"),
+                     "val_profit_factor": v.get("profit_factor"), "val_trades": v.get("trades"),
+                     "test_accuracy": t.get("accuracy"), "test_win_rate": t.get("win_rate"),
+                     "test_profit_factor": t.get("profit_factor"), "test_trades": t.get("trades"),
+                     "warnings": len(m.metrics.get("warnings") or []),
                      "resumable": False, "error": None, "job_id": None})
     rows += _unfinished(ws)
     return sorted(rows, key=lambda r: r.get("created_at") or "", reverse=True)
@@ -131,6 +133,11 @@ def compare_table(ws: Workspace, run_ids: list[str]) -> pd.DataFrame:
         row = {"model": m.params.get("model"), "featureset": m.params.get("featureset"), "inputs": m.params.get("n_inputs"),
                "best_epoch": m.metrics.get("best_epoch"), "epochs_run": m.metrics.get("epochs_run")}
         for split in ("val", "test"):
-            row |= {f"{split}_{k}": v for k, v in (m.metrics.get(split) or {}).items()}
+            sm = m.metrics.get(split) or {}
+            row |= {f"{split}_{k}": v for k, v in sm.items() if v is None or isinstance(v, (int, float, str))}
+            row |= {f"{split}_sample_{k}": v for k, v in (sm.get("sample") or {}).items()}
+            row |= {f"{split}_{k}_ci95": f"[{c[0]:.4g}, {c[1]:.4g}]" for k, c in (sm.get("uncertainty") or {}).items()
+                    if isinstance(c, list) and len(c) == 2}
+            row[f"{split}_warnings"] = len(sm.get("warnings") or [])
         cols[rid] = row
     return pd.DataFrame(cols)

@@ -6,13 +6,14 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import torch
 
 from engine.training.config import TrainConfig
 from engine.training.dataset import TargetSpec, WindowSet
 from engine.training.losses import DirectionalTradingLoss, MultiTaskLoss
-from engine.training.metrics import (binary_metrics, class_prior, classification_metrics, mean_of, regression_metrics,
-                                     trading_metrics)
+from engine.training.metrics import (binary_metrics, class_prior, classification_metrics, mean_of, pool,
+                                     regression_metrics, trading_metrics, trade_pnl)
 
 CLASS_NAMES = ("down", "flat", "up")
 
@@ -25,14 +26,30 @@ def return_target(h: str) -> str:
     return f"future_return_{h}"
 
 
+def run_costs(cfg: TrainConfig, symbols: list[str]) -> dict[str, Any]:
+    """The costs a run uses, from the one cost model (``engine.costs``): the round trip of the run's
+    symbols' market, 2 x (taker fee + slippage), for the DirectionalTradingLoss and the per-epoch
+    trading metrics; ``loss.direction.fee`` / ``training.trading_fee`` (round-trip fractions) override
+    it when set. Recorded in run.json and the model manifest (``extra.costs``)."""
+    from engine.costs import load_costs
+
+    cm = load_costs()
+    rt = cm.round_trip(list(symbols))
+    lf, tf = cfg.loss.direction.fee, cfg.training.trading_fee
+    return {"cost_model": cm.to_dict(), "symbols": sorted(symbols), "round_trip": rt,
+            "loss_fee": float(rt if lf is None else lf), "trading_fee": float(rt if tf is None else tf),
+            "overrides": {k: v for k, v in (("loss.direction.fee", lf), ("training.trading_fee", tf)) if v is not None}}
+
+
 class Task:
     kind = ""
     part_names: list[str] = []
     loss_fn: torch.nn.Module
 
-    def __init__(self, data: WindowSet, cfg: TrainConfig):
+    def __init__(self, data: WindowSet, cfg: TrainConfig, costs: dict[str, Any] | None = None):
         self.data, self.cfg = data, cfg
-        self.fee = cfg.training.trading_fee
+        self.costs = costs or run_costs(cfg, sorted({str(x) for x in np.unique(data.symbols)}))
+        self.fee = self.costs["trading_fee"]
 
     def model_kwargs(self) -> dict[str, Any]:
         raise NotImplementedError
@@ -56,13 +73,51 @@ class Task:
 
     @staticmethod
     def _trading_summary(per_h: dict[str, dict[str, Any]]) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for key in ("directional_accuracy", "win_rate", "profit_factor", "trade_rate", "pnl_per_trade"):
-            out[key] = mean_of([m.get(key) for m in per_h.values()])
+        """Pooled over the horizons (total gains / total losses, wins / trades ...), never a mean of
+        the per-horizon ratios; those stay beside it as ``<metric>_<h>``."""
+        out: dict[str, Any] = pool(list(per_h.values()))
+        for key in ("directional_accuracy", "win_rate", "profit_factor", "trade_rate", "pnl_per_trade", "trades"):
             for h, m in per_h.items():
                 out[f"{key}_{h}"] = m.get(key)
-        out["trades"] = int(sum(m["trades"] for m in per_h.values()))
         return out
+
+    def trading_predictions(self, out: np.ndarray) -> dict[str, np.ndarray]:
+        """{horizon: predicted class 0 DOWN / 1 FLAT / 2 UP} of the horizons that are traded."""
+        raise NotImplementedError
+
+    def class_pairs(self, out: np.ndarray, ends: np.ndarray) -> list[tuple[str, np.ndarray, np.ndarray, int, int]]:
+        """[(target, labels (NaN = unknown), predicted class, k, train majority class)] of the class targets."""
+        raise NotImplementedError
+
+    def trade_table(self, out: np.ndarray, ends: np.ndarray) -> pd.DataFrame:
+        """One row per trade of the windows ``ends``: timestamp, symbol, horizon, hold_seconds, side,
+        ret (realised), pnl (after the round-trip fee)."""
+        from engine.data.timeframes import bars_for, tf_seconds
+
+        ts = pd.to_datetime(self.data.timestamps[ends], utc=True)
+        sym = np.asarray(self.data.symbols[ends]).astype(str)
+        frames = []
+        for h, pred in self.trading_predictions(out).items():
+            r = self._aux(return_target(h), ends)
+            idx, side, pnl = trade_pnl(pred, r, self.fee)
+            frames.append(pd.DataFrame({"timestamp": ts[idx], "symbol": sym[idx], "horizon": h,
+                                        "hold_seconds": bars_for(h, self.data.timeframe) * tf_seconds(self.data.timeframe),
+                                        "side": side.astype("int8"), "ret": r[idx].astype("float64"), "pnl": pnl}))
+        cols = ["timestamp", "symbol", "horizon", "hold_seconds", "side", "ret", "pnl"]
+        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=cols)
+
+    def class_table(self, out: np.ndarray, ends: np.ndarray) -> pd.DataFrame:
+        """One row per known label of each class target: target, timestamp, symbol, y, pred, base (majority), k."""
+        ts = pd.to_datetime(self.data.timestamps[ends], utc=True)
+        sym = np.asarray(self.data.symbols[ends]).astype(str)
+        frames = []
+        for name, labels, pred, k, major in self.class_pairs(out, ends):
+            ok = np.isfinite(labels)
+            frames.append(pd.DataFrame({"target": name, "timestamp": ts[ok], "symbol": sym[ok],
+                                        "y": labels[ok].astype("int8"), "pred": pred[ok].astype("int8"),
+                                        "base": np.int8(major), "k": np.int8(k)}))
+        cols = ["target", "timestamp", "symbol", "y", "pred", "base", "k"]
+        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=cols)
 
 
 class DirectionTask(Task):
@@ -71,14 +126,14 @@ class DirectionTask(Task):
     kind = "direction"
     part_names = ["ce", "pnl"]
 
-    def __init__(self, data: WindowSet, cfg: TrainConfig):
-        super().__init__(data, cfg)
+    def __init__(self, data: WindowSet, cfg: TrainConfig, costs: dict[str, Any] | None = None):
+        super().__init__(data, cfg, costs)
         self.horizons = list(cfg.data.horizons)
         train = data.ends["train"]
         r = data.aux[torch.as_tensor(train)].numpy()
         scale = [float(np.nanstd(r[:, i])) if np.isfinite(r[:, i]).sum() > 1 else 1.0 for i in range(r.shape[1])]
         lc = cfg.loss.direction
-        self.loss_fn = DirectionalTradingLoss(fee=lc.fee, ce_weight=lc.ce_weight, pnl_weight=lc.pnl_weight,
+        self.loss_fn = DirectionalTradingLoss(fee=self.costs["loss_fee"], ce_weight=lc.ce_weight, pnl_weight=lc.pnl_weight,
                                               return_scale=[s or 1.0 for s in scale], label_smoothing=lc.label_smoothing)
         self.priors = [class_prior(data.y_raw[train, j], 3) for j in range(len(self.horizons))]
 
@@ -111,7 +166,21 @@ class DirectionTask(Task):
             res[key] = mean_of([c.get(key) for c in cls.values()])
             for h, c in cls.items():
                 res[f"{key}_{h}"] = c.get(key)
+        # accuracy pooled over every (window, horizon) prediction, not a mean of per-horizon accuracies
+        n = sum(c.get("n", 0) for c in cls.values())
+        if n:
+            for key in ("accuracy", "baseline_accuracy"):
+                res[key] = float(sum(c[key] * c["n"] for c in cls.values() if c.get("n")) / n)
         return res | self._trading_summary(per_h)
+
+    def trading_predictions(self, out: np.ndarray) -> dict[str, np.ndarray]:
+        proba = _softmax(out)
+        return {h: proba[:, j].argmax(1) for j, h in enumerate(self.horizons)}
+
+    def class_pairs(self, out, ends):
+        proba = _softmax(out)
+        return [(direction_target(h), self.data.y_raw[ends, j], proba[:, j].argmax(1), 3, int(np.argmax(self.priors[j])))
+                for j, h in enumerate(self.horizons)]
 
     def prediction_columns(self, out: np.ndarray) -> dict[str, np.ndarray]:
         proba = _softmax(out)
@@ -124,8 +193,8 @@ class PatchTSTTask(Task):
 
     kind = "patchtst"
 
-    def __init__(self, data: WindowSet, cfg: TrainConfig):
-        super().__init__(data, cfg)
+    def __init__(self, data: WindowSet, cfg: TrainConfig, costs: dict[str, Any] | None = None):
+        super().__init__(data, cfg, costs)
         lc = cfg.loss
         self.specs = data.specs
         self.loss_fn = MultiTaskLoss(self.specs, type_weights=lc.type_weights, target_weights=lc.target_weights,
@@ -190,21 +259,30 @@ class PatchTSTTask(Task):
                 res[f"log_loss_{s.name}"] = m.get("log_loss")
         res |= {"regression_skill": mean_of(skills), "accuracy": mean_of(accs), "baseline_accuracy": mean_of(base_accs),
                 "log_loss": mean_of(lls), "baseline_log_loss": mean_of(base_lls)}
-        per_h = {}
+        per_h = {h: trading_metrics(pred, self._aux(return_target(h), ends), self.fee)
+                 for h, pred in self._trading_predictions(dec).items()}
+        return res | (self._trading_summary(per_h) if per_h else {})
+
+    def _trading_predictions(self, dec: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         names = [s.name for s in self.specs]
+        out = {}
         for h in self.cfg.data.horizons:
             if return_target(h) not in self.data.aux_names:
                 continue
-            r = self._aux(return_target(h), ends)
             if direction_target(h) in names:
-                pred = dec[direction_target(h)].argmax(1)
-            elif return_target(h) in names:  # trade when the predicted move beats the fee
+                out[h] = dec[direction_target(h)].argmax(1)
+            elif return_target(h) in names:  # trade when the predicted move beats the round-trip cost
                 p = dec[return_target(h)]
-                pred = np.where(p > self.fee, 2, np.where(p < -self.fee, 0, 1))
-            else:
-                continue
-            per_h[h] = trading_metrics(pred, r, self.fee)
-        return res | (self._trading_summary(per_h) if per_h else {})
+                out[h] = np.where(p > self.fee, 2, np.where(p < -self.fee, 0, 1))
+        return out
+
+    def trading_predictions(self, out: np.ndarray) -> dict[str, np.ndarray]:
+        return self._trading_predictions(self._decode(out))
+
+    def class_pairs(self, out, ends):
+        dec = self._decode(out)
+        return [(s.name, self.data.y_raw[ends, j], dec[s.name].argmax(1), max(s.n_classes, 2),
+                 int(np.argmax(self.priors[s.name]))) for j, s in enumerate(self.specs) if s.is_class]
 
     def prediction_columns(self, out: np.ndarray) -> dict[str, np.ndarray]:
         cols = {}

@@ -79,6 +79,12 @@ def test_page_shows_runs_curves_metrics_and_comparison(runs_ws):
     _run(at)
     metrics = [d.value for d in at.dataframe if "metric" in d.value.columns][0]
     assert {"accuracy", "majority class", "win rate"} <= set(metrics["metric"])
+    # issue 12: pooled figures with their 95 % CIs and samples, the warnings next to them, the costs used
+    assert {"val 95% CI", "test 95% CI"} <= set(metrics.columns)
+    assert {"profit factor", "trades", "independent trades", "days"} <= set(metrics["metric"])
+    assert metrics.set_index("metric").loc["profit factor", "test 95% CI"].startswith("[")
+    assert any("fewer than 30" in w.value for w in at.warning)
+    assert any("Costs used: round trip 0.22 %" in c.value for c in at.caption)
     assert len(at.get("plotly_chart")) >= 3  # loss + metrics curves of the run, and the comparison
     cmp = [d.value for d in at.dataframe if done in d.value.columns][0]
     assert stopped in cmp.columns and "val_accuracy" in cmp.index

@@ -68,7 +68,7 @@ def test_unknown_symbol_from_a_real_subprocess(sample_ws):
 
 def test_bad_config_is_refused_before_anything_is_written(sample_ws, engine_cli, tmp_path):
     bad = tmp_path / "features.yaml"
-    text = open("config/features.yaml").read().replace("fee_pct_per_side: 0.1", "fee_pct_per_side: -1")
+    text = open("config/features.yaml").read().replace("fee_pct_per_side: null", "fee_pct_per_side: -1")
     bad.write_text(text)
     before = snapshot(sample_ws.root)
     r = engine_cli("features", "build", "--symbols", "BTCUSDT", "--timeframe", "15m", "--config", str(bad))

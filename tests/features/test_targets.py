@@ -59,7 +59,10 @@ def test_every_target_formula_by_hand(cfg):
     dd, ru = min(low[i + 1:i + 17]) / close[i] - 1, max(high[i + 1:i + 17]) / close[i] - 1
     assert t["risk_reward_4h"][i] == pytest.approx(ru / max(-dd, 1e-4))
     r4 = close[i + 16] / close[i] - 1
-    cost = 2 * cfg.fee_pct_per_side / 100
+    from engine.costs import load_costs
+
+    cm = load_costs()  # the one cost model: a spot symbol's round trip is 2 x (taker fee + slippage)
+    cost = 2 * (cm.spot_taker + cm.slippage)
     assert t["best_action_4h"][i] == (2 if r4 > cost else 0 if r4 < -cost else 1)
     assert t["bars_to_peak_12h"][i] == int(np.argmax(high[i + 1:i + 49])) + 1
 

@@ -58,6 +58,7 @@ def test_small_config_beats_the_prior_on_real_candles(real_set, tmp_path, model,
     val = res["metrics"]["val"]
     print(f"\n{model} on real BTC/ETH 15m, validation: log loss {val['log_loss']:.4f} vs prior {val['baseline_log_loss']:.4f}; "
           f"accuracy {val['accuracy']:.4f} vs majority {val['baseline_accuracy']:.4f}; win rate {val.get('win_rate')}, "
-          f"profit factor {val.get('profit_factor')} after 0.1% fees; regression skill {val.get('regression_skill')}")
+          f"pooled profit factor {val.get('profit_factor')} over {val.get('trades')} trades (split of "
+          f"{val.get('sample', {}).get('days')} days); regression skill {val.get('regression_skill')}")
     assert val["log_loss"] < val["baseline_log_loss"]
     assert res["metrics"]["test"]["loss"] is not None
