@@ -1,0 +1,333 @@
+"""Stage 1 files as Keras 2 really wrote them (issue 13): the suite writes tf.keras-2.15-layout and
+Keras-2.3-layout .h5 files with h5py (tests/fixtures/keras2_h5.py), imports each without editing
+it, checks the predictions against a NumPy forward pass with the same weights, and runs Stage 2
+on top; every refusal exits 2 with one `error:` line and writes nothing."""
+import json
+
+import h5py
+import numpy as np
+import pandas as pd
+import pytest
+
+from config.errors import BadInput
+from engine.stage2.stage1 import normalize, parse_params, window_ends
+from engine.stage2.stage1_io import import_stage1, inspect_stage1, load_stage1
+from tests.conftest import run_cli, snapshot
+from tests.fixtures.keras2_h5 import np_stage1, params_json, stage1_model, write_h5
+from tests.stage2.conftest import S1_FEATURES
+
+F6 = ["f1", "f2", "f3", "f4", "f5", "f6"]
+SMALL = {"units": (16, 8), "dense": 8, "n_features": 6, "timesteps": 5}
+
+
+def _windows(Xn: np.ndarray, ends: np.ndarray, L: int) -> np.ndarray:
+    return np.stack([Xn[t - L + 1:t + 1] for t in ends])
+
+
+@pytest.mark.parametrize("layout,rnn,output", [
+    ("2.15", "LSTM", "softmax5"),   # the seed's classification.h5
+    ("2.15", "LSTM", "softmax2"),
+    ("2.15", "LSTM", "sigmoid"),    # the seed's detection.h5
+    ("2.15", "GRU", "softmax5"),
+    ("2.3", "LSTM", "softmax5"),    # standalone Keras 2.3.1: no InputLayer
+    ("2.3", "GRU", "sigmoid"),      # Keras 2.3 GRU: reset_after=False
+])
+def test_keras2_file_is_imported_unchanged_and_predicts_like_numpy(ws, tmp_path, layout, rnn, output):
+    folder = tmp_path / "v1_model" / "BTCUSDT" / "15m"
+    weights = stage1_model(folder / "classification.h5", layout=layout, rnn=rnn, output=output, **SMALL)
+    params_json(folder, n_features=6, classes={"softmax5": 5}.get(output, 2), form="nested", timesteps=5,
+                feature_names=F6)
+    before = snapshot(folder)
+    res = import_stage1(ws, str(tmp_path), "BTCUSDT", "15m")
+    assert snapshot(folder) == before  # the user's files are only read
+    d = ws.artifact_dir("stage1", res["stage1_id"]) / "v1_model/BTCUSDT/15m"
+    assert (d / "classification.h5").read_bytes() == (folder / "classification.h5").read_bytes()
+    k = res["keras"]
+    assert k["keras_version"] == {"2.15": "2.15.0", "2.3": "2.3.1"}[layout] and k["backend"] == "tensorflow"
+    assert k["weights_checked"] == {"layers": 4, "arrays": 10, "values": sum(a.size for w in weights.values() for a in w)}
+    if layout == "2.15":
+        assert any("time_major=False dropped" in r for r in k["rewrites"])
+        assert any("batch_input_shape -> batch_shape" in r for r in k["rewrites"])
+    else:
+        assert any("Sequential without an InputLayer" in r and "(None, 5, 6)" in r for r in k["rewrites"])
+    assert res["output_kind"] == ("sigmoid" if output == "sigmoid" else "softmax")
+    assert res["sources"]["feature_names"] == "params.json data_info.feature_names"
+    assert res["sources"]["sequence_length"] == "model input shape" and res["input_shape"] == [None, 5, 6]
+    assert res["class_names"] == (["none", "HH", "LH", "HL", "LL"] if output == "softmax5" else ["none", "pivot"])
+    # the reloaded model predicts what a NumPy forward pass with the file's weights gives
+    m, man = load_stage1(ws, res["stage1_id"])
+    assert man.extra["keras"]["rewrites"] == k["rewrites"] and m.spec.output_kind == res["output_kind"]
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(60, 6)) * m.params.std + m.params.mean
+    p = m.predict_proba(X)
+    ref = np_stage1(_windows(normalize(X, m.spec).astype("float64"), np.arange(4, 60), 5), weights, rnn=rnn,
+                    output=output)
+    if output == "sigmoid":
+        ref = np.concatenate([1 - ref, ref], axis=1)  # (P(none), P(pivot))
+    assert np.isnan(p[:4]).all() and np.allclose(p[4:], ref, atol=2e-5)
+    assert np.allclose(1 - p[4:, 0], ref[:, 1:].sum(axis=1), atol=2e-5)  # signal = P(pivot)
+    tp = res["test_prediction"]
+    assert tp["shape"] == [1, len(res["class_names"])] and abs(sum(tp["value"]) - 1) < 1e-4
+
+
+def _feature_stats(ws, fsid):
+    from engine.stage2.data import load_pair
+
+    pair = load_pair(ws, fsid, "BTCUSDT")
+    X = pair.matrix(S1_FEATURES)
+    return pair, X, np.nanmean(X, axis=0), np.nanstd(X, axis=0)
+
+
+@pytest.mark.parametrize("rnn,output", [("LSTM", "softmax5"), ("LSTM", "softmax2"), ("LSTM", "sigmoid"),
+                                        ("GRU", "softmax5")])
+def test_stage2_runs_on_imported_keras2_models(feature_ws, ws, tmp_path, rnn, output):
+    from engine.stage2.pipeline import train_stage2_pair
+    from engine.stage2.stage2 import Stage2Config
+
+    pair, X, mean, std = _feature_stats(ws, feature_ws)
+    folder = tmp_path / "m"
+    weights = stage1_model(folder / ("detection.h5" if output == "sigmoid" else "classification.h5"), rnn=rnn,
+                           output=output, units=(16, 8), dense=8, n_features=len(S1_FEATURES), timesteps=8)
+    params_json(folder, n_features=len(S1_FEATURES), classes=5, mean=mean, std=std)
+    src = folder / "detection.h5" if output == "sigmoid" else folder
+    s1 = import_stage1(ws, str(src), "BTCUSDT", "15m", feature_names=S1_FEATURES)
+    out = train_stage2_pair(ws, "BTCUSDT", "15m", Stage2Config(pass_rate=0.3), stage1_id=s1["stage1_id"],
+                            featureset_id=feature_ws)
+    assert out["counts"]["samples"] >= 30 and 0 <= out["metrics"]["accuracy"] <= 1
+    sig = pd.read_parquet(ws.artifact_dir("stage2", out["stage2_id"]) / "signals.parquet")
+    assert len(sig) == pair.n and (sig.timestamp.to_numpy() == pair.frame["timestamp"].to_numpy()).all()
+    # Stage 1's signal as Stage 2 used it = the NumPy reference on the same normalised windows
+    valid = window_ends(pair.ts_ns, pair.step_ns, np.isfinite(X).all(axis=1), 8)
+    ends = np.flatnonzero(valid)
+    Xn = ((X - mean) / (std + 1e-8)).astype("float32").astype("float64")
+    ref = np_stage1(_windows(Xn, ends, 8), weights, rnn=rnn, output=output)
+    expect = ref[:, 0] if output == "sigmoid" else 1 - ref[:, 0]
+    assert np.allclose(sig.signal_prob.to_numpy()[ends], expect, atol=5e-5)
+    assert np.isnan(sig.signal_prob.to_numpy()[~valid]).all()
+    cols = ["s1_p_none", "s1_p_pivot"] if output != "softmax5" else [f"s1_p_{c}" for c in ("none", "HH", "LH", "HL", "LL")]
+    assert set(cols) <= set(sig.columns)
+
+
+def test_seed_keras215_file_from_the_hub_then_stage2_train(feature_ws, ws, tmp_path, hub_server):
+    """The seed's exact Stage 1 (tf.keras 2.15: LSTM(128) > LSTM(64) > Dense(32) > Dense(5)) in the
+    Hub layout v1_model/{SYMBOL}/{tf}/, imported with `stage1 import`, then `stage2 train`."""
+    _, X, mean, std = _feature_stats(ws, feature_ws)
+    folder = tmp_path / "seed"
+    stage1_model(folder / "classification.h5", n_features=len(S1_FEATURES), timesteps=10)
+    params_json(folder, n_features=len(S1_FEATURES), classes=5, mean=mean, std=std)
+    repo = "zongowo111/v2-crypto-ohlcv-data"
+    hub_server.seed(repo, {"v1_model/BTCUSDT/15m/classification.h5": folder / "classification.h5",
+                           "v1_model/BTCUSDT/15m/params.json": folder / "params.json"}, message="seed stage1")
+    r = run_cli("stage1", "import", repo, "--symbol", "BTCUSDT", "--timeframe", "15m",
+                "--features", ",".join(S1_FEATURES), "--json")
+    assert r.returncode == 0, r.stderr
+    doc = json.loads(r.stdout)
+    assert doc["origin"] == f"huggingface:{repo}" and doc["keras"]["keras_version"] == "2.15.0"
+    assert doc["keras"]["output"] == "5-class softmax" and doc["input_shape"] == [None, 10, 12]
+    assert doc["keras"]["weights_checked"]["layers"] == 4 and doc["sequence_length"] == 10
+    r = run_cli("stage2", "train", "--symbol", "BTCUSDT", "--timeframe", "15m", "--stage1", doc["stage1_id"],
+                "--featureset", feature_ws, "--pass-rate", "0.3", "--json")
+    assert r.returncode == 0, r.stderr
+    s2 = json.loads(r.stdout)
+    assert s2["stage1_id"] == doc["stage1_id"] and s2["featureset_id"] == feature_ws
+    assert set(s2["files"]) >= {"model.txt", "predictions.parquet"} and len(s2["cv"]["folds"]) == 5
+
+
+# -- refusals -------------------------------------------------------------------------------------
+def _lambda_model(path):
+    stage1_model(path, **SMALL)
+    with h5py.File(path, "r+") as f:
+        cfg = json.loads(f.attrs["model_config"])
+        cfg["config"]["layers"].insert(2, {"module": "keras.layers", "class_name": "Lambda", "registered_name": None,
+                                           "config": {"name": "lambda", "function": ["4wEAAAAAAAAA", None, None],
+                                                      "function_type": "lambda", "module": "__main__"}})
+        f.attrs.modify("model_config", json.dumps(cfg))
+
+
+def _edit(path, fn, **kw):
+    stage1_model(path, **(SMALL | kw))
+    with h5py.File(path, "r+") as f:
+        cfg = json.loads(f.attrs["model_config"])
+        fn(cfg["config"]["layers"])
+        f.attrs.modify("model_config", json.dumps(cfg))
+
+
+def _embedding(layers):
+    layers[0]["config"]["batch_input_shape"] = [None, 5]
+    layers.insert(1, {"class_name": "Embedding", "config": {"name": "embedding", "input_dim": 1000, "output_dim": 6}})
+
+
+def _weights_only(path):
+    w = stage1_model(path.with_name("full.h5"), **SMALL)
+    names = {k: [f"{k}/kernel:0", f"{k}/recurrent_kernel:0", f"{k}/bias:0"][:len(v)] for k, v in w.items()}
+    write_h5(path, {}, list(w), w, names, version="2.15.0", layout="2.15", include_config=False)
+
+
+def _truncate(path):
+    stage1_model(path, **SMALL)
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 3])
+
+
+REFUSALS = {
+    "lfs": (lambda p: p.write_text("version https://git-lfs.github.com/spec/v1\noid sha256:"
+                                   + "0" * 64 + "\nsize 2500144\n"), "is a Git LFS pointer"),
+    "weights_only": (_weights_only, "holds only weights"),
+    "regression": (lambda p: stage1_model(p, layout="2.3", output="linear1", **SMALL), "is a regression model"),
+    "three_classes": (lambda p: stage1_model(p, output="softmax3", **SMALL), "is a 3-class softmax classifier"),
+    "lambda": (_lambda_model, "contains a Lambda layer"),
+    "tokens": (lambda p: _edit(p, _embedding), "is a token model"),
+    "hard_sigmoid": (lambda p: _edit(p, lambda ls: ls[1]["config"].update(recurrent_activation="hard_sigmoid")),
+                     "recurrent_activation='hard_sigmoid'"),
+    "time_major": (lambda p: _edit(p, lambda ls: ls[1]["config"].update(time_major=True)), "time-major LSTM"),
+    "custom": (lambda p: _edit(p, lambda ls: ls.__setitem__(-1, dict(ls[-1], class_name="MyAttention"))),
+               "'MyAttention'"),
+    "truncated": (_truncate, "cannot be loaded as a Keras model"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(REFUSALS))
+def test_every_refusal_exits_2_with_one_error_line_and_writes_nothing(ws, tmp_path, case):
+    make, msg = REFUSALS[case]
+    folder = tmp_path / "m"
+    folder.mkdir()
+    make(folder / "classification.h5")
+    params_json(folder, n_features=6)
+    before = snapshot(ws.root)
+    r = run_cli("stage1", "import", str(folder), "--symbol", "BTCUSDT", "--timeframe", "15m", "--features", ",".join(F6))
+    assert r.returncode == 2, r.stderr
+    err = [ln for ln in r.stderr.splitlines() if ln.startswith("error:")]
+    assert len(err) == 1 and msg in err[0], r.stderr
+    assert "classification.h5" in err[0] and r.stdout == "" and snapshot(ws.root) == before
+    if case in ("regression", "three_classes", "tokens"):
+        assert "a Stage 1 model takes windows (batch, sequence length, features)" in err[0]
+    if case == "lfs":
+        assert "git lfs pull" in r.stderr
+
+
+# -- stage1 inspect shows what the file is ------------------------------------------------------------
+def test_inspect_shows_version_translation_shape_kind_and_a_prediction(ws, tmp_path):
+    folder = tmp_path / "m"
+    stage1_model(folder / "detection.h5", output="sigmoid", **SMALL)
+    params_json(folder, n_features=6)
+    r = run_cli("stage1", "inspect", str(folder / "detection.h5"), "--symbol", "BTCUSDT", "--timeframe", "15m")
+    assert r.returncode == 0, r.stderr
+    out = r.stdout
+    assert "file: Keras 2.15.0 (tensorflow); output: one sigmoid unit (P(pivot))" in out
+    assert "translation to Keras 3: 4 rewrite(s)" in out and "time_major=False dropped" in out
+    assert "input shape (None, 5, 6), output shape (None, 1)" in out
+    assert "test prediction (one window at the training mean): shape (1, 1)" in out
+    assert "missing: the names of the 6 input features" in out and not ws.root.exists()
+    info = inspect_stage1(str(folder / "detection.h5"), "BTCUSDT", "15m", feature_names=F6)
+    assert info["ready"] and info["keras"]["output_kind"] == "sigmoid"
+    assert info["test_prediction"]["shape"] == [1, 2] and len(info["test_prediction"]["raw"]) == 1
+
+
+# -- params.json variants -----------------------------------------------------------------------------
+def test_params_variants_of_the_seed_repo(tmp_path):
+    nested = params_json(tmp_path / "a", n_features=20, form="nested", timesteps=10)
+    p = parse_params(nested)
+    assert p.sequence_length == 10 and p.found["sequence_length"] == "params.json config.timesteps"
+    assert p.n_features == 20 and p.metrics["detection"]["auc"] == 0.81
+    assert set(p.class_weights) == {"0", "1", "2", "3", "4"}
+    from engine.stage2.stage1 import examine
+
+    info = examine((None, 10, 20), (None, 5), p)
+    assert info["sources"]["sequence_length"] == "model input shape" and not info["problems"]
+    bad = examine((None, 10, 18), (None, 5), parse_params(dict(nested, mean=[0] * 18, std=[1] * 18)))
+    assert any("config.features says 20 features but the model takes 18" in x for x in bad["problems"])
+    clash = examine((None, 12, 20), (None, 5), p)
+    assert any("sequence lengths disagree" in x for x in clash["problems"])
+    fast = parse_params({"normalization": {"mean": [0.0] * 4, "std": [1e-8, 1.0, 1.0, 1.0]},
+                         "optimization": {"features": 4, "timesteps": 7}, "metrics": {"clf_acc": 0.9, "det_acc": 0.8},
+                         "class_weights": {"0": 1.0, "1": 9.0}})
+    assert fast.sequence_length == 7 and fast.std[0] == 1e-8 and "std <= 1e-7" in fast.notes[0]
+    named = parse_params({"mean": [0, 0], "std": [1, 1], "data_info": {"feature_columns": ["a", "b"]}})
+    assert named.feature_names == ["a", "b"] and named.found["feature_names"] == "params.json data_info.feature_columns"
+    for doc, msg in [({"mean": [0], "std": [1], "config": {"timesteps": 0}}, "config.timesteps must be a positive"),
+                     ({"mean": [0], "std": [1], "class_weights": {"none": 1}}, "class_weights must map class numbers"),
+                     ({"mean": [0], "std": [1], "sequence_length": 5, "config": {"timesteps": 6}}, "config.timesteps = 6")]:
+        with pytest.raises(BadInput, match=msg):
+            parse_params(doc)
+
+
+# -- the real files other tools wrote (../shared/data/external-formats) ----------------------------------
+@pytest.fixture
+def ext(shared_data):
+    d = shared_data / "external-formats"
+    if not d.is_dir():
+        pytest.skip(f"{d} is not present")
+    return d
+
+
+@pytest.mark.shared_data
+def test_real_keras27_file_loads_with_its_weights(ext):
+    from engine.stage2.keras_h5 import load_h5
+    from tests.fixtures.keras2_h5 import np_lstm
+
+    path = ext / "mediapipe-violence_action2.h5"
+    before = path.read_bytes()
+    h5 = load_h5(path)
+    assert h5.keras_version == "2.7.0" and h5.output_desc == "5-class softmax"
+    assert sum("time_major=False dropped" in r for r in h5.rewrites) == 3
+    assert h5.weights_checked == {"layers": 6, "arrays": 15, "values": 205061}
+    with h5py.File(path, "r") as f:
+        mw = f["model_weights"]
+        w = {n: [np.asarray(mw[n][x]) for x in mw[n].attrs["weight_names"]] for n in
+             ("lstm_21", "lstm_22", "lstm_23", "dense_21", "dense_22", "dense_23")}
+    x = np.random.default_rng(0).normal(scale=0.1, size=(3, 30, 132))
+    relu = (lambda v: np.maximum(v, 0))
+    h = np_lstm(x, w["lstm_21"], return_sequences=True, act=relu)
+    h = np_lstm(h, w["lstm_22"], return_sequences=True, act=relu)
+    h = np_lstm(h, w["lstm_23"], return_sequences=False, act=relu)
+    for n in ("dense_21", "dense_22"):
+        h = np.maximum(h @ w[n][0] + w[n][1], 0)
+    z = h @ w["dense_23"][0] + w["dense_23"][1]
+    ref = np.exp(z - z.max(1, keepdims=True))
+    ref /= ref.sum(1, keepdims=True)
+    got = np.asarray(h5.model.predict_on_batch(x.astype("float32")))
+    assert np.allclose(got, ref, atol=1e-4)
+    assert path.read_bytes() == before
+
+
+@pytest.mark.shared_data
+def test_real_keras231_file_builds_then_is_refused_as_regression(ext, ws, tmp_path):
+    from engine.stage2.keras_h5 import _build, load_weights, read_header, translate
+
+    path = ext / "andrreww_BTCUSDT.h5"
+    head = read_header(path)
+    cfg, rewrites, fixes = translate(head["model_config"], path.name, head["keras_version"])
+    model = _build(cfg)  # Keras 2.3.1 without an InputLayer: no "expected ndim=3, found ndim=4"
+    assert tuple(model.inputs[0].shape) == (None, 22, 7)
+    assert any("moved into an InputLayer" in r for r in rewrites) and any("lstm_2: batch_input_shape dropped" in r
+                                                                         for r in rewrites)
+    checked = load_weights(model, path, fixes)
+    assert checked["layers"] == 4 and checked["arrays"] == 10
+    folder = tmp_path / "m"
+    folder.mkdir()
+    (folder / "classification.h5").write_bytes(path.read_bytes())
+    params_json(folder, n_features=7)
+    with pytest.raises(BadInput, match=r"Keras 2\.3\.1\) is a regression model \(last layer Dense\(1, linear\)"):
+        import_stage1(ws, str(folder), "BTCUSDT", "1d", feature_names=[f"x{i}" for i in range(7)])
+    assert not ws.root.exists() or not any(ws.root.rglob("manifest.json"))
+
+
+@pytest.mark.shared_data
+@pytest.mark.parametrize("name,msg", [
+    ("brenda_crypto_lstm_model.h5", r"\(Keras 3\.12\.0\) is a 3-class softmax classifier"),
+    ("nebula_lstm_classifier_lfs_pointer.h5", r"is a Git LFS pointer \(130-byte text"),
+    ("andrreww_BTCUSDT.h5", "is a regression model"),
+])
+def test_real_foreign_files_are_refused_by_the_cli(ext, ws, tmp_path, name, msg):
+    import re
+
+    folder = tmp_path / "m"
+    folder.mkdir()
+    (folder / name).write_bytes((ext / name).read_bytes())
+    params_json(folder, n_features=9)
+    r = run_cli("stage1", "import", str(folder / name), "--symbol", "BTCUSDT", "--timeframe", "1d",
+                "--features", ",".join(f"x{i}" for i in range(9)))
+    assert r.returncode == 2, r.stderr
+    err = [ln for ln in r.stderr.splitlines() if ln.startswith("error:")]
+    assert len(err) == 1 and re.search(msg, err[0]), r.stderr
+    assert not ws.root.exists() or not any(ws.root.rglob("manifest.json"))
