@@ -331,3 +331,38 @@ def test_real_foreign_files_are_refused_by_the_cli(ext, ws, tmp_path, name, msg)
     err = [ln for ln in r.stderr.splitlines() if ln.startswith("error:")]
     assert len(err) == 1 and re.search(msg, err[0]), r.stderr
     assert not ws.root.exists() or not any(ws.root.rglob("manifest.json"))
+
+
+# -- the Stage 2 page ----------------------------------------------------------------------------------
+def test_page_shows_the_files_keras_version_translation_and_output(sample_ws, ws, tmp_path):
+    from pathlib import Path
+
+    from streamlit.testing.v1 import AppTest
+
+    folder = tmp_path / "m"
+    stage1_model(folder / "detection.h5", layout="2.3", output="sigmoid", **SMALL)
+    params_json(folder, n_features=6)
+    import_stage1(ws, str(folder / "detection.h5"), "BTCUSDT", "15m", feature_names=F6)
+    at = AppTest.from_file(str(Path(__file__).resolve().parents[2] / "pages" / "stage2.py"), default_timeout=60)
+    at.run()
+    assert not at.exception, [e.message for e in at.exception]
+    captions = " ".join(c.value for c in at.caption)
+    assert "Output: one sigmoid unit (P(pivot)); input shape (None, 5, 6)" in captions
+    assert "File written by Keras 2.3.1 (tensorflow); weights checked against the file: 4 layers, 10 arrays" in captions
+    assert "Translation to Keras 3: 1 rewrite(s), in memory (the file is not edited)." in captions
+    assert any(e.label == "Translation applied" for e in at.expander)
+    # the page's inspect view of the same file (what the job's result holds)
+    info = inspect_stage1(str(folder / "detection.h5"), "BTCUSDT", "15m", feature_names=F6)
+
+    def view(result):
+        from pages.stage2_widgets import show_inspection
+
+        show_inspection(result)
+
+    at = AppTest.from_function(view, args=(info,), default_timeout=30)
+    at.run()
+    assert not at.exception, [e.message for e in at.exception]
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Input shape"] == "(None, 5, 6)" and metrics["Output"] == "one sigmoid unit (P(pivot))"
+    assert "Test prediction shape (1, 2)" in " ".join(m.value for m in at.markdown)
+    assert "File written by Keras 2.3.1" in " ".join(c.value for c in at.caption)
