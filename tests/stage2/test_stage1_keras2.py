@@ -111,7 +111,7 @@ def test_stage2_runs_on_imported_keras2_models(feature_ws, ws, tmp_path, rnn, ou
 def test_seed_keras215_file_from_the_hub_then_stage2_train(feature_ws, ws, tmp_path, hub_server):
     """The seed's exact Stage 1 (tf.keras 2.15: LSTM(128) > LSTM(64) > Dense(32) > Dense(5)) in the
     Hub layout v1_model/{SYMBOL}/{tf}/, imported with `stage1 import`, then `stage2 train`."""
-    _, X, mean, std = _feature_stats(ws, feature_ws)
+    _, _X, mean, std = _feature_stats(ws, feature_ws)
     folder = tmp_path / "seed"
     stage1_model(folder / "classification.h5", n_features=len(S1_FEATURES), timesteps=10)
     params_json(folder, n_features=len(S1_FEATURES), classes=5, mean=mean, std=std)
