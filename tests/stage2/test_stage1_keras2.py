@@ -366,3 +366,98 @@ def test_page_shows_the_files_keras_version_translation_and_output(sample_ws, ws
     assert metrics["Input shape"] == "(None, 5, 6)" and metrics["Output"] == "one sigmoid unit (P(pivot))"
     assert "Test prediction shape (1, 2)" in " ".join(m.value for m in at.markdown)
     assert "File written by Keras 2.3.1" in " ".join(c.value for c in at.caption)
+
+
+# -- CuDNN layers, Bidirectional, functional models --------------------------------------------------------
+def _to_cudnn(w: list[np.ndarray], gates: int) -> list[np.ndarray]:
+    """Keras -> CuDNN layout, Keras 2's own ``convert_lstm_weights`` / ``convert_gru_weights`` with
+    ``from_cudnn=False`` (tf.keras saving/hdf5_format.py ``_convert_rnn_weights``)."""
+    k, u, b = w
+    kernels = np.hstack([x.T.reshape(x.shape, order="C") for x in np.hsplit(k, gates)])
+    rec = np.hstack([x.T for x in np.hsplit(u, gates)])
+    bias = np.tile(0.5 * b, 2) if gates == 4 else np.asarray(b).reshape(-1)
+    return [kernels, rec, bias.astype("float32")]
+
+
+def _variant(path, kind: str):
+    from tests.fixtures.keras2_h5 import _wrap, dense_config, rnn_config
+
+    rng = np.random.default_rng(5)
+    bis = [None, 5, 6]
+    cls = {"cudnnlstm": "LSTM", "cudnngru": "GRU"}.get(kind, "LSTM")
+    gates = 3 if cls == "GRU" else 4
+
+    def rnn_w(f_in, u):
+        b = rng.normal(0, 0.1, size=(2, gates * u) if cls == "GRU" else (gates * u,))
+        return [rng.normal(0, 0.4, size=(f_in, gates * u)).astype("float32"),
+                rng.normal(0, 0.3, size=(u, gates * u)).astype("float32"), b.astype("float32")]
+
+    dense = [rng.normal(0, 0.4, size=(16 if kind == "bidirectional" else 8, 5)).astype("float32"),
+             rng.normal(0, 0.1, size=5).astype("float32")]
+    inp = {"class_name": "InputLayer", "config": {"batch_input_shape": bis, "dtype": "float32", "sparse": False,
+                                                  "ragged": False, "name": "input_1"}}
+    out_cfg = dense_config("2.7", "dense", 5, "softmax")
+    if kind.startswith("cudnn"):
+        w = rnn_w(6, 8)
+        c = {k: v for k, v in rnn_config("2.3", cls, "rnn", 8, return_sequences=False, batch_input_shape=bis).items()
+             if k not in ("activation", "recurrent_activation", "use_bias", "dropout", "recurrent_dropout",
+                          "implementation", "unroll", "reset_after")}
+        layers = [{"class_name": "CuDNNLSTM" if cls == "LSTM" else "CuDNNGRU", "config": c},
+                  {"class_name": "Dense", "config": out_cfg}]
+        config = {"class_name": "Sequential", "config": {"name": "sequential_1", "layers": layers}}
+        saved = _to_cudnn(w, gates)
+        names = {"rnn": ["rnn/kernel:0", "rnn/recurrent_kernel:0", "rnn/bias:0"], "dense": ["dense/kernel:0", "dense/bias:0"]}
+        write_h5(path, config, ["rnn", "dense"], {"rnn": saved, "dense": dense}, names, version="2.2.4", layout="2.3")
+        return {"rnn": w, "dense": dense}, cls
+    if kind == "bidirectional":
+        fw, bw = rnn_w(6, 8), rnn_w(6, 8)
+        inner = _wrap("2.15", "LSTM", rnn_config("2.15", "LSTM", "lstm", 8, return_sequences=False))
+        layers = [_wrap("2.15", "InputLayer", inp["config"]),
+                  _wrap("2.15", "Bidirectional", {"name": "bidirectional", "trainable": True, "dtype": "float32",
+                                                  "layer": inner, "merge_mode": "concat"}, bis),
+                  _wrap("2.15", "Dense", out_cfg, [None, 16])]
+        config = {"class_name": "Sequential", "config": {"name": "sequential", "layers": layers}}
+        names = {"bidirectional": [f"bidirectional/{d}_lstm/lstm_cell/{n}:0" for d in ("forward", "backward")
+                                   for n in ("kernel", "recurrent_kernel", "bias")],
+                 "dense": ["dense/kernel:0", "dense/bias:0"]}
+        write_h5(path, config, ["bidirectional", "dense"], {"bidirectional": fw + bw, "dense": dense}, names,
+                 version="2.15.0", layout="2.15")
+        return {"fw": fw, "bw": bw, "dense": dense}, "bidirectional"
+    # a functional model as tf.keras 2.7 wrote it (class Functional, nested-list inbound_nodes)
+    w = rnn_w(6, 8)
+    layers = [dict(inp, name="input_1", inbound_nodes=[]),
+              {"class_name": "LSTM", "config": rnn_config("2.7", "LSTM", "lstm", 8, return_sequences=False),
+               "name": "lstm", "inbound_nodes": [[["input_1", 0, 0, {}]]]},
+              {"class_name": "Dense", "config": out_cfg, "name": "dense", "inbound_nodes": [[["lstm", 0, 0, {}]]]}]
+    config = {"class_name": "Functional", "config": {"name": "model", "layers": layers,
+                                                     "input_layers": [["input_1", 0, 0]],
+                                                     "output_layers": [["dense", 0, 0]]}}
+    names = {"lstm": [f"lstm/lstm_cell/{n}:0" for n in ("kernel", "recurrent_kernel", "bias")],
+             "dense": ["dense/kernel:0", "dense/bias:0"]}
+    write_h5(path, config, ["input_1", "lstm", "dense"], {"lstm": w, "dense": dense}, names, version="2.7.0",
+             layout="2.15")
+    return {"rnn": w, "dense": dense}, "LSTM"
+
+
+@pytest.mark.parametrize("kind,rewrite", [("cudnnlstm", "CuDNNLSTM -> LSTM"), ("cudnngru", "CuDNNGRU -> GRU"),
+                                          ("bidirectional", "lstm: time_major=False dropped"),
+                                          ("functional", "InputLayer 'input_1': batch_input_shape -> batch_shape")])
+def test_cudnn_bidirectional_and_functional_files(tmp_path, kind, rewrite):
+    from engine.stage2.keras_h5 import load_h5
+    from tests.fixtures.keras2_h5 import np_gru, np_lstm
+
+    path = tmp_path / "classification.h5"
+    w, how = _variant(path, kind)
+    h5 = load_h5(path)
+    assert any(rewrite in r for r in h5.rewrites), h5.rewrites
+    assert h5.output_desc == "5-class softmax" and h5.weights_checked["layers"] == 2
+    x = np.random.default_rng(9).normal(size=(4, 5, 6))
+    if how == "bidirectional":
+        h = np.concatenate([np_lstm(x, w["fw"], return_sequences=False),
+                            np_lstm(x[:, ::-1], w["bw"], return_sequences=False)], axis=1)
+    else:
+        h = (np_lstm if how == "LSTM" else np_gru)(x, w["rnn"], return_sequences=False)
+    z = h @ w["dense"][0] + w["dense"][1]
+    ref = np.exp(z - z.max(1, keepdims=True))
+    ref /= ref.sum(1, keepdims=True)
+    assert np.allclose(np.asarray(h5.model.predict_on_batch(x.astype("float32"))), ref, atol=2e-5)
