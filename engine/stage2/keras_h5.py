@@ -59,6 +59,13 @@ KNOWN = RNN | WRAPPERS | MODELS | {
 # string is the tanh approximation): the model's outputs would change, so it is refused
 CHANGED_ACTIVATIONS = {"hard_sigmoid": "clip(0.2x + 0.5, 0, 1) in Keras 2, relu6(x + 3) / 6 in Keras 3",
                        "gelu": "exact in Keras 2, the tanh approximation in Keras 3"}
+# bounds for an untrusted file, checked before Keras allocates anything (the seed's model has ~120k
+# weights; a file past these is refused rather than built)
+MAX_CONFIG_BYTES = 8 << 20
+MAX_WEIGHT_VALUES = 50_000_000
+MAX_WIDTH = 4096  # units / filters / output_dim / key_dim of one layer
+MAX_DIM = 100_000  # one input dimension (sequence length, features)
+SIZE_KEYS = ("units", "filters", "output_dim", "key_dim", "num_heads")
 BN_DROP_IF = {"fused": None, "renorm": False, "renorm_clipping": None, "renorm_momentum": None,
               "virtual_batch_size": None, "adjustment": None}
 
@@ -121,6 +128,7 @@ def read_header(path: Path) -> dict[str, Any]:
     sniff(path)
     try:
         with h5py.File(path, "r") as f:
+            # (attributes are never compressed: reading one costs at most the file's size)
             attrs = {k: _text(f.attrs.get(k)) for k in ("keras_version", "backend", "model_config")}
             layer_names_root = "layer_names" in f.attrs
             keras3_weights = "vars" in f or "layers" in f
@@ -129,6 +137,9 @@ def read_header(path: Path) -> dict[str, Any]:
         raise BadInput(f"{path.name} cannot be loaded as a Keras model (the HDF5 file is truncated or corrupted: "
                        f"{str(e).splitlines()[0][:200]})", hint="download or copy the file again") from None
     version = attrs["keras_version"] or "unknown"
+    if attrs["model_config"] is not None and len(attrs["model_config"]) > MAX_CONFIG_BYTES:
+        raise BadInput(f"{path.name}: its model_config is {len(attrs['model_config']):,} bytes; a Stage 1 model's is a "
+                       f"few KB (limit {MAX_CONFIG_BYTES:,})")
     if attrs["model_config"] is None:
         if layer_names_root or keras3_weights:
             raise BadInput(f"{path.name} holds only weights (written by model.save_weights(), Keras {version}): "
@@ -139,7 +150,7 @@ def read_header(path: Path) -> dict[str, Any]:
                        hint="a Stage 1 model is a whole Keras model saved as legacy HDF5 (model.save('x.h5'))")
     try:
         config = json.loads(attrs["model_config"])
-    except ValueError as e:
+    except (ValueError, RecursionError) as e:
         raise BadInput(f"{path.name} cannot be loaded as a Keras model: its model_config is not JSON ({e})") from None
     if not isinstance(config, dict) or "class_name" not in config:
         raise BadInput(f"{path.name} cannot be loaded as a Keras model: its model_config is not a Keras model config")
@@ -199,6 +210,15 @@ class _Translator:
         lc = copy.deepcopy(lc)
         cls, c = lc.get("class_name"), lc["config"]
         name = c.get("name", "?")
+        for key in SIZE_KEYS:
+            v = c.get(key)
+            if isinstance(v, (int, float)) and not isinstance(v, bool) and v > MAX_WIDTH:
+                self.refuse(f"has {key}={v} in {name!r}: far beyond a Stage 1 model (limit {MAX_WIDTH})")
+        for key in ("batch_input_shape", "batch_shape"):
+            dims = c.get(key)
+            if isinstance(dims, list) and any(isinstance(d, (int, float)) and not isinstance(d, bool) and d > MAX_DIM
+                                              for d in dims):
+                self.refuse(f"has an input shape {dims} in {name!r}: far beyond a Stage 1 model (limit {MAX_DIM} per dimension)")
         if cls in CODE_LAYERS:
             self.refuse(f"contains a {cls} layer ({name!r}): it holds Python code or TensorFlow ops, and KlineLab "
                         "never runs code from a model file", hint="rebuild the model with standard Keras layers only")
@@ -318,7 +338,10 @@ def _dtype_name(d: Any) -> str | None:
 def translate(config: dict[str, Any], fname: str = "model", version: str = "?") -> tuple[dict[str, Any], list[str], dict[str, str]]:
     """(Keras 3 model config, the rewrites applied, {layer: CuDNN class} for the weights)."""
     t = _Translator(fname, version)
-    out = t.model(config)
+    try:
+        out = t.model(config)
+    except RecursionError:
+        raise BadInput(f"{fname} (Keras {version}): its model_config nests models too deeply") from None
     return out, t.rewrites, t.weight_fixes
 
 
@@ -365,6 +388,17 @@ def load_weights(model, path: Path, weight_fixes: dict[str, str]) -> dict[str, i
         if "model_weights" not in f:
             raise BadInput(f"{fname} has a model_config but no model_weights: the model's weights are not in the file")
         mw = f["model_weights"]
+        total = 0
+
+        def count(_name, obj):
+            nonlocal total
+            if isinstance(obj, h5py.Dataset):
+                total += int(obj.size)  # metadata only: nothing is read or decompressed here
+
+        mw.visititems(count)
+        if total > MAX_WEIGHT_VALUES:
+            raise BadInput(f"{fname} holds {total:,} weight values; a Stage 1 model has far fewer "
+                           f"(limit {MAX_WEIGHT_VALUES:,})")
         file_layers = {}
         for lname in _names(mw.attrs.get("layer_names")):
             if lname not in mw:
@@ -380,13 +414,19 @@ def load_weights(model, path: Path, weight_fixes: dict[str, str]) -> dict[str, i
                            + (f"; weights for unknown layers {', '.join(extra)}" if extra else ""))
         for lname, layer in layers.items():
             group, names = file_layers[lname]
+            expect = layer.get_weights()
             try:
-                arrays = [np.asarray(group[n]) for n in names]
+                dsets = [group[n] for n in names]
             except KeyError as e:
                 raise BadInput(f"{fname}: layer {lname!r} lists weight {e} that is not in the file (truncated?)") from None
+            n_file, n_model = sum(int(getattr(ds, "size", 0)) for ds in dsets), sum(int(e.size) for e in expect)
+            if not all(isinstance(ds, h5py.Dataset) for ds in dsets) or \
+                    (n_file != n_model if lname not in weight_fixes else n_file > 2 * n_model):  # CuDNN: 2 bias sets
+                raise BadInput(f"{fname}: layer {lname!r} has weights of shapes {[getattr(ds, 'shape', None) for ds in dsets]} "
+                               f"in the file but its config makes {[e.shape for e in expect]}")
+            arrays = [np.asarray(ds) for ds in dsets]
             if lname in weight_fixes:
                 arrays = _cudnn_weights(weight_fixes[lname], arrays)
-            expect = layer.get_weights()
             if len(arrays) != len(expect) or any(a.shape != e.shape for a, e in zip(arrays, expect)):
                 raise BadInput(f"{fname}: layer {lname!r} has weights of shapes {[a.shape for a in arrays]} in the "
                                f"file but its config makes {[e.shape for e in expect]}")

@@ -461,3 +461,25 @@ def test_cudnn_bidirectional_and_functional_files(tmp_path, kind, rewrite):
     ref = np.exp(z - z.max(1, keepdims=True))
     ref /= ref.sum(1, keepdims=True)
     assert np.allclose(np.asarray(h5.model.predict_on_batch(x.astype("float32"))), ref, atol=2e-5)
+
+
+def test_hostile_sizes_are_refused_before_anything_is_allocated(tmp_path):
+    from engine.stage2.keras_h5 import load_h5
+
+    huge = tmp_path / "huge_units.h5"
+    _edit(huge, lambda ls: ls[1]["config"].update(units=10_000_000))
+    with pytest.raises(BadInput, match="has units=10000000 in 'lstm': far beyond a Stage 1 model"):
+        load_h5(huge)
+    long = tmp_path / "long_input.h5"
+    _edit(long, lambda ls: ls[0]["config"].update(batch_input_shape=[None, 10 ** 9, 6]))
+    with pytest.raises(BadInput, match="far beyond a Stage 1 model"):
+        load_h5(long)
+    # a weight dataset whose shape disagrees with the config is refused before it is read
+    bad = tmp_path / "bad_shape.h5"
+    stage1_model(bad, **SMALL)
+    with h5py.File(bad, "r+") as f:
+        g = f["model_weights/dense_1/dense_1"]
+        del g["kernel:0"]
+        g.create_dataset("kernel:0", shape=(4000, 4000), dtype="float32", compression="gzip")  # compresses to ~nothing
+    with pytest.raises(BadInput, match="layer 'dense_1' has weights of shapes"):
+        load_h5(bad)
