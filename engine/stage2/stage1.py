@@ -179,6 +179,12 @@ def read_params(path: Path) -> Stage1Params:
     path = Path(path)
     if not path.is_file():
         raise NotFound(f"no {PARAMS_FILE} at {path}", hint=f"a Stage 1 model is {MODEL_FILE} + {PARAMS_FILE} in one folder")
+    from engine.stage2.keras_h5 import LFS_POINTER
+
+    with open(path, "rb") as f:
+        if f.read(len(LFS_POINTER)) == LFS_POINTER:
+            raise BadInput(f"{path.name} is a Git LFS pointer, not the params.json it stands for: the repository was "
+                           "cloned without its LFS files", hint="run `git lfs pull` in that repository, then import again")
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError) as e:

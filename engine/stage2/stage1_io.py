@@ -155,9 +155,10 @@ def inspect_stage1(path_or_repo: str, symbol: str, timeframe: str, *, ws: Worksp
         else:  # still one window through the model (zeros = every feature at its training mean)
             import numpy as np
 
-            raw = np.asarray(model.predict_on_batch(np.zeros((1, ins[1] or 1, ins[2]), dtype="float32")))
+            window = ins[1] or info.get("sequence_length") or 1
+            raw = np.asarray(model.predict_on_batch(np.zeros((1, window, ins[2]), dtype="float32")))
             out["test_prediction"] = {"shape": list(raw.shape), "value": [round(float(v), 6) for v in raw[0]],
-                                      "window": ins[1] or 1}
+                                      "window": window}
     return out
 
 

@@ -205,6 +205,16 @@ def test_every_refusal_exits_2_with_one_error_line_and_writes_nothing(ws, tmp_pa
         assert "git lfs pull" in r.stderr
 
 
+def test_params_json_as_an_lfs_pointer_is_named(ws, tmp_path):
+    folder = tmp_path / "m"
+    stage1_model(folder / "classification.h5", **SMALL)
+    (folder / "params.json").write_text("version https://git-lfs.github.com/spec/v1\noid sha256:" + "1" * 64
+                                        + "\nsize 2048\n")
+    with pytest.raises(BadInput, match="params.json is a Git LFS pointer") as e:
+        import_stage1(ws, str(folder), "BTCUSDT", "15m", feature_names=F6)
+    assert "git lfs pull" in e.value.hint and not ws.root.exists()
+
+
 # -- stage1 inspect shows what the file is ------------------------------------------------------------
 def test_inspect_shows_version_translation_shape_kind_and_a_prediction(ws, tmp_path):
     folder = tmp_path / "m"
