@@ -493,3 +493,76 @@ def test_hostile_sizes_are_refused_before_anything_is_allocated(tmp_path):
         g.create_dataset("kernel:0", shape=(4000, 4000), dtype="float32", compression="gzip")  # compresses to ~nothing
     with pytest.raises(BadInput, match="layer 'dense_1' has weights of shapes"):
         load_h5(bad)
+
+
+# -- files saved by the Keras 2 code base itself (tf_keras, the continuation of tf.keras 2.15) ---------------
+@pytest.fixture(scope="module")
+def k2():
+    from engine.stage2.tfkeras import keras
+
+    keras()  # Keras 3 first, as in the product
+    return pytest.importorskip("tf_keras")
+
+
+def _seed_arch(k2, output: str, rnn: str = "LSTM"):
+    R = getattr(k2.layers, rnn)
+    units, act = {"softmax5": (5, "softmax"), "softmax2": (2, "softmax"), "sigmoid": (1, "sigmoid")}[output]
+    return k2.Sequential([R(16, input_shape=(5, 6), return_sequences=True), k2.layers.Dropout(0.2), R(8),
+                          k2.layers.Dropout(0.2), k2.layers.Dense(8, activation="relu"), k2.layers.Dropout(0.2),
+                          k2.layers.Dense(units, activation=act)])
+
+
+@pytest.mark.parametrize("rnn,output", [("LSTM", "softmax5"), ("LSTM", "softmax2"), ("LSTM", "sigmoid"),
+                                        ("GRU", "softmax5")])
+def test_files_saved_by_keras2_itself_predict_as_keras2_does(k2, tmp_path, rnn, output):
+    from engine.stage2.keras_h5 import load_h5
+
+    k2.utils.set_random_seed(1)
+    m = _seed_arch(k2, output, rnn)
+    m.compile(optimizer="adam", loss="binary_crossentropy" if output == "sigmoid" else "sparse_categorical_crossentropy")
+    path = tmp_path / "classification.h5"
+    m.save(str(path))
+    h5 = load_h5(path)
+    assert h5.keras_version == k2.__version__ and any("time_major=False dropped" in r for r in h5.rewrites)
+    x = np.random.default_rng(2).normal(size=(16, 5, 6)).astype("float32")
+    assert np.allclose(h5.model.predict_on_batch(x), m.predict(x, verbose=0), atol=1e-6)
+
+
+def test_the_fixture_writer_matches_what_keras2_writes(k2, tmp_path):
+    """The h5py writer (tests/fixtures/keras2_h5.py) against a file tf_keras saved: same model_config
+    (but for the layer names' numbering and initializer seeds), same attributes and their HDF5
+    string types, same weight groups and weight names."""
+    k2.backend.clear_session()  # layer names numbered from 0, as in a fresh Colab session
+    k2.utils.set_random_seed(1)
+    m = _seed_arch(k2, "softmax5")
+    m.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    real, ours = tmp_path / "real.h5", tmp_path / "ours.h5"
+    m.save(str(real))
+    stage1_model(ours, units=(16, 8), dense=8, n_features=6, timesteps=5)
+
+    def describe(p):
+        with h5py.File(p, "r") as f:
+            cfg = json.loads(f.attrs["model_config"])
+            layers = [(lc["class_name"], sorted(lc)) for lc in cfg["config"]["layers"]]
+            keys = [sorted(set(lc["config"]) - {"optional"}) for lc in cfg["config"]["layers"]]
+            kinds = {k: h5py.check_string_dtype(f.attrs.get_id(k).dtype).encoding for k in f.attrs}
+            mw = f["model_weights"]
+            groups = {}
+
+            def visit(name, obj):
+                if isinstance(obj, h5py.Dataset):
+                    groups[name.split("/", 1)[1]] = obj.shape
+            mw.visititems(visit)
+            wn = {n: [x.decode() if isinstance(x, bytes) else x for x in mw[n].attrs["weight_names"]]
+                  for n in _names_of(mw)}
+            return {"top": sorted(cfg), "config": sorted(cfg["config"]), "layers": layers, "keys": keys,
+                    "attr_types": kinds, "mw_attrs": sorted(mw.attrs), "groups": groups, "weight_names": wn,
+                    "root": sorted(f.keys()), "training": sorted(json.loads(f.attrs["training_config"]))}
+
+    a, b = describe(real), describe(ours)
+    for key in a:
+        assert a[key] == b[key], (key, a[key], b[key])
+
+
+def _names_of(mw):
+    return [x.decode() if isinstance(x, bytes) else x for x in mw.attrs["layer_names"]]
