@@ -253,16 +253,24 @@ class _Translator:
             if not isinstance(c.get("layer"), dict):
                 self.refuse(f"has a {cls} {name!r} without its inner layer")
             inner = c["layer"]
-            c["layer"] = self.layer(inner)
+            c["layer"] = self._module(self.layer(inner), name)
             if inner.get("class_name") in CUDNN:  # the inner layer's weights live in the wrapper's group
                 self.weight_fixes[name] = inner["class_name"]
             if isinstance(c.get("backward_layer"), dict):
-                c["backward_layer"] = self.layer(c["backward_layer"])
+                c["backward_layer"] = self._module(self.layer(c["backward_layer"]), name)
         for key in ("activation", "recurrent_activation"):
             if isinstance(c.get(key), str) and c[key] in CHANGED_ACTIVATIONS:
                 self.refuse(f"uses {key}={c[key]!r} in {name!r}: Keras 3 computes it differently "
                             f"({CHANGED_ACTIVATIONS[c[key]]}), so its predictions would change")
         self._objects(c, name)
+        return lc
+
+    def _module(self, lc: dict[str, Any], outer: str) -> dict[str, Any]:
+        """Keras 3 wrappers deserialize their inner layer with the new loader, which needs the
+        ``module`` key Keras < 2.13 did not write."""
+        if "module" not in lc:
+            lc = {"module": "keras.layers", **lc, "registered_name": None}
+            self.note(f"{outer}: inner layer {lc['config'].get('name')!r} given module keras.layers (Keras < 2.13 form)")
         return lc
 
     def _cudnn(self, cls: str, c: dict[str, Any], name: str) -> str:

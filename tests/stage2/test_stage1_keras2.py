@@ -450,7 +450,7 @@ def _variant(path, kind: str):
 
 
 @pytest.mark.parametrize("kind,rewrite", [("cudnnlstm", "CuDNNLSTM -> LSTM"), ("cudnngru", "CuDNNGRU -> GRU"),
-                                          ("bidirectional", "lstm: time_major=False dropped"),
+                                          ("bidirectional", "inner layer 'lstm' given module keras.layers"),
                                           ("functional", "InputLayer 'input_1': batch_input_shape -> batch_shape")])
 def test_cudnn_bidirectional_and_functional_files(tmp_path, kind, rewrite):
     from engine.stage2.keras_h5 import load_h5
@@ -566,3 +566,27 @@ def test_the_fixture_writer_matches_what_keras2_writes(k2, tmp_path):
 
 def _names_of(mw):
     return [x.decode() if isinstance(x, bytes) else x for x in mw.attrs["layer_names"]]
+
+
+@pytest.mark.parametrize("arch", ["bidirectional", "functional", "batchnorm_conv"])
+def test_other_keras2_architectures_saved_by_keras2_itself(k2, tmp_path, arch):
+    from engine.stage2.keras_h5 import load_h5
+
+    k2.utils.set_random_seed(3)
+    L = k2.layers
+    if arch == "bidirectional":
+        m = k2.Sequential([L.Bidirectional(L.LSTM(8), input_shape=(5, 6)), L.Dense(2, activation="softmax")])
+    elif arch == "functional":
+        inp = k2.Input((5, 6))
+        h = L.GRU(8, return_sequences=True)(inp)
+        h = L.concatenate([L.GlobalAveragePooling1D()(h), L.LSTM(4)(h)])
+        m = k2.Model(inp, L.Dense(1, activation="sigmoid")(h))
+    else:
+        m = k2.Sequential([L.Conv1D(8, 3, padding="causal", input_shape=(5, 6)), L.BatchNormalization(),
+                           L.Activation("relu"), L.LSTM(8), L.Dense(5), L.Softmax()])
+    path = tmp_path / "classification.h5"
+    m.save(str(path))
+    h5 = load_h5(path)
+    x = np.random.default_rng(4).normal(size=(8, 5, 6)).astype("float32")
+    assert np.allclose(h5.model.predict_on_batch(x), m.predict(x, verbose=0), atol=1e-5)
+    assert h5.weights_checked["layers"] == len([ly for ly in m.layers if ly.weights])
