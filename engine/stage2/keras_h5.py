@@ -161,6 +161,7 @@ def read_header(path: Path) -> dict[str, Any]:
 class _Translator:
     def __init__(self, fname: str, version: str):
         self.fname, self.version = fname, version
+        self.keras3 = str(version).split(".")[0].isdigit() and int(str(version).split(".")[0]) >= 3
         self.rewrites: list[str] = []
         self.weight_fixes: dict[str, str] = {}  # layer name -> "CuDNNLSTM" | "CuDNNGRU"
         self._popped_shapes: dict[str, list] = {}  # layer name -> the batch_input_shape it carried
@@ -259,7 +260,7 @@ class _Translator:
             if isinstance(c.get("backward_layer"), dict):
                 c["backward_layer"] = self._module(self.layer(c["backward_layer"]), name)
         for key in ("activation", "recurrent_activation"):
-            if isinstance(c.get(key), str) and c[key] in CHANGED_ACTIVATIONS:
+            if isinstance(c.get(key), str) and c[key] in CHANGED_ACTIVATIONS and not self.keras3:
                 self.refuse(f"uses {key}={c[key]!r} in {name!r}: Keras 3 computes it differently "
                             f"({CHANGED_ACTIVATIONS[c[key]]}), so its predictions would change")
         self._objects(c, name)

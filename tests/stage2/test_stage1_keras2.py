@@ -590,3 +590,16 @@ def test_other_keras2_architectures_saved_by_keras2_itself(k2, tmp_path, arch):
     x = np.random.default_rng(4).normal(size=(8, 5, 6)).astype("float32")
     assert np.allclose(h5.model.predict_on_batch(x), m.predict(x, verbose=0), atol=1e-5)
     assert h5.weights_checked["layers"] == len([ly for ly in m.layers if ly.weights])
+
+
+def test_hard_sigmoid_is_refused_only_in_keras2_files(tmp_path):
+    from engine.stage2.keras_h5 import translate
+
+    cfg = {"class_name": "Sequential", "config": {"name": "s", "layers": [
+        {"class_name": "InputLayer", "config": {"batch_shape": [None, 5, 6], "name": "in"}},
+        {"class_name": "LSTM", "config": {"name": "lstm", "units": 4, "recurrent_activation": "hard_sigmoid"}},
+        {"class_name": "Dense", "config": {"name": "d", "units": 5, "activation": "softmax"}}]}}
+    with pytest.raises(BadInput, match=r"clip\(0.2x \+ 0.5, 0, 1\) in Keras 2"):
+        translate(cfg, "x.h5", "2.3.1")
+    out, rewrites, _ = translate(cfg, "x.h5", "3.12.0")  # Keras 3 wrote it with Keras 3's meaning
+    assert out["config"]["layers"][1]["config"]["recurrent_activation"] == "hard_sigmoid" and rewrites == []
