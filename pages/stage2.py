@@ -36,12 +36,15 @@ with tab1:
     if src != "Train":
         with st.form("s1-import"):
             if src == "Hugging Face Hub":
-                c1, c2 = st.columns([3, 1])
+                c1, c2, c3 = st.columns([3, 1, 1])
                 where = c1.text_input("Dataset repo", value=DEFAULT_REPO, help="files v1_model/{SYMBOL}/{tf}/classification.h5 + params.json")
                 revision = c2.text_input("Revision", placeholder="main")
+                model_file = c3.selectbox("Model file", ["classification.h5", "detection.h5"],
+                                          help="detection.h5: the seed's one-sigmoid model, P(pivot)")
             else:
-                where = st.text_input("Folder", placeholder="/path/to/models (classification.h5 + params.json, or a v1_model tree)")
-                revision = ""
+                where = st.text_input("Folder or .h5 file", placeholder="/path/to/models (classification.h5 + params.json, "
+                                      "a v1_model tree, or e.g. /path/detection.h5 next to its params.json)")
+                revision, model_file = "", "classification.h5"
             c1, c2 = st.columns(2)
             symbol = c1.selectbox("Symbol", symbols or ["BTCUSDT"], accept_new_options=True)
             tf = c2.selectbox("Timeframe", list(TIMEFRAMES), index=list(TIMEFRAMES).index("15m"))
@@ -58,6 +61,7 @@ with tab1:
                 args = [where.strip(), "--symbol", str(symbol).strip().upper(), "--timeframe", tf, *_names_arg(names)]
                 args += ["--sequence-length", str(int(seq))] if seq else []
                 args += ["--revision", revision.strip()] if revision.strip() else []
+                args += ["--model-file", model_file] if model_file != "classification.h5" else []
                 if inspect:
                     start_job(["stage1", "inspect", *args], K.S1_INSPECT_JOB, name=f"inspect stage1 {symbol} {tf}")
                 else:

@@ -80,10 +80,13 @@ def show_inspection(result: dict) -> None:
         return
     (st.success if r.get("ready") else st.warning)(
         "Ready to import." if r.get("ready") else "Not ready: give the missing items below, then Import.")
-    c1, c2, c3 = st.columns(3)
+    k = r.get("keras") or {}
+    c1, c2, c3, c4 = st.columns(4)
     c1.metric("Input shape", str(tuple(r.get("input_shape", []))))
     c2.metric("Sequence length", r.get("sequence_length") or "unknown", help=r.get("sources", {}).get("sequence_length"))
     c3.metric("Classes", len(r.get("class_names") or []), help=", ".join(r.get("class_names") or []))
+    c4.metric("Output", k.get("output") or "?", help="what the last layer gives")
+    show_keras_file(k)
     for p in r.get("problems", []):
         st.error(p)
     for m in r.get("missing", []):
@@ -98,6 +101,21 @@ def show_inspection(result: dict) -> None:
         st.code(r.get("summary", ""), language=None)
 
 
+def show_keras_file(k: dict) -> None:
+    """The .h5 file's Keras version and what was done to read it with Keras 3."""
+    if not k:
+        return
+    w = k.get("weights_checked") or {}
+    rw = k.get("rewrites") or []
+    st.caption(f"File written by Keras {k.get('keras_version')} ({k.get('backend') or 'backend not recorded'}); "
+               f"weights checked against the file: {w.get('layers', 0)} layers, {w.get('arrays', 0)} arrays, "
+               f"{w.get('values', 0):,} values. Translation to Keras 3: "
+               + ("none needed." if not rw else f"{len(rw)} rewrite(s), in memory (the file is not edited)."))
+    if rw:
+        with st.expander("Translation applied"):
+            st.markdown("\n".join(f"- {x}" for x in rw))
+
+
 def show_stage1(m: dict) -> None:
     ws = workspace()
     ex, mt = m["extra"], m["metrics"]
@@ -110,6 +128,9 @@ def show_stage1(m: dict) -> None:
         c4.metric("Threshold for 4 % (val)", f"{ex['suggested_threshold']:.3f}")
     sources = ex.get("sources") or {}
     st.caption("Where each item came from: " + ", ".join(f"{k} = {v}" for k, v in sources.items()))
+    if ex.get("keras"):
+        st.caption(f"Output: {ex['keras'].get('output')}; input shape {tuple(ex.get('input_shape') or [])}")
+        show_keras_file(ex["keras"])
     if ex.get("test_prediction"):
         st.write(f"Test prediction shape {tuple(ex['test_prediction']['shape'])}: `{ex['test_prediction']['value']}`")
     per_split = {k: v for k, v in mt.items() if isinstance(v, dict)}

@@ -61,9 +61,23 @@ def _stage2_cfg(args):
 
 
 # -- stage1 ----------------------------------------------------------------------------------------
+def keras_lines(k: dict, indent: str = "") -> list[str]:
+    """What the .h5 file was and what was done to read it (file's Keras version, rewrites, output)."""
+    if not k:
+        return []
+    w = k.get("weights_checked") or {}
+    lines = [(f"{indent}file: Keras {k.get('keras_version')} ({k.get('backend') or 'backend not recorded'}); "
+              f"output: {k.get('output')}; weights checked against the file: {w.get('layers', 0)} layers, "
+              f"{w.get('arrays', 0)} arrays, {w.get('values', 0):,} values")]
+    rw = k.get("rewrites") or []
+    lines.append(f"{indent}translation to Keras 3: " + ("none needed" if not rw else f"{len(rw)} rewrite(s)"))
+    lines += [f"{indent}  - {r}" for r in rw]
+    return lines
+
+
 def _s1_text(res: dict) -> str:
     lines = [f"stage1 {res['stage1_id']}  {res['symbol']} {res['timeframe']}  ({res.get('source', 'trained')})",
-             f"  path: {res['model_dir']}",
+             f"  path: {res['model_dir']}", *keras_lines(res.get("keras") or {}, "  "),
              f"  inputs: {len(res['feature_names'])} features x {res['sequence_length']} bars; classes: {', '.join(res['class_names'])}"]
     if res.get("test_prediction"):
         tp = res["test_prediction"]
@@ -82,7 +96,7 @@ def cmd_s1_import(args, ws):
 
     res = import_stage1(ws, args.source, args.symbol, args.timeframe, feature_names=_names(args),
                         sequence_length=args.sequence_length, revision=args.revision, repo_type=args.repo_type,
-                        name=args.name or "")
+                        name=args.name or "", model_file=args.model_file)
     res["_text"] = _s1_text(res)
     return res
 
@@ -91,12 +105,19 @@ def cmd_s1_inspect(args, ws):
     from engine.stage2.stage1_io import inspect_stage1
 
     res = inspect_stage1(args.source, args.symbol, args.timeframe, ws=ws, feature_names=_names(args),
-                         sequence_length=args.sequence_length, revision=args.revision, repo_type=args.repo_type)
-    lines = [f"input shape {tuple(res['input_shape'])}, output shape {tuple(res['output_shape'])}",
+                         sequence_length=args.sequence_length, revision=args.revision, repo_type=args.repo_type,
+                         model_file=args.model_file)
+    lines = keras_lines(res.get("keras") or {}) + [
+             f"input shape {tuple(res['input_shape'])}, output shape {tuple(res['output_shape'])}",
              f"params.json keys: {', '.join(res['params_keys'])}",
              f"sequence length: {res['sequence_length']} ({res['sources'].get('sequence_length', 'unknown')})",
              f"classes: {', '.join(res['class_names'])} ({res['sources'].get('class_names')})"]
     lines += [f"problem: {p}" for p in res["problems"]] + [f"missing: {m}" for m in res["missing"]]
+    lines += [f"note: {n}" for n in res.get("notes") or []]
+    if res.get("test_prediction"):
+        tp = res["test_prediction"]
+        lines.append(f"test prediction (one window at the training mean): shape ({', '.join(map(str, tp['shape']))}) "
+                     f"value {tp['value']}")
     lines.append("ready to import" if res["ready"] else "not ready: give the missing items to `stage1 import`")
     res["_text"] = "\n".join(lines) + "\n" + res["summary"]
     return res
@@ -190,6 +211,9 @@ def _source_opts(p) -> None:
     p.add_argument("--sequence-length", type=int, help="window length, when neither the model nor params.json fixes it")
     p.add_argument("--revision", help="Hub revision (branch, tag or commit); default main")
     p.add_argument("--repo-type", default="dataset", choices=["dataset", "model"], help="Hub repo type (default dataset)")
+    p.add_argument("--model-file", default="classification.h5",
+                   help="the .h5 of v1_model/{SYMBOL}/{tf}/ to take from the Hub (e.g. detection.h5: one sigmoid unit, "
+                        "P(pivot)); a local .h5 is given by its path")
 
 
 def _s1_train_opts(p, *, prefix: str = "") -> None:

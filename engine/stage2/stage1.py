@@ -2,15 +2,22 @@
 
 The seed's params.json holds only the normalisation mean/std, class weights and metrics; it
 names neither the input features nor the sequence length, and its models output 2 classes
-(none, pivot) or 5 (none, HH, LH, HL, LL).  Ours add ``feature_names``, ``sequence_length``
-and ``class_names``.  :func:`resolve_spec` combines what params.json says, what the model's
+(none, pivot) or 5 (none, HH, LH, HL, LL); the seed's ``detection.h5`` has one sigmoid unit
+(P(pivot)).  Variants of the seed's repo add ``config`` / ``optimization`` (``timesteps``,
+``features``) and ``data_info``; they are read when present.  Ours add ``feature_names``,
+``sequence_length`` and ``class_names``.  :func:`resolve_spec` combines what params.json says, what the model's
 input/output shapes tell and what the user gave, checks they agree, and names everything that
 is still missing instead of guessing it.
 
 Inference (:func:`predict_proba`) normalises every bar with params.json's mean/std, builds the
 window of the last ``sequence_length`` bars ending at each bar (never across a gap in time or a
 row with missing values) and returns one probability row per bar (NaN where no full window
-exists).  Class 0 is always "no pivot"; the signal is 1 - P(class 0).
+exists).  Class 0 is always "no pivot"; the signal is 1 - P(class 0).  A sigmoid model's
+output p is taken as P(pivot) and turned into the two columns (1 - p, p) = (none, pivot), so it
+is used exactly like a 2-class softmax (whose class 1 is "pivot": the seed's convention).
+
+The .h5 file itself is read by :mod:`engine.stage2.keras_h5` (Keras 2.3-2.15 files translated
+to Keras 3 in memory, weights checked against the file).
 """
 from __future__ import annotations
 
@@ -50,6 +57,9 @@ class Stage1Params:
     sequence_length: int | None = None
     class_names: list[str] | None = None
     raw: dict[str, Any] = field(default_factory=dict)
+    n_features: int | None = None  # a count declared by config.features / data_info.n_features
+    found: dict[str, str] = field(default_factory=dict)  # item -> where in params.json it was read
+    notes: list[str] = field(default_factory=list)
 
 
 def _numbers(value: Any, what: str, source: str) -> np.ndarray:
@@ -107,14 +117,74 @@ def parse_params(data: Any, source: str = PARAMS_FILE) -> Stage1Params:
     metrics = data.get("metrics") or {}
     if not isinstance(metrics, dict):
         raise BadInput(f"{source}: metrics must be an object")
-    return Stage1Params(mean=mean, std=std, class_weights=data.get("class_weights"), metrics=metrics,
-                        feature_names=names, sequence_length=seq, class_names=classes, raw=dict(data))
+    found: dict[str, str] = {}
+    if names is not None:
+        found["feature_names"] = "params.json"
+    if seq is not None:
+        found["sequence_length"] = "params.json"
+    notes: list[str] = []
+    # the seed's variants: config / optimization {timesteps, features}, data_info {...}
+    n_declared = None
+    for sect in ("config", "optimization", "data_info"):
+        sub = data.get(sect)
+        if not isinstance(sub, dict):
+            continue
+        for key in ("timesteps", "sequence_length", "seq_len", "window"):
+            v = sub.get(key)
+            if v is None:
+                continue
+            if not isinstance(v, int) or isinstance(v, bool) or v < 1:
+                raise BadInput(f"{source}: {sect}.{key} must be a positive integer, got {v!r}")
+            if seq is not None and v != seq:
+                raise BadInput(f"{source}: {sect}.{key} = {v} but {found['sequence_length']} says {seq}")
+            if seq is None:
+                seq, found["sequence_length"] = v, f"params.json {sect}.{key}"
+        for key in ("features", "feature_names", "feature_columns", "feature_cols", "n_features"):
+            v = sub.get(key)
+            if v is None:
+                continue
+            if isinstance(v, int) and not isinstance(v, bool):
+                if v < 1:
+                    raise BadInput(f"{source}: {sect}.{key} must be a positive count, got {v}")
+                n_declared = n_declared or v
+                found.setdefault("n_features", f"params.json {sect}.{key}")
+            elif isinstance(v, list) and v and all(isinstance(n, str) and n for n in v):
+                if len(set(v)) != len(v):
+                    raise BadInput(f"{source}: {sect}.{key} repeats a name")
+                if names is not None and list(v) != list(names):
+                    raise BadInput(f"{source}: {sect}.{key} and {found['feature_names']} name different features")
+                if names is None:
+                    names, found["feature_names"] = list(v), f"params.json {sect}.{key}"
+            else:
+                raise BadInput(f"{source}: {sect}.{key} must be a feature count or a list of names")
+    cw = data.get("class_weights")
+    if cw is not None:
+        keys = list(cw) if isinstance(cw, dict) else list(range(len(cw))) if isinstance(cw, list) else None
+        try:
+            ints = sorted(int(k) for k in keys) if keys is not None else None
+        except (TypeError, ValueError):
+            ints = None
+        if ints is None or any(i < 0 for i in ints):
+            raise BadInput(f"{source}: class_weights must map class numbers (\"0\", \"1\", ...) to weights")
+    floor = int(((std > 0) & (std <= 1e-7)).sum())
+    if floor:
+        notes.append(f"{floor} feature(s) have std <= 1e-7 in params.json (constant in training; the seed adds "
+                     "1e-8 to std): divided by that std as the seed's own inference does")
+    return Stage1Params(mean=mean, std=std, class_weights=cw, metrics=metrics,
+                        feature_names=names, sequence_length=seq, class_names=classes, raw=dict(data),
+                        n_features=n_declared, found=found, notes=notes)
 
 
 def read_params(path: Path) -> Stage1Params:
     path = Path(path)
     if not path.is_file():
         raise NotFound(f"no {PARAMS_FILE} at {path}", hint=f"a Stage 1 model is {MODEL_FILE} + {PARAMS_FILE} in one folder")
+    from engine.stage2.keras_h5 import LFS_POINTER
+
+    with open(path, "rb") as f:
+        if f.read(len(LFS_POINTER)) == LFS_POINTER:
+            raise BadInput(f"{path.name} is a Git LFS pointer, not the params.json it stands for: the repository was "
+                           "cloned without its LFS files", hint="run `git lfs pull` in that repository, then import again")
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError) as e:
@@ -132,6 +202,7 @@ class Stage1Spec:
     std: np.ndarray
     sources: dict[str, str]  # where each item came from: params.json | model input shape | user | seed convention
     notes: list[str] = field(default_factory=list)
+    output_kind: str = "softmax"  # "softmax" | "sigmoid" (one unit, P(pivot): probabilities (1 - p, p))
 
     @property
     def n_features(self) -> int:
@@ -146,7 +217,7 @@ class Stage1Spec:
         out = dict(params.raw)
         out.update({"feature_names": list(self.feature_names), "sequence_length": int(self.sequence_length),
                     "class_names": list(self.class_names), "n_features": self.n_features,
-                    "n_classes": self.n_classes})
+                    "n_classes": self.n_classes, "output_kind": self.output_kind})
         return out
 
 
@@ -167,20 +238,27 @@ def examine(input_shape: tuple, output_shape: tuple, params: Stage1Params, *,
     if len(input_shape) != 3:
         raise BadInput(f"wrong input shape {tuple(input_shape)}: a Stage 1 model takes windows "
                        "(batch, sequence length, features)", hint="use an LSTM / sequence classifier")
-    if len(output_shape) != 2 or _dim(output_shape, 1) not in CLASS_NAMES:
-        raise BadInput(f"wrong output shape {tuple(output_shape)}: a Stage 1 model outputs 2 classes (none, pivot) "
-                       "or 5 (none, HH, LH, HL, LL)")
+    if len(output_shape) != 2 or _dim(output_shape, 1) not in (1, *CLASS_NAMES):
+        raise BadInput(f"wrong output shape {tuple(output_shape)}: a Stage 1 model outputs 2 classes (none, pivot), "
+                       "5 (none, HH, LH, HL, LL) or one sigmoid unit (P(pivot))")
     shape_len, n_feat, n_cls = _dim(input_shape, 1), _dim(input_shape, 2), _dim(output_shape, 1)
+    notes.extend(params.notes)
+    if n_cls == 1:  # one sigmoid unit (checked by the loader): P(pivot), used as (none, pivot)
+        n_cls = 2
+        notes.append("one sigmoid output taken as P(pivot); P(none) = 1 - P(pivot)")
     if n_feat is None:
         raise BadInput(f"wrong input shape {tuple(input_shape)}: the number of features per bar is not fixed")
     if len(params.mean) != n_feat:
         problems.append(f"params.json has {len(params.mean)} normalisation values but the model takes {n_feat} features per bar")
+    if params.n_features is not None and params.n_features != n_feat:
+        problems.append(f"{params.found.get('n_features', 'params.json')} says {params.n_features} features but the "
+                        f"model takes {n_feat} per bar")
     # feature names: never inferable from the model, only their count
     names = None
     if params.feature_names is not None:
-        names, sources["feature_names"] = list(params.feature_names), "params.json"
+        names, sources["feature_names"] = list(params.feature_names), params.found.get("feature_names", "params.json")
         if feature_names and list(feature_names) != names:
-            problems.append("the feature names given differ from those in params.json")
+            problems.append(f"the feature names given differ from those in {sources['feature_names']}")
     elif feature_names:
         names, sources["feature_names"] = list(feature_names), "user"
     if names is not None:
@@ -191,7 +269,8 @@ def examine(input_shape: tuple, output_shape: tuple, params: Stage1Params, *,
     else:
         missing.append(f"the names of the {n_feat} input features, in the order the model was trained on")
     # sequence length: from the input shape when it is fixed, params.json, or the user
-    given = {k: v for k, v in (("model input shape", shape_len), ("params.json", params.sequence_length),
+    given = {k: v for k, v in (("model input shape", shape_len),
+                               (params.found.get("sequence_length", "params.json"), params.sequence_length),
                                ("user", sequence_length)) if v is not None}
     if len(set(given.values())) > 1:
         problems.append("sequence lengths disagree: " + ", ".join(f"{k} says {v}" for k, v in given.items()))
@@ -229,38 +308,35 @@ def resolve_spec(input_shape: tuple, output_shape: tuple, params: Stage1Params, 
     std = np.where(params.std == 0, 1.0, params.std)
     return Stage1Spec(feature_names=info["feature_names"], sequence_length=int(info["sequence_length"]),
                       class_names=info["class_names"], mean=params.mean, std=std, sources=info["sources"],
-                      notes=info["notes"])
+                      notes=info["notes"], output_kind="sigmoid" if _dim(output_shape, 1) == 1 else "softmax")
 
 
 # -- loading a Keras model safely -------------------------------------------------------------------
 def check_hdf5(path: Path) -> None:
-    path = Path(path)
-    if not path.is_file():
+    """An HDF5 file, or a BadInput naming what it is (a Git LFS pointer, another format)."""
+    from engine.stage2.keras_h5 import sniff
+
+    if not Path(path).is_file():
         raise NotFound(f"no {MODEL_FILE} at {path}")
-    with open(path, "rb") as f:
-        head = f.read(8)
-    if head != HDF5_SIGNATURE:
-        raise BadInput(f"{path.name} is not an HDF5 file (corrupted or another format)",
-                       hint="a Stage 1 model is a Keras model saved as legacy HDF5 (.h5)")
+    sniff(path)
 
 
-def load_keras_model(path: Path):
-    """``keras.models.load_model(safe_mode=True, compile=False)`` with clear errors for a
-    corrupted or foreign file.  (HDF5 is not pickle; safe_mode refuses Python lambdas.)"""
+def load_keras_h5(path: Path):
+    """The model of a Keras 2.3-2.15 / Keras 3 legacy .h5 built with Keras 3 (safe mode, weights
+    checked against the file) with its keras_version, rewrites and output kind (a
+    :class:`engine.stage2.keras_h5.KerasH5`); a file that is not a usable Stage 1 is refused."""
     path = Path(path)
     check_hdf5(path)
     if path.suffix.lower() not in (".h5", ".hdf5"):
         raise BadInput(f"{path.name}: a Stage 1 model file must end in .h5")
-    from engine.stage2.tfkeras import keras
+    from engine.stage2.keras_h5 import load_h5
 
-    k = keras()
-    try:
-        model = k.models.load_model(str(path), safe_mode=True, compile=False)
-    except Exception as e:  # noqa: BLE001 - any failure to read the file is the file's problem
-        first = str(e).strip().splitlines()[0][:300] if str(e).strip() else type(e).__name__
-        raise BadInput(f"{path.name} cannot be loaded as a Keras model ({type(e).__name__}: {first})",
-                       hint="the file may be corrupted, truncated, use custom layers or Python lambdas") from None
-    return model
+    return load_h5(path)
+
+
+def load_keras_model(path: Path):
+    """The Keras 3 model of a .h5 file (see :func:`load_keras_h5`)."""
+    return load_keras_h5(path).model
 
 
 def model_shapes(model) -> tuple[tuple, tuple]:
@@ -283,27 +359,45 @@ class Stage1Model:
     model: Any
     spec: Stage1Spec
     params: Stage1Params
+    keras_info: dict[str, Any] = field(default_factory=dict)  # keras_version, backend, rewrites, output ...
 
     @classmethod
     def load(cls, folder: Path, *, feature_names: list[str] | None = None,
-             sequence_length: int | None = None) -> "Stage1Model":
+             sequence_length: int | None = None, model_file: str = MODEL_FILE) -> "Stage1Model":
         folder = Path(folder)
         params = read_params(folder / PARAMS_FILE)
-        model = load_keras_model(folder / MODEL_FILE)
-        ins, outs = model_shapes(model)
+        h5 = load_keras_h5(folder / model_file)
+        ins, outs = model_shapes(h5.model)
         spec = resolve_spec(ins, outs, params, feature_names=feature_names, sequence_length=sequence_length)
-        return cls(model, spec, params)
+        return cls(h5.model, spec, params, h5.info())
 
     def test_prediction(self) -> dict[str, Any]:
         """The seed's check: one window (every feature at its training mean) through the model."""
         x = np.zeros((1, self.spec.sequence_length, self.spec.n_features), dtype="float32")
-        p = np.asarray(self.model.predict_on_batch(x))
+        raw = np.asarray(self.model.predict_on_batch(x))
+        p = as_probabilities(raw, self.spec)
         check_probabilities(p)
-        return {"shape": list(p.shape), "value": [round(float(v), 6) for v in p[0]]}
+        out = {"shape": list(p.shape), "value": [round(float(v), 6) for v in p[0]]}
+        if self.spec.output_kind == "sigmoid":
+            out["raw"] = [round(float(v), 6) for v in raw[0]]
+        return out
 
     def predict_proba(self, X: np.ndarray, valid_end: np.ndarray | None = None, *,
                       progress_cb=None) -> np.ndarray:
         return predict_proba(self.model, self.spec, X, valid_end, progress_cb=progress_cb)
+
+
+def as_probabilities(raw: np.ndarray, spec: Stage1Spec) -> np.ndarray:
+    """The model's output as (n, n_classes) class probabilities: a sigmoid unit's p becomes
+    (1 - p, p) = (P(none), P(pivot))."""
+    raw = np.asarray(raw)
+    if spec.output_kind == "sigmoid":
+        if raw.ndim != 2 or raw.shape[1] != 1:
+            raise BadInput(f"the Stage 1 sigmoid model returned shape {raw.shape}")
+        if not np.isfinite(raw).all() or (raw < -1e-6).any() or (raw > 1 + 1e-6).any():
+            raise BadInput("the Stage 1 model's sigmoid output is not a probability (outside 0..1)")
+        return np.concatenate([1.0 - raw, raw], axis=1)
+    return raw
 
 
 def check_probabilities(p: np.ndarray) -> None:
@@ -361,7 +455,7 @@ def predict_proba(model, spec: Stage1Spec, X: np.ndarray, valid_end: np.ndarray 
     for i in range(0, len(ends), batch):  # batches of windows, each gathered at once
         idx = ends[i:i + batch]
         xb = Xn[idx[:, None] + offsets]  # (b, L, F)
-        p = np.asarray(model.predict_on_batch(xb))
+        p = as_probabilities(model.predict_on_batch(xb), spec)
         if p.shape != (len(idx), spec.n_classes):
             raise BadInput(f"the Stage 1 model returned shape {p.shape} for {len(idx)} windows")
         out[idx] = p
@@ -372,7 +466,10 @@ def predict_proba(model, spec: Stage1Spec, X: np.ndarray, valid_end: np.ndarray 
 
 
 def signal_probability(proba: np.ndarray) -> np.ndarray:
-    """P(a pivot forms at this bar) = 1 - P(class 0 = no pivot), whatever the number of classes."""
+    """P(a pivot forms at this bar) = 1 - P(class 0 = no pivot), whatever the number of classes:
+    5 classes: P(HH) + P(LH) + P(HL) + P(LL); 2 classes: P(class 1 = pivot) (the seed's
+    convention, assumed for any 2-class file); a sigmoid model: its own output, P(pivot)
+    (:func:`as_probabilities` made it the column pair (1 - p, p))."""
     return 1.0 - np.asarray(proba)[:, 0]
 
 
