@@ -80,9 +80,17 @@ def cmd_list(args, ws):
 
 
 def cmd_test(args, ws):
+    from config.errors import Refused
     from engine.sync import ssh_ops
 
-    return ssh_ops.test(ws, _profile(args, ws))
+    out = ssh_ops.test(ws, _profile(args, ws))
+    if not out.get("ok"):  # an unknown or changed host key is a refusal: exit 2, fingerprint in the message
+        key = out["host_key"]
+        text = out.pop("_text")
+        raise Refused(text.splitlines()[0], hint=text.splitlines()[-1] if key["status"] == "unknown" else
+                      f"a changed key is refused; only if you know why: `python -m engine sync ssh forget --host "
+                      f"{out['profile']['name']}`", data=out)
+    return out
 
 
 def cmd_trust(args, ws):
