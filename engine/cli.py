@@ -173,8 +173,8 @@ def _result_artifacts(result: dict[str, Any]) -> list[str]:
     return list(dict.fromkeys(ids))
 
 
-def main(argv: list[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
+def _normalize(argv: list[str]) -> tuple[list[str], bool]:
+    """(argv without --json and with the global options moved to the front, json_mode)."""
     json_mode = "--json" in argv
     argv = [a for a in argv if a != "--json"]
     # global options may also follow the command: move them to the front
@@ -193,7 +193,23 @@ def main(argv: list[str] | None = None) -> int:
         else:
             rest.append(a)
         i += 1
-    argv = front + rest
+    return front + rest, json_mode
+
+
+def check_command(args: list[str]) -> None:
+    """Parse an engine command without running it (unknown command, bad option or value ->
+    BadInput): what a background job is checked with before its process starts."""
+    argv, _ = _normalize(list(args))
+    if any(a in ("-h", "--help") for a in argv):
+        raise BadInput("a background job cannot show help", hint="run the command with --help in a terminal")
+    parsed = build_parser().parse_args(argv)
+    if not getattr(parsed, "func", None):
+        raise BadInput(f"not a complete engine command: {' '.join(argv)[:200]}",
+                       hint="e.g. `jobs start -- features build --symbols BTCUSDT --timeframe 15m`")
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv, json_mode = _normalize(list(sys.argv[1:] if argv is None else argv))
     from engine.jobs.context import current_job, set_quiet
 
     job = current_job()

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from config.errors import BadInput
+from engine.argtypes import int_in
 from engine.data.sources.files import FORMATS
 from engine.data.timeframes import parse_timeframe
 
@@ -107,11 +108,12 @@ def cmd_show(args, ws):
 
 
 def cmd_validate(args, ws):
-    from engine.data.normalize import normalize
+    from pathlib import Path
+
     from engine.data.names import parse_file_name
+    from engine.data.normalize import normalize
     from engine.data.sources.files import read_table
     from engine.data.validate import validate
-    from pathlib import Path
 
     p = Path(args.path)
     if not p.is_file():
@@ -208,7 +210,7 @@ def register(sub) -> None:
     p.add_argument("--timeframe")
     p.add_argument("--timeframe-column")
     p.add_argument("--map")
-    p.add_argument("--chunksize", type=int, default=100_000)
+    p.add_argument("--chunksize", type=int_in(1, 10_000_000), default=100_000)
     p.add_argument("--timezone")
     p.add_argument("--replace", action="store_true")
     p.add_argument("--dry-run", action="store_true")
@@ -234,7 +236,7 @@ def register(sub) -> None:
     p = s.add_parser("show", help="one series: range, gaps, sources, last rows")
     p.add_argument("symbol")
     p.add_argument("timeframe")
-    p.add_argument("--rows", type=int, default=5)
+    p.add_argument("--rows", type=int_in(1, 10_000), default=5)
     p.add_argument("--start")
     p.add_argument("--end")
     p.set_defaults(func=cmd_show)

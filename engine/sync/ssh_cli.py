@@ -9,6 +9,7 @@ import argparse
 import sys
 
 from config.errors import BadInput
+from engine.argtypes import int_in
 
 
 def _csv(text):
@@ -146,7 +147,7 @@ def cmd_run(args, ws):
 
 def _conn(p, *, path_help: str | None = None) -> None:
     p.add_argument("--host", required=True, help="a saved host profile, or user@host")
-    p.add_argument("--port", type=int)
+    p.add_argument("--port", type=int_in(1, 65_535))
     p.add_argument("--user")
     p.add_argument("--key-file", help="private key file (default: the profile's, the SSH agent, ~/.ssh keys)")
     if path_help:
@@ -158,7 +159,7 @@ def _archive_opts(p) -> None:
     p.add_argument("--include-ticks", action="store_true", help="add the raw tick files (<workspace>/raw/ticks)")
     p.add_argument("--no-ask-ticks", action="store_true", help="do not ask before adding tick data")
     p.add_argument("--include-cache", action="store_true", help="add the candle series the feature sets were built from")
-    p.add_argument("--compression", type=int, default=1, help="gzip level 0-9 (default 1: parquet is compressed already)")
+    p.add_argument("--compression", type=int_in(0, 9), default=1, help="gzip level 0-9 (default 1: parquet is compressed already)")
 
 
 def register_ssh(sub, parser_class) -> None:
@@ -174,7 +175,7 @@ def register_ssh(sub, parser_class) -> None:
     p.add_argument("--ids", help="these artifacts (default: every model, stage1 and stage2 artifact)")
     p.add_argument("--kinds", help="kinds to pack when no --ids (default model,stage1,stage2)")
     p.add_argument("--output", "-o", help="also copy the archive to this file")
-    p.add_argument("--compression", type=int, default=1)
+    p.add_argument("--compression", type=int_in(0, 9), default=1)
     p.set_defaults(func=cmd_archive_results)
 
     p = s.add_parser("import-archive", help="unpack a KlineLab archive safely and index its artifacts")
@@ -221,7 +222,7 @@ def register_ssh(sub, parser_class) -> None:
     p = s.add_parser("host-add", help="save a host profile (never a password)")
     p.add_argument("name")
     p.add_argument("--host", required=True)
-    p.add_argument("--port", type=int)
+    p.add_argument("--port", type=int_in(1, 65_535))
     p.add_argument("--user")
     p.add_argument("--key-file")
     p.add_argument("--remote-dir", help="default remote folder (default /storage/)")
