@@ -180,6 +180,15 @@ class TrainConfig:
         for k in self.loss.type_weights:
             if k not in ("regression", "multiclass", "binary"):
                 raise BadInput(f"loss.type_weights: unknown target type {short_repr(k)}", hint="use regression, multiclass, binary")
+        if self.loss.target_weights:  # a weight for a target the model never learns would silently do nothing
+            from engine.features.targets import TARGET_NAMES
+
+            # (the run's exact target list - --targets, the feature set - is checked again when it is prepared)
+            learnt = [f"direction_{h}" for h in self.data.horizons] if model == "direction" else list(TARGET_NAMES)
+            stray = [k for k in self.loss.target_weights if k not in learnt]
+            if stray:
+                raise BadInput(f"loss.target_weights names target(s) the {model} model does not learn: {short_repr(stray)}",
+                               hint=f"its targets: {short_repr(learnt)}")
         if self.loss.direction.ce_weight == 0 and self.loss.direction.pnl_weight == 0:
             raise BadInput("loss.direction: ce_weight and pnl_weight cannot both be 0")
         return self
