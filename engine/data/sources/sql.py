@@ -19,22 +19,35 @@ from engine.jobs import progress
 
 def parse_url(url: str):
     """SQLAlchemy's ``make_url``, with an unencoded ``@`` in the password read as browsers do (the
-    host starts after the LAST ``@``): make_url splits at the first one, which would put the rest
-    of the password into the host name - and into every message that shows the host."""
+    host starts after the LAST ``@`` that is followed by a host name): make_url splits at the first
+    one, which puts the rest of the password into the host name (or port) - and into every message
+    that shows them."""
+    import re
+    from urllib.parse import unquote
+
     from sqlalchemy.engine import URL, make_url
     from sqlalchemy.exc import ArgumentError
 
+    bad = BadInput("not a valid database URL (shown masked: ***)",
+                   hint="e.g. postgresql+psycopg://user:password@host:5432/db; write @ : / in the password "
+                        "as %40 %3A %2F")
+    m = re.match(r"^([\w+]+)://(.*)$", url or "", re.S)
+    if m and m.group(2).count("@") > 1:
+        scheme, rest = m.groups()
+        host_re = re.compile(r"^(?:[\w.-]+|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?(?:[/?]|$)")
+        cut = next((i for i in range(len(rest) - 1, -1, -1) if rest[i] == "@" and host_re.match(rest[i + 1:])), -1)
+        if cut > 0:
+            user, _, password = rest[:cut].partition(":")
+            try:
+                tail = make_url(f"{scheme}://{rest[cut + 1:]}")
+            except (ArgumentError, ValueError, TypeError):
+                raise bad from None
+            return URL.create(tail.drivername, username=unquote(user), password=unquote(password), host=tail.host,
+                              port=tail.port, database=tail.database, query=tail.query)
     try:
-        u = make_url(url)
+        return make_url(url)
     except (ArgumentError, ValueError, TypeError):
-        raise BadInput("not a valid database URL (shown masked: ***)",
-                       hint="e.g. postgresql+psycopg://user:password@host:5432/db; write @ : / in the password "
-                            "as %40 %3A %2F") from None
-    if u.host and "@" in u.host:
-        extra, host = u.host.rsplit("@", 1)
-        u = URL.create(u.drivername, username=u.username, password=f"{u.password or ''}@{extra}", host=host,
-                       port=u.port, database=u.database, query=u.query)
-    return u
+        raise bad from None
 
 
 def mask_url(url) -> str:
