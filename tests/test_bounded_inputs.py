@@ -31,7 +31,7 @@ _MEASURE = textwrap.dedent("""
 
 def measured_cli(*args: str) -> dict:
     r = subprocess.run([sys.executable, "-c", _MEASURE, *args], cwd=str(ROOT), env=dict(os.environ),
-                       capture_output=True, text=True, timeout=180)
+                       capture_output=True, text=True, timeout=180, check=False)
     assert r.returncode == 0, r.stderr
     return json.loads(r.stdout)
 
@@ -72,7 +72,8 @@ def test_refused_config_path_imports_no_torch():
     """The config is validated before the training stack (torch) is imported: measure it."""
     code = ("import sys\nfrom engine.cli import main\nrc = main(['train', 'patchtst', '--config', '/dev/null/x', "
             "'--featureset', 'x'])\nprint(rc, 'torch' in sys.modules)")
-    r = subprocess.run([sys.executable, "-c", code], cwd=str(ROOT), capture_output=True, text=True, timeout=120)
+    r = subprocess.run([sys.executable, "-c", code], cwd=str(ROOT), capture_output=True, text=True, timeout=120,
+                       check=False)
     assert r.stdout.split() == ["2", "False"], (r.stdout, r.stderr)
 
 
