@@ -31,7 +31,7 @@ def parse_url(url: str):
     bad = BadInput("not a valid database URL (shown masked: ***)",
                    hint="e.g. postgresql+psycopg://user:password@host:5432/db; write @ : / in the password "
                         "as %40 %3A %2F")
-    m = re.match(r"^([\w+]+)://(.*)$", url or "", re.S)
+    m = re.match(r"^([\w+]+)://(.*)$", url or "", re.DOTALL)
     if m and m.group(2).count("@") > 1:
         scheme, rest = m.groups()
         host_re = re.compile(r"^(?:[\w.-]+|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?(?:[/?]|$)")
