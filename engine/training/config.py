@@ -284,7 +284,7 @@ def _build(cls: type, data: Any, where: str) -> Any:
     fields = {f.name: f for f in dataclasses.fields(cls)}
     unknown = [k for k in data if k not in fields]
     if unknown:
-        raise BadInput(f"{where + ': ' if where else ''}unknown key(s) {short_repr(unknown)}",
+        raise BadInput(f"{where + ': ' if where else ''}unknown key(s) {', '.join(short_repr(k, 60) for k in unknown[:8])}{', ...' if len(unknown) > 8 else ''}",
                        hint=f"known keys: {', '.join(fields)}")
     kw = {}
     for name, value in data.items():
