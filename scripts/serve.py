@@ -15,8 +15,7 @@ from streamlit.web import cli
 
 ROOT = Path(__file__).resolve().parent.parent
 PagesManager.uses_pages_directory = False
-# klinelab_asgi.py serves Home.py as an st.App behind a Host-header guard (DNS rebinding) and
+# klinelab_app.py serves Home.py as an st.App behind a Host-header guard (DNS rebinding) and
 # anti-framing headers; see that file
-sys.path.insert(0, str(ROOT))
-sys.argv = ["streamlit", "run", str(ROOT / "scripts" / "klinelab_asgi.py"), *sys.argv[1:]]
+sys.argv = ["streamlit", "run", str(ROOT / "klinelab_app.py"), *sys.argv[1:]]
 sys.exit(cli.main())

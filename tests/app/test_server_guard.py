@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from pathlib import Path
 
 import pytest
 
@@ -60,8 +61,9 @@ def server(tmp_path_factory):
     env = dict(os.environ, KLINELAB_HOME=str(home), PYTHONUNBUFFERED="1", KLINELAB_ALLOWED_HOSTS=EXTRA_HOSTS)
     log_path = home.parent / "serve.log"
     with open(log_path, "wb") as log:
-        proc = subprocess.Popen([sys.executable, "scripts/serve.py", "--server.port", str(port), "--server.headless",
-                                 "true"], cwd=str(ROOT), env=env, stdout=log, stderr=subprocess.STDOUT,
+        # started from another folder: the project's .streamlit/config.toml (loopback address) must still apply
+        proc = subprocess.Popen([sys.executable, str(ROOT / "scripts" / "serve.py"), "--server.port", str(port),
+                                 "--server.headless", "true"], cwd=str(home.parent), env=env, stdout=log, stderr=subprocess.STDOUT,
                                 start_new_session=True)
     try:
         deadline = time.time() + 90
@@ -84,6 +86,29 @@ def server(tmp_path_factory):
             proc.wait(timeout=15)
         except (ProcessLookupError, subprocess.TimeoutExpired):
             os.killpg(proc.pid, 9)
+
+
+def _listening_addresses(port: int) -> set[str]:
+    """Local addresses with a listening TCP socket on ``port`` (from /proc/net/tcp and tcp6)."""
+    out = set()
+    for name in ("tcp", "tcp6"):
+        try:
+            lines = Path(f"/proc/net/{name}").read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for ln in lines:
+            local, state = ln.split()[1], ln.split()[3]
+            addr, p = local.rsplit(":", 1)
+            if state == "0A" and int(p, 16) == port:  # 0A = LISTEN
+                out.add(addr)
+    return out
+
+
+def test_binds_loopback_only_from_any_working_directory(server):
+    addrs = _listening_addresses(server)
+    if not addrs:
+        pytest.skip("/proc/net/tcp is not readable here")
+    assert addrs == {"0100007F"}, addrs  # 127.0.0.1 (little-endian hex), not 0.0.0.0 / ::
 
 
 def test_http_allowlist_and_anti_framing_headers(server):

@@ -1,5 +1,7 @@
 """The app as an ASGI application (``st.App``) with a Host-header guard: what ``scripts/serve.py``
-(``make run``, the Docker image) starts.
+(``make run``, the Docker image) starts.  It lives beside Home.py on purpose: Streamlit reads the
+entry script's ``.streamlit/config.toml`` (loopback-only address, upload limits, theme) from the
+folder of the file given to ``streamlit run``, whatever the current directory.
 
 Why (issue 17, defect 11): Streamlit accepts any ``Host`` header, so a web page on
 ``evil.example`` whose DNS name is rebound to 127.0.0.1 could open the app's WebSocket (its
@@ -28,7 +30,7 @@ from urllib.parse import urlsplit
 import streamlit as st
 from starlette.middleware import Middleware
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parent
 if str(ROOT) not in sys.path:  # Home.py and its pages import engine / pages / storage from the project root
     sys.path.insert(0, str(ROOT))
 
@@ -114,5 +116,5 @@ class HostGuard:
         return await self.app(scope, receive, send_with_headers)
 
 
-# `streamlit run` finds this assignment by reading the file (AST), then serves `klinelab_asgi:app` with uvicorn
+# `streamlit run` finds this assignment by reading the file (AST), then serves `klinelab_app:app` with uvicorn
 app = st.App(str(ROOT / "Home.py"), middleware=[Middleware(HostGuard)])
