@@ -76,15 +76,15 @@ class HostProfile:
         import re
 
         if not self.host or not re.fullmatch(r"[A-Za-z0-9._:\[\]-]{1,253}", self.host):
-            raise BadInput(f"invalid host {self.host!r}", hint="a host name or IP address")
+            raise BadInput(f"invalid host {short_repr(self.host)}", hint="a host name or IP address")
         try:
             self.port = int(self.port)
         except (TypeError, ValueError):
-            raise BadInput(f"invalid port {self.port!r}") from None
+            raise BadInput(f"invalid port {short_repr(self.port)}") from None
         if not 0 < self.port < 65536:
             raise BadInput(f"invalid port {self.port}")
         if not self.name or not re.fullmatch(r"[A-Za-z0-9._@:-]{1,100}", self.name):
-            raise BadInput(f"invalid host profile name {self.name!r}", hint="letters, digits, '.', '_', '-'")
+            raise BadInput(f"invalid host profile name {short_repr(self.name)}", hint="letters, digits, '.', '_', '-'")
         self.user = self.user or getpass.getuser()
 
     @property
