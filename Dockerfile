@@ -2,6 +2,8 @@
 #   docker build -t klinelab .
 #   docker run --rm -p 127.0.0.1:8501:8501 -v "$PWD/workspace:/app/workspace" klinelab
 # then open http://localhost:8501 (on a remote machine: ssh -L 8501:localhost:8501 user@HOST).
+# The app answers only to Host localhost / 127.0.0.1 / [::1] on its port (DNS-rebinding guard, klinelab_app.py);
+# publishing another port or serving behind a proxy: add -e KLINELAB_ALLOWED_HOSTS=localhost:9000,my.proxy.name
 # The port is published on the host's loopback only; inside the container the server must listen on
 # all interfaces of the container's own network namespace for the published port to reach it.
 # CPU image by default; for a CUDA image build with --build-arg TORCH_INDEX=https://download.pytorch.org/whl/cu128

@@ -16,10 +16,13 @@ class KlineLabError(Exception):
 
     exit_code = 2
 
-    def __init__(self, message: str, *, hint: str | None = None):
+    def __init__(self, message: str, *, hint: str | None = None, data: dict | None = None):
         super().__init__(message)
         self.message = message
         self.hint = hint
+        # optional JSON document of a refusal that still has something to show (e.g. the host key
+        # fingerprint of `sync ssh test`): printed with --json and kept as the failed job's result
+        self.data = data
 
     def __str__(self) -> str:  # message plus what to do, on one line
         return f"{self.message} ({self.hint})" if self.hint else self.message

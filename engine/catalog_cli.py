@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import sys
 
+from engine.argtypes import float_in, int_in
 from storage.catalog import Catalog
 
 
@@ -38,11 +39,38 @@ def _refresh_quietly(cat: Catalog) -> None:
         pass  # the query falls back to the manifests
 
 
+def _when(value: str | None, option: str) -> str | None:
+    """A --since / --until value must be a date or time (the catalog would read garbage as 'no bound')."""
+    if value is None:
+        return None
+    import pandas as pd
+
+    from config.bounded import short_repr
+    from config.errors import BadInput
+
+    text = str(value).strip()
+    try:
+        if len(text) > 64:
+            raise ValueError
+        t = pd.Timestamp(text)
+        if pd.isna(t):
+            raise ValueError
+    except (ValueError, TypeError, OverflowError):
+        raise BadInput(f"{option} {short_repr(text)} is not a date or time",
+                       hint="use e.g. 2026-01-31 or 2026-01-31T12:00") from None
+    return text
+
+
 def cmd_query(args, ws):
+    from storage.workspace import check_kind
+
+    if args.kind:
+        check_kind(args.kind)
+    since, until = _when(args.since, "--since"), _when(args.until, "--until")
     cat = Catalog(ws)
     _refresh_quietly(cat)
     df = cat.query(kind=args.kind, symbol=args.symbol.upper() if args.symbol else None, timeframe=args.timeframe,
-                   origin=args.origin, since=args.since, until=args.until, text=args.text, metric=args.metric,
+                   origin=args.origin, since=since, until=until, text=args.text, metric=args.metric,
                    metric_min=args.min, metric_max=args.max, parent=args.parent, limit=args.limit)
     rows = df.assign(metrics=df.metrics.map(json.loads), params=df.params.map(json.loads)).to_dict("records") if len(df) else []
     for r in rows:
@@ -63,6 +91,7 @@ def cmd_show(args, ws):
 def cmd_lineage(args, ws):
     cat = Catalog(ws)
     _refresh_quietly(cat)
+    cat.get(args.id)  # an unknown id is NotFound (exit 2), not an empty lineage
     lin = cat.lineage(args.id)
     out = {k: v.assign(symbols=v.symbols.map(lambda s: list(s) if s is not None else [])).to_dict("records") for k, v in lin.items()}
     text = f"{args.id}\n  made from:\n" + "\n".join(f"    {'  ' * (r['depth'] - 1)}{r['id']} ({r['kind']})" for r in out["ancestors"]) + \
@@ -85,10 +114,10 @@ def register(sub) -> None:
     p.add_argument("--until")
     p.add_argument("--text")
     p.add_argument("--metric")
-    p.add_argument("--min", type=float)
-    p.add_argument("--max", type=float)
+    p.add_argument("--min", type=float_in(None, None))
+    p.add_argument("--max", type=float_in(None, None))
     p.add_argument("--parent")
-    p.add_argument("--limit", type=int, default=1000)
+    p.add_argument("--limit", type=int_in(1, 1_000_000), default=1000)
     p.set_defaults(func=cmd_query)
     p = s.add_parser("show", help="one artifact's manifest")
     p.add_argument("id")

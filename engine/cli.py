@@ -15,10 +15,13 @@ the human-readable rendering and is left out of the JSON).
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import json
+import math
 import sys
 import traceback
+from pathlib import Path
 from typing import Any
 
 from config.errors import BadInput, Cancelled, KlineLabError
@@ -73,6 +76,72 @@ def _default_text(data: Any, indent: int = 0) -> str:
     return f"{pad}{data}"
 
 
+def json_safe(data: Any) -> Any:
+    """``data`` with NaN / +-inf (also numpy's) as None and numpy scalars as Python numbers, so
+    that ``json.dumps(..., allow_nan=False)`` always succeeds: ``--json`` output is valid JSON for
+    every parser (bare ``NaN`` is not JSON)."""
+    if isinstance(data, dict):
+        return {str(k) if not isinstance(k, (str, int, float, bool)) and k is not None else k: json_safe(v)
+                for k, v in data.items()}
+    if isinstance(data, (list, tuple, set, frozenset)):
+        return [json_safe(v) for v in data]
+    if isinstance(data, float):
+        return data if math.isfinite(data) else None
+    if isinstance(data, (str, int, bool)) or data is None:
+        return data
+    if type(data).__name__ in ("NaTType", "NAType"):
+        return None
+    item = getattr(data, "item", None)  # numpy scalars (float32, int64, bool_)
+    if callable(item) and type(data).__module__ == "numpy":
+        try:
+            return json_safe(item())
+        except (TypeError, ValueError):
+            pass
+    tolist = getattr(data, "tolist", None)  # numpy arrays
+    if callable(tolist) and type(data).__module__ == "numpy":
+        return json_safe(tolist())
+    return str(data)
+
+
+def dumps_json(data: Any, **kw: Any) -> str:
+    """The CLI's one JSON writer (null for NaN / inf, never bare NaN)."""
+    return json.dumps(json_safe(data), allow_nan=False, **kw)
+
+
+# OSErrors that say the environment refuses (read-only or full disk, permissions, a file where a
+# folder should be): one `error:` line and exit 2, never a traceback (issue 17)
+_ENV_ERRNOS = {errno.EROFS: "the file system is read-only", errno.ENOSPC: "no space left on the device",
+               errno.EDQUOT: "the disk quota is exceeded", errno.EACCES: "permission denied",
+               errno.EPERM: "operation not permitted", errno.ENOTDIR: "a path component is a file, not a folder",
+               errno.EMFILE: "too many open files", errno.ENAMETOOLONG: "file name too long"}
+
+
+def _env_error(e: OSError, home: Path | None) -> str | None:
+    what = _ENV_ERRNOS.get(e.errno or -1)
+    if what is None:
+        return None
+    where = f" ({e.filename})" if e.filename else ""
+    hint = {errno.EROFS: "use a writable workspace (--home or KLINELAB_HOME)",
+            errno.ENOSPC: "free some space or move the workspace (--home or KLINELAB_HOME)",
+            errno.EDQUOT: "free some space or move the workspace (--home or KLINELAB_HOME)"}.get(
+        e.errno, "check the workspace's permissions (--home or KLINELAB_HOME)")
+    ws = f" in the workspace {home}" if home is not None else ""
+    return f"cannot write{ws}: {what}{where} ({hint})"
+
+
+def _check_home(ws: Any) -> None:
+    root = ws.root
+    if root.exists() and not root.is_dir():
+        raise BadInput(f"the workspace {root} is a file, not a folder",
+                       hint="point --home / KLINELAB_HOME at a folder (it is created if missing)")
+    for parent in root.parents:  # a missing workspace is created; a file on the way cannot be
+        if parent.exists():
+            if not parent.is_dir():
+                raise BadInput(f"the workspace {root} cannot be created: {parent} is a file",
+                               hint="point --home / KLINELAB_HOME at a folder")
+            break
+
+
 def _finish_job(status: str, **changes: Any) -> None:
     from engine.jobs.context import current_job
     from storage.manifest import utc_now_iso
@@ -104,8 +173,8 @@ def _result_artifacts(result: dict[str, Any]) -> list[str]:
     return list(dict.fromkeys(ids))
 
 
-def main(argv: list[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
+def _normalize(argv: list[str]) -> tuple[list[str], bool]:
+    """(argv without --json and with the global options moved to the front, json_mode)."""
     json_mode = "--json" in argv
     argv = [a for a in argv if a != "--json"]
     # global options may also follow the command: move them to the front
@@ -124,7 +193,23 @@ def main(argv: list[str] | None = None) -> int:
         else:
             rest.append(a)
         i += 1
-    argv = front + rest
+    return front + rest, json_mode
+
+
+def check_command(args: list[str]) -> None:
+    """Parse an engine command without running it (unknown command, bad option or value ->
+    BadInput): what a background job is checked with before its process starts."""
+    argv, _ = _normalize(list(args))
+    if any(a in ("-h", "--help") for a in argv):
+        raise BadInput("a background job cannot show help", hint="run the command with --help in a terminal")
+    parsed = build_parser().parse_args(argv)
+    if not getattr(parsed, "func", None):
+        raise BadInput(f"not a complete engine command: {' '.join(argv)[:200]}",
+                       hint="e.g. `jobs start -- features build --symbols BTCUSDT --timeframe 15m`")
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv, json_mode = _normalize(list(sys.argv[1:] if argv is None else argv))
     from engine.jobs.context import current_job, set_quiet
 
     job = current_job()
@@ -136,6 +221,7 @@ def main(argv: list[str] | None = None) -> int:
 
         job.update(status="running", pid=os.getpid(), proc_start=proc_start_time(os.getpid()), started_at=utc_now_iso())
         _install_sigterm()
+    home: Path | None = None
     try:
         parser = build_parser()
         args = parser.parse_args(argv)
@@ -148,11 +234,14 @@ def main(argv: list[str] | None = None) -> int:
         from storage.workspace import Workspace
 
         ws = Workspace.open(args.home)
+        home = ws.root
+        _check_home(ws)
         ws.clean_stale_staging()  # dead writers' staging / interrupted publishes (best effort)
         result = args.func(args, ws) or {}
         text = result.pop("_text", None) if isinstance(result, dict) else None
+        result = json_safe(result)
         if json_mode:
-            print(json.dumps(result, default=str, indent=2))
+            print(dumps_json(result, indent=2))
         else:
             print(text if text is not None else _default_text(result))
         _finish_job("succeeded", progress=1.0, result=result, artifacts=_result_artifacts(result), returncode=0)
@@ -162,18 +251,35 @@ def main(argv: list[str] | None = None) -> int:
         _finish_job("cancelled", error=str(e), returncode=130)
         return 130
     except KlineLabError as e:
+        data = json_safe(e.data) if getattr(e, "data", None) else None
+        if data is not None:
+            data.pop("_text", None)
+            if json_mode:
+                print(dumps_json(data, indent=2))
         print(f"error: {e}", file=sys.stderr)
-        _finish_job("failed", error=str(e), returncode=e.exit_code)
+        _finish_job("failed", error=str(e), returncode=e.exit_code, **({"result": data} if data is not None else {}))
         return e.exit_code
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         _finish_job("cancelled", error="interrupted", returncode=130)
         return 130
+    except OSError as e:
+        msg = _env_error(e, home)
+        if msg is None:
+            return _unexpected(e)
+        print(f"error: {msg}", file=sys.stderr)
+        _finish_job("failed", error=msg, returncode=2)
+        return 2
     except Exception as e:  # noqa: BLE001 - the contract: unexpected failures exit 1 with a one-line error
-        traceback.print_exc(file=sys.stderr)
-        print(f"error: unexpected failure: {type(e).__name__}: {e}", file=sys.stderr)
-        _finish_job("failed", error=f"unexpected failure: {type(e).__name__}: {e}", returncode=1)
-        return 1
+        return _unexpected(e)
+
+
+def _unexpected(e: BaseException) -> int:
+    """The contract: unexpected failures exit 1 with a traceback and a one-line error."""
+    traceback.print_exc(file=sys.stderr)
+    print(f"error: unexpected failure: {type(e).__name__}: {e}", file=sys.stderr)
+    _finish_job("failed", error=f"unexpected failure: {type(e).__name__}: {e}", returncode=1)
+    return 1
 
 
 def _install_sigterm() -> None:

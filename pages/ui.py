@@ -122,6 +122,8 @@ def follow_job(key: str, *, on_done: Callable[[jobs.JobState], None] | None = No
             st.error(stt.error or "the job failed")
             with st.expander("log"):
                 st.code(jobs.log_tail(workspace(), job_id, 8000) or "(empty)")
+            if stt.result and on_done is not None:  # a refusal with something to show (ssh test: host key)
+                on_done(stt)
         elif stt.status == "cancelled":
             st.warning("cancelled")
         elif on_done is not None:

@@ -15,5 +15,7 @@ from streamlit.web import cli
 
 ROOT = Path(__file__).resolve().parent.parent
 PagesManager.uses_pages_directory = False
-sys.argv = ["streamlit", "run", str(ROOT / "Home.py"), *sys.argv[1:]]
+# klinelab_app.py serves Home.py as an st.App behind a Host-header guard (DNS rebinding) and
+# anti-framing headers; see that file
+sys.argv = ["streamlit", "run", str(ROOT / "klinelab_app.py"), *sys.argv[1:]]
 sys.exit(cli.main())

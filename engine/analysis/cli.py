@@ -11,6 +11,7 @@ from pathlib import Path
 
 from config.errors import BadInput
 from engine.analysis.options import DEFAULT_MI_MAX_ROWS, AnalysisOptions
+from engine.argtypes import float_in, int_in
 
 
 def cmd_analyze(args, ws):
@@ -81,14 +82,14 @@ def register(sub) -> None:
     p.add_argument("--target", required=True, help="one of the feature set's targets, e.g. direction_4h")
     p.add_argument("--train-end", help="last train date (default: 70%% of the bars); the purge gap follows it")
     p.add_argument("--val-end", help="last validation date (default: half of what follows the train split)")
-    p.add_argument("--corr-threshold", type=float, default=0.95, help="|r| above which a pair is highly correlated")
-    p.add_argument("--missing-threshold", type=float, default=90.0, help="exclude features missing in more than this %% of train rows")
-    p.add_argument("--low-importance-pct", type=float, default=5.0, help="exclude the bottom %% by combined score (0 = off)")
-    p.add_argument("--mi-max-rows", type=int, default=DEFAULT_MI_MAX_ROWS,
+    p.add_argument("--corr-threshold", type=float_in(None, None), default=0.95, help="|r| above which a pair is highly correlated")
+    p.add_argument("--missing-threshold", type=float_in(None, None), default=90.0, help="exclude features missing in more than this %% of train rows")
+    p.add_argument("--low-importance-pct", type=float_in(None, None), default=5.0, help="exclude the bottom %% by combined score (0 = off)")
+    p.add_argument("--mi-max-rows", type=int_in(None, 100_000_000), default=DEFAULT_MI_MAX_ROWS,
                    help="mutual information sample cap in train rows (default %(default)s)")
-    p.add_argument("--min-class-rows", type=int, default=20, help="train rows needed per class of a class target")
-    p.add_argument("--psi-threshold", type=float, default=0.2, help="drift flag: PSI above this")
-    p.add_argument("--ks-threshold", type=float, default=0.1, help="drift flag: KS statistic above this")
+    p.add_argument("--min-class-rows", type=int_in(None, 100_000_000), default=20, help="train rows needed per class of a class target")
+    p.add_argument("--psi-threshold", type=float_in(None, None), default=0.2, help="drift flag: PSI above this")
+    p.add_argument("--ks-threshold", type=float_in(None, None), default=0.1, help="drift flag: KS statistic above this")
     p.add_argument("--name", help="a name for the report")
     p.set_defaults(func=cmd_analyze)
 
@@ -97,7 +98,7 @@ def register(sub) -> None:
     s.add_parser("list", help="reports in the catalog (local and downloaded)").set_defaults(func=cmd_list)
     p = s.add_parser("show", help="one report's summary, top features and exclusions")
     p.add_argument("report_id")
-    p.add_argument("--top", type=int, default=20)
+    p.add_argument("--top", type=int_in(1, 100_000), default=20)
     p.set_defaults(func=cmd_show)
     p = s.add_parser("whitelist", help="save a report copy with an edited included_features.txt")
     p.add_argument("report_id")

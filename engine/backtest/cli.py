@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 
 from config.errors import BadInput
+from engine.argtypes import float_in, int_in
 
 COMMANDS = ("rule", "sweep", "compare", "list", "show")
 
@@ -30,23 +31,23 @@ def _add_common(p: argparse.ArgumentParser) -> None:
                         "shorting spot pays --borrow-rate")
     g.add_argument("--sizing", default="all", choices=["all", "percent", "value", "amount"],
                    help="all equity / fraction of cash / fixed cash per trade / fixed coins per trade")
-    g.add_argument("--size", type=float, help="the size for percent (0..1], value (cash) or amount (coins)")
-    g.add_argument("--sl-stop", type=float, help="stop-loss as a fraction of the entry price (0.02 = 2%%)")
-    g.add_argument("--tp-stop", type=float, help="take-profit as a fraction of the entry price")
+    g.add_argument("--size", type=float_in(None, None), help="the size for percent (0..1], value (cash) or amount (coins)")
+    g.add_argument("--sl-stop", type=float_in(None, None), help="stop-loss as a fraction of the entry price (0.02 = 2%%)")
+    g.add_argument("--tp-stop", type=float_in(None, None), help="take-profit as a fraction of the entry price")
     g.add_argument("--sl-trail", action="store_true", help="trailing stop-loss")
     g.add_argument("--fee-type", default="taker", choices=["taker", "maker"],
                    help="which cost-model fee when --fees is not given (config/costs.yaml)")
-    g.add_argument("--fees", type=float, help="fee per fill as a fraction (0.0005 = 0.05%%); default: config/costs.yaml")
-    g.add_argument("--slippage", type=float, help="slippage per fill as a fraction; default: config/costs.yaml")
-    g.add_argument("--borrow-rate", type=float,
+    g.add_argument("--fees", type=float_in(None, None), help="fee per fill as a fraction (0.0005 = 0.05%%); default: config/costs.yaml")
+    g.add_argument("--slippage", type=float_in(None, None), help="slippage per fill as a fraction; default: config/costs.yaml")
+    g.add_argument("--borrow-rate", type=float_in(None, None),
                    help="annual borrow rate of spot shorts (0.10 = 10%% a year); default: config/costs.yaml")
     g.add_argument("--no-funding", action="store_true", help="do not charge perpetual funding")
-    g.add_argument("--init-cash", type=float, default=10_000.0)
+    g.add_argument("--init-cash", type=float_in(None, 1e15), default=10_000.0)
     g.add_argument("--execution", default="next_open", choices=["next_open", "close"],
                    help="fill at the next bar's open (default) or at the signal bar's close")
     g.add_argument("--start", help="period start (default: the model's test split)")
     g.add_argument("--end", help="period end")
-    g.add_argument("--hold-bars", type=int, help="hold event signals (Stage 2) at most this many bars")
+    g.add_argument("--hold-bars", type=int_in(None, 1_000_000), help="hold event signals (Stage 2) at most this many bars")
 
 
 def _params(args, *, threshold: float | None = None):
@@ -123,7 +124,7 @@ def _parse(prog: str, words: list[str], build) -> argparse.Namespace:
 def _run_models(words: list[str], ws) -> dict:
     def build(p):
         p.add_argument("model_ids", nargs="+", metavar="MODEL_ID")
-        p.add_argument("--threshold", type=float, help="signal threshold (direction / Stage 2: probability; "
+        p.add_argument("--threshold", type=float_in(None, None), help="signal threshold (direction / Stage 2: probability; "
                                                         "PatchTST: expected return over the round-trip cost)")
         p.add_argument("--horizon", help="prediction horizon of direction / PatchTST models (15m, 1h, 4h, 12h)")
         _add_common(p)
@@ -146,8 +147,8 @@ def _run_models(words: list[str], ws) -> dict:
 
 def _rule_args(p: argparse.ArgumentParser, required: bool) -> None:
     p.add_argument("--timeframe", required=required, help="e.g. 15m")
-    p.add_argument("--fast", type=int, default=20, help="fast SMA length (bars)")
-    p.add_argument("--slow", type=int, default=50, help="slow SMA length (bars)")
+    p.add_argument("--fast", type=int_in(None, 100_000), default=20, help="fast SMA length (bars)")
+    p.add_argument("--slow", type=int_in(None, 100_000), default=50, help="slow SMA length (bars)")
     p.add_argument("--period-of", metavar="MODEL_ID", help="use this model's out-of-sample period (for comparisons)")
 
 

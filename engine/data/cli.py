@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from config.errors import BadInput
+from engine.argtypes import int_in
 from engine.data.sources.files import FORMATS
 from engine.data.timeframes import parse_timeframe
 
@@ -214,7 +215,7 @@ def register(sub) -> None:
     p.add_argument("--timeframe")
     p.add_argument("--timeframe-column")
     p.add_argument("--map")
-    p.add_argument("--chunksize", type=int, default=100_000)
+    p.add_argument("--chunksize", type=int_in(1, 10_000_000), default=100_000)
     p.add_argument("--timezone")
     p.add_argument("--replace", action="store_true")
     p.add_argument("--dry-run", action="store_true")
@@ -240,7 +241,7 @@ def register(sub) -> None:
     p = s.add_parser("show", help="one series: range, gaps, sources, last rows")
     p.add_argument("symbol")
     p.add_argument("timeframe")
-    p.add_argument("--rows", type=int, default=5)
+    p.add_argument("--rows", type=int_in(1, 10_000), default=5)
     p.add_argument("--start")
     p.add_argument("--end")
     p.set_defaults(func=cmd_show)

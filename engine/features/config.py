@@ -10,8 +10,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from config.bounded import load_yaml_file, short_repr
 from config.errors import BadInput, NotFound
 from config.version import ROOT
 from engine.data.timeframes import TIMEFRAMES, parse_timeframe
@@ -59,7 +58,7 @@ def _keys(section: Any, where: str, required: set[str], optional: set[str] = fro
         raise BadInput(f"{where} must be a mapping")
     unknown = set(section) - required - optional
     if unknown:
-        raise BadInput(f"{where}: unknown key(s) {', '.join(sorted(map(str, unknown)))}",
+        raise BadInput(f"{where}: unknown key(s) {short_repr(sorted(map(str, unknown)))}",
                        hint=f"allowed: {', '.join(sorted(required | optional))}")
     missing = required - set(section)
     if missing:
@@ -69,11 +68,11 @@ def _keys(section: Any, where: str, required: set[str], optional: set[str] = fro
 
 def _num(v: Any, where: str, lo: float, hi: float, *, integer: bool = False) -> float:
     if isinstance(v, bool) or not isinstance(v, (int, float)):
-        raise BadInput(f"{where} must be a number, not {v!r}")
+        raise BadInput(f"{where} must be a number, not {short_repr(v)}")
     if integer and int(v) != v:
-        raise BadInput(f"{where} must be a whole number, not {v!r}")
+        raise BadInput(f"{where} must be a whole number, not {short_repr(v)}")
     if not lo <= v <= hi:
-        raise BadInput(f"{where} = {v!r} is out of range [{lo:g}, {hi:g}]")
+        raise BadInput(f"{where} = {short_repr(v)} is out of range [{lo:g}, {hi:g}]")
     return int(v) if integer else float(v)
 
 
@@ -127,8 +126,5 @@ def load_config(path: str | Path | None = None) -> FeaturesConfig:
 
         why = not_a_file_reason(p)
         raise (NotFound if why.startswith("does not exist") else BadInput)(f"features config {p} {why}")
-    try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as e:
-        raise BadInput(f"cannot read features config {p}: {e}") from e
+    data = load_yaml_file(p, "features config")
     return parse_config(data, str(p.relative_to(ROOT)) if p.is_relative_to(ROOT) else str(p))

@@ -1,6 +1,7 @@
 """`jobs` commands: list, show, cancel, start."""
 from __future__ import annotations
 
+from engine.argtypes import float_in, int_in
 from engine.jobs import runner
 
 
@@ -68,18 +69,18 @@ def register(sub) -> None:
     s = g.add_subparsers(dest="cmd", metavar="COMMAND", parser_class=type(g))
     p = s.add_parser("list")
     p.add_argument("--status", choices=["queued", "running", "succeeded", "failed", "cancelled"])
-    p.add_argument("--limit", type=int)
+    p.add_argument("--limit", type=int_in(1, 1_000_000))
     p.set_defaults(func=cmd_list)
     p = s.add_parser("show")
     p.add_argument("id")
-    p.add_argument("--log-bytes", type=int, default=4000)
+    p.add_argument("--log-bytes", type=int_in(0, 10_000_000), default=4000)
     p.set_defaults(func=cmd_show)
     p = s.add_parser("cancel")
     p.add_argument("id")
     p.set_defaults(func=cmd_cancel)
     p = s.add_parser("sleep", help="diagnostic: a job that only reports progress")
-    p.add_argument("--seconds", type=float, default=5.0)
-    p.add_argument("--steps", type=int, default=10)
+    p.add_argument("--seconds", type=float_in(0, 86_400), default=5.0)
+    p.add_argument("--steps", type=int_in(1, 100_000), default=10)
     p.add_argument("--artifact", action="store_true", help="write a test artifact while running")
     p.set_defaults(func=cmd_sleep)
     p = s.add_parser("start", help="run any engine command as a background job: jobs start -- data import PATH")

@@ -28,6 +28,9 @@ def submit(ws: Workspace, args: list[str], *, name: str = "", parents: list[str]
     """Start ``python -m engine <args> --json`` as a background job in its own process group."""
     if not args or not all(isinstance(a, str) for a in args):
         raise BadInput("a job needs a command, e.g. ['features', 'build', ...]")
+    from engine.cli import check_command
+
+    check_command(args)  # `jobs start -- frobnicate` or a bad option: refused before any job folder exists
     ws.ensure()
     job_id = new_id("job", args[0] + ("-" + args[1] if len(args) > 1 and not args[1].startswith("-") else ""))
     command = [*args, "--json"] if "--json" not in args else list(args)

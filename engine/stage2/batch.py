@@ -67,13 +67,43 @@ def read_state(path_or_job: str | Path, ws: Workspace | None = None) -> dict[str
         p = ws.jobs_dir / str(path_or_job) / STATE_FILE
     if not p.is_file():
         raise NotFound(f"no Stage 2 batch state at {path_or_job}", hint="give the batch's job id or its state file")
+    from config.bounded import read_small_text
+
     try:
-        doc = json.loads(p.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as e:
-        raise BadInput(f"cannot read the batch state {p}: {e}") from None
+        doc = json.loads(read_small_text(p, "batch state file", 16 << 20))
+    except ValueError as e:
+        raise BadInput(f"cannot read the batch state {p}: {str(e)[:200]}") from None
     if not isinstance(doc, dict) or not isinstance(doc.get("pairs"), list) or not isinstance(doc.get("options"), dict):
         raise BadInput(f"{p} is not a Stage 2 batch state")
+    _check_state(doc, p)
     return doc
+
+
+def _check_state(doc: dict[str, Any], p: Path) -> None:
+    """Every field a resume uses, with its type, before any work starts (a hand-edited or damaged
+    state file is one BadInput, never a KeyError / TypeError half-way through the batch)."""
+    bad = BadInput(f"{p} is not a valid Stage 2 batch state", hint="start a new batch instead of --resume")
+    opts = doc["options"]
+    if opts.get("stage1") not in STAGE1_MODES:
+        raise bad
+    for key in ("featureset_id", "repo_id", "revision"):
+        if opts.get(key) is not None and not isinstance(opts[key], str):
+            raise bad
+    if opts.get("sequence_length") is not None and (not isinstance(opts["sequence_length"], int)
+                                                    or isinstance(opts["sequence_length"], bool)):
+        raise bad
+    feats = opts.get("stage1_features")
+    if feats is not None and (not isinstance(feats, list) or not all(isinstance(f, str) for f in feats)):
+        raise bad
+    try:
+        Stage1TrainConfig(**opts["stage1_config"]).check()
+        Stage2Config(**opts["stage2_config"]).check()
+    except (KeyError, TypeError, ValueError):  # BadInput is a ValueError
+        raise bad from None
+    for rec in doc["pairs"]:
+        if not isinstance(rec, dict) or not isinstance(rec.get("symbol"), str) or not isinstance(rec.get("timeframe"), str) \
+                or rec.get("status") not in ("pending", "running", "succeeded", "failed"):
+            raise bad
 
 
 def _run_pair(ws: Workspace, rec: dict[str, Any], opts: dict[str, Any]) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from config.errors import BadInput
+from engine.argtypes import float_in, int_in
 
 
 def _names(args) -> list[str] | None:
@@ -208,7 +209,7 @@ def _source_opts(p) -> None:
     _pair(p)
     p.add_argument("--features", help="input feature names in the model's order (comma separated), when params.json lacks them")
     p.add_argument("--features-file", help="... or a file with one name per line")
-    p.add_argument("--sequence-length", type=int, help="window length, when neither the model nor params.json fixes it")
+    p.add_argument("--sequence-length", type=int_in(1, 4096), help="window length, when neither the model nor params.json fixes it")
     p.add_argument("--revision", help="Hub revision (branch, tag or commit); default main")
     p.add_argument("--repo-type", default="dataset", choices=["dataset", "model"], help="Hub repo type (default dataset)")
     p.add_argument("--model-file", default="classification.h5",
@@ -217,31 +218,31 @@ def _source_opts(p) -> None:
 
 
 def _s1_train_opts(p, *, prefix: str = "") -> None:
-    p.add_argument("--classes", type=int, default=2, choices=[2, 5], help="2 (none, pivot) or 5 (none, HH, LH, HL, LL)")
-    p.add_argument(f"--{prefix}sequence-length", dest="sequence_length", type=int, default=None if prefix else 32,
+    p.add_argument("--classes", type=int_in(2, 5), default=2, choices=[2, 5], help="2 (none, pivot) or 5 (none, HH, LH, HL, LL)")
+    p.add_argument(f"--{prefix}sequence-length", dest="sequence_length", type=int_in(1, 4096), default=None if prefix else 32,
                    help="bars per window (default 32; batch: also the length of imported models that do not fix it)")
-    p.add_argument("--units", type=int, default=32, help="LSTM units")
-    p.add_argument("--dropout", type=float, default=0.1)
-    p.add_argument("--epochs", type=int, default=10)
-    p.add_argument("--batch-size", type=int, default=256)
-    p.add_argument(f"--{prefix}learning-rate", dest="s1_learning_rate", type=float, default=1e-3)
-    p.add_argument("--patience", type=int, default=3, help="early-stopping patience (epochs)")
-    p.add_argument("--oof-folds", type=int, default=4,
+    p.add_argument("--units", type=int_in(1, 4096), default=32, help="LSTM units")
+    p.add_argument("--dropout", type=float_in(0, 0.9), default=0.1)
+    p.add_argument("--epochs", type=int_in(1, 10_000), default=10)
+    p.add_argument("--batch-size", type=int_in(1, 1 << 20), default=256)
+    p.add_argument(f"--{prefix}learning-rate", dest="s1_learning_rate", type=float_in(0, 1, lo_open=True), default=1e-3)
+    p.add_argument("--patience", type=int_in(0, 10_000), default=3, help="early-stopping patience (epochs)")
+    p.add_argument("--oof-folds", type=int_in(2, 50), default=4,
                    help="time-ordered folds (with purge) for the out-of-fold Stage 1 probabilities Stage 2 trains on (default 4)")
 
 
 def _s2_opts(p) -> None:
     g = p.add_mutually_exclusive_group()
-    g.add_argument("--threshold", type=float, default=0.5, help="signal when 1 - P(no pivot) >= this (default 0.5)")
-    g.add_argument("--pass-rate", type=float, help="instead: the threshold letting this share of VALIDATION bars through (e.g. 0.04)")
+    g.add_argument("--threshold", type=float_in(None, None), default=0.5, help="signal when 1 - P(no pivot) >= this (default 0.5)")
+    g.add_argument("--pass-rate", type=float_in(None, None), help="instead: the threshold letting this share of VALIDATION bars through (e.g. 0.04)")
     p.add_argument("--no-stage1-probs", action="store_true", help="do not give Stage 1's probabilities to Stage 2")
     p.add_argument("--stage2-features", help="Stage 2 input features (comma separated; default: the feature set's usable ones)")
-    p.add_argument("--cv-folds", type=int, default=5)
-    p.add_argument("--num-boost-round", type=int, default=200)
-    p.add_argument("--early-stopping-rounds", type=int, default=20)
-    p.add_argument("--learning-rate", type=float, default=0.05)
-    p.add_argument("--max-depth", type=int, default=8)
-    p.add_argument("--num-leaves", type=int, default=31)
+    p.add_argument("--cv-folds", type=int_in(2, 100), default=5)
+    p.add_argument("--num-boost-round", type=int_in(1, 100_000), default=200)
+    p.add_argument("--early-stopping-rounds", type=int_in(1, 100_000), default=20)
+    p.add_argument("--learning-rate", type=float_in(0, 1, lo_open=True), default=0.05)
+    p.add_argument("--max-depth", type=int_in(-1, 1024), default=8, help="-1: no limit (LightGBM)")
+    p.add_argument("--num-leaves", type=int_in(2, 131_072), default=31, help="LightGBM: 2 .. 131072")
 
 
 def register(sub) -> None:
@@ -260,7 +261,7 @@ def register(sub) -> None:
     p.add_argument("--features", help="input features (comma separated; default: the feature set's usable ones)")
     p.add_argument("--features-file", help="... or a file with one name per line")
     _s1_train_opts(p)
-    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--seed", type=int_in(0, 2**31 - 1), default=42)
     p.add_argument("--name")
     p.set_defaults(func=cmd_s1_train)
     p = s.add_parser("list")
@@ -274,7 +275,7 @@ def register(sub) -> None:
     p.add_argument("--stage1", help="Stage 1 id (default: the pair's latest)")
     p.add_argument("--featureset", help="feature set id (default: Stage 1's, or the newest holding the pair)")
     _s2_opts(p)
-    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--seed", type=int_in(0, 2**31 - 1), default=42)
     p.add_argument("--name")
     p.set_defaults(func=cmd_s2_train)
     p = s.add_parser("batch", help="every symbol x timeframe pair as one resumable job")
@@ -289,7 +290,7 @@ def register(sub) -> None:
     p.add_argument("--features-file")
     _s1_train_opts(p, prefix="s1-")
     _s2_opts(p)
-    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--seed", type=int_in(0, 2**31 - 1), default=42)
     p.add_argument("--resume", metavar="JOB_OR_STATE", help="continue a batch (its job id or state file)")
     p.add_argument("--retry-failed", action="store_true", help="with --resume: also rerun the pairs that failed")
     p.set_defaults(func=cmd_s2_batch)

@@ -12,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from config.errors import BadInput
+from engine.argtypes import int_in
 
 
 def _csv(text: str | None) -> list[str]:
@@ -131,7 +132,7 @@ def register(sub) -> None:
     p.set_defaults(func=cmd_hub_groups)
 
     p = s.add_parser("history", help="the sync operations done from this workspace")
-    p.add_argument("--limit", type=int, default=50)
+    p.add_argument("--limit", type=int_in(1, 1_000_000), default=50)
     p.set_defaults(func=cmd_history)
 
     from engine.sync.ssh_cli import register_ssh

@@ -36,11 +36,11 @@ def resolve_token(token: str | None = None, token_file: str | None = None) -> st
     if token:
         return token.strip()
     if token_file:
+        from config.bounded import read_small_text
+
         p = Path(token_file).expanduser()
-        try:
-            value = p.read_text(encoding="utf-8").strip()
-        except OSError as e:
-            raise BadInput(f"cannot read the token file {p}: {e.strerror}") from None
+        # a regular file of at most 64 KB (a token is ~40 bytes): /dev/zero or a FIFO is refused unread
+        value = read_small_text(p, "token file").strip()
         if not value:
             raise BadInput(f"the token file {p} is empty")
         return value

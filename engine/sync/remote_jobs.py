@@ -58,7 +58,7 @@ def _json_out(out: str, what: str) -> dict:
 def referenced_ids(ws: Workspace, args: list[str]) -> list[str]:
     """Artifact ids of this workspace named in the command or in the config files it points to
     (any string value), so that they can be sent along."""
-    import yaml
+    from config.bounded import load_yaml_file
 
     found: list[str] = []
 
@@ -83,8 +83,8 @@ def referenced_ids(ws: Workspace, args: list[str]) -> list[str]:
         p = Path(a)
         if p.suffix in (".yaml", ".yml", ".json") and p.is_file():
             try:
-                visit(yaml.safe_load(p.read_text(encoding="utf-8")))
-            except (OSError, yaml.YAMLError):
+                visit(load_yaml_file(p))  # bounded: no aliases, at most 1 MB
+            except KlineLabError:
                 continue
     return list(dict.fromkeys(found))
 

@@ -18,6 +18,7 @@ import base64
 import getpass
 import hashlib
 import json
+import logging
 import os
 import queue
 import posixpath
@@ -30,9 +31,17 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Callable
 
+from config.bounded import check_small_file, read_small_text, short_repr
 from config.errors import BadInput, KlineLabError, NotFound, Refused, RemoteError
 from storage.manifest import sha256_file, write_json_atomic
 from storage.workspace import Workspace
+
+# paramiko's transport thread logs every failed handshake (a port that is not SSH, a reset) with a
+# traceback at ERROR; with no handler configured Python prints it on stderr, breaking the CLI's
+# one-line error contract.  Every such failure is raised to the caller as a KlineLab error instead.
+_PARAMIKO_LOG = logging.getLogger("paramiko")
+_PARAMIKO_LOG.addHandler(logging.NullHandler())
+_PARAMIKO_LOG.propagate = False
 
 CHUNK = 1 << 20
 # OpenSSH's sftp-server accepts messages up to 256 KiB (and answers reads that large since 8.3);
@@ -67,15 +76,15 @@ class HostProfile:
         import re
 
         if not self.host or not re.fullmatch(r"[A-Za-z0-9._:\[\]-]{1,253}", self.host):
-            raise BadInput(f"invalid host {self.host!r}", hint="a host name or IP address")
+            raise BadInput(f"invalid host {short_repr(self.host)}", hint="a host name or IP address")
         try:
             self.port = int(self.port)
         except (TypeError, ValueError):
-            raise BadInput(f"invalid port {self.port!r}") from None
+            raise BadInput(f"invalid port {short_repr(self.port)}") from None
         if not 0 < self.port < 65536:
             raise BadInput(f"invalid port {self.port}")
         if not self.name or not re.fullmatch(r"[A-Za-z0-9._@:-]{1,100}", self.name):
-            raise BadInput(f"invalid host profile name {self.name!r}", hint="letters, digits, '.', '_', '-'")
+            raise BadInput(f"invalid host profile name {short_repr(self.name)}", hint="letters, digits, '.', '_', '-'")
         self.user = self.user or getpass.getuser()
 
     @property
@@ -102,8 +111,9 @@ def load_profiles(ws: Workspace) -> dict[str, HostProfile]:
     p = hosts_path(ws)
     if not p.is_file():
         return {}
+    text = read_small_text(p, "SSH host profiles file", 1 << 20)
     try:
-        data = json.loads(p.read_text(encoding="utf-8"))
+        data = json.loads(text)
         names = {f.name for f in fields(HostProfile)}
         return {k: HostProfile(**{kk: vv for kk, vv in v.items() if kk in names}) for k, v in data.get("hosts", {}).items()}
     except (ValueError, TypeError, AttributeError) as e:
@@ -111,6 +121,8 @@ def load_profiles(ws: Workspace) -> dict[str, HostProfile]:
 
 
 def save_profile(ws: Workspace, profile: HostProfile) -> HostProfile:
+    if profile.key_file:  # a profile that names a missing key would fail at every connection
+        check_key_file(profile.key_file)
     profiles = load_profiles(ws)
     profiles[profile.name] = profile
     ws.root.mkdir(parents=True, exist_ok=True)
@@ -161,15 +173,29 @@ class HostKeyChanged(Refused):
     pass
 
 
+KEY_FILE_LIMIT = 64 * 1024  # an OpenSSH private key is a few KB (RSA 16384: ~13 KB)
+KNOWN_HOSTS_LIMIT = 4 << 20
+
+
+def check_key_file(path: str) -> Path:
+    """A private key file that exists, is a regular file and is small (before paramiko reads it)."""
+    return check_small_file(path, "key file", KEY_FILE_LIMIT)
+
+
 def _known_hosts(ws: Workspace):
     import paramiko
 
     hk = paramiko.HostKeys()
-    if ws.known_hosts_path.is_file():
+    p = ws.known_hosts_path
+    if p.exists() or p.is_symlink():
+        # bounded, regular-file, UTF-8 read first: paramiko's own reader has no limit and raises
+        # UnicodeDecodeError (a traceback) on a non-UTF-8 file
+        read_small_text(p, "known_hosts file", KNOWN_HOSTS_LIMIT)
         try:
-            hk.load(str(ws.known_hosts_path))
-        except (OSError, paramiko.SSHException) as e:
-            raise BadInput(f"{ws.known_hosts_path} cannot be read: {e}") from None
+            hk.load(str(p))
+        except (OSError, ValueError, paramiko.SSHException) as e:
+            raise BadInput(f"{p} cannot be read: {short_repr(str(e))}",
+                           hint="fix or delete the file; trust the hosts again") from None
     return hk
 
 
@@ -214,14 +240,29 @@ def host_key_status(ws: Workspace, profile: HostProfile, timeout: float = 15.0) 
             "trusted_fingerprints": [fingerprint(k) for k in known.values()]}
 
 
+def check_fingerprint(text: str) -> str:
+    """``SHA256:<43 base64 characters>`` (the padding and the prefix may be left out); else BadInput."""
+    import re
+
+    want = (text or "").strip()
+    if not want.startswith("SHA256:"):
+        if re.match(r"^[A-Za-z0-9]+:", want):
+            raise BadInput(f"unsupported fingerprint {short_repr(want)}: only SHA256 fingerprints are accepted",
+                           hint="copy the SHA256:... fingerprint shown by `sync ssh test`")
+        want = "SHA256:" + want
+    want = want.rstrip("=")
+    if not re.fullmatch(r"SHA256:[A-Za-z0-9+/]{43}", want):
+        raise BadInput(f"invalid fingerprint {short_repr(text)}",
+                       hint="SHA256: followed by 43 base64 characters, as shown by `sync ssh test`")
+    return want
+
+
 def trust(ws: Workspace, profile: HostProfile, expected_fingerprint: str, timeout: float = 15.0) -> dict[str, Any]:
     """Add the host's key to the workspace's known_hosts, if it has the fingerprint the user checked."""
+    want = check_fingerprint(expected_fingerprint)
     key = scan_host_key(profile, timeout)
     fp = fingerprint(key)
-    want = expected_fingerprint.strip()
-    if not want.startswith("SHA256:"):
-        want = "SHA256:" + want
-    if fp != want.rstrip("="):
+    if fp != want:
         raise Refused(f"{profile.label} presents {key.get_name()} {fp}, not the {want} you accepted; nothing trusted",
                       hint="check the fingerprint again with the host's owner")
     hk = _known_hosts(ws)
@@ -271,9 +312,7 @@ def connect(ws: Workspace, profile: HostProfile, *, password: str | None = None,
     password = password or os.environ.get("KLINELAB_SSH_PASSWORD") or None
     pkey = None
     if profile.key_file:
-        kp = Path(profile.key_file).expanduser()
-        if not kp.is_file():
-            raise BadInput(f"key file {kp} not found", hint="check the host profile's key file")
+        kp = check_key_file(profile.key_file)
         try:
             pkey = paramiko.PKey.from_path(str(kp), os.environ.get("KLINELAB_SSH_KEY_PASSPHRASE") or None)
         except paramiko.PasswordRequiredException:

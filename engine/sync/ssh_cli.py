@@ -9,6 +9,7 @@ import argparse
 import sys
 
 from config.errors import BadInput
+from engine.argtypes import int_in
 
 
 def _csv(text):
@@ -80,9 +81,17 @@ def cmd_list(args, ws):
 
 
 def cmd_test(args, ws):
+    from config.errors import Refused
     from engine.sync import ssh_ops
 
-    return ssh_ops.test(ws, _profile(args, ws))
+    out = ssh_ops.test(ws, _profile(args, ws))
+    if not out.get("ok"):  # an unknown or changed host key is a refusal: exit 2, fingerprint in the message
+        key = out["host_key"]
+        text = out.pop("_text")
+        raise Refused(text.splitlines()[0], hint=text.splitlines()[-1] if key["status"] == "unknown" else
+                      f"a changed key is refused; only if you know why: `python -m engine sync ssh forget --host "
+                      f"{out['profile']['name']}`", data=out)
+    return out
 
 
 def cmd_trust(args, ws):
@@ -138,7 +147,7 @@ def cmd_run(args, ws):
 
 def _conn(p, *, path_help: str | None = None) -> None:
     p.add_argument("--host", required=True, help="a saved host profile, or user@host")
-    p.add_argument("--port", type=int)
+    p.add_argument("--port", type=int_in(1, 65_535))
     p.add_argument("--user")
     p.add_argument("--key-file", help="private key file (default: the profile's, the SSH agent, ~/.ssh keys)")
     if path_help:
@@ -150,7 +159,7 @@ def _archive_opts(p) -> None:
     p.add_argument("--include-ticks", action="store_true", help="add the raw tick files (<workspace>/raw/ticks)")
     p.add_argument("--no-ask-ticks", action="store_true", help="do not ask before adding tick data")
     p.add_argument("--include-cache", action="store_true", help="add the candle series the feature sets were built from")
-    p.add_argument("--compression", type=int, default=1, help="gzip level 0-9 (default 1: parquet is compressed already)")
+    p.add_argument("--compression", type=int_in(0, 9), default=1, help="gzip level 0-9 (default 1: parquet is compressed already)")
 
 
 def register_ssh(sub, parser_class) -> None:
@@ -166,7 +175,7 @@ def register_ssh(sub, parser_class) -> None:
     p.add_argument("--ids", help="these artifacts (default: every model, stage1 and stage2 artifact)")
     p.add_argument("--kinds", help="kinds to pack when no --ids (default model,stage1,stage2)")
     p.add_argument("--output", "-o", help="also copy the archive to this file")
-    p.add_argument("--compression", type=int, default=1)
+    p.add_argument("--compression", type=int_in(0, 9), default=1)
     p.set_defaults(func=cmd_archive_results)
 
     p = s.add_parser("import-archive", help="unpack a KlineLab archive safely and index its artifacts")
@@ -213,7 +222,7 @@ def register_ssh(sub, parser_class) -> None:
     p = s.add_parser("host-add", help="save a host profile (never a password)")
     p.add_argument("name")
     p.add_argument("--host", required=True)
-    p.add_argument("--port", type=int)
+    p.add_argument("--port", type=int_in(1, 65_535))
     p.add_argument("--user")
     p.add_argument("--key-file")
     p.add_argument("--remote-dir", help="default remote folder (default /storage/)")

@@ -35,6 +35,14 @@ def _forward_remote(args, ws) -> dict:
 def cmd_train(args, ws) -> dict:
     if args.remote:
         return _forward_remote(args, ws)
+    from engine.training.config import load_config
+
+    # validate the config before importing torch (a refused config costs ~150 MB, not ~450 MB)
+    cfg = load_config(args.config).check_for(args.model)
+    if cfg.training.device in ("cuda", "mps"):  # refused before any run folder exists (issue 17, defect 13)
+        from engine.training.trainer import pick_device
+
+        pick_device(cfg.training.device)
     from engine.training.run import start_run
 
     res = start_run(ws, args.model, args.config, featureset_id=args.featureset, report_id=args.report,

@@ -20,10 +20,12 @@ from typing import Any, Literal
 
 import yaml
 
+from config.bounded import load_yaml, read_small_text, short_repr
 from config.errors import BadInput
 from config.version import ROOT
 
 CONFIG_DIR = ROOT / "config"
+CONFIG_LIMIT = 1024 * 1024  # a training config is a few KB
 PRESETS = ("base", "production", "test", "anti_overfit")
 HORIZONS = ("15m", "1h", "4h", "12h")
 MODELS = ("patchtst", "direction")
@@ -112,9 +114,9 @@ class DirectionLossConfig:
 class LossConfig:
     regression: Literal["huber", "mse"] = _f("huber")
     huber_delta: float = _f(1.0, lo=0.0, lo_open=True)
-    type_weights: dict[str, float] = _f({"regression": 1.0, "multiclass": 1.0, "binary": 1.0},
+    type_weights: dict[str, float] = _f({"regression": 1.0, "multiclass": 1.0, "binary": 1.0}, lo=0.0, hi=1e6,
                                         doc="weight per target type")
-    target_weights: dict[str, float] = _f({}, doc="per-target weights (multiply the type weight)")
+    target_weights: dict[str, float] = _f({}, lo=0.0, hi=1e6, doc="per-target weights (multiply the type weight)")
     label_smoothing: float = _f(0.0, lo=0.0, hi=0.5)
     direction: DirectionLossConfig = field(default_factory=DirectionLossConfig)
 
@@ -163,9 +165,9 @@ class TrainConfig:
             raise BadInput(f"unknown model {model!r}", hint="use patchtst or direction")
         bad = [h for h in self.data.horizons if h not in HORIZONS]
         if bad or not self.data.horizons:
-            raise BadInput(f"data.horizons must be a non-empty list of {', '.join(HORIZONS)}, got {self.data.horizons}")
+            raise BadInput(f"data.horizons must be a non-empty list of {', '.join(HORIZONS)}, got {short_repr(self.data.horizons)}")
         if len(set(self.data.horizons)) != len(self.data.horizons):
-            raise BadInput(f"data.horizons lists a horizon twice: {self.data.horizons}")
+            raise BadInput(f"data.horizons lists a horizon twice: {short_repr(self.data.horizons)}")
         s = self.split
         if s.train_frac + s.val_frac >= 1:
             raise BadInput(f"split.train_frac + split.val_frac must be below 1, got {s.train_frac} + {s.val_frac}")
@@ -179,7 +181,16 @@ class TrainConfig:
                 raise BadInput(f"model.patchtst.patch_len ({p.patch_len}) exceeds data.context_window ({self.data.context_window})")
         for k in self.loss.type_weights:
             if k not in ("regression", "multiclass", "binary"):
-                raise BadInput(f"loss.type_weights: unknown target type {k!r}", hint="use regression, multiclass, binary")
+                raise BadInput(f"loss.type_weights: unknown target type {short_repr(k)}", hint="use regression, multiclass, binary")
+        if self.loss.target_weights:  # a weight for a target the model never learns would silently do nothing
+            from engine.features.targets import TARGET_NAMES
+
+            # (the run's exact target list - --targets, the feature set - is checked again when it is prepared)
+            learnt = [f"direction_{h}" for h in self.data.horizons] if model == "direction" else list(TARGET_NAMES)
+            stray = [k for k in self.loss.target_weights if k not in learnt]
+            if stray:
+                raise BadInput(f"loss.target_weights names target(s) the {model} model does not learn: {short_repr(stray)}",
+                               hint=f"its targets: {short_repr(learnt)}")
         if self.loss.direction.ce_weight == 0 and self.loss.direction.pnl_weight == 0:
             raise BadInput("loss.direction: ce_weight and pnl_weight cannot both be 0")
         return self
@@ -205,7 +216,8 @@ _PLURAL = {int: "integers", float: "numbers", bool: "booleans", str: "strings"}
 
 def _convert(value: Any, tp: Any, where: str, meta: dict) -> Any:
     origin = typing.get_origin(tp)
-    bad = BadInput(f"{where} must be {_type_name(tp)}{_bounds(meta)}, got {value!r}")
+    # the message shows a bounded repr (a YAML alias bomb or a huge list must not be formatted in full)
+    bad = BadInput(f"{where} must be {_type_name(tp)}{_bounds(meta)}, got {short_repr(value)}")
     if origin in (typing.Union, getattr(__import__("types"), "UnionType")):
         if value is None:
             return None
@@ -274,7 +286,7 @@ def _build(cls: type, data: Any, where: str) -> Any:
     fields = {f.name: f for f in dataclasses.fields(cls)}
     unknown = [k for k in data if k not in fields]
     if unknown:
-        raise BadInput(f"{where + ': ' if where else ''}unknown key(s) {', '.join(map(repr, unknown))}",
+        raise BadInput(f"{where + ': ' if where else ''}unknown key(s) {', '.join(short_repr(k, 60) for k in unknown[:8])}{', ...' if len(unknown) > 8 else ''}",
                        hint=f"known keys: {', '.join(fields)}")
     kw = {}
     for name, value in data.items():
@@ -308,12 +320,7 @@ def resolve_path(name_or_path: str | Path) -> Path:
 
 def load_config(name_or_path: str | Path) -> TrainConfig:
     path = resolve_path(name_or_path)
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as e:
-        raise BadInput(f"{path}: not valid YAML: {str(e).splitlines()[0]}") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise BadInput(f"cannot read config {path}: {e}") from None
+    data = load_yaml(read_small_text(path, "config file", CONFIG_LIMIT), str(path))
     return from_dict(data, str(path))
 
 
@@ -328,11 +335,8 @@ def with_overrides(name_or_path: str | Path, overrides: str) -> tuple[TrainConfi
     """A preset or file with YAML ``overrides`` merged over it (nested keys merge, others
     replace), validated; returns the config and the merged YAML text."""
     path = resolve_path(name_or_path)
-    base = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    try:
-        over = yaml.safe_load(overrides or "") or {}
-    except yaml.YAMLError as e:
-        raise BadInput(f"overrides: not valid YAML: {str(e).splitlines()[0]}") from None
+    base = load_yaml(read_small_text(path, "config file", CONFIG_LIMIT), str(path)) or {}
+    over = load_yaml(overrides or "", "overrides") or {}
     if not isinstance(over, dict):
         raise BadInput("overrides must be a YAML mapping, e.g. training: {epochs: 5}")
     merged = _merge(base, over)
@@ -341,8 +345,4 @@ def with_overrides(name_or_path: str | Path, overrides: str) -> tuple[TrainConfi
 
 
 def loads(text: str, source: str = "config") -> TrainConfig:
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as e:
-        raise BadInput(f"{source}: not valid YAML: {str(e).splitlines()[0]}") from None
-    return from_dict(data, source)
+    return from_dict(load_yaml(text, source), source)

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from config.bounded import short_repr
 from config.errors import BadInput, Conflict, NotFound, Refused
 from engine.jobs import progress
 from engine.jobs.state import pid_alive, proc_start_time
@@ -33,7 +34,7 @@ from engine.training.config import HORIZONS, TrainConfig, load_config, loads, re
 from engine.training.dataset import WindowSet, build_windows, target_specs
 from engine.training.paths import RUNS_DIR, run_dir, runs_root  # noqa: F401 - re-exported
 from engine.training.tasks import TASKS, DirectionTask, PatchTSTTask, direction_target, run_costs
-from engine.training.trainer import Trainer
+from engine.training.trainer import Trainer, pick_device
 from storage.artifacts import artifact_path, create_artifact, read_manifest
 from storage.manifest import utc_now_iso, write_json_atomic
 from storage.workspace import Workspace, new_id
@@ -183,6 +184,10 @@ def prepare(ws: Workspace, model: str, cfg: TrainConfig, *, featureset_id: str |
                              initial_frac=s.initial_frac, train_bars=s.train_bars, val_frac=s.val_frac,
                              min_rows=cfg.data.context_window + 10)
     specs = DirectionTask.specs(cfg.data.horizons) if model == "direction" else target_specs(fs.target_meta, target_names)
+    stray = [k for k in cfg.loss.target_weights if k not in {sp.name for sp in specs}]
+    if stray:  # a weight for a target the run does not learn would silently do nothing
+        raise BadInput(f"loss.target_weights names target(s) this run does not learn: {short_repr(stray)}",
+                       hint=f"the run's targets: {short_repr([sp.name for sp in specs])}")
     windows = []
     for k, plan in enumerate(plans):
         w = build_windows(feats, targs, input_names=inputs, specs=specs, plan=plan, timeframe=fs.timeframe,
@@ -205,6 +210,7 @@ def start_run(ws: Workspace, model: str, config: str | Path, *, featureset_id: s
               report_id: str | None = None, targets: list[str] | None = None, name: str | None = None) -> dict[str, Any]:
     cfg = load_config(config)
     prep = prepare(ws, model, cfg, featureset_id=featureset_id, report_id=report_id, targets=targets)
+    pick_device(cfg.training.device)  # refused (device: cuda without CUDA) before the run folder exists
     run_id = new_id("model", model)
     d = run_dir(ws, run_id)
     d.mkdir(parents=True)

@@ -25,13 +25,13 @@ def app(sample_ws):
     return at
 
 
-def _finish(at, ws, key):
+def _finish(at, ws, key, status="succeeded"):
     """Wait for the job the page started under ``key``, then let the page show its result."""
     from engine import jobs
 
     jid = at.session_state[key]
     st = jobs.wait(ws, jid, timeout=120, poll=0.1)
-    assert st.status == "succeeded", (st.error, jobs.log_tail(ws, jid))
+    assert st.status == status, (st.error, jobs.log_tail(ws, jid))
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     return st
@@ -106,8 +106,10 @@ def test_ssh_profile_unknown_key_shown_then_trusted(app, sample_ws, sshd):
 
     assert load_profiles(sample_ws)["loop"].port == sshd.port
     app.button(key="ssh-test").click().run()
-    _finish(app, sample_ws, "sync.ssh_job_id")
+    # an untrusted key makes `sync ssh test` a refusal (exit 2, issue 17); its result still carries the key
+    st = _finish(app, sample_ws, "sync.ssh_job_id", status="failed")
     fp = sshd.host_key_fingerprint()
+    assert st.returncode == 2 and st.result["host_key"]["status"] == "unknown" and fp in st.error
     assert any("UNKNOWN" in w.value and fp in w.value for w in app.warning)
     assert not sample_ws.known_hosts_path.exists()
     app.button(key="ssh-trust").click().run()

@@ -7,8 +7,6 @@ message and manifest.
 """
 from __future__ import annotations
 
-import re
-
 import pandas as pd
 
 from config.errors import BadInput, NotFound, RemoteError
@@ -19,8 +17,56 @@ from engine.data.timeframes import parse_timeframe
 from engine.jobs import progress
 
 
-def mask_url(url: str) -> str:
-    return re.sub(r"(://[^:/@]+:)[^@]*@", r"\1***@", url)
+def parse_url(url: str):
+    """SQLAlchemy's ``make_url``, with an unencoded ``@`` in the password read as browsers do (the
+    host starts after the LAST ``@`` that is followed by a host name): make_url splits at the first
+    one, which puts the rest of the password into the host name (or port) - and into every message
+    that shows them."""
+    import re
+    from urllib.parse import unquote
+
+    from sqlalchemy.engine import URL, make_url
+    from sqlalchemy.exc import ArgumentError
+
+    bad = BadInput("not a valid database URL (shown masked: ***)",
+                   hint="e.g. postgresql+psycopg://user:password@host:5432/db; write @ : / in the password "
+                        "as %40 %3A %2F")
+    m = re.match(r"^([\w+]+)://(.*)$", url or "", re.DOTALL)
+    if m and m.group(2).count("@") > 1:
+        scheme, rest = m.groups()
+        host_re = re.compile(r"^(?:[\w.-]+|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?(?:[/?]|$)")
+        cut = next((i for i in range(len(rest) - 1, -1, -1) if rest[i] == "@" and host_re.match(rest[i + 1:])), -1)
+        if cut > 0:
+            user, _, password = rest[:cut].partition(":")
+            try:
+                tail = make_url(f"{scheme}://{rest[cut + 1:]}")
+            except (ArgumentError, ValueError, TypeError):
+                raise bad from None
+            return URL.create(tail.drivername, username=unquote(user), password=unquote(password), host=tail.host,
+                              port=tail.port, database=tail.database, query=tail.query)
+    try:
+        return make_url(url)
+    except (ArgumentError, ValueError, TypeError):
+        raise bad from None
+
+
+def mask_url(url) -> str:
+    """The URL with its password hidden (``render_as_string(hide_password=True)``); '***' when unparsable."""
+    try:
+        return parse_url(url).render_as_string(hide_password=True) if isinstance(url, str) else \
+            url.render_as_string(hide_password=True)
+    except BadInput:
+        return "***"
+
+
+def _scrub(text: str, url) -> str:
+    """A driver message with the password (and any '@'-separated piece of it) replaced by ***."""
+    pw = getattr(url, "password", None)
+    if pw:
+        for piece in sorted({pw, *pw.split("@"), *pw.split(":")}, key=len, reverse=True):
+            if len(piece) >= 3:
+                text = text.replace(piece, "***")
+    return text
 
 
 class SqlSource(DataSource):
@@ -32,13 +78,21 @@ class SqlSource(DataSource):
                  timezone: str | None = None, schema: str | None = None, now: float | None = None):
         if not url or "://" not in url:
             raise BadInput("a database URL is needed, e.g. postgresql+psycopg://user:password@host:5432/db")
+        parsed = parse_url(url)
+        if parsed.get_backend_name() == "sqlite":
+            from pathlib import Path
+
+            db = parsed.database
+            # SQLite creates a missing file on connect: a mistyped path must not leave an empty database behind
+            if db and db != ":memory:" and not db.startswith("file:") and not Path(db).is_file():
+                raise NotFound(f"SQLite database {db} does not exist", hint="check the path (sqlite:////abs/path.db)")
         if bool(table) == bool(query):
             raise BadInput("give either a table or a query (not both, not neither)")
         if not symbol and not symbol_column:
             raise BadInput("give --symbol, or --symbol-column when the table holds several symbols")
         if chunksize < 1:
             raise BadInput(f"chunk size must be positive, got {chunksize}")
-        self.url, self.table, self.query, self.schema = url, table, query, schema
+        self.url, self.table, self.query, self.schema = parsed, table, query, schema
         self.symbol = check_symbol(symbol) if symbol else None
         self.symbol_column = symbol_column
         self.symbols = {check_symbol(s) for s in symbols} if symbols else None
@@ -55,7 +109,7 @@ class SqlSource(DataSource):
         try:
             return sa.create_engine(self.url, pool_pre_ping=True)
         except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError, ImportError) as e:
-            raise BadInput(f"cannot use database URL {mask_url(self.url)}: {e}") from e
+            raise BadInput(f"cannot use database URL {mask_url(self.url)}: {_scrub(str(e), self.url)}") from None
 
     def read_raw(self) -> pd.DataFrame:
         import sqlalchemy as sa
@@ -93,11 +147,12 @@ class SqlSource(DataSource):
         except KeyError as e:
             raise BadInput(f"column {e} is not in table {self.table!r}") from e
         except sa.exc.OperationalError as e:
-            raise RemoteError(f"cannot reach the database {mask_url(self.url)}: {str(e.orig).strip().splitlines()[0]}") from e
+            raise RemoteError(f"cannot reach the database {mask_url(self.url)}: "
+                              f"{_scrub(str(e.orig).strip().splitlines()[0], self.url)}") from None
         except sa.exc.ProgrammingError as e:
-            raise BadInput(f"the database refused the query: {str(e.orig).strip().splitlines()[0]}") from e
+            raise BadInput(f"the database refused the query: {_scrub(str(e.orig).strip().splitlines()[0], self.url)}") from None
         except sa.exc.SQLAlchemyError as e:
-            raise RemoteError(f"database error from {mask_url(self.url)}: {str(e).splitlines()[0]}") from e
+            raise RemoteError(f"database error from {mask_url(self.url)}: {_scrub(str(e).splitlines()[0], self.url)}") from None
         finally:
             eng.dispose()
         if not chunks:
