@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from config.errors import BadInput, Conflict, KlineLabError, NotFound, Refused
-from engine.jobs import progress
+from engine.progress import progress
 from engine.sync.groups import verified_dir
 from storage.manifest import MANIFEST, Manifest, sha256_file, utc_now_iso
 from storage.workspace import Workspace

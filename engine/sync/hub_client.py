@@ -153,7 +153,7 @@ class Hub:
                     wait = _retry_after(e)
                     if wait is None:
                         wait = min(self.max_wait_s, self.backoff_s * 2 ** (attempt - 1)) * (0.75 + 0.5 * random.random())
-                    from engine.jobs import progress
+                    from engine.progress import progress
 
                     progress(None, f"{what}: {('HTTP ' + str(_status(e))) if _status(e) else type(e).__name__}, "
                                    f"retrying in {wait:.1f} s ({attempt}/{self.attempts - 1})")

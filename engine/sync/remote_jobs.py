@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from config.errors import BadInput, Cancelled, KlineLabError, RemoteError
-from engine.jobs import progress
+from engine.progress import progress
 from engine.sync import history
 from engine.sync.ssh import HostProfile, connect, resolve, run_command
 from storage.workspace import Workspace
