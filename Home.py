@@ -1,7 +1,18 @@
 """KlineLab: the router (st.navigation over the pages) and the common frame."""
 import streamlit as st
 
+from storage.workspace import Workspace, default_home
+
 st.set_page_config(page_title="KlineLab", page_icon=":material/candlestick_chart:", layout="wide")
+
+
+@st.cache_resource(show_spinner=False)
+def _startup_cleanup(home: str) -> int:
+    """Once per server process and workspace: dead writers' staging folders, interrupted publishes."""
+    return Workspace.open(home).clean_stale_staging()
+
+
+_startup_cleanup(str(default_home()))
 
 PAGES = [
     st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),

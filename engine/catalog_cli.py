@@ -2,12 +2,21 @@
 from __future__ import annotations
 
 import json
+import sys
 
 from storage.catalog import Catalog
 
 
+def _warn_skipped(r: dict) -> None:
+    if r.get("skipped"):
+        print(f"warning: {len(r['skipped'])} manifest(s) skipped (not indexed): "
+              f"{r['skipped'][0]['path']}: {r['skipped'][0]['reason']}"
+              + (" ..." if len(r["skipped"]) > 1 else ""), file=sys.stderr)
+
+
 def cmd_refresh(args, ws):
     r = Catalog(ws).refresh().to_dict()
+    _warn_skipped(r)
     r["_text"] = f"scanned {r['scanned']}, added {r['added']}, updated {r['updated']}, removed {r['removed']} in {r['seconds']} s" + \
         "".join(f"\n  problem: {p}" for p in r["problems"])
     return r
@@ -15,6 +24,7 @@ def cmd_refresh(args, ws):
 
 def cmd_rebuild(args, ws):
     r = Catalog(ws).rebuild().to_dict()
+    _warn_skipped(r)
     r["_text"] = f"rebuilt from {r['scanned']} manifests in {r['seconds']} s" + "".join(f"\n  problem: {p}" for p in r["problems"])
     return r
 

@@ -144,6 +144,7 @@ def main(argv: list[str] | None = None) -> int:
         from storage.workspace import Workspace
 
         ws = Workspace.open(args.home)
+        ws.clean_stale_staging()  # dead writers' staging / interrupted publishes (best effort)
         result = args.func(args, ws) or {}
         text = result.pop("_text", None) if isinstance(result, dict) else None
         if json_mode:

@@ -9,8 +9,9 @@ import streamlit as st
 
 from engine.backtest.metrics import LABELS, METRICS
 from engine.backtest.sources import model_period
-from engine.backtest.store import compare, format_metric, list_backtests, load_backtest, metrics_table
+from engine.backtest.store import ci_text, compare, costs_text, format_metric, list_backtests, load_backtest, metrics_table
 from engine.plots.backtest import compare_figure, equity_figure, heatmap_figure, trades_figure
+from engine.stats.selection import METRIC_DIRECTION
 from pages.backtest_widgets import RESULT, SWEEP_JOB, SWEEP_RESULT, model_label, period_inputs, portfolio_inputs
 from pages.ui import Keys, catalog, ensure_sample, follow_job, start_job, user_errors, workspace
 from storage.artifacts import kinds_stamp, read_manifest
@@ -64,7 +65,8 @@ def _job_done(stt) -> None:
         m = r.get("metrics", {})
         st.success(f"{r['backtest_id']}: total return {format_metric('total_return', m.get('total_return'))}, "
                    f"Sharpe {format_metric('sharpe', m.get('sharpe'))}, {m.get('trades', 0)} trades "
-                   f"(annualised with {r.get('bars_per_year', 0):,} bars/year). Open it under Results.")
+                   f"(annualised with {r.get('bars_per_year', 0):,} bars/year), {len(r.get('warnings') or [])} "
+                   "warning(s). Open it under Results.")
     if runs and st.session_state.get(f"{RESULT}.job") != stt.id:  # once per job: open its result
         st.session_state[f"{RESULT}.job"] = stt.id
         st.session_state[RESULT] = st.session_state["res-pick"] = runs[-1]["backtest_id"]
@@ -73,12 +75,18 @@ def _job_done(stt) -> None:
 def _sweep_done(stt) -> None:
     res = stt.result or {}
     if res.get("backtest_id"):
-        st.success(f"{res['backtest_id']}: {res['points']} grid points in one vectorbt run. See the heatmap below.")
+        sel = res.get("selection") or {}
+        dsr, pbo = sel.get("deflated_sharpe"), sel.get("pbo")
+        st.success(f"{res['backtest_id']}: {res['points']} grid points in one vectorbt run; "
+                   f"{sel.get('n_cells_traded', '?')} traded; deflated Sharpe {'-' if dsr is None else f'{dsr:.2f}'}, "
+                   f"PBO {'-' if pbo is None else f'{pbo:.2f}'}. See the heatmap and the held-out check below.")
         if st.session_state.get(f"{SWEEP_RESULT}.job") != stt.id:
             st.session_state[f"{SWEEP_RESULT}.job"] = stt.id
             st.session_state[SWEEP_RESULT] = st.session_state["sweep-pick"] = res["backtest_id"]
 
 
+SWEEP_RANK_METRICS = [m for m in ("sharpe", "total_return", "sortino", "calmar", "max_drawdown", "win_rate", "profit_factor",
+                                  "expectancy", "excess_return", "fees_paid", "max_drawdown_duration_days") if m in METRICS]
 models = _models(str(ws.root), kinds_stamp(ws, "model", "stage2"))
 runs = _runs(str(ws.root), kinds_stamp(ws, "backtest"))
 tab_run, tab_res, tab_cmp, tab_sweep = st.tabs(["Run", "Results", "Compare", "Sweep"])
@@ -158,6 +166,66 @@ with tab_run:
     follow_job(Keys.BACKTEST_JOB, on_done=_job_done)
 
 
+# figure -> (sample key, its unit) shown beside it
+_SAMPLE_OF = {"total_return": ("bars", "bars"), "sharpe": ("bars", "bars"), "max_drawdown": ("bars", "bars"),
+              "win_rate": ("closed_trades", "closed trades"), "profit_factor": ("closed_trades", "closed trades")}
+
+
+def _badges(k: str, m: dict, extra: dict) -> list[str]:
+    """Short warning badges for one figure (the full sentences are listed under the figures)."""
+    s, unc = extra.get("sample") or {}, extra.get("uncertainty") or {}
+    out = []
+    ci = unc.get(k)
+    zero = 1.0 if k == "profit_factor" else 0.0
+    if ci and k in ("sharpe", "total_return", "profit_factor") and ci[0] <= zero <= ci[1]:
+        out.append(f"CI includes {zero:g}")
+    if k in ("win_rate", "profit_factor") and s and s.get("closed_trades", 0) < 30:
+        out.append("< 30 closed trades")
+    if k in ("total_return", "sharpe") and s and s.get("days", 1e9) < 30:
+        out.append("< 30 days")
+    if k == "sharpe" and m.get("sharpe") is None and extra.get("annualised_not_headlined"):
+        out.append("< 90 days: not annualised")
+    if k == "win_rate" and any("open position" in w for w in extra.get("warnings") or []):
+        out.append("open positions not counted")
+    return out
+
+
+def _evidence(m: dict, extra: dict) -> None:
+    """The headline figures with their 95% CIs, sample sizes and warning badges; the warnings,
+    why no trade, and the costs used."""
+    s, unc = extra.get("sample") or {}, extra.get("uncertainty") or {}
+    if extra.get("trades_explanation"):
+        st.info(extra["trades_explanation"])
+    keys = [["total_return", "sharpe", "max_drawdown", "buy_and_hold_return"],
+            ["win_rate", "profit_factor", "trades", "exposure"]]
+    for row in keys:
+        for c, k in zip(st.columns(len(row)), row):
+            value = format_metric(k, m.get(k))
+            if k == "sharpe" and m.get(k) is None and extra.get("annualised_not_headlined"):
+                value = "-"
+            c.metric(LABELS[k][0], value)
+            bits = [ci_text(k, unc.get(k))] if unc.get(k) else []
+            if k in _SAMPLE_OF and s:
+                key, unit = _SAMPLE_OF[k]
+                bits.append(f"n = {s.get(key, 0):,} {unit}")
+            if k == "sharpe" and m.get(k) is None and extra.get("annualised_not_headlined"):
+                bits.append(f"period return {format_metric('total_return', m.get('total_return'))} instead")
+            if k == "trades" and s:
+                bits.append(f"{s.get('closed_trades', 0)} closed ({s.get('independent_trades', 0)} independent), "
+                            f"{s.get('open_trades', 0)} open")
+            if bits:
+                c.caption(" · ".join(bits))
+            for b in _badges(k, m, extra):
+                c.markdown(f":orange-badge[⚠ {b}]")
+    if s:
+        st.caption(f"Sample: {s.get('bars', 0):,} bars over {s.get('days', 0):g} days; CIs: stationary block bootstrap "
+                   f"(Politis-White block length, {((unc.get('method') or {}).get('returns') or {}).get('resamples', 1000):,} "
+                   "resamples, seed 0)")
+    for w in extra.get("warnings") or []:
+        st.warning(w)
+    st.caption(f"Costs used: {costs_text(extra.get('costs'))}")
+
+
 def _show(bid: str) -> None:
     b = load_backtest(ws, bid)
     m, extra = b.manifest.metrics, b.manifest.extra or {}
@@ -170,10 +238,7 @@ def _show(bid: str) -> None:
                 f"**{ann.get('bars_per_year', m.get('bars_per_year')):,} bars/year** ({ann.get('timeframe')}) · {badge}")
     for n in extra.get("notes") or []:
         st.caption(f"note: {n}")
-    keys = ["total_return", "sharpe", "max_drawdown", "win_rate", "trades", "buy_and_hold_return"]
-    for row in (keys[:3], keys[3:]):
-        for c, k in zip(st.columns(3), row):
-            c.metric(LABELS[k][0], format_metric(k, m.get(k)))
+    _evidence(m, extra)
     eq = _read(str(ws.root), bid, "equity")
     st.plotly_chart(equity_figure(eq, "Equity and drawdown (incl. fees, slippage, funding)"), width="stretch")
     left, right = st.columns([1, 2])
@@ -193,11 +258,28 @@ def _show(bid: str) -> None:
         st.dataframe(trades[trades["symbol"] == sym], hide_index=True, width="stretch", height=240)
     if extra.get("per_symbol"):
         st.markdown("**Per symbol**")
-        st.dataframe(pd.DataFrame(extra["per_symbol"]).set_index("symbol")[[k for k in METRICS if k in LABELS]],
+        ps = pd.DataFrame(extra["per_symbol"]).set_index("symbol")
+        cols = [k for k in METRICS if k in LABELS and k in ps.columns]
+        st.dataframe(pd.DataFrame({LABELS[k][0]: ps[k].map(lambda v, k=k: format_metric(k, v)) for k in cols}),
                      width="stretch")
     if extra.get("folds"):
-        st.markdown("**Walk-forward folds** (each fold's out-of-sample block, stitched)")
-        st.dataframe(pd.DataFrame(extra["folds"]), hide_index=True, width="stretch")
+        st.markdown("**Walk-forward folds** (each fold's out-of-sample block, stitched; return, Sharpe and max "
+                    "drawdown per fold with its bars, days and closed trades)")
+        folds = pd.DataFrame(extra["folds"])
+        shown = folds.assign(**{k: folds[k].map(lambda v, key=key: format_metric(key, v))
+                                for k, key in (("return", "total_return"), ("sharpe", "sharpe"),
+                                               ("max_drawdown", "max_drawdown")) if k in folds})
+        if "warnings" in shown:
+            shown["warnings"] = shown["warnings"].map(lambda w: "; ".join(w or []) or "-")
+        st.dataframe(shown, hide_index=True, width="stretch")
+        sp = extra.get("folds_spread") or {}
+        rows = {k: {"min": format_metric(key, v["min"]), "median": format_metric(key, v["median"]),
+                    "max": format_metric(key, v["max"]), "folds": v["n"]}
+                for k, key in (("sharpe", "sharpe"), ("return", "total_return"), ("max_drawdown", "max_drawdown"))
+                if (v := sp.get(k))}
+        if rows:
+            st.markdown("**Spread over the folds**")
+            st.dataframe(pd.DataFrame(rows).T, width="stretch")
     with st.expander("Parameters and lineage"):
         st.json({"params": b.manifest.params, "parents": b.manifest.parents, "equity file": str(b.path / "equity.parquet")},
                 expanded=False)
@@ -232,9 +314,65 @@ with tab_cmp:
                 st.dataframe(metrics_table(c["runs"]), width="stretch")
                 st.plotly_chart(compare_figure({b.label(): c["curves"][b.id] for b in c["runs"]}), width="stretch")
 
+def _fmt_ci(ci, key: str) -> str:
+    return "" if not ci else f" [{format_metric(key, ci[0])}, {format_metric(key, ci[1])}]"
+
+
+def _selection_panel(sel: dict) -> None:
+    """DSR, PBO and the held-out confirmation of a sweep, in plain words, beside its heatmap."""
+    if not sel:
+        st.info("This sweep predates the selection-bias corrections: rerun it to get the deflated Sharpe ratio, "
+                "the PBO and a held-out confirmation.")
+        return
+    n = sel.get("n_cells_traded", 0)
+    st.markdown(f"**Selection** by **{sel['metric']}** ({'lowest' if sel['direction'] == 'min' else 'highest'} wins): "
+                f"{n} of {sel['n_cells']} cells traded (cells without trades cannot be chosen)")
+    best = sel.get("best")
+    if best is None:
+        st.warning("No cell traded in the selection part: nothing was chosen.")
+    else:
+        st.caption("chosen cell: " + ", ".join(f"{k} {'off' if v is None else f'{v:g}'}" for k, v in best.items()))
+    dsr, d = sel.get("deflated_sharpe"), sel.get("dsr") or {}
+    c1, c2 = st.columns(2)
+    c1.metric("Deflated Sharpe ratio", "-" if dsr is None else f"{dsr:.2f}", help="Bailey & López de Prado (2014)")
+    pbo, p = sel.get("pbo"), sel.get("pbo_detail") or {}
+    c2.metric("PBO", "-" if pbo is None else f"{pbo:.2f}", help="Bailey, Borwein, López de Prado & Zhu (2017), CSCV")
+    if dsr is not None:
+        st.caption(f"DSR {dsr:.2f}: the probability that the chosen cell's true Sharpe ratio beats the best Sharpe that "
+                   f"{n} cells without any skill would show by luck (per-bar Sharpe {d['sharpe']:.4f} vs expected maximum "
+                   f"{d['sr0']:.4f}, {d['bars']:,} bars, skew {d['skewness']:.2f}, kurtosis {d['kurtosis']:.1f}). "
+                   f"Above 0.95 is convincing; a DSR of 0.3 would mean a 70 % chance the figure is only the luck of "
+                   f"picking the best of {n}.")
+    if pbo is not None:
+        st.caption(f"PBO {pbo:.2f}: in {pbo * 100:.0f} % of {p['combinations']:,} ways to cut the selection part into two "
+                   f"halves ({p['blocks']} blocks), the cell that was best in one half ranked at or below the median in "
+                   "the other. Near 0.5 or above: the ranking is noise (overfit); near 0: the best cell stays good.")
+    elif p.get("reason"):
+        st.caption(f"PBO: - ({p['reason']})")
+    conf, ins = sel.get("confirmation"), sel.get("in_selection") or {}
+    if conf:
+        rows = {}
+        for label, key in (("Total return", "total_return"), ("Sharpe", "sharpe"), ("Max drawdown", "max_drawdown"),
+                           ("Win rate", "win_rate"), ("Profit factor", "profit_factor")):
+            rows[label] = {"selection part (chosen)": format_metric(key, (ins.get("metrics") or {}).get(key)),
+                           "held-out part": format_metric(key, conf["metrics"].get(key))
+                           + _fmt_ci((conf.get("uncertainty") or {}).get(key), key)}
+        for label, key in (("Closed trades", "closed_trades"), ("Independent trades", "independent_trades"),
+                           ("Bars", "bars"), ("Days", "days")):
+            rows[label] = {"selection part (chosen)": f"{(ins.get('sample') or {}).get(key, '-')}",
+                           "held-out part": f"{conf['sample'].get(key, '-')}"}
+        st.markdown(f"**Held-out confirmation** {pd.Timestamp(conf['start']):%Y-%m-%d} → {pd.Timestamp(conf['end']):%Y-%m-%d}"
+                    f" (purge gap {conf.get('purge_bars', 0)} bars; 95 % block-bootstrap CI in brackets)")
+        st.dataframe(pd.DataFrame(rows).T, width="stretch")
+    for w in sel.get("warnings") or []:
+        st.warning(w, icon="⚠️")
+
+
 with tab_sweep:
-    st.caption("A grid over thresholds x stop-loss x take-profit simulated as one vectorised vectorbt run. The best cell "
-               "is picked on the same period: read the heatmap as sensitivity, not as an out-of-sample result.")
+    st.caption("A grid over thresholds x stop-loss x take-profit simulated as one vectorised vectorbt run on the first "
+               "part of the period; the best cell is then re-run on the held-out end of the period, which the selection "
+               "never saw. The deflated Sharpe ratio and the PBO say how much of the best cell's figure is the luck of "
+               "picking the best of many.")
     words, src_opts, period, tf = _source_inputs("sweep", many=False, threshold=False)
     with st.form("sweep-form"):
         is_rule = bool(words) and words[0] == "rule"
@@ -243,8 +381,12 @@ with tab_sweep:
                             help="start:stop:step or a list, e.g. 0.5,0.6,0.7 (models only)")
         sls = c2.text_input("Stop-losses", value="none,0.01,0.02,0.04", help="'none' = no stop")
         tps = c3.text_input("Take-profits", value="none", help="e.g. none,0.02,0.04")
-        metric = c4.selectbox("Metric", ["sharpe", "total_return", "sortino", "calmar", "max_drawdown", "win_rate",
-                                         "profit_factor", "expectancy", "excess_return"], key="sweep-metric")
+        metric = c4.selectbox("Metric", SWEEP_RANK_METRICS, key="sweep-metric",
+                              format_func=lambda k: f"{k} ({'lowest' if METRIC_DIRECTION[k] == 'min' else 'highest'} wins)",
+                              help="each metric is ranked in its own direction: fees and drawdown durations pick the "
+                                   "lowest, max_drawdown the one closest to 0")
+        holdout = st.slider("Held out for confirmation (the end of the period)", 0.0, 0.8, 0.3, 0.05, key="sweep-holdout",
+                            help="never seen by the selection; the chosen cell is re-run there. 0 = no confirmation")
         per = period_inputs("sweep", period, None)
         port = portfolio_inputs("sweep", [], stops=False)
         go = st.form_submit_button("Run sweep", type="primary", disabled=not words)
@@ -252,7 +394,8 @@ with tab_sweep:
         head = ["--rule", "sma_cross"] if is_rule else [words[0]]
         grid = (["--thresholds", thr.strip()] if thr.strip() and not is_rule else []) + ["--sl-stops", sls.strip() or "none",
                                                                                        "--tp-stops", tps.strip() or "none"]
-        start_job(["backtest", "sweep", *head, *src_opts, *grid, "--metric", metric, *per, *port], SWEEP_JOB,
+        start_job(["backtest", "sweep", *head, *src_opts, *grid, "--metric", metric, "--holdout", repr(float(holdout)),
+                   *per, *port], SWEEP_JOB,
                   name="backtest sweep")
     follow_job(SWEEP_JOB, on_done=_sweep_done)
     sweeps = runs[runs["mode"] == "sweep"]
@@ -276,10 +419,19 @@ with tab_sweep:
                 vals = list(table[other].drop_duplicates())
                 fixed[other] = st.select_slider(f"{other} fixed at", vals, key=f"sw-f-{pick}-{other}",
                                                 format_func=lambda v: "off" if pd.isna(v) else f"{v:g}")
-            st.plotly_chart(heatmap_figure(table, show, x=x, y=y, fixed=fixed), width="stretch")
-            st.markdown(f"**Top grid points by {show}** (period {pd.Timestamp(b.manifest.start):%Y-%m-%d %H:%M} → "
-                        f"{pd.Timestamp(b.manifest.end):%Y-%m-%d %H:%M} UTC, "
-                        f"{b.manifest.metrics.get('bars_per_year', 0):,} bars/year)")
-            st.dataframe(table.sort_values(show, ascending=False).head(10), hide_index=True, width="stretch")
+            sel = (b.manifest.extra or {}).get("selection") or {}
+            left, right = st.columns([3, 2])
+            with left:
+                st.plotly_chart(heatmap_figure(table, show, x=x, y=y, fixed=fixed, best=sel.get("best")), width="stretch")
+            with right:
+                _selection_panel(sel)
+            sp = sel.get("selection_period") or {"start": b.manifest.start, "end": b.manifest.end}
+            direction = METRIC_DIRECTION.get(show, "max")
+            st.markdown(f"**Top grid points by {show}** ({'lowest' if direction == 'min' else 'highest'} first; selection "
+                        f"part {pd.Timestamp(sp['start']):%Y-%m-%d %H:%M} → {pd.Timestamp(sp['end']):%Y-%m-%d %H:%M} UTC, "
+                        f"{b.manifest.metrics.get('bars_per_year', 0):,} bars/year; '-' = no value, e.g. a cell without "
+                        "trades has no Sharpe)")
+            top = table.sort_values(show, ascending=direction == "min", na_position="last").head(10)
+            st.dataframe(top.style.format(na_rep="-", precision=4), hide_index=True, width="stretch")
             for n in (b.manifest.extra or {}).get("notes") or []:
                 st.caption(f"note: {n}")

@@ -8,7 +8,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from engine.backtest.params import DEFAULT_INIT_CASH, DEFAULT_SLIPPAGE, default_fee
+from engine.backtest.params import DEFAULT_INIT_CASH, default_direction, default_fee, default_slippage
 
 SWEEP_JOB = "backtest.sweep_job_id"
 RESULT = "backtest.result_id"
@@ -19,8 +19,10 @@ def portfolio_inputs(key: str, symbols: list[str], *, stops: bool = True) -> lis
     """Direction, sizing, stops, execution, fees, slippage, funding, cash -> CLI options."""
     opts: list[str] = []
     c1, c2, c3, c4 = st.columns(4)
-    direction = c1.selectbox("Direction", ["both", "long", "short"], key=f"{key}-dir",
-                             help="both = long on up signals, short on down signals (reversals)")
+    auto = f"default ({default_direction(symbols)})" if symbols else "default"
+    direction = c1.selectbox("Direction", [auto, "both", "long", "short"], key=f"{key}-dir-{','.join(symbols)}",
+                             help="default: config/costs.yaml (spot: long-only; perpetuals: both). both = long on up "
+                                  "signals, short on down signals; shorting spot pays the borrow rate")
     sizing = c2.selectbox("Position sizing", ["all", "percent", "value", "amount"], key=f"{key}-sizing",
                           help="all equity of the symbol's sleeve / fraction of cash / fixed cash / fixed coins per trade")
     size = c3.number_input("Size", min_value=0.0, value=1.0 if sizing in ("percent", "amount") else 1000.0,
@@ -28,7 +30,8 @@ def portfolio_inputs(key: str, symbols: list[str], *, stops: bool = True) -> lis
                            help="percent: (0, 1]; value: cash per trade; amount: coins per trade")
     execution = c4.selectbox("Fill at", ["next_open", "close"], key=f"{key}-exec",
                              help="next_open: a signal known at a bar's close fills at the next bar's open (no look-ahead)")
-    opts += ["--direction", direction, "--sizing", sizing, "--execution", execution]
+    opts += (["--direction", direction] if direction in ("both", "long", "short") else []) + [
+        "--sizing", sizing, "--execution", execution]
     if sizing != "all":
         opts += ["--size", repr(float(size))]
     if stops:
@@ -50,8 +53,8 @@ def portfolio_inputs(key: str, symbols: list[str], *, stops: bool = True) -> lis
     fee_type = c1.selectbox("Fee type", ["taker", "maker"], key=f"{key}-feetype")
     fees = c2.number_input("Fee per fill (fraction)", value=default_fee(symbols, fee_type), step=0.0001, format="%.5f",
                            key=f"{key}-fees-{fee_type}-{','.join(symbols)}",
-                           help="Binance presets: spot 0.1 %; USDT-M perpetual 0.05 % taker / 0.02 % maker")
-    slip = c3.number_input("Slippage per fill (fraction)", value=DEFAULT_SLIPPAGE, step=0.0001, format="%.5f",
+                           help="default from config/costs.yaml (the one cost model)")
+    slip = c3.number_input("Slippage per fill (fraction)", value=default_slippage(), step=0.0001, format="%.5f",
                            key=f"{key}-slip")
     c1, c2 = st.columns(2)
     cash = c1.number_input("Initial cash", min_value=1.0, value=DEFAULT_INIT_CASH, step=1000.0, key=f"{key}-cash")

@@ -108,7 +108,7 @@ with tab2:
             s1 = st.selectbox("Stage 1 model", [m["id"] for m in of_pair], help="newest first")
             fs = st.selectbox("Feature set", ["(Stage 1's, or the newest)", *sets.featureset_id.tolist()])
             suggested = next((m["extra"].get("suggested_threshold") for m in of_pair if m["id"] == s1), None)
-            mode = st.radio("Signal threshold", ["Threshold", "Target pass rate (train split)"], horizontal=True)
+            mode = st.radio("Signal threshold", ["Threshold", "Target pass rate (validation split)"], horizontal=True)
             c1, c2 = st.columns(2)
             th = c1.slider("Threshold on 1 - P(no pivot)", 0.0, 1.0, float(round(suggested or 0.5, 3)), 0.001, format="%.3f",
                            help="Stage 1 models trained here suggest the threshold that passes 4 % of validation bars")

@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from engine.plots.stage2 import confusion_figure, cv_figure, importance_figure, pass_rate_figure
+from engine.plots.stage2 import confusion_figure, cv_figure, evidence_figure, importance_figure, pass_rate_figure
 from engine.stage2.filtering import explore_threshold, pass_rate_curve
 from pages.ui import workspace
 from storage.artifacts import kinds_stamp
@@ -146,7 +146,11 @@ def threshold_explorer(frame: pd.DataFrame, threshold: float, *, key: str) -> fl
 def stage2_table(ms: list[dict]) -> pd.DataFrame:
     return pd.DataFrame([{"id": m["id"], "pair": f"{m['symbols'][0]} {m['timeframe']}" if m["symbols"] else "",
                           "threshold": m["metrics"].get("threshold"), "samples": m["metrics"].get("samples"),
-                          "test accuracy": m["metrics"].get("test_accuracy"), "test macro F1": m["metrics"].get("test_f1_macro"),
+                          "test accuracy (all signals)": m["metrics"].get("test_accuracy_signals"),
+                          "test signals": m["metrics"].get("test_signals"),
+                          "best baseline": m["metrics"].get("test_best_baseline"),
+                          "test accuracy (pivots only)": m["metrics"].get("test_accuracy"),
+                          "test macro F1 (pivots only)": m["metrics"].get("test_f1_macro"),
                           "CV accuracy": (m["metrics"].get("cv") or {}).get("accuracy_mean"),
                           "stage1": m["params"].get("stage1_id"), "created": m["created_at"]} for m in ms])
 
@@ -158,14 +162,23 @@ def show_stage2(m: dict) -> None:
     cv = ex.get("cv") or {}
     st.markdown(f"**{m['name']}** — `{m['id']}` (Stage 1 `{m['params'].get('stage1_id')}`, "
                 f"features `{m['params'].get('featureset_id')}`)")
+    evidence = ex.get("evidence") or {}
+    if evidence.get("test"):
+        show_evidence(evidence)
+    else:
+        st.info("This model predates the figures over all signal bars: retrain it to see them with CIs and baselines. "
+                "The accuracy below covers only the signal bars that turned out to be pivots.")
     c1, c2, c3, c4, c5 = st.columns(5)
-    c1.metric("Test accuracy", f"{mt.get('test_accuracy', float('nan')):.3f}")
-    c2.metric("Test macro F1", f"{mt.get('test_f1_macro', float('nan')):.3f}")
+    c1.metric("Test accuracy, pivot bars only", _f(mt.get("test_accuracy")),
+              help="only the signal bars that later turned out to be pivots: not knowable when the signal fires")
+    c2.metric("Test macro F1, pivot bars only", _f(mt.get("test_f1_macro")))
     acc = cv.get("accuracy") or {}
-    c3.metric("CV accuracy", f"{acc.get('mean', float('nan')):.3f}", delta=f"± {acc.get('std', float('nan')):.3f}",
+    c3.metric("CV accuracy (pivot bars)", _f(acc.get("mean")), delta=f"± {_f(acc.get('std'))}",
               delta_color="off", delta_arrow="off",
-              help=f"{cv.get('folds')} time-ordered folds; min {acc.get('min', float('nan')):.3f}, max {acc.get('max', float('nan')):.3f}")
-    c4.metric("Threshold", f"{mt.get('threshold', float('nan')):.3f}")
+              help=f"{cv.get('folds')} time-ordered folds; min {_f(acc.get('min'))}, max {_f(acc.get('max'))}")
+    c4.metric("Threshold", _f(mt.get("threshold")),
+              help="chosen on the validation split from a target pass rate" if (ex.get("counts") or {}).get(
+                  "threshold_chosen_on") == "validation" else "given")
     c5.metric("Pass rate (test)", fmt_pct((mt.get("pass_rate") or {}).get("test")))
     for w in ex.get("warnings") or []:
         st.warning(w)
@@ -200,6 +213,61 @@ def show_stage2(m: dict) -> None:
             st.code(summary.read_text(encoding="utf-8"), language=None)
 
 
+def _f(v, digits: int = 3) -> str:
+    """A number, or "-" where it is undefined (never NaN / Infinity on the page)."""
+    return "-" if v is None or pd.isna(v) else f"{v:.{digits}f}"
+
+
+def _ci(ci) -> str:
+    return f"[{ci[0]:.3f}, {ci[1]:.3f}]" if ci else "-"
+
+
+def show_evidence(evidence: dict) -> None:
+    """What a trader would get: accuracy / macro-F1 over ALL signal bars with CIs, baselines on the
+    same bars, the pivot-only figure labelled as such, class shares and sample sizes."""
+    t = evidence["test"]
+    u = t.get("uncertainty") or {}
+    base = {k: v for k, v in (t.get("baselines") or {}).items() if v is not None}
+    best = max(base, key=base.get) if base else None
+    c1, c2, c3, c4 = st.columns(4)
+    c1.metric(f"Test accuracy, all {t['signals']} signals", _f(t.get("accuracy_signals")),
+              help=f"95% CI {_ci(u.get('accuracy_signals'))}; a signal bar that was not a pivot is its own 'no pivot' "
+                   "class, which Stage 2 never predicts, so it counts as wrong")
+    c1.caption(f"95% CI {_ci(u.get('accuracy_signals'))} · n = {t['signals']} signals")
+    c2.metric("Best baseline, same bars", _f(base.get(best)) if best else "-", help=(evidence.get("baseline_rules") or {}).get(best))
+    c2.caption(best or "")
+    c3.metric("Test macro F1, all signals", _f(t.get("macro_f1_signals")), help="5 classes incl. 'no pivot'")
+    c3.caption(f"95% CI {_ci(u.get('macro_f1_signals'))}")
+    c4.metric(f"Pivot bars only ({t['pivots']})", _f(t.get("accuracy_pivots")),
+              help="only the signal bars that later turned out to be pivots: not knowable when the signal fires")
+    c4.caption(f"95% CI {_ci(u.get('accuracy_pivots'))} · not the headline")
+    oof = evidence.get("stage1_oof")
+    st.caption(("Stage 1 probabilities on the train split: out-of-fold. " if oof else
+                "Stage 1 probabilities on the train split are NOT out-of-fold. ") + (evidence.get("no_pivot_class") or ""))
+    rows = []
+    for s in ("val", "test"):
+        e = evidence.get(s)
+        if not e:
+            continue
+        uu = e.get("uncertainty") or {}
+        rows.append({"split": s, "signals": e["signals"], "pivots": e["pivots"], "days": e["sample"]["days"],
+                     "Stage 2 (all signals)": _f(e.get("accuracy_signals")), "95% CI": _ci(uu.get("accuracy_signals")),
+                     "macro F1 (all signals)": _f(e.get("macro_f1_signals")),
+                     **{f"baseline {k}": _f(v) for k, v in (e.get("baselines") or {}).items()},
+                     "Stage 2 (pivots only)": _f(e.get("accuracy_pivots")),
+                     "no pivot share": fmt_pct((e.get("class_shares") or {}).get("no_pivot"))})
+    left, right = st.columns([3, 2])
+    left.plotly_chart(evidence_figure(evidence), width="stretch", key=f"ev-{id(evidence)}")
+    with right:
+        st.dataframe(pd.DataFrame(rows).set_index("split").T, width="stretch")
+        shares = pd.DataFrame({s: (evidence[s].get("class_shares") or {}) for s in ("val", "test") if evidence.get(s)})
+        st.caption("True class shares over the signal bars")
+        st.dataframe(shares.map(fmt_pct), width="stretch")
+    with st.expander("How the baselines are defined"):
+        for k, v in (evidence.get("baseline_rules") or {}).items():
+            st.markdown(f"- **{k}**: {v}")
+
+
 # -- batch ------------------------------------------------------------------------------------------
 def batch_state(job_id: str) -> dict | None:
     from engine.stage2.batch import STATE_FILE
@@ -221,7 +289,9 @@ def show_batch(state: dict) -> None:
     st.caption(f"{done} of {len(df)} pairs succeeded, {(df.status == 'failed').sum()} failed, "
                f"{df.status.isin(['pending', 'running']).sum()} to do")
     st.dataframe(df, hide_index=True, width="stretch",
-                 column_config={"accuracy": st.column_config.NumberColumn(format="%.3f"),
+                 column_config={"accuracy_signals": st.column_config.NumberColumn("accuracy (all signals)", format="%.3f"),
+                                "best_baseline": st.column_config.NumberColumn(format="%.3f"),
+                                "accuracy": st.column_config.NumberColumn("accuracy (pivots only)", format="%.3f"),
                                 "f1_macro": st.column_config.NumberColumn(format="%.3f"),
                                 "cv_accuracy_mean": st.column_config.NumberColumn(format="%.3f"),
                                 "cv_accuracy_std": st.column_config.NumberColumn(format="%.3f"),

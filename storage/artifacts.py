@@ -25,6 +25,7 @@ class Draft:
     workspace: Workspace
     manifest: Manifest
     dir: Path
+    replace: bool = False
 
     @property
     def id(self) -> str:
@@ -50,11 +51,14 @@ def create_artifact(
     origin: str = "local",
     replace: bool = False,
     index: bool = True,
+    staged: list[Draft] | None = None,
 ) -> Iterator[Draft]:
     """Context manager that yields a :class:`Draft` and commits it atomically on success.
 
     ``replace=True`` swaps an existing artifact of the same id for the new one (used for
-    the canonical OHLCV series, which is updated by later imports).
+    the canonical OHLCV series, which is updated by later imports).  With ``staged`` (a list)
+    the finished draft (hashed, manifest written) is appended to it instead of committed:
+    :func:`publish` then commits several in one step, :func:`discard` drops them.
     """
     check_kind(kind)
     ws.ensure()
@@ -67,9 +71,13 @@ def create_artifact(
     if final.exists() and not replace:
         raise Conflict(f"artifact {aid} already exists", hint="choose another id or remove it first")
     staging = ws.staging_dir(aid)
-    draft = Draft(ws, manifest, staging)
+    draft = Draft(ws, manifest, staging, replace)
     try:
         yield draft
+        if staged is not None:
+            _finish(draft)
+            staged.append(draft)
+            return
         commit(ws, draft, replace=replace)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
@@ -80,26 +88,46 @@ def create_artifact(
         index_quietly(ws)
 
 
+def _finish(draft: Draft) -> None:
+    draft.manifest.hash_files(draft.dir)
+    draft.manifest.write(draft.dir)
+
+
 def commit(ws: Workspace, draft: Draft, *, replace: bool = False) -> Path:
-    m = draft.manifest
-    m.hash_files(draft.dir)
-    m.write(draft.dir)
-    final = ws.artifact_dir(m.kind, m.id)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    if final.exists():
-        if not replace:
-            raise Conflict(f"artifact {m.id} already exists")
-        trash = ws.tmp_dir / f"{m.id}.replaced.{draft.dir.name.rsplit('.', 2)[-2]}.partial"
-        final.rename(trash)
-        try:
-            draft.dir.rename(final)
-        except BaseException:
-            trash.rename(final)  # put the old one back
-            raise
-        shutil.rmtree(trash, ignore_errors=True)
-    else:
-        draft.dir.rename(final)
-    return final
+    _finish(draft)
+    draft.replace = replace
+    publish(ws, [draft], index=False)
+    return ws.artifact_dir(draft.manifest.kind, draft.manifest.id)
+
+
+def publish(ws: Workspace, drafts: list[Draft], *, extra: Iterable[Any] = (), index: bool = True) -> list[Path]:
+    """Commit staged drafts (and ``extra`` :class:`storage.publish.Move` s, e.g. tick files) in one
+    step: all of them or none, also across a crash (publish journal; see storage.publish).  An
+    existing artifact is replaced only when its draft says ``replace``; otherwise Conflict and
+    nothing moves.  Holds the lock of every id it replaces while it publishes.  The staging folders are gone
+    afterwards either way."""
+    from storage.locks import artifact_locks
+    from storage.publish import Move, publish_moves
+
+    moves = [Move(d.dir, ws.artifact_dir(d.manifest.kind, d.manifest.id), d.replace, d.manifest.id) for d in drafts]
+    try:
+        # replacing needs the id's lock (another writer may be replacing it too); a new id needs none: a
+        # rename onto an id that appeared meanwhile fails and is reported as a Conflict
+        with artifact_locks(ws, [d.manifest.id for d in drafts if d.replace]):
+            publish_moves(ws, moves + list(extra))
+    except BaseException:
+        discard(drafts)
+        raise
+    if index and drafts:
+        from storage.catalog import index_quietly
+
+        index_quietly(ws)
+    return [m.dst for m in moves]
+
+
+def discard(drafts: Iterable[Draft]) -> None:
+    for d in drafts:
+        shutil.rmtree(d.dir, ignore_errors=True)
 
 
 def read_manifest(ws: Workspace, artifact_id: str, kind: str | None = None) -> Manifest:

@@ -69,11 +69,12 @@ class RefreshResult:
     updated: int = 0
     removed: int = 0
     problems: list[str] = field(default_factory=list)
+    skipped: list[dict[str, str]] = field(default_factory=list)  # {path, reason}: manifests not indexed
     seconds: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         return {"scanned": self.scanned, "added": self.added, "updated": self.updated, "removed": self.removed,
-                "problems": self.problems, "seconds": round(self.seconds, 4)}
+                "problems": self.problems, "skipped": self.skipped, "seconds": round(self.seconds, 4)}
 
 
 def _is_lock_error(e: Exception) -> bool:
@@ -140,22 +141,29 @@ def scan_manifests(ws: Workspace) -> dict[str, float]:
 
 
 def _parse(path: str, mtime: float) -> tuple[tuple, list, list, list]:
+    """One manifest -> index rows, after the one schema (storage.schema) and the folder check:
+    a manifest that fails is reported as skipped with the reason, never indexed."""
+    from storage.schema import check_folder, validate_manifest
+
     with open(path, encoding="utf-8") as f:
         text = f.read()
-    m = json.loads(text)
-    if not isinstance(m, dict) or "id" not in m or "kind" not in m:
-        raise ValueError("not a manifest (needs id and kind)")
-    aid = str(m["id"])
-    files = m.get("files") or []
-    extra = m.get("extra") or {}
-    row = (aid, str(m["kind"]), m.get("name") or aid, _ts(m.get("created_at")),
-           [str(s) for s in (m.get("symbols") or [])], m.get("timeframe"), m.get("origin") or "local",
-           os.path.dirname(path), mtime, int(sum(int(f.get("size") or 0) for f in files)), len(files),
-           _ts(m.get("start") or extra.get("start")), _ts(m.get("end") or extra.get("end")), m.get("code_version"),
-           json.dumps(m.get("params") or {}), json.dumps(m.get("metrics") or {}), text)
-    lineage = [(aid, str(p)) for p in (m.get("parents") or [])]
-    metrics = _metric_rows(aid, m.get("metrics") or {})
-    frows = [(aid, f.get("path"), int(f.get("size") or 0), f.get("sha256")) for f in files]
+    try:
+        raw = json.loads(text)
+    except ValueError as e:
+        raise BadInput(f"not valid JSON: {str(e)[:200]}") from None
+    m = validate_manifest(raw, source="manifest")
+    check_folder(m["id"], m["kind"], Path(path).parent, source="manifest")
+    aid = m["id"]
+    files = m["files"]
+    extra = m["extra"]
+    row = (aid, m["kind"], m["name"] or aid, _ts(m["created_at"]),
+           list(m["symbols"]), m["timeframe"], m["origin"] or "local",
+           os.path.dirname(path), mtime, int(sum(f["size"] for f in files)), len(files),
+           _ts(m["start"] or extra.get("start")), _ts(m["end"] or extra.get("end")), m["code_version"],
+           json.dumps(m["params"]), json.dumps(m["metrics"]), text)
+    lineage = [(aid, p) for p in m["parents"]]
+    metrics = _metric_rows(aid, m["metrics"])
+    frows = [(aid, f["path"], f["size"], f["sha256"]) for f in files]
     return row, lineage, metrics, frows
 
 
@@ -273,14 +281,29 @@ class Catalog:
     def _index(self, con, found: dict[str, float], known: dict[str, tuple[str, float]], result: RefreshResult) -> None:
         changed = [p for p, mt in found.items() if p not in known or known[p][1] != mt]
         removed_ids = [known[p][0] for p in known if p not in found]
+        # ids indexed from manifests that stay as they are: a changed manifest elsewhere claiming one is a duplicate
+        kept = {known[p][0]: p for p in known if p in found and p not in set(changed)}
+        rank = {k: i for i, k in enumerate(KINDS)}
         rows, lineage, metrics, files = [], [], [], []
         problems = []
+        parsed = []
         for p in changed:
             try:
-                r, li, me, fi = _parse(p, found[p])
+                parsed.append((p, _parse(p, found[p])))
+            except BadInput as e:
+                problems.append((p, str(e)))
             except (OSError, ValueError, TypeError, AttributeError) as e:
-                problems.append((p, f"{type(e).__name__}: {e}"))
+                problems.append((p, f"{type(e).__name__}: {str(e)[:200]}"))
+        # the same id in two folders (two kinds): the one `find_artifact_dir` resolves wins, the other is reported
+        parsed.sort(key=lambda x: (rank.get(x[1][0][1], 99), x[0]))
+        seen: dict[str, str] = {}
+        for p, (r, li, me, fi) in parsed:
+            other = seen.get(r[0]) or kept.get(r[0])
+            if other is not None and os.path.normpath(other) != os.path.normpath(p):
+                problems.append((p, (f"duplicate id {r[0]!r}: already indexed from {os.path.dirname(other)}; "
+                                     "this one is skipped")))
                 continue
+            seen[r[0]] = p
             rows.append(r)
             lineage += li
             metrics += me
@@ -289,8 +312,11 @@ class Catalog:
                 result.updated += 1
             else:
                 result.added += 1
+        # a manifest indexed before that now fails: its old entry goes (it no longer describes its folder)
+        removed_ids += [known[p][0] for p, _ in problems if p in known]
         result.removed = len(removed_ids)
         result.problems = [f"{p}: {m}" for p, m in problems]
+        result.skipped = [{"path": p, "reason": m} for p, m in problems]
         con.execute("BEGIN TRANSACTION")
         try:
             stale = removed_ids + [r[0] for r in rows]
@@ -304,7 +330,7 @@ class Catalog:
                 con.execute("DELETE FROM files WHERE artifact_id IN (SELECT id FROM stale_ids)")
                 con.unregister("stale_ids")
             if rows:
-                # the same id twice (copied folder): keep the newest manifest
+                # ids are unique by now (duplicates were reported above); a guard only
                 dedup: dict[str, tuple] = {}
                 for r in rows:
                     if r[0] not in dedup or r[8] >= dedup[r[0]][8]:

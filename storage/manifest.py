@@ -103,27 +103,23 @@ class Manifest:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any], *, source: str = "manifest") -> "Manifest":
-        if not isinstance(d, dict):
-            raise BadInput(f"{source} is not a JSON object")
-        missing = [k for k in ("id", "kind") if k not in d]
-        if missing:
-            raise BadInput(f"{source} lacks required field(s) {', '.join(missing)}")
+        """A manifest from its JSON form, checked against the one schema (storage.schema): BadInput
+        naming the first bad field (wrong type, unsafe file path, bad size / sha256, ...)."""
+        from storage.schema import validate_manifest
+
+        checked = validate_manifest(d, source=source)
         known = {f for f in cls.__dataclass_fields__}
-        kw = {k: v for k, v in d.items() if k in known}
-        kw["files"] = [FileEntry(**{k: f[k] for k in ("path", "size", "sha256")}) for f in d.get("files") or []]
-        for key in ("symbols", "parents"):
-            if kw.get(key) is None:
-                kw[key] = []
-        for key in ("params", "metrics", "extra"):
-            if kw.get(key) is None:
-                kw[key] = {}
+        kw = {k: checked[k] for k in d if k in known}
+        kw["files"] = [FileEntry(f["path"], f["size"], f["sha256"]) for f in checked["files"]]
         try:
             return cls(**kw)
         except (TypeError, KeyError) as e:
             raise BadInput(f"{source} is malformed: {e}") from e
 
     @classmethod
-    def read(cls, path: Path) -> "Manifest":
+    def read(cls, path: Path, *, check_folder: bool = True) -> "Manifest":
+        """Read and check ``<dir>/manifest.json``; with ``check_folder`` its id and kind must match the
+        folder it lies in (``artifacts/<kind>/<id>/`` or ``jobs/<id>/``)."""
         p = Path(path)
         if p.is_dir():
             p = p / MANIFEST
@@ -132,8 +128,13 @@ class Manifest:
         except FileNotFoundError:
             raise
         except (OSError, ValueError) as e:
-            raise BadInput(f"cannot read manifest {p}: {e}") from e
-        return cls.from_dict(data, source=str(p))
+            raise BadInput(f"cannot read manifest {p}: {str(e)[:200]}") from e
+        m = cls.from_dict(data, source=str(p))
+        if check_folder:
+            from storage.schema import check_folder as _check
+
+            _check(m.id, m.kind, p.parent, source=str(p))
+        return m
 
     def write(self, directory: Path) -> Path:
         """Atomically (temp file + rename) write manifest.json into ``directory``."""

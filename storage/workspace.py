@@ -3,7 +3,9 @@
     <root>/
       artifacts/<kind>/<artifact id>/manifest.json + files   (the truth)
       jobs/<job id>/state.json, log.txt, manifest.json         (job state; manifest once ended)
-      tmp/                                                     (staging; same filesystem for atomic renames)
+      tmp/                                                     (staging; same filesystem for atomic renames;
+                                                                staging folder names record the writer's pid + start)
+      locks/                                                   (per-series / per-artifact lock files, flock)
       catalog.duckdb                                           (index of all manifests; rebuildable)
       known_hosts                                              (SSH host keys trusted by the user)
       ssh_hosts.json                                           (SSH host profiles; never passwords)
@@ -93,6 +95,10 @@ class Workspace:
     def ticks_dir(self) -> Path:
         return self.root / "raw" / "ticks"
 
+    @property
+    def locks_dir(self) -> Path:
+        return self.root / "locks"
+
     def kind_dir(self, kind: str) -> Path:
         return self.artifacts_dir / check_kind(kind)
 
@@ -108,9 +114,12 @@ class Workspace:
         return self
 
     def staging_dir(self, label: str) -> Path:
-        """A fresh directory under tmp/ for writing an artifact before its atomic rename."""
+        """A fresh directory under tmp/ for writing an artifact before its atomic rename.
+
+        Its name records the writer (``<label>.<hex>.p<pid>-<start>.partial``), so that the
+        start-up cleanup removes it only once that process is gone."""
         self.ensure()
-        path = self.tmp_dir / f"{check_id(label)}.{secrets.token_hex(4)}.partial"
+        path = self.tmp_dir / f"{check_id(label)}.{secrets.token_hex(4)}.{owner_tag()}.partial"
         path.mkdir()
         return path
 
@@ -127,15 +136,74 @@ class Workspace:
         return None
 
     def clean_stale_staging(self, older_than_s: float = 24 * 3600) -> int:
-        """Remove staging folders left behind by processes that died (never indexed)."""
+        """Start-up cleanup (CLI and app): roll back publishes interrupted by a crash, then
+        remove staging folders whose writer process is gone (never indexed).  Folders without
+        a recorded writer (older versions) go when older than ``older_than_s``; Stage 2 batch
+        state files under tmp/ when every pair ended (1 h) or after 7 days.  Best effort: a
+        read-only workspace is left as it is."""
         if not self.tmp_dir.is_dir():
             return 0
         import time
 
+        from storage.publish import recover_interrupted
+
         n = 0
-        now = time.time()
-        for p in self.tmp_dir.iterdir():
-            if p.name.endswith(".partial") and now - p.stat().st_mtime > older_than_s:
-                shutil.rmtree(p, ignore_errors=True)
-                n += 1
+        try:
+            n += recover_interrupted(self)
+            now = time.time()
+            for p in list(self.tmp_dir.iterdir()):
+                try:
+                    age = now - p.lstat().st_mtime
+                    if p.name.endswith(".partial") and p.is_dir():
+                        owner = parse_owner(p.name)
+                        if (owner is not None and not owner_alive(*owner)) or (owner is None and age > older_than_s):
+                            shutil.rmtree(p, ignore_errors=True)
+                            n += 1
+                    elif (p.name.startswith("stage2-batch-") and p.name.endswith(".json")
+                          and (age > 7 * 86400 or (age > 3600 and _batch_ended(p)))):
+                        p.unlink(missing_ok=True)
+                        n += 1
+                except FileNotFoundError:
+                    continue
+        except OSError:  # read-only / vanished workspace: nothing to clean here
+            return n
         return n
+
+
+_OWNER_RE = re.compile(r"\.p(\d+)-(\d+)\.partial$")
+
+
+def _start_cs(pid: int) -> int | None:
+    """The process's start time in centiseconds since the epoch (psutil), None when it is gone."""
+    import psutil
+
+    try:
+        return int(psutil.Process(pid).create_time() * 100)
+    except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+        return None
+
+
+def owner_tag(pid: int | None = None) -> str:
+    pid = pid or os.getpid()
+    return f"p{pid}-{_start_cs(pid) or 0}"
+
+
+def parse_owner(name: str) -> tuple[int, int] | None:
+    m = _OWNER_RE.search(name)
+    return (int(m.group(1)), int(m.group(2))) if m else None
+
+
+def owner_alive(pid: int, start_cs: int) -> bool:
+    """True while the process that wrote the tag runs (same pid AND same start time: a reused pid is not it)."""
+    now = _start_cs(pid)
+    return now is not None and abs(now - start_cs) <= 100
+
+
+def _batch_ended(path: Path) -> bool:
+    import json
+
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+        return all(r.get("status") in ("succeeded", "failed") for r in doc.get("pairs") or [])
+    except (OSError, ValueError, AttributeError, TypeError):
+        return True  # unreadable: nothing to resume from

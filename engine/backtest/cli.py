@@ -25,7 +25,9 @@ def _csv(text: str | None) -> list[str]:
 def _add_common(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("portfolio and costs")
     g.add_argument("--symbols", "--symbol", dest="symbols", help="comma-separated symbols (default: all the model's)")
-    g.add_argument("--direction", default="both", choices=["long", "short", "both"])
+    g.add_argument("--direction", choices=["long", "short", "both"],
+                   help="default: the cost model's (config/costs.yaml): long-only on spot symbols, both on perpetuals; "
+                        "shorting spot pays --borrow-rate")
     g.add_argument("--sizing", default="all", choices=["all", "percent", "value", "amount"],
                    help="all equity / fraction of cash / fixed cash per trade / fixed coins per trade")
     g.add_argument("--size", type=float, help="the size for percent (0..1], value (cash) or amount (coins)")
@@ -33,9 +35,11 @@ def _add_common(p: argparse.ArgumentParser) -> None:
     g.add_argument("--tp-stop", type=float, help="take-profit as a fraction of the entry price")
     g.add_argument("--sl-trail", action="store_true", help="trailing stop-loss")
     g.add_argument("--fee-type", default="taker", choices=["taker", "maker"],
-                   help="which preset fee when --fees is not given (spot 0.1%%; perps 0.05%% taker / 0.02%% maker)")
-    g.add_argument("--fees", type=float, help="fee per fill as a fraction (0.0005 = 0.05%%)")
-    g.add_argument("--slippage", type=float, default=0.0001, help="slippage per fill as a fraction (default 0.0001)")
+                   help="which cost-model fee when --fees is not given (config/costs.yaml)")
+    g.add_argument("--fees", type=float, help="fee per fill as a fraction (0.0005 = 0.05%%); default: config/costs.yaml")
+    g.add_argument("--slippage", type=float, help="slippage per fill as a fraction; default: config/costs.yaml")
+    g.add_argument("--borrow-rate", type=float,
+                   help="annual borrow rate of spot shorts (0.10 = 10%% a year); default: config/costs.yaml")
     g.add_argument("--no-funding", action="store_true", help="do not charge perpetual funding")
     g.add_argument("--init-cash", type=float, default=10_000.0)
     g.add_argument("--execution", default="next_open", choices=["next_open", "close"],
@@ -51,8 +55,42 @@ def _params(args, *, threshold: float | None = None):
     return BacktestParams(direction=args.direction, threshold=threshold, horizon=getattr(args, "horizon", None),
                           sizing=args.sizing, size=args.size, sl_stop=args.sl_stop, tp_stop=args.tp_stop,
                           sl_trail=args.sl_trail, fee_type=args.fee_type, fees=args.fees, slippage=args.slippage,
-                          funding=not args.no_funding, init_cash=args.init_cash, execution=args.execution,
+                          funding=False if args.no_funding else None, borrow_rate=args.borrow_rate,
+                          init_cash=args.init_cash, execution=args.execution,
                           start=args.start, end=args.end, hold_bars=args.hold_bars, symbols=_csv(args.symbols))
+
+
+def _ci_text(key: str, ci) -> str:
+    from engine.backtest.store import ci_text
+
+    return f"  [{ci_text(key, ci)}]" if ci else ""
+
+
+def evidence_lines(r: dict) -> list[str]:
+    """Sample, costs, the trades explanation, folds and warnings of a single backtest as text lines
+    (``r``: the run's JSON document or a manifest's extra)."""
+    from engine.backtest.store import costs_text, format_metric
+
+    lines = []
+    s = r.get("sample")
+    if s:
+        lines.append(f"  sample: {s['bars']:,} bars, {s['days']:g} days, {s['closed_trades']} closed trades "
+                     f"({s['independent_trades']} independent), {s.get('open_trades', 0)} open")
+    if r.get("costs") is not None:
+        lines.append(f"  costs: {costs_text(r['costs'])}")
+    sp = r.get("folds_spread")
+    for f in r.get("folds") or []:
+        lines.append(f"  fold {f['fold']}: return {format_metric('total_return', f.get('return'))}, Sharpe "
+                     f"{format_metric('sharpe', f.get('sharpe'))}, max DD {format_metric('max_drawdown', f.get('max_drawdown'))} "
+                     f"({f.get('bars', 0):,} bars, {f.get('days', 0):g} days, {f.get('closed_trades', 0)} closed trades)")
+    if sp:
+        for k, key in (("sharpe", "sharpe"), ("return", "total_return"), ("max_drawdown", "max_drawdown")):
+            v = sp.get(k)
+            if v:
+                lines.append(f"  folds {k}: min {format_metric(key, v['min'])}, median {format_metric(key, v['median'])}, "
+                             f"max {format_metric(key, v['max'])} (n={v['n']})")
+    lines += [f"  warning: {w}" for w in r.get("warnings") or []]
+    return lines
 
 
 def _result_text(r: dict) -> str:
@@ -60,10 +98,13 @@ def _result_text(r: dict) -> str:
     from engine.backtest.store import format_metric
 
     m = r["metrics"]
+    unc = r.get("uncertainty") or {}
     head = (f"{r['backtest_id']}: {r['source'].get('kind')} {r.get('model_id') or ''} {','.join(r['symbols'])} "
             f"{r['timeframe']} {r['period']['start']} -> {r['period']['end']}  "
             f"(annualised with {r['bars_per_year']:,} bars/year)")
-    lines = [head] + [f"  {label:<26} {format_metric(k, m.get(k))}" for k, (label, _, _) in LABELS.items()]
+    lines = [head] + [f"  {label:<26} {format_metric(k, m.get(k))}{_ci_text(k, unc.get(k))}"
+                      for k, (label, _, _) in LABELS.items()]
+    lines += evidence_lines(r)
     lines += [f"  equity curve: {r['equity_path']}"] + [f"  note: {n}" for n in r.get("notes", [])]
     return "\n".join(lines)
 
@@ -141,7 +182,12 @@ def _run_sweep(words: list[str], ws) -> dict:
         p.add_argument("--thresholds", help="e.g. 0.4:0.8:0.05 or 0.5,0.6,0.7 (default: the model's default)")
         p.add_argument("--sl-stops", help="stop-losses, e.g. none,0.01,0.02")
         p.add_argument("--tp-stops", help="take-profits, e.g. none,0.02,0.04")
-        p.add_argument("--metric", default="sharpe", choices=METRICS, help="metric to rank and draw")
+        p.add_argument("--metric", default="sharpe", choices=METRICS,
+                       help="metric to rank by, in its own direction (sharpe: highest; fees_paid, drawdown "
+                            "durations: lowest; max_drawdown: closest to 0)")
+        p.add_argument("--holdout", type=float, default=0.3,
+                       help="fraction of the period held out (the end) to confirm the chosen cell; 0 = none")
+        p.add_argument("--pbo-blocks", type=int, default=16, help="CSCV blocks of the PBO (even, <= 16)")
         _add_common(p)
 
     args = _parse("sweep", words, build)
@@ -162,14 +208,39 @@ def _run_sweep(words: list[str], ws) -> dict:
                           slow=args.slow, period_of=args.period_of)
     else:
         src = load_model_source(ws, args.model_id, horizon=args.horizon)
-    r = run_sweep(ws, src, params, thresholds=thresholds, sl_stops=sl, tp_stops=tp, metric=args.metric)
+    r = run_sweep(ws, src, params, thresholds=thresholds, sl_stops=sl, tp_stops=tp, metric=args.metric,
+                  holdout=args.holdout, pbo_blocks=args.pbo_blocks)
+    r["_text"] = _sweep_text(r)
+    return r
+
+
+def _sweep_text(r: dict) -> str:
     from engine.backtest.store import format_metric
 
-    b = r["best"]
-    r["_text"] = (f"{r['backtest_id']}: {r['points']} grid points in one vectorbt run; best {args.metric} "
-                  f"{format_metric(args.metric, b.get(args.metric))} at threshold={b.get('threshold')}, sl={b.get('sl_stop')}, "
-                  f"tp={b.get('tp_stop')}\n  table: {r['sweep_path']}" + "".join(f"\n  note: {n}" for n in r["notes"]))
-    return r
+    sel, metric = r["selection"], r["metric"]
+    b = r["best"] or {}
+    sp = sel["selection_period"]
+    lines = [(f"{r['backtest_id']}: {r['points']} grid points in one vectorbt run on the selection part "
+              f"{sp['start']} -> {sp['end']} ({sp['bars']:,} bars); {sel['n_cells_traded']} of {sel['n_cells']} cells traded")]
+    if sel["best"] is None:
+        lines.append("  no cell traded: nothing chosen")
+    else:
+        lines.append(f"  best {metric} ({sel['direction']}) {format_metric(metric, b.get(metric))} at "
+                     f"threshold={b.get('threshold')}, sl={b.get('sl_stop')}, tp={b.get('tp_stop')} "
+                     f"({b.get('closed_trades')} closed trades)")
+        dsr, pbo = sel["deflated_sharpe"], sel["pbo"]
+        lines.append(f"  deflated Sharpe ratio {'-' if dsr is None else f'{dsr:.3f}'} (N = {sel['n_cells_traded']} trials); "
+                     f"PBO {'-' if pbo is None else f'{pbo:.3f}'} ({(sel['pbo_detail'] or {}).get('combinations', 0):,} "
+                     "CSCV splits)")
+    c = sel.get("confirmation")
+    if c:
+        m = c["metrics"]
+        lines.append(f"  held out {c['start']} -> {c['end']} ({c['sample']['bars']:,} bars, {c['sample']['closed_trades']} "
+                     f"closed trades): total return {format_metric('total_return', m.get('total_return'))}, Sharpe "
+                     f"{format_metric('sharpe', m.get('sharpe'))}, max drawdown {format_metric('max_drawdown', m.get('max_drawdown'))}")
+    lines.append(f"  table: {r['sweep_path']}")
+    lines += [f"  warning: {w}" for w in sel["warnings"]] + [f"  note: {n}" for n in r["notes"]]
+    return "\n".join(lines)
 
 
 def _compare(words: list[str], ws) -> dict:
@@ -222,12 +293,22 @@ def _show(words: list[str], ws) -> dict:
 
     b = load_backtest(ws, args.id)
     m = b.manifest
+    extra = m.extra or {}
     d = {"backtest_id": b.id, "mode": b.mode, "params": m.params, "metrics": m.metrics, "parents": m.parents,
-         "annualisation": (m.extra or {}).get("annualisation"), "extra": m.extra, "path": str(b.path)}
+         "annualisation": extra.get("annualisation"), "extra": m.extra, "path": str(b.path)}
     if b.mode == "sweep":
         d["sweep_path"] = str(b.path / "sweep.parquet")
+        d["selection"] = (m.extra or {}).get("selection")
+        d["warnings"] = (m.extra or {}).get("warnings", [])
     else:
         d["equity_path"] = str(b.path / "equity.parquet")
+        for k in ("sample", "uncertainty", "warnings", "costs", "trades_explanation", "folds", "folds_spread"):
+            d[k] = extra.get(k)
+        d["_text"] = _result_text({**d, "source": extra.get("source") or {}, "model_id": (extra.get("source") or {}).get("id"),
+                                   "symbols": m.symbols, "timeframe": m.timeframe,
+                                   "period": {"start": m.start, "end": m.end},
+                                   "bars_per_year": (extra.get("annualisation") or {}).get("bars_per_year")
+                                   or m.metrics.get("bars_per_year", 0), "notes": extra.get("notes") or []})
     return d
 
 

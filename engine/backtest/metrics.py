@@ -9,7 +9,10 @@ really holds), per bar, from the initial cash:
   CAGR    = (equity_end / init_cash) ^ (bars_per_year / bars) - 1,   Calmar = CAGR / |max drawdown|
   max drawdown = min(equity / running peak of equity - 1)  (a negative fraction)
 Trade statistics use closed trades (an open trade at the end is marked to market in the
-equity and counted in ``open_trades``).
+equity and counted in ``open_trades``).  A trade's P&L includes the funding (perpetuals) and
+the borrow cost (spot shorts) booked while it held the position, so win rate, profit factor
+(pooled: total gains / total losses over all closed trades), expectancy and the average trade
+return all count them (without funding or borrow they equal vectorbt's own trade statistics).
 """
 from __future__ import annotations
 
@@ -21,7 +24,8 @@ from engine.data.timeframes import bars_per_year, tf_seconds, tf_timedelta
 
 METRICS = ["total_return", "cagr", "sharpe", "sortino", "calmar", "max_drawdown", "max_drawdown_duration_bars",
            "max_drawdown_duration_days", "win_rate", "profit_factor", "expectancy", "avg_trade_return", "exposure",
-           "trades", "closed_trades", "open_trades", "fees_paid", "slippage_paid", "funding_paid", "final_value",
+           "trades", "closed_trades", "open_trades", "fees_paid", "slippage_paid", "funding_paid", "borrow_paid",
+           "final_value",
            "buy_and_hold_return", "excess_return"]
 # for the page and `compare`: label, format, and whether higher is better
 LABELS = {
@@ -31,7 +35,8 @@ LABELS = {
     "profit_factor": ("Profit factor", "num", True), "expectancy": ("Expectancy (cash/trade)", "num", True),
     "avg_trade_return": ("Avg trade return", "pct", True), "exposure": ("Exposure", "pct", None),
     "trades": ("Trades", "int", None), "fees_paid": ("Fees paid", "num", False), "slippage_paid": ("Slippage paid", "num", False),
-    "funding_paid": ("Funding paid", "num", False), "final_value": ("Final value", "num", True),
+    "funding_paid": ("Funding paid", "num", False), "borrow_paid": ("Borrow paid (spot shorts)", "num", False),
+    "final_value": ("Final value", "num", True),
     "buy_and_hold_return": ("Buy & hold return", "pct", None), "excess_return": ("Excess over buy & hold", "pct", True),
 }
 
@@ -75,15 +80,41 @@ def _slippage_per_column(sim: Simulation) -> np.ndarray:
     return np.bincount(rec["col"], weights=cost, minlength=sim.n_columns)
 
 
+def trade_flows(sim: Simulation, rec: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(funding, borrow) cash of each trade record: the flows of the bars it held the position
+    into, (entry bar, exit bar] (an open trade: to the last bar).  A reversal's exit and entry
+    share a bar; the flow of that bar belongs to the position held into it (the exiting one)."""
+    n = len(sim.market.index)
+    exit_idx = np.where(rec["status"] == 0, n - 1, rec["exit_idx"]).astype(np.int64)
+    entry_idx = rec["entry_idx"].astype(np.int64)
+    out = []
+    for flow in (sim.funding_flow, sim.borrow_flow):
+        if flow is None or not len(rec) or not np.any(flow):
+            out.append(np.zeros(len(rec)))
+            continue
+        cols = np.unique(rec["col"])
+        cum = np.cumsum(flow[:, cols], axis=0)  # only the columns that traded
+        j = np.searchsorted(cols, rec["col"])
+        out.append(cum[exit_idx, j] - cum[entry_idx, j])
+    return out[0], out[1]
+
+
 def _trade_stats(sim: Simulation, group: np.ndarray, n_rows: int) -> dict[str, np.ndarray]:
     """Closed-trade statistics per row from vectorbt's exit-trade records, with the same
     definitions as vectorbt's ``Trades.win_rate / profit_factor / expectancy`` (a test checks
-    they agree).  Summed with numpy bincounts: vectorbt's record reductions take a function
-    argument, which numba cannot cache, and would cost every process ~5 s of compiling."""
+    they agree without funding) but with each trade's funding and borrow in its P&L.  Profit
+    factor is pooled: total gains / total losses over all closed trades (NaN without a loss).
+    Summed with numpy bincounts: vectorbt's record reductions take a function argument, which
+    numba cannot cache, and would cost every process ~5 s of compiling."""
     rec = sim.pf.trades.values
     g = group[rec["col"]]
     closed = rec["status"] == 1
-    pnl = np.where(closed, rec["pnl"], 0.0)
+    funding, borrow = trade_flows(sim, rec)
+    entry_val = rec["size"] * rec["entry_price"]
+    pnl_all = rec["pnl"] + funding + borrow
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ret_all = np.where(entry_val != 0, pnl_all / entry_val, np.nan)
+    pnl = np.where(closed, pnl_all, 0.0)
 
     def count(mask) -> np.ndarray:
         return np.bincount(g[mask], minlength=n_rows).astype("float64")
@@ -95,9 +126,9 @@ def _trade_stats(sim: Simulation, group: np.ndarray, n_rows: int) -> dict[str, n
     wins, losses = total(pnl, closed & (pnl > 0)), total(pnl, closed & (pnl < 0))
     with np.errstate(divide="ignore", invalid="ignore"):
         return {"win_rate": count(closed & (pnl > 0)) / n_closed,
-                "profit_factor": np.where(n_closed > 0, wins / np.abs(losses), np.nan),
+                "profit_factor": np.where((n_closed > 0) & (losses < 0), wins / np.abs(losses), np.nan),
                 "expectancy": (wins + losses) / n_closed,
-                "avg_trade_return": total(rec["return"], closed) / n_closed,
+                "avg_trade_return": total(ret_all, closed) / n_closed,
                 "trades": n_all, "closed_trades": n_closed,
                 "fees_paid": np.bincount(group[sim.pf.orders.values["col"]], weights=sim.pf.orders.values["fees"],
                                          minlength=n_rows)}
@@ -111,6 +142,7 @@ def simulation_metrics(sim: Simulation, *, per_symbol: bool = False) -> pd.DataF
     exposure = (np.asarray(pf.assets()).reshape(n, cols) != 0).mean(axis=0)
     slip = _slippage_per_column(sim)
     funding = sim.funding_flow
+    borrow = sim.borrow_flow if sim.borrow_flow is not None else np.zeros_like(funding)
     bench = benchmark_value(sim)  # the same for every combo
     if per_symbol:
         group = np.arange(cols)
@@ -118,11 +150,11 @@ def simulation_metrics(sim: Simulation, *, per_symbol: bool = False) -> pd.DataF
         bench_return = np.tile(bench[-1] / bench[0] - 1, sim.n_combos)
     else:  # a combo is the sum of its symbols' sleeves
         group = np.arange(cols) // sim.n_symbols
-        value, funding, slip = sim.grouped(value), sim.grouped(funding), sim.grouped(slip)
+        value, funding, slip, borrow = sim.grouped(value), sim.grouped(funding), sim.grouped(slip), sim.grouped(borrow)
         exposure = exposure.reshape(sim.n_combos, sim.n_symbols).mean(axis=1)
         init = np.full(sim.n_combos, sim.init_cash)
         bench_return = np.full(sim.n_combos, bench[-1].sum() / sim.init_cash - 1)
-    equity = value + np.cumsum(funding, axis=0)
+    equity = value + np.cumsum(funding + borrow, axis=0)
     out = returns_metrics(equity, init, mk.timeframe, mk.index)
     for k, v in _trade_stats(sim, group, len(init)).items():
         out[k] = v
@@ -132,6 +164,7 @@ def simulation_metrics(sim: Simulation, *, per_symbol: bool = False) -> pd.DataF
     out["exposure"] = exposure
     out["slippage_paid"] = slip
     out["funding_paid"] = -funding.sum(axis=0)
+    out["borrow_paid"] = -borrow.sum(axis=0)
     out["final_value"] = equity[-1]
     out["buy_and_hold_return"] = bench_return
     out["excess_return"] = out["total_return"] - out["buy_and_hold_return"]
@@ -139,38 +172,48 @@ def simulation_metrics(sim: Simulation, *, per_symbol: bool = False) -> pd.DataF
 
 
 def equity_frame(sim: Simulation, combo: int = 0) -> pd.DataFrame:
-    """The equity curve file of one combo: timestamp, equity (incl. funding), drawdown,
-    benchmark (buy & hold), cash, funding_cum, exposure (gross position value / equity) and
-    per-symbol sleeve values ``value_<SYMBOL>``."""
+    """The equity curve file of one combo: timestamp, equity (incl. funding and borrow), drawdown,
+    benchmark (buy & hold), cash, funding_cum, borrow_cum, exposure (gross position value /
+    equity) and per-symbol sleeve values ``value_<SYMBOL>``."""
     pf, mk, s = sim.pf, sim.market, sim.n_symbols
     n = len(mk.index)
     cols = slice(combo * s, (combo + 1) * s)
     value_cols = np.asarray(pf.value(group_by=False), dtype="float64").reshape(n, -1)[:, cols]
     funding_cols = np.cumsum(sim.funding_flow[:, cols], axis=0)
-    equity = value_cols.sum(axis=1) + funding_cols.sum(axis=1)
+    borrow_cols = (np.cumsum(sim.borrow_flow[:, cols], axis=0) if sim.borrow_flow is not None
+                   else np.zeros_like(funding_cols))
+    equity = value_cols.sum(axis=1) + funding_cols.sum(axis=1) + borrow_cols.sum(axis=1)
     peak = np.maximum.accumulate(equity)
     bench = benchmark_value(sim).sum(axis=1)
     cash = np.asarray(pf.cash(group_by=False), dtype="float64").reshape(n, -1)[:, cols].sum(axis=1)
     gross = np.abs(np.asarray(pf.asset_value(group_by=False), dtype="float64").reshape(n, -1)[:, cols]).sum(axis=1)
     df = pd.DataFrame({"timestamp": mk.index, "equity": equity, "drawdown": equity / peak - 1, "benchmark": bench,
-                       "cash": cash, "funding_cum": funding_cols.sum(axis=1), "exposure": gross / equity})
+                       "cash": cash, "funding_cum": funding_cols.sum(axis=1), "borrow_cum": borrow_cols.sum(axis=1),
+                       "exposure": gross / equity})
     for j, sym in enumerate(mk.symbols):
-        df[f"value_{sym}"] = value_cols[:, j] + funding_cols[:, j]
+        df[f"value_{sym}"] = value_cols[:, j] + funding_cols[:, j] + borrow_cols[:, j]
     return df
 
 
 def trades_frame(sim: Simulation, combo: int = 0) -> pd.DataFrame:
-    """Trades of one combo: symbol, direction, status, size, entry/exit time and price, fees, pnl, return, bars held."""
+    """Trades of one combo: symbol, direction, status, size, entry/exit time and price, fees,
+    funding and borrow booked while the trade held its position, pnl and return (both including
+    funding and borrow; return = pnl / entry value), bars held."""
     mk, s = sim.market, sim.n_symbols
     rec = sim.pf.trades.values
     rec = rec[(rec["col"] >= combo * s) & (rec["col"] < (combo + 1) * s)]
     open_ = rec["status"] == 0
     exit_idx = np.where(open_, len(mk.index) - 1, rec["exit_idx"])
+    funding, borrow = trade_flows(sim, rec)
+    pnl = rec["pnl"] + funding + borrow
+    entry_val = rec["size"] * rec["entry_price"]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ret = np.where(entry_val != 0, pnl / entry_val, np.nan)
     return pd.DataFrame({
         "symbol": np.asarray(mk.symbols, dtype=object)[rec["col"] - combo * s],
         "direction": np.where(rec["direction"] == 0, "long", "short"),
         "status": np.where(open_, "open", "closed"),
         "size": rec["size"], "entry_time": mk.index[rec["entry_idx"]], "entry_price": rec["entry_price"],
         "entry_fees": rec["entry_fees"], "exit_time": mk.index[exit_idx], "exit_price": rec["exit_price"],
-        "exit_fees": rec["exit_fees"], "pnl": rec["pnl"], "return": rec["return"],
+        "exit_fees": rec["exit_fees"], "funding": funding, "borrow": borrow, "pnl": pnl, "return": ret,
         "bars": exit_idx - rec["entry_idx"]})

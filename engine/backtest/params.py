@@ -12,28 +12,31 @@ from typing import Any
 import pandas as pd
 
 from config.errors import BadInput
+from engine.costs import MAX_COST, CostModel, load_costs, market_of
 from engine.data.canonical import parse_utc
 
 DIRECTIONS = ("long", "short", "both")
 SIZINGS = ("all", "percent", "value", "amount")
 EXECUTIONS = ("next_open", "close")
 FEE_TYPES = ("taker", "maker")
-# Binance VIP0 rates per side: USDT-M perpetuals 0.05% taker / 0.02% maker; spot 0.1% both.
-FEE_PRESETS = {"perp": {"taker": 0.0005, "maker": 0.0002}, "spot": {"taker": 0.001, "maker": 0.001}}
-DEFAULT_SLIPPAGE = 0.0001  # 1 basis point per fill
 DEFAULT_INIT_CASH = 10_000.0
-MAX_COST = 0.1  # a per-side fee or slippage of 10% or more is surely a typo (0.1 = 10%)
-
-
-def market_of(symbol: str) -> str:
-    return "perp" if symbol.upper().endswith("-PERP") else "spot"
 
 
 def default_fee(symbols: list[str], fee_type: str = "taker") -> float:
-    """The preset fee of the symbols' market (the highest one when spot and perps are mixed)."""
+    """The cost model's fee of the symbols' market (the highest one when spot and perps are mixed)."""
     if fee_type not in FEE_TYPES:
         raise BadInput(f"unknown fee type {fee_type!r}", hint="use taker or maker")
-    return max(FEE_PRESETS[market_of(s)][fee_type] for s in symbols) if symbols else FEE_PRESETS["spot"][fee_type]
+    return load_costs().fee_for(list(symbols), fee_type)
+
+
+def default_slippage() -> float:
+    """The cost model's slippage per fill (config/costs.yaml)."""
+    return load_costs().slippage
+
+
+def default_direction(symbols: list[str]) -> str:
+    """The cost model's default direction: long-only when a symbol is spot, its perp default otherwise."""
+    return load_costs().default_direction(list(symbols))
 
 
 def _finite(value: Any, what: str) -> float:
@@ -62,7 +65,9 @@ def check_stop(name: str, value: Any) -> float | None:
 class BacktestParams:
     """How signals become a portfolio.
 
-    * ``direction``: long, short or both (reversals).
+    * ``direction``: long, short or both (reversals); None = the cost model's default for the
+      symbols (``engine.costs``: spot -> long-only; shorting spot is an explicit choice and pays
+      ``borrow_rate``).
     * ``threshold``: the signal threshold of the source (probability for direction / Stage 2
       models, extra expected return over the round-trip cost for PatchTST); None = its default.
     * ``sizing`` / ``size``: ``all`` = all the equity of the symbol's sleeve (compounding);
@@ -70,9 +75,11 @@ class BacktestParams:
       per trade; ``amount`` = a fixed number of coins per trade.
     * ``sl_stop`` / ``tp_stop``: stop-loss / take-profit as fractions of the entry price
       (0.02 = 2 %); ``sl_trail`` makes the stop-loss trailing.
-    * ``fees`` (fraction per side; None = the ``fee_type`` preset of the market), ``slippage``
-      (fraction of the price per fill), ``funding`` (charge perpetual funding when the rates
-      are in the workspace).
+    * ``fees`` (fraction per side; None = the cost model's ``fee_type`` fee of the market),
+      ``slippage`` (fraction of the price per fill; None = the cost model's), ``funding`` (charge
+      perpetual funding when the rates are in the workspace; None = the cost model's),
+      ``borrow_rate`` (annual rate on the value of a spot short; None = the cost model's). These
+      are per-run overrides of ``config/costs.yaml`` (``engine.costs``).
     * ``execution``: ``next_open`` = a signal known at a bar's close fills at the next bar's
       open (default, no look-ahead); ``close`` = fills at the signal bar's close.
     * ``start`` / ``end``: the period (None = the model's test split / the whole series).
@@ -80,7 +87,7 @@ class BacktestParams:
       (None = until the opposite signal or a stop).
     """
 
-    direction: str = "both"
+    direction: str | None = None
     threshold: float | None = None
     horizon: str | None = None
     sizing: str = "all"
@@ -90,19 +97,22 @@ class BacktestParams:
     sl_trail: bool = False
     fee_type: str = "taker"
     fees: float | None = None
-    slippage: float = DEFAULT_SLIPPAGE
-    funding: bool = True
+    slippage: float | None = None
+    funding: bool | None = None
+    borrow_rate: float | None = None
     init_cash: float = DEFAULT_INIT_CASH
     execution: str = "next_open"
     start: Any = None
     end: Any = None
     hold_bars: int | None = None
     symbols: list[str] = field(default_factory=list)
+    direction_default: bool = False  # set by resolve_direction: the direction came from the cost model
 
     def validated(self) -> "BacktestParams":
         """A checked copy (dates parsed to UTC timestamps); raises BadInput naming the bad value."""
         p = replace(self, symbols=[s.strip().upper() for s in self.symbols if s and s.strip()])
-        if p.direction not in DIRECTIONS:
+        costs = load_costs()
+        if p.direction is not None and p.direction not in DIRECTIONS:
             raise BadInput(f"unknown direction {p.direction!r}", hint="use long, short or both")
         if p.sizing not in SIZINGS:
             raise BadInput(f"unknown sizing {p.sizing!r}", hint=f"use one of {', '.join(SIZINGS)}")
@@ -115,10 +125,19 @@ class BacktestParams:
             if not 0 <= p.fees < MAX_COST:
                 raise BadInput(f"fees must be a fraction per side in [0, {MAX_COST}), got {p.fees:g}",
                                hint="0.0005 = 0.05 % per fill; fees cannot be negative")
-        p.slippage = _finite(p.slippage, "slippage")
+        p.slippage = costs.slippage if p.slippage is None else _finite(p.slippage, "slippage")
         if not 0 <= p.slippage < MAX_COST:
             raise BadInput(f"slippage must be a fraction of the price in [0, {MAX_COST}), got {p.slippage:g}",
                            hint="0.0001 = 1 basis point per fill; slippage cannot be negative")
+        if p.funding is None:
+            p.funding = costs.funding
+        p.funding = bool(p.funding)
+        if p.borrow_rate is None:
+            p.borrow_rate = costs.borrow_rate
+        p.borrow_rate = _finite(p.borrow_rate, "borrow rate")
+        if not 0 <= p.borrow_rate < 10:
+            raise BadInput(f"the borrow rate must be an annual fraction in [0, 10), got {p.borrow_rate:g}",
+                           hint="0.10 = 10 % a year on the value of a spot short")
         p.init_cash = _finite(p.init_cash, "initial cash")
         if p.init_cash <= 0:
             raise BadInput(f"initial cash must be positive, got {p.init_cash:g}")
@@ -149,6 +168,35 @@ class BacktestParams:
 
     def fee_for(self, symbols: list[str]) -> float:
         return self.fees if self.fees is not None else default_fee(symbols, self.fee_type)
+
+    def resolve_direction(self, symbols: list[str]) -> None:
+        """Fill in the cost model's default direction for these symbols when none was chosen."""
+        if self.direction is None:
+            self.direction, self.direction_default = default_direction(symbols), True
+        if self.sizing == "percent" and self.direction == "both":
+            raise BadInput("percent sizing cannot reverse a position (vectorbt)",
+                           hint="use direction long or short, or sizing all / value / amount")
+
+    def cost_model(self, symbols: list[str]) -> CostModel:
+        """The cost model with this run's overrides applied (what the run uses)."""
+        over = {"slippage": self.slippage, "funding": self.funding, "borrow_rate": self.borrow_rate}
+        if self.fees is not None:
+            over.update({f"{m}_{self.fee_type}": self.fees for m in ("spot", "perp")})
+        return load_costs().with_overrides(**over)
+
+    def costs_used(self, symbols: list[str], funding_symbols: list[str]) -> dict[str, Any]:
+        """What the run charged: per-side fee, slippage, funding (and on which symbols), the borrow
+        rate (and on which spot symbols it applies: only when shorts are allowed), the direction and
+        whether it was the default, and the whole cost model with the overrides applied."""
+        spot = [s for s in symbols if market_of(s) == "spot"]
+        shorts = self.direction in ("short", "both")
+        return {"fees": self.fee_for(symbols), "fee_type": self.fee_type,
+                "fees_source": "override" if self.fees is not None else "config/costs.yaml",
+                "slippage": self.slippage, "funding": bool(self.funding), "funding_symbols": list(funding_symbols),
+                "borrow_rate": self.borrow_rate if (spot and shorts) else None,
+                "borrow_symbols": spot if shorts else [], "direction": self.direction,
+                "direction_source": "default (engine.costs)" if self.direction_default else "explicit",
+                "cost_model": self.cost_model(symbols).to_dict()}
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)

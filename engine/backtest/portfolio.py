@@ -10,10 +10,15 @@ booked next to it, vectorised: at a funding time the position held into it (the 
 at the previous bar's close) pays ``position x price x rate`` (longs pay a positive rate,
 shorts receive it); the running total is added to the portfolio value.  Funding cash does
 not change later order sizes (a second-order effect at ~0.01 % per 8 h).
+
+Borrow (spot shorts): booked the same way, outside vectorbt: every bar a spot short is held
+into (the position at the previous bar's close) pays ``|position| x open x borrow_rate /
+bars_per_year`` (``borrow_rate`` annual, from ``engine.costs``).  Perpetuals pay funding instead.
+Both flows are also attributed to the trade holding the position (``trades.parquet``).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -21,7 +26,8 @@ import pandas as pd
 from engine.backtest.market import Market
 from engine.backtest.params import BacktestParams
 from engine.backtest.signals import finalize_targets, to_signals
-from engine.data.timeframes import tf_timedelta
+from engine.costs import market_of
+from engine.data.timeframes import bars_per_year, tf_timedelta
 
 YEAR = pd.Timedelta(days=365)  # crypto trades 24/7: 35,040 15m bars or 8,760 1h bars a year
 
@@ -35,6 +41,12 @@ class Simulation:
     slippage: float
     funding_flow: np.ndarray  # (bars, columns) cash received (+) / paid (-) as funding
     group_by: object
+    borrow_flow: np.ndarray | None = None  # (bars, columns) cash paid (-) to borrow spot shorts
+
+    @property
+    def cash_flow(self) -> np.ndarray:
+        """(bars, columns) cash booked next to vectorbt: funding plus borrow."""
+        return self.funding_flow if self.borrow_flow is None else self.funding_flow + self.borrow_flow
 
     @property
     def n_symbols(self) -> int:
@@ -77,6 +89,9 @@ def simulate(market: Market, targets: np.ndarray, params: BacktestParams, *, sl_
         # columns do, compiling the whole simulation a second time in the process (~10 s): simulate
         # a twin combo instead; callers read the combos they asked for (combo 0 here)
         targets, sl_stop, tp_stop, k = np.concatenate([targets, targets], axis=1), np.repeat(sl_stop, 2), np.repeat(tp_stop, 2), 2
+    if params.direction is None:  # not resolved by prepare(): the cost model's default for these symbols
+        params = replace(params)
+        params.resolve_direction(market.symbols)
     final = finalize_targets(targets.reshape(n, k * s), direction=params.direction, hold_bars=params.hold_bars,
                              execution=params.execution)
     le, lx, se, sx = to_signals(final)
@@ -105,9 +120,16 @@ def simulate(market: Market, targets: np.ndarray, params: BacktestParams, *, sl_
         sl_stop=sl, sl_trail=params.sl_trail, tp_stop=tp, use_stops=use_stops, stop_entry_price="fillprice",
         init_cash=params.init_cash / s, cash_sharing=False, group_by=group_by, freq=tf_timedelta(market.timeframe))
     flow = np.zeros((n, k * s))
-    if params.funding and market.has_funding:
+    borrow = np.zeros((n, k * s))
+    spot = np.array([market_of(x) == "spot" for x in market.symbols])
+    charge_borrow = params.direction in ("short", "both") and spot.any() and (params.borrow_rate or 0) > 0
+    if (params.funding and market.has_funding) or charge_borrow:
         assets = np.asarray(pf.assets(), dtype="float64")
         held = np.vstack([np.zeros((1, k * s)), assets[:-1]])  # position held into the bar's open
-        flow = -held * opn * tile(market.funding)
+        if params.funding and market.has_funding:
+            flow = -held * opn * tile(market.funding)
+        if charge_borrow:
+            per_bar = float(params.borrow_rate) / bars_per_year(market.timeframe)
+            borrow = np.minimum(held, 0.0) * opn * per_bar * np.tile(spot, k)[None, :]
     return Simulation(pf=pf, market=market, n_combos=k, init_cash=params.init_cash, slippage=params.slippage,
-                      funding_flow=flow, group_by=group_by)
+                      funding_flow=flow, group_by=group_by, borrow_flow=borrow)

@@ -7,7 +7,6 @@ in-sample period, load the candles, and only then simulate and write (inside
 """
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,7 +15,7 @@ import pandas as pd
 
 from config.errors import BadInput
 from engine.backtest.market import Market, load_market
-from engine.backtest.params import BacktestParams, check_stop
+from engine.backtest.params import BacktestParams
 from engine.backtest.sources import ModelSource, RuleSource, Source, load_model_source
 from engine.data.timeframes import parse_timeframe
 from engine.progress import progress
@@ -64,6 +63,7 @@ def prepare(ws: Workspace, source: Source, params: BacktestParams) -> Prepared:
     if p.sizing == "value" and params.size is None:
         p.size = p.init_cash / len(symbols)  # a sleeve's worth per trade
     p.symbols = symbols
+    p.resolve_direction(symbols)  # None -> the cost model's default (spot: long-only)
     source.thresholds([p.threshold])  # in range for this source
     d0, d1 = source.default_period()
     start = p.start if p.start is not None else d0
@@ -94,11 +94,18 @@ def _stops(value: float | None) -> float:
     return np.nan if value is None else float(value)
 
 
-def _folds_summary(prep: Prepared, equity: pd.DataFrame) -> list[dict[str, Any]]:
+def _folds_summary(prep: Prepared, equity: pd.DataFrame, trades: pd.DataFrame | None = None) -> list[dict[str, Any]]:
+    """Per walk-forward fold (its out-of-sample test block): bars, days, closed trades (exiting in
+    the block), return, annualised Sharpe and max drawdown from the stitched equity, against the
+    equity at the block's start."""
+    from engine.backtest.evidence import fold_figures
+    from engine.data.timeframes import bars_per_year
+
     src = prep.source
     if not getattr(src, "walk_forward", False):
         return []
     eq = equity.set_index("timestamp")["equity"]
+    closed = trades[trades["status"] == "closed"] if trades is not None and len(trades) else None
     out = []
     for i, p in enumerate(src.plans):
         inside = eq[(eq.index >= p.test_start) & (eq.index <= p.test_end)]
@@ -106,8 +113,10 @@ def _folds_summary(prep: Prepared, equity: pd.DataFrame) -> list[dict[str, Any]]
             continue
         before = eq[eq.index < p.test_start]
         base = before.iloc[-1] if len(before) else prep.params.init_cash
-        out.append({"fold": i, "test_start": p.test_start.isoformat(), "test_end": p.test_end.isoformat(), "bars": len(inside),
-                    "return": float(inside.iloc[-1] / base - 1)})
+        n_closed = 0 if closed is None else int(closed["exit_time"].between(inside.index[0], inside.index[-1]).sum())
+        out.append({"fold": i, "test_start": p.test_start.isoformat(), "test_end": p.test_end.isoformat(),
+                    **fold_figures(inside, float(base), bars_per_year(prep.market.timeframe), prep.market.timeframe,
+                                   n_closed)})
     return out
 
 
@@ -147,6 +156,7 @@ def run_backtest(ws: Workspace, source: Source, params: BacktestParams) -> dict[
 def run_prepared(ws: Workspace, prep: Prepared) -> dict[str, Any]:
     """Run a request that :func:`prepare` accepted (validation, the out-of-sample guard and the
     candles come first, so several requests can all be checked before any is written)."""
+    from engine.backtest import evidence as ev
     from engine.backtest.metrics import annualisation, equity_frame, simulation_metrics, trades_frame
     from engine.backtest.portfolio import simulate
 
@@ -158,6 +168,8 @@ def run_prepared(ws: Workspace, prep: Prepared) -> dict[str, Any]:
                    tp_stop=np.array([_stops(prep.params.tp_stop)]))
     progress(0.7, "computing metrics")
     metrics = _clean(simulation_metrics(sim).iloc[0].to_dict())
+    for k in ("trades", "closed_trades", "open_trades"):
+        metrics[k] = int(metrics[k])
     ann = annualisation(prep.market.timeframe)
     metrics.update({"bars": len(prep.market.index), "bars_per_year": ann["bars_per_year"], "init_cash": prep.params.init_cash})
     per_symbol = []
@@ -165,7 +177,28 @@ def run_prepared(ws: Workspace, prep: Prepared) -> dict[str, Any]:
         ps = simulation_metrics(sim, per_symbol=True)
         per_symbol = [{"symbol": s, **_clean(r)} for s, r in zip(prep.market.symbols, ps.to_dict("records"))]
     equity, trades = equity_frame(sim), trades_frame(sim)
-    folds = _folds_summary(prep, equity)
+    folds = _folds_summary(prep, equity, trades)
+    progress(0.75, "bootstrapping confidence intervals")
+    sample = ev.sample_of(len(prep.market.index), prep.market.timeframe, trades)
+    unc = ev.uncertainty_of(ev.per_bar_returns(equity["equity"].to_numpy(), prep.params.init_cash),
+                            ann["bars_per_year"], ev.closed_pnl(trades))
+    metrics, warnings, raw_annualised = ev.headline(metrics, unc, sample, trades)
+    if raw_annualised:  # the same period for every symbol: no annualised per-symbol figures either
+        per_symbol = [{**p, **dict.fromkeys(ev.ANNUALISED)} for p in per_symbol]
+    explanation = None
+    if metrics["trades"] == 0:
+        explanation = ev.no_trade_reason(prep, targets[:, 0, :], float(thr[0]) if np.isfinite(thr[0]) else np.nan,
+                                         prep.params.fee_for(prep.market.symbols) + prep.params.slippage)
+        warnings.insert(0, explanation)
+    if folds:
+        short = [f["fold"] for f in folds if f["days"] < ev.MIN_ANNUALISED_DAYS]
+        if short:
+            warnings.append(f"walk-forward fold(s) {', '.join(map(str, short))} cover fewer than "
+                            f"{ev.MIN_ANNUALISED_DAYS} days: their annualised Sharpe is an extrapolation")
+    spread = ev.spread(folds) if folds else None
+    costs = prep.params.costs_used(prep.market.symbols, prep.market.has_funding)
+    evidence = {"sample": sample, "uncertainty": unc, "warnings": warnings, "costs": costs,
+                "trades_explanation": explanation, "annualised_not_headlined": raw_annualised, "folds_spread": spread}
     params_d = _base_params(prep)
     params_d["threshold"] = None if np.isnan(thr[0]) else float(thr[0])
     progress(0.85, "writing the backtest artifact")
@@ -177,7 +210,7 @@ def run_prepared(ws: Workspace, prep: Prepared) -> dict[str, Any]:
         d.manifest.start, d.manifest.end = prep.start.isoformat(), prep.end.isoformat()
         d.manifest.extra = {"mode": "single", "annualisation": ann, "source": prep.source.describe(),
                             "oos": prep.source.oos_record(), "per_symbol": per_symbol, "folds": folds,
-                            "funding_symbols": prep.market.has_funding,
+                            "funding_symbols": prep.market.has_funding, **evidence,
                             "notes": prep.notes, "equity_file": EQUITY_FILE, "trades_file": TRADES_FILE}
         bid = d.id
     progress(1.0, f"backtest {bid} written", force=True)
@@ -186,47 +219,35 @@ def run_prepared(ws: Workspace, prep: Prepared) -> dict[str, Any]:
             "symbols": prep.market.symbols, "timeframe": prep.market.timeframe,
             "period": {"start": prep.start.isoformat(), "end": prep.end.isoformat()}, "metrics": metrics,
             "annualisation": ann, "bars_per_year": ann["bars_per_year"], "equity_path": str(path / EQUITY_FILE),
-            "trades_path": str(path / TRADES_FILE), "folds": folds, "notes": prep.notes}
+            "trades_path": str(path / TRADES_FILE), "folds": folds, **evidence, "notes": prep.notes}
 
 
 def run_sweep(ws: Workspace, source: Source, params: BacktestParams, *, thresholds: list[float | None],
-              sl_stops: list[float | None], tp_stops: list[float | None], metric: str = "sharpe") -> dict[str, Any]:
-    """A grid over threshold x stop-loss x take-profit simulated as ONE vectorbt call (one column
-    per grid point and symbol); stored with one row per grid point."""
-    from engine.backtest.metrics import METRICS, annualisation, simulation_metrics
-    from engine.backtest.portfolio import simulate
+              sl_stops: list[float | None], tp_stops: list[float | None], metric: str = "sharpe",
+              holdout: float = 0.3, pbo_blocks: int = 16) -> dict[str, Any]:
+    """A grid over threshold x stop-loss x take-profit simulated as ONE vectorbt call on the selection
+    part of the period, the best cell chosen by the metric's direction with its deflated Sharpe ratio,
+    PBO and a held-out confirmation (engine/backtest/sweep.py); stored with one row per grid point."""
+    from engine.backtest.sweep import sweep
 
-    if metric not in METRICS:
-        raise BadInput(f"unknown sweep metric {metric!r}", hint=f"use one of {', '.join(SWEEP_METRICS)}")
-    thr = source.thresholds(list(thresholds))
-    base = params.validated()
-    sl_stops = [check_stop("sl_stop", v) for v in sl_stops]
-    tp_stops = [check_stop("tp_stop", v) for v in tp_stops]
-    grid = list(itertools.product(range(len(thr)), sl_stops, tp_stops))
-    if len(grid) > MAX_SWEEP_POINTS:
-        raise BadInput(f"the grid has {len(grid)} points (at most {MAX_SWEEP_POINTS})", hint="use fewer values")
-    prep = prepare(ws, source, base)
-    raw = _targets(prep, thr, ws)  # (bars, thresholds, symbols)
-    ti = np.array([g[0] for g in grid])
-    sl = np.array([_stops(g[1]) for g in grid])
-    tp = np.array([_stops(g[2]) for g in grid])
-    progress(0.3, f"simulating {len(grid)} grid points x {len(prep.market.symbols)} symbol(s) in one vectorbt run")
-    sim = simulate(prep.market, raw[:, ti, :], prep.params, sl_stop=sl, tp_stop=tp)
-    progress(0.75, "computing metrics")
-    m = simulation_metrics(sim).iloc[:len(grid)]
-    table = pd.DataFrame({"threshold": [None if np.isnan(thr[i]) else float(thr[i]) for i in ti],
-                          "sl_stop": [g[1] for g in grid], "tp_stop": [g[2] for g in grid]})
-    table = pd.concat([table, m], axis=1)
-    ann = annualisation(prep.market.timeframe)
-    ranked = table[m[metric].notna()]
-    best = ranked.loc[ranked[metric].idxmax()] if len(ranked) else table.iloc[0]
-    best_d = _clean(best.to_dict())
-    metrics = {"points": len(grid), "best_" + metric: best_d.get(metric), "best_threshold": best_d.get("threshold"),
-               "best_sl_stop": best_d.get("sl_stop"), "best_tp_stop": best_d.get("tp_stop"),
-               "bars": len(prep.market.index), "bars_per_year": ann["bars_per_year"]}
+    s = sweep(ws, source, params, thresholds=thresholds, sl_stops=sl_stops, tp_stops=tp_stops, metric=metric,
+              holdout=holdout, pbo_blocks=pbo_blocks, max_points=MAX_SWEEP_POINTS)
+    prep, table, best_d, sel, ann = s["prep"], s["table"], s["best"], s["selection"], s["annualisation"]
+    b = best_d or {}
+    conf = sel["confirmation"] or {}
+    metrics = {"points": len(s["grid"]), "best_" + metric: b.get(metric), "best_threshold": b.get("threshold"),
+               "best_sl_stop": b.get("sl_stop"), "best_tp_stop": b.get("tp_stop"),
+               "bars": sel["selection_period"]["bars"], "bars_per_year": ann["bars_per_year"],
+               "cells_traded": sel["n_cells_traded"], "deflated_sharpe": sel["deflated_sharpe"], "pbo": sel["pbo"],
+               "holdout_" + metric: (conf.get("metrics") or {}).get(metric)}
     params_d = _base_params(prep)
-    params_d.update({"mode": "sweep", "metric": metric, "thresholds": [None if np.isnan(x) else float(x) for x in thr],
-                     "sl_stops": sl_stops, "tp_stops": tp_stops})
+    params_d.update({"mode": "sweep", "metric": metric, "direction": sel["direction"], "holdout": sel["holdout"]["fraction"],
+                     "pbo_blocks": int(pbo_blocks),
+                     "thresholds": [None if np.isnan(x) else float(x) for x in s["thresholds"]],
+                     "sl_stops": s["sl_stops"], "tp_stops": s["tp_stops"]})
+    notes = prep.notes + ["the grid is ranked on the selection part only; the chosen cell is confirmed on the held-out "
+                          "part (selection.confirmation)" if sel["confirmation"] else
+                          "the grid is ranked on the whole period: read the heatmap as sensitivity"]
     progress(0.9, "writing the sweep artifact")
     with create_artifact(ws, "backtest", name=_name(prep, "sweep"), symbols=prep.market.symbols,
                          timeframe=prep.market.timeframe, params=params_d, parents=_parents(prep)) as d:
@@ -234,12 +255,12 @@ def run_sweep(ws: Workspace, source: Source, params: BacktestParams, *, threshol
         d.manifest.metrics = metrics
         d.manifest.start, d.manifest.end = prep.start.isoformat(), prep.end.isoformat()
         d.manifest.extra = {"mode": "sweep", "annualisation": ann, "source": prep.source.describe(),
-                            "oos": prep.source.oos_record(), "notes": prep.notes + [
-                                "the best grid point is chosen on this same period: read the heatmap as sensitivity, "
-                                "not as an out-of-sample result"], "sweep_file": SWEEP_FILE}
+                            "oos": prep.source.oos_record(), "notes": notes, "sweep_file": SWEEP_FILE,
+                            "selection": sel, "warnings": sel["warnings"]}
         bid = d.id
     progress(1.0, f"sweep {bid} written", force=True)
-    return {"backtest_id": bid, "model_id": prep.source.source_id, "mode": "sweep", "points": len(grid),
-            "metric": metric, "best": best_d, "metrics": metrics, "annualisation": ann,
-            "bars_per_year": ann["bars_per_year"], "sweep_path": str(ws.artifact_dir("backtest", bid) / SWEEP_FILE),
-            "period": {"start": prep.start.isoformat(), "end": prep.end.isoformat()}, "notes": prep.notes}
+    return {"backtest_id": bid, "model_id": prep.source.source_id, "mode": "sweep", "points": len(s["grid"]),
+            "metric": metric, "best": best_d, "metrics": metrics, "selection": sel, "warnings": sel["warnings"],
+            "annualisation": ann, "bars_per_year": ann["bars_per_year"],
+            "sweep_path": str(ws.artifact_dir("backtest", bid) / SWEEP_FILE),
+            "period": {"start": prep.start.isoformat(), "end": prep.end.isoformat()}, "notes": notes}

@@ -18,15 +18,35 @@ COMPARE_METRICS = [*LABELS, "bars_per_year"]
 
 
 def format_metric(key: str, value: Any) -> str:
-    """A metric value as the page and the CLI show it (percentages, counts, numbers)."""
-    if value is None or (isinstance(value, float) and not np.isfinite(value)):
-        return "-" if value is None else ("inf" if value > 0 else "-inf" if value < 0 else "-")
+    """A metric value as the page and the CLI show it (percentages, counts, numbers); an undefined
+    value (None, NaN, infinity) is "-", never "inf" / "nan" / "None"."""
+    if value is None or (isinstance(value, (float, np.floating)) and not np.isfinite(value)):
+        return "-"
     kind = LABELS.get(key, (key, "int" if key == "bars_per_year" else "num", None))[1]
     if kind == "pct":
         return f"{value * 100:.2f}%"
     if kind == "int":
         return f"{int(value):,}"
     return f"{value:,.4g}" if abs(value) < 1e4 else f"{value:,.0f}"
+
+
+def ci_text(key: str, ci) -> str:
+    """'95% CI lo .. hi' in the metric's format, or '' without a CI."""
+    return f"95% CI {format_metric(key, ci[0])} .. {format_metric(key, ci[1])}" if ci else ""
+
+
+def costs_text(c: dict | None) -> str:
+    """The costs a run used, in one line (``costs`` of a backtest's JSON / manifest)."""
+    if not c:
+        return "costs not recorded (a run from before the cost model)"
+    borrow = ("n/a (no spot short allowed)" if c.get("borrow_rate") is None
+              else f"{c['borrow_rate'] * 100:g}%/year on spot shorts ({', '.join(c.get('borrow_symbols') or [])})")
+    funding = "on" if c.get("funding") else "off"
+    if c.get("funding") and c.get("funding_symbols"):
+        funding += f" ({', '.join(c['funding_symbols'])})"
+    return (f"fee {c['fees'] * 100:g}% per fill ({c.get('fee_type')}, {c.get('fees_source')}) · slippage "
+            f"{c['slippage'] * 100:g}% per fill · funding {funding} · borrow {borrow} · direction {c.get('direction')} "
+            f"({c.get('direction_source')})")
 
 
 def metrics_table(runs: list["Backtest"]) -> pd.DataFrame:
@@ -109,7 +129,9 @@ def compare(ws: Workspace, ids: list[str]) -> dict[str, Any]:
     periods = {(b.manifest.start, b.manifest.end) for b in runs}
     if len(periods) > 1:
         notes.append("the runs cover different periods: compare returns with care")
+    # object dtype: an undefined figure stays None (JSON null, "-" on pages), never NaN
     table = pd.DataFrame({b.id: {k: b.manifest.metrics.get(k) for k in COMPARE_METRICS} for b in runs})
+    table = table.astype(object).where(table.notna(), None)
     curves = {}
     for b in runs:
         eq = b.equity()

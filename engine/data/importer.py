@@ -111,14 +111,33 @@ def combine(ws: Workspace, series: list[Series], *, replace: bool = False, skip_
 
 def store_all(ws: Workspace, series: list[Series], *, replace: bool = False, dry_run: bool = False,
               skip_bad: bool = False) -> tuple[list[SaveResult], list[dict[str, str]]]:
-    """Write series; every conflict is found before the first write."""
-    combined, skipped = combine(ws, series, replace=replace, skip_bad=skip_bad)
-    out = []
-    n = len(combined)
-    for i, (s, parts) in enumerate(combined):
-        if not dry_run:
-            progress((i + 1) / max(n, 1), f"storing {s.label}")
-        out.append(save_series(ws, s, replace=replace, dry_run=dry_run, sources=parts))
+    """Write series; every conflict is found before the first write.
+
+    All or nothing: the locks of every series involved are taken first (sorted; another import
+    into one of them waits, or is refused with Busy after KLINELAB_LOCK_TIMEOUT), each merged
+    series is staged, then all are published in one step (storage.artifacts.publish: a crash
+    half-way is rolled back by the start-up cleanup)."""
+    from engine.data.store import funding_id, series_id
+    from storage.artifacts import discard, publish
+    from storage.locks import artifact_locks
+
+    if dry_run:
+        combined, skipped = combine(ws, series, replace=replace, skip_bad=skip_bad)
+        return [save_series(ws, s, replace=replace, dry_run=True, sources=parts) for s, parts in combined], skipped
+    ids = [funding_id(s.symbol) if s.kind == "funding" else series_id(s.symbol, s.timeframe) for s in series]
+    with artifact_locks(ws, ids):
+        combined, skipped = combine(ws, series, replace=replace, skip_bad=skip_bad)
+        out, staged = [], []
+        n = len(combined)
+        try:
+            for i, (s, parts) in enumerate(combined):
+                progress((i + 1) / max(n, 1) * 0.95, f"storing {s.label}")
+                out.append(save_series(ws, s, replace=replace, sources=parts, staged=staged))
+        except BaseException:
+            discard(staged)
+            raise
+        progress(0.97, f"publishing {len(staged)} series")
+        publish(ws, staged)
     return out, skipped
 
 

@@ -149,11 +149,26 @@ def _order(df: pd.DataFrame, funding: bool) -> pd.DataFrame:
 
 
 def save_series(ws: Workspace, s: Series, *, replace: bool = False, dry_run: bool = False,
-                sources: list[dict[str, Any]] | None = None) -> SaveResult:
+                sources: list[dict[str, Any]] | None = None, staged: list | None = None) -> SaveResult:
     """Store one series (merging into the stored one unless ``replace``).  ``sources`` lists
-    the provenance of every part when ``s`` combines several files."""
+    the provenance of every part when ``s`` combines several files.
+
+    The series' lock (storage.locks) is held from reading the stored series to publishing the
+    merged one, so a concurrent import into the same series waits (or is refused with Busy)
+    instead of being overwritten.  With ``staged`` (a list) the new version is only staged
+    (appended there); the caller, still holding the lock, publishes it (storage.artifacts.publish)."""
+    from storage.locks import artifact_lock
+
     funding = s.kind == "funding"
     aid = funding_id(s.symbol) if funding else series_id(s.symbol, s.timeframe)
+    if dry_run:
+        return _save_series(ws, s, aid, funding, replace=replace, dry_run=True, sources=sources, staged=staged)
+    with artifact_lock(ws, aid):
+        return _save_series(ws, s, aid, funding, replace=replace, dry_run=False, sources=sources, staged=staged)
+
+
+def _save_series(ws: Workspace, s: Series, aid: str, funding: bool, *, replace: bool, dry_run: bool,
+                 sources: list[dict[str, Any]] | None, staged: list | None) -> SaveResult:
     fname = FUNDING_FILE if funding else CANDLES_FILE
     value_cols = ["funding_rate"] if funding else REQUIRED + OPTIONAL
     new = _order(s.df.sort_values("timestamp").reset_index(drop=True), funding)
@@ -199,7 +214,7 @@ def save_series(ws: Workspace, s: Series, *, replace: bool = False, dry_run: boo
     gaps = [] if funding else find_gaps(ts_ns(merged["timestamp"]), s.timeframe)
     with create_artifact(ws, "ohlcv", artifact_id=aid, name=f"{s.symbol} {s.timeframe or 'funding'}", symbols=[s.symbol],
                          timeframe=s.timeframe, params={"sources": history, "series": "funding" if funding else "candles"},
-                         replace=True) as d:
+                         replace=True, staged=staged) as d:
         write_parquet(merged, d.path(fname))
         d.manifest.start = merged.timestamp.iloc[0].isoformat()
         d.manifest.end = merged.timestamp.iloc[-1].isoformat()

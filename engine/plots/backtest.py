@@ -84,29 +84,55 @@ def _axis_label(v) -> str:
 
 
 def heatmap_figure(sweep: pd.DataFrame, metric: str, *, x: str = "threshold", y: str = "sl_stop",
-                   fixed: dict | None = None, height: int = 480) -> go.Figure:
+                   fixed: dict | None = None, height: int = 480, best: dict | None = None) -> go.Figure:
     """The chosen metric over two swept parameters (rows of ``sweep`` with the other
-    parameters at the ``fixed`` values); one swept parameter gives a line chart."""
+    parameters at the ``fixed`` values); one swept parameter gives a line chart.  A cell without
+    a value (no trade: its ratios are undefined) is blank and its hover says "-" and the trades;
+    when no shown cell has a value the figure says so.  ``best``: the chosen cell's parameters
+    (threshold / sl_stop / tp_stop), outlined."""
     d = sweep
     for k, v in (fixed or {}).items():
         d = d[d[k].isna()] if v is None or (isinstance(v, float) and np.isnan(v)) else d[d[k] == v]
     xs = [None if pd.isna(v) else v for v in d[x].drop_duplicates()]
     ys = [None if pd.isna(v) else v for v in d[y].drop_duplicates()]
-    key = d.assign(_x=d[x].astype("float64").fillna(-1.0), _y=d[y].astype("float64").fillna(-1.0))
-    grid = key.pivot_table(index="_y", columns="_x", values=metric, aggfunc="first", dropna=False)
+    key = d.assign(_x=d[x].astype("float64").fillna(-1.0), _y=d[y].astype("float64").fillna(-1.0),
+                   _v=pd.to_numeric(d[metric], errors="coerce").astype("float64"))
+    if "trades" in key:
+        key["_t"] = pd.to_numeric(key["trades"], errors="coerce").astype("float64")
+    else:
+        key["_t"] = np.nan
+    grid = key.pivot_table(index="_y", columns="_x", values="_v", aggfunc="first", dropna=False)
+    tgrid = key.pivot_table(index="_y", columns="_x", values="_t", aggfunc="first", dropna=False)
     xk = [-1.0 if v is None else float(v) for v in xs]
     yk = [-1.0 if v is None else float(v) for v in ys]
-    z = grid.reindex(index=yk, columns=xk).to_numpy()
+    z = grid.reindex(index=yk, columns=xk).to_numpy(dtype="float64")
+    z = np.where(np.isfinite(z), z, np.nan)  # never draw infinity
+    tr = tgrid.reindex(index=yk, columns=xk).to_numpy(dtype="float64")
+    text = [[("-" if not np.isfinite(v) else f"{v:.4g}") + ("" if not np.isfinite(t) else f" ({int(t)} trades)")
+             for v, t in zip(zr, trr)] for zr, trr in zip(z, tr)]
+    empty = not np.isfinite(z).any()
     if len(ys) == 1:
-        fig = go.Figure(go.Scatter(x=[_axis_label(v) for v in xs], y=z[0], mode="lines+markers", name=metric))
+        fig = go.Figure(go.Scatter(x=[_axis_label(v) for v in xs], y=z[0], mode="lines+markers", name=metric,
+                                   text=text[0], hovertemplate=f"{x}=%{{x}}<br>{metric}=%{{text}}<extra></extra>"))
         fig.update_layout(xaxis_title=x, yaxis_title=metric)
     else:
-        fig = go.Figure(go.Heatmap(z=z, x=[_axis_label(v) for v in xs], y=[_axis_label(v) for v in ys],
-                                   colorscale="RdYlGn", colorbar={"title": metric}, zmid=0 if np.nanmin(z) < 0 < np.nanmax(z) else None,
-                                   hovertemplate=f"{x}=%{{x}}<br>{y}=%{{y}}<br>{metric}=%{{z:.4g}}<extra></extra>"))
+        lo, hi = (np.nanmin(z), np.nanmax(z)) if not empty else (0.0, 0.0)
+        fig = go.Figure(go.Heatmap(z=z, x=[_axis_label(v) for v in xs], y=[_axis_label(v) for v in ys], text=text,
+                                   colorscale="RdYlGn", colorbar={"title": metric}, zmid=0 if lo < 0 < hi else None,
+                                   hovertemplate=f"{x}=%{{x}}<br>{y}=%{{y}}<br>{metric}=%{{text}}<extra></extra>"))
         fig.update_layout(xaxis_title=x, yaxis_title=y)
         fig.update_xaxes(type="category")
         fig.update_yaxes(type="category")
+        if best and not empty:
+            bx, by = _axis_label(best.get(x)), _axis_label(best.get(y))
+            if bx in [_axis_label(v) for v in xs] and by in [_axis_label(v) for v in ys]:
+                fig.add_trace(go.Scatter(x=[bx], y=[by], mode="markers", name="chosen cell", hoverinfo="skip",
+                                         marker={"symbol": "square-open", "size": 22, "color": "black",
+                                                 "line": {"width": 2}}))
+    if empty:
+        fig.add_annotation(text=f"no cell shown has a {metric}: none of them traded (a cell without trades has no "
+                                "ratios; see the table's no_trade_reason)",
+                           xref="paper", yref="paper", x=0.5, y=0.5, showarrow=False, font={"size": 14})
     fig.update_layout(title=f"{metric} by {x}" + ("" if len(ys) == 1 else f" and {y}"), height=height,
                       margin={"l": 60, "r": 20, "t": 50, "b": 40})
     return fig

@@ -59,3 +59,34 @@ def importance_figure(imp: pd.DataFrame, top: int = 20) -> go.Figure:
     fig.update_layout(title=f"Top {len(d)} features (gain)", height=max(300, 22 * len(d) + 80),
                       margin={"l": 160, "r": 20, "t": 50, "b": 40})
     return fig
+
+
+def evidence_figure(evidence: dict) -> go.Figure:
+    """Accuracy over ALL signal bars (95 % bootstrap CI whiskers) next to the baselines on the same
+    bars, per split (val, test); the pivot-only accuracy as a hollow marker, labelled as such."""
+    fig = go.Figure()
+    splits = [s for s in ("val", "test") if evidence.get(s)]
+    names = ["Stage 2"] + list((evidence[splits[0]].get("baselines") or {}) if splits else [])
+    colors = ["#1f77b4", "#bbbbbb", "#999999", "#777777", "#555555"]
+    for j, name in enumerate(names):
+        ys, err_lo, err_hi, text = [], [], [], []
+        for s in splits:
+            e = evidence[s]
+            v = e.get("accuracy_signals") if name == "Stage 2" else e["baselines"].get(name)
+            ys.append(v)
+            ci = (e.get("uncertainty") or {}).get("accuracy_signals") if name == "Stage 2" else None
+            err_lo.append(v - ci[0] if ci and v is not None else 0)
+            err_hi.append(ci[1] - v if ci and v is not None else 0)
+            text.append("-" if v is None else f"{v:.3f}")
+        x = [f"{s} ({evidence[s]['signals']} signals)" for s in splits]
+        fig.add_trace(go.Bar(x=x, y=ys, name=name, marker_color=colors[j % len(colors)], text=text, textposition="outside",
+                             error_y={"type": "data", "symmetric": False, "array": err_hi, "arrayminus": err_lo,
+                                      "visible": name == "Stage 2"}))
+    fig.add_trace(go.Scatter(x=[f"{s} ({evidence[s]['signals']} signals)" for s in splits],
+                             y=[evidence[s].get("accuracy_pivots") for s in splits], mode="markers",
+                             name="Stage 2, pivot bars only (not knowable at the bar)",
+                             marker={"symbol": "diamond-open", "size": 12, "color": "#d62728"}))
+    fig.update_layout(title="Accuracy over every Stage 1 signal bar ('no pivot' bars count as wrong)", barmode="group",
+                      yaxis_range=[0, 1.05], yaxis_title="accuracy", height=400,
+                      margin={"l": 50, "r": 20, "t": 50, "b": 40}, legend={"orientation": "h", "y": -0.2})
+    return fig

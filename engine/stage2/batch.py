@@ -109,6 +109,10 @@ def _run_pair(ws: Workspace, rec: dict[str, Any], opts: dict[str, Any]) -> None:
                 "cv_accuracy_mean": out["cv"]["summary"]["accuracy"]["mean"],
                 "cv_accuracy_std": out["cv"]["summary"]["accuracy"]["std"], "samples": out["counts"]["samples"],
                 "threshold": out["threshold"], "pass_rate_test": c["test"]["pass_rate"], "warnings": out["warnings"]})
+    t = out.get("test") or {}
+    base = [v for v in (t.get("baselines") or {}).values() if v is not None]
+    rec.update({"accuracy_signals": t.get("accuracy_signals"), "signals_test": t.get("signals"),
+                "best_baseline": max(base) if base else None, "stage1_oof": out.get("stage1_oof")})
 
 
 def run_batch(ws: Workspace, *, symbols: list[str] | None = None, timeframes: list[str] | None = None,
@@ -184,7 +188,9 @@ def run_batch(ws: Workspace, *, symbols: list[str] | None = None, timeframes: li
 def results_table(state: dict[str, Any]):
     import pandas as pd
 
-    cols = ["symbol", "timeframe", "status", "accuracy", "f1_macro", "cv_accuracy_mean", "cv_accuracy_std", "samples",
+    # accuracy_signals (every test signal bar) first; "accuracy" is the pivot-only figure
+    cols = ["symbol", "timeframe", "status", "accuracy_signals", "best_baseline", "signals_test", "accuracy", "f1_macro",
+            "cv_accuracy_mean", "cv_accuracy_std", "samples", "stage1_oof",
             "threshold", "pass_rate_test", "seconds", "error", "stage1_id", "stage2_id", "featureset_id"]
     df = pd.DataFrame(state.get("pairs") or [])
     for c in cols:

@@ -32,6 +32,10 @@ def _names(args) -> list[str] | None:
     return names
 
 
+def _num(v) -> str:
+    return "-" if v is None else f"{v:.4f}"
+
+
 def _csv(text: str | None) -> list[str] | None:
     parts = [x.strip() for x in (text or "").split(",") if x.strip()]
     return parts or None
@@ -43,7 +47,7 @@ def _stage1_cfg(args):
     return Stage1TrainConfig(classes=args.classes, sequence_length=args.sequence_length or 32, units=args.units,
                              dropout=args.dropout, epochs=args.epochs, batch_size=args.batch_size,
                              learning_rate=args.s1_learning_rate, patience=args.patience, seed=args.seed,
-                             features=_names(args))
+                             features=_names(args), oof_folds=args.oof_folds)
 
 
 def _stage2_cfg(args):
@@ -146,8 +150,9 @@ def cmd_s2_batch(args, ws):
                     stage1_config=_stage1_cfg(args) if args.stage1 == "train" else None,
                     stage2_config=_stage2_cfg(args), resume=args.resume, retry_failed=args.retry_failed)
     lines = [f"{r['symbol']:<12} {r['timeframe']:<4} {r['status']:<10} " +
-             (f"accuracy {r['accuracy']:.4f}  F1 {r['f1_macro']:.4f}  CV {r['cv_accuracy_mean']:.4f} +/- {r['cv_accuracy_std']:.4f}  "
-              f"{r['stage2_id']}" if r["status"] == "succeeded" else (r.get("error") or ""))
+             (f"accuracy (signals) {_num(r.get('accuracy_signals'))} vs best baseline {_num(r.get('best_baseline'))}  "
+              f"(pivots only {r['accuracy']:.4f})  F1 {r['f1_macro']:.4f}  CV {r['cv_accuracy_mean']:.4f} +/- "
+              f"{r['cv_accuracy_std']:.4f}  {r['stage2_id']}" if r["status"] == "succeeded" else (r.get("error") or ""))
              for r in res["pairs"]]
     res["_text"] = "\n".join(lines) + f"\n{res['succeeded']} succeeded, {res['failed']} failed; state: {res['state_file']}"
     return res
@@ -158,13 +163,15 @@ def cmd_s2_list(args, ws):
 
 
 def cmd_s2_show(args, ws):
+    from engine.stage2.pipeline import evidence_json
     from storage.artifacts import artifact_path, read_manifest
 
     man = read_manifest(ws, args.id, "stage2")
     summary = artifact_path(ws, args.id, "stage2") / "summary.txt"
     text = summary.read_text(encoding="utf-8") if summary.is_file() else ""
     return {"stage2_id": man.id, "path": str(artifact_path(ws, args.id, "stage2")), "metrics": man.metrics,
-            "cv": man.extra.get("cv"), "cv_folds": man.extra.get("cv_folds"), "summary": text, "_text": text}
+            "cv": man.extra.get("cv"), "cv_folds": man.extra.get("cv_folds"), "warnings": man.extra.get("warnings") or [],
+            "summary": text, "_text": text} | evidence_json(man.extra)
 
 
 # -- parsers ---------------------------------------------------------------------------------------
@@ -195,12 +202,14 @@ def _s1_train_opts(p, *, prefix: str = "") -> None:
     p.add_argument("--batch-size", type=int, default=256)
     p.add_argument(f"--{prefix}learning-rate", dest="s1_learning_rate", type=float, default=1e-3)
     p.add_argument("--patience", type=int, default=3, help="early-stopping patience (epochs)")
+    p.add_argument("--oof-folds", type=int, default=4,
+                   help="time-ordered folds (with purge) for the out-of-fold Stage 1 probabilities Stage 2 trains on (default 4)")
 
 
 def _s2_opts(p) -> None:
     g = p.add_mutually_exclusive_group()
     g.add_argument("--threshold", type=float, default=0.5, help="signal when 1 - P(no pivot) >= this (default 0.5)")
-    g.add_argument("--pass-rate", type=float, help="instead: the threshold letting this share of training bars through (e.g. 0.04)")
+    g.add_argument("--pass-rate", type=float, help="instead: the threshold letting this share of VALIDATION bars through (e.g. 0.04)")
     p.add_argument("--no-stage1-probs", action="store_true", help="do not give Stage 1's probabilities to Stage 2")
     p.add_argument("--stage2-features", help="Stage 2 input features (comma separated; default: the feature set's usable ones)")
     p.add_argument("--cv-folds", type=int, default=5)

@@ -13,6 +13,7 @@ from engine.data.names import check_symbol
 from engine.data.timeframes import parse_timeframe
 from engine.stage2.progress import progress
 from engine.splits import SplitPlan, chronological_split
+from engine.stage2 import evidence as ev
 from engine.stage2 import stage2 as s2
 from engine.stage2.data import PairData, latest_featureset, latest_stage1, load_pair
 from engine.stage2.stage1 import window_ends
@@ -48,7 +49,12 @@ def _stage1_featureset(man) -> str | None:
 def stage1_probabilities(ws: Workspace, stage1_id: str, pair: PairData) -> tuple[np.ndarray, list[str], dict[str, Any]]:
     """Stage 1 class probabilities of every bar of ``pair``: reused from the Stage 1 artifact
     when it was trained on this very feature set (same rows), otherwise computed with the model
-    (params.json normalisation, windows that never cross gaps)."""
+    (params.json normalisation, windows that never cross gaps).
+
+    On the train split the OUT-OF-FOLD probabilities are used when the artifact has them (a Stage 1
+    trained here): ``how["oof"]`` True and ``how["oof_mask"]`` marks those rows.  Otherwise
+    ``how["oof"]`` is False and ``how["oof_note"]`` says why (imported: trained elsewhere, so
+    out-of-fold probabilities are impossible)."""
     folder, man = stage1_folder(ws, stage1_id)
     classes = man.extra.get("class_names")
     stored = ws.artifact_dir("stage1", stage1_id) / PROBA_FILE
@@ -56,7 +62,18 @@ def stage1_probabilities(ws: Workspace, stage1_id: str, pair: PairData) -> tuple
         df = pd.read_parquet(stored)
         df = df[df["symbol"] == pair.symbol] if "symbol" in df.columns else df
         if len(df) == pair.n and (df["timestamp"].to_numpy() == pair.frame["timestamp"].to_numpy()).all():
-            return df[[f"p_{c}" for c in classes]].to_numpy("float64"), list(classes), {"reused": True}
+            p = np.array(df[[f"p_{c}" for c in classes]].to_numpy("float64"))  # a writable copy
+            oof_cols = [f"oof_p_{c}" for c in classes]
+            if set(oof_cols) <= set(df.columns):
+                train = (df["split"] == "train").to_numpy()
+                p[train] = df.loc[train, oof_cols].to_numpy("float64")  # NaN in the first block: never a signal
+                return p, list(classes), {"reused": True, "oof": True, "oof_mask": train & np.isfinite(p).all(axis=1),
+                                          "oof_info": man.extra.get("oof")}
+            why = ((man.extra.get("oof") or {}).get("error")
+                   or "it was trained before out-of-fold probabilities were stored; retrain Stage 1")
+            return p, list(classes), {"reused": True, "oof": False, "oof_note":
+                                      f"Stage 1 ({stage1_id}) has no out-of-fold probabilities ({why}): Stage 2 trains "
+                                      "on its in-sample probabilities of the train split"}
     progress(0.1, f"loading Stage 1 model {stage1_id}")
     model, man = load_stage1(ws, stage1_id)
     spec = model.spec
@@ -64,7 +81,15 @@ def stage1_probabilities(ws: Workspace, stage1_id: str, pair: PairData) -> tuple
     valid = window_ends(pair.ts_ns, pair.step_ns, np.isfinite(X).all(axis=1), spec.sequence_length)
     progress(0.15, f"Stage 1 on {int(valid.sum())} windows of {spec.sequence_length} bars")
     proba = model.predict_proba(X, valid, progress_cb=lambda f: progress(0.15 + 0.35 * f, "Stage 1 predictions"))
-    return proba.astype("float64"), list(spec.class_names), {"reused": False, "notes": spec.notes}
+    source = man.params.get("source")
+    if source == "trained":
+        note = (f"Stage 1 ({stage1_id}) was trained on feature set {_stage1_featureset(man)}, not {pair.featureset_id}: "
+                "its out-of-fold probabilities do not cover these rows, so Stage 2 trains on probabilities that may be in-sample")
+    else:
+        note = (f"Stage 1 ({stage1_id}) was imported ({source or 'unknown source'}, trained elsewhere): out-of-fold "
+                "probabilities are impossible, so Stage 2 trains on Stage 1 outputs that may be in-sample on its train split")
+    return proba.astype("float64"), list(spec.class_names), {"reused": False, "notes": spec.notes, "oof": False,
+                                                             "oof_note": note}
 
 
 def _plan(pair: PairData, s1_man) -> tuple[SplitPlan, list[str]]:
@@ -104,15 +129,37 @@ def train_stage2_pair(ws: Workspace, symbol: str, timeframe: str, cfg: s2.Stage2
         raise BadInput(f"feature set {fsid} is {pair.timeframe}, not {timeframe}")
     plan, warnings = _plan(pair, s1_man)
     proba, classes, how = stage1_probabilities(ws, s1, pair)
-    res = s2.train_stage2(pair, proba, classes, plan, cfg)
+    if not how["oof"]:
+        warnings.append(how["oof_note"])
+    res = s2.train_stage2(pair, proba, classes, plan, cfg, oof=how.get("oof_mask"))
     pr = res["counts"]["per_split"]
     far = [f"{s} {100 * pr[s]['pass_rate']:.2f}%" for s in ("train", "val", "test")
            if pr[s]["pass_rate"] is not None and not 0.01 <= pr[s]["pass_rate"] <= 0.10]
     if far:
         warnings.append(f"Stage 1 pass rate far from the 3-5% the seed expects ({', '.join(far)}): tune the threshold")
     progress(0.9, "writing the stage2 artifact")
+    for s in ("val", "test"):
+        warnings += res["evidence"][s]["warnings"]
+    res["stage1_oof"] = {"stage1_oof": bool(how["oof"]), "stage1_oof_note": how.get("oof_note"),
+                         "stage1_oof_info": how.get("oof_info")}
     return save_stage2(ws, pair, res, cfg, stage1_id=s1, stage1_classes=classes, warnings=warnings + how.get("notes", []),
                        stage1_reused=how["reused"], name=name)
+
+
+def evidence_json(extra: dict[str, Any]) -> dict[str, Any]:
+    """The Stage 2 evidence keys of `stage2 train --json` / `stage2 show --json` (docs/CONTRACTS.md),
+    from a stage2 manifest's ``extra`` (empty for models trained before they existed)."""
+    ev = extra.get("evidence") or {}
+    if not ev:
+        return {}
+    c = extra.get("counts") or {}
+    per = c.get("per_split") or {}
+    return {"val": ev.get("val"), "test": ev.get("test"), "stage1_oof": bool(ev.get("stage1_oof")),
+            "stage1_oof_note": ev.get("stage1_oof_note"), "stage1_oof_info": ev.get("stage1_oof_info"),
+            "no_pivot_class": ev.get("no_pivot_class"), "baseline_rules": ev.get("baseline_rules"),
+            "majority_class": ev.get("majority_class"),
+            "threshold_choice": {"value": c.get("threshold"), "chosen_on": c.get("threshold_chosen_on")},
+            "pass_rates": {s: (per.get(s) or {}).get("pass_rate") for s in ("train", "val", "test")}}
 
 
 def save_stage2(ws: Workspace, pair: PairData, res: dict[str, Any], cfg: s2.Stage2Config, *, stage1_id: str,
@@ -145,7 +192,12 @@ def save_stage2(ws: Workspace, pair: PairData, res: dict[str, Any], cfg: s2.Stag
                             "stage1_probabilities_reused": stage1_reused, "counts": res["counts"],
                             "performance": res["performance"], "cv_folds": json.loads(res["cv"].to_json(orient="records", date_format="iso")),
                             "cv": s2.cv_summary(res["cv"]), "best_iteration": res["best_iteration"],
-                            "purge_bars": pair.purge_bars, "warnings": warnings}
+                            "purge_bars": pair.purge_bars, "warnings": warnings,
+                            "evidence": {"val": res["evidence"]["val"], "test": res["evidence"]["test"],
+                                         **res.get("stage1_oof", {"stage1_oof": False}),
+                                         "no_pivot_class": ev.NO_PIVOT_NOTE, "baseline_rules": ev.BASELINE_RULES,
+                                         "majority_class": s2.LABEL_NAMES[res["majority_class"]]}}
+        extra = d.manifest.extra
         aid = d.id
     path = ws.artifact_dir("stage2", aid)
     perf = res["performance"]
@@ -160,4 +212,4 @@ def save_stage2(ws: Workspace, pair: PairData, res: dict[str, Any], cfg: s2.Stag
                         "confusion_matrix": perf["test"]["confusion_matrix"]},
             "cv": {"summary": s2.cv_summary(res["cv"]),
                    "folds": json.loads(res["cv"].to_json(orient="records", date_format="iso"))},
-            "warnings": warnings, "summary": (path / s2.SUMMARY_FILE).read_text(encoding="utf-8")}
+            "warnings": warnings, "summary": (path / s2.SUMMARY_FILE).read_text(encoding="utf-8")} | evidence_json(extra)

@@ -11,6 +11,12 @@ pivot (2 classes: none / pivot) or which pivot it is (5 classes: none, HH, LH, H
 * Early stopping on the validation loss (best weights restored); saved as
   ``v1_model/{SYMBOL}/{tf}/classification.h5`` (legacy HDF5, as the seed's) + params.json,
   plus the class probabilities of every bar (``probabilities.parquet``) for threshold tuning.
+* Out-of-fold probabilities of the train split (``oof_p_<class>``, ``oof_fold``): the train split's
+  window ends are cut by ``engine.splits.time_ordered_kfold`` (k = ``oof_folds``, purge = the pair's
+  purge gap); fold j's model (same architecture, as many epochs as the final model's best epoch, its
+  own normalisation from its training rows) trains on the earlier blocks and predicts block j.  The
+  first block has no earlier data, so it has no out-of-fold probability (NaN, ``oof_fold`` -1).
+  Stage 2 trains on these instead of the final model's in-sample probabilities.
 """
 from __future__ import annotations
 
@@ -48,11 +54,13 @@ class Stage1TrainConfig:
     val_frac: float = 0.15
     features: list[str] | None = None  # default: the feature set's usable features
     seed: int = 42
+    oof_folds: int = 4  # time-ordered folds for the out-of-fold probabilities of the train split
 
     def check(self) -> "Stage1TrainConfig":
         if self.classes not in CLASS_NAMES:
             raise BadInput(f"Stage 1 has 2 or 5 classes, not {self.classes}")
-        for name, lo in (("sequence_length", 1), ("units", 1), ("epochs", 1), ("batch_size", 1), ("patience", 0)):
+        for name, lo in (("sequence_length", 1), ("units", 1), ("epochs", 1), ("batch_size", 1), ("patience", 0),
+                         ("oof_folds", 2)):
             v = getattr(self, name)
             if not isinstance(v, int) or v < lo:
                 raise BadInput(f"{name.replace('_', ' ')} must be an integer >= {lo}, got {v!r}")
@@ -177,8 +185,13 @@ def train_stage1(pair: PairData, cfg: Stage1TrainConfig) -> dict[str, Any]:
                                 Progress()])
     history = pd.DataFrame(hist.history)
     history.insert(0, "epoch", np.arange(1, len(history) + 1))
-    progress(0.82, "predicting every bar")
+    progress(0.72, "predicting every bar")
     proba = predict_proba(model, spec, X, valid)
+    best_epoch = int(history["val_loss"].to_numpy().argmin()) + 1 if "val_loss" in history else len(history)
+    try:
+        oof, oof_fold, oof_info = out_of_fold(pair, X, names, split, valid & labelled, y, cfg, epochs=best_epoch)
+    except BadInput as e:  # too little training data for k folds with purge: the model stands, Stage 2 is warned
+        oof, oof_fold, oof_info = None, None, {"folds": 0, "error": f"no out-of-fold probabilities: {e}"}
     params = Stage1Params(mean=mean, std=std, class_weights={str(c): v for c, v in class_weight.items()},
                           feature_names=names, sequence_length=cfg.sequence_length, class_names=class_names, raw={})
     metrics = split_metrics(proba, y, pair.pivot, split, labelled, threshold=0.5)
@@ -187,15 +200,72 @@ def train_stage1(pair: PairData, cfg: Stage1TrainConfig) -> dict[str, Any]:
     params.metrics = metrics
     params.raw = {"mean": mean.tolist(), "std": std.tolist(), "class_weights": params.class_weights, "metrics": metrics}
     return {"model": Stage1Model(model, spec, params), "plan": plan, "split": split, "proba": proba, "metrics": metrics,
+            "oof": oof, "oof_fold": oof_fold, "oof_info": oof_info,
             "history": history, "suggested_threshold": suggested, "class_weight": class_weight,
             "windows": {s: int(len(e)) for s, e in ends.items()},
             "pass_rates": pass_rates(sig, split, suggested) if suggested is not None else {}}
 
 
-def probabilities_frame(pair: PairData, proba: np.ndarray, class_names: list[str], split: np.ndarray) -> pd.DataFrame:
+def out_of_fold(pair: PairData, X: np.ndarray, names: list[str], split: np.ndarray, usable: np.ndarray, y: np.ndarray,
+                cfg: Stage1TrainConfig, *, epochs: int) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+    """Out-of-fold class probabilities of the train split's bars (NaN elsewhere and in the first
+    block) and the 1-based fold of each (-1: none), from ``cfg.oof_folds`` time-ordered folds with purge."""
+    from sklearn.utils.class_weight import compute_class_weight
+
+    from engine.splits import time_ordered_kfold
+
+    n_cls = cfg.classes
+    out = np.full((pair.n, n_cls), np.nan, dtype="float32")
+    fold_of = np.full(pair.n, -1, dtype="int64")
+    ends = np.flatnonzero(usable & (split == "train"))
+    ts = pair.ts_ns
+    folds = time_ordered_kfold(pd.to_datetime(ts[ends], utc=True), pair.timeframe, k=cfg.oof_folds,
+                               purge_bars=pair.purge_bars, min_train=10)
+    train_split = split == "train"
+    per_fold = []
+    for j, (tr, va) in enumerate(folds, start=1):
+        progress(0.72 + 0.2 * (j - 1) / len(folds), f"out-of-fold Stage 1, fold {j}/{len(folds)}")
+        rows_tr, rows_va = ends[tr], ends[va]
+        fit_rows = train_split & (ts <= ts[rows_tr].max())  # normalisation from the fold's training period only
+        with np.errstate(all="ignore"):
+            mean, std = np.nanmean(X[fit_rows], axis=0), np.nanstd(X[fit_rows], axis=0)
+        mean = np.where(np.isfinite(mean), mean, 0.0)
+        std = np.where(np.isfinite(std) & (std > 0), std, 1.0)
+        spec = Stage1Spec(feature_names=names, sequence_length=cfg.sequence_length, class_names=list(CLASS_NAMES[n_cls]),
+                          mean=mean, std=std, sources={})
+        Xn = ((X - mean) / std).astype("float32")
+        present = np.unique(y[rows_tr])
+        w = compute_class_weight("balanced", classes=present, y=y[rows_tr]) if len(present) > 1 else np.ones(len(present))
+        cw = {c: 1.0 for c in range(n_cls)} | {int(c): float(v) for c, v in zip(present, w)}
+        model = build_model(len(names), cfg)
+        model.fit(_windows_dataset(Xn, rows_tr, y, cfg.sequence_length, cfg.batch_size, shuffle=True, seed=cfg.seed + j),
+                  epochs=epochs, class_weight=cw, verbose=0)
+        mask = np.zeros(pair.n, dtype=bool)
+        mask[rows_va] = True
+        p = predict_proba(model, spec, X, mask)
+        out[rows_va] = p[rows_va]
+        fold_of[rows_va] = j
+        per_fold.append({"fold": j, "train_windows": len(rows_tr), "predicted": len(rows_va),
+                         "train_end": str(pd.Timestamp(ts[rows_tr].max(), tz="UTC")),
+                         "start": str(pd.Timestamp(ts[rows_va].min(), tz="UTC")),
+                         "end": str(pd.Timestamp(ts[rows_va].max(), tz="UTC"))})
+    info = {"folds": len(folds), "purge_bars": int(pair.purge_bars), "epochs": int(epochs),
+            "method": "engine.splits.time_ordered_kfold over the train split's windows; each fold trains on earlier "
+                      "blocks only (purge respected) and predicts its block",
+            "train_bars": len(ends), "oof_bars": int((fold_of >= 0).sum()),
+            "first_block_bars": int(len(ends) - (fold_of >= 0).sum()), "per_fold": per_fold}
+    return out, fold_of, info
+
+
+def probabilities_frame(pair: PairData, proba: np.ndarray, class_names: list[str], split: np.ndarray,
+                        oof: np.ndarray | None = None, oof_fold: np.ndarray | None = None) -> pd.DataFrame:
     df = pd.DataFrame({"timestamp": pair.frame["timestamp"].to_numpy(), "symbol": pair.symbol, "split": split})
     for i, c in enumerate(class_names):
         df[f"p_{c}"] = proba[:, i]
+    if oof is not None:
+        for i, c in enumerate(class_names):
+            df[f"oof_p_{c}"] = oof[:, i]
+        df["oof_fold"] = oof_fold
     df["signal_prob"] = signal_probability(proba)
     df["pivot"] = pair.pivot
     df["pivot_label"] = pair.pivot_label
@@ -221,12 +291,14 @@ def save_stage1(ws: Workspace, pair: PairData, cfg: Stage1TrainConfig, res: dict
         write_json_atomic(d.path(f"{rel}/{PARAMS_FILE}"), params_doc)
         d.path("summary.txt").write_text(model_summary(m.model) + "\n", encoding="utf-8")
         res["history"].to_csv(d.path("history.csv"), index=False)
-        probabilities_frame(pair, res["proba"], m.spec.class_names, res["split"]).to_parquet(d.path(PROBA_FILE), index=False)
+        probabilities_frame(pair, res["proba"], m.spec.class_names, res["split"], res.get("oof"),
+                            res.get("oof_fold")).to_parquet(d.path(PROBA_FILE), index=False)
         d.manifest.metrics = res["metrics"]
         d.manifest.extra = spec_extra(m) | {"split": res["plan"].to_dict(), "windows": res["windows"],
                                             "class_weights": params_doc["class_weights"],
                                             "suggested_threshold": res["suggested_threshold"],
                                             "pass_rates": res["pass_rates"], "epochs_run": int(len(res["history"])),
+                                            "oof": res.get("oof_info"),
                                             "test_prediction": m.test_prediction()}
         d.manifest.start = pair.frame["timestamp"].iloc[0]
         d.manifest.end = pair.frame["timestamp"].iloc[-1]
@@ -236,4 +308,5 @@ def save_stage1(ws: Workspace, pair: PairData, cfg: Stage1TrainConfig, res: dict
             "timeframe": pair.timeframe, "featureset_id": pair.featureset_id, "feature_names": m.spec.feature_names,
             "sequence_length": m.spec.sequence_length, "class_names": m.spec.class_names, "metrics": res["metrics"],
             "suggested_threshold": res["suggested_threshold"], "pass_rates": res["pass_rates"],
-            "windows": res["windows"], "epochs_run": int(len(res["history"])), "split": res["plan"].to_dict()}
+            "windows": res["windows"], "epochs_run": int(len(res["history"])), "split": res["plan"].to_dict(),
+            "oof": res.get("oof_info")}

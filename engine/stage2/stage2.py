@@ -12,8 +12,13 @@ on the bars Stage 1 lets through that are real pivots.
   validation block after its training rows, purge respected; never shuffled or stratified)
   over the development samples (train + val), each fold with its own scaler and the number
   of rounds found by early stopping; the test split is never touched by CV.
-* Metrics: accuracy, macro F1 / precision / recall, confusion matrix; a summary report with
-  the seed's sections; predictions on every test-split signal bar for the backtest.
+* Metrics: accuracy, macro F1 / precision / recall, confusion matrix on the Stage 2 samples
+  (signal bars that were pivots: the "pivot-only" figures), and what a trader would get
+  (:mod:`engine.stage2.evidence`): accuracy / macro-F1 over ALL signal bars of val and test ("no
+  pivot" is its own class, always wrong), bootstrap CIs and three baselines on the same bars; a
+  summary report with the seed's sections; predictions on every test-split signal bar for the backtest.
+* A target pass rate sets the threshold on the VALIDATION split (never on train, where Stage 1's
+  probabilities are out-of-fold or in-sample); the pass rate of every split is reported.
 """
 from __future__ import annotations
 
@@ -28,6 +33,7 @@ import pandas as pd
 from config.errors import BadInput
 from engine.stage2.progress import progress
 from engine.splits import SPLITS, SplitPlan, time_ordered_kfold
+from engine.stage2 import evidence as ev
 from engine.stage2.data import LABEL_NAMES, PairData, label_counts
 from engine.stage2.filtering import check_threshold, pass_rates, signal_mask, threshold_for_rate
 from engine.stage2.stage1 import signal_probability
@@ -46,7 +52,7 @@ PROBA_COLUMNS = [f"p_{n}" for n in LABEL_NAMES]
 @dataclass
 class Stage2Config:
     threshold: float = 0.5
-    pass_rate: float | None = None  # when set: the threshold letting this share of the train split through
+    pass_rate: float | None = None  # when set: the threshold letting this share of the VALIDATION split through
     use_stage1_probs: bool = True
     features: list[str] | None = None  # default: the feature set's usable features
     cv_folds: int = 5
@@ -170,8 +176,9 @@ def stage1_prob_columns(class_names: list[str]) -> list[str]:
 
 
 def train_stage2(pair: PairData, proba: np.ndarray, stage1_classes: list[str], plan: SplitPlan,
-                 cfg: Stage2Config) -> dict[str, Any]:
-    """Filter, train, evaluate and cross-validate in memory (:func:`save_stage2` writes it all)."""
+                 cfg: Stage2Config, *, oof: np.ndarray | None = None) -> dict[str, Any]:
+    """Filter, train, evaluate and cross-validate in memory (:func:`save_stage2` writes it all).
+    ``oof``: per bar, True where ``proba`` comes from an out-of-fold Stage 1 (stored as ``s1_oof``)."""
     cfg.check()
     names = list(cfg.features or pair.feature_names)
     if not names:
@@ -186,10 +193,10 @@ def train_stage2(pair: PairData, proba: np.ndarray, stage1_classes: list[str], p
     sig_prob = signal_probability(proba)
     split = pair.split_of(plan)
     threshold = cfg.threshold
-    if cfg.pass_rate is not None:
-        threshold = threshold_for_rate(sig_prob[split == "train"], cfg.pass_rate)
+    if cfg.pass_rate is not None:  # chosen on validation, never on train
+        threshold = threshold_for_rate(sig_prob[split == "val"], cfg.pass_rate)
         if threshold is None:
-            raise BadInput("Stage 1 scored no bar of the training split; cannot set a threshold from a pass rate")
+            raise BadInput("Stage 1 scored no bar of the validation split; cannot set a threshold from a pass rate")
     signals = signal_mask(sig_prob, threshold)
     samples = signals & (pair.pivot == 1)
     y_all = pair.pivot_label.astype("int64")
@@ -197,6 +204,7 @@ def train_stage2(pair: PairData, proba: np.ndarray, stage1_classes: list[str], p
     rates = pass_rates(sig_prob, split, threshold)
     counts = {"bars": pair.n, "scored": int(np.isfinite(sig_prob).sum()), "signals": int(signals.sum()),
               "samples": int(samples.sum()), "threshold": float(threshold),
+              "threshold_chosen_on": "validation" if cfg.pass_rate is not None else "given",
               "per_split": {s: rates[s] | {"samples": int(len(idx[s])), "labels": label_counts(y_all[idx[s]])}
                             for s in SPLITS}}
     short = [f"{s} {len(idx[s])}" for s in SPLITS if len(idx[s]) < (cfg.min_train_samples if s == "train" else 5)]
@@ -215,26 +223,58 @@ def train_stage2(pair: PairData, proba: np.ndarray, stage1_classes: list[str], p
             for s in SPLITS}
     progress(0.7, f"{cfg.cv_folds}-fold time-ordered cross-validation")
     cv = cross_validate(pair, X, y_all, np.concatenate([idx["train"], idx["val"]]), all_names, cfg, rounds=best)
-    # predictions on every test-split signal bar (real pivot or not: at trading time nobody knows yet)
-    test_rows = np.flatnonzero(signals & (split == "test"))
-    p_test = _predict(booster, scaler, X[test_rows])
+    # Stage 2 on every val / test signal bar (real pivot or not: at trading time nobody knows yet)
+    majority = int(np.bincount(y_all[idx["train"]], minlength=4).argmax())
+    base = ev.baseline_predictions(pair.ts_ns, pair.pivot_label, pair.confirm_ns, majority, _candles(pair))
+    truth = ev.signal_truth(pair.pivot_label)
+    s2_pred = np.full(pair.n, -1, dtype="int64")
+    evidence: dict[str, Any] = {}
+    ts = pair.frame["timestamp"]
+    for s in ("val", "test"):
+        rows = np.flatnonzero(signals & (split == s))
+        p = _predict(booster, scaler, X[rows])
+        s2_pred[rows] = p.argmax(axis=1) if len(rows) else 0
+        in_split = split == s
+        days = ((ts[in_split].max() - ts[in_split].min()) / pd.Timedelta(days=1) + pair.step_ns / 86_400e9
+                if in_split.any() else 0.0)
+        evidence[s] = ev.split_evidence(s, truth[rows], s2_pred[rows], {b: v[rows] for b, v in base.items()},
+                                        bars=int(in_split.sum()), days=days)
+        if s == "test":
+            test_rows, p_test = rows, p
     pred = pd.DataFrame({"timestamp": pair.frame["timestamp"].to_numpy()[test_rows], "symbol": pair.symbol,
                          "split": "test", "stage1_prob": sig_prob[test_rows].astype("float64"),
                          "pred_class": p_test.argmax(axis=1).astype("int64") if len(test_rows) else np.zeros(0, "int64")})
     for j, c in enumerate(PROBA_COLUMNS):
         pred[c] = p_test[:, j] if len(test_rows) else np.zeros(0)
     pred["true_class"] = y_all[test_rows]
+    for b, v in base.items():
+        pred[f"base_{b}"] = v[test_rows]
     importance = pd.DataFrame({"feature": all_names, "gain": booster.feature_importance("gain"),
                                "split_count": booster.feature_importance("split")}).sort_values("gain", ascending=False)
     signals_df = pd.DataFrame({"timestamp": pair.frame["timestamp"].to_numpy(), "split": split,
                                "signal_prob": sig_prob, "signal": signals, "pivot": pair.pivot,
-                               "pivot_label": pair.pivot_label})
+                               "pivot_label": pair.pivot_label,
+                               "confirm_time": pd.Series(pair.confirm_ns.astype("datetime64[ns]")).dt.tz_localize("UTC")
+                               .where(pair.confirm_ns >= 0),
+                               "pred_class": s2_pred})
+    for b, v in base.items():
+        signals_df[f"base_{b}"] = v
     for c, col in zip(stage1_prob_columns(stage1_classes), proba.T):
         signals_df[c] = col
+    signals_df["s1_oof"] = np.zeros(pair.n, bool) if oof is None else np.asarray(oof, bool)
     return {"booster": booster, "scaler": scaler, "feature_names": all_names, "input_features": names,
             "stage1_features": s1_cols, "threshold": float(threshold), "counts": counts, "performance": perf,
             "cv": cv, "best_iteration": best, "predictions": pred, "importance": importance,
-            "signals": signals_df, "plan": plan}
+            "signals": signals_df, "plan": plan, "evidence": evidence, "majority_class": majority}
+
+
+def _candles(pair: PairData) -> pd.DataFrame | None:
+    """high, low, close aligned to the pair's bars for the price heuristic (None when the pair has no candles)."""
+    try:
+        m = pair.matrix(["high", "low", "close"])
+    except BadInput:
+        return None
+    return pd.DataFrame(m, columns=["high", "low", "close"])
 
 
 def cross_validate(pair: PairData, X: np.ndarray, y: np.ndarray, dev_rows: np.ndarray, names: list[str],
@@ -280,7 +320,38 @@ def flat_metrics(res: dict[str, Any]) -> dict[str, Any]:
     m["samples"] = c["samples"]
     m["pass_rate"] = {s: c["per_split"][s]["pass_rate"] for s in SPLITS if c["per_split"][s]["pass_rate"] is not None}
     m["threshold"] = res["threshold"]
+    for s, e in (res.get("evidence") or {}).items():
+        for k in ("accuracy_signals", "macro_f1_signals", "accuracy_pivots"):
+            if e.get(k) is not None:
+                m[f"{s}_{k}"] = e[k]
+        m[f"{s}_signals"] = e["signals"]
+        m[f"{s}_pivots"] = e["pivots"]
+        base = {k: v for k, v in e["baselines"].items() if v is not None}
+        if base:
+            m[f"{s}_best_baseline"] = max(base.values())
     return m
+
+
+def evidence_lines(evidence: dict[str, Any]) -> list[str]:
+    """The summary report's section on what a trader would get (every signal bar of val / test)."""
+    def f(v, ci=None):
+        txt = "-" if v is None else f"{v:.4f}"
+        return txt + (f" [{ci[0]:.3f}, {ci[1]:.3f}]" if ci else "")
+
+    lines = ["What a trader would get (ALL Stage 1 signal bars; 'no pivot' bars count as wrong; 95% bootstrap CI):"]
+    for s in ("val", "test"):
+        e = evidence.get(s)
+        if not e:
+            continue
+        u = e["uncertainty"]
+        lines += [(f"  {s.capitalize()}: {e['signals']} signals, {e['pivots']} pivots, {e['no_pivot']} not pivots, "
+                   f"{e['sample']['days']:.1f} days"),
+                  f"    Accuracy (signals): {f(e['accuracy_signals'], u.get('accuracy_signals'))}",
+                  f"    Macro F1 (signals): {f(e['macro_f1_signals'], u.get('macro_f1_signals'))}",
+                  f"    Accuracy (pivots only, not knowable at the bar): {f(e['accuracy_pivots'], u.get('accuracy_pivots'))}",
+                  "    Baselines (signals / pivots only): " + ", ".join(
+                      f"{b} {f(v)} / {f(e['baselines_pivots'][b])}" for b, v in e["baselines"].items())]
+    return lines
 
 
 # -- report -------------------------------------------------------------------------------------------
@@ -302,11 +373,18 @@ def summary_report(pair: PairData, res: dict[str, Any], *, stage1_id: str, locat
              f"  Scored by Stage 1: {c['scored']:,} (model {stage1_id})",
              f"  Stage 1 Signals: {c['signals']:,} ({pct:.2f}%) at threshold {res['threshold']:.4f}",
              f"  Stage 2 Valid: {c['samples']:,} (signal bars that are real pivots)", ""]
-    lines.append("Stage 1 pass rate per split:")
+    lines.append(f"Stage 1 pass rate per split (threshold {'chosen on validation' if c.get('threshold_chosen_on') == 'validation' else 'given'}):")
     for s in SPLITS:
         r = c["per_split"][s]
         rate = f"{100 * r['pass_rate']:.2f}%" if r["pass_rate"] is not None else "n/a"
         lines.append(f"  {s.capitalize():<5}: {r['signals']:,} / {r['scored']:,} ({rate})")
+    oof = res.get("stage1_oof") or {}
+    if oof.get("stage1_oof"):
+        info = oof.get("stage1_oof_info") or {}
+        lines.append(f"  Stage 1 probabilities on the train split: out-of-fold ({info.get('folds', '?')} time-ordered folds, "
+                     f"purge {info.get('purge_bars', '?')} bars; the first block has none)")
+    elif oof:
+        lines.append("  Stage 1 probabilities on the train split: NOT out-of-fold (see Warnings)")
     plan = res["plan"]
     lines += ["", f"Train/Val/Test Split (chronological, purge {plan.purge_bars} bars):"]
     for s, (a, b) in plan.ranges().items():
@@ -316,7 +394,7 @@ def summary_report(pair: PairData, res: dict[str, Any], *, stage1_id: str, locat
     lines += ["", "Model Performance:"]
     for s in SPLITS:
         if perf[s].get("n"):
-            lines.append(f"  {s.capitalize()} Accuracy: {perf[s]['accuracy']:.4f}")
+            lines.append(f"  {s.capitalize()} Accuracy (pivots only): {perf[s]['accuracy']:.4f}")
     t = perf["test"]
     lines += [f"  Test F1-Score (macro): {t['f1_macro']:.4f}", f"  Test Precision (macro): {t['precision_macro']:.4f}",
               f"  Test Recall (macro): {t['recall_macro']:.4f}", f"  Best iteration: {res['best_iteration']}", "",
@@ -324,6 +402,8 @@ def summary_report(pair: PairData, res: dict[str, Any], *, stage1_id: str, locat
               "        " + "".join(f"{n:>7}" for n in LABEL_NAMES)]
     for n, row in zip(LABEL_NAMES, t["confusion_matrix"]):
         lines.append(f"    {n:<4}" + "".join(f"{v:>7}" for v in row))
+    if res.get("evidence"):
+        lines += [""] + evidence_lines(res["evidence"])
     a, f = cvs["accuracy"], cvs["f1_macro"]
     lines += ["", f"Cross-Validation ({cvs['folds']}-fold, time-ordered, purge {pair.purge_bars} bars, train+val samples):",
               f"  Mean Accuracy: {a['mean']:.4f} +/- {a['std']:.4f}",

@@ -36,15 +36,17 @@ def local_state(ws: Workspace, m: Manifest) -> str:
 def check_files(m: Manifest, files: dict[str, Path], where: str) -> None:
     for f in m.files:
         p = files.get(f.path)
-        if p is None or not p.is_file():
+        if p is None or not p.is_file() or p.is_symlink():
             raise BadInput(f"{where}: artifact {m.id} lacks {f.path}")
         if p.stat().st_size != f.size or sha256_file(p) != f.sha256:
             raise BadInput(f"{where}: {m.id}/{f.path} does not match its manifest (damaged in transit?)")
 
 
 def adopt(ws: Workspace, m: Manifest, files: dict[str, Path], *, origin: str, replace: bool = False,
-          provenance: tuple[str, dict[str, Any]] | None = None) -> dict[str, Any]:
-    """Create artifact ``m.id`` from ``files`` (path in the artifact -> file, moved in)."""
+          provenance: tuple[str, dict[str, Any]] | None = None, staged: list | None = None) -> dict[str, Any]:
+    """Create artifact ``m.id`` from ``files`` (path in the artifact -> file, moved in).  With ``staged``
+    (a list) it is only staged there; the caller publishes all of them in one step
+    (storage.artifacts.publish), which refuses to overwrite an artifact that appeared meanwhile."""
     from storage.artifacts import create_artifact
 
     for rel in list(files) + [f.path for f in m.files]:
@@ -55,7 +57,8 @@ def adopt(ws: Workspace, m: Manifest, files: dict[str, Path], *, origin: str, re
     if state == "changed" and not replace:
         raise Conflict(f"artifact {m.id} exists here with other content", hint="pass --replace to replace it")
     with create_artifact(ws, m.kind, artifact_id=m.id, name=m.name, symbols=m.symbols, timeframe=m.timeframe,
-                         params=m.params, parents=m.parents, origin=origin, replace=state == "changed") as d:
+                         params=m.params, parents=m.parents, origin=origin, replace=state == "changed",
+                         staged=staged) as d:
         for rel, src in files.items():
             if rel != MANIFEST:
                 shutil.move(str(src), d.path(rel))

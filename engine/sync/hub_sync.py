@@ -478,31 +478,43 @@ def execute_download(ws: Workspace, hub: Hub, p: Plan, g: Group, sel: Selection,
                 series.append(s)
         saved, _ = store_all(ws, series, replace=replace)
         created = [{"id": r.id, "kind": "ohlcv", "status": r.status} for r in saved]
-    elif g.name == "stage1":
-        folders: dict[tuple[str, str], list[str]] = {}
-        for path in got:
-            folders.setdefault(parse_v1_path(path)[:2], []).append(path)
-        for (sym, tf), paths in sorted(folders.items()):
-            aid = next(i.artifact_id for i in todo if i.path == paths[0])
-            created.append(_materialize_stage1(ws, p, aid, sym, tf, {x: got[x] for x in paths}, origin))
-    else:
-        for aid in dict.fromkeys(i.artifact_id for i in todo):
-            prefix = f"{g.prefix}{aid}/"
-            files = {x[len(prefix):]: src for x, src in got.items() if x.startswith(prefix)}
-            created.append(_materialize(ws, p, p.manifests[aid], files, origin, replace))
+    else:  # several artifacts: all checked and staged first, then published in one step (all or nothing)
+        from storage.artifacts import discard, publish
+
+        staged: list = []
+        try:
+            if g.name == "stage1":
+                folders: dict[tuple[str, str], list[str]] = {}
+                for path in got:
+                    folders.setdefault(parse_v1_path(path)[:2], []).append(path)
+                for (sym, tf), paths in sorted(folders.items()):
+                    aid = next(i.artifact_id for i in todo if i.path == paths[0])
+                    created.append(_materialize_stage1(ws, p, aid, sym, tf, {x: got[x] for x in paths}, origin, staged))
+            else:
+                for aid in dict.fromkeys(i.artifact_id for i in todo):
+                    prefix = f"{g.prefix}{aid}/"
+                    files = {x[len(prefix):]: src for x, src in got.items() if x.startswith(prefix)}
+                    created.append(_materialize(ws, p, p.manifests[aid], files, origin, replace, staged))
+            publish(ws, staged)
+            staged = []
+        finally:
+            discard(staged)
     return {"commit": p.head, "files": len(todo), "bytes": sum(i.size for i in todo), "artifacts": created}
 
 
-def _materialize(ws: Workspace, p: Plan, remote: Manifest, files: dict[str, Path], origin: str, replace: bool) -> dict:
-    from engine.sync.adopt import adopt
+def _materialize(ws: Workspace, p: Plan, remote: Manifest, files: dict[str, Path], origin: str, replace: bool,
+                 staged: list | None = None) -> dict:
+    from engine.sync.adopt import adopt, check_files
 
     extras = sorted(x for x in files if x != MANIFEST and x not in {f.path for f in remote.files})
     m = Manifest.from_dict(remote.to_dict())
-    return adopt(ws, m, files, origin=origin, replace=replace, provenance=(
+    check_files(m, files, p.repo_id)
+    return adopt(ws, m, files, origin=origin, replace=replace, staged=staged, provenance=(
         "hub", {"repo_id": p.repo_id, "repo_type": p.repo_type, "commit": p.head, "extras": extras}))
 
 
-def _materialize_stage1(ws: Workspace, p: Plan, aid: str, sym: str, tf: str, files: dict[str, Path], origin: str) -> dict:
+def _materialize_stage1(ws: Workspace, p: Plan, aid: str, sym: str, tf: str, files: dict[str, Path], origin: str,
+                        staged: list | None = None) -> dict:
     from storage.artifacts import create_artifact
 
     metrics: dict[str, Any] = {}
@@ -516,7 +528,7 @@ def _materialize_stage1(ws: Workspace, p: Plan, aid: str, sym: str, tf: str, fil
             metrics = {}
     with create_artifact(ws, "stage1", artifact_id=aid, name=f"Stage 1 {sym} {tf} from {p.repo_id}", symbols=[sym],
                          timeframe=tf, params={"source": "huggingface", "path": f"v1_model/{sym}/{tf}"},
-                         origin=origin) as d:
+                         origin=origin, staged=staged) as d:
         for path, src in files.items():
             shutil.move(str(src), d.path(path))
         d.manifest.metrics = metrics

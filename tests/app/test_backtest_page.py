@@ -57,6 +57,12 @@ def test_page_shows_results_comparison_and_sweep(bt_ws):
     assert any(a[-6:] in c for c in side.columns) and any(b[-6:] in c for c in side.columns)
     top = next(tb for tb in tables if "threshold" in tb.columns and "sl_stop" in tb.columns)
     assert len(top) == 6
+    # the sweep's selection-bias corrections and held-out check beside the heatmap, in plain words
+    labels = [m.label for m in at.metric]
+    assert "Deflated Sharpe ratio" in labels and "PBO" in labels
+    assert "Held-out confirmation" in text and "ways to cut the selection part" in text
+    held = next(tb for tb in tables if "held-out part" in tb.columns)
+    assert {"Sharpe", "Closed trades", "Bars"} <= set(held.index)
     # pick the model's run in Results: two symbols, per-symbol table, verified out-of-sample
     at.selectbox(key="res-pick").set_value(a).run()
     assert not at.exception and "out-of-sample verified" in _texts(at)

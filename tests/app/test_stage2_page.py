@@ -51,11 +51,25 @@ def test_page_with_models(stage1_ws, ws):
     assert s1["stage1_id"] in at.selectbox(key="stage2.stage1_pick").options
     assert out["stage2_id"] == at.selectbox(key="stage2.result_pick").value
     labels = [m.label for m in at.metric]
-    for want in ("Features", "Sequence length", "Test accuracy", "Test macro F1", "CV accuracy", "Pass rate (test)"):
+    n_sig = out["test"]["signals"]
+    for want in ("Features", "Sequence length", f"Test accuracy, all {n_sig} signals", "Best baseline, same bars",
+                 "Test macro F1, all signals", f"Pivot bars only ({out['test']['pivots']})", "Test accuracy, pivot bars only",
+                 "CV accuracy (pivot bars)", "Pass rate (test)"):
         assert want in labels, want
-    cv_metric = next(m for m in at.metric if m.label == "CV accuracy")
+    # the headline is the figure over all signals, with its CI and sample size beside it; the pivot-only figure is labelled
+    head = next(m for m in at.metric if m.label == f"Test accuracy, all {n_sig} signals")
+    assert head.value == f"{out['test']['accuracy_signals']:.3f}"
+    captions = " ".join(c.value for c in at.caption)
+    lo, hi = out["test"]["uncertainty"]["accuracy_signals"]
+    assert f"95% CI [{lo:.3f}, {hi:.3f}] · n = {n_sig} signals" in captions and "not the headline" in captions
+    assert "out-of-fold" in captions
+    best = max(v for v in out["test"]["baselines"].values() if v is not None)
+    assert next(m for m in at.metric if m.label == "Best baseline, same bars").value == f"{best:.3f}"
+    warnings = " ".join(w.value for w in at.warning)
+    assert all(w in warnings for w in out["test"]["warnings"])
+    cv_metric = next(m for m in at.metric if m.label == "CV accuracy (pivot bars)")
     assert "±" in cv_metric.delta
-    assert len(at.get("plotly_chart")) >= 3  # Stage 1 pass rates, confusion matrix, CV (+ explorer)
+    assert len(at.get("plotly_chart")) >= 4  # Stage 1 pass rates, evidence, confusion matrix, CV (+ explorer)
     assert len(at.dataframe) >= 4
     # the threshold explorer recomputes the pass rates
     slider = at.slider(key=f"s1-th-{s1['stage1_id']}")

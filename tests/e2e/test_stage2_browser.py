@@ -26,7 +26,7 @@ def test_stage2_page_trains_and_shows_results(page, app_url, stage1_in_app):
     wait_idle(page)
     screenshot(page, "stage2-stage1")
     page.get_by_role("tab", name="Train Stage 2").click()
-    page.get_by_text("Target pass rate (train split)").click()
+    page.get_by_text("Target pass rate (validation split)").click()
     page.get_by_label("Target pass rate %", exact=True).fill("30")
     page.get_by_role("button", name="Train Stage 2").click()
     done = page.get_by_text("trained: see the Results tab", exact=False)
@@ -38,6 +38,9 @@ def test_stage2_page_trains_and_shows_results(page, app_url, stage1_in_app):
     # the metric card (a models table elsewhere on the page has a hidden "test macro F1" header too)
     page.locator('[data-testid="stMetric"]').filter(has_text="Test macro F1").first.wait_for(timeout=30_000)
     assert page.get_by_text("CV accuracy").count() >= 1
+    # the headline is the accuracy over every signal bar, with the best baseline beside it
+    assert page.locator('[data-testid="stMetric"]').filter(has_text="Test accuracy, all").count() == 1
+    assert page.locator('[data-testid="stMetric"]').filter(has_text="Best baseline, same bars").count() == 1
     # two charts in the Results tab (confusion matrix, CV folds); charts of hidden tabs don't count
     page.locator(".js-plotly-plot:visible").nth(1).wait_for(timeout=30_000)
     assert page.locator('[data-testid="stException"]').count() == 0

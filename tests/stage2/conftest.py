@@ -30,7 +30,7 @@ def small_pair(btc_candles):
 @pytest.fixture(scope="session")
 def stage1_template(sample_feature_set, tmp_path_factory):
     """``(root, featureset_id, stage1 result)``: the session feature set (BTC/ETH/SOL 15m, sample)
-    plus a tiny Stage 1 trained on BTCUSDT (12 features x 8 bars, 2 epochs).  Read-only."""
+    plus a tiny Stage 1 trained on BTCUSDT (12 features x 8 bars, 2 epochs, 3 out-of-fold folds).  Read-only."""
     from engine.stage2.pipeline import train_stage1_pair
     from engine.stage2.stage1_train import Stage1TrainConfig
     from storage.catalog import Catalog
@@ -42,7 +42,7 @@ def stage1_template(sample_feature_set, tmp_path_factory):
     w = Workspace.open(root)
     Catalog(w).rebuild()
     res = train_stage1_pair(w, "BTCUSDT", "15m", Stage1TrainConfig(sequence_length=8, units=8, epochs=2, patience=1,
-                                                                   features=S1_FEATURES), featureset_id=fsid)
+                                                                   features=S1_FEATURES, oof_folds=3), featureset_id=fsid)
     return root, fsid, res
 
 

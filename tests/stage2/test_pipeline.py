@@ -74,7 +74,8 @@ def test_stage2_trains_with_time_ordered_cv_and_writes_the_contract(stage1_ws, w
     # predictions on the test split for the backtest (docs/CONTRACTS.md)
     pred = pd.read_parquet(d / "predictions.parquet")
     assert list(pred.columns) == ["timestamp", "symbol", "split", "stage1_prob", "pred_class", "p_HH", "p_LH", "p_HL",
-                                  "p_LL", "true_class"]
+                                  "p_LL", "true_class", "base_majority", "base_previous_pivot",
+                                  "base_swing_extreme_20"]
     assert (pred.split == "test").all() and (pred.symbol == "BTCUSDT").all() and len(pred) == counts["test"]["signals"]
     assert pred.timestamp.min() >= plan.test_start and pred.timestamp.max() <= plan.test_end
     assert (pred.stage1_prob >= 0.5).all() and set(pred.pred_class) <= {0, 1, 2, 3}
@@ -116,7 +117,7 @@ def test_stage2_trains_with_time_ordered_cv_and_writes_the_contract(stage1_ws, w
 
 def test_pass_rate_threshold_and_too_few_signals(stage1_ws, ws):
     out = train_stage2_pair(ws, "BTCUSDT", "15m", Stage2Config(pass_rate=0.3, use_stage1_probs=False, cv_folds=3))
-    rate = out["counts"]["per_split"]["train"]["pass_rate"]
+    rate = out["counts"]["per_split"]["val"]["pass_rate"]  # the threshold is chosen on validation
     assert abs(rate - 0.3) < 0.01 and "s1_p_none" not in read_manifest(ws, out["stage2_id"]).extra["feature_names"]
     assert len(out["cv"]["folds"]) == 3
     before = snapshot(ws.root / "artifacts")

@@ -57,3 +57,19 @@ def test_real_1h_candles_end_to_end(ws, shared_data, hub_server):
     print(f"real 1h: {out['counts']['bars']} bars, {out['counts']['samples']} Stage 2 samples, test accuracy "
           f"{out['metrics']['accuracy']:.3f}, macro F1 {out['metrics']['f1_macro']:.3f}, CV "
           f"{out['cv']['summary']['accuracy']['mean']:.3f} +/- {out['cv']['summary']['accuracy']['std']:.3f}")
+    # what a trader would get: every test signal bar, next to the baselines on the same bars
+    t = out["test"]
+    assert out["stage1_oof"] is False and t["signals"] >= t["pivots"] > 0
+    assert t["accuracy_signals"] <= t["accuracy_pivots"] and set(t["baselines"]) == {"majority", "previous_pivot",
+                                                                                     "swing_extreme_20"}
+    print(f"real 1h test: {t['signals']} signals ({t['pivots']} pivots), accuracy over signals {t['accuracy_signals']:.3f} "
+          f"{t['uncertainty']['accuracy_signals']}, macro F1 {t['macro_f1_signals']:.3f}, pivots only "
+          f"{t['accuracy_pivots']:.3f}; baselines {t['baselines']} / pivots only {t['baselines_pivots']}; "
+          f"pass rates {out['pass_rates']}")
+    # a Stage 1 trained here gives Stage 2 out-of-fold probabilities on its train rows
+    own = train_stage2_pair(ws, "BTCUSDT", "1h", Stage2Config(pass_rate=0.15), stage1_id=s1["stage1_id"], featureset_id=fs)
+    o = own["test"]
+    assert own["stage1_oof"] is True and own["threshold_choice"]["chosen_on"] == "validation"
+    print(f"real 1h, OOF Stage 1: {o['signals']} signals ({o['pivots']} pivots), accuracy over signals "
+          f"{o['accuracy_signals']:.3f} {o['uncertainty']['accuracy_signals']}, pivots only {o['accuracy_pivots']:.3f}; "
+          f"baselines {o['baselines']}; pass rates {own['pass_rates']}")

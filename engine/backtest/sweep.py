@@ -1,0 +1,315 @@
+"""Parameter sweeps with their selection-bias corrections (issue 12 item 3; contract in
+docs/CONTRACTS.md, "Backtest artifact" -> sweeps).
+
+The period is split in time: the first part is the **selection** part, the last ``holdout``
+fraction (default 30 %) is **held out** and never seen by the selection; between them a purge gap
+of the source's longest prediction horizon (a model's label at bar t looks that far ahead).
+
+1. Every grid cell (threshold x stop-loss x take-profit) is simulated on the selection part in ONE
+   vectorbt run; a cell without trades has no ratio (null, never infinity) and says why.
+2. The best cell is picked by the metric's direction (engine.stats.selection.METRIC_DIRECTION:
+   ``--metric fees_paid`` picks the cheapest); only cells that traded can be picked.
+3. Deflated Sharpe ratio of the chosen cell and PBO (CSCV, 16 blocks) over the per-bar returns of
+   the cells that traded, selection part only.
+4. The chosen cell is re-run on the held-out part (a fresh portfolio) and reported next to its
+   in-selection figures, with sample sizes, bootstrap CIs and warnings.
+"""
+from __future__ import annotations
+
+import contextlib
+import itertools
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from config.errors import BadInput
+from engine.backtest.market import Market
+from engine.backtest.params import BacktestParams, check_stop
+from engine.backtest.sources import DirectionSource, PatchTSTSource, Source, Stage2Source
+from engine.data.timeframes import bars_for, tf_seconds
+from engine.progress import progress
+from engine.stats.selection import DEFAULT_BLOCKS, best_index, deflated_sharpe, metric_direction, pbo_cscv, per_period_sharpe
+from storage.workspace import Workspace
+
+DEFAULT_HOLDOUT = 0.3
+MAX_HOLDOUT = 0.8
+MIN_TRADES, MIN_DAYS = 30, 30
+DSR_OK, PBO_OK = 0.95, 0.5
+# ratios undefined without a trade: null in JSON, "-" on pages
+TRADE_RATIOS = ("sharpe", "sortino", "calmar", "win_rate", "profit_factor", "expectancy", "avg_trade_return")
+CONFIRM_KEYS = ("total_return", "sharpe", "sortino", "max_drawdown", "win_rate", "profit_factor", "trades",
+                "closed_trades", "open_trades", "exposure", "fees_paid", "buy_and_hold_return", "excess_return")
+
+
+def _slice_market(m: Market, a: int, b: int) -> Market:
+    return replace(m, index=m.index[a:b], open=m.open[a:b], high=m.high[a:b], low=m.low[a:b], close=m.close[a:b],
+                   funding=m.funding[a:b])
+
+
+def purge_bars(source: Source, timeframe: str) -> int:
+    """The longest prediction horizon of a model source in bars (0 for a rule or Stage 2)."""
+    hs = []
+    if isinstance(source, (DirectionSource, PatchTSTSource)):
+        hs = [source.horizon] + list(((source.manifest.extra or {}) if source.manifest else {}).get("horizons") or [])
+    out = 0
+    for h in hs:
+        with contextlib.suppress(Exception):  # an unreadable horizon label adds no gap
+            out = max(out, bars_for(str(h), timeframe))
+    return out
+
+
+def split_period(n: int, holdout: float, purge: int) -> tuple[int, int]:
+    """(selection bars, first held-out bar) of n bars."""
+    if holdout == 0:
+        return n, n
+    n_hold = int(np.floor(n * holdout))
+    n_sel = n - n_hold - purge
+    if n_hold < 2 or n_sel < 2:
+        raise BadInput(f"the period has {n} bars: too few to hold out {holdout:g} of them (with a {purge}-bar purge gap)",
+                       hint="use a longer period, or --holdout 0 to skip the held-out confirmation")
+    return n_sel, n_sel + purge
+
+
+def equity_matrix(sim) -> np.ndarray:
+    """(bars, combos) equity incl. funding, as simulation_metrics computes it."""
+    n = len(sim.market.index)
+    value = np.asarray(sim.pf.value(group_by=False), dtype="float64").reshape(n, sim.n_columns)
+    return sim.grouped(value) + np.cumsum(sim.grouped(sim.funding_flow), axis=0)
+
+
+def bar_returns(equity: np.ndarray, init_cash: float) -> np.ndarray:
+    prev = np.vstack([np.full((1, equity.shape[1]), init_cash), equity[:-1]])
+    return equity / prev - 1
+
+
+def independent_trades(trades: pd.DataFrame) -> int:
+    """Non-overlapping holding periods: trades counted greedily by entry, each after the last one's exit."""
+    if trades.empty:
+        return 0
+    t = trades.sort_values("entry_time")
+    count, free_at = 0, None
+    for entry, exit_ in zip(t["entry_time"], t["exit_time"]):
+        if free_at is None or entry >= free_at:
+            count += 1
+            free_at = exit_
+    return count
+
+
+def _clean(d: dict[str, Any]) -> dict[str, Any]:
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, np.integer):
+            v = int(v)
+        elif isinstance(v, (np.floating, float)):
+            v = float(v) + 0.0 if np.isfinite(v) else None
+        elif isinstance(v, np.bool_):
+            v = bool(v)
+        out[k] = v
+    return out
+
+
+def _no_trade_reasons(source: Source, ws: Workspace, market: Market, thr: np.ndarray, raw: np.ndarray,
+                      params: BacktestParams, costs: float) -> list[str]:
+    """Why a threshold opens no position on these bars (one string per threshold)."""
+    peak = None
+    try:
+        if isinstance(source, DirectionSource):
+            cu, cd = source.up_col.format(h=source.horizon), source.down_col.format(h=source.horizon)
+            v = [np.nanmax(np.r_[-np.inf, source._rows(s, market.index, [cu, cd]).to_numpy("float64").ravel()])
+                 for s in market.symbols]
+            peak = ("the highest P(up) / P(down)", max(v), "a threshold of {t:g}")
+        elif isinstance(source, PatchTSTSource):
+            col = f"pred_future_return_{source.horizon}"
+            v = [np.nanmax(np.r_[-np.inf, np.abs(source._rows(s, market.index, [col])[col].to_numpy("float64"))])
+                 for s in market.symbols]
+            peak = ("the largest |predicted return|", max(v), f"a hurdle of 2 x costs ({2 * costs:.4g}) + {{t:g}}")
+        elif isinstance(source, Stage2Source):
+            cols = [f"p_{c}" for c in ("HH", "LH", "HL", "LL")]
+            v = []
+            for s in market.symbols:
+                d = source._rows(s, market.index, cols).to_numpy("float64")
+                v.append(np.nanmax(np.r_[-np.inf, d[:, :2].sum(axis=1), d[:, 2:].sum(axis=1)]))
+            peak = ("the highest pivot-side probability", max(v), "a threshold of {t:g}")
+    except Exception:  # noqa: BLE001 - a reason is a courtesy; never fail the sweep over it
+        peak = None
+    out = []
+    for j, t in enumerate(thr):
+        signal = np.nan_to_num(raw[:, j, :], nan=0.0)
+        if (signal != 0).any():
+            out.append(f"signals, but none opened a position (direction {params.direction}, "
+                       f"{params.execution} execution)")
+        elif peak is not None and np.isfinite(peak[1]):
+            out.append(f"no signal: {peak[0]} in the period was {peak[1]:.4g} against {peak[2].format(t=t)}")
+        elif peak is not None:
+            out.append("no signal: the source has no predictions in the period")
+        else:
+            out.append("no signal in the period")
+    return out
+
+
+def _sample(metrics: dict, trades: pd.DataFrame, bars: int, timeframe: str) -> dict:
+    return {"bars": int(bars), "days": round(bars * tf_seconds(timeframe) / 86400, 3),
+            "trades": int(metrics.get("trades") or 0), "closed_trades": int(metrics.get("closed_trades") or 0),
+            "independent_trades": independent_trades(trades)}
+
+
+def _uncertainty(r: np.ndarray, bars_per_year: int) -> dict:
+    from engine.stats.bootstrap import returns_ci
+
+    ci, desc = returns_ci(r, bars_per_year)
+    return {"sharpe": ci.get("sharpe"), "total_return": ci.get("total_return"), "method": desc}
+
+
+def _figure_warnings(where: str, m: dict, sample: dict, unc: dict, trades: pd.DataFrame) -> list[str]:
+    w = []
+    if sample["closed_trades"] < MIN_TRADES:
+        w.append(f"{where}: only {sample['closed_trades']} closed trades (fewer than {MIN_TRADES}): the trade "
+                 "statistics are anecdotes")
+    if sample["days"] < MIN_DAYS:
+        w.append(f"{where}: only {sample['days']:.1f} days (fewer than {MIN_DAYS}): annualised figures are not meaningful")
+    closed_pnl = float(trades.loc[trades["status"] == "closed", "pnl"].sum()) if len(trades) else 0.0
+    if (m.get("total_return") or 0) > 0 and closed_pnl <= 0 and (m.get("open_trades") or 0) > 0:
+        w.append(f"{where}: the profit comes from still-open positions (closed trades made {closed_pnl:,.2f})")
+    ci = unc.get("sharpe")
+    if ci and ci[0] <= 0 <= ci[1]:
+        w.append(f"{where}: the 95 % CI of the Sharpe ratio [{ci[0]:.2f}, {ci[1]:.2f}] includes zero")
+    return w
+
+
+def _confirm(prep, raw: np.ndarray, i: int, sl: float, tp: float, start: int) -> dict:
+    """Re-run cell ``i`` on bars [start:] of the period (a fresh portfolio)."""
+    from engine.backtest.metrics import simulation_metrics, trades_frame
+    from engine.backtest.portfolio import simulate
+
+    mk = _slice_market(prep.market, start, len(prep.market.index))
+    sim = simulate(mk, raw[start:, [i], :], prep.params, sl_stop=np.array([sl]), tp_stop=np.array([tp]))
+    m = _clean(simulation_metrics(sim).iloc[0].to_dict())
+    for k in ("trades", "closed_trades", "open_trades"):
+        m[k] = int(m[k] or 0)
+    if not m.get("trades"):
+        for k in TRADE_RATIOS:
+            m[k] = None
+    trades = trades_frame(sim, 0)
+    r = bar_returns(equity_matrix(sim)[:, :1], prep.params.init_cash)[:, 0]
+    from engine.backtest.metrics import annualisation
+
+    unc = _uncertainty(r, annualisation(mk.timeframe)["bars_per_year"])
+    sample = _sample(m, trades, len(mk.index), mk.timeframe)
+    return {"start": mk.index[0].isoformat(), "end": mk.index[-1].isoformat(),
+            "metrics": {k: m.get(k) for k in CONFIRM_KEYS}, "sample": sample, "uncertainty": unc,
+            "warnings": _figure_warnings("held-out", m, sample, unc, trades)}
+
+
+def sweep(ws: Workspace, source: Source, params: BacktestParams, *, thresholds: list[float | None],
+          sl_stops: list[float | None], tp_stops: list[float | None], metric: str = "sharpe",
+          holdout: float = DEFAULT_HOLDOUT, pbo_blocks: int = DEFAULT_BLOCKS, max_points: int = 2_000) -> dict[str, Any]:
+    """The computation of ``run_sweep`` (nothing written): grid, selection, corrections, confirmation."""
+    from engine.backtest.metrics import annualisation, simulation_metrics
+    from engine.backtest.portfolio import simulate
+    from engine.backtest.run import _stops, _targets, prepare
+
+    direction = metric_direction(metric)
+    try:
+        holdout = float(holdout)
+    except (TypeError, ValueError) as e:
+        raise BadInput(f"holdout must be a fraction, got {holdout!r}") from e
+    if not 0 <= holdout <= MAX_HOLDOUT:
+        raise BadInput(f"holdout must be a fraction in [0, {MAX_HOLDOUT}], got {holdout:g}",
+                       hint="0.3 holds out the last 30 % of the period; 0 skips the confirmation")
+    if int(pbo_blocks) != pbo_blocks or pbo_blocks < 2 or pbo_blocks % 2 or pbo_blocks > 16:
+        raise BadInput(f"pbo-blocks must be an even whole number in [2, 16], got {pbo_blocks}", hint="16 is the paper's choice")
+    thr = source.thresholds(list(thresholds))
+    base = params.validated()
+    sl_stops = [check_stop("sl_stop", v) for v in sl_stops]
+    tp_stops = [check_stop("tp_stop", v) for v in tp_stops]
+    grid = list(itertools.product(range(len(thr)), sl_stops, tp_stops))
+    if len(grid) > max_points:
+        raise BadInput(f"the grid has {len(grid)} points (at most {max_points})", hint="use fewer values")
+    prep = prepare(ws, source, base)
+    tf = prep.market.timeframe
+    ann = annualisation(tf)
+    purge = purge_bars(source, tf) if holdout > 0 else 0
+    n_sel, hold_start = split_period(len(prep.market.index), holdout, purge)
+    raw = _targets(prep, thr, ws)  # (bars, thresholds, symbols), whole period: a target at t uses bars <= t
+    ti = np.array([g[0] for g in grid])
+    sl = np.array([_stops(g[1]) for g in grid])
+    tp = np.array([_stops(g[2]) for g in grid])
+    sel_market = _slice_market(prep.market, 0, n_sel)
+    progress(0.25, f"simulating {len(grid)} grid points x {len(prep.market.symbols)} symbol(s) on {n_sel:,} selection "
+                   "bars in one vectorbt run")
+    sim = simulate(sel_market, raw[:n_sel][:, ti, :], prep.params, sl_stop=sl, tp_stop=tp)
+    progress(0.6, "computing metrics")
+    m = simulation_metrics(sim).iloc[:len(grid)].reset_index(drop=True)
+    returns = bar_returns(equity_matrix(sim)[:, :len(grid)], prep.params.init_cash)
+    traded = m["trades"].to_numpy() > 0
+    m = m.replace([np.inf, -np.inf], np.nan)
+    m.loc[~traded, list(TRADE_RATIOS)] = np.nan
+    costs = prep.params.fee_for(prep.market.symbols) + prep.params.slippage
+    reasons = _no_trade_reasons(source, ws, sel_market, thr, raw[:n_sel], prep.params, costs) if (~traded).any() else []
+    table = pd.DataFrame({"threshold": [None if np.isnan(thr[i]) else float(thr[i]) for i in ti],
+                          "sl_stop": [g[1] for g in grid], "tp_stop": [g[2] for g in grid]})
+    table = pd.concat([table, m], axis=1)
+    table["no_trade_reason"] = [None if traded[c] else reasons[ti[c]] for c in range(len(grid))]
+
+    progress(0.75, "selection-bias corrections (deflated Sharpe, PBO)")
+    bi = best_index(table[metric].to_numpy("float64"), direction, eligible=traded)
+    warnings: list[str] = []
+    n_traded = int(traded.sum())
+    sel_days = n_sel * tf_seconds(tf) / 86400
+    dsr = pbo = None
+    best_d = None
+    in_sel = None
+    if bi is None:
+        warnings.append("no cell traded in the selection part: there is nothing to select"
+                        + (f" ({reasons[0]})" if len(thr) == 1 and reasons else ""))
+    else:
+        best_d = _clean(table.iloc[bi].to_dict())
+        sr_traded = per_period_sharpe(returns[:, traded])
+        dsr = deflated_sharpe(returns[:, bi], sr_traded)
+        pbo = pbo_cscv(returns[:, traded], int(pbo_blocks))
+        from engine.backtest.metrics import trades_frame
+
+        sel_trades = trades_frame(sim, int(bi))
+        sample = _sample(best_d, sel_trades, n_sel, tf)
+        # no bootstrap CI here: a CI of the figure that WON the selection is biased upwards by the
+        # selection itself; the DSR is the correction, the held-out part carries the CI
+        in_sel = {"metrics": {k: best_d.get(k) for k in CONFIRM_KEYS}, "sample": sample, "uncertainty": None}
+        warnings += _figure_warnings("selection", best_d, sample, {}, sel_trades)
+        if dsr["value"] is not None and dsr["value"] < DSR_OK:
+            warnings.append(f"deflated Sharpe ratio {dsr['value']:.2f} (< {DSR_OK}): the chosen cell's Sharpe is not "
+                            f"distinguishable from the best of {n_traded} zero-skill trials")
+        if pbo["value"] is not None and pbo["value"] >= PBO_OK:
+            warnings.append(f"PBO {pbo['value']:.2f}: in {pbo['value'] * 100:.0f} % of {pbo['combinations']:,} "
+                            "splits the in-sample best cell ranks at or below the median out of sample (overfit)")
+    if sel_days < MIN_DAYS and bi is None:
+        warnings.append(f"the selection part covers only {sel_days:.1f} days (fewer than {MIN_DAYS})")
+
+    confirmation = None
+    if holdout == 0:
+        warnings.append("no held-out confirmation (--holdout 0): the chosen cell was never tested on bars the "
+                        "selection did not see")
+    elif bi is not None:
+        progress(0.85, "re-running the chosen cell on the held-out part")
+        confirmation = _confirm(prep, raw, int(ti[bi]), float(sl[bi]), float(tp[bi]), hold_start)
+        confirmation["purge_bars"] = purge
+        warnings += confirmation["warnings"]
+        conf_v = confirmation["metrics"].get(metric) if metric in confirmation["metrics"] else None
+        if metric in ("sharpe", "total_return") and conf_v is not None and conf_v <= 0 < (best_d.get(metric) or 0):
+            warnings.append(f"held-out {metric} {conf_v:.4g} is not positive although the chosen cell's in-selection "
+                            f"{metric} was {best_d.get(metric):.4g}")
+    best_params = None if best_d is None else {k: best_d.get(k) for k in ("threshold", "sl_stop", "tp_stop")}
+    selection = {
+        "metric": metric, "direction": direction, "best": best_params, "n_cells": len(grid), "n_cells_traded": n_traded,
+        "deflated_sharpe": None if dsr is None else dsr["value"], "pbo": None if pbo is None else pbo["value"],
+        "dsr": dsr, "pbo_detail": pbo, "in_selection": in_sel, "confirmation": confirmation,
+        "period": {"start": prep.start.isoformat(), "end": prep.end.isoformat(), "bars": len(prep.market.index)},
+        "selection_period": {"start": sel_market.index[0].isoformat(), "end": sel_market.index[-1].isoformat(),
+                             "bars": int(n_sel), "days": round(sel_days, 3)},
+        "holdout": {"fraction": holdout, "purge_bars": purge, "bars": len(prep.market.index) - hold_start},
+        "rule": "only cells that traded can be chosen; ratios of cells without trades are null",
+        "warnings": warnings,
+    }
+    return {"prep": prep, "table": table, "best": best_d, "selection": selection, "thresholds": thr,
+            "sl_stops": sl_stops, "tp_stops": tp_stops, "grid": grid, "annualisation": ann, "n_sel": n_sel}

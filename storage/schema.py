@@ -1,0 +1,125 @@
+"""The one schema every manifest that comes from outside passes before it is adopted or indexed
+(archive, SSH, Hub downloads; ``catalog refresh / rebuild``; every ``Manifest.read``).
+
+pydantic 2 (strict mode: no coercion, so ``"metrics": [1, 2]`` or ``"size": "12"`` are refused)
+checks the field types; the validators add what types cannot say: the id and kind grammar,
+file paths that stay inside the artifact (relative, no '..', no absolute path, no backslash
+tricks), sizes >= 0 and sha256 digests of 64 hex digits.  ``check_folder`` then checks that a
+manifest's id and kind match the folder it was found in (``artifacts/<kind>/<id>/`` or
+``jobs/<id>/``), so one manifest can never shadow another artifact.
+Messages name the field and the rule, never the (possibly huge) offending value.
+"""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from config.errors import BadInput, Refused
+from storage.workspace import _ID_RE, KINDS
+
+_SHA_RE = re.compile(r"^[0-9a-f]{64}$")
+Str = Annotated[str, Field(max_length=100_000)]
+ShortStr = Annotated[str, Field(max_length=400)]
+
+
+def check_relpath(path: str) -> str:
+    """A plain relative path inside the artifact (raises ValueError otherwise)."""
+    parts = path.split("/")
+    if (not path or path.startswith("/") or "\\" in path or "\x00" in path or ":" in parts[0]
+            or any(p in ("", ".", "..") for p in parts)):
+        raise ValueError("file path must be relative and stay inside the artifact (no '..', no absolute path)")
+    return path
+
+
+class FileEntryModel(BaseModel):
+    model_config = ConfigDict(strict=True, extra="forbid")
+    path: Annotated[str, Field(max_length=1000)]
+    size: Annotated[int, Field(ge=0)]
+    sha256: str
+
+    @field_validator("path")
+    @classmethod
+    def _path(cls, v: str) -> str:
+        return check_relpath(v)
+
+    @field_validator("sha256")
+    @classmethod
+    def _sha(cls, v: str) -> str:
+        if not _SHA_RE.match(v):
+            raise ValueError("sha256 must be 64 lowercase hex digits")
+        return v
+
+
+class ManifestModel(BaseModel):
+    model_config = ConfigDict(strict=True, extra="ignore")
+    id: str
+    kind: str
+    name: Str = ""
+    created_at: ShortStr | None = None
+    symbols: list[ShortStr] = []
+    timeframe: ShortStr | None = None
+    params: dict[str, Any] = {}
+    metrics: dict[str, Any] = {}
+    parents: list[ShortStr] = []
+    files: list[FileEntryModel] = []
+    origin: ShortStr = "local"
+    code_version: ShortStr | None = None
+    start: ShortStr | None = None
+    end: ShortStr | None = None
+    extra: dict[str, Any] = {}
+    schema_version: int = 1
+
+    @field_validator("id")
+    @classmethod
+    def _id(cls, v: str) -> str:
+        if not _ID_RE.match(v) or ".." in v:
+            raise ValueError("id must use letters, digits, '.', '_' and '-' (at most 200)")
+        return v
+
+    @field_validator("kind")
+    @classmethod
+    def _kind(cls, v: str) -> str:
+        if v not in KINDS:
+            raise ValueError(f"kind must be one of {', '.join(KINDS)}")
+        return v
+
+
+_DEFAULTS = {"symbols": list, "parents": list, "files": list, "params": dict, "metrics": dict, "extra": dict}
+
+
+def validate_manifest(data: Any, *, source: str = "manifest") -> dict[str, Any]:
+    """The checked manifest as a plain dict (null lists / dicts read as empty); BadInput naming the
+    first bad field otherwise."""
+    if not isinstance(data, dict):
+        raise BadInput(f"{source} is not a JSON object")
+    d = dict(data)
+    for key, make in _DEFAULTS.items():
+        if d.get(key, 0) is None:
+            d[key] = make()
+    for key in ("name", "origin"):
+        if d.get(key, 0) is None:
+            d.pop(key)
+    try:
+        m = ManifestModel.model_validate(d)
+    except ValidationError as e:
+        errs = e.errors(include_input=False, include_url=False)
+        first = errs[0]
+        loc = ".".join(str(x) for x in first["loc"]) or "(top level)"
+        more = f" (and {len(errs) - 1} more problem(s))" if len(errs) > 1 else ""
+        if len(first["loc"]) == 3 and first["loc"][0] == "files" and first["loc"][2] == "path" \
+                and first["type"] == "value_error":
+            raise Refused(f"{source}: unsafe path in field {loc} refused (it must stay inside the artifact)") from None
+        raise BadInput(f"{source}: field {loc}: {first['msg']}{more}") from None
+    return m.model_dump()
+
+
+def check_folder(m_id: str, m_kind: str, directory: Path, *, source: str = "manifest") -> None:
+    """The id and kind must match the folder (``artifacts/<kind>/<id>`` or ``jobs/<id>``)."""
+    d = Path(directory)
+    parent = d.parent.name
+    if d.name != m_id or not (parent == m_kind or (m_kind == "job" and parent == "jobs")):
+        raise BadInput(f"{source}: the manifest says {m_kind} {m_id[:210]!r}, but it lies in {parent}/{d.name}",
+                       hint="a manifest must describe the folder it is in; it is skipped")
