@@ -14,7 +14,6 @@ the human-readable rendering and is left out of the JSON).
 """
 from __future__ import annotations
 
-import argparse
 import errno
 import importlib
 import json
@@ -25,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from config.errors import BadInput, Cancelled, KlineLabError
+from engine.cli_base import ArgumentParser  # also the name older import sites use
 
 GROUP_MODULES = [
     "engine.data.cli",
@@ -37,11 +37,6 @@ GROUP_MODULES = [
     "engine.backtest.cli",
     "engine.sync.cli",
 ]
-
-
-class ArgumentParser(argparse.ArgumentParser):
-    def error(self, message: str):  # one `error:` line and exit 2 instead of argparse's usage dump
-        raise BadInput(f"{self.prog}: {message}", hint=f"see `{self.prog} --help`")
 
 
 def build_parser() -> ArgumentParser:
@@ -210,7 +205,8 @@ def check_command(args: list[str]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     argv, json_mode = _normalize(list(sys.argv[1:] if argv is None else argv))
-    from engine.jobs.context import current_job, set_quiet
+    from engine.jobs.context import current_job  # also registers the job's progress sink
+    from engine.progress import set_quiet
 
     job = current_job()
     if job is not None:

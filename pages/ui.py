@@ -12,6 +12,7 @@ from typing import Callable, Iterator
 import pandas as pd
 import streamlit as st
 
+import engine.sync  # noqa: F401 - registers remote-job cancellation (the cancel buttons below)
 from config.errors import KlineLabError
 from engine import jobs
 from storage.catalog import Catalog

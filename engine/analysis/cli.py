@@ -16,7 +16,7 @@ from engine.argtypes import float_in, int_in
 
 def cmd_analyze(args, ws):
     from engine.analysis.pipeline import analyze
-    from engine.jobs import progress
+    from engine.progress import progress
 
     opts = AnalysisOptions(corr_threshold=args.corr_threshold, missing_threshold_pct=args.missing_threshold,
                            low_importance_pct=args.low_importance_pct, mi_max_rows=args.mi_max_rows,

@@ -111,7 +111,7 @@ def _result_text(r: dict) -> str:
 
 
 def _parse(prog: str, words: list[str], build) -> argparse.Namespace:
-    from engine.cli import ArgumentParser
+    from engine.cli_base import ArgumentParser
 
     p = ArgumentParser(prog=f"python -m engine backtest {prog}".rstrip())
     build(p)

@@ -18,7 +18,7 @@ from engine.backtest.market import Market, load_market
 from engine.backtest.params import BacktestParams
 from engine.backtest.sources import ModelSource, RuleSource, Source, load_model_source
 from engine.data.timeframes import parse_timeframe
-from engine.jobs import progress
+from engine.progress import progress
 from storage.artifacts import create_artifact
 from storage.workspace import Workspace
 

@@ -30,7 +30,7 @@ from engine.backtest.market import Market
 from engine.backtest.params import BacktestParams, check_stop
 from engine.backtest.sources import DirectionSource, PatchTSTSource, Source, Stage2Source
 from engine.data.timeframes import bars_for, tf_seconds
-from engine.jobs import progress
+from engine.progress import progress
 from engine.stats.selection import DEFAULT_BLOCKS, best_index, deflated_sharpe, metric_direction, pbo_cscv, per_period_sharpe
 from storage.workspace import Workspace
 

@@ -15,7 +15,7 @@ from config.errors import BadInput, Conflict, KlineLabError, NotFound
 from engine.data.sources.base import DataSource, Series
 from engine.data.sources.files import FileSource, list_data_files
 from engine.data.store import SaveResult, save_series
-from engine.jobs import progress
+from engine.progress import progress
 from storage.workspace import Workspace
 
 

@@ -14,7 +14,7 @@ def _csv(text: str | None) -> list[str] | None:
 
 def cmd_build(args, ws):
     from engine.features.pipeline import build_feature_set
-    from engine.jobs import progress
+    from engine.progress import progress
 
     fams = _csv(args.families)
     if fams is not None and not fams:
@@ -27,7 +27,7 @@ def cmd_build(args, ws):
 def cmd_audit(args, ws):
     from engine.features.pipeline import audit_plan, plan_build
     from engine.features.store import load_feature_set
-    from engine.jobs import progress
+    from engine.progress import progress
 
     fs = load_feature_set(ws, args.featureset_id)
     p = fs.manifest.params

@@ -315,40 +315,31 @@ def higuchi_fd(x, kmax):
     return -_slope(lx, ly, used)
 
 
+# what the one rolling loop computes on each window (a compile-time switch inside the kernel)
+_DFA, _RS, _HIGUCHI = 0, 1, 2
+
+
 @njit(**JIT)
-def _rolling_dfa(x, w, scales):
+def _rolling_measure(x, w, kind, params):
+    """The one rolling loop of the fractal measures: ``out[t]`` = the measure of the window
+    ``x[t-w+1 .. t]`` (NaN if it holds a NaN or t < w-1).  ``kind`` picks the measure and
+    ``params`` its integer parameters: DFA scales, R/S block sizes, or ``[kmax]`` for Higuchi.
+    (Written by hand: numba cannot cache a kernel that takes another jitted function as an
+    argument, so the measure is chosen by a switch; pandas' rolling().apply would call back into
+    Python per window.)"""
     n = x.shape[0]
     out = np.full(n, np.nan)
+    log_ers = _log_expected_rs(params) if kind == _RS else np.empty(0)
     for t in range(w - 1, n):
         win = x[t - w + 1:t + 1]
         if np.isnan(win).any():
             continue
-        out[t] = dfa_exponent(win, scales)
-    return out
-
-
-@njit(**JIT)
-def _rolling_rs(x, w, sizes):
-    n = x.shape[0]
-    out = np.full(n, np.nan)
-    log_ers = _log_expected_rs(sizes)
-    for t in range(w - 1, n):
-        win = x[t - w + 1:t + 1]
-        if np.isnan(win).any():
-            continue
-        out[t] = _rs_hurst(win, sizes, log_ers)
-    return out
-
-
-@njit(**JIT)
-def _rolling_higuchi(x, w, kmax):
-    n = x.shape[0]
-    out = np.full(n, np.nan)
-    for t in range(w - 1, n):
-        win = x[t - w + 1:t + 1]
-        if np.isnan(win).any():
-            continue
-        out[t] = higuchi_fd(win, kmax)
+        if kind == _DFA:
+            out[t] = dfa_exponent(win, params)
+        elif kind == _RS:
+            out[t] = _rs_hurst(win, params, log_ers)
+        else:
+            out[t] = higuchi_fd(win, params[0])
     return out
 
 
@@ -459,16 +450,23 @@ def rolling_pattern_entropy(codes: np.ndarray, k: int, w: int, start: int) -> np
     return _rolling_pattern_entropy(np.ascontiguousarray(codes, dtype=np.int64), int(k), int(w), int(start))
 
 
+def _rolling(x: np.ndarray, w: int, kind: int, params) -> np.ndarray:
+    return _rolling_measure(np.ascontiguousarray(x, dtype=np.float64), int(w), kind, np.asarray(params, dtype=np.int64))
+
+
 def rolling_dfa(x: np.ndarray, w: int, scales=(8, 16, 32, 64)) -> np.ndarray:
-    return _rolling_dfa(np.ascontiguousarray(x, dtype=np.float64), int(w), np.asarray(scales, dtype=np.int64))
+    """Rolling DFA-1 Hurst exponent (:func:`dfa_exponent`) of the last ``w`` increments."""
+    return _rolling(x, w, _DFA, scales)
 
 
 def rolling_rs(x: np.ndarray, w: int, sizes=(16, 32, 64, 128)) -> np.ndarray:
-    return _rolling_rs(np.ascontiguousarray(x, dtype=np.float64), int(w), np.asarray(sizes, dtype=np.int64))
+    """Rolling corrected R/S Hurst exponent (:func:`rs_hurst`) of the last ``w`` increments."""
+    return _rolling(x, w, _RS, sizes)
 
 
 def rolling_higuchi(x: np.ndarray, w: int, kmax: int = 8) -> np.ndarray:
-    return _rolling_higuchi(np.ascontiguousarray(x, dtype=np.float64), int(w), int(kmax))
+    """Rolling Higuchi fractal dimension (:func:`higuchi_fd`) of the last ``w`` values."""
+    return _rolling(x, w, _HIGUCHI, [int(kmax)])
 
 
 def rolling_rank_pct(x: np.ndarray, w: int) -> np.ndarray:

@@ -45,7 +45,7 @@ def cmd_sleep(args, ws):
     step by step (used to check cancel / died-process handling end to end)."""
     import time
 
-    from engine.jobs import progress
+    from engine.progress import progress
 
     def steps(draft=None):
         for i in range(args.steps):

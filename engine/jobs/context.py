@@ -1,15 +1,16 @@
 """Inside a job process: where progress goes.
 
-A job is a CLI run with ``KLINELAB_JOB_ID`` set.  :func:`progress` prints one line to
-stderr (the CLI's progress channel) and, inside a job, records the fraction and message
-in the job's state file (throttled)."""
+A job is a CLI run with ``KLINELAB_JOB_ID`` set.  :func:`engine.progress.progress` prints one
+line to stderr (the CLI's progress channel); importing this module registers the sink that,
+inside a job, records the fraction and message in the job's state file (throttled).
+``engine.cli.main`` imports it first thing, so every job process has it."""
 from __future__ import annotations
 
 import os
-import sys
 import time
 from dataclasses import dataclass
 
+from engine.progress import progress, set_quiet, set_sink  # noqa: F401 - re-exported (older import sites)
 from storage.workspace import Workspace
 
 
@@ -26,7 +27,6 @@ class JobContext:
 
 
 _current: JobContext | None = None
-_quiet = False
 
 
 def current_job() -> JobContext | None:
@@ -39,17 +39,9 @@ def current_job() -> JobContext | None:
     return _current
 
 
-def set_quiet(quiet: bool) -> None:
-    global _quiet
-    _quiet = quiet
-
-
-def progress(fraction: float | None, message: str = "", *, force: bool = False) -> None:
-    """Report progress (0..1, or None for 'unknown') with a short message."""
-    frac = None if fraction is None else max(0.0, min(1.0, float(fraction)))
-    if not _quiet:
-        pct = "   ?" if frac is None else f"{frac * 100:3.0f}%"
-        print(f"[{pct}] {message}", file=sys.stderr, flush=True)
+def record_progress(frac: float | None, message: str, force: bool = False) -> None:
+    """The progress sink: inside a job, the fraction and message go to its state file
+    (at most every 0.25 s unless forced or complete)."""
     job = current_job()
     if job is None:
         return
@@ -61,3 +53,6 @@ def progress(fraction: float | None, message: str = "", *, force: bool = False) 
     if frac is not None:
         changes["progress"] = frac
     job.update(**changes)
+
+
+set_sink(record_progress)

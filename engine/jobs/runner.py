@@ -11,6 +11,7 @@ from pathlib import Path
 
 from config.errors import BadInput, Refused
 from config.version import ROOT
+from engine.jobs.remote import remote_canceller
 from engine.jobs.state import (ACTIVE, FINAL, JobState, job_dir, locked, pid_alive, proc_start_time, read_state,
                                update, write_state)
 from storage.manifest import utc_now_iso
@@ -106,10 +107,10 @@ def cancel(ws: Workspace, job_id: str, *, grace_s: float = 5.0) -> JobState:
     if st.status in FINAL:
         raise Refused(f"job {job_id} has already ended ({st.status})")
     if st.host != "local":
-        try:
-            from engine.sync.remote_jobs import cancel_remote  # remote jobs (Cloud Sync)
-        except ImportError:
-            raise Refused(f"job {job_id} runs on {st.host}; remote jobs are not available in this build") from None
+        cancel_remote = remote_canceller()  # registered by engine.sync (Cloud Sync) when it is imported
+        if cancel_remote is None:
+            raise Refused(f"job {job_id} runs on {st.host}; remote jobs are not available in this build",
+                          hint="cancel it from the CLI (`python -m engine jobs cancel ID`) or the app, which load Cloud Sync")
         return cancel_remote(ws, st)
     if st.pid and pid_alive(st.pid, st.proc_start):
         try:

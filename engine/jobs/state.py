@@ -1,15 +1,17 @@
-"""Job state files: ``state.json`` updated under an exclusive file lock (parent, child and
-cancel may all write it), plus ``log.txt`` and, once the job has ended, ``manifest.json``
+"""Job state files: ``state.json`` updated under an exclusive file lock (``filelock`` on
+``.lock``; parent, child and cancel may all write it), plus ``log.txt`` and, once the job has ended, ``manifest.json``
 (kind ``job``) so the catalog lists it with its lineage to the artifacts it produced."""
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
+
+import psutil
+from filelock import FileLock
 
 from config.errors import NotFound
 from storage.manifest import Manifest, utc_now_iso, write_json_atomic
@@ -26,7 +28,7 @@ class JobState:
     name: str = ""
     status: str = "queued"
     pid: int | None = None
-    proc_start: str | None = None  # /proc/<pid>/stat start time, to tell a reused pid apart
+    proc_start: str | None = None  # the process's start time (proc_start_time), to tell a reused pid apart
     host: str = "local"
     created_at: str = field(default_factory=utc_now_iso)
     started_at: str | None = None
@@ -61,12 +63,8 @@ def job_dir(ws: Workspace, job_id: str) -> Path:
 def locked(ws: Workspace, job_id: str) -> Iterator[Path]:
     d = job_dir(ws, job_id)
     d.mkdir(parents=True, exist_ok=True)
-    with open(d / ".lock", "a+") as lf:
-        fcntl.flock(lf, fcntl.LOCK_EX)
-        try:
-            yield d
-        finally:
-            fcntl.flock(lf, fcntl.LOCK_UN)
+    with FileLock(d / ".lock"):  # flock on Unix; the file stays so that waiters share its inode
+        yield d
 
 
 def read_state(ws: Workspace, job_id: str) -> JobState:
@@ -118,31 +116,38 @@ def write_job_manifest(ws: Workspace, st: JobState) -> None:
     index_quietly(ws, timeout=1.0)
 
 
+# clock ticks per second of /proc/<pid>/stat's start time (the unit state files have always used)
+_CLK_TCK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def _start_token(proc: psutil.Process) -> str:
+    # psutil gives boot time + ticks / CLK_TCK; turned back into the tick count so that state files and
+    # training runs written before psutil (the raw /proc field) still compare equal
+    return str(round((proc.create_time() - psutil.boot_time()) * _CLK_TCK))
+
+
 def proc_start_time(pid: int) -> str | None:
+    """An opaque token of when the process started (None if it is gone), to tell a reused pid apart."""
     try:
-        with open(f"/proc/{pid}/stat", encoding="ascii") as f:
-            data = f.read()
-        return data.rsplit(")", 1)[1].split()[19]
-    except (OSError, IndexError):
+        return _start_token(psutil.Process(pid))
+    except (psutil.Error, ValueError, OSError):
         return None
 
 
 def pid_alive(pid: int | None, start: str | None = None) -> bool:
+    """Whether ``pid`` is a live (not zombie) process - the same one that had start token ``start`` if given."""
     if not pid:
         return False
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        if fields[0] in ("Z", "X"):
+        proc = psutil.Process(pid)
+        if proc.status() in (psutil.STATUS_ZOMBIE, psutil.STATUS_DEAD):
             return False
-        if start is not None and fields[19] != start:
+        if start is not None and _start_token(proc) != start:
             return False  # pid reused by another process
-    except (OSError, IndexError):
-        pass
+    except psutil.NoSuchProcess:
+        return False
+    except (psutil.AccessDenied, OSError):
+        return True  # it exists; we may not look at it
+    except ValueError:  # a negative pid
+        return False
     return True

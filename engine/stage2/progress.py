@@ -5,7 +5,7 @@ from __future__ import annotations
 from contextlib import contextmanager
 from typing import Iterator
 
-from engine.jobs import progress as _job_progress
+from engine.progress import progress as _job_progress
 
 _scope: tuple[float, float, str] = (0.0, 1.0, "")
 

@@ -28,7 +28,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from config.errors import BadInput, Conflict, KlineLabError, NotFound, Refused
-from engine.jobs import progress
+from engine.progress import progress
 from engine.sync.groups import verified_dir
 from storage.manifest import MANIFEST, Manifest, sha256_file, utc_now_iso
 from storage.schema import check_relpath

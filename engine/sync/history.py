@@ -1,11 +1,13 @@
 """Sync history (``<workspace>/sync_history.jsonl``): one JSON line per executed Hub or SSH
-operation (what, where, outcome, sizes, commit / checksum), appended under a file lock.
+operation (what, where, outcome, sizes, commit / checksum), appended under a file lock
+(``filelock``, ``sync_history.jsonl.lock``).
 Never a token or a password: records are built from an allow-list of fields."""
 from __future__ import annotations
 
-import fcntl
 import json
 from typing import Any
+
+from filelock import FileLock
 
 from storage.manifest import _jsonable, utc_now_iso
 from storage.workspace import Workspace
@@ -21,10 +23,9 @@ def record(ws: Workspace, **entry: Any) -> dict[str, Any]:
     entry.setdefault("job_id", os.environ.get("KLINELAB_JOB_ID"))
     row = {k: _jsonable(entry[k]) for k in FIELDS if entry.get(k) is not None}
     ws.root.mkdir(parents=True, exist_ok=True)
-    with open(ws.sync_history_path, "a", encoding="utf-8") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
+    path = ws.sync_history_path
+    with FileLock(path.with_name(path.name + ".lock")), open(path, "a", encoding="utf-8") as f:
         f.write(json.dumps(row) + "\n")
-        fcntl.flock(f, fcntl.LOCK_UN)
     return row
 
 

@@ -140,26 +140,32 @@ class Hub:
 
     def call(self, what: str, fn: Callable[..., T], *args: Any, retry: bool = True, **kw: Any) -> T:
         """``fn(*args, **kw)``; 429 / 5xx / network errors are retried with exponential back-off
-        (honouring ``Retry-After``), then every failure becomes a KlineLab error."""
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
-                return fn(*args, **kw)
-            except KlineLabError:
-                raise
-            except Exception as e:  # noqa: BLE001 - mapped below
-                if retry and attempt < self.attempts and _transient(e):
-                    wait = _retry_after(e)
-                    if wait is None:
-                        wait = min(self.max_wait_s, self.backoff_s * 2 ** (attempt - 1)) * (0.75 + 0.5 * random.random())
-                    from engine.jobs import progress
+        (honouring ``Retry-After``; ``tenacity``), then every failure becomes a KlineLab error."""
+        import tenacity
 
-                    progress(None, f"{what}: {('HTTP ' + str(_status(e))) if _status(e) else type(e).__name__}, "
-                                   f"retrying in {wait:.1f} s ({attempt}/{self.attempts - 1})")
-                    time.sleep(wait)
-                    continue
-                raise hub_error(e, what, self.url) from e
+        from engine.progress import progress
+
+        def wait(rs: tenacity.RetryCallState) -> float:
+            after = _retry_after(rs.outcome.exception())
+            if after is not None:
+                return after
+            return min(self.max_wait_s, self.backoff_s * 2 ** (rs.attempt_number - 1)) * (0.75 + 0.5 * random.random())
+
+        def note(rs: tenacity.RetryCallState) -> None:
+            e = rs.outcome.exception()
+            progress(None, f"{what}: {('HTTP ' + str(_status(e))) if _status(e) else type(e).__name__}, "
+                           f"retrying in {rs.next_action.sleep:.1f} s ({rs.attempt_number}/{self.attempts - 1})")
+
+        retrying = tenacity.Retrying(
+            stop=tenacity.stop_after_attempt(self.attempts if retry else 1), wait=wait, before_sleep=note,
+            retry=tenacity.retry_if_exception(lambda e: not isinstance(e, KlineLabError) and _transient(e)),
+            sleep=time.sleep, reraise=True)
+        try:
+            return retrying(fn, *args, **kw)
+        except KlineLabError:
+            raise
+        except Exception as e:  # noqa: BLE001 - mapped here
+            raise hub_error(e, what, self.url) from e
 
     # -- the calls KlineLab makes ------------------------------------------------------
     def head(self, repo_id: str, repo_type: str, revision: str | None = None) -> str | None:

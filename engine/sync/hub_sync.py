@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from config.errors import BadInput, Conflict, KlineLabError, NotFound, Refused
-from engine.jobs import progress
+from engine.progress import progress
 from engine.sync import history
 from engine.sync.adopt import safe_relpath
 from engine.sync.groups import (GROUPS, KEEP, Group, LocalFile, Selection, artifact_folder, get_group, local_files,

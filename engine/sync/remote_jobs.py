@@ -30,8 +30,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+import tenacity
+
 from config.errors import BadInput, Cancelled, KlineLabError, RemoteError
-from engine.jobs import progress
+from engine.progress import progress
 from engine.sync import history
 from engine.sync.ssh import HostProfile, connect, resolve, run_command
 from storage.workspace import Workspace
@@ -143,23 +145,25 @@ def submit_command(ws: Workspace, host: str, command: str, *, send: list[str] | 
 class _Link:
     """An SSH connection that reconnects (with back-off) when the link drops."""
 
+    attempts = 8  # connection attempts: waits of 1, 2, 4, ... s (at most 60 s) in between
+    backoff_s = 1.0
+
     def __init__(self, ws: Workspace, profile: HostProfile):
         self.ws, self.profile, self.client = ws, profile, None
+
+    def _note_retry(self, rs: tenacity.RetryCallState) -> None:
+        e = rs.outcome.exception()
+        progress(None, f"connection to {self.profile.label} lost ({getattr(e, 'message', e)}); "
+                       f"retrying in {rs.next_action.sleep:.0f} s")
 
     def get(self):
         if self.client is None or not self.client.get_transport() or not self.client.get_transport().is_active():
             self.close()
-            delay = 1.0
-            for attempt in range(8):
-                try:
-                    self.client = connect(self.ws, self.profile)
-                    break
-                except RemoteError as e:
-                    if attempt == 7:
-                        raise
-                    progress(None, f"connection to {self.profile.label} lost ({e.message}); retrying in {delay:.0f} s")
-                    time.sleep(delay)
-                    delay = min(delay * 2, 60)
+            self.client = tenacity.Retrying(
+                stop=tenacity.stop_after_attempt(self.attempts),
+                wait=tenacity.wait_exponential(multiplier=self.backoff_s, max=60 * self.backoff_s),
+                retry=tenacity.retry_if_exception_type(RemoteError), before_sleep=self._note_retry,
+                sleep=time.sleep, reraise=True)(connect, self.ws, self.profile)
         return self.client
 
     def run(self, cmd: str, **kw) -> tuple[int, str, str]:

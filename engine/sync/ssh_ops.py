@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from config.errors import BadInput, KlineLabError
-from engine.jobs import progress
+from engine.progress import progress
 from engine.sync import history
 from engine.sync.ssh import HostProfile, connect, host_key_status, listdir, remote_path, run_command
 from storage.workspace import Workspace

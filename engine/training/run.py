@@ -27,8 +27,8 @@ import pandas as pd
 
 from config.bounded import short_repr
 from config.errors import BadInput, Conflict, NotFound, Refused
-from engine.jobs import progress
 from engine.jobs.state import pid_alive, proc_start_time
+from engine.progress import progress
 from engine.splits import SplitPlan, chronological_split, walk_forward
 from engine.training.config import HORIZONS, TrainConfig, load_config, loads, resolve_path
 from engine.training.dataset import WindowSet, build_windows, target_specs

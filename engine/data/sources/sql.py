@@ -14,7 +14,7 @@ from engine.data.names import check_symbol
 from engine.data.normalize import normalize
 from engine.data.sources.base import DataSource, Series, finish
 from engine.data.timeframes import parse_timeframe
-from engine.jobs import progress
+from engine.progress import progress
 
 
 def parse_url(url: str):
