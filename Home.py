@@ -9,7 +9,9 @@ st.set_page_config(page_title="KlineLab", page_icon=":material/candlestick_chart
 @st.cache_resource(show_spinner=False)
 def _startup_cleanup(home: str) -> int:
     """Once per server process and workspace: dead writers' staging folders, interrupted publishes."""
-    return Workspace.open(home).clean_stale_staging()
+    from storage.cleanup import clean_stale_staging
+
+    return clean_stale_staging(Workspace.open(home))
 
 
 _startup_cleanup(str(default_home()))

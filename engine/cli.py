@@ -24,7 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from config.errors import BadInput, Cancelled, KlineLabError
-from engine.cli_base import ArgumentParser  # also the name older import sites use
+from engine.cli_base import ArgumentParser
+from engine.jobs.checks import register_command_checker  # also the name older import sites use
 
 GROUP_MODULES = [
     "engine.data.cli",
@@ -203,6 +204,9 @@ def check_command(args: list[str]) -> None:
                        hint="e.g. `jobs start -- features build --symbols BTCUSDT --timeframe 15m`")
 
 
+register_command_checker(check_command)  # engine.jobs.submit checks commands with it (engine/jobs/checks.py)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv, json_mode = _normalize(list(sys.argv[1:] if argv is None else argv))
     from engine.jobs.context import current_job  # also registers the job's progress sink
@@ -227,12 +231,13 @@ def main(argv: list[str] | None = None) -> int:
                 raise BadInput(f"{args.group}: a command is needed", hint=f"see `python -m engine {args.group} --help`")
             parser.print_help(sys.stderr)
             return 2
+        from storage.cleanup import clean_stale_staging
         from storage.workspace import Workspace
 
         ws = Workspace.open(args.home)
         home = ws.root
         _check_home(ws)
-        ws.clean_stale_staging()  # dead writers' staging / interrupted publishes (best effort)
+        clean_stale_staging(ws)  # dead writers' staging / interrupted publishes (best effort)
         result = args.func(args, ws) or {}
         text = result.pop("_text", None) if isinstance(result, dict) else None
         result = json_safe(result)

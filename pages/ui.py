@@ -12,7 +12,8 @@ from typing import Callable, Iterator
 import pandas as pd
 import streamlit as st
 
-import engine.sync  # noqa: F401 - registers remote-job cancellation (the cancel buttons below)
+import engine.cli
+import engine.sync
 from config.errors import KlineLabError
 from engine import jobs
 from storage.catalog import Catalog

@@ -5,7 +5,7 @@ moved aside into the publish folder).  Before the first rename it writes
 ``tmp/publish.<hex>.p<pid>-<start>.partial/journal.json`` listing every move; removing that
 journal is the commit point.  If the process raises, the moves done so far are undone at
 once; if it is killed half-way, the start-up cleanup (``recover_interrupted``, called by
-``Workspace.clean_stale_staging`` at CLI / app start) finds the journal of a dead writer and
+``storage.cleanup.clean_stale_staging`` at CLI / app start) finds the journal of a dead writer and
 undoes them.  So after a crash the workspace holds either everything of a publish or none of
 it (the old versions back in place).  Renames on one filesystem are atomic; this is a
 hand-written redo/undo log because no library offers multi-path atomic renames.

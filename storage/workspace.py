@@ -20,7 +20,6 @@ from __future__ import annotations
 import os
 import re
 import secrets
-import shutil
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -134,40 +133,6 @@ class Workspace:
         if (d / "manifest.json").is_file():
             return d
         return None
-
-    def clean_stale_staging(self, older_than_s: float = 24 * 3600) -> int:
-        """Start-up cleanup (CLI and app): roll back publishes interrupted by a crash, then
-        remove staging folders whose writer process is gone (never indexed).  Folders without
-        a recorded writer (older versions) go when older than ``older_than_s``; Stage 2 batch
-        state files under tmp/ when every pair ended (1 h) or after 7 days.  Best effort: a
-        read-only workspace is left as it is."""
-        if not self.tmp_dir.is_dir():
-            return 0
-        import time
-
-        from storage.publish import recover_interrupted
-
-        n = 0
-        try:
-            n += recover_interrupted(self)
-            now = time.time()
-            for p in list(self.tmp_dir.iterdir()):
-                try:
-                    age = now - p.lstat().st_mtime
-                    if p.name.endswith(".partial") and p.is_dir():
-                        owner = parse_owner(p.name)
-                        if (owner is not None and not owner_alive(*owner)) or (owner is None and age > older_than_s):
-                            shutil.rmtree(p, ignore_errors=True)
-                            n += 1
-                    elif (p.name.startswith("stage2-batch-") and p.name.endswith(".json")
-                          and (age > 7 * 86400 or (age > 3600 and _batch_ended(p)))):
-                        p.unlink(missing_ok=True)
-                        n += 1
-                except FileNotFoundError:
-                    continue
-        except OSError:  # read-only / vanished workspace: nothing to clean here
-            return n
-        return n
 
 
 _OWNER_RE = re.compile(r"\.p(\d+)-(\d+)\.partial$")

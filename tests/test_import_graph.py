@@ -161,16 +161,7 @@ def _cycle_in(comp: list[str], graph: dict[str, set[str]]) -> list[str]:
 # Cycles that came in with work merged while their files were being edited by their owners; each is listed
 # with what breaks it and is refused as soon as it changes (a module more or less) or is gone (then delete
 # the entry). Any other cycle fails the test. Keep this empty.
-KNOWN_CYCLES: dict[frozenset[str], str] = {
-    frozenset({"engine.backtest.run", "engine.backtest.sweep"}):
-        "backtest: sweep() imports prepare/_targets/_stops from run.py, run_sweep imports sweep(); "
-        "move Prepared, prepare, _targets, _stops to engine/backtest/prepare.py",
-    frozenset({"storage.catalog", "storage.locks", "storage.manifest", "storage.publish", "storage.schema",
-               "storage.workspace"}):
-        "storage: the one edge workspace -> publish (Workspace.clean_stale_staging imports recover_interrupted, which "
-        "indexes the catalog; every storage module imports workspace); move the start-up cleanup out of Workspace "
-        "into a module above publish (callers: engine/cli.py, Home.py, tests/jobs/test_jobs.py)",
-}
+KNOWN_CYCLES: dict[frozenset[str], str] = {}
 
 
 def test_no_import_cycles_in_engine_storage_config():

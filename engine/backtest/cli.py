@@ -130,7 +130,8 @@ def _run_models(words: list[str], ws) -> dict:
         _add_common(p)
 
     args = _parse("", words, build)
-    from engine.backtest.run import prepare, run_prepared
+    from engine.backtest.prepare import prepare
+    from engine.backtest.run import run_prepared
     from engine.backtest.sources import load_model_source
 
     params = _params(args, threshold=args.threshold)

@@ -28,6 +28,7 @@ from config.errors import BadInput
 from engine.backtest.evidence import closed_pnl, headline, sample_of, uncertainty_of
 from engine.backtest.market import Market
 from engine.backtest.params import BacktestParams, check_stop
+from engine.backtest.prepare import _stops, _targets, prepare
 from engine.backtest.sources import DirectionSource, PatchTSTSource, Source, Stage2Source
 from engine.data.timeframes import bars_for, tf_seconds
 from engine.progress import progress
@@ -185,7 +186,6 @@ def sweep(ws: Workspace, source: Source, params: BacktestParams, *, thresholds: 
     """The computation of ``run_sweep`` (nothing written): grid, selection, corrections, confirmation."""
     from engine.backtest.metrics import annualisation, simulation_metrics
     from engine.backtest.portfolio import simulate
-    from engine.backtest.run import _stops, _targets, prepare
 
     direction = metric_direction(metric)
     try:

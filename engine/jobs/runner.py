@@ -11,9 +11,20 @@ from pathlib import Path
 
 from config.errors import BadInput, Refused
 from config.version import ROOT
+from engine.jobs.checks import check_command
 from engine.jobs.remote import remote_canceller
-from engine.jobs.state import (ACTIVE, FINAL, JobState, job_dir, locked, pid_alive, proc_start_time, read_state,
-                               update, write_state)
+from engine.jobs.state import (
+    ACTIVE,
+    FINAL,
+    JobState,
+    job_dir,
+    locked,
+    pid_alive,
+    proc_start_time,
+    read_state,
+    update,
+    write_state,
+)
 from storage.manifest import utc_now_iso
 from storage.workspace import Workspace, new_id
 
@@ -29,8 +40,6 @@ def submit(ws: Workspace, args: list[str], *, name: str = "", parents: list[str]
     """Start ``python -m engine <args> --json`` as a background job in its own process group."""
     if not args or not all(isinstance(a, str) for a in args):
         raise BadInput("a job needs a command, e.g. ['features', 'build', ...]")
-    from engine.cli import check_command
-
     check_command(args)  # `jobs start -- frobnicate` or a bad option: refused before any job folder exists
     ws.ensure()
     job_id = new_id("job", args[0] + ("-" + args[1] if len(args) > 1 and not args[1].startswith("-") else ""))

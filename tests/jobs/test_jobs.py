@@ -69,7 +69,9 @@ def test_a_killed_process_is_detected_and_its_partial_artifact_never_indexed(ws)
     assert dead.status == "failed" and dead.error == DIED_MESSAGE
     assert not list(ws.artifacts_dir.glob("archive/*"))
     assert "archive" not in set(Catalog(ws).query()["kind"])
-    assert ws.clean_stale_staging(older_than_s=0) >= 1
+    from storage.cleanup import clean_stale_staging
+
+    assert clean_stale_staging(ws, older_than_s=0) >= 1
 
 
 def test_jobs_survive_an_app_restart(ws):
