@@ -12,8 +12,8 @@ from typing import Callable, Iterator
 import pandas as pd
 import streamlit as st
 
-import engine.cli
-import engine.sync
+import engine.cli  # registers the check of a job's command (start_job below)
+import engine.sync  # noqa: F401 - registers remote-job cancellation (the cancel buttons below)
 from config.errors import KlineLabError
 from engine import jobs
 from storage.catalog import Catalog
