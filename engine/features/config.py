@@ -58,7 +58,9 @@ def _keys(section: Any, where: str, required: set[str], optional: set[str] = fro
         raise BadInput(f"{where} must be a mapping")
     unknown = set(section) - required - optional
     if unknown:
-        raise BadInput(f"{where}: unknown key(s) {short_repr(sorted(map(str, unknown)))}",
+        names = sorted(map(str, unknown))
+        shown = ", ".join(n[:40] for n in names[:10]) + (f" (+{len(names) - 10} more)" if len(names) > 10 else "")
+        raise BadInput(f"{where}: unknown key(s) {shown}",
                        hint=f"allowed: {', '.join(sorted(required | optional))}")
     missing = required - set(section)
     if missing:
