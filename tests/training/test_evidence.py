@@ -209,17 +209,19 @@ def test_task_loss_and_metrics_use_the_run_costs(real_tables, tiny_cfg):
     assert cheap.metrics(out, ends)["pnl_per_trade"] == pytest.approx(task.metrics(out, ends)["pnl_per_trade"] + 0.0321)
 
 
-def test_backtest_default_fee_is_the_cost_model():
-    """The backtest's default fee resolves to engine.costs (evidence-backtest wires params.py to it)."""
-    import inspect
-
+def test_backtest_default_fee_is_the_cost_model(tmp_path, monkeypatch):
+    """The backtest's default fee and slippage resolve to engine.costs, and move with it."""
     from engine.backtest import params
-    from engine.costs import load_costs
+    from engine.costs import COSTS_FILE, load_costs
 
-    if "engine.costs" not in inspect.getsource(params):
-        pytest.xfail("engine/backtest/params.py is not wired to engine.costs on this branch (evidence-backtest does it)")
     for syms in (["BTCUSDT"], ["BTCUSDT-PERP"]):
         assert params.BacktestParams().fee_for(syms) == load_costs().fee_for(syms)
+    f = tmp_path / "costs.yaml"
+    f.write_text(COSTS_FILE.read_text().replace("spot: {taker: 0.001, maker: 0.001}", "spot: {taker: 0.0042, maker: 0.0042}"))
+    monkeypatch.setenv("KLINELAB_COSTS_FILE", str(f))
+    assert load_costs().fee_for(["BTCUSDT"]) == 0.0042
+    assert params.BacktestParams().fee_for(["BTCUSDT"]) == 0.0042
+    assert params.BacktestParams(symbols=["BTCUSDT"]).validated().slippage == load_costs().slippage
 
 
 QUICK = """
