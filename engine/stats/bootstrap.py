@@ -82,36 +82,30 @@ def _stationary_indices(n: int, p: float, resamples: int, seed: int) -> np.ndarr
 
 
 @numba.njit(cache=True)
-def _stationary_moments(x: np.ndarray, p: float, resamples: int, seed: int) -> np.ndarray:
-    # the same resampling as _stationary_indices (blocks of geometric length, mean 1/p, uniform starts,
-    # wrapping), accumulating sum, sum of squares and sum of log1p per resample instead of materialising
-    # the indices: two random draws per block instead of one per bar
+def _stationary_sums(f: np.ndarray, p: float, resamples: int, seed: int) -> np.ndarray:
+    # the same resampling as _stationary_indices (the same random numbers in the same order for a seed),
+    # adding up the rows of a small (n, m) matrix per resample instead of materialising the indices
     np.random.seed(seed)
-    n = x.shape[0]
-    lx = np.log1p(x)
-    out = np.zeros((resamples, 3))
+    n, m = f.shape
+    out = np.zeros((resamples, m))
     for r in range(resamples):
-        s1 = 0.0
-        s2 = 0.0
-        s3 = 0.0
         t = 0
         while t < n:
             idx = np.random.randint(0, n)
-            length = np.random.geometric(p)
-            length = min(length, n - t)
+            length = min(np.random.geometric(p), n - t)
             for _ in range(length):
-                v = x[idx]
-                s1 += v
-                s2 += v * v
-                s3 += lx[idx]
+                for j in range(m):
+                    out[r, j] += f[idx, j]
                 idx += 1
                 if idx >= n:
                     idx = 0
             t += length
-        out[r, 0] = s1
-        out[r, 1] = s2
-        out[r, 2] = s3
     return out
+
+
+def stationary_sums(f: np.ndarray, b: float, resamples: int, seed: int) -> np.ndarray:
+    """(resamples, m) column sums of stationary-bootstrap resamples of the rows of ``f`` (n, m)."""
+    return _stationary_sums(np.ascontiguousarray(f, dtype=np.float64), 1.0 / max(float(b), 1.0), resamples, seed)
 
 
 def stationary_indices(n: int, b: float, resamples: int, seed: int) -> np.ndarray:
@@ -164,7 +158,7 @@ def returns_ci(r: np.ndarray, periods_per_year: float | None = None, *, spec: Bo
         return {"sharpe": None, "total_return": None}, spec.describe(1.0, n)
     if b is None:
         b = block_length(r)
-    m = _stationary_moments(r, 1.0 / max(float(b), 1.0), spec.n_resamples, spec.seed)
+    m = stationary_sums(np.column_stack([r, r * r, np.log1p(r)]), b, spec.n_resamples, spec.seed)
     mean = m[:, 0] / n
     var = (m[:, 1] - n * mean**2) / (n - 1)
     sd = np.sqrt(np.maximum(var, 0.0))

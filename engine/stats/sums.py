@@ -4,48 +4,22 @@ sum of losses, win rate, mean P&L, accuracy, macro-F1 from per-class counts, ...
 The resampling is exactly ``engine.stats.bootstrap``'s (Politis & Romano stationary bootstrap, blocks of
 geometric length with mean ``b`` from uniform starts, wrapping; Politis-White block length; 1,000
 resamples; seed 0; percentile interval): the kernel below draws the same random numbers in the same order
-as ``bootstrap._stationary_indices`` for a given seed, but adds up the rows of a small feature matrix per
-resample instead of materialising (resamples, n) indices and running NumPy over them, which made 1,000
-resamples of ~100,000 trades take tens of seconds. Written by hand (numba) for that reason: neither arch
-nor scipy offers a statistic-by-sums bootstrap. A test checks it against the materialised indices.
+as ``bootstrap._stationary_indices`` for a given seed (``bootstrap.stationary_sums``), but adds up the rows
+of a small feature matrix per resample instead of materialising (resamples, n) indices and running NumPy
+over them, which made 1,000 resamples of ~100,000 trades take tens of seconds. Written by hand (numba) for
+that reason: neither arch nor scipy offers a statistic-by-sums bootstrap. A test checks it against the
+materialised indices.
 """
 from __future__ import annotations
 
 from collections.abc import Callable
 
-import numba
 import numpy as np
 
-from engine.stats.bootstrap import BootstrapSpec, block_length
+from engine.stats.bootstrap import BootstrapSpec, block_length, stationary_sums
 
 DEFAULT_SPEC = BootstrapSpec()
 SumsStatistic = Callable[[np.ndarray, int], np.ndarray]  # (resamples, m) column sums, n -> (resamples,)
-
-
-@numba.njit(cache=True)
-def _stationary_sums(f: np.ndarray, p: float, resamples: int, seed: int) -> np.ndarray:
-    np.random.seed(seed)
-    n, m = f.shape
-    out = np.zeros((resamples, m))
-    for r in range(resamples):
-        t = 0
-        while t < n:
-            idx = np.random.randint(0, n)
-            length = np.random.geometric(p)
-            length = min(length, n - t)
-            for _ in range(length):
-                for j in range(m):
-                    out[r, j] += f[idx, j]
-                idx += 1
-                if idx >= n:
-                    idx = 0
-            t += length
-    return out
-
-
-def stationary_sums(f: np.ndarray, b: float, resamples: int, seed: int) -> np.ndarray:
-    """(resamples, m) column sums of stationary-bootstrap resamples of the rows of ``f`` (n, m)."""
-    return _stationary_sums(np.ascontiguousarray(f, dtype=np.float64), 1.0 / max(float(b), 1.0), resamples, seed)
 
 
 def sums_ci(f: np.ndarray, statistics: dict[str, SumsStatistic], *, b: float | None = None,
