@@ -23,15 +23,15 @@ import shutil
 import tarfile
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from config.errors import BadInput, Conflict, KlineLabError, NotFound, Refused
 from engine.progress import progress
 from engine.sync.groups import verified_dir
 from storage.manifest import MANIFEST, Manifest, sha256_file, utc_now_iso
-from storage.schema import check_relpath
+from storage.schema import FileEntryModel
 from storage.workspace import Workspace, check_id, check_kind
 
 INDEX = "klinelab_archive.json"
@@ -277,23 +277,7 @@ def _check_members(tar: tarfile.TarFile, dest: Path, label: str, *, archive_byte
     return members
 
 
-class _IndexFile(BaseModel):
-    model_config = ConfigDict(strict=True, extra="forbid")
-    path: str
-    size: Annotated[int, Field(ge=0)]
-    sha256: str
-
-    @field_validator("path")
-    @classmethod
-    def _path(cls, v: str) -> str:
-        return check_relpath(v)
-
-    @field_validator("sha256")
-    @classmethod
-    def _sha(cls, v: str) -> str:
-        if len(v) != 64 or any(ch not in "0123456789abcdef" for ch in v):
-            raise ValueError("sha256 must be 64 lowercase hex digits")
-        return v
+_IndexFile = FileEntryModel  # the same entry as a manifest's file (path inside, size, sha256)
 
 
 class _IndexArtifact(BaseModel):
