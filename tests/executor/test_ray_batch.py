@@ -1,0 +1,136 @@
+"""The executor interface on a real Ray cluster (head + one worker node on loopback) and on local
+processes: results in order, errors per item, dead workers retried or reported, cancel; and a
+Stage 2 batch of four pairs that gives on Ray exactly what it gives locally."""
+from __future__ import annotations
+
+import threading
+import time
+
+import pandas as pd
+import pytest
+
+from config.errors import BadInput, Cancelled
+from engine.executor import get_executor
+from engine.executor.local import LocalExecutor
+from tests.executor import helpers
+
+PAIRS = dict(symbols=["BTCUSDT", "ETHUSDT", "SOLUSDT", "XRPUSDT"], timeframes=["15m"])
+
+
+def _check_errors(results):
+    assert [r.index for r in results] == [0, 1, 2, 3, 4]
+    assert [r.ok for r in results] == [True, True, False, False, True]
+    assert [r.value for r in results if r.ok] == [0, 1, 16]
+    assert results[2].error == "item 2 is bad on purpose" and results[2].error_type == "BadInput"
+    assert results[3].error == "unexpected failure: ZeroDivisionError: division by zero"
+
+
+def test_choice_of_executor(monkeypatch):
+    monkeypatch.delenv("KLINELAB_EXECUTOR", raising=False)
+    assert get_executor().name == "local" and get_executor(workers=3).workers == 3
+    monkeypatch.setenv("KLINELAB_EXECUTOR", "ray")
+    assert get_executor().name == "ray"
+    with pytest.raises(BadInput, match="unknown executor 'dask'"):
+        get_executor("dask")
+    with pytest.raises(BadInput, match="--ray-address is for --executor ray"):
+        get_executor("local", address="127.0.0.1:6379")
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_local_executor_reports_each_items_error_in_order(workers):
+    seen = []
+    res = LocalExecutor(workers=workers).map(helpers.square_or_raise, range(5), on_progress=lambda k, n, r: seen.append((k, n)))
+    _check_errors(res)
+    assert seen == [(k, 5) for k in range(1, 6)]
+
+
+def test_local_pool_retries_a_dead_worker_then_reports(tmp_path):
+    ex = LocalExecutor(workers=2, max_retries=1)
+    res = ex.map(helpers.die_once, [str(tmp_path / "m")])
+    assert res[0].ok and res[0].attempts == 2
+    res = ex.map(helpers.always_die, ["x"])
+    assert not res[0].ok and res[0].error_type == "WorkerDied" and "died 2 time(s)" in res[0].error
+
+
+def test_ray_reports_each_items_error_in_order(ray_executor):
+    seen = []
+    res = ray_executor.map(helpers.square_or_raise, range(5), on_progress=lambda k, n, r: seen.append(k))
+    _check_errors(res)
+    assert sorted(seen) == [1, 2, 3, 4, 5]
+    import ray
+
+    assert len([n for n in ray.nodes() if n["Alive"]]) == 2  # a head and a worker node
+
+
+def test_ray_retries_a_killed_worker_or_reports_it(ray_executor, tmp_path):
+    res = ray_executor.map(helpers.die_once, [str(tmp_path / "marker")])
+    assert res[0].ok, res[0].error  # the first attempt's worker was SIGKILLed; Ray ran it again
+    assert (tmp_path / "marker").read_text() == "died once"
+    res = ray_executor.map(helpers.always_die, ["x"])
+    assert not res[0].ok and res[0].error_type == "WorkerDied" and "2 attempt(s)" in res[0].error
+
+
+def test_ray_cancel_stops_the_tasks(ray_executor, tmp_path):
+    stop = threading.Event()
+    items = [(str(tmp_path / "fast"), 0.0)] + [(str(tmp_path / f"slow{i}"), 6.0) for i in range(3)]
+    t0 = time.monotonic()
+    with pytest.raises(Cancelled):
+        ray_executor.map(helpers.slow_mark, items, on_progress=lambda k, n, r: stop.set(), cancel=stop)
+    assert time.monotonic() - t0 < 6.0
+    time.sleep(7.0)
+    assert (tmp_path / "fast").is_file()
+    assert not any((tmp_path / f"slow{i}").exists() for i in range(3))  # cancelled: never finished
+
+
+def _outcome(ws, res):
+    from storage.artifacts import artifact_path, read_manifest
+
+    out = {}
+    for r in res["pairs"]:
+        key = (r["symbol"], r["timeframe"])
+        if r["status"] != "succeeded":
+            out[key] = (r["status"], r["error"])
+            continue
+        m = read_manifest(ws, r["stage2_id"], "stage2")
+        preds = pd.read_parquet(artifact_path(ws, r["stage2_id"], "stage2") / "predictions.parquet")
+        out[key] = (r["status"], m.metrics, m.parents, m.extra["performance"], m.extra["cv_folds"], preds)
+    return out
+
+
+def test_stage2_batch_on_ray_equals_local(batch_template, ray_executor, ws):
+    import shutil
+
+    from engine.stage2.batch import run_batch
+    from engine.stage2.stage2 import Stage2Config
+    from storage.catalog import Catalog
+    from storage.workspace import Workspace
+
+    root, fsid = batch_template
+    cfg = Stage2Config(cv_folds=3, num_boost_round=60)
+    local_ws = Workspace.open(ws.root.parent / "local-ws")
+    shutil.copytree(root, local_ws.root)
+    shutil.copytree(root, ws.root, dirs_exist_ok=True)
+    for w in (local_ws, ws):
+        Catalog(w).rebuild()
+    local = run_batch(local_ws, stage2_config=cfg, **PAIRS)
+    remote = run_batch(ws, stage2_config=cfg, executor=ray_executor, **PAIRS)
+    a, b = _outcome(local_ws, local), _outcome(ws, remote)
+    assert list(a) == list(b) == [(s, "15m") for s in PAIRS["symbols"]]
+    assert a[("XRPUSDT", "15m")] == b[("XRPUSDT", "15m")] == ("failed", "no feature set for XRPUSDT 15m")
+    for key in [(s, "15m") for s in PAIRS["symbols"][:3]]:
+        la, rb = a[key], b[key]
+        assert la[0] == rb[0] == "succeeded"
+        assert la[1] == rb[1] and la[2] == rb[2] and la[3] == rb[3] and la[4] == rb[4]  # metrics, lineage, CV
+        pd.testing.assert_frame_equal(la[5], rb[5])  # every prediction
+    assert remote["succeeded"] == 3 and remote["failed"] == 1
+    # adopted through create_artifact: indexed, checked, and it says where it ran
+    from storage.artifacts import read_manifest
+    from storage.catalog import Catalog as C
+
+    for sid in remote["stage2_ids"]:
+        m = read_manifest(ws, sid, "stage2")
+        assert m.parents == [fsid, m.params["stage1_id"]] and not m.verify_files(ws.artifact_dir("stage2", sid))
+        assert m.extra["executed_on"]["worker"]
+        assert str(ws.root) in (ws.artifact_dir("stage2", sid) / "summary.txt").read_text()
+    assert sorted(C(ws).query(kind="stage2")["id"]) == sorted(remote["stage2_ids"])
+    assert not list(ws.tmp_dir.glob("*.partial"))  # nothing left half-way
