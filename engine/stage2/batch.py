@@ -197,6 +197,7 @@ def _run_tasks(ws: Workspace, pairs: list[dict[str, Any]], opts: dict[str, Any],
     """The pending pairs as executor tasks.  Inputs are resolved here (a pair without a feature set
     or Stage 1 fails here with the same message as in a local run); a finished pair's artifacts are
     adopted and its record saved as soon as it comes back, so a cancel keeps them."""
+    from engine.data.store import series_id
     from engine.stage2.remote import adopt_outputs, input_spec, pair_task
 
     n = len(pairs)
@@ -216,6 +217,9 @@ def _run_tasks(ws: Workspace, pairs: list[dict[str, Any]], opts: dict[str, Any],
         try:
             rec["featureset_id"] = fsid = opts.get("featureset_id") or latest_featureset(ws, sym, tf)
             inputs = [spec("features", fsid)]
+            cid = series_id(sym, tf)  # the pair's candles: the price baseline and candle inputs read them
+            if (ws.artifact_dir("ohlcv", cid) / "manifest.json").is_file():
+                inputs.append(spec("ohlcv", cid))
             task_opts = dict(opts, featureset_id=fsid)
             if opts["stage1"] == "latest":
                 rec["stage1_id"] = task_opts["_stage1_id"] = latest_stage1(ws, sym, tf)
