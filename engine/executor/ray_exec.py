@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
+import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -46,6 +48,8 @@ class RayExecutor(Executor):
         if self._remote is not None:
             return ray
         if not ray.is_initialized():
+            main = threading.current_thread() is threading.main_thread()
+            old = signal.getsignal(signal.SIGTERM) if main else None
             try:
                 ray.init(address=self.address, log_to_driver=False, include_dashboard=False,
                          configure_logging=False,
@@ -53,6 +57,11 @@ class RayExecutor(Executor):
             except (ConnectionError, RuntimeError, ValueError) as e:
                 raise RemoteError(f"cannot reach the Ray cluster at {self.address or '(local)'}: {e}",
                                   hint="start it with `ray start --head` or give --ray-address / RAY_ADDRESS host:port") from None
+            finally:
+                if main and old is not None:
+                    # ray.init makes SIGTERM a sys.exit; a job's cancel is a SIGTERM that must raise Cancelled
+                    # (engine/cli.py) so that map() cancels the tasks and the batch saves its state
+                    signal.signal(signal.SIGTERM, old)
         self._remote = ray.remote(num_cpus=self.num_cpus, max_retries=self.max_retries, retry_exceptions=False)(run_item)
         return ray
 

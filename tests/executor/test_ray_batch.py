@@ -135,3 +135,69 @@ def test_stage2_batch_on_ray_equals_local(batch_template, ray_executor, ws):
         assert str(ws.root) in (ws.artifact_dir("stage2", sid) / "summary.txt").read_text()
     assert sorted(C(ws).query(kind="stage2")["id"]) == sorted(remote["stage2_ids"])
     assert not list(ws.tmp_dir.glob("*.partial"))  # nothing left half-way
+
+
+DRIVER = """
+import sys
+from pathlib import Path
+from config.errors import Cancelled
+from engine.cli import _install_sigterm
+from engine.executor.ray_exec import RayExecutor
+from tests.executor.helpers import slow_mark
+
+_install_sigterm()  # what a job's process does: its cancel is a SIGTERM
+tmp = Path(sys.argv[2])
+items = [(str(tmp / "fast"), 0.0)] + [(str(tmp / f"slow{i}"), 8.0) for i in range(3)]
+with RayExecutor(address=sys.argv[1]) as ex:
+    try:
+        ex.map(slow_mark, items, on_progress=lambda k, n, r: print("first done", flush=True))
+    except Cancelled:
+        print("cancelled", flush=True)
+        sys.exit(130)
+"""
+
+
+def test_sigterm_of_the_driver_cancels_its_ray_tasks(ray_cluster, tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from config.version import ROOT
+
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    env.pop("KLINELAB_JOB_ID", None)
+    proc = subprocess.Popen([sys.executable, "-c", DRIVER, ray_cluster, str(tmp_path)], cwd=str(ROOT), env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "first done"
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 130 and "cancelled" in proc.stdout.read()
+    finally:
+        proc.kill()
+    time.sleep(9.0)
+    assert (tmp_path / "fast").is_file() and not any((tmp_path / f"slow{i}").exists() for i in range(3))
+
+
+def test_stage2_batch_job_with_executor_ray(batch_template, ray_cluster, ws):
+    import shutil
+
+    from engine import jobs
+    from engine.stage2.batch import read_state
+    from storage.catalog import Catalog
+
+    root, fsid = batch_template
+    shutil.copytree(root, ws.root, dirs_exist_ok=True)
+    Catalog(ws).rebuild()
+    st = jobs.submit(ws, ["stage2", "batch", "--symbols", "BTCUSDT,XRPUSDT", "--timeframes", "15m", "--cv-folds", "3",
+                          "--executor", "ray", "--ray-address", ray_cluster])
+    st = jobs.wait(ws, st.id, timeout=300)
+    assert st.status == "succeeded", jobs.log_tail(ws, st.id)
+    state = read_state(st.id, ws)
+    assert state["executor"]["executor"] == "ray" and state["executor"]["address"] == ray_cluster
+    btc, xrp = state["pairs"]
+    assert btc["status"] == "succeeded" and btc["stage2_id"] in st.artifacts and btc["featureset_id"] == fsid
+    assert btc["worker"] and btc["attempts"] == 1
+    assert xrp["status"] == "failed" and xrp["error"].startswith("no feature set for XRPUSDT 15m")
+    assert "[1/2] BTCUSDT 15m: succeeded" in jobs.log_tail(ws, st.id)
+    assert st.progress == 1.0
