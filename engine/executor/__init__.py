@@ -49,6 +49,9 @@ ProgressFn = Callable[[int, int, ItemResult], None]
 
 class Executor:
     name = "?"
+    # do the tasks see the driver's disk?  None: find out per input (same path, same manifest hash);
+    # False: never use the driver's paths, always ship (what a worker without the disk gets)
+    shared_disk: bool | None = None
 
     def map(self, fn: Callable[[Any], Any], items: Sequence[Any], *, on_progress: ProgressFn | None = None,
             cancel: Any = None) -> list[ItemResult]:

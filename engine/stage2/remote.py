@@ -60,26 +60,31 @@ def input_spec(ws: Workspace, kind: str, artifact_id: str, executor) -> dict[str
     d = ws.artifact_dir(kind, artifact_id)
     if not (d / MANIFEST).is_file():
         raise NotFound(f"no {kind} artifact {artifact_id}")
-    return {"kind": kind, "id": artifact_id, "path": str(d), "sha": manifest_sha(d),
+    return {"kind": kind, "id": artifact_id, "path": None if executor.shared_disk is False else str(d), "sha": manifest_sha(d),
             "archive": executor.put(pack_dir(d)) if executor.ships_inputs else None}
 
 
-def _place_inputs(scratch: Workspace, inputs: list[dict[str, Any]]) -> None:
+def _place_inputs(scratch: Workspace, inputs: list[dict[str, Any]]) -> str:
+    """Put the inputs into the scratch workspace; 'linked', 'shipped' or 'mixed' (how they came)."""
     from engine.executor import fetch
 
+    how = set()
     for spec in inputs:
         dest = scratch.artifact_dir(spec["kind"], spec["id"])
         dest.parent.mkdir(parents=True, exist_ok=True)
-        src = Path(spec["path"])
-        if (src / MANIFEST).is_file() and manifest_sha(src) == spec["sha"]:
+        src = Path(spec["path"]) if spec["path"] else None
+        if src is not None and (src / MANIFEST).is_file() and manifest_sha(src) == spec["sha"]:
             dest.symlink_to(src, target_is_directory=True)  # this worker sees the driver's disk
+            how.add("linked")
         elif spec.get("archive") is not None:
+            how.add("shipped")
             unpack(fetch(spec["archive"]), dest)
             if manifest_sha(dest) != spec["sha"] or Manifest.read(dest).verify_files(dest):
                 raise BadInput(f"input {spec['id']} arrived damaged on this worker")
         else:
-            raise NotFound(f"this worker does not see {src} and the input was not shipped",
+            raise NotFound(f"this worker does not see {src or spec['id']} and the input was not shipped",
                            hint="use --executor ray (it ships inputs) or a filesystem shared by the workers")
+    return how.pop() if len(how) == 1 else "mixed"
 
 
 def pair_task(payload: dict[str, Any]) -> dict[str, Any]:
@@ -90,8 +95,8 @@ def pair_task(payload: dict[str, Any]) -> dict[str, Any]:
     tmp = Path(tempfile.mkdtemp(prefix="klinelab-task-"))
     try:
         scratch = Workspace.open(tmp / "workspace").ensure()
-        _place_inputs(scratch, payload["inputs"])
         rec = dict(payload["rec"])
+        rec["inputs_via"] = _place_inputs(scratch, payload["inputs"])
         _run_pair(scratch, rec, payload["opts"])
         given = {(s["kind"], s["id"]) for s in payload["inputs"]}
         made = []

@@ -97,33 +97,38 @@ def _outcome(ws, res):
     return out
 
 
-def test_stage2_batch_on_ray_equals_local(batch_template, ray_executor, ws):
+def _copy(root, dest):
     import shutil
 
-    from engine.stage2.batch import run_batch
-    from engine.stage2.stage2 import Stage2Config
     from storage.catalog import Catalog
     from storage.workspace import Workspace
 
+    w = Workspace.open(dest)
+    shutil.copytree(root, w.root, dirs_exist_ok=True)
+    Catalog(w).rebuild()
+    return w
+
+
+def test_stage2_batch_on_ray_equals_local(batch_template, ray_executor, ws):
+    """Four pairs (three with data, one without) in this process, and as Ray tasks that get their inputs
+    shipped through the object store (as a worker without the driver's disk does): same results."""
+    from engine.stage2.batch import run_batch
+    from engine.stage2.stage2 import Stage2Config
+
     root, fsid = batch_template
     cfg = Stage2Config(cv_folds=3, num_boost_round=60)
-    local_ws = Workspace.open(ws.root.parent / "local-ws")
-    shutil.copytree(root, local_ws.root)
-    shutil.copytree(root, ws.root, dirs_exist_ok=True)
-    for w in (local_ws, ws):
-        Catalog(w).rebuild()
+    local_ws = _copy(root, ws.root.parent / "local-ws")
+    _copy(root, ws.root)
     local = run_batch(local_ws, stage2_config=cfg, **PAIRS)
-    remote = run_batch(ws, stage2_config=cfg, executor=ray_executor, **PAIRS)
+    ray_executor.shared_disk = False
+    try:
+        remote = run_batch(ws, stage2_config=cfg, executor=ray_executor, **PAIRS)
+    finally:
+        ray_executor.shared_disk = None
     a, b = _outcome(local_ws, local), _outcome(ws, remote)
-    assert list(a) == list(b) == [(s, "15m") for s in PAIRS["symbols"]]
-    assert a[("XRPUSDT", "15m")] == b[("XRPUSDT", "15m")]  # the same error, word for word
-    assert b[("XRPUSDT", "15m")][0] == "failed" and b[("XRPUSDT", "15m")][1].startswith("no feature set for XRPUSDT 15m")
-    for key in [(s, "15m") for s in PAIRS["symbols"][:3]]:
-        la, rb = a[key], b[key]
-        assert la[0] == rb[0] == "succeeded"
-        assert la[1] == rb[1] and la[2] == rb[2] and la[3] == rb[3] and la[4] == rb[4]  # metrics, lineage, CV
-        pd.testing.assert_frame_equal(la[5], rb[5])  # every prediction
+    _same(a, b)
     assert remote["succeeded"] == 3 and remote["failed"] == 1
+    assert {r.get("inputs_via") for r in remote["pairs"][:3]} == {"shipped"}  # the object store, not the disk
     # adopted through create_artifact: indexed, checked, and it says where it ran
     from storage.artifacts import read_manifest
     from storage.catalog import Catalog as C
@@ -135,6 +140,30 @@ def test_stage2_batch_on_ray_equals_local(batch_template, ray_executor, ws):
         assert str(ws.root) in (ws.artifact_dir("stage2", sid) / "summary.txt").read_text()
     assert sorted(C(ws).query(kind="stage2")["id"]) == sorted(remote["stage2_ids"])
     assert not list(ws.tmp_dir.glob("*.partial"))  # nothing left half-way
+
+
+def test_stage2_batch_on_a_local_pool_equals_sequential(batch_template, tmp_path):
+    from engine.stage2.batch import run_batch
+    from engine.stage2.stage2 import Stage2Config
+
+    root, _ = batch_template
+    cfg = Stage2Config(cv_folds=3, num_boost_round=60)
+    seq_ws, pool_ws = _copy(root, tmp_path / "seq"), _copy(root, tmp_path / "pool")
+    seq = run_batch(seq_ws, stage2_config=cfg, **PAIRS)
+    pool = run_batch(pool_ws, stage2_config=cfg, executor=LocalExecutor(workers=2), **PAIRS)
+    _same(_outcome(seq_ws, seq), _outcome(pool_ws, pool))
+    assert pool["succeeded"] == 3 and {r.get("inputs_via") for r in pool["pairs"][:3]} == {"linked"}
+
+
+def _same(a, b):
+    assert list(a) == list(b) == [(s, "15m") for s in PAIRS["symbols"]]
+    assert a[("XRPUSDT", "15m")] == b[("XRPUSDT", "15m")]  # the same error, word for word
+    assert b[("XRPUSDT", "15m")][0] == "failed" and b[("XRPUSDT", "15m")][1].startswith("no feature set for XRPUSDT 15m")
+    for key in [(s, "15m") for s in PAIRS["symbols"][:3]]:
+        la, rb = a[key], b[key]
+        assert la[0] == rb[0] == "succeeded"
+        assert la[1] == rb[1] and la[2] == rb[2] and la[3] == rb[3] and la[4] == rb[4]  # metrics, lineage, CV
+        pd.testing.assert_frame_equal(la[5], rb[5])  # every prediction
 
 
 DRIVER = """
@@ -197,7 +226,7 @@ def test_stage2_batch_job_with_executor_ray(batch_template, ray_cluster, ws):
     assert state["executor"]["executor"] == "ray" and state["executor"]["address"] == ray_cluster
     btc, xrp = state["pairs"]
     assert btc["status"] == "succeeded" and btc["stage2_id"] in st.artifacts and btc["featureset_id"] == fsid
-    assert btc["worker"] and btc["attempts"] == 1
+    assert btc["worker"] and btc["attempts"] == 1 and btc["inputs_via"] == "linked"  # same machine: same disk
     assert xrp["status"] == "failed" and xrp["error"].startswith("no feature set for XRPUSDT 15m")
     assert "[1/2] BTCUSDT 15m: succeeded" in jobs.log_tail(ws, st.id)
     assert st.progress == 1.0
