@@ -11,6 +11,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -52,8 +53,14 @@ def ray_cluster():
     if not Path(RAY).is_file():
         pytest.fail("ray is not installed (requirements.txt pins it)")
     temp = tempfile.mkdtemp(prefix="ray", dir="/tmp")  # short: Ray's socket paths must fit 107 bytes
-    env = dict(os.environ, RAY_USAGE_STATS_ENABLED="0")
+    # token authentication, as on a real cluster, with a token of this session only (never ~/.ray/auth_token);
+    # this process and the job processes it starts are drivers of the cluster, so they get it too
+    auth = {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": uuid.uuid4().hex, "RAY_USAGE_STATS_ENABLED": "0"}
+    saved = {k: os.environ.get(k) for k in auth}
+    os.environ.update(auth)
+    env = dict(os.environ)
     env.pop("RAY_ADDRESS", None)
+    env.pop("RAY_AUTH_TOKEN_PATH", None)
     env.pop("KLINELAB_JOB_ID", None)
     port = _free_port()
     common = ["--num-cpus=1", "--disable-usage-stats"]
@@ -73,6 +80,11 @@ def ray_cluster():
         finally:
             _stop(groups)
             shutil.rmtree(temp, ignore_errors=True)
+            for k, v in saved.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v
 
 
 @pytest.fixture(scope="session")
