@@ -20,8 +20,11 @@ Ray is started by ``ray.init()``).
 """
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Callable, Sequence
+import signal
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Self
 
@@ -95,6 +98,22 @@ def is_cancelled(cancel: Any) -> bool:
     if hasattr(cancel, "is_set"):
         return bool(cancel.is_set())
     return bool(cancel())
+
+
+@contextlib.contextmanager
+def sigterm_flag() -> Iterator[threading.Event]:
+    """While the driver waits for its tasks, a SIGTERM (a job's cancel) only sets the yielded flag; the
+    wait loop raises ``Cancelled`` itself.  (Raised from the handler it could surface inside a
+    library's C++ wait as a SystemError - Ray's does - instead of as ``Cancelled``.)"""
+    flag = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield flag
+        return
+    old = signal.signal(signal.SIGTERM, lambda *_: flag.set())
+    try:
+        yield flag
+    finally:
+        signal.signal(signal.SIGTERM, old if old is not None else signal.SIG_DFL)
 
 
 def describe_error(e: BaseException) -> tuple[str, str]:

@@ -12,7 +12,7 @@ from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 from config.errors import Cancelled
-from engine.executor import Executor, ItemResult, ProgressFn, describe_error, is_cancelled
+from engine.executor import Executor, ItemResult, ProgressFn, describe_error, is_cancelled, sigterm_flag
 
 
 def run_item(fn: Callable[[Any], Any], item: Any) -> tuple[str, Any, str | None, str]:
@@ -70,6 +70,10 @@ class LocalExecutor(Executor):
         return out
 
     def _pool(self, fn, items, on_progress, cancel) -> list[ItemResult]:
+        with sigterm_flag() as term:
+            return self._pool_run(fn, items, on_progress, lambda: term.is_set() or is_cancelled(cancel))
+
+    def _pool_run(self, fn, items, on_progress, cancel) -> list[ItemResult]:
         results: dict[int, ItemResult] = {}
         attempts = {i: 0 for i in range(len(items))}
         todo = list(range(len(items)))

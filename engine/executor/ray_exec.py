@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from config.errors import Cancelled, RemoteError
-from engine.executor import Executor, ItemResult, ProgressFn, is_cancelled
+from engine.executor import Executor, ItemResult, ProgressFn, is_cancelled, sigterm_flag
 from engine.executor.local import run_item, to_result
 
 
@@ -74,13 +74,17 @@ class RayExecutor(Executor):
         import ray.exceptions as rex
 
         items = list(items)
+        with sigterm_flag() as term:  # a SIGTERM inside Ray's C++ wait would come out as a SystemError
+            return self._map(ray, rex, fn, items, on_progress, cancel, term)
+
+    def _map(self, ray, rex, fn, items, on_progress, cancel, term) -> list[ItemResult]:
         refs = [self._remote.remote(fn, item) for item in items]
         index = {ref: i for i, ref in enumerate(refs)}
         results: dict[int, ItemResult] = {}
         pending = list(refs)
         try:
             while pending:
-                if is_cancelled(cancel):
+                if term.is_set() or is_cancelled(cancel):
                     raise Cancelled("cancelled by the user")
                 done, pending = ray.wait(pending, num_returns=1, timeout=0.2)
                 for ref in done:

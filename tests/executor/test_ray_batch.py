@@ -230,3 +230,36 @@ def test_stage2_batch_job_with_executor_ray(batch_template, ray_cluster, ws):
     assert xrp["status"] == "failed" and xrp["error"].startswith("no feature set for XRPUSDT 15m")
     assert "[1/2] BTCUSDT 15m: succeeded" in jobs.log_tail(ws, st.id)
     assert st.progress == 1.0
+
+
+def test_cancelling_a_ray_batch_job_keeps_what_finished_and_resumes(batch_template, ray_cluster, ray_executor, ws):
+    """The job's cancel (SIGTERM) reaches the Ray tasks; pairs that finished are adopted, the rest are
+    pending (nothing half-indexed), and ``--resume`` on Ray finishes them."""
+    from engine import jobs
+    from engine.stage2.batch import STATE_FILE, read_state, run_batch
+    from storage.catalog import Catalog
+
+    root, _ = batch_template
+    _copy(root, ws.root)
+    st = jobs.submit(ws, ["stage2", "batch", "--symbols", "BTCUSDT,ETHUSDT,SOLUSDT", "--timeframes", "15m",
+                          "--cv-folds", "3", "--executor", "ray", "--ray-address", ray_cluster])
+    path = ws.jobs_dir / st.id / STATE_FILE
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline:
+        if path.is_file() and any(r["status"] == "succeeded" for r in read_state(str(path))["pairs"]):
+            break
+        assert jobs.get(ws, st.id).status in ("queued", "running"), jobs.log_tail(ws, st.id)
+        time.sleep(0.2)
+    st = jobs.cancel(ws, st.id)
+    assert st.status == "cancelled", (st.error, jobs.log_tail(ws, st.id)[-3000:])
+    time.sleep(1.0)
+    state = read_state(st.id, ws)
+    done = [r for r in state["pairs"] if r["status"] == "succeeded"]
+    left = [r for r in state["pairs"] if r["status"] != "succeeded"]
+    assert done and left and all(r["status"] == "pending" for r in left), state["pairs"]
+    indexed = set(Catalog(ws).query(kind="stage2")["id"])
+    assert indexed == {r["stage2_id"] for r in done}  # only what finished, whole
+    assert not list(ws.tmp_dir.glob("*.partial"))
+    res = run_batch(ws, resume=st.id, executor=ray_executor)
+    assert res["succeeded"] == 3 and res["failed"] == 0
+    assert set(Catalog(ws).query(kind="stage2")["id"]) == set(res["stage2_ids"])
