@@ -30,6 +30,11 @@ class RayExecutor(Executor):
         self.address = address or os.environ.get("RAY_ADDRESS") or None
         self.max_retries = int(max_retries)
         self.num_cpus = num_cpus
+        # KLINELAB_SHARED_DISK=1: every worker sees the driver's workspace at the same path (one machine,
+        # NFS): inputs are not packed into the object store; 0: always shipped; unset: shipped, and a
+        # worker that sees the disk uses it
+        flag = os.environ.get("KLINELAB_SHARED_DISK", "").strip()
+        self.shared_disk = {"1": True, "0": False}.get(flag)
         self._remote = None
 
     @property

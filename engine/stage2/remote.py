@@ -61,7 +61,7 @@ def input_spec(ws: Workspace, kind: str, artifact_id: str, executor) -> dict[str
     if not (d / MANIFEST).is_file():
         raise NotFound(f"no {kind} artifact {artifact_id}")
     return {"kind": kind, "id": artifact_id, "path": None if executor.shared_disk is False else str(d), "sha": manifest_sha(d),
-            "archive": executor.put(pack_dir(d)) if executor.ships_inputs else None}
+            "archive": executor.put(pack_dir(d)) if executor.ships_inputs and executor.shared_disk is not True else None}
 
 
 def _place_inputs(scratch: Workspace, inputs: list[dict[str, Any]]) -> str:

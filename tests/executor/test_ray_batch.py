@@ -219,7 +219,7 @@ def test_stage2_batch_job_with_executor_ray(batch_template, ray_cluster, ws):
     shutil.copytree(root, ws.root, dirs_exist_ok=True)
     Catalog(ws).rebuild()
     st = jobs.submit(ws, ["stage2", "batch", "--symbols", "BTCUSDT,XRPUSDT", "--timeframes", "15m", "--cv-folds", "3",
-                          "--executor", "ray", "--ray-address", ray_cluster])
+                          "--executor", "ray", "--ray-address", ray_cluster], env={"KLINELAB_SHARED_DISK": "1"})
     st = jobs.wait(ws, st.id, timeout=300)
     assert st.status == "succeeded", jobs.log_tail(ws, st.id)
     state = read_state(st.id, ws)
