@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import socket
 import threading
 from collections.abc import Sequence
 from typing import Any
@@ -53,6 +54,8 @@ class RayExecutor(Executor):
         if self._remote is not None:
             return ray
         if not ray.is_initialized():
+            if self.address:
+                _probe(self.address)
             main = threading.current_thread() is threading.main_thread()
             old = signal.getsignal(signal.SIGTERM) if main else None
             try:
@@ -121,3 +124,17 @@ class RayExecutor(Executor):
 
             ray.shutdown()
             self._remote = None
+
+
+def _probe(address: str, timeout: float = 5.0) -> None:
+    """Fail in seconds, not minutes, when nothing listens at the cluster's address (ray.init would wait
+    for the GCS for minutes).  ``auto`` and names without a port are left to Ray."""
+    hostport = address.split("://", 1)[-1]
+    host, sep, port = hostport.rpartition(":")
+    if not sep or not port.isdigit():
+        return
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
+    except OSError as e:
+        raise RemoteError(f"cannot reach the Ray cluster at {address}: {e}",
+                          hint="start the head with `ray start --head --port=...` or fix --ray-address / RAY_ADDRESS") from None

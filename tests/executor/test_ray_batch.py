@@ -36,6 +36,16 @@ def test_choice_of_executor(monkeypatch):
         get_executor("local", address="127.0.0.1:6379")
 
 
+def test_an_unreachable_ray_address_fails_fast():
+    from config.errors import RemoteError
+
+    t0 = time.monotonic()
+    with pytest.raises(RemoteError, match="cannot reach the Ray cluster at 127.0.0.1:1"), \
+            get_executor("ray", address="127.0.0.1:1") as ex:
+        ex.map(helpers.square_or_raise, [1])
+    assert time.monotonic() - t0 < 10
+
+
 @pytest.mark.parametrize("workers", [1, 2])
 def test_local_executor_reports_each_items_error_in_order(workers):
     seen = []
