@@ -63,7 +63,7 @@ def ray_cluster():
     env.pop("RAY_AUTH_TOKEN_PATH", None)
     env.pop("KLINELAB_JOB_ID", None)
     port = _free_port()
-    common = ["--num-cpus=1", "--disable-usage-stats"]
+    common = ["--num-cpus=1", "--disable-usage-stats", "--object-store-memory=200000000"]  # small: CI /dev/shm
     groups = []
     try:
         groups.append(_start(["--head", f"--port={port}", "--node-ip-address=127.0.0.1", "--include-dashboard=false",

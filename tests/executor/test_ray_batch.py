@@ -273,3 +273,29 @@ def test_cancelling_a_ray_batch_job_keeps_what_finished_and_resumes(batch_templa
     res = run_batch(ws, resume=st.id, executor=ray_executor)
     assert res["succeeded"] == 3 and res["failed"] == 0
     assert set(Catalog(ws).query(kind="stage2")["id"]) == set(res["stage2_ids"])
+
+
+def test_ray_batch_that_trains_stage1_brings_back_both_artifacts(batch_template, ray_executor, ws):
+    """--stage1 train: the task makes a Stage 1 and a Stage 2; the driver adopts the Stage 1 first (the
+    Stage 2's parent), both whole, indexed, with their lineage."""
+    from engine.stage2.batch import run_batch
+    from engine.stage2.stage1_train import Stage1TrainConfig
+    from engine.stage2.stage2 import Stage2Config
+    from storage.artifacts import read_manifest
+    from storage.catalog import Catalog
+    from tests.executor.conftest import S1_FEATURES
+
+    root, fsid = batch_template
+    _copy(root, ws.root)
+    before = set(Catalog(ws).query(kind="stage1")["id"])
+    res = run_batch(ws, symbols=["SOLUSDT"], timeframes=["15m"], stage1="train", executor=ray_executor,
+                    stage1_config=Stage1TrainConfig(sequence_length=8, units=8, epochs=2, patience=1,
+                                                    features=S1_FEATURES, oof_folds=3),
+                    stage2_config=Stage2Config(cv_folds=3, num_boost_round=60))
+    (rec,) = res["pairs"]
+    assert rec["status"] == "succeeded", rec["error"]
+    s1 = read_manifest(ws, rec["stage1_id"], "stage1")
+    s2 = read_manifest(ws, rec["stage2_id"], "stage2")
+    assert s1.id not in before and s1.parents == [fsid] and not s1.verify_files(ws.artifact_dir("stage1", s1.id))
+    assert s2.parents == [fsid, s1.id] and s1.extra["executed_on"]["worker"] == s2.extra["executed_on"]["worker"]
+    assert set(Catalog(ws).query(kind="stage1")["id"]) == before | {s1.id}
