@@ -20,6 +20,14 @@ from tests.stage2.conftest import S1_FEATURES, btc_candles, small_pair, stage1_t
 
 RAY = str(Path(sys.executable).with_name("ray"))
 
+# Token authentication, as on a real cluster, with a token of this test session only (never
+# ~/.ray/auth_token).  This process and the job processes it starts are drivers of the cluster, so
+# they need it too, and Ray reads it when it is first imported: hence here, before any test imports ray.
+_AUTH = {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": uuid.uuid4().hex, "RAY_USAGE_STATS_ENABLED": "0"}
+_SAVED = {k: os.environ.get(k) for k in _AUTH}
+os.environ.update(_AUTH)
+os.environ.pop("RAY_AUTH_TOKEN_PATH", None)
+
 
 def _free_port() -> int:
     with socket.socket() as s:
@@ -53,11 +61,6 @@ def ray_cluster():
     if not Path(RAY).is_file():
         pytest.fail("ray is not installed (requirements.txt pins it)")
     temp = tempfile.mkdtemp(prefix="ray", dir="/tmp")  # short: Ray's socket paths must fit 107 bytes
-    # token authentication, as on a real cluster, with a token of this session only (never ~/.ray/auth_token);
-    # this process and the job processes it starts are drivers of the cluster, so they get it too
-    auth = {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": uuid.uuid4().hex, "RAY_USAGE_STATS_ENABLED": "0"}
-    saved = {k: os.environ.get(k) for k in auth}
-    os.environ.update(auth)
     env = dict(os.environ)
     env.pop("RAY_ADDRESS", None)
     env.pop("RAY_AUTH_TOKEN_PATH", None)
@@ -80,7 +83,7 @@ def ray_cluster():
         finally:
             _stop(groups)
             shutil.rmtree(temp, ignore_errors=True)
-            for k, v in saved.items():
+            for k, v in _SAVED.items():
                 if v is None:
                     os.environ.pop(k, None)
                 else:
