@@ -121,7 +121,7 @@ def _run_pair(ws: Workspace, rec: dict[str, Any], opts: dict[str, Any]) -> None:
     rec["featureset_id"] = fsid
     mode = opts["stage1"]
     if mode == "latest":
-        rec["stage1_id"] = latest_stage1(ws, sym, tf)
+        rec["stage1_id"] = opts.get("_stage1_id") or latest_stage1(ws, sym, tf)  # resolved by the driver for a task
     elif mode == "hub":
         with scoped(0.0, 0.3, "Stage 1 import: "):
             rec["stage1_id"] = import_stage1(ws, opts["repo_id"], sym, tf, feature_names=opts.get("stage1_features"),
@@ -149,8 +149,12 @@ def run_batch(ws: Workspace, *, symbols: list[str] | None = None, timeframes: li
               stage1: str = "latest", featureset_id: str | None = None, repo_id: str | None = None,
               revision: str | None = None, stage1_features: list[str] | None = None, sequence_length: int | None = None,
               stage1_config: Stage1TrainConfig | None = None, stage2_config: Stage2Config | None = None,
-              resume: str | None = None, retry_failed: bool = False) -> dict[str, Any]:
-    """Run (or resume) a batch; returns the results table and the state file's path."""
+              resume: str | None = None, retry_failed: bool = False, executor=None) -> dict[str, Any]:
+    """Run (or resume) a batch; returns the results table and the state file's path.
+
+    ``executor`` (engine.executor): None or a one-worker local one runs the pairs here one after
+    another; otherwise each pair is a task (engine/stage2/remote.py) and its artifacts are adopted
+    here as it finishes."""
     if resume:
         old = read_state(resume, ws)
         opts, pairs = old["options"], old["pairs"]
@@ -178,9 +182,13 @@ def run_batch(ws: Workspace, *, symbols: list[str] | None = None, timeframes: li
         state["updated_at"] = utc_now_iso()
         write_json_atomic(path, state)
 
+    if executor is not None:
+        state["executor"] = executor.describe()
     save()
     todo = [r for r in pairs if r["status"] == "pending"]
     n = len(pairs)
+    if executor is not None and not (executor.name == "local" and getattr(executor, "workers", 1) <= 1):
+        _run_tasks(ws, pairs, opts, executor, save)
     for rec in pairs:
         if rec["status"] != "pending":
             continue
@@ -213,6 +221,73 @@ def run_batch(ws: Workspace, *, symbols: list[str] | None = None, timeframes: li
                        "; ".join(f"{r['symbol']} {r['timeframe']}: {r['error']}" for r in failed[:5]))
     return {"state_file": str(path), "pairs": pairs, "succeeded": len(ok), "failed": len(failed),
             "stage2_ids": [r["stage2_id"] for r in ok], "resumed_from": resumed_from}
+
+
+def _run_tasks(ws: Workspace, pairs: list[dict[str, Any]], opts: dict[str, Any], executor, save) -> None:
+    """The pending pairs as executor tasks.  Inputs are resolved here (a pair without a feature set
+    or Stage 1 fails here with the same message as in a local run); a finished pair's artifacts are
+    adopted and its record saved as soon as it comes back, so a cancel keeps them."""
+    from engine.data.store import series_id
+    from engine.stage2.remote import adopt_outputs, input_spec, pair_task
+
+    n = len(pairs)
+    recs, payloads = [], []
+    specs: dict[tuple[str, str], dict[str, Any]] = {}  # each input packed / put once
+
+    def spec(kind: str, aid: str) -> dict[str, Any]:
+        if (kind, aid) not in specs:
+            specs[kind, aid] = input_spec(ws, kind, aid, executor)
+        return specs[kind, aid]
+
+    for i, rec in enumerate(pairs):
+        if rec["status"] != "pending":
+            continue
+        sym, tf = rec["symbol"], rec["timeframe"]
+        rec.update(status="running", started_at=utc_now_iso(), error=None)
+        try:
+            rec["featureset_id"] = fsid = opts.get("featureset_id") or latest_featureset(ws, sym, tf)
+            inputs = [spec("features", fsid)]
+            cid = series_id(sym, tf)  # the pair's candles: the price baseline and candle inputs read them
+            if (ws.artifact_dir("ohlcv", cid) / "manifest.json").is_file():
+                inputs.append(spec("ohlcv", cid))
+            task_opts = dict(opts, featureset_id=fsid)
+            if opts["stage1"] == "latest":
+                rec["stage1_id"] = task_opts["_stage1_id"] = latest_stage1(ws, sym, tf)
+                inputs.append(spec("stage1", task_opts["_stage1_id"]))
+        except KlineLabError as e:
+            rec.update(status="failed", error=str(e), ended_at=utc_now_iso(), seconds=0.0)
+            continue
+        recs.append((i, rec))
+        payloads.append({"rec": {"symbol": sym, "timeframe": tf}, "opts": task_opts, "inputs": inputs,
+                         "ws_root": str(ws.root)})
+    save()
+    t0 = time.monotonic()
+
+    def done(k: int, total: int, res) -> None:
+        i, rec = recs[res.index]
+        if res.ok:
+            try:
+                adopt_outputs(ws, res.value["artifacts"], where=res.where)
+                rec.update(res.value["rec"], status="succeeded")
+            except KlineLabError as e:
+                rec.update(status="failed", error=f"its results could not be adopted: {e}")
+        else:
+            rec.update(status="failed", error=res.error)
+        if not res.ok:  # a finished task times itself
+            rec["seconds"] = round(time.monotonic() - t0, 1)
+        rec.update(ended_at=utc_now_iso(), worker=res.where, attempts=res.attempts)
+        save()
+        progress(k / total, f"[{i + 1}/{n}] {rec['symbol']} {rec['timeframe']}: {rec['status']}"
+                 + (f" ({rec['error']})" if rec["status"] == "failed" else ""))
+
+    try:
+        executor.map(pair_task, payloads, on_progress=done)
+    except Cancelled:
+        for _, rec in recs:
+            if rec["status"] == "running":
+                rec["status"] = "pending"  # resumable
+        save()
+        raise
 
 
 def results_table(state: dict[str, Any]):

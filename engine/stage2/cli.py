@@ -14,6 +14,7 @@ from pathlib import Path
 
 from config.errors import BadInput
 from engine.argtypes import float_in, int_in
+from engine.executor import add_cli_options
 
 
 def _names(args) -> list[str] | None:
@@ -162,15 +163,18 @@ def cmd_s2_train(args, ws):
 
 
 def cmd_s2_batch(args, ws):
+    from engine.executor import executor_from_args
     from engine.stage2.batch import run_batch
 
     if args.resume and (args.symbols or args.timeframes or args.featureset):
         raise BadInput("--resume continues a batch with its own pairs and options; give no --symbols/--timeframes/--featureset")
-    res = run_batch(ws, symbols=_csv(args.symbols), timeframes=_csv(args.timeframes), stage1=args.stage1,
-                    featureset_id=args.featureset, repo_id=args.repo_id, revision=args.revision,
-                    stage1_features=_names(args), sequence_length=args.sequence_length,
-                    stage1_config=_stage1_cfg(args) if args.stage1 == "train" else None,
-                    stage2_config=_stage2_cfg(args), resume=args.resume, retry_failed=args.retry_failed)
+    with executor_from_args(args) as ex:
+        res = run_batch(ws, symbols=_csv(args.symbols), timeframes=_csv(args.timeframes), stage1=args.stage1,
+                        featureset_id=args.featureset, repo_id=args.repo_id, revision=args.revision,
+                        stage1_features=_names(args), sequence_length=args.sequence_length,
+                        stage1_config=_stage1_cfg(args) if args.stage1 == "train" else None,
+                        stage2_config=_stage2_cfg(args), resume=args.resume, retry_failed=args.retry_failed,
+                        executor=ex)
     lines = [f"{r['symbol']:<12} {r['timeframe']:<4} {r['status']:<10} " +
              (f"accuracy (signals) {_num(r.get('accuracy_signals'))} vs best baseline {_num(r.get('best_baseline'))}  "
               f"(pivots only {r['accuracy']:.4f})  F1 {r['f1_macro']:.4f}  CV {r['cv_accuracy_mean']:.4f} +/- "
@@ -293,6 +297,7 @@ def register(sub) -> None:
     p.add_argument("--seed", type=int_in(0, 2**31 - 1), default=42)
     p.add_argument("--resume", metavar="JOB_OR_STATE", help="continue a batch (its job id or state file)")
     p.add_argument("--retry-failed", action="store_true", help="with --resume: also rerun the pairs that failed")
+    add_cli_options(p)
     p.set_defaults(func=cmd_s2_batch)
     p = s.add_parser("list")
     _pair(p, required=False)
