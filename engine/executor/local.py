@@ -12,7 +12,7 @@ from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 from config.errors import Cancelled
-from engine.executor import Executor, ItemResult, ProgressFn, describe_error, is_cancelled, sigterm_flag
+from engine.executor.base import Executor, ItemResult, ProgressFn, describe_error, is_cancelled, sigterm_flag
 
 
 def run_item(fn: Callable[[Any], Any], item: Any) -> tuple[str, Any, str | None, str]:

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from config.errors import Cancelled, RemoteError
-from engine.executor import Executor, ItemResult, ProgressFn, is_cancelled, sigterm_flag
+from engine.executor.base import Executor, ItemResult, ProgressFn, is_cancelled, sigterm_flag
 from engine.executor.local import run_item, to_result
 
 

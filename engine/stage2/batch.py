@@ -9,6 +9,7 @@ pair's latest, imported from the Hub layout, or trained) and a Stage 2.  A pair 
 """
 from __future__ import annotations
 
+import functools
 import json
 import time
 from dataclasses import asdict
@@ -21,8 +22,8 @@ from engine.data.timeframes import parse_timeframe
 from engine.jobs.context import current_job
 from engine.stage2.data import latest_featureset, latest_stage1
 from engine.stage2.progress import progress, scoped
-from engine.stage2.stage2 import Stage2Config
 from engine.stage2.stage1_train import Stage1TrainConfig
+from engine.stage2.stage2 import Stage2Config
 from storage.artifacts import list_manifests, read_manifest
 from storage.manifest import utc_now_iso, write_json_atomic
 from storage.workspace import Workspace, new_id
@@ -281,7 +282,7 @@ def _run_tasks(ws: Workspace, pairs: list[dict[str, Any]], opts: dict[str, Any],
                  + (f" ({rec['error']})" if rec["status"] == "failed" else ""))
 
     try:
-        executor.map(pair_task, payloads, on_progress=done)
+        executor.map(functools.partial(pair_task, run_pair=_run_pair), payloads, on_progress=done)
     except Cancelled:
         for _, rec in recs:
             if rec["status"] == "running":

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from config.errors import BadInput
 from engine.argtypes import float_in, int_in
-from engine.executor import add_cli_options
+from engine.executor.choose import add_cli_options
 
 
 def _names(args) -> list[str] | None:
@@ -163,7 +163,7 @@ def cmd_s2_train(args, ws):
 
 
 def cmd_s2_batch(args, ws):
-    from engine.executor import executor_from_args
+    from engine.executor.choose import executor_from_args
     from engine.stage2.batch import run_batch
 
     if args.resume and (args.symbols or args.timeframes or args.featureset):

@@ -19,6 +19,7 @@ import shutil
 import tarfile
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -87,17 +88,17 @@ def _place_inputs(scratch: Workspace, inputs: list[dict[str, Any]]) -> str:
     return how.pop() if len(how) == 1 else "mixed"
 
 
-def pair_task(payload: dict[str, Any]) -> dict[str, Any]:
-    """Run one pair in a scratch workspace; return its record fields and its new artifacts as archives."""
-    from engine.stage2.batch import _run_pair
-
+def pair_task(payload: dict[str, Any], run_pair: Callable[..., Any]) -> dict[str, Any]:
+    """Run one pair in a scratch workspace with ``run_pair`` (``engine.stage2.batch._run_pair``, handed in by
+    the batch so this module does not import it back); return its record fields and its new artifacts as
+    archives."""
     t0 = time.monotonic()
     tmp = Path(tempfile.mkdtemp(prefix="klinelab-task-"))
     try:
         scratch = Workspace.open(tmp / "workspace").ensure()
         rec = dict(payload["rec"])
         rec["inputs_via"] = _place_inputs(scratch, payload["inputs"])
-        _run_pair(scratch, rec, payload["opts"])
+        run_pair(scratch, rec, payload["opts"])
         given = {(s["kind"], s["id"]) for s in payload["inputs"]}
         made = []
         for kind in ("stage1", "stage2"):  # parents first: the driver adopts in this order
@@ -137,7 +138,7 @@ def adopt_outputs(ws: Workspace, artifacts: list[dict[str, Any]], *, where: str 
         stage = ws.staging_dir(f"adopt-{a['id']}")
         try:
             unpack(a["archive"], stage)
-            m = Manifest.read(stage)
+            m = Manifest.read(stage, check_folder=False)  # a staging folder: id and kind are checked just below
             if m.id != a["id"] or m.kind != a["kind"]:
                 raise BadInput(f"a task returned {a['kind']} {a['id']} whose manifest says {m.kind} {m.id}")
             problems = m.verify_files(stage)

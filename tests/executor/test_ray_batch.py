@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from config.errors import BadInput, Cancelled
-from engine.executor import get_executor
+from engine.executor.choose import get_executor
 from engine.executor.local import LocalExecutor
 from tests.executor import helpers
 

@@ -1,0 +1,43 @@
+"""Choosing an executor: ``get_executor`` (local processes or Ray) and the CLI options of a command
+that fans out. Apart from ``base`` so that the implementations, which import ``base``, are never
+imported back by the package ``__init__`` (no import cycle)."""
+from __future__ import annotations
+
+import os
+
+from config.errors import BadInput
+from engine.argtypes import int_in
+from engine.executor.base import ENV_EXECUTOR, EXECUTORS, Executor
+
+
+def get_executor(name: str | None = None, *, address: str | None = None, workers: int | None = None,
+                 max_retries: int = 2) -> Executor:
+    name = (name or os.environ.get(ENV_EXECUTOR) or "local").strip().lower()
+    if name not in EXECUTORS:
+        raise BadInput(f"unknown executor {name!r}", hint=f"use one of {', '.join(EXECUTORS)} (--executor or {ENV_EXECUTOR})")
+    if workers is not None and workers < 1:
+        raise BadInput(f"--workers must be at least 1, not {workers}")
+    if name == "ray":
+        from engine.executor.ray_exec import RayExecutor
+
+        return RayExecutor(address=address, max_retries=max_retries)
+    if address:
+        raise BadInput("--ray-address is for --executor ray")
+    from engine.executor.local import LocalExecutor
+
+    return LocalExecutor(workers=workers or 1, max_retries=max_retries)
+
+
+def add_cli_options(p) -> None:
+    """``--executor`` / ``--ray-address`` / ``--workers`` for a command that fans out."""
+    p.add_argument("--executor", choices=EXECUTORS, default=None,
+                   help=f"where the items run: local processes (default) or a Ray cluster (default from {ENV_EXECUTOR})")
+    p.add_argument("--ray-address", default=None,
+                   help="host:port of an existing Ray cluster (default RAY_ADDRESS; none: a local Ray is started)")
+    p.add_argument("--workers", type=int_in(1, 1024), default=None,
+                   help="local executor: processes at once (default 1: one item after another, in this process)")
+
+
+def executor_from_args(args) -> Executor:
+    return get_executor(getattr(args, "executor", None), address=getattr(args, "ray_address", None),
+                        workers=getattr(args, "workers", None))
