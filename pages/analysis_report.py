@@ -25,6 +25,19 @@ st.caption("Statistics, importance, outliers, by-class statistics, correlations 
 
 
 @st.cache_data(show_spinner=False)
+
+def pvalue_columns(df: pd.DataFrame) -> dict:
+    """p-value columns in scientific notation (2.1e-22, not 0.0000...0002 or 0.0000)."""
+    return {c: st.column_config.NumberColumn(c, format="%.2e") for c in df.columns if "pvalue" in c}
+
+
+def card_value(v) -> str:
+    """One value of a feature card: p-values and other floats to 4 significant digits, in
+    scientific notation when tiny or huge."""
+    if isinstance(v, float):
+        return f"{v:.3e}" if v != 0 and (abs(v) < 1e-3 or abs(v) >= 1e6) else f"{v:.4g}"
+    return str(v)
+
 def _reports(root: str, stamp: tuple) -> pd.DataFrame:
     return rep.list_reports(ws)
 
@@ -128,7 +141,7 @@ def feature_card(v: ReportView, feature: str) -> None:
     with c1:
         rows = {k: card[k].drop(columns="feature").iloc[0] for k in ("statistics", "importance", "outliers", "drift")
                 if k in card and len(card[k])}
-        st.dataframe(pd.concat(rows).rename("value").astype(str).to_frame(), width="stretch", height=420)
+        st.dataframe(pd.concat(rows).rename("value").map(card_value).to_frame(), width="stretch", height=420)
     with c2:
         if len(v.distributions):
             st.plotly_chart(figs.distribution_figure(v.distributions, feature), width="stretch", key="card-dist")
@@ -180,7 +193,7 @@ def browse() -> None:
     with t[0]:
         st.plotly_chart(figs.importance_bar(v.importance, top_n, reason), width="stretch", key="imp")
         st.dataframe(v.importance.assign(excluded=v.importance["feature"].map(lambda f: reason.get(f, ""))), hide_index=True,
-                     width="stretch")
+                     width="stretch", column_config=pvalue_columns(v.importance))
     with t[1]:
         order = v.importance["feature"].tolist() if len(v.importance) else v.features
         feature = st.selectbox("Search a feature", order, key=f"feature-{rid}")
@@ -208,7 +221,8 @@ def browse() -> None:
         if len(v.drift):
             st.plotly_chart(figs.drift_bar(v.drift, top_n, float(v.meta.get("options", {}).get("psi_threshold", 0.2))),
                             width="stretch", key="drift")
-            st.dataframe(v.drift.sort_values(["drifted", "psi_test"], ascending=False), hide_index=True, width="stretch")
+            st.dataframe(v.drift.sort_values(["drifted", "psi_test"], ascending=False), hide_index=True, width="stretch",
+                         column_config=pvalue_columns(v.drift))
         else:
             st.info("This report has no drift table.")
     with t[7]:

@@ -2,6 +2,7 @@
 sweep forms, turned into `python -m engine backtest` options; cached readers of stored runs."""
 from __future__ import annotations
 
+import datetime as dt
 import json
 from typing import Any
 
@@ -66,24 +67,45 @@ def portfolio_inputs(key: str, symbols: list[str], *, stops: bool = True) -> lis
     return opts
 
 
+def _stamp(ts: Any) -> str:
+    return f"{pd.Timestamp(ts):%Y-%m-%d %H:%M:%S}"
+
+
+def _naive_utc(ts: Any) -> pd.Timestamp | None:
+    if ts is None:
+        return None
+    t = pd.Timestamp(ts)
+    return t.tz_convert(None) if t.tzinfo is not None else t
+
+
 def period_inputs(key: str, default: tuple[Any, Any] | None, bounds: tuple[Any, Any] | None) -> list[str]:
-    """A custom period (UTC dates) or the default one."""
+    """A custom period (UTC date and time of day) or the default one.  Call it OUTSIDE a form:
+    the pickers appear as soon as the box is ticked.  Left at their defaults they send the default
+    period's exact times (a model's test period is never cut to whole days, which would reach
+    into its validation split and be refused as in-sample)."""
     label = f"default period: {default[0]:%Y-%m-%d %H:%M} -> {default[1]:%Y-%m-%d %H:%M} UTC" if default and default[0] else \
         "default period: the whole series"
     custom = st.checkbox(f"Custom period ({label})", key=f"{key}-custom")
     if not custom:
         return []
     lo, hi = bounds if bounds else (None, None)
-    first = (default[0] if default and default[0] else lo)
-    last = (default[1] if default and default[1] else hi)
-    c1, c2 = st.columns(2)
-    a = c1.date_input("Start (UTC)", value=first.date() if first is not None else None, key=f"{key}-start")
-    b = c2.date_input("End (UTC, inclusive)", value=last.date() if last is not None else None, key=f"{key}-end")
+    first = _naive_utc(default[0] if default and default[0] is not None else lo)
+    last = _naive_utc(default[1] if default and default[1] is not None else hi)
+    c1, c2, c3, c4 = st.columns(4)
+    a = c1.date_input("Start date (UTC)", value=first.date() if first is not None else None, key=f"{key}-start")
+    at = c2.time_input("Start time (UTC)", value=first.time() if first is not None else dt.time(0, 0),
+                       step=dt.timedelta(minutes=1), key=f"{key}-start-t")
+    b = c3.date_input("End date (UTC, inclusive)", value=last.date() if last is not None else None, key=f"{key}-end")
+    bt = c4.time_input("End time (UTC, inclusive)", value=last.time() if last is not None else dt.time(23, 59),
+                       step=dt.timedelta(minutes=1), key=f"{key}-end-t")
     out = []
     if a:
-        out += ["--start", f"{a:%Y-%m-%d}"]
+        s = pd.Timestamp(dt.datetime.combine(a, at or dt.time(0, 0)))
+        # unchanged picker: the exact default time (the pickers hold whole minutes)
+        out += ["--start", _stamp(first if first is not None and s == first.floor("min") else s)]
     if b:
-        out += ["--end", f"{b:%Y-%m-%d} 23:59:59"]
+        e = pd.Timestamp(dt.datetime.combine(b, bt or dt.time(23, 59)))
+        out += ["--end", _stamp(last if last is not None and e == last.floor("min") else e + pd.Timedelta(seconds=59))]
     return out
 
 
