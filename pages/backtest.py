@@ -324,6 +324,19 @@ with tab_cmp:
                 st.dataframe(metrics_table(c["runs"]), width="stretch")
                 st.plotly_chart(compare_figure({b.label(): c["curves"][b.id] for b in c["runs"]}), width="stretch")
 
+def sweep_table(top: pd.DataFrame) -> pd.DataFrame:
+    """The top grid points as the page shows them: every figure written out in full by
+    ``format_metric`` (a Styler with a fixed precision let the grid cut leading digits: ".8.1964"),
+    the swept parameters as "off" or their value, '-' for no value."""
+    out = top.copy()
+    for c in out.columns:
+        if c in ("threshold", "sl_stop", "tp_stop"):
+            out[c] = out[c].map(lambda v: "off" if pd.isna(v) else f"{v:g}")
+        elif pd.api.types.is_numeric_dtype(out[c]) and not pd.api.types.is_bool_dtype(out[c]):
+            out[c] = out[c].map(lambda v, c=c: format_metric(c, v))
+    return out
+
+
 def _fmt_ci(ci, key: str) -> str:
     return "" if not ci else f" [{format_metric(key, ci[0])}, {format_metric(key, ci[1])}]"
 
@@ -442,6 +455,6 @@ with tab_sweep:
                         f"{b.manifest.metrics.get('bars_per_year', 0):,} bars/year; '-' = no value, e.g. a cell without "
                         "trades has no Sharpe)")
             top = table.sort_values(show, ascending=direction == "min", na_position="last").head(10)
-            st.dataframe(top.style.format(na_rep="-", precision=4), hide_index=True, width="stretch")
+            st.dataframe(sweep_table(top), hide_index=True, width="stretch")
             for n in (b.manifest.extra or {}).get("notes") or []:
                 st.caption(f"note: {n}")

@@ -68,7 +68,8 @@ def candlestick_figure(df: pd.DataFrame, title: str = "", *, gaps: Iterable[dict
                       margin={"l": 40, "r": 20, "t": 70 if note else 50, "b": 40},
                       legend={"orientation": "h", "y": -0.06, "yanchor": "top", "x": 0}, hovermode="x unified",
                       meta={"bars": len(df), "shown": len(d), "every": k, "note": note})
-    fig.update_xaxes(rangeselector={"buttons": [
+    # the range buttons at the top right: at the top left they sat under the title
+    fig.update_xaxes(rangeselector={"x": 1, "xanchor": "right", "y": 1.01, "yanchor": "bottom", "buttons": [
         {"count": 1, "label": "1d", "step": "day", "stepmode": "backward"},
         {"count": 7, "label": "1w", "step": "day", "stepmode": "backward"},
         {"count": 1, "label": "1m", "step": "month", "stepmode": "backward"},
