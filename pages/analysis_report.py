@@ -12,7 +12,7 @@ from engine.analysis.exclusions import REASONS
 from engine.analysis.options import AnalysisOptions
 from engine.analysis.view import HTML, ReportView
 from engine.plots import analysis as figs
-from pages.ui import Keys, ensure_sample, follow_job, start_job, user_errors, workspace
+from pages.ui import Keys, card_value, ensure_sample, follow_job, pvalue_columns, start_job, user_errors, workspace
 from storage.artifacts import kinds_stamp
 
 SELECTED = "analysis.selected_report"
@@ -25,18 +25,6 @@ st.caption("Statistics, importance, outliers, by-class statistics, correlations 
 
 
 @st.cache_data(show_spinner=False)
-
-def pvalue_columns(df: pd.DataFrame) -> dict:
-    """p-value columns in scientific notation (2.1e-22, not 0.0000...0002 or 0.0000)."""
-    return {c: st.column_config.NumberColumn(c, format="%.2e") for c in df.columns if "pvalue" in c}
-
-
-def card_value(v) -> str:
-    """One value of a feature card: p-values and other floats to 4 significant digits, in
-    scientific notation when tiny or huge."""
-    if isinstance(v, float):
-        return f"{v:.3e}" if v != 0 and (abs(v) < 1e-3 or abs(v) >= 1e6) else f"{v:.4g}"
-    return str(v)
 
 def _reports(root: str, stamp: tuple) -> pd.DataFrame:
     return rep.list_reports(ws)

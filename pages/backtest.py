@@ -12,7 +12,15 @@ from engine.backtest.sources import model_period
 from engine.backtest.store import ci_text, compare, costs_text, format_metric, list_backtests, load_backtest, metrics_table
 from engine.plots.backtest import compare_figure, equity_figure, heatmap_figure, trades_figure
 from engine.stats.selection import METRIC_DIRECTION
-from pages.backtest_widgets import RESULT, SWEEP_JOB, SWEEP_RESULT, model_label, period_inputs, portfolio_inputs
+from pages.backtest_widgets import (
+    RESULT,
+    SWEEP_JOB,
+    SWEEP_RESULT,
+    model_label,
+    period_inputs,
+    portfolio_inputs,
+    sweep_table,
+)
 from pages.ui import Keys, catalog, ensure_sample, follow_job, start_job, user_errors, workspace
 from storage.artifacts import kinds_stamp, read_manifest
 
@@ -323,19 +331,6 @@ with tab_cmp:
                     st.warning(n)
                 st.dataframe(metrics_table(c["runs"]), width="stretch")
                 st.plotly_chart(compare_figure({b.label(): c["curves"][b.id] for b in c["runs"]}), width="stretch")
-
-def sweep_table(top: pd.DataFrame) -> pd.DataFrame:
-    """The top grid points as the page shows them: every figure written out in full by
-    ``format_metric`` (a Styler with a fixed precision let the grid cut leading digits: ".8.1964"),
-    the swept parameters as "off" or their value, '-' for no value."""
-    out = top.copy()
-    for c in out.columns:
-        if c in ("threshold", "sl_stop", "tp_stop"):
-            out[c] = out[c].map(lambda v: "off" if pd.isna(v) else f"{v:g}")
-        elif pd.api.types.is_numeric_dtype(out[c]) and not pd.api.types.is_bool_dtype(out[c]):
-            out[c] = out[c].map(lambda v, c=c: format_metric(c, v))
-    return out
-
 
 def _fmt_ci(ci, key: str) -> str:
     return "" if not ci else f" [{format_metric(key, ci[0])}, {format_metric(key, ci[1])}]"

@@ -10,6 +10,7 @@ import pandas as pd
 import streamlit as st
 
 from engine.backtest.params import DEFAULT_INIT_CASH, default_direction, default_fee, default_slippage
+from engine.backtest.store import format_metric
 
 SWEEP_JOB = "backtest.sweep_job_id"
 RESULT = "backtest.result_id"
@@ -114,3 +115,16 @@ def model_label(row: pd.Series) -> str:
     kind = "stage2" if row["kind"] == "stage2" else params.get("model", "?")
     syms = ", ".join(list(row["symbols"]) if row["symbols"] is not None else [])
     return f"{kind} · {syms} · {row['timeframe']} · {row['id']}"
+
+
+def sweep_table(top: pd.DataFrame) -> pd.DataFrame:
+    """The top grid points as the page shows them: every figure written out in full by
+    ``format_metric`` (a Styler with a fixed precision let the grid cut leading digits: ".8.1964"),
+    the swept parameters as "off" or their value, '-' for no value."""
+    out = top.copy()
+    for c in out.columns:
+        if c in ("threshold", "sl_stop", "tp_stop"):
+            out[c] = out[c].map(lambda v: "off" if pd.isna(v) else f"{v:g}")
+        elif pd.api.types.is_numeric_dtype(out[c]) and not pd.api.types.is_bool_dtype(out[c]):
+            out[c] = out[c].map(lambda v, c=c: format_metric(c, v))
+    return out

@@ -71,6 +71,19 @@ def user_errors() -> Iterator[None]:
         st.error(f"{e}", icon=":material/error:")
 
 
+def pvalue_columns(df: pd.DataFrame) -> dict:
+    """p-value columns in scientific notation (2.1e-22, not 0.0000...0002 or 0.0000)."""
+    return {c: st.column_config.NumberColumn(c, format="%.2e") for c in df.columns if "pvalue" in c}
+
+
+def card_value(v) -> str:
+    """One value of a feature card: p-values and other floats to 4 significant digits, in
+    scientific notation when tiny or huge."""
+    if isinstance(v, float):
+        return f"{v:.3e}" if v != 0 and (abs(v) < 1e-3 or abs(v) >= 1e6) else f"{v:.4g}"
+    return str(v)
+
+
 def not_built(title: str, what: str) -> None:
     st.title(title)
     st.info(f"This page is not built yet. It will {what}.", icon=":material/construction:")
