@@ -178,3 +178,15 @@ def test_p_values_in_scientific_notation_and_sweep_table_written_in_full():
                                   "total_return": [0.123, 2.5], "trades": [3, 40]}))
     assert list(t["sharpe"]) == ["18.2", "-8.196"]  # leading digits kept
     assert list(t["total_return"]) == ["12.30%", "250.00%"] and list(t["threshold"]) == ["0.5", "off"]
+
+
+def test_stage2_pass_rate_axis_stops_at_100_percent_and_cv_labels_apart():
+    from engine.plots.stage2 import cv_figure, pass_rate_figure
+
+    curve = pd.DataFrame({"split": ["val"] * 4, "threshold": [0.1, 0.5, 0.9, 0.99], "pass_rate": [0.9, 0.2, 0.004, 0.0]})
+    fig = pass_rate_figure(curve, 0.5)
+    assert fig.layout.yaxis.type == "log" and tuple(fig.layout.yaxis.range) == (-1.0, 2.0)  # 0.1 % .. 100 %
+    cv = pd.DataFrame({"fold": [1, 2], "val_start": ["2025-01-01", "2025-02-01"], "accuracy": [0.61, 0.6],
+                       "f1_macro": [0.6, 0.59], "n_train": [100, 200], "n_val": [50, 50]})
+    spots = {a.text.split(" ")[1]: (a.xanchor, a.yanchor) for a in cv_figure(cv).layout.annotations}
+    assert spots["accuracy"] != spots["macro"]  # the two mean labels do not sit on top of each other
