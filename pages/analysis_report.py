@@ -12,7 +12,7 @@ from engine.analysis.exclusions import REASONS
 from engine.analysis.options import AnalysisOptions
 from engine.analysis.view import HTML, ReportView
 from engine.plots import analysis as figs
-from pages.ui import Keys, ensure_sample, follow_job, start_job, user_errors, workspace
+from pages.ui import Keys, card_value, ensure_sample, follow_job, pvalue_columns, start_job, user_errors, workspace
 from storage.artifacts import kinds_stamp
 
 SELECTED = "analysis.selected_report"
@@ -25,6 +25,7 @@ st.caption("Statistics, importance, outliers, by-class statistics, correlations 
 
 
 @st.cache_data(show_spinner=False)
+
 def _reports(root: str, stamp: tuple) -> pd.DataFrame:
     return rep.list_reports(ws)
 
@@ -128,7 +129,7 @@ def feature_card(v: ReportView, feature: str) -> None:
     with c1:
         rows = {k: card[k].drop(columns="feature").iloc[0] for k in ("statistics", "importance", "outliers", "drift")
                 if k in card and len(card[k])}
-        st.dataframe(pd.concat(rows).rename("value").astype(str).to_frame(), width="stretch", height=420)
+        st.dataframe(pd.concat(rows).rename("value").map(card_value).to_frame(), width="stretch", height=420)
     with c2:
         if len(v.distributions):
             st.plotly_chart(figs.distribution_figure(v.distributions, feature), width="stretch", key="card-dist")
@@ -180,7 +181,7 @@ def browse() -> None:
     with t[0]:
         st.plotly_chart(figs.importance_bar(v.importance, top_n, reason), width="stretch", key="imp")
         st.dataframe(v.importance.assign(excluded=v.importance["feature"].map(lambda f: reason.get(f, ""))), hide_index=True,
-                     width="stretch")
+                     width="stretch", column_config=pvalue_columns(v.importance))
     with t[1]:
         order = v.importance["feature"].tolist() if len(v.importance) else v.features
         feature = st.selectbox("Search a feature", order, key=f"feature-{rid}")
@@ -208,7 +209,8 @@ def browse() -> None:
         if len(v.drift):
             st.plotly_chart(figs.drift_bar(v.drift, top_n, float(v.meta.get("options", {}).get("psi_threshold", 0.2))),
                             width="stretch", key="drift")
-            st.dataframe(v.drift.sort_values(["drifted", "psi_test"], ascending=False), hide_index=True, width="stretch")
+            st.dataframe(v.drift.sort_values(["drifted", "psi_test"], ascending=False), hide_index=True, width="stretch",
+                         column_config=pvalue_columns(v.drift))
         else:
             st.info("This report has no drift table.")
     with t[7]:

@@ -12,7 +12,15 @@ from engine.backtest.sources import model_period
 from engine.backtest.store import ci_text, compare, costs_text, format_metric, list_backtests, load_backtest, metrics_table
 from engine.plots.backtest import compare_figure, equity_figure, heatmap_figure, trades_figure
 from engine.stats.selection import METRIC_DIRECTION
-from pages.backtest_widgets import RESULT, SWEEP_JOB, SWEEP_RESULT, model_label, period_inputs, portfolio_inputs
+from pages.backtest_widgets import (
+    RESULT,
+    SWEEP_JOB,
+    SWEEP_RESULT,
+    model_label,
+    period_inputs,
+    portfolio_inputs,
+    sweep_table,
+)
 from pages.ui import Keys, catalog, ensure_sample, follow_job, start_job, user_errors, workspace
 from storage.artifacts import kinds_stamp, read_manifest
 
@@ -153,13 +161,14 @@ def _source_inputs(key: str, *, many: bool, threshold: bool = True) -> tuple[lis
 
 with tab_run:
     words, src_opts, period, tf = _source_inputs("run", many=True)
-    with st.form("run-form"):
-        symbols = next((src_opts[i + 1].split(",") for i, o in enumerate(src_opts) if o == "--symbols"), None)
-        if symbols is None and words and words[0] != "rule":
-            symbols = list(read_manifest(ws, words[0]).symbols)
-        per = period_inputs("run", period, None)
-        port = portfolio_inputs("run", symbols or [])
-        go = st.form_submit_button("Run backtest", type="primary", disabled=not words)
+    # no form: the custom-period pickers, the size field and the fee default follow their
+    # controls at once (inside a form they stayed hidden / stale until Run was pressed)
+    symbols = next((src_opts[i + 1].split(",") for i, o in enumerate(src_opts) if o == "--symbols"), None)
+    if symbols is None and words and words[0] != "rule":
+        symbols = list(read_manifest(ws, words[0]).symbols)
+    per = period_inputs("run", period, None)
+    port = portfolio_inputs("run", symbols or [])
+    go = st.button("Run backtest", type="primary", disabled=not words, key="run-go")
     if go and words:
         start_job(["backtest", *words, *src_opts, *per, *port], Keys.BACKTEST_JOB,
                   name=f"backtest {' '.join(w for w in words if w != 'rule') or 'rule'}")
@@ -249,12 +258,21 @@ def _show(bid: str) -> None:
         trades = _read(str(ws.root), bid, "trades")
         sym = st.selectbox("Trades of", b.manifest.symbols, key=f"res-sym-{bid}")
         t0, t1 = pd.Timestamp(b.manifest.start), pd.Timestamp(b.manifest.end)
-        rng = st.date_input("Chart window (UTC)", value=(max(t0, t1 - pd.Timedelta(days=7)).date(), t1.date()),
+        # default: the whole backtest period (long periods are OHLC-aggregated for display, with a note)
+        rng = st.date_input("Chart window (UTC)", value=(t0.date(), t1.date()),
                             min_value=t0.date(), max_value=t1.date(), key=f"res-win-{bid}")
-        a, z = rng if isinstance(rng, tuple) and len(rng) == 2 else (max(t0, t1 - pd.Timedelta(days=7)).date(), t1.date())
-        c = _candles(str(ws.root), sym, b.manifest.timeframe, f"{a}", f"{z} 23:59:59")
+        a, z = rng if isinstance(rng, tuple) and len(rng) == 2 else (t0.date(), t1.date())
+        whole = (a, z) == (t0.date(), t1.date())
+        lo = t0 if a == t0.date() else pd.Timestamp(a, tz="UTC")
+        hi = t1 if z == t1.date() else pd.Timestamp(z, tz="UTC") + pd.Timedelta(hours=23, minutes=59, seconds=59)
+        c = _candles(str(ws.root), sym, b.manifest.timeframe, f"{lo}", f"{hi}")
         if len(c):
-            st.plotly_chart(trades_figure(c, trades[trades["symbol"] == sym], f"{sym} trades"), width="stretch")
+            fig = trades_figure(c, trades[trades["symbol"] == sym], f"{sym} trades")
+            st.plotly_chart(fig, width="stretch")
+            note = (fig.layout.meta or {}).get("note")
+            st.caption(("Chart window: the whole backtest period" if whole else
+                        f"Chart window: {a} → {z} of the backtest's {t0:%Y-%m-%d %H:%M} → {t1:%Y-%m-%d %H:%M} UTC")
+                       + (f"; {note}" if note else f" ({len(c):,} bars)"))
         st.dataframe(trades[trades["symbol"] == sym], hide_index=True, width="stretch", height=240)
     if extra.get("per_symbol"):
         st.markdown("**Per symbol**")
@@ -374,22 +392,22 @@ with tab_sweep:
                "never saw. The deflated Sharpe ratio and the PBO say how much of the best cell's figure is the luck of "
                "picking the best of many.")
     words, src_opts, period, tf = _source_inputs("sweep", many=False, threshold=False)
-    with st.form("sweep-form"):
-        is_rule = bool(words) and words[0] == "rule"
-        c1, c2, c3, c4 = st.columns(4)
-        thr = c1.text_input("Thresholds", value="" if is_rule else "0.4:0.8:0.05", disabled=is_rule,
-                            help="start:stop:step or a list, e.g. 0.5,0.6,0.7 (models only)")
-        sls = c2.text_input("Stop-losses", value="none,0.01,0.02,0.04", help="'none' = no stop")
-        tps = c3.text_input("Take-profits", value="none", help="e.g. none,0.02,0.04")
-        metric = c4.selectbox("Metric", SWEEP_RANK_METRICS, key="sweep-metric",
-                              format_func=lambda k: f"{k} ({'lowest' if METRIC_DIRECTION[k] == 'min' else 'highest'} wins)",
-                              help="each metric is ranked in its own direction: fees and drawdown durations pick the "
-                                   "lowest, max_drawdown the one closest to 0")
-        holdout = st.slider("Held out for confirmation (the end of the period)", 0.0, 0.8, 0.3, 0.05, key="sweep-holdout",
-                            help="never seen by the selection; the chosen cell is re-run there. 0 = no confirmation")
-        per = period_inputs("sweep", period, None)
-        port = portfolio_inputs("sweep", [], stops=False)
-        go = st.form_submit_button("Run sweep", type="primary", disabled=not words)
+    # no form (see the Run tab): every control shows its effect at once
+    is_rule = bool(words) and words[0] == "rule"
+    c1, c2, c3, c4 = st.columns(4)
+    thr = c1.text_input("Thresholds", value="" if is_rule else "0.4:0.8:0.05", disabled=is_rule,
+                        help="start:stop:step or a list, e.g. 0.5,0.6,0.7 (models only)")
+    sls = c2.text_input("Stop-losses", value="none,0.01,0.02,0.04", help="'none' = no stop")
+    tps = c3.text_input("Take-profits", value="none", help="e.g. none,0.02,0.04")
+    metric = c4.selectbox("Metric", SWEEP_RANK_METRICS, key="sweep-metric",
+                          format_func=lambda k: f"{k} ({'lowest' if METRIC_DIRECTION[k] == 'min' else 'highest'} wins)",
+                          help="each metric is ranked in its own direction: fees and drawdown durations pick the "
+                               "lowest, max_drawdown the one closest to 0")
+    holdout = st.slider("Held out for confirmation (the end of the period)", 0.0, 0.8, 0.3, 0.05, key="sweep-holdout",
+                        help="never seen by the selection; the chosen cell is re-run there. 0 = no confirmation")
+    per = period_inputs("sweep", period, None)
+    port = portfolio_inputs("sweep", [], stops=False)
+    go = st.button("Run sweep", type="primary", disabled=not words, key="sweep-go")
     if go and words:
         head = ["--rule", "sma_cross"] if is_rule else [words[0]]
         grid = (["--thresholds", thr.strip()] if thr.strip() and not is_rule else []) + ["--sl-stops", sls.strip() or "none",
@@ -432,6 +450,6 @@ with tab_sweep:
                         f"{b.manifest.metrics.get('bars_per_year', 0):,} bars/year; '-' = no value, e.g. a cell without "
                         "trades has no Sharpe)")
             top = table.sort_values(show, ascending=direction == "min", na_position="last").head(10)
-            st.dataframe(top.style.format(na_rep="-", precision=4), hide_index=True, width="stretch")
+            st.dataframe(sweep_table(top), hide_index=True, width="stretch")
             for n in (b.manifest.extra or {}).get("notes") or []:
                 st.caption(f"note: {n}")

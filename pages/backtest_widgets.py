@@ -2,6 +2,7 @@
 sweep forms, turned into `python -m engine backtest` options; cached readers of stored runs."""
 from __future__ import annotations
 
+import datetime as dt
 import json
 from typing import Any
 
@@ -9,6 +10,7 @@ import pandas as pd
 import streamlit as st
 
 from engine.backtest.params import DEFAULT_INIT_CASH, default_direction, default_fee, default_slippage
+from engine.backtest.store import format_metric
 
 SWEEP_JOB = "backtest.sweep_job_id"
 RESULT = "backtest.result_id"
@@ -66,24 +68,45 @@ def portfolio_inputs(key: str, symbols: list[str], *, stops: bool = True) -> lis
     return opts
 
 
+def _stamp(ts: Any) -> str:
+    return f"{pd.Timestamp(ts):%Y-%m-%d %H:%M:%S}"
+
+
+def _naive_utc(ts: Any) -> pd.Timestamp | None:
+    if ts is None:
+        return None
+    t = pd.Timestamp(ts)
+    return t.tz_convert(None) if t.tzinfo is not None else t
+
+
 def period_inputs(key: str, default: tuple[Any, Any] | None, bounds: tuple[Any, Any] | None) -> list[str]:
-    """A custom period (UTC dates) or the default one."""
+    """A custom period (UTC date and time of day) or the default one.  Call it OUTSIDE a form:
+    the pickers appear as soon as the box is ticked.  Left at their defaults they send the default
+    period's exact times (a model's test period is never cut to whole days, which would reach
+    into its validation split and be refused as in-sample)."""
     label = f"default period: {default[0]:%Y-%m-%d %H:%M} -> {default[1]:%Y-%m-%d %H:%M} UTC" if default and default[0] else \
         "default period: the whole series"
     custom = st.checkbox(f"Custom period ({label})", key=f"{key}-custom")
     if not custom:
         return []
     lo, hi = bounds if bounds else (None, None)
-    first = (default[0] if default and default[0] else lo)
-    last = (default[1] if default and default[1] else hi)
-    c1, c2 = st.columns(2)
-    a = c1.date_input("Start (UTC)", value=first.date() if first is not None else None, key=f"{key}-start")
-    b = c2.date_input("End (UTC, inclusive)", value=last.date() if last is not None else None, key=f"{key}-end")
+    first = _naive_utc(default[0] if default and default[0] is not None else lo)
+    last = _naive_utc(default[1] if default and default[1] is not None else hi)
+    c1, c2, c3, c4 = st.columns(4)
+    a = c1.date_input("Start date (UTC)", value=first.date() if first is not None else None, key=f"{key}-start")
+    at = c2.time_input("Start time (UTC)", value=first.time() if first is not None else dt.time(0, 0),
+                       step=dt.timedelta(minutes=1), key=f"{key}-start-t")
+    b = c3.date_input("End date (UTC, inclusive)", value=last.date() if last is not None else None, key=f"{key}-end")
+    bt = c4.time_input("End time (UTC, inclusive)", value=last.time() if last is not None else dt.time(23, 59),
+                       step=dt.timedelta(minutes=1), key=f"{key}-end-t")
     out = []
     if a:
-        out += ["--start", f"{a:%Y-%m-%d}"]
+        s = pd.Timestamp(dt.datetime.combine(a, at or dt.time(0, 0)))
+        # unchanged picker: the exact default time (the pickers hold whole minutes)
+        out += ["--start", _stamp(first if first is not None and s == first.floor("min") else s)]
     if b:
-        out += ["--end", f"{b:%Y-%m-%d} 23:59:59"]
+        e = pd.Timestamp(dt.datetime.combine(b, bt or dt.time(23, 59)))
+        out += ["--end", _stamp(last if last is not None and e == last.floor("min") else e + pd.Timedelta(seconds=59))]
     return out
 
 
@@ -92,3 +115,16 @@ def model_label(row: pd.Series) -> str:
     kind = "stage2" if row["kind"] == "stage2" else params.get("model", "?")
     syms = ", ".join(list(row["symbols"]) if row["symbols"] is not None else [])
     return f"{kind} · {syms} · {row['timeframe']} · {row['id']}"
+
+
+def sweep_table(top: pd.DataFrame) -> pd.DataFrame:
+    """The top grid points as the page shows them: every figure written out in full by
+    ``format_metric`` (a Styler with a fixed precision let the grid cut leading digits: ".8.1964"),
+    the swept parameters as "off" or their value, '-' for no value."""
+    out = top.copy()
+    for c in out.columns:
+        if c in ("threshold", "sl_stop", "tp_stop"):
+            out[c] = out[c].map(lambda v: "off" if pd.isna(v) else f"{v:g}")
+        elif pd.api.types.is_numeric_dtype(out[c]) and not pd.api.types.is_bool_dtype(out[c]):
+            out[c] = out[c].map(lambda v, c=c: format_metric(c, v))
+    return out

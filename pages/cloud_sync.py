@@ -11,8 +11,17 @@ from engine import jobs
 from engine.sync.groups import GROUPS
 from engine.sync.history import read as read_history
 from engine.sync.ssh import HostProfile, load_profiles, save_profile
-from pages.cloud_sync_widgets import (SyncKeys, command_line, history_frame, hub_token, show_hub_overview, show_plan,
-                                      show_ssh_result, ssh_env, submit)
+from pages.cloud_sync_widgets import (
+    SyncKeys,
+    command_line,
+    history_frame,
+    hub_token,
+    show_hub_overview,
+    show_plan,
+    show_ssh_result,
+    ssh_env,
+    submit,
+)
 from pages.ui import catalog, ensure_sample, follow_job, jobs_table, user_errors, workspace
 
 ensure_sample()
@@ -114,7 +123,7 @@ with tab_ssh:
     names = list(profiles)
     with st.expander("Add or edit a host profile", expanded=not names):
         cur = profiles.get(st.session_state.get(SyncKeys.SSH_HOST) or "")
-        with st.form("ssh-profile"):
+        with st.form("ssh-profile", enter_to_submit=False):
             c1, c2, c3, c4 = st.columns([2, 3, 1, 2])
             name = c1.text_input("Name", value=cur.name if cur else "paperspace", key="ssh.p.name")
             host = c2.text_input("Host", value=cur.host if cur else "", key="ssh.p.host")
@@ -176,7 +185,7 @@ with tab_ssh:
                        name="results archive")
         archives = _ids(("archive",))
         if archives:
-            with st.form("ssh-upload"):
+            with st.form("ssh-upload", enter_to_submit=False):
                 c1, c2 = st.columns([2, 2])
                 arch = c1.selectbox("Archive to upload", archives)
                 dest = c2.text_input("Remote folder or file", value=prof.remote_dir)
@@ -191,7 +200,7 @@ with tab_remote:
     if not runnable:
         st.info("Remote jobs need a host profile with the KlineLab checkout on the host (SSH tab).")
     else:
-        with st.form("remote-run"):
+        with st.form("remote-run", enter_to_submit=False):
             c1, c2 = st.columns([1, 3])
             rhost = c1.selectbox("Host", runnable)
             command = c2.text_input("Command (as after `python -m engine`)", placeholder="train patchtst --config configs/my.yaml")

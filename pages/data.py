@@ -79,7 +79,10 @@ with tab_cov:
                 if len(win) == 0:
                     st.warning("No bars in this range.")
                 else:
-                    st.plotly_chart(candlestick_figure(win, f"{sym} {tf}", gaps=gaps), width="stretch")
+                    fig = candlestick_figure(win, f"{sym} {tf}", gaps=gaps)
+                    st.plotly_chart(fig, width="stretch")
+                    if fig.layout.meta and fig.layout.meta.get("note"):
+                        st.caption(f"Chart: {fig.layout.meta['note']}")
                 c1, c2 = st.columns(2)
                 with c1:
                     st.markdown(f"**Gaps** ({len(gaps)}, {m.metrics.get('missing_bars', 0)} missing bars)")
@@ -100,7 +103,7 @@ with tab_cov:
 with tab_imp:
     kind = st.radio("Source", ["File", "PostgreSQL", "Hugging Face", "Bundled sample"], horizontal=True)
     if kind == "File":
-        with st.form("import-file"):
+        with st.form("import-file", enter_to_submit=False):
             up = st.file_uploader("Candle file (CSV, Parquet, Feather, JSON, Binance .zip)", type=None)
             local = st.text_input("... or a path on this machine (file or folder)")
             c1, c2, c3 = st.columns(3)
@@ -139,7 +142,7 @@ with tab_imp:
                     args.append("--replace")
                 start_job(args, Keys.DATA_JOB, name=f"import {path.name}")
     elif kind == "PostgreSQL":
-        with st.form("import-sql"):
+        with st.form("import-sql", enter_to_submit=False):
             url = st.text_input("SQLAlchemy URL", placeholder="postgresql+psycopg://user:password@host:5432/db", type="password")
             c1, c2 = st.columns(2)
             table = c1.text_input("Table", placeholder="raw_market_data")
@@ -170,7 +173,7 @@ with tab_imp:
                     args += ["--timeframe", tf]
                 start_job(args, Keys.DATA_JOB, name="import from SQL")
     elif kind == "Hugging Face":
-        with st.form("import-hub"):
+        with st.form("import-hub", enter_to_submit=False):
             repo = st.text_input("Dataset repo", value=DEFAULT_REPO)
             c1, c2 = st.columns(2)
             symbols = c1.text_input("Symbols (comma separated)", value="BTCUSDT,ETHUSDT")
@@ -224,7 +227,7 @@ with tab_res:
     if series.empty:
         st.info("Import candles first.")
     else:
-        with st.form("resample"):
+        with st.form("resample", enter_to_submit=False):
             c1, c2, c3 = st.columns(3)
             pick = c1.selectbox("Series", [f"{r.symbol} {r.timeframe}" for r in series.itertuples()])
             to = c2.selectbox("To", list(TIMEFRAMES), index=list(TIMEFRAMES).index("1h"))

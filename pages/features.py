@@ -16,10 +16,10 @@ ensure_sample()
 ws = workspace()
 root = str(ws.root)
 
-from engine.data.timeframes import TIMEFRAMES  # noqa: E402
-from engine.plots.features import feature_figure  # noqa: E402
-from pages import features_widgets as fw  # noqa: E402
-from pages.features_widgets import FKeys  # noqa: E402
+from engine.data.timeframes import TIMEFRAMES
+from engine.plots.features import feature_figure
+from pages import features_widgets as fw
+from pages.features_widgets import FKeys
 
 st.caption("150+ leakage-free features, 24 targets and ZigZag pivots per symbol set and timeframe; "
            "every set is audited for look-ahead leakage before it is stored.")
@@ -52,7 +52,7 @@ with tab_build:
         c1, _ = st.columns([1, 3])
         tf = c1.selectbox("Timeframe", tfs, index=tfs.index("15m") if "15m" in tfs else 0)
         syms = sorted(s for s, t in series if t == tf)
-        with st.form("features-build"):
+        with st.form("features-build", enter_to_submit=False):
             chosen = st.multiselect("Symbols", syms, default=[s for s in ("BTCUSDT", "ETHUSDT", "SOLUSDT") if s in syms] or syms[:1])
             fams = st.multiselect("Families", list(reg.families), default=list(reg.families),
                                   format_func=lambda f: f"{reg.families[f].title} ({len(reg.families[f].features)})")

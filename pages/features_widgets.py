@@ -64,7 +64,8 @@ def pivots(root: str, fid: str, symbol: str) -> pd.DataFrame:
 
 @st.cache_data(show_spinner=False, max_entries=8)
 def feature_table(root: str, fid: str) -> pd.DataFrame:
-    from engine.features.store import feature_table as table, load_feature_set
+    from engine.features.store import feature_table as table
+    from engine.features.store import load_feature_set
 
     return table(load_feature_set(workspace(), fid))
 

@@ -1,12 +1,12 @@
 """Home: workspace status, artifact counts by kind, recent artifacts, jobs."""
 import json
 
+import pandas as pd
 import streamlit as st
 
 from config.errors import Busy
-
 from pages.ui import catalog, ensure_sample, jobs_panel, user_errors, workspace
-
+from storage.workspace import KINDS
 
 
 def _metrics_text(raw) -> str:
@@ -33,7 +33,11 @@ with user_errors():
     st.caption(f"Workspace: `{ws.root}`" + (" (catalog busy: counts read from the manifests)" if cat.last_read_fallback else ""))
 
     st.subheader("Recent artifacts")
-    recent = cat.query(limit=12)
+    # every kind but the job entries (the Jobs panel below lists those), newest first
+    parts = [cat.query(kind=k, limit=12) for k in KINDS if k != "job"]
+    parts = [p for p in parts if len(p)]
+    recent = (pd.concat(parts, ignore_index=True).sort_values("created_at", ascending=False).head(12)
+              if parts else pd.DataFrame())
     if len(recent):
         recent = recent.assign(symbols=recent.symbols.map(lambda s: ", ".join(s) if s is not None else ""),
                                timeframe=recent.timeframe.fillna(""),

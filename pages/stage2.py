@@ -7,8 +7,18 @@ import streamlit as st
 
 from engine.data.timeframes import TIMEFRAMES
 from engine.stage2.stage1_io import DEFAULT_REPO
-from pages.stage2_widgets import (K, batch_state, feature_pairs, manifests, show_batch, show_inspection, show_stage1,
-                                  show_stage2, stage1_table, stage2_table)
+from pages.stage2_widgets import (
+    K,
+    batch_state,
+    feature_pairs,
+    manifests,
+    show_batch,
+    show_inspection,
+    show_stage1,
+    show_stage2,
+    stage1_table,
+    stage2_table,
+)
 from pages.ui import ensure_sample, follow_job, start_job, workspace
 
 ensure_sample()
@@ -34,7 +44,7 @@ with tab1:
     src = st.segmented_control("Stage 1 source", ["Hugging Face Hub", "Local folder", "Train"], default="Hugging Face Hub",
                                key=K.S1_SOURCE) or "Hugging Face Hub"
     if src != "Train":
-        with st.form("s1-import"):
+        with st.form("s1-import", enter_to_submit=False):
             if src == "Hugging Face Hub":
                 c1, c2, c3 = st.columns([3, 1, 1])
                 where = c1.text_input("Dataset repo", value=DEFAULT_REPO, help="files v1_model/{SYMBOL}/{tf}/classification.h5 + params.json")
@@ -70,7 +80,7 @@ with tab1:
     elif pairs.empty:
         st.info("Training needs a feature set with ZigZag labels: build one on the Features page.")
     else:
-        with st.form("s1-train"):
+        with st.form("s1-train", enter_to_submit=False):
             fs_opts = [f"{r.symbol} {r.timeframe} · {r.featureset_id}" for r in pairs.itertuples()]
             pick = st.selectbox("Pair and feature set", fs_opts)
             c1, c2, c3, c4 = st.columns(4)
@@ -108,13 +118,15 @@ with tab2:
         sets = pairs[(pairs.symbol == sym) & (pairs.timeframe == tf)]
         if sets.empty:
             st.warning(f"No feature set holds {sym} {tf}: build one on the Features page.")
-        with st.form("s2-train"):
-            s1 = st.selectbox("Stage 1 model", [m["id"] for m in of_pair], help="newest first")
+        # outside the form: the threshold's default follows the chosen Stage 1 model at once
+        s1 = st.selectbox("Stage 1 model", [m["id"] for m in of_pair], help="newest first", key=f"s2-s1-{pair}")
+        suggested = next((m["extra"].get("suggested_threshold") for m in of_pair if m["id"] == s1), None)
+        with st.form("s2-train", enter_to_submit=False):
             fs = st.selectbox("Feature set", ["(Stage 1's, or the newest)", *sets.featureset_id.tolist()])
-            suggested = next((m["extra"].get("suggested_threshold") for m in of_pair if m["id"] == s1), None)
             mode = st.radio("Signal threshold", ["Threshold", "Target pass rate (validation split)"], horizontal=True)
             c1, c2 = st.columns(2)
             th = c1.slider("Threshold on 1 - P(no pivot)", 0.0, 1.0, float(round(suggested or 0.5, 3)), 0.001, format="%.3f",
+                           key=f"s2-th-{s1}",
                            help="Stage 1 models trained here suggest the threshold that passes 4 % of validation bars")
             rate = c2.number_input("Target pass rate %", 0.1, 99.0, 4.0, 0.5)
             with st.expander("LightGBM and cross-validation"):
@@ -154,7 +166,7 @@ with tab3:
 with tab4:
     st.caption("Every symbol x timeframe as ONE background job: per pair the feature set, a Stage 1 (the pair's newest, "
                "imported from the Hub, or trained) and a Stage 2; a pair that fails is listed and the batch goes on.")
-    with st.form("batch"):
+    with st.form("batch", enter_to_submit=False):
         c1, c2 = st.columns(2)
         b_syms = c1.multiselect("Symbols (none: every pair with a feature set)", sorted(set(pairs.symbol)), accept_new_options=True)
         b_tfs = c2.multiselect("Timeframes", list(TIMEFRAMES), default=[t for t in ("15m", "1h") if t in set(pairs.timeframe)])

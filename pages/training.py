@@ -61,7 +61,7 @@ with tab_new:
         by_id = {f["id"]: f for f in fsets}
         fid = st.selectbox("Feature set", list(by_id), format_func=lambda i: by_id[i]["label"], key=K.FEATURESET)
         reports = _reports(str(ws.root), fid, kinds_stamp(ws, "analysis"))
-        with st.form("train"):
+        with st.form("train", enter_to_submit=False):
             c1, c2 = st.columns(2)
             model = c1.radio("Model", ["direction", "patchtst"], horizontal=True,
                              format_func=lambda m: {"direction": "DirectionPredictor", "patchtst": "UnifiedPatchTST"}[m])

@@ -6,8 +6,8 @@ Pages stay thin: widgets -> typed params -> one engine / jobs call -> render.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Callable, Iterator
 
 import pandas as pd
 import streamlit as st
@@ -69,6 +69,19 @@ def user_errors() -> Iterator[None]:
         yield
     except KlineLabError as e:
         st.error(f"{e}", icon=":material/error:")
+
+
+def pvalue_columns(df: pd.DataFrame) -> dict:
+    """p-value columns in scientific notation (2.1e-22, not 0.0000...0002 or 0.0000)."""
+    return {c: st.column_config.NumberColumn(c, format="%.2e") for c in df.columns if "pvalue" in c}
+
+
+def card_value(v) -> str:
+    """One value of a feature card: p-values and other floats to 4 significant digits, in
+    scientific notation when tiny or huge."""
+    if isinstance(v, float):
+        return f"{v:.3e}" if v != 0 and (abs(v) < 1e-3 or abs(v) >= 1e6) else f"{v:.4g}"
+    return str(v)
 
 
 def not_built(title: str, what: str) -> None:
@@ -134,25 +147,82 @@ def follow_job(key: str, *, on_done: Callable[[jobs.JobState], None] | None = No
     _panel()
 
 
+def job_kind(s: jobs.JobState) -> str:
+    """What a job does, from its command: ``data``, ``backtest``, ``train``, ``sync`` ..."""
+    return s.command[0] if s.command else "?"
+
+
+def _job_message(s: jobs.JobState) -> str:
+    """A failed or cancelled job shows why (its ``error:`` line / exception message), not its
+    last progress line; a running or finished one its last progress line."""
+    if s.status in ("failed", "cancelled") and s.error:
+        return s.error
+    return s.message or (s.error or "")
+
+
 def jobs_table(states: list[jobs.JobState]) -> pd.DataFrame:
-    return pd.DataFrame([{"": status_icon(s.status), "job": s.name, "status": s.status, "progress": s.progress,
-                          "message": s.message or (s.error or ""), "started": s.started_at, "ended": s.ended_at,
-                          "id": s.id} for s in states])
+    return pd.DataFrame([{"": status_icon(s.status), "job": s.name, "kind": job_kind(s), "status": s.status,
+                          "progress": s.progress, "message": _job_message(s), "created": s.created_at,
+                          "started": s.started_at, "ended": s.ended_at, "artifacts": ", ".join(s.artifacts),
+                          "id": s.id} for s in states],
+                        columns=["", "job", "kind", "status", "progress", "message", "created", "started", "ended",
+                                 "artifacts", "id"])
 
 
-def jobs_panel(limit: int = 15, run_every: float = 2.0) -> None:
-    """Recent jobs with live progress and cancel buttons (fragment polled every ``run_every`` s)."""
+def sorted_jobs(states: list[jobs.JobState]) -> list[jobs.JobState]:
+    """Newest first by created time (not by folder name: ids of jobs started elsewhere, e.g. on a
+    remote host or by another clock, do not sort by time)."""
+    return sorted(states, key=lambda s: (pd.Timestamp(s.created_at) if s.created_at else pd.Timestamp.min.tz_localize("UTC"),
+                                         s.id), reverse=True)
+
+
+JOBS_PAGE_SIZE = 15
+
+
+def jobs_panel(page_size: int = JOBS_PAGE_SIZE, run_every: float = 2.0) -> None:
+    """Every job, newest first, filtered by kind / status and paged, with live progress and cancel
+    buttons (fragment polled every ``run_every`` s); a failed job shows its error; the artifacts
+    a job made are listed and can be opened by id."""
 
     @st.fragment(run_every=run_every)
     def _panel() -> None:
-        states = jobs.list_jobs(workspace(), limit=limit)
-        if not states:
+        every = sorted_jobs(jobs.list_jobs(workspace()))
+        if not every:
             st.caption("No jobs yet.")
             return
-        st.dataframe(jobs_table(states), hide_index=True, width="stretch",
+        c1, c2, c3 = st.columns([2, 2, 1])
+        kinds = c1.multiselect("Kind", sorted({job_kind(s) for s in every}), key="home.jobs.kind",
+                               placeholder="every kind")
+        statuses = c2.multiselect("Status", ["queued", "running", "succeeded", "failed", "cancelled"],
+                                  key="home.jobs.status", placeholder="every status")
+        shown = [s for s in every if (not kinds or job_kind(s) in kinds) and (not statuses or s.status in statuses)]
+        pages = max(1, -(-len(shown) // page_size))
+        page = int(c3.number_input(f"Page (of {pages})", min_value=1, max_value=pages, value=1, step=1,
+                                   key=f"home.jobs.page-{pages}"))
+        part = shown[(page - 1) * page_size: page * page_size]
+        st.caption(f"{len(shown):,} of {len(every):,} jobs match; showing {len(part)} "
+                   f"(newest first, by created time), page {page} of {pages}")
+        if not part:
+            return
+        st.dataframe(jobs_table(part), hide_index=True, width="stretch",
                      column_config={"progress": st.column_config.ProgressColumn("progress", min_value=0.0, max_value=1.0)})
-        active = [s for s in states if s.active]
-        for s in active:
+        for s in part:
+            if s.status == "failed":
+                st.error(f"{s.name or s.id}: {s.error or 'the job failed (no error recorded)'}", icon=":material/error:")
+        made = [(a, s) for s in part for a in s.artifacts]
+        if made:
+            labels = {a: f"{a} (made by {s.name or s.id})" for a, s in made}
+            pick = st.selectbox("Artifact made by a job", list(labels), format_func=labels.get, index=None,
+                                key="home.jobs.artifact", placeholder="choose an artifact to see where it is")
+            if pick:
+                with user_errors():
+                    from storage.artifacts import artifact_path, read_manifest
+
+                    m = read_manifest(workspace(), pick)
+                    st.markdown(f"**{m.kind}** · {m.name} · created {m.created_at} · folder "
+                                f"`{artifact_path(workspace(), pick)}`")
+                    st.code(pick, language=None)
+        for s in (s for s in part if s.active):
             c1, c2 = st.columns([5, 1])
             c1.progress(min(max(s.progress, 0.0), 1.0), text=f"{s.name}: {s.message or s.status}")
             if c2.button("Cancel", key=f"jp-cancel-{s.id}"):

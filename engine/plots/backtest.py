@@ -38,8 +38,8 @@ def equity_figure(equity: pd.DataFrame, title: str = "", *, height: int = 520) -
                              line={"width": 1, "color": "#ef5350"}), row=2, col=1)
     fig.update_yaxes(title_text="value", row=1, col=1)
     fig.update_yaxes(title_text="%", row=2, col=1)
-    fig.update_layout(title=title, height=height, margin={"l": 40, "r": 20, "t": 60, "b": 20}, hovermode="x unified",
-                      legend={"orientation": "h", "y": 1.08, "x": 0})
+    fig.update_layout(title=title, height=height, margin={"l": 40, "r": 20, "t": 60, "b": 50}, hovermode="x unified",
+                      legend={"orientation": "h", "y": -0.08, "yanchor": "top", "x": 0})  # under the chart: clear of the titles
     return fig
 
 

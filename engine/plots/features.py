@@ -51,7 +51,7 @@ def feature_figure(candles: pd.DataFrame, feature: pd.DataFrame, name: str, *, p
     fig.add_trace(go.Scatter(x=feature["timestamp"], y=feature[name], mode="lines", name=label,
                              line={"width": 1.2, "color": "#d32f2f" if leaking else "#1565c0"}), row=2, col=1)
     fig.update_layout(title=title, height=height, xaxis_rangeslider_visible=False, hovermode="x unified",
-                      margin={"l": 40, "r": 20, "t": 50, "b": 20}, legend={"orientation": "h", "y": 1.04, "x": 0})
+                      margin={"l": 40, "r": 20, "t": 50, "b": 50}, legend={"orientation": "h", "y": -0.06, "yanchor": "top", "x": 0})  # clear of the title
     fig.update_yaxes(title_text="price", row=1, col=1)
     fig.update_yaxes(title_text=label, row=2, col=1)
     return fig

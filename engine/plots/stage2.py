@@ -27,12 +27,15 @@ def cv_figure(cv: pd.DataFrame) -> go.Figure:
     """Accuracy and macro F1 per time-ordered fold, with their means."""
     fig = go.Figure()
     x = [f"fold {int(f)}<br>val {pd.Timestamp(a):%Y-%m-%d}" for f, a in zip(cv["fold"], cv["val_start"])]
-    for col, name, color in (("accuracy", "accuracy", "#1f77b4"), ("f1_macro", "macro F1", "#ff7f0e")):
+    # the two mean labels at opposite corners of their lines: side by side they overlapped
+    for col, name, color, where in (("accuracy", "accuracy", "#1f77b4", "top left"),
+                                    ("f1_macro", "macro F1", "#ff7f0e", "bottom right")):
         fig.add_trace(go.Bar(x=x, y=cv[col], name=name, marker_color=color,
                              customdata=np.c_[cv["n_train"], cv["n_val"]],
                              hovertemplate="%{x}: %{y:.3f}<br>train %{customdata[0]}, val %{customdata[1]}<extra></extra>"))
         fig.add_hline(y=float(cv[col].mean()), line_dash="dash", line_color=color,
-                      annotation_text=f"mean {name} {cv[col].mean():.3f} ± {cv[col].std(ddof=0):.3f}")
+                      annotation_text=f"mean {name} {cv[col].mean():.3f} ± {cv[col].std(ddof=0):.3f}",
+                      annotation_position=where)
     fig.update_layout(title="Time-ordered cross-validation", barmode="group", yaxis_range=[0, 1], height=380,
                       margin={"l": 40, "r": 20, "t": 50, "b": 40}, legend={"orientation": "h", "y": -0.2})
     return fig
@@ -48,8 +51,11 @@ def pass_rate_figure(curve: pd.DataFrame, threshold: float | None = None, band: 
                   annotation_text="3-5 %", annotation_position="top left")
     if threshold is not None:
         fig.add_vline(x=threshold, line_dash="dash", annotation_text=f"threshold {threshold:.3f}")
+    # a log axis from the smallest positive rate (a decade below it) to 100 %: autorange ran it to 100k %
+    pos = 100 * curve["pass_rate"][curve["pass_rate"] > 0]
+    lo = float(np.floor(np.log10(min(float(pos.min()), 100 * band[0])))) if len(pos) else -2.0
     fig.update_layout(title="Stage 1 pass rate", xaxis_title="threshold on 1 - P(no pivot)", yaxis_title="% of bars",
-                      yaxis_type="log", height=360, margin={"l": 50, "r": 20, "t": 50, "b": 40})
+                      yaxis_type="log", yaxis_range=[lo, 2.0], height=360, margin={"l": 50, "r": 20, "t": 50, "b": 40})
     return fig
 
 

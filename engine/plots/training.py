@@ -11,6 +11,17 @@ SKILL = [("val_accuracy", "accuracy"), ("val_baseline_accuracy", "majority class
          ("val_baseline_log_loss", "prior log loss"), ("val_regression_skill", "regression skill")]
 
 
+# horizontal legends under the plot area (below the x-axis title), clear of the title and subplot titles
+_LEGEND = {"orientation": "h", "y": -0.3, "yanchor": "top", "x": 0}
+
+
+def epoch_axis(*histories: pd.DataFrame | None) -> dict:
+    """x-axis settings for epochs: whole numbers only (no 1.5 epoch ticks), at most ~10 ticks."""
+    epochs = [e for h in histories if h is not None and not h.empty and "epoch" in h for e in h["epoch"].dropna()]
+    lo, hi = (int(min(epochs)), int(max(epochs))) if epochs else (0, 1)
+    return {"tickmode": "linear", "tick0": lo, "dtick": max(1, -(-(hi - lo) // 10)), "tickformat": "d"}
+
+
 def _empty(title: str, note: str) -> go.Figure:
     fig = go.Figure()
     fig.add_annotation(text=note, showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper")
@@ -31,11 +42,11 @@ def loss_figure(history: pd.DataFrame, steps: pd.DataFrame | None = None, title:
             if col in history:
                 fig.add_trace(go.Scatter(x=history["epoch"], y=history[col], name=name, mode="lines+markers",
                                          line={"dash": dash}), row=1, col=1)
-        fig.update_xaxes(title_text="epoch", row=1, col=1)
+        fig.update_xaxes(title_text="epoch", row=1, col=1, **epoch_axis(history))
     if steps is not None and not steps.empty:
         fig.add_trace(go.Scatter(x=steps["step"], y=steps["train_loss"], name="train (running)", mode="lines"), row=1, col=2)
         fig.update_xaxes(title_text="optimizer step", row=1, col=2)
-    fig.update_layout(title=title, height=330, margin={"t": 60, "b": 40, "l": 40, "r": 20}, legend_orientation="h")
+    fig.update_layout(title=title, height=360, margin={"t": 60, "b": 110, "l": 40, "r": 20}, legend=_LEGEND)
     return fig
 
 
@@ -52,8 +63,8 @@ def metrics_figure(history: pd.DataFrame, title: str = "Validation metrics") -> 
             dash = "dot" if "baseline" in col else None
             fig.add_trace(go.Scatter(x=history["epoch"], y=history[col], name=name, mode="lines+markers",
                                      line={"dash": dash}), row=1, col=2)
-    fig.update_xaxes(title_text="epoch")
-    fig.update_layout(title=title, height=330, margin={"t": 60, "b": 40, "l": 40, "r": 20}, legend_orientation="h")
+    fig.update_xaxes(title_text="epoch", **epoch_axis(history))
+    fig.update_layout(title=title, height=360, margin={"t": 60, "b": 110, "l": 40, "r": 20}, legend=_LEGEND)
     return fig
 
 
@@ -65,8 +76,9 @@ def compare_figure(histories: dict[str, pd.DataFrame], metric: str) -> go.Figure
             fig.add_trace(go.Scatter(x=h["epoch"], y=h[metric], name=label, mode="lines+markers"))
     if not fig.data:
         return _empty(metric, f"no run has {metric}")
-    fig.update_layout(title=metric, xaxis_title="epoch", height=360, margin={"t": 50, "b": 40, "l": 40, "r": 20},
-                      legend_orientation="h")
+    fig.update_layout(title=metric, xaxis_title="epoch", height=380, margin={"t": 50, "b": 40, "l": 40, "r": 20},
+                      legend=_LEGEND)
+    fig.update_xaxes(**epoch_axis(*histories.values()))
     return fig
 
 
