@@ -8,10 +8,11 @@ cleaned later) and nothing half-written is ever indexed.
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 from config.errors import Conflict, NotFound
 from storage.manifest import MANIFEST, Manifest

@@ -108,7 +108,7 @@ class BacktestParams:
     symbols: list[str] = field(default_factory=list)
     direction_default: bool = False  # set by resolve_direction: the direction came from the cost model
 
-    def validated(self) -> "BacktestParams":
+    def validated(self) -> BacktestParams:
         """A checked copy (dates parsed to UTC timestamps); raises BadInput naming the bad value."""
         p = replace(self, symbols=[s.strip().upper() for s in self.symbols if s and s.strip()])
         costs = load_costs()

@@ -21,8 +21,8 @@ from engine.data.timeframes import parse_timeframe
 from engine.jobs.context import current_job
 from engine.stage2.data import latest_featureset, latest_stage1
 from engine.stage2.progress import progress, scoped
-from engine.stage2.stage2 import Stage2Config
 from engine.stage2.stage1_train import Stage1TrainConfig
+from engine.stage2.stage2 import Stage2Config
 from storage.artifacts import list_manifests, read_manifest
 from storage.manifest import utc_now_iso, write_json_atomic
 from storage.workspace import Workspace, new_id

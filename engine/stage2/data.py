@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from config.errors import BadInput, NotFound
-from engine.data.canonical import REQUIRED, OPTIONAL, ts_ns
+from engine.data.canonical import OPTIONAL, REQUIRED, ts_ns
 from engine.data.names import check_symbol
 from engine.data.timeframes import parse_timeframe, tf_seconds
 from storage.workspace import Workspace

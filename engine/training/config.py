@@ -159,7 +159,7 @@ class TrainConfig:
     def to_yaml(self) -> str:
         return yaml.safe_dump(self.to_dict(), sort_keys=False)
 
-    def check_for(self, model: str) -> "TrainConfig":
+    def check_for(self, model: str) -> TrainConfig:
         """Checks that need several fields together or the model kind."""
         if model not in MODELS:
             raise BadInput(f"unknown model {model!r}", hint="use patchtst or direction")
@@ -201,7 +201,7 @@ def _type_name(tp: Any) -> str:
     origin = typing.get_origin(tp)
     if origin is Literal:
         return "one of " + ", ".join(map(str, typing.get_args(tp)))
-    if origin in (typing.Union, getattr(__import__("types"), "UnionType")):
+    if origin in (typing.Union, __import__("types").UnionType):
         args = [a for a in typing.get_args(tp) if a is not type(None)]
         return _type_name(args[0]) + " or null"
     if origin is list:
@@ -218,7 +218,7 @@ def _convert(value: Any, tp: Any, where: str, meta: dict) -> Any:
     origin = typing.get_origin(tp)
     # the message shows a bounded repr (a YAML alias bomb or a huge list must not be formatted in full)
     bad = BadInput(f"{where} must be {_type_name(tp)}{_bounds(meta)}, got {short_repr(value)}")
-    if origin in (typing.Union, getattr(__import__("types"), "UnionType")):
+    if origin in (typing.Union, __import__("types").UnionType):
         if value is None:
             return None
         inner = [a for a in typing.get_args(tp) if a is not type(None)][0]

@@ -12,8 +12,16 @@ import torch
 from engine.training.config import TrainConfig
 from engine.training.dataset import TargetSpec, WindowSet
 from engine.training.losses import DirectionalTradingLoss, MultiTaskLoss
-from engine.training.metrics import (binary_metrics, class_prior, classification_metrics, mean_of, pool,
-                                     regression_metrics, trading_metrics, trade_pnl)
+from engine.training.metrics import (
+    binary_metrics,
+    class_prior,
+    classification_metrics,
+    mean_of,
+    pool,
+    regression_metrics,
+    trade_pnl,
+    trading_metrics,
+)
 
 CLASS_NAMES = ("down", "flat", "up")
 
@@ -63,7 +71,7 @@ class Task:
     def prediction_columns(self, out: np.ndarray) -> dict[str, np.ndarray]:
         raise NotImplementedError
 
-    def to(self, device: torch.device) -> "Task":
+    def to(self, device: torch.device) -> Task:
         self.loss_fn.to(device)
         return self
 

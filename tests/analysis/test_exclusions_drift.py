@@ -7,8 +7,15 @@ from scipy import stats
 from config.errors import BadInput
 from engine.analysis.correlation import correlation_matrix
 from engine.analysis.drift import DIST_COLUMNS, DRIFT_COLUMNS, distributions, drift, ks_2samp_sorted, psi
-from engine.analysis.exclusions import (REASONS, complexity, decide, parse_excluded, parse_feature_list,
-                                        write_excluded, write_included)
+from engine.analysis.exclusions import (
+    REASONS,
+    complexity,
+    decide,
+    parse_excluded,
+    parse_feature_list,
+    write_excluded,
+    write_included,
+)
 from engine.analysis.importance import feature_importance
 from engine.analysis.statistics import feature_statistics, finite_view
 

@@ -21,7 +21,6 @@ from tests.analysis.helpers import SEED_FILES
 from tests.conftest import run_cli, snapshot
 
 
-
 @pytest.fixture(scope="module")
 def report(sample_feature_set, tmp_path_factory):
     """One report made through the CLI, as a user would: (workspace, featureset id, JSON document)."""

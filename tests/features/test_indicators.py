@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 import talib
 
-from engine.features.families import (funding, microstructure, momentum, returns, time, trend, volatility, volume)
+from engine.features.families import funding, microstructure, momentum, returns, time, trend, volatility, volume
 from tests.features.conftest import make_bars, real_bars
 
 

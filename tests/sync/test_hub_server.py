@@ -10,7 +10,6 @@ import pytest
 from huggingface_hub import CommitOperationAdd, CommitOperationDelete, HfApi, hf_hub_download
 from huggingface_hub import errors as hfe
 
-
 # the client's own LFS upload passes a file object as data=, which httpx2 deprecates (not ours to change)
 pytestmark = pytest.mark.filterwarnings("ignore:Use 'content=<...>':DeprecationWarning")
 
