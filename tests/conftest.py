@@ -66,7 +66,7 @@ def run_cli(*args: str, env: dict | None = None, timeout: float = 600, cwd: Path
     e = dict(os.environ)
     e.update(env or {})
     return subprocess.run([sys.executable, "-m", "engine", *args], cwd=str(cwd or ROOT), env=e, capture_output=True,
-                          text=True, timeout=timeout)
+                          text=True, timeout=timeout, check=False)
 
 
 @pytest.fixture
