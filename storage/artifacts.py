@@ -157,7 +157,7 @@ def list_manifests(ws: Workspace, kind: str | None = None) -> list[Manifest]:
             if (d / MANIFEST).is_file():
                 try:
                     out.append(Manifest.read(d))
-                except Exception:  # noqa: BLE001 - a broken manifest is reported by catalog refresh
+                except Exception:  # noqa: BLE001, S112 - a broken manifest is reported by catalog refresh
                     continue
     return out
 

@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import random
 import sys
@@ -108,7 +109,7 @@ def _metric_rows(aid: str, metrics: dict[str, Any], prefix: str = "") -> list[tu
     rows = []
     for k, v in (metrics or {}).items():
         key = f"{prefix}{k}"
-        if isinstance(v, bool) or isinstance(v, (int, float)) and v == v:
+        if isinstance(v, bool) or isinstance(v, (int, float)) and not math.isnan(v):
             rows.append((aid, key, float(v)))
         elif isinstance(v, dict) and not prefix:
             rows.extend(_metric_rows(aid, v, prefix=f"{k}."))

@@ -8,6 +8,7 @@ every file of the artifact is in place.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import math
@@ -54,11 +55,9 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, float):
         return value if math.isfinite(value) else None
     if hasattr(value, "isoformat"):
-        try:
+        with contextlib.suppress(Exception):  # not a usable isoformat(): fall through to str
             ts = value.isoformat()
             return ts.replace("+00:00", "Z")
-        except Exception:  # noqa: BLE001 - fall through to str
-            pass
     if hasattr(value, "item"):  # numpy scalar
         return _jsonable(value.item())
     if isinstance(value, Path):

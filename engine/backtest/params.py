@@ -226,7 +226,7 @@ def parse_grid(text: str | list | None, what: str) -> list[float | None]:
             a, b, s = (_finite(x, what) for x in bits)
             if s <= 0 or b < a:
                 raise BadInput(f"bad {what} range {part!r}: the step must be positive and stop >= start")
-            n = int(math.floor((b - a) / s + 1e-9)) + 1
+            n = math.floor((b - a) / s + 1e-9) + 1
             if n > 10_000:
                 raise BadInput(f"{what} range {part!r} has {n} points (at most 10,000)")
             out += [round(a + i * s, 12) for i in range(n)]

@@ -14,7 +14,7 @@ import numpy as np
 from numba import njit
 
 # numba kernels are compiled once and cached on disk (__pycache__), nogil so threads can overlap them
-JIT = dict(cache=True, nogil=True)
+JIT = {"cache": True, "nogil": True}
 
 
 def shift(x: np.ndarray, k: int) -> np.ndarray:

@@ -55,7 +55,7 @@ def stage1_probabilities(ws: Workspace, stage1_id: str, pair: PairData) -> tuple
     trained here): ``how["oof"]`` True and ``how["oof_mask"]`` marks those rows.  Otherwise
     ``how["oof"]`` is False and ``how["oof_note"]`` says why (imported: trained elsewhere, so
     out-of-fold probabilities are impossible)."""
-    folder, man = stage1_folder(ws, stage1_id)
+    _folder, man = stage1_folder(ws, stage1_id)
     classes = man.extra.get("class_names")
     stored = ws.artifact_dir("stage1", stage1_id) / PROBA_FILE
     if classes and stored.is_file() and _stage1_featureset(man) == pair.featureset_id:

@@ -323,7 +323,7 @@ def connect(ws: Workspace, profile: HostProfile, *, password: str | None = None,
     client = paramiko.SSHClient()
     client.set_missing_host_key_policy(RefuseUnknown())
     hk = _known_hosts(ws)
-    for name in hk.keys():
+    for name in hk:
         for ktype, key in hk[name].items():
             client.get_host_keys().add(name, ktype, key)
     sock = _socket(profile, timeout)

@@ -13,6 +13,7 @@ schema library would be one more dependency for this alone.
 from __future__ import annotations
 
 import dataclasses
+import math
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -221,7 +222,7 @@ def _convert(value: Any, tp: Any, where: str, meta: dict) -> Any:
     if origin in (typing.Union, __import__("types").UnionType):
         if value is None:
             return None
-        inner = [a for a in typing.get_args(tp) if a is not type(None)][0]
+        inner = next(a for a in typing.get_args(tp) if a is not type(None))
         try:
             return _convert(value, inner, where, meta)
         except BadInput:
@@ -246,7 +247,7 @@ def _convert(value: Any, tp: Any, where: str, meta: dict) -> Any:
         if isinstance(value, bool) or not isinstance(value, int):
             raise bad
     elif tp is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
             raise bad
         value = float(value)
     elif tp is str:

@@ -3,6 +3,7 @@
 loss, which metrics, which prediction columns."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -51,7 +52,7 @@ def run_costs(cfg: TrainConfig, symbols: list[str]) -> dict[str, Any]:
 
 class Task:
     kind = ""
-    part_names: list[str] = []
+    part_names: Sequence[str] = ()  # subclasses set a tuple or, per instance, a list
     loss_fn: torch.nn.Module
 
     def __init__(self, data: WindowSet, cfg: TrainConfig, costs: dict[str, Any] | None = None):
@@ -132,7 +133,7 @@ class DirectionTask(Task):
     """DOWN / FLAT / UP per horizon, trained with :class:`DirectionalTradingLoss`."""
 
     kind = "direction"
-    part_names = ["ce", "pnl"]
+    part_names = ("ce", "pnl")
 
     def __init__(self, data: WindowSet, cfg: TrainConfig, costs: dict[str, Any] | None = None):
         super().__init__(data, cfg, costs)
