@@ -1,6 +1,6 @@
 # KlineLab: two entry points that work from a fresh clone (Python 3.11 on PATH).
 #   make run   - create .venv, install, import the bundled sample, start the app on 127.0.0.1:8501
-#   make test  - create .venv, install (plus the system packages the tests use, when allowed), run every test
+#   make test  - create .venv, install (plus the system packages the tests use, when allowed), ruff check, run every test
 PYTHON ?= python3.11
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -24,6 +24,7 @@ run: install
 	$(PY) scripts/serve.py
 
 test: install system-deps
+	$(PY) -m ruff check .
 	$(PY) -m pytest
 
 test-fast: install

@@ -63,9 +63,9 @@ def ensure_reference(python: Path) -> Path | None:
         return None
     print(f"creating {DEFAULT_REF.parent.parent} with {YDATA} (first run only) ...", flush=True)
     base = shutil.which("python3.11") or sys.executable
-    r = subprocess.run([base, "-m", "venv", str(DEFAULT_REF.parent.parent)])
+    r = subprocess.run([base, "-m", "venv", str(DEFAULT_REF.parent.parent)], check=False)
     if r.returncode == 0:
-        r = subprocess.run([str(DEFAULT_REF), "-m", "pip", "install", "-q", YDATA, "pyarrow"])
+        r = subprocess.run([str(DEFAULT_REF), "-m", "pip", "install", "-q", YDATA, "pyarrow"], check=False)
     return DEFAULT_REF if r.returncode == 0 and DEFAULT_REF.exists() else None
 
 
@@ -118,7 +118,7 @@ def main() -> int:
         for _ in range(args.repeat):  # the best of --repeat runs, each a complete new report
             stages: list[tuple[float, str]] = []
             t0, c0 = time.perf_counter(), time.process_time()
-            res = analyze(ws, fs.id, args.target, progress=lambda f, m: stages.append((time.perf_counter(), m)))
+            res = analyze(ws, fs.id, args.target, progress=lambda f, m, stages=stages: stages.append((time.perf_counter(), m)))
             runs.append((time.perf_counter() - t0, time.process_time() - c0, t0, stages, res))
         ours, ours_cpu, t0, stages, res = min(runs, key=lambda r: r[0])
         path = Path(res["path"])
@@ -135,7 +135,7 @@ def main() -> int:
             print(f"running ydata-profiling minimal on {table.shape[0]} x {table.shape[1]} ...", flush=True)
             for _ in range(args.repeat):
                 r = subprocess.run([str(ref), "-c", REFERENCE, str(pq), str(tmp / "ydata.html")], capture_output=True,
-                                   text=True)
+                                   text=True, check=False)
                 if r.returncode:
                     print(r.stderr[-3000:])
                     break

@@ -29,13 +29,13 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from engine.backtest.market import load_market  # noqa: E402
-from engine.backtest.metrics import simulation_metrics  # noqa: E402
-from engine.backtest.params import BacktestParams  # noqa: E402
-from engine.backtest.portfolio import simulate  # noqa: E402
-from engine.backtest.signals import finalize_targets, to_signals  # noqa: E402
-from engine.data.sources.sample import import_sample  # noqa: E402
-from storage.workspace import Workspace  # noqa: E402
+from engine.backtest.market import load_market
+from engine.backtest.metrics import simulation_metrics
+from engine.backtest.params import BacktestParams
+from engine.backtest.portfolio import simulate
+from engine.backtest.signals import finalize_targets, to_signals
+from engine.data.sources.sample import import_sample
+from storage.workspace import Workspace
 
 FEES, SLIPPAGE = 0.001, 0.0001
 

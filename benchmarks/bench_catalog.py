@@ -18,8 +18,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from storage.catalog import Catalog  # noqa: E402
-from storage.workspace import Workspace  # noqa: E402
+from storage.catalog import Catalog
+from storage.workspace import Workspace
 
 KINDS = ["ohlcv", "features", "analysis", "model", "stage1", "stage2", "backtest"]
 SYMBOLS = ["BTCUSDT", "ETHUSDT", "SOLUSDT", "BNBUSDT", "XRPUSDT", "DOGEUSDT", "ADAUSDT", "AVAXUSDT", "LINKUSDT", "DOTUSDT"]

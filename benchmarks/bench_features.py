@@ -91,6 +91,7 @@ def ours_pipeline(data: Path) -> tuple[float, dict]:
 
 def reference(frames: dict[str, pd.DataFrame], rows: int, n_symbols: int) -> tuple[float, float, int, int]:
     import reference_features as ref
+
     from engine.features.config import load_config
     from engine.features.targets import best_action_cost
 

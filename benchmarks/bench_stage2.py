@@ -39,11 +39,11 @@ def main() -> int:
     from engine.features.pipeline import build_feature_set
     from engine.stage2.data import load_pair
     from engine.stage2.pipeline import train_stage1_pair, train_stage2_pair
+    from engine.stage2.progress import scoped
     from engine.stage2.stage1 import window_ends
     from engine.stage2.stage1_io import load_stage1
     from engine.stage2.stage1_train import Stage1TrainConfig
     from engine.stage2.stage2 import Stage2Config
-    from engine.stage2.progress import scoped
     from storage.workspace import Workspace
 
     with tempfile.TemporaryDirectory(prefix="bench-stage2-") as tmp, scoped(0, 1, ""):

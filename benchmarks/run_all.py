@@ -7,7 +7,7 @@ here = Path(__file__).resolve().parent
 failed = []
 for script in sorted(here.glob("bench_*.py")):
     print(f"\n=== {script.name} ===", flush=True)
-    r = subprocess.run([sys.executable, str(script)], cwd=here.parent)
+    r = subprocess.run([sys.executable, str(script)], cwd=here.parent, check=False)
     if r.returncode:
         failed.append(script.name)
 if failed:

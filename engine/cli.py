@@ -286,7 +286,7 @@ def _unexpected(e: BaseException) -> int:
 def _install_sigterm() -> None:
     import signal
 
-    def handler(signum, frame):  # noqa: ARG001
+    def handler(signum, frame):
         raise Cancelled("cancelled by the user")
 
     signal.signal(signal.SIGTERM, handler)

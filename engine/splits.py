@@ -77,7 +77,7 @@ class SplitPlan:
         return d
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "SplitPlan":
+    def from_dict(cls, d: dict[str, Any]) -> SplitPlan:
         try:
             return cls(**{f"{k}_{p}": _ts(d[f"{k}_{p}"]) for k in SPLITS for p in ("start", "end")},
                        purge_bars=int(d["purge_bars"]), timeframe=parse_timeframe(d["timeframe"]))

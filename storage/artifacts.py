@@ -8,10 +8,11 @@ cleaned later) and nothing half-written is ever indexed.
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 from config.errors import Conflict, NotFound
 from storage.manifest import MANIFEST, Manifest
@@ -156,7 +157,7 @@ def list_manifests(ws: Workspace, kind: str | None = None) -> list[Manifest]:
             if (d / MANIFEST).is_file():
                 try:
                     out.append(Manifest.read(d))
-                except Exception:  # noqa: BLE001 - a broken manifest is reported by catalog refresh
+                except Exception:  # noqa: BLE001, S112 - a broken manifest is reported by catalog refresh
                     continue
     return out
 

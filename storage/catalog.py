@@ -13,15 +13,17 @@
 from __future__ import annotations
 
 import json
+import math
 import os
-from datetime import datetime, timezone
 import random
 import sys
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import duckdb
 import pandas as pd
@@ -89,7 +91,7 @@ def _ts(value: Any) -> Any:
     if isinstance(value, str):
         try:  # fast path: ISO 8601 as written by the manifests
             t = datetime.fromisoformat(value)
-            return t.astimezone(timezone.utc).replace(tzinfo=None) if t.tzinfo else t
+            return t.astimezone(UTC).replace(tzinfo=None) if t.tzinfo else t
         except ValueError:
             pass
     try:
@@ -107,9 +109,7 @@ def _metric_rows(aid: str, metrics: dict[str, Any], prefix: str = "") -> list[tu
     rows = []
     for k, v in (metrics or {}).items():
         key = f"{prefix}{k}"
-        if isinstance(v, bool):
-            rows.append((aid, key, float(v)))
-        elif isinstance(v, (int, float)) and v == v:
+        if isinstance(v, bool) or isinstance(v, (int, float)) and not math.isnan(v):
             rows.append((aid, key, float(v)))
         elif isinstance(v, dict) and not prefix:
             rows.extend(_metric_rows(aid, v, prefix=f"{k}."))

@@ -8,13 +8,14 @@ every file of the artifact is in place.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import math
 import os
 import tempfile
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +28,7 @@ SCHEMA_VERSION = 1
 
 
 def utc_now_iso() -> str:
-    return datetime.now(timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+    return datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
 def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
@@ -54,11 +55,9 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, float):
         return value if math.isfinite(value) else None
     if hasattr(value, "isoformat"):
-        try:
+        with contextlib.suppress(Exception):  # not a usable isoformat(): fall through to str
             ts = value.isoformat()
             return ts.replace("+00:00", "Z")
-        except Exception:  # noqa: BLE001 - fall through to str
-            pass
     if hasattr(value, "item"):  # numpy scalar
         return _jsonable(value.item())
     if isinstance(value, Path):
@@ -102,7 +101,7 @@ class Manifest:
         return _jsonable(d)
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any], *, source: str = "manifest") -> "Manifest":
+    def from_dict(cls, d: dict[str, Any], *, source: str = "manifest") -> Manifest:
         """A manifest from its JSON form, checked against the one schema (storage.schema): BadInput
         naming the first bad field (wrong type, unsafe file path, bad size / sha256, ...)."""
         from storage.schema import validate_manifest
@@ -117,7 +116,7 @@ class Manifest:
             raise BadInput(f"{source} is malformed: {e}") from e
 
     @classmethod
-    def read(cls, path: Path, *, check_folder: bool = True) -> "Manifest":
+    def read(cls, path: Path, *, check_folder: bool = True) -> Manifest:
         """Read and check ``<dir>/manifest.json``; with ``check_folder`` its id and kind must match the
         folder it lies in (``artifacts/<kind>/<id>/`` or ``jobs/<id>/``)."""
         p = Path(path)

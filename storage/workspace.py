@@ -21,7 +21,7 @@ import os
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from config.errors import BadInput
@@ -48,7 +48,7 @@ def check_id(artifact_id: str) -> str:
 
 def new_id(kind: str, label: str | None = None) -> str:
     """A sortable, unique id such as ``model-20260101-120000-3fa9c2`` (label optional)."""
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     parts = [kind] + ([re.sub(r"[^A-Za-z0-9]+", "-", label).strip("-")] if label else []) + [stamp, secrets.token_hex(3)]
     return "-".join(p for p in parts if p)
 
@@ -58,7 +58,7 @@ class Workspace:
     root: Path
 
     @classmethod
-    def open(cls, root: str | os.PathLike | None = None) -> "Workspace":
+    def open(cls, root: str | os.PathLike | None = None) -> Workspace:
         return cls(Path(root).expanduser().resolve() if root else default_home())
 
     # -- paths -------------------------------------------------------------------------
@@ -107,7 +107,7 @@ class Workspace:
     def exists(self) -> bool:
         return self.artifacts_dir.is_dir()
 
-    def ensure(self) -> "Workspace":
+    def ensure(self) -> Workspace:
         for p in (self.artifacts_dir, self.jobs_dir, self.tmp_dir):
             p.mkdir(parents=True, exist_ok=True)
         return self

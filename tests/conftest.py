@@ -66,7 +66,7 @@ def run_cli(*args: str, env: dict | None = None, timeout: float = 600, cwd: Path
     e = dict(os.environ)
     e.update(env or {})
     return subprocess.run([sys.executable, "-m", "engine", *args], cwd=str(cwd or ROOT), env=e, capture_output=True,
-                          text=True, timeout=timeout)
+                          text=True, timeout=timeout, check=False)
 
 
 @pytest.fixture
@@ -147,4 +147,4 @@ def feature_ws(ws, sample_feature_set):
 # Hub-compatible HTTP server on loopback (Cloud Sync area): fixture `hub_server` with .url, .token
 # (write), .read_token, .fail_next(status, ...), .commits(repo), .files(repo), .seed(repo, {...});
 # it points HF_ENDPOINT (and an already-imported huggingface_hub) at itself. See tests/fixtures/hub_server.py.
-from tests.fixtures.hub_server import hub_server  # noqa: E402,F401
+from tests.fixtures.hub_server import hub_server  # noqa: F401

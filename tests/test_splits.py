@@ -1,6 +1,8 @@
 """The shared splitter: time order, purge gaps between splits, folds, bad requests."""
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -90,7 +92,7 @@ def test_walk_forward_folds_tile_the_future_and_never_train_on_it(mode):
     ts = _bars(2000)
     folds = walk_forward(ts, "1h", n_folds=4, purge_bars=10, mode=mode, train_bars=400)
     assert len(folds) == 4
-    for a, b in zip(folds, folds[1:]):
+    for a, b in itertools.pairwise(folds):
         assert b.test_start == a.test_end + HOUR  # test blocks tile without overlap
     assert folds[-1].test_end == ts.iloc[-1]
     for f in folds:

@@ -3,8 +3,8 @@ every part of the report from the TRAIN rows (drift and distributions also look 
 validation / test rows, as diagnostics only)."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -72,7 +72,7 @@ class AnalysisResult:
                 "mi_rows": self.mi_rows}
 
 
-def _noop(fraction: float, message: str) -> None:  # noqa: ARG001
+def _noop(fraction: float, message: str) -> None:
     return None
 
 

@@ -4,6 +4,7 @@ searchable by a few lines of inline script; nothing is fetched from the network.
 from __future__ import annotations
 
 import html
+import math
 from typing import Any
 
 import pandas as pd
@@ -42,7 +43,7 @@ document.addEventListener('click',e=>{if(e.target.tagName==='TH'&&e.target.close
 
 def _fmt(v: Any) -> str:
     if isinstance(v, float):
-        if v != v:  # NaN
+        if math.isnan(v):
             return ""
         return f"{v:.6g}"
     return str(v)
@@ -85,8 +86,8 @@ def build_html(v: ReportView) -> str:
                      ("validation", f"{split.get('val_start', '')} -> {split.get('val_end', '')}"),
                      ("test", f"{split.get('test_start', '')} -> {split.get('test_end', '')}"),
                      ("purge gap", f"{split.get('purge_bars', '')} bars"), ("created", m.get("created_at", ""))]) + "</table>",
-             '<p class="note">Statistics, importance, outliers, by-class statistics, correlations and exclusions use the '
-             'TRAIN split only; drift compares train with validation and test.</p>',
+             ('<p class="note">Statistics, importance, outliers, by-class statistics, correlations and exclusions use the '
+             'TRAIN split only; drift compares train with validation and test.</p>'),
              "<h2>Summary</h2>",
              _cards([("features", summary.get("n_features", len(v.features))), ("included", len(v.included)),
                      *((r.replace("_", " "), counts[r]) for r in REASONS),
@@ -96,18 +97,18 @@ def build_html(v: ReportView) -> str:
              _cards([(f"class {k}", n) for k, n in m.get("class_counts", {}).items()]),
              _fig(figs.exclusions_bar(counts, len(v.included))),
              f"<h2>Importance (top {len(top)})</h2>",
-             f'<p class="note">Mutual information on {summary.get("mi_rows", "?")} train rows (sample cap '
-             f'{opts.get("mi_max_rows", "?")}), ANOVA F-score on all train rows; combined = mean of the normalised scores.</p>',
+             (f'<p class="note">Mutual information on {summary.get("mi_rows", "?")} train rows (sample cap '
+             f'{opts.get("mi_max_rows", "?")}), ANOVA F-score on all train rows; combined = mean of the normalised scores.</p>'),
              _fig(figs.importance_bar(v.importance, top_n, reason_of)),
              table(v.importance.head(top_n).assign(excluded=lambda d: d["feature"].map(lambda f: reason_of.get(f, ""))), "imp")]
     if len(v.distributions):
         binned = set(v.distributions["feature"])
-        parts += ["<h2>Distributions</h2>", '<p class="note">Share of rows per bin for train, validation and test; '
-                  'choose a feature in the menu (top features by importance).</p>',
+        parts += ["<h2>Distributions</h2>", ('<p class="note">Share of rows per bin for train, validation and test; '
+                  'choose a feature in the menu (top features by importance).</p>'),
                   _fig(figs.distributions_dropdown(v.distributions, [f for f in top if f in binned]))]
     if {"q25", "q75"} <= set(v.by_class.columns):
-        parts += ["<h2>By class</h2>", '<p class="note">Box = quartiles, whiskers = 5%/95%, dashed = mean; '
-                  'separation = eta² (share of variance explained by the class).</p>',
+        parts += ["<h2>By class</h2>", ('<p class="note">Box = quartiles, whiskers = 5%/95%, dashed = mean; '
+                  'separation = eta² (share of variance explained by the class).</p>'),
                   _fig(figs.by_class_dropdown(v.by_class, top))]
     if len(v.corr):
         cf = [f for f in top if f in v.corr.index]
@@ -118,8 +119,8 @@ def build_html(v: ReportView) -> str:
     if len(v.drift):
         flagged = v.drift.sort_values(["drifted", "psi_test"], ascending=[False, False])
         parts += ["<h2>Drift (train vs validation / test)</h2>",
-                  f'<p class="note">Flagged when PSI &gt; {opts.get("psi_threshold", 0.2)} or KS statistic &gt; '
-                  f'{opts.get("ks_threshold", 0.1)} in either split.</p>',
+                  (f'<p class="note">Flagged when PSI &gt; {opts.get("psi_threshold", 0.2)} or KS statistic &gt; '
+                  f'{opts.get("ks_threshold", 0.1)} in either split.</p>'),
                   _fig(figs.drift_bar(v.drift, top_n, float(opts.get("psi_threshold", 0.2)))),
                   table(flagged, "drift", filter_box=True)]
     parts.append("<h2>Exclusions</h2><ul class='reasons'>")
@@ -130,8 +131,8 @@ def build_html(v: ReportView) -> str:
         parts.append(f"<li><b>{esc(title)}</b>: {len(feats)}</li>")
     parts.append("</ul>")
     parts.append(table(v.exclusions, "excl", filter_box=True))
-    parts += [f"<details><summary>Included features ({len(v.included)}): the whitelist training uses</summary>"
-              f"<p>{esc(', '.join(v.included))}</p></details>",
+    parts += [(f"<details><summary>Included features ({len(v.included)}): the whitelist training uses</summary>"
+              f"<p>{esc(', '.join(v.included))}</p></details>"),
               f"<h2>All statistics ({len(v.statistics)} features)</h2>", table(v.statistics, "stats", filter_box=True),
               "<details><summary>Statistics by class</summary>" + table(v.by_class, "bycls", filter_box=True) + "</details>"]
     title = esc(f"Feature analysis {m.get('report_id', '')}")

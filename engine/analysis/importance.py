@@ -20,9 +20,8 @@ Missing / infinite feature values are imputed with the feature's train median fo
 """
 from __future__ import annotations
 
-import warnings
-
 import os
+import warnings
 
 import numpy as np
 import pandas as pd

@@ -8,17 +8,18 @@ created, so a refused request writes nothing."""
 from __future__ import annotations
 
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
 from config.errors import BadInput
-from engine.data.canonical import parse_utc
 from engine.analysis.core import CLASS_TYPES, TARGET_TYPES, AnalysisInput, AnalysisResult, run_analysis
 from engine.analysis.exclusions import write_excluded, write_included
 from engine.analysis.html import build_html
 from engine.analysis.options import AnalysisOptions
 from engine.analysis.view import EXCLUDED_TXT, FILES, HTML, INCLUDED_TXT, PLOTS, ReportView, report_meta
+from engine.data.canonical import parse_utc
 from engine.splits import SplitPlan, chronological_split
 from storage.artifacts import artifact_path, create_artifact
 from storage.workspace import Workspace, new_id

@@ -9,12 +9,12 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.ticker import MaxNLocator  # noqa: E402
-import numpy as np  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.ticker import MaxNLocator
 
-from engine.analysis.view import ReportView  # noqa: E402
-from engine.plots.analysis import SPLIT_COLORS  # noqa: E402
+from engine.analysis.view import ReportView
+from engine.plots.analysis import SPLIT_COLORS
 
 DPI = 90
 

@@ -68,13 +68,13 @@ class ReportView:
         return card
 
     @classmethod
-    def from_result(cls, r: AnalysisResult, meta: dict[str, Any]) -> "ReportView":
+    def from_result(cls, r: AnalysisResult, meta: dict[str, Any]) -> ReportView:
         return cls(meta=meta, statistics=r.statistics, importance=r.importance, outliers=r.outliers,
                    by_class=r.by_class, pairs=r.pairs, drift=r.drift, distributions=r.distributions,
                    exclusions=r.exclusions.table(), corr=r.corr_frame(), included=list(r.exclusions.included))
 
     @classmethod
-    def read(cls, folder: Path, meta: dict[str, Any]) -> "ReportView":
+    def read(cls, folder: Path, meta: dict[str, Any]) -> ReportView:
         """Read a report folder.  The seed's five files are required; the others (added by
         KlineLab) are optional so reports made by the seed's scripts open too."""
         folder = Path(folder)

@@ -8,8 +8,8 @@ import pandas as pd
 
 from config.errors import BadInput
 from engine.backtest.sources import utc_index
-from engine.data.timeframes import tf_seconds
 from engine.data.store import load_candles, load_funding, series_id
+from engine.data.timeframes import tf_seconds
 from storage.workspace import Workspace
 
 

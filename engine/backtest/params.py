@@ -108,7 +108,7 @@ class BacktestParams:
     symbols: list[str] = field(default_factory=list)
     direction_default: bool = False  # set by resolve_direction: the direction came from the cost model
 
-    def validated(self) -> "BacktestParams":
+    def validated(self) -> BacktestParams:
         """A checked copy (dates parsed to UTC timestamps); raises BadInput naming the bad value."""
         p = replace(self, symbols=[s.strip().upper() for s in self.symbols if s and s.strip()])
         costs = load_costs()
@@ -226,7 +226,7 @@ def parse_grid(text: str | list | None, what: str) -> list[float | None]:
             a, b, s = (_finite(x, what) for x in bits)
             if s <= 0 or b < a:
                 raise BadInput(f"bad {what} range {part!r}: the step must be positive and stop >= start")
-            n = int(math.floor((b - a) / s + 1e-9)) + 1
+            n = math.floor((b - a) / s + 1e-9) + 1
             if n > 10_000:
                 raise BadInput(f"{what} range {part!r} has {n} points (at most 10,000)")
             out += [round(a + i * s, 12) for i in range(n)]

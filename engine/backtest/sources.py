@@ -289,7 +289,7 @@ def _read_predictions(ws: Workspace, m: Manifest, mtype: str) -> pd.DataFrame:
         raise NotFound(f"model {m.id} has no {PREDICTIONS}", hint="training stores its test-split predictions there")
     try:
         df = pd.read_parquet(path)
-    except Exception as e:  # noqa: BLE001 - any unreadable file is the user's bad input
+    except Exception as e:  # any unreadable file is the user's bad input
         raise BadInput(f"cannot read {path}: {e}") from e
     missing = [c for c in ("timestamp", "symbol") if c not in df.columns]
     if missing:

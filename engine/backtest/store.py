@@ -49,7 +49,7 @@ def costs_text(c: dict | None) -> str:
             f"({c.get('direction_source')})")
 
 
-def metrics_table(runs: list["Backtest"]) -> pd.DataFrame:
+def metrics_table(runs: list[Backtest]) -> pd.DataFrame:
     """Rows = metrics (labelled), one formatted column per run."""
     rows = {}
     for k in COMPARE_METRICS:

@@ -143,7 +143,7 @@ def _numeric(s: pd.Series, col: str, name: str) -> np.ndarray:
     if pd.api.types.is_numeric_dtype(s):
         return s.to_numpy(dtype="float64", na_value=np.nan)
     conv = pd.to_numeric(s, errors="coerce")
-    bad = conv.isna() & s.notna() & (s.astype("string").str.strip().str.lower().isin(["", "nan", "null", "none", "na"]) == False)  # noqa: E712
+    bad = conv.isna() & s.notna() & (s.astype("string").str.strip().str.lower().isin(["", "nan", "null", "none", "na"]) == False)
     if bad.any():
         i = int(np.flatnonzero(bad.to_numpy())[0])
         raise BadInput(f"{name}: column {col!r} has text where numbers belong ({int(bad.sum())} values; row {i + 1}: {str(s.iloc[i])[:40]!r})")
@@ -235,7 +235,7 @@ def _localize(idx: pd.DatetimeIndex, name: str, timezone: str | None, require_tz
         return idx.as_unit("ns").asi8.copy()
     try:
         loc = idx.tz_localize(tz, ambiguous="raise", nonexistent="raise")
-    except Exception as e:  # noqa: BLE001 - pytz/zoneinfo raise several types
+    except Exception as e:  # pytz/zoneinfo raise several types
         msg = str(e)
         if "unknown" in msg.lower() or "not a valid" in msg.lower() or "no time zone" in msg.lower():
             raise BadInput(f"unknown timezone {timezone!r}", hint="use an IANA name such as UTC, Europe/Athens, Etc/GMT-2") from e
@@ -289,5 +289,5 @@ def normalize(raw: pd.DataFrame, name: str, *, timezone: str | None = None, mapp
 def _check_tz(tz: str) -> None:
     try:
         pd.Timestamp("2024-01-01").tz_localize(tz)
-    except Exception as e:  # noqa: BLE001
+    except Exception as e:
         raise BadInput(f"unknown timezone {tz!r}", hint="use an IANA name such as UTC, Europe/Athens, Etc/GMT-2") from e

@@ -280,5 +280,14 @@ def available(ws: Workspace, timeframe: str | None = None) -> list[tuple[str, st
     return list(zip(cov.symbol, cov.timeframe))
 
 
-__all__ = ["series_id", "funding_id", "save_series", "load_candles", "load_funding", "coverage", "available",
-           "BadInput", "data_hash"]
+__all__ = [
+    "BadInput",
+    "available",
+    "coverage",
+    "data_hash",
+    "funding_id",
+    "load_candles",
+    "load_funding",
+    "save_series",
+    "series_id",
+]

@@ -243,4 +243,4 @@ def drop_open_last_bar(df: pd.DataFrame, tf: str, now: float | None = None) -> p
     return df[df["timestamp"] + step <= cutoff] if len(df) else df
 
 
-__all__ = ["Report", "Finding", "validate", "find_gaps", "drop_open_last_bar", "PRICE"]
+__all__ = ["PRICE", "Finding", "Report", "drop_open_last_bar", "find_gaps", "validate"]

@@ -8,8 +8,8 @@ The audit runs on the last ``window`` bars of each symbol (the build records it 
 so a deliberately leaking definition can be audited in tests the same way."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 import pandas as pd

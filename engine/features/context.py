@@ -28,7 +28,7 @@ class Bars:
     _cache: dict = field(default_factory=dict, repr=False)
 
     @classmethod
-    def from_frame(cls, symbol: str, timeframe: str, df: pd.DataFrame, funding: pd.DataFrame | None = None) -> "Bars":
+    def from_frame(cls, symbol: str, timeframe: str, df: pd.DataFrame, funding: pd.DataFrame | None = None) -> Bars:
         from engine.data.canonical import ts_ns
 
         opt = {}
@@ -54,14 +54,14 @@ class Bars:
             ins.add("funding_rate")
         return ins
 
-    def truncated(self, end_ns: int) -> "Bars":
+    def truncated(self, end_ns: int) -> Bars:
         """The bars with open time <= end_ns (what was known at that bar's close)."""
         k = int(np.searchsorted(self.ts, end_ns, side="right"))
         f = None if self.funding is None else self.funding[self.funding["timestamp"] <= end_ns]
         return Bars(self.symbol, self.timeframe, self.ts[:k], self.open[:k], self.high[:k], self.low[:k],
                     self.close[:k], self.volume[:k], {c: a[:k] for c, a in self.optional.items()}, f)
 
-    def sliced(self, start: int, stop: int) -> "Bars":
+    def sliced(self, start: int, stop: int) -> Bars:
         f = None
         if self.funding is not None:
             f = self.funding[self.funding["timestamp"] <= self.ts[stop - 1]] if stop > start else self.funding.iloc[:0]
@@ -98,7 +98,7 @@ class Universe:
 
     @classmethod
     def build(cls, bars: dict[str, Bars], timeframe: str, btc: str | None, reference: dict[str, Bars],
-              sectors: dict[str, str]) -> "Universe":
+              sectors: dict[str, str]) -> Universe:
         allb = {**bars, **{k: v for k, v in reference.items() if k not in bars}}
         step = tf_seconds(timeframe) * NS
         t0 = min(int(b.ts[0]) for b in allb.values())

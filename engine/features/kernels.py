@@ -14,7 +14,7 @@ import numpy as np
 from numba import njit
 
 # numba kernels are compiled once and cached on disk (__pycache__), nogil so threads can overlap them
-JIT = dict(cache=True, nogil=True)
+JIT = {"cache": True, "nogil": True}
 
 
 def shift(x: np.ndarray, k: int) -> np.ndarray:
@@ -150,7 +150,7 @@ def _linfit_rss(y, start, s):
     syy_c = syy - s * ybar * ybar
     sty_c = sty - tbar * sy
     rss = syy_c - sty_c * sty_c / stt
-    return rss if rss > 0.0 else 0.0
+    return max(0.0, rss)
 
 
 @njit(**JIT)
@@ -265,10 +265,8 @@ def _rs_hurst(x, sizes, log_ers):
             for i in range(n):
                 d = x[st + i] - m
                 cum += d
-                if cum > mx:
-                    mx = cum
-                if cum < mn:
-                    mn = cum
+                mx = max(mx, cum)
+                mn = min(mn, cum)
                 ss += d * d
             sd = math.sqrt(ss / n)
             if sd > 0:

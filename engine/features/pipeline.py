@@ -14,9 +14,9 @@ import json
 import math
 import os
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -364,8 +364,8 @@ def build_feature_set(ws: Workspace, symbols, timeframe: str, *, families=None, 
         d.path(AUDIT_FILE).write_text(json.dumps(_jsonable(audit_doc), indent=1))
         m = d.manifest
         m.start, m.end = first.isoformat(), last.isoformat()
-        m.metrics = {"n_features": len(names), "n_targets": len(TARGET_NAMES), "rows": int(len(all_ts)),
-                     "n_leaking": len(leaking), "pivots": int(len(zz_all)),
+        m.metrics = {"n_features": len(names), "n_targets": len(TARGET_NAMES), "rows": len(all_ts),
+                     "n_leaking": len(leaking), "pivots": len(zz_all),
                      "build_seconds": round(time.perf_counter() - t_start, 2)}
         m.extra = {
             "feature_names": names,

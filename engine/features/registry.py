@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Callable, Iterable
 
 from config.errors import BadInput
 
@@ -61,7 +61,7 @@ class Family:
     scope: str = "symbol"
     features: list[FeatureDef] = field(default_factory=list)
 
-    def declare(self, rows: Iterable[tuple]) -> "Family":
+    def declare(self, rows: Iterable[tuple]) -> Family:
         """Rows ``(name, lookback, inputs, description)``; inputs is a space-separated string."""
         for name, lookback, inputs, description in rows:
             ins = tuple(inputs.split())

@@ -55,13 +55,10 @@ def submit(ws: Workspace, args: list[str], *, name: str = "", parents: list[str]
     pypath = child_env.get("PYTHONPATH", "")
     child_env["PYTHONPATH"] = str(ROOT) + (os.pathsep + pypath if pypath else "")
     with locked(ws, job_id):
-        log = open(d / "log.txt", "ab")
-        try:
+        with open(d / "log.txt", "ab") as log:  # the child holds its own copy of the descriptor
             proc = subprocess.Popen([sys.executable, "-m", "engine", *command], cwd=str(ROOT), env=child_env,
                                     stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                                     start_new_session=True)
-        finally:
-            log.close()
         st = read_state(ws, job_id)
         st.pid = proc.pid
         st.proc_start = proc_start_time(proc.pid)
@@ -100,7 +97,7 @@ def list_jobs(ws: Workspace, *, status: str | None = None, limit: int | None = N
             continue
         try:
             st = get(ws, d.name)
-        except Exception:  # noqa: BLE001 - a broken state file is skipped, not fatal for the listing
+        except Exception:  # noqa: BLE001, S112 - a broken state file is skipped, not fatal for the listing
             continue
         if status and st.status != status:
             continue

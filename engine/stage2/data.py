@@ -17,13 +17,12 @@ import numpy as np
 import pandas as pd
 
 from config.errors import BadInput, NotFound
-from engine.data.canonical import REQUIRED, OPTIONAL, ts_ns
+from engine.data.canonical import ts_ns
 from engine.data.names import check_symbol
 from engine.data.timeframes import parse_timeframe, tf_seconds
 from storage.workspace import Workspace
 
 LABEL_NAMES = ["HH", "LH", "HL", "LL"]  # Stage 2 classes 0..3 (never 1..4)
-CANDLE_COLUMNS = REQUIRED + OPTIONAL
 
 
 @dataclass

@@ -11,11 +11,11 @@ import pandas as pd
 from config.errors import BadInput
 from engine.data.names import check_symbol
 from engine.data.timeframes import parse_timeframe
-from engine.stage2.progress import progress
 from engine.splits import SplitPlan, chronological_split
 from engine.stage2 import evidence as ev
 from engine.stage2 import stage2 as s2
 from engine.stage2.data import PairData, latest_featureset, latest_stage1, load_pair
+from engine.stage2.progress import progress
 from engine.stage2.stage1 import window_ends
 from engine.stage2.stage1_io import load_stage1, stage1_folder
 from engine.stage2.stage1_train import PROBA_FILE, Stage1TrainConfig, save_stage1, train_stage1
@@ -55,7 +55,7 @@ def stage1_probabilities(ws: Workspace, stage1_id: str, pair: PairData) -> tuple
     trained here): ``how["oof"]`` True and ``how["oof_mask"]`` marks those rows.  Otherwise
     ``how["oof"]`` is False and ``how["oof_note"]`` says why (imported: trained elsewhere, so
     out-of-fold probabilities are impossible)."""
-    folder, man = stage1_folder(ws, stage1_id)
+    _folder, man = stage1_folder(ws, stage1_id)
     classes = man.extra.get("class_names")
     stored = ws.artifact_dir("stage1", stage1_id) / PROBA_FILE
     if classes and stored.is_file() and _stage1_featureset(man) == pair.featureset_id:

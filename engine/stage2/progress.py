@@ -2,8 +2,8 @@
 same run is one slice of the batch's 0..1 (``scoped``), so the job's bar never jumps back."""
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 from engine.progress import progress as _job_progress
 

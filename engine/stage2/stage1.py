@@ -363,7 +363,7 @@ class Stage1Model:
 
     @classmethod
     def load(cls, folder: Path, *, feature_names: list[str] | None = None,
-             sequence_length: int | None = None, model_file: str = MODEL_FILE) -> "Stage1Model":
+             sequence_length: int | None = None, model_file: str = MODEL_FILE) -> Stage1Model:
         folder = Path(folder)
         params = read_params(folder / PARAMS_FILE)
         h5 = load_keras_h5(folder / model_file)

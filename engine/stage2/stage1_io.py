@@ -9,17 +9,29 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from config.errors import BadInput, NotFound
 from engine.data.names import check_symbol
 from engine.data.timeframes import parse_timeframe
 from engine.stage2.progress import progress
-from engine.stage2.stage1 import (MODEL_FILE, PARAMS_FILE, Stage1Model, examine, hub_dir, is_finite_number,
-                                  load_keras_h5, model_shapes, model_summary, read_params, resolve_spec)
+from engine.stage2.stage1 import (
+    MODEL_FILE,
+    PARAMS_FILE,
+    Stage1Model,
+    examine,
+    hub_dir,
+    is_finite_number,
+    load_keras_h5,
+    model_shapes,
+    model_summary,
+    read_params,
+    resolve_spec,
+)
 from storage.artifacts import create_artifact, read_manifest
 from storage.manifest import write_json_atomic
 from storage.workspace import Workspace
@@ -81,7 +93,7 @@ def _download(repo_id: str, symbol: str, timeframe: str, dest: Path, *, revision
         progress(0.05 + 0.1 * i, f"downloading {folder}/{name} from {repo_id}")
         try:
             hf_hub_download(repo_id, f"{folder}/{name}", repo_type=repo_type, revision=revision, local_dir=dest)
-        except Exception as e:  # noqa: BLE001 - mapped onto a KlineLab error that names the cause
+        except Exception as e:  # mapped onto a KlineLab error that names the cause
             raise hub_errors(e, f"{repo_id}/{folder}/{name}") from e
     return dest / folder
 

@@ -27,12 +27,23 @@ import numpy as np
 import pandas as pd
 
 from config.errors import BadInput
-from engine.stage2.progress import progress
 from engine.splits import chronological_split
 from engine.stage2.data import PairData
 from engine.stage2.filtering import pass_rates, split_metrics, threshold_for_rate
-from engine.stage2.stage1 import (CLASS_NAMES, MODEL_FILE, PARAMS_FILE, Stage1Model, Stage1Params, Stage1Spec,
-                                  hub_dir, model_summary, predict_proba, signal_probability, window_ends)
+from engine.stage2.progress import progress
+from engine.stage2.stage1 import (
+    CLASS_NAMES,
+    MODEL_FILE,
+    PARAMS_FILE,
+    Stage1Model,
+    Stage1Params,
+    Stage1Spec,
+    hub_dir,
+    model_summary,
+    predict_proba,
+    signal_probability,
+    window_ends,
+)
 from storage.artifacts import create_artifact
 from storage.manifest import write_json_atomic
 from storage.workspace import Workspace
@@ -56,7 +67,7 @@ class Stage1TrainConfig:
     seed: int = 42
     oof_folds: int = 4  # time-ordered folds for the out-of-fold probabilities of the train split
 
-    def check(self) -> "Stage1TrainConfig":
+    def check(self) -> Stage1TrainConfig:
         if self.classes not in CLASS_NAMES:
             raise BadInput(f"Stage 1 has 2 or 5 classes, not {self.classes}")
         for name, lo in (("sequence_length", 1), ("units", 1), ("epochs", 1), ("batch_size", 1), ("patience", 0),
@@ -202,7 +213,7 @@ def train_stage1(pair: PairData, cfg: Stage1TrainConfig) -> dict[str, Any]:
     return {"model": Stage1Model(model, spec, params), "plan": plan, "split": split, "proba": proba, "metrics": metrics,
             "oof": oof, "oof_fold": oof_fold, "oof_info": oof_info,
             "history": history, "suggested_threshold": suggested, "class_weight": class_weight,
-            "windows": {s: int(len(e)) for s, e in ends.items()},
+            "windows": {s: len(e) for s, e in ends.items()},
             "pass_rates": pass_rates(sig, split, suggested) if suggested is not None else {}}
 
 
@@ -297,7 +308,7 @@ def save_stage1(ws: Workspace, pair: PairData, cfg: Stage1TrainConfig, res: dict
         d.manifest.extra = spec_extra(m) | {"split": res["plan"].to_dict(), "windows": res["windows"],
                                             "class_weights": params_doc["class_weights"],
                                             "suggested_threshold": res["suggested_threshold"],
-                                            "pass_rates": res["pass_rates"], "epochs_run": int(len(res["history"])),
+                                            "pass_rates": res["pass_rates"], "epochs_run": len(res["history"]),
                                             "oof": res.get("oof_info"),
                                             "test_prediction": m.test_prediction()}
         d.manifest.start = pair.frame["timestamp"].iloc[0]
@@ -308,5 +319,5 @@ def save_stage1(ws: Workspace, pair: PairData, cfg: Stage1TrainConfig, res: dict
             "timeframe": pair.timeframe, "featureset_id": pair.featureset_id, "feature_names": m.spec.feature_names,
             "sequence_length": m.spec.sequence_length, "class_names": m.spec.class_names, "metrics": res["metrics"],
             "suggested_threshold": res["suggested_threshold"], "pass_rates": res["pass_rates"],
-            "windows": res["windows"], "epochs_run": int(len(res["history"])), "split": res["plan"].to_dict(),
+            "windows": res["windows"], "epochs_run": len(res["history"]), "split": res["plan"].to_dict(),
             "oof": res.get("oof_info")}

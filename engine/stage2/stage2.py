@@ -31,11 +31,11 @@ import numpy as np
 import pandas as pd
 
 from config.errors import BadInput
-from engine.stage2.progress import progress
 from engine.splits import SPLITS, SplitPlan, time_ordered_kfold
 from engine.stage2 import evidence as ev
 from engine.stage2.data import LABEL_NAMES, PairData, label_counts
 from engine.stage2.filtering import check_threshold, pass_rates, signal_mask, threshold_for_rate
+from engine.stage2.progress import progress
 from engine.stage2.stage1 import signal_probability
 
 MODEL_FILE = "model.txt"
@@ -68,7 +68,7 @@ class Stage2Config:
     min_train_samples: int = 30
     seed: int = 42
 
-    def check(self) -> "Stage2Config":
+    def check(self) -> Stage2Config:
         check_threshold(self.threshold)
         if self.pass_rate is not None and not 0 < self.pass_rate < 1:
             raise BadInput(f"target pass rate must be between 0 and 1 (exclusive), got {self.pass_rate}")
@@ -138,7 +138,7 @@ def classification_metrics(y: np.ndarray, pred: np.ndarray) -> dict[str, Any]:
     if len(y) == 0:
         return {"n": 0}
     labels = list(range(4))
-    return {"n": int(len(y)), "accuracy": float(accuracy_score(y, pred)),
+    return {"n": len(y), "accuracy": float(accuracy_score(y, pred)),
             "f1_macro": float(f1_score(y, pred, labels=labels, average="macro", zero_division=0)),
             "precision_macro": float(precision_score(y, pred, labels=labels, average="macro", zero_division=0)),
             "recall_macro": float(recall_score(y, pred, labels=labels, average="macro", zero_division=0)),
@@ -205,7 +205,7 @@ def train_stage2(pair: PairData, proba: np.ndarray, stage1_classes: list[str], p
     counts = {"bars": pair.n, "scored": int(np.isfinite(sig_prob).sum()), "signals": int(signals.sum()),
               "samples": int(samples.sum()), "threshold": float(threshold),
               "threshold_chosen_on": "validation" if cfg.pass_rate is not None else "given",
-              "per_split": {s: rates[s] | {"samples": int(len(idx[s])), "labels": label_counts(y_all[idx[s]])}
+              "per_split": {s: rates[s] | {"samples": len(idx[s]), "labels": label_counts(y_all[idx[s]])}
                             for s in SPLITS}}
     short = [f"{s} {len(idx[s])}" for s in SPLITS if len(idx[s]) < (cfg.min_train_samples if s == "train" else 5)]
     if short:
@@ -287,7 +287,7 @@ def cross_validate(pair: PairData, X: np.ndarray, y: np.ndarray, dev_rows: np.nd
     for j, (tr, va) in enumerate(folds, start=1):
         booster, scaler = _fit(X[dev_rows[tr]], y[dev_rows[tr]], names, cfg, rounds=rounds)
         m = classification_metrics(y[dev_rows[va]], _predict(booster, scaler, X[dev_rows[va]]).argmax(axis=1))
-        rows.append({"fold": j, "n_train": int(len(tr)), "n_val": int(len(va)),
+        rows.append({"fold": j, "n_train": len(tr), "n_val": len(va),
                      "train_start": pd.Timestamp(ts[tr].min()), "train_end": pd.Timestamp(ts[tr].max()),
                      "val_start": pd.Timestamp(ts[va].min()), "val_end": pd.Timestamp(ts[va].max()),
                      "accuracy": m["accuracy"], "f1_macro": m["f1_macro"], "precision_macro": m["precision_macro"],
@@ -296,7 +296,7 @@ def cross_validate(pair: PairData, X: np.ndarray, y: np.ndarray, dev_rows: np.nd
 
 
 def cv_summary(cv: pd.DataFrame) -> dict[str, Any]:
-    out: dict[str, Any] = {"folds": int(len(cv))}
+    out: dict[str, Any] = {"folds": len(cv)}
     for col in ("accuracy", "f1_macro"):
         v = cv[col].to_numpy(dtype="float64")
         out[col] = {"mean": float(v.mean()), "std": float(v.std(ddof=0)), "min": float(v.min()), "max": float(v.max())}

@@ -21,7 +21,7 @@ import json
 import os
 import shutil
 import tarfile
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -108,7 +108,7 @@ def create(ws: Workspace, kind: str, *, ids: list[str] | None = None, include_ti
         entries.append((f"{base}/{MANIFEST}", d / MANIFEST, (d / MANIFEST).stat().st_size, sha256_file(d / MANIFEST)))
     troot = ws.ticks_dir
     entries += [(f"raw/ticks/{p.relative_to(troot).as_posix()}", p, p.stat().st_size, sha256_file(p)) for p in ticks]
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%d_%H%M%S")
+    stamp = datetime.now(UTC).strftime("%Y%m%d_%H%M%S")
     fname = name or (f"training_data_{stamp}.tar.gz" if kind == "training" else f"results_{stamp}.tar.gz")
     if "/" in fname or not fname.endswith((".tar.gz", ".tgz")):
         raise BadInput(f"archive name {fname!r}: a plain file name ending in .tar.gz")
@@ -124,7 +124,7 @@ def create(ws: Workspace, kind: str, *, ids: list[str] | None = None, include_ti
         with tarfile.open(target, "w:gz", compresslevel=compresslevel, format=tarfile.PAX_FORMAT) as tar:
             raw = json.dumps(index, indent=1).encode()
             ti = tarfile.TarInfo(INDEX)
-            ti.size, ti.mtime, ti.mode = len(raw), int(datetime.now(timezone.utc).timestamp()), 0o644
+            ti.size, ti.mtime, ti.mode = len(raw), int(datetime.now(UTC).timestamp()), 0o644
             tar.addfile(ti, io.BytesIO(raw))
             for arcname, src, size, _sha in entries:
                 _progress(span, done / total * 0.95, f"archiving {arcname}")

@@ -98,9 +98,7 @@ class Selection:
             return False
         if self.symbols and not set(self.symbols) & set(symbols or []):
             return False
-        if self.timeframes and timeframe not in self.timeframes:
-            return False
-        return True
+        return not (self.timeframes and timeframe not in self.timeframes)
 
     def to_dict(self) -> dict:
         return {"ids": self.ids, "symbols": self.symbols, "timeframes": self.timeframes, "scalers": self.scalers,

@@ -12,9 +12,10 @@ from __future__ import annotations
 import os
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, TypeVar
+from typing import Any, TypeVar
 
 from config.errors import BadInput, Conflict, KlineLabError, NotFound, Refused, RemoteError
 
@@ -122,7 +123,7 @@ class Hub:
     _api: Any = field(default=None, init=False, repr=False)
 
     @classmethod
-    def connect(cls, *, endpoint_url: str | None = None, token: str | None = None, token_file: str | None = None) -> "Hub":
+    def connect(cls, *, endpoint_url: str | None = None, token: str | None = None, token_file: str | None = None) -> Hub:
         return cls(endpoint(endpoint_url), resolve_token(token, token_file))
 
     @property
@@ -164,7 +165,7 @@ class Hub:
             return retrying(fn, *args, **kw)
         except KlineLabError:
             raise
-        except Exception as e:  # noqa: BLE001 - mapped here
+        except Exception as e:  # mapped here
             raise hub_error(e, what, self.url) from e
 
     # -- the calls KlineLab makes ------------------------------------------------------

@@ -25,8 +25,19 @@ from config.errors import BadInput, Conflict, KlineLabError, NotFound, Refused
 from engine.progress import progress
 from engine.sync import history
 from engine.sync.adopt import safe_relpath
-from engine.sync.groups import (GROUPS, KEEP, Group, LocalFile, Selection, artifact_folder, get_group, local_files,
-                                parse_kline_path, parse_v1_path, ticks_dir)
+from engine.sync.groups import (
+    GROUPS,
+    KEEP,
+    Group,
+    LocalFile,
+    Selection,
+    artifact_folder,
+    get_group,
+    local_files,
+    parse_kline_path,
+    parse_v1_path,
+    ticks_dir,
+)
 from engine.sync.hub_client import Hub, check_repo_id
 from storage.manifest import MANIFEST, Manifest, sha256_file
 from storage.workspace import Workspace

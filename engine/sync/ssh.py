@@ -20,16 +20,17 @@ import hashlib
 import json
 import logging
 import os
-import queue
 import posixpath
+import queue
 import shlex
 import socket
 import stat
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from config.bounded import check_small_file, read_small_text, short_repr
 from config.errors import BadInput, KlineLabError, NotFound, Refused, RemoteError
@@ -208,7 +209,7 @@ def _socket(profile: HostProfile, timeout: float) -> socket.socket:
     except ConnectionRefusedError:
         raise RemoteError(f"{profile.label}: connection refused: nothing listens on port {profile.port}",
                           hint="is the machine running and its SSH server started? is the port right?") from None
-    except (socket.timeout, TimeoutError):
+    except TimeoutError:
         raise RemoteError(f"{profile.label}: no answer within {timeout:.0f} s (machine off, wrong address or a firewall)",
                           hint="check that the machine is running and reachable") from None
     except OSError as e:
@@ -322,7 +323,7 @@ def connect(ws: Workspace, profile: HostProfile, *, password: str | None = None,
     client = paramiko.SSHClient()
     client.set_missing_host_key_policy(RefuseUnknown())
     hk = _known_hosts(ws)
-    for name in hk.keys():
+    for name in hk:
         for ktype, key in hk[name].items():
             client.get_host_keys().add(name, ktype, key)
     sock = _socket(profile, timeout)
@@ -352,7 +353,7 @@ def connect(ws: Workspace, profile: HostProfile, *, password: str | None = None,
         client.close()
         raise RemoteError(f"{profile.label}: SSH handshake failed: {e}",
                           hint="is it an SSH server, and is the port right?") from None
-    except (socket.timeout, TimeoutError):
+    except TimeoutError:
         client.close()
         raise RemoteError(f"{profile.label}: timed out during the SSH handshake") from None
     except OSError as e:
@@ -377,7 +378,7 @@ def run_command(client, command: str, *, timeout: float | None = 600, check: boo
                 break
             time.sleep(0.01)
         rc = chan.recv_exit_status()
-    except socket.timeout:
+    except TimeoutError:
         raise RemoteError(f"remote command timed out after {timeout} s: {command[:120]}") from None
     finally:
         chan.close()
@@ -425,7 +426,7 @@ class _FollowingHash:
                     break
                 out += b
             ok = self.chan.recv_exit_status() == 0
-        except socket.timeout:
+        except TimeoutError:
             return None
         digest = out.decode("ascii", "replace").strip()
         return digest if ok and len(digest) == 64 else None

@@ -13,6 +13,7 @@ schema library would be one more dependency for this alone.
 from __future__ import annotations
 
 import dataclasses
+import math
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -159,7 +160,7 @@ class TrainConfig:
     def to_yaml(self) -> str:
         return yaml.safe_dump(self.to_dict(), sort_keys=False)
 
-    def check_for(self, model: str) -> "TrainConfig":
+    def check_for(self, model: str) -> TrainConfig:
         """Checks that need several fields together or the model kind."""
         if model not in MODELS:
             raise BadInput(f"unknown model {model!r}", hint="use patchtst or direction")
@@ -201,7 +202,7 @@ def _type_name(tp: Any) -> str:
     origin = typing.get_origin(tp)
     if origin is Literal:
         return "one of " + ", ".join(map(str, typing.get_args(tp)))
-    if origin in (typing.Union, getattr(__import__("types"), "UnionType")):
+    if origin in (typing.Union, __import__("types").UnionType):
         args = [a for a in typing.get_args(tp) if a is not type(None)]
         return _type_name(args[0]) + " or null"
     if origin is list:
@@ -218,10 +219,10 @@ def _convert(value: Any, tp: Any, where: str, meta: dict) -> Any:
     origin = typing.get_origin(tp)
     # the message shows a bounded repr (a YAML alias bomb or a huge list must not be formatted in full)
     bad = BadInput(f"{where} must be {_type_name(tp)}{_bounds(meta)}, got {short_repr(value)}")
-    if origin in (typing.Union, getattr(__import__("types"), "UnionType")):
+    if origin in (typing.Union, __import__("types").UnionType):
         if value is None:
             return None
-        inner = [a for a in typing.get_args(tp) if a is not type(None)][0]
+        inner = next(a for a in typing.get_args(tp) if a is not type(None))
         try:
             return _convert(value, inner, where, meta)
         except BadInput:
@@ -246,7 +247,7 @@ def _convert(value: Any, tp: Any, where: str, meta: dict) -> Any:
         if isinstance(value, bool) or not isinstance(value, int):
             raise bad
     elif tp is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
             raise bad
         value = float(value)
     elif tp is str:

@@ -39,7 +39,7 @@ class TargetSpec:
         return {"name": self.name, "type": self.type, "n_classes": self.n_classes, "horizon": self.horizon}
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "TargetSpec":
+    def from_dict(cls, d: dict[str, Any]) -> TargetSpec:
         return cls(d["name"], d["type"], int(d.get("n_classes", 1)), d.get("horizon"))
 
 
@@ -85,7 +85,7 @@ class Scalers:
                 "fitted_on": self.fitted_on}
 
     @classmethod
-    def from_json(cls, d: dict[str, Any]) -> "Scalers":
+    def from_json(cls, d: dict[str, Any]) -> Scalers:
         try:
             names = [str(x) for x in d["feature_names"]]
             center = np.asarray(d["center"], dtype="float64")
@@ -172,13 +172,13 @@ class WindowSet:
         e = torch.as_tensor(ends, dtype=torch.long, device=self.x.device)
         return self.x[e[:, None] + self.offsets], self.y[e], self.aux[e]
 
-    def to(self, device: torch.device) -> "WindowSet":
+    def to(self, device: torch.device) -> WindowSet:
         """Move the tensors to ``device`` once, so batches are gathered there."""
         self.x, self.y, self.aux, self.offsets = (t.to(device) for t in (self.x, self.y, self.aux, self.offsets))
         return self
 
     def counts(self) -> dict[str, int]:
-        return {k: int(len(v)) for k, v in self.ends.items()}
+        return {k: len(v) for k, v in self.ends.items()}
 
 
 def build_windows(features: pd.DataFrame, targets: pd.DataFrame, *, input_names: list[str], specs: list[TargetSpec],

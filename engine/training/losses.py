@@ -98,7 +98,7 @@ class DirectionalTradingLoss(nn.Module):
         pos = self.position(logits)
         return pos * returns - self.fee * pos.abs()
 
-    names = ["ce", "pnl"]
+    names = ("ce", "pnl")  # a tuple: class attributes stay immutable
 
     def forward(self, logits: torch.Tensor, labels: torch.Tensor, returns: torch.Tensor
                 ) -> tuple[torch.Tensor, torch.Tensor]:

@@ -75,7 +75,7 @@ def classification_metrics(proba: np.ndarray, labels: np.ndarray, prior: np.ndar
     prior = np.clip(np.asarray(prior, dtype=np.float64), 1e-7, 1.0)
     prior = prior / prior.sum()
     labels_k = list(range(k))
-    return {"n": int(len(y)), "accuracy": float(accuracy_score(y, p.argmax(1))),
+    return {"n": len(y), "accuracy": float(accuracy_score(y, p.argmax(1))),
             "macro_f1": float(f1_score(y, p.argmax(1), labels=labels_k, average="macro", zero_division=0)),
             "log_loss": float(log_loss(y, p, labels=labels_k)),
             "baseline_accuracy": float(np.mean(y == int(np.argmax(prior)))),

@@ -109,7 +109,7 @@ class UnifiedPatchTST(nn.Module):
         self.heads = nn.Linear(hidden, sum(self.head_sizes))  # all targets' outputs in one matmul
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
-        b, length, c = x.shape
+        b, _length, c = x.shape
         stats = None
         if self.revin is not None:
             x, stats = self.revin(x)

@@ -3,6 +3,7 @@
 loss, which metrics, which prediction columns."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -12,8 +13,16 @@ import torch
 from engine.training.config import TrainConfig
 from engine.training.dataset import TargetSpec, WindowSet
 from engine.training.losses import DirectionalTradingLoss, MultiTaskLoss
-from engine.training.metrics import (binary_metrics, class_prior, classification_metrics, mean_of, pool,
-                                     regression_metrics, trading_metrics, trade_pnl)
+from engine.training.metrics import (
+    binary_metrics,
+    class_prior,
+    classification_metrics,
+    mean_of,
+    pool,
+    regression_metrics,
+    trade_pnl,
+    trading_metrics,
+)
 
 CLASS_NAMES = ("down", "flat", "up")
 
@@ -43,7 +52,7 @@ def run_costs(cfg: TrainConfig, symbols: list[str]) -> dict[str, Any]:
 
 class Task:
     kind = ""
-    part_names: list[str] = []
+    part_names: Sequence[str] = ()  # subclasses set a tuple or, per instance, a list
     loss_fn: torch.nn.Module
 
     def __init__(self, data: WindowSet, cfg: TrainConfig, costs: dict[str, Any] | None = None):
@@ -63,7 +72,7 @@ class Task:
     def prediction_columns(self, out: np.ndarray) -> dict[str, np.ndarray]:
         raise NotImplementedError
 
-    def to(self, device: torch.device) -> "Task":
+    def to(self, device: torch.device) -> Task:
         self.loss_fn.to(device)
         return self
 
@@ -124,7 +133,7 @@ class DirectionTask(Task):
     """DOWN / FLAT / UP per horizon, trained with :class:`DirectionalTradingLoss`."""
 
     kind = "direction"
-    part_names = ["ce", "pnl"]
+    part_names = ("ce", "pnl")
 
     def __init__(self, data: WindowSet, cfg: TrainConfig, costs: dict[str, Any] | None = None):
         super().__init__(data, cfg, costs)

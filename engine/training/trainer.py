@@ -21,9 +21,10 @@ import os
 import sys
 import time
 import types
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -234,7 +235,7 @@ class Trainer:
         accum = cfg.accumulation_steps
         monitor = cfg.monitor
         last_report = 0.0
-        steps_log = open(self.workdir / "steps.csv", "a", newline="")
+        steps_log = open(self.workdir / "steps.csv", "a", newline="")  # noqa: SIM115 - closed in the finally below
         try:
             for epoch in range(st["epoch"], cfg.epochs):
                 order, nb = self._batches(epoch)

@@ -7,8 +7,15 @@ from scipy import stats
 from config.errors import BadInput
 from engine.analysis.correlation import correlation_matrix
 from engine.analysis.drift import DIST_COLUMNS, DRIFT_COLUMNS, distributions, drift, ks_2samp_sorted, psi
-from engine.analysis.exclusions import (REASONS, complexity, decide, parse_excluded, parse_feature_list,
-                                        write_excluded, write_included)
+from engine.analysis.exclusions import (
+    REASONS,
+    complexity,
+    decide,
+    parse_excluded,
+    parse_feature_list,
+    write_excluded,
+    write_included,
+)
 from engine.analysis.importance import feature_importance
 from engine.analysis.statistics import feature_statistics, finite_view
 
@@ -35,7 +42,7 @@ def _decide(df, y, **kw):
     f = finite_view(df.to_numpy(float))
     st = feature_statistics(df.to_numpy(float), names, finite=f)
     imp, _ = feature_importance(f, names, y, classification=True, mi_max_rows=2000)
-    args = dict(leaking=["leaky"], corr_threshold=0.95, missing_threshold_pct=90.0, low_importance_pct=0.0)
+    args = {"leaking": ["leaky"], "corr_threshold": 0.95, "missing_threshold_pct": 90.0, "low_importance_pct": 0.0}
     args.update(kw)
     return decide(names, st, imp, correlation_matrix(f), **args), imp
 

@@ -21,7 +21,6 @@ from tests.analysis.helpers import SEED_FILES
 from tests.conftest import run_cli, snapshot
 
 
-
 @pytest.fixture(scope="module")
 def report(sample_feature_set, tmp_path_factory):
     """One report made through the CLI, as a user would: (workspace, featureset id, JSON document)."""
@@ -45,7 +44,7 @@ def test_json_names_the_report_and_its_folder(report):
 
 
 def test_every_file_with_the_seed_columns(report):
-    w, fid, doc = report
+    w, _fid, doc = report
     d = w.artifact_dir("analysis", doc["report_id"])
     n = doc["summary"]["n_features"]
     for name, cols in SEED_FILES.items():
@@ -71,7 +70,7 @@ def test_every_file_with_the_seed_columns(report):
 
 
 def test_html_is_one_self_contained_file(report):
-    w, fid, doc = report
+    w, _fid, doc = report
     html = (w.artifact_dir("analysis", doc["report_id"]) / "feature_analysis_report.html").read_text()
     assert not re.search(r"<script[^>]*\ssrc=", html) and not re.search(r"<link[^>]*href=[\"']?https?:", html)
     assert "Plotly.newPlot" in html and html.count("Plotly.newPlot") >= 5
@@ -169,7 +168,7 @@ def test_cli_error_is_one_line_on_stderr(feature_ws, ws):
 def test_a_seed_made_report_downloaded_from_the_hub_opens(report):
     """Only the seed's files with the seed's columns (its by-class table has no quantiles and
     'differentiation_cv' rows), under a Hub origin: the report opens and its HTML renders."""
-    w, fid, doc = report
+    w, _fid, doc = report
     src = w.artifact_dir("analysis", doc["report_id"])
     seed_cols = {"feature_statistics.csv": STAT_COLUMNS, "feature_importance.csv": IMPORTANCE_COLUMNS,
                  "outliers_analysis.csv": OUTLIER_COLUMNS[:7],
@@ -194,7 +193,7 @@ def test_a_seed_made_report_downloaded_from_the_hub_opens(report):
 def test_report_round_trip_through_the_hub_opens_from_the_catalog(report, hub_server, tmp_path):
     """Upload the report with Cloud Sync to the Hub-compatible test server, download it into a
     fresh workspace: it is in the catalog with origin huggingface:<repo> and opens whole."""
-    w, fid, doc = report
+    w, _fid, doc = report
     rid, repo = doc["report_id"], "analyst/feature-analysis"
     env = {"HF_TOKEN": hub_server.token, "KLINELAB_HUB_BACKOFF_S": "0.01"}
     up = run_cli("sync", "hub", "upload", "--repo-id", repo, "--group", "analysis", "--ids", rid, "--json",

@@ -42,7 +42,7 @@ def report_ws(sample_feature_set, tmp_path_factory):
 
 @pytest.fixture
 def app(report_ws, monkeypatch):
-    root, fid, rid, hub_id = report_ws
+    root, _fid, _rid, _hub_id = report_ws
     monkeypatch.setenv("KLINELAB_HOME", str(root))
     at = AppTest.from_file(PAGE, default_timeout=60)
     at.run()
@@ -51,7 +51,7 @@ def app(report_ws, monkeypatch):
 
 
 def test_page_renders_the_newest_report_quickly(app, report_ws):
-    root, fid, rid, hub_id = report_ws
+    _root, _fid, rid, hub_id = report_ws
     assert [m.label for m in app.metric][:2] == ["features", "included"]
     assert int(app.metric[0].value) >= 150
     report_box = app.selectbox[0]
@@ -65,7 +65,7 @@ def test_page_renders_the_newest_report_quickly(app, report_ws):
 
 
 def test_open_a_report_downloaded_from_the_hub(app, report_ws):
-    root, fid, rid, hub_id = report_ws
+    _root, _fid, _rid, hub_id = report_ws
     app.selectbox[0].set_value(hub_id).run()
     assert not app.exception
     assert any(HUB in m.value for m in app.markdown)
@@ -73,7 +73,7 @@ def test_open_a_report_downloaded_from_the_hub(app, report_ws):
 
 
 def test_search_a_feature_shows_its_card(app, report_ws):
-    root, fid, rid, hub_id = report_ws
+    root, _fid, rid, _hub_id = report_ws
     v = open_report(Workspace.open(root), rid)
     box = next(s for s in app.selectbox if s.label == "Search a feature")
     box.set_value(v.exclusions["feature"].iloc[0]).run()
@@ -84,7 +84,7 @@ def test_search_a_feature_shows_its_card(app, report_ws):
 
 
 def test_save_an_edited_whitelist(app, report_ws):
-    root, fid, rid, hub_id = report_ws
+    root, _fid, rid, _hub_id = report_ws
     w = Workspace.open(root)
     before = set(Catalog(w).query(kind="analysis")["id"])
     app.selectbox[0].set_value(rid).run()
@@ -111,7 +111,7 @@ def test_save_an_edited_whitelist(app, report_ws):
 
 
 def test_run_form_submits_an_analysis_job(app, report_ws):
-    root, fid, rid, hub_id = report_ws
+    root, fid, _rid, _hub_id = report_ws
     tabs_fs = next(s for s in app.selectbox if s.label == "Feature set")
     assert tabs_fs.value == fid
     target = next(s for s in app.selectbox if s.label == "Target")

@@ -35,7 +35,7 @@ def _texts(at) -> str:
 
 
 def test_page_shows_results_comparison_and_sweep(bt_ws):
-    ws, mid, a, b, s = bt_ws
+    _ws, _mid, a, b, _s = bt_ws
     at = AppTest.from_file(PAGE, default_timeout=60).run()
     assert not at.exception, at.exception
     t = time.perf_counter()

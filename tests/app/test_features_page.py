@@ -41,7 +41,7 @@ def test_page_shows_a_feature_set_chart_badges_and_audit(feature_ws):
     at.selectbox(key="features.symbol").set_value("SOLUSDT")
     _run(at)
     assert any("hurst_dfa_256" in c.value and "lookback 256 bars" in c.value for c in at.caption)
-    badges = [d.value for d in at.dataframe if "status" in d.value.columns][0]
+    badges = next(d.value for d in at.dataframe if "status" in d.value.columns)
     assert len(badges) == 171 and set(badges["status"]) == {"✓ clean"}
     t = time.perf_counter()
     _run(at)  # warm rerun with the chart

@@ -2,7 +2,6 @@
 import time
 
 import pandas as pd
-
 import pytest
 from streamlit.testing.v1 import AppTest
 

@@ -45,7 +45,7 @@ def test_page_with_the_sample_only(sample_ws):
 
 
 def test_page_with_models(stage1_ws, ws):
-    fsid, s1 = stage1_ws
+    _fsid, s1 = stage1_ws
     out = train_stage2_pair(ws, "BTCUSDT", "15m", Stage2Config(threshold=0.5, cv_folds=3))
     at = _run()
     assert s1["stage1_id"] in at.selectbox(key="stage2.stage1_pick").options

@@ -77,7 +77,7 @@ def test_page_shows_runs_curves_metrics_and_comparison(runs_ws):
     assert len(run_box.options) == 2 and any(done in o for o in run_box.options) and any(stopped in o for o in run_box.options)
     run_box.set_value(done)
     _run(at)
-    metrics = [d.value for d in at.dataframe if "metric" in d.value.columns][0]
+    metrics = next(d.value for d in at.dataframe if "metric" in d.value.columns)
     assert {"accuracy", "majority class", "win rate"} <= set(metrics["metric"])
     # issue 12: pooled figures with their 95 % CIs and samples, the warnings next to them, the costs used
     assert {"val 95% CI", "test 95% CI"} <= set(metrics.columns)
@@ -86,7 +86,7 @@ def test_page_shows_runs_curves_metrics_and_comparison(runs_ws):
     assert any("fewer than 30" in w.value for w in at.warning)
     assert any("Costs used: round trip 0.22 %" in c.value for c in at.caption)
     assert len(at.get("plotly_chart")) >= 3  # loss + metrics curves of the run, and the comparison
-    cmp = [d.value for d in at.dataframe if done in d.value.columns][0]
+    cmp = next(d.value for d in at.dataframe if done in d.value.columns)
     assert stopped in cmp.columns and "val_accuracy" in cmp.index
     t = time.perf_counter()
     _run(at)  # warm rerun
@@ -126,7 +126,7 @@ def test_bad_overrides_are_shown_not_launched(runs_ws):
 def test_resume_button_finishes_the_stopped_run(runs_ws, ws):
     from engine import jobs
 
-    fid, done, stopped = runs_ws
+    _fid, _done, stopped = runs_ws
     at = _run(AppTest.from_file(PAGE, default_timeout=60))
     at.selectbox(key="training.run").set_value(stopped)
     _run(at)

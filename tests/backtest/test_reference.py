@@ -148,7 +148,7 @@ def test_zero_cost_and_costly_runs_differ_by_exactly_the_costs(sample_ws):
     """Fixed-unit sizing keeps the positions identical, so every cash difference is a cost.
     On the perpetual the funding is identical in both runs and cancels out."""
     src = rule_source(sample_ws, symbols=["BTCUSDT-PERP"], timeframe="15m", fast=FAST, slow=SLOW)
-    common = dict(direction="both", sizing="amount", size=0.2, start=START, end=END, init_cash=50_000.0)
+    common = {"direction": "both", "sizing": "amount", "size": 0.2, "start": START, "end": END, "init_cash": 50_000.0}
     free = run_backtest(sample_ws, src, BacktestParams(fees=0.0, slippage=0.0, **common))["metrics"]
     costly = run_backtest(sample_ws, src, BacktestParams(fees=0.0006, slippage=0.0003, **common))["metrics"]
     assert free["fees_paid"] == 0 and free["slippage_paid"] == 0
@@ -161,7 +161,7 @@ def test_zero_cost_and_costly_runs_differ_by_exactly_the_costs(sample_ws):
 
 def test_funding_is_position_times_price_times_rate(sample_ws):
     src = rule_source(sample_ws, symbols=["BTCUSDT-PERP"], timeframe="15m", fast=FAST, slow=SLOW)
-    common = dict(direction="both", start=START, end=END)
+    common = {"direction": "both", "start": START, "end": END}
     with_f = run_backtest(sample_ws, src, BacktestParams(**common))
     without = run_backtest(sample_ws, src, BacktestParams(funding=False, **common))
     assert without["metrics"]["funding_paid"] == 0

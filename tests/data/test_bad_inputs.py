@@ -179,7 +179,7 @@ def build(case, tmp):
         return ["import", str(tmp / "XAUUSD_H1_mt5.csv")], "MetaTrader export"
     if case == "dst_gap_local_time":
         write_csv_rows(tmp / "XAUUSD_H1_mt5.csv", "time,open,high,low,close,tick_volume",
-                       [f"2024-03-31 {h:02d}:00:00,2000.5,2001.0,1999.5,2000.8,100" for h in range(0, 8)])
+                       [f"2024-03-31 {h:02d}:00:00,2000.5,2001.0,1999.5,2000.8,100" for h in range(8)])
         return ["import", str(tmp / "XAUUSD_H1_mt5.csv"), "--timezone", "Europe/Athens"], "DST change"
     if case == "trades_not_candles":
         write_csv_rows(tmp / "ETHUSDT-trades.csv", "timestamp,id,side,price,amount",

@@ -56,7 +56,7 @@ def imported(tmp_path_factory, shared_data):
 
 
 def test_every_file_is_imported_or_refused_with_the_reason(imported, shared_data):
-    home, out = imported
+    _home, out = imported
     skipped = {p["path"].rsplit("/", 1)[-1]: p["reason"] for p in out["skipped"]}
     assert set(skipped) == set(EXPECTED_REFUSALS), skipped
     for name, needle in EXPECTED_REFUSALS.items():
@@ -110,7 +110,7 @@ def test_15m_and_1m_roll_up_exactly_into_the_independent_1h_files(imported, shar
     ws = Workspace.open(home)
     f15 = pd.read_feather(shared_data / "binance-perp-15m-funding" / "ETH_USDT_USDT-15m-futures.feather").rename(columns={"date": "timestamp"})
     f1h = pd.read_feather(shared_data / "binance-perp-15m-funding" / "ETH_USDT_USDT-1h-futures.feather").rename(columns={"date": "timestamp"})
-    out, dropped = resample(f15, "15m", "1h")
+    out, _dropped = resample(f15, "15m", "1h")
     both = out.merge(f1h, on="timestamp", suffixes=("", "_ref"))
     assert len(both) > 20000
     # Three hours of 20,339 differ, all real incidents in the source files, none a resampling error:
@@ -128,7 +128,7 @@ def test_15m_and_1m_roll_up_exactly_into_the_independent_1h_files(imported, shar
     assert set(f15.timestamp[flat].dt.floor("1h").dt.strftime("%Y-%m-%d %H:%M")) == {"2024-10-28 20:00"}
     m1 = load_candles(ws, "BTCUSDT", "1m")
     h1 = load_candles(ws, "BTCUSDT", "1h")
-    out, dropped = resample(m1, "1m", "1h")
+    out, _dropped = resample(m1, "1m", "1h")
     both = out.merge(h1, on="timestamp", suffixes=("", "_ref"))
     assert len(both) > 2000
     for c in ("open", "high", "low", "close"):

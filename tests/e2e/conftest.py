@@ -69,7 +69,7 @@ def running_app(workspace: Path):
     port = _free_port()
     env = dict(os.environ, KLINELAB_HOME=str(workspace), PYTHONUNBUFFERED="1")
     log_path = workspace.parent / f"streamlit-{port}.log"
-    log = open(log_path, "wb")
+    log = open(log_path, "wb")  # noqa: SIM115 - the server writes to it until the finally below closes it
     proc = subprocess.Popen([sys.executable, "scripts/serve.py", "--server.port", str(port),
                              "--server.address", "127.0.0.1", "--server.headless", "true"],
                             cwd=str(ROOT), env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)

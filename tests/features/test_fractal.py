@@ -3,8 +3,16 @@ import numpy as np
 import pytest
 
 from engine.features.families.fractal import permutation_entropy, rolling_katz, variance_ratio
-from engine.features.kernels import (higuchi_fd, hurst_dfa, hurst_rs, katz_fd, rolling_dfa, rolling_higuchi, rolling_rs,
-                                     rolling_skew_kurt)
+from engine.features.kernels import (
+    higuchi_fd,
+    hurst_dfa,
+    hurst_rs,
+    katz_fd,
+    rolling_dfa,
+    rolling_higuchi,
+    rolling_rs,
+    rolling_skew_kurt,
+)
 from tests.features.conftest import fgn
 
 

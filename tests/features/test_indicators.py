@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 import talib
 
-from engine.features.families import (funding, microstructure, momentum, returns, time, trend, volatility, volume)
+from engine.features.families import funding, microstructure, momentum, returns, time, trend, volatility, volume
 from tests.features.conftest import make_bars, real_bars
 
 
@@ -25,7 +25,7 @@ def test_trend_and_momentum_agree_with_talib(btc, cfg):
     tr, mo = trend.compute(btc, cfg), momentum.compute(btc, cfg)
     eq(tr["sma_ratio_50"], c / talib.SMA(c, 50) - 1)
     eq(tr["ema_ratio_21"], c / talib.EMA(c, 21) - 1)
-    macd, sig, hist = talib.MACD(c, 12, 26, 9)
+    macd, _sig, hist = talib.MACD(c, 12, 26, 9)
     eq(tr["macd_pct"] * c, macd)
     eq(tr["macd_hist_pct"] * c, hist)
     eq(tr["adx_14"], talib.ADX(h, l, c, 14))

@@ -1,5 +1,6 @@
 """`features build | audit | list` as a user runs them: bad requests, fallbacks, cache, jobs."""
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -68,7 +69,7 @@ def test_unknown_symbol_from_a_real_subprocess(sample_ws):
 
 def test_bad_config_is_refused_before_anything_is_written(sample_ws, engine_cli, tmp_path):
     bad = tmp_path / "features.yaml"
-    text = open("config/features.yaml").read().replace("fee_pct_per_side: null", "fee_pct_per_side: -1")
+    text = Path("config/features.yaml").read_text().replace("fee_pct_per_side: null", "fee_pct_per_side: -1")
     bad.write_text(text)
     before = snapshot(sample_ws.root)
     r = engine_cli("features", "build", "--symbols", "BTCUSDT", "--timeframe", "15m", "--config", str(bad))
@@ -79,7 +80,7 @@ def test_bad_config_is_refused_before_anything_is_written(sample_ws, engine_cli,
 def test_config_validation():
     import yaml
 
-    good = yaml.safe_load(open("config/features.yaml"))
+    good = yaml.safe_load(Path("config/features.yaml").read_text())
     cfg = parse_config(good)
     assert cfg.sector_of("ETHUSDT-PERP") == "L1" and cfg.sector_of("FOOUSDT") is None
     assert cfg.zigzag_deviation("15m") == 1.5
@@ -93,7 +94,7 @@ def test_config_validation():
         (lambda d: d.pop("audit"), "missing key(s) audit"),
         (lambda d: d.update(btc_symbol="b t c"), "btc_symbol"),
     ]:
-        d = yaml.safe_load(open("config/features.yaml"))
+        d = yaml.safe_load(Path("config/features.yaml").read_text())
         mutate(d)
         with pytest.raises(BadInput, match=msg.replace("(", r"\(").replace(")", r"\)")):
             parse_config(d)

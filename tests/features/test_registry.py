@@ -77,7 +77,7 @@ def test_each_family_computes_exactly_what_it_declares(computed):
 def test_declared_lookbacks_cover_the_first_value(computed):
     """lookback = bars of history needed: the first defined value is at row <= lookback, and
     every row after the lookback is defined on clean real data (no NaN, no inf)."""
-    b, out = computed
+    _b, out = computed
     reg = registry()
     for fam, vals in out.items():
         if fam == "funding":  # counted in settlements (8-hourly), not bars: checked in test_indicators

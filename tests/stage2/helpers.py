@@ -57,7 +57,7 @@ def zigzag_labels(close: np.ndarray, dev: float) -> tuple[np.ndarray, np.ndarray
 
 def candle_features(c: pd.DataFrame) -> pd.DataFrame:
     close, high, low, vol = (c[k].to_numpy("float64") for k in ("close", "high", "low", "volume"))
-    upper, mid, lower = talib.BBANDS(close, 20)
+    upper, _mid, lower = talib.BBANDS(close, 20)
     return pd.DataFrame({
         "timestamp": c["timestamp"].to_numpy(),
         "ret_1": np.r_[np.nan, np.diff(np.log(close))],

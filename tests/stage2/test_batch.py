@@ -37,7 +37,7 @@ def test_batch_job_reports_failures_and_goes_on(stage1_ws, ws):
 
 
 def test_resume_runs_what_is_left(stage1_ws, ws, tmp_path):
-    fsid, s1 = stage1_ws
+    _fsid, s1 = stage1_ws
     # a batch that died while BTC was running; ETH had failed
     opts = {"stage1": "latest", "featureset_id": None, "repo_id": None, "revision": None, "stage1_features": None,
             "sequence_length": None, "stage1_config": Stage1TrainConfig().__dict__,

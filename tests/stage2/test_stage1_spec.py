@@ -8,8 +8,16 @@ import pytest
 
 from config.errors import BadInput, NotFound
 from engine.stage2.filtering import pass_rate_curve, pass_rates, signal_mask, threshold_for_rate
-from engine.stage2.stage1 import (CLASS_NAMES, examine, normalize, parse_params, read_params, resolve_spec,
-                                  signal_probability, window_ends)
+from engine.stage2.stage1 import (
+    CLASS_NAMES,
+    examine,
+    normalize,
+    parse_params,
+    read_params,
+    resolve_spec,
+    signal_probability,
+    window_ends,
+)
 
 SEED = {"mean": [1.0, 2.0, 3.0], "std": [0.5, 1.0, 2.0], "class_weights": {"0": 1.0, "1": 9.0},
         "metrics": {"accuracy": 0.9}}

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import hashlib
 import os
+from pathlib import Path
 
 import pytest
 from huggingface_hub import CommitOperationAdd, CommitOperationDelete, HfApi, hf_hub_download
 from huggingface_hub import errors as hfe
-
 
 # the client's own LFS upload passes a file object as data=, which httpx2 deprecates (not ours to change)
 pytestmark = pytest.mark.filterwarnings("ignore:Use 'content=<...>':DeprecationWarning")
@@ -43,9 +43,9 @@ def test_commit_tree_download_round_trip(hub_server, tmp_path):
     pi = a.get_paths_info(REPO, ["models/big.bin", "klines", "missing.txt"], repo_type="dataset")
     assert [p.path for p in pi] == ["models/big.bin", "klines"]
     got = hf_hub_download(REPO, "models/big.bin", repo_type="dataset", local_dir=tmp_path / "dl", endpoint=hub_server.url)
-    assert open(got, "rb").read() == big
+    assert Path(got).read_bytes() == big
     got = hf_hub_download(REPO, "notes/readme.txt", repo_type="dataset", local_dir=tmp_path / "dl", endpoint=hub_server.url)
-    assert open(got, "rb").read() == b"hello\n"
+    assert Path(got).read_bytes() == b"hello\n"
     assert hub_server.requests("PUT", "/_lfs/part/")  # multipart really used
     # delete a folder and a file in one commit
     a.create_commit(REPO, [CommitOperationDelete("models/"), CommitOperationDelete("notes/readme.txt")],

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import run_cli, snapshot
+from tests.fixtures.hub_server import HubError
 
 # the client's own LFS upload passes a file object as data=, which httpx2 deprecates (not ours to change)
 pytestmark = pytest.mark.filterwarnings("ignore:Use 'content=<...>':DeprecationWarning")
@@ -138,7 +139,7 @@ def test_plan_statuses_dry_run_and_prune(artifacts, sample_ws, hub_server):
     doc = ok(cli("upload", "--repo-id", REPO, "--group", "analysis", "--dry-run", "--json", token=hub_server.token))
     assert doc["dry_run"] and doc["plan"]["head"] is None and set(doc["plan"]["summary"]) == {"new"}
     assert doc["plan"]["to_do"]["bytes"] > 0
-    with pytest.raises(Exception):
+    with pytest.raises(HubError, match="Repository not found"):
         hub_server.commits(REPO)  # a dry run creates nothing on the Hub...
     assert snapshot(sample_ws.root) == before  # ...nor in the workspace
     hub_sync.run(sample_ws, "upload", REPO, group="analysis", hub=hub)
@@ -253,7 +254,7 @@ def test_auth_errors_and_bad_input_exit_2_without_changes(artifacts, sample_ws, 
     with pytest.raises(BadInput, match="model-nope"):
         hub_sync.run(sample_ws, "upload", REPO, group="models", selection=Selection(ids=["model-nope"]), hub=_hub(hub_server))
     assert snapshot(sample_ws.artifacts_dir) == before
-    with pytest.raises(Exception):
+    with pytest.raises(HubError, match="Repository not found"):
         hub_server.commits(REPO)
 
 

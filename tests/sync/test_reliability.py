@@ -103,7 +103,7 @@ def test_defect2_ill_typed_manifest_already_in_the_workspace_is_skipped_by_lists
     assert json.loads(run_cli("catalog", "query", "--json").stdout)["count"] == 0
 
 
-def test_defect2_ill_typed_manifest_by_ssh_download_is_refused(ws, trusted, tmp_path):  # noqa: F811 - fixture
+def test_defect2_ill_typed_manifest_by_ssh_download_is_refused(ws, trusted, tmp_path):
     bad = ("backtest", "backtest-bad", {"equity.parquet": b"x"}, {"metrics": [1, 2]})
     _archive(Path(trusted.remote_dir) / "results_bad.tar.gz", [GOOD, bad])
     line = _one_error_line(run_cli("sync", "ssh", "download", "--host", "loop", "--path", "results_bad.tar.gz"))

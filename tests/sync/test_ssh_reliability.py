@@ -83,7 +83,7 @@ def test_a_port_that_is_not_ssh_gives_one_stderr_line(ws, not_ssh_port):
         _one_line(run_cli("sync", "ssh", cmd, "--host", "127.0.0.1", "--port", str(not_ssh_port)), "SSH", "port right")
 
 
-def test_ssh_test_exits_2_on_an_unknown_then_changed_host_key(sshd, ws):  # noqa: F811 - fixture
+def test_ssh_test_exits_2_on_an_unknown_then_changed_host_key(sshd, ws):
     from engine.sync.ssh import HostProfile, save_profile, trust
 
     prof = save_profile(ws, HostProfile(name="loop", host=sshd.host, port=sshd.port, user=sshd.user,

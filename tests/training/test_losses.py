@@ -1,6 +1,7 @@
 """Loss gradients: the trading loss is differentiable end to end (the gradient reaches every
 parameter, also with the P&L term alone), lowering the fee moves the optimum towards larger
 positions on a toy problem, and null targets are masked."""
+import itertools
 import math
 
 import pytest
@@ -104,5 +105,5 @@ def test_lower_fee_moves_the_optimum_towards_larger_positions(one_thread):
     assert abs(_optimum_position(0.004, 0.0)) < 0.1
     # with cross-entropy too the optimum is interior, and it grows as the fee falls
     pos = [_optimum_position(fee, 1.0) for fee in (0.004, 0.002, 0.001, 0.0)]
-    assert all(a < b for a, b in zip(pos, pos[1:])), pos
+    assert all(a < b for a, b in itertools.pairwise(pos)), pos
     assert math.isfinite(pos[0])

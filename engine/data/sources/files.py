@@ -49,7 +49,7 @@ _CONTENT_FORMAT = {"text": "csv", "json": "json", "parquet": "parquet", "feather
 def sniff_content(head: bytes, tail: bytes) -> str:
     if head.startswith(b"PAR1"):
         return "parquet"
-    if head.startswith(b"ARROW1") or head.startswith(b"FEA1"):
+    if head.startswith((b"ARROW1", b"FEA1")):
         return "feather"
     if head.startswith(b"PK\x03\x04"):
         return "zip"
@@ -166,7 +166,7 @@ def _read_text_table(text_or_buf, name: str, fmt: str) -> tuple[pd.DataFrame, li
         return bool(re.fullmatch(r"[-+]?\d+(\.\d*)?([eE][-+]?\d+)?", tok))
 
     has_header = not all(numeric(t) for t in first if t != "")
-    kw = dict(sep=sep, skipinitialspace=True, low_memory=False)
+    kw = {"sep": sep, "skipinitialspace": True, "low_memory": False}
     if has_header:
         df = pd.read_csv(io.StringIO(text_or_buf), **kw)
         cleaned = {str(c).strip().lower() for c in df.columns}
@@ -434,10 +434,10 @@ class FileSource(DataSource):
         raw, notes, kind = read_table(p, self.source_format)
         funding = info.market == "funding" or "funding_rate" in {str(c).lower() for c in raw.columns}
         mapping = dict(self.mapping or {})
-        if funding and "funding_rate" not in {str(c).lower() for c in raw.columns} and "funding_rate" not in mapping:
-            if "open" in raw.columns:
-                mapping["funding_rate"] = "open"
-                notes.append("freqtrade funding file: the rate is read from the 'open' column")
+        if (funding and "funding_rate" not in {str(c).lower() for c in raw.columns} and "funding_rate" not in mapping
+                and "open" in raw.columns):
+            mapping["funding_rate"] = "open"
+            notes.append("freqtrade funding file: the rate is read from the 'open' column")
         mt5 = self.source_format == "mt5" or info.hint == "mt5"
         norm = normalize(raw, label, timezone=self.timezone, mapping=mapping or None, mt5=mt5, funding=funding)
         norm.notes = notes + norm.notes

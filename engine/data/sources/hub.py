@@ -83,7 +83,7 @@ class HubSource(DataSource):
                 try:
                     local = hf_hub_download(self.repo_id, fn, repo_type=self.repo_type, revision=self.revision,
                                             token=self.token, local_dir=tmp / "dl")
-                except Exception as e:  # noqa: BLE001 - mapped to a KlineLab error with the cause named
+                except Exception as e:  # mapped to a KlineLab error with the cause named
                     raise hub_errors(e, f"{self.repo_id}/{fn}") from e
                 series = FileSource(local, symbol=sym, timeframe=tf, now=self.now).read()
                 for s in series:

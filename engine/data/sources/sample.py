@@ -11,7 +11,6 @@ from engine.data.store import funding_id, series_id
 from storage.workspace import Workspace
 
 SAMPLE_DIR = Path(__file__).resolve().parent.parent / "sample"
-SAMPLE_SYMBOLS = ["BTCUSDT", "ETHUSDT", "SOLUSDT", "BNBUSDT", "XRPUSDT", "DOGEUSDT"]
 
 
 def sample_ids() -> list[str]:

@@ -14,8 +14,19 @@ import numpy as np
 import talib
 
 from engine.features.context import Bars
-from engine.features.kernels import (rolling_dfa, rolling_higuchi, rolling_mean, rolling_pattern_entropy, rolling_rs,
-                                     rolling_skew_kurt, rolling_sum, safe_div, shift, windows, zscore)
+from engine.features.kernels import (
+    rolling_dfa,
+    rolling_higuchi,
+    rolling_mean,
+    rolling_pattern_entropy,
+    rolling_rs,
+    rolling_skew_kurt,
+    rolling_sum,
+    safe_div,
+    shift,
+    windows,
+    zscore,
+)
 from engine.features.registry import Family
 
 HURST_W = 256

@@ -9,8 +9,17 @@ import math
 import numpy as np
 
 from engine.features.context import Bars
-from engine.features.kernels import (log_ratio, normal_cdf, rolling_beta, rolling_mean, rolling_moments, rolling_sum,
-                                     safe_div, shift, zscore)
+from engine.features.kernels import (
+    log_ratio,
+    normal_cdf,
+    rolling_beta,
+    rolling_mean,
+    rolling_moments,
+    rolling_sum,
+    safe_div,
+    shift,
+    zscore,
+)
 from engine.features.registry import Family
 
 BVC_SIGMA_W = 96
