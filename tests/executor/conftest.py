@@ -100,7 +100,7 @@ def ray_executor(ray_cluster):
 
 
 @pytest.fixture(scope="session")
-def batch_template(stage1_template, tmp_path_factory):  # noqa: F811 - the imported fixture, requested
+def batch_template(stage1_template, tmp_path_factory):
     """The Stage 2 test workspace (sample feature set BTC/ETH/SOL 15m, a tiny Stage 1 of BTC) plus tiny
     Stage 1 models of ETH and SOL, so three pairs have everything ``--stage1 latest`` needs.  Read-only."""
     from engine.stage2.pipeline import train_stage1_pair
