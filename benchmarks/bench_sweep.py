@@ -30,6 +30,8 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench_backtest import probabilities, targets  # the same noisy 1h-ahead peek and signals (script folder on sys.path)
+
 from engine.backtest.market import load_market
 from engine.backtest.params import BacktestParams
 from engine.backtest.run import run_sweep
@@ -43,23 +45,6 @@ FEES, SLIPPAGE = 0.001, 0.0001
 THRESHOLDS = np.round(np.linspace(0.40, 0.85, 10), 4)
 SL_STOPS = [None, *np.round(np.linspace(0.005, 0.05, 9), 4).tolist()]
 TP_STOPS = [None, *np.round(np.linspace(0.005, 0.08, 9), 4).tolist()]
-
-
-def probabilities(close: np.ndarray, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """A direction-style P(up) / P(down): a noisy peek at the real 1h-ahead return (as bench_backtest)."""
-    rng = np.random.default_rng(seed)
-    fr = np.zeros(len(close))
-    fr[:-4] = close[4:] / close[:-4] - 1
-    z = fr / fr.std() + rng.normal(0, 1.5, len(close))
-    logits = np.column_stack([-z, np.zeros(len(z)), z])
-    p = np.exp(logits - logits.max(axis=1, keepdims=True))
-    p /= p.sum(axis=1, keepdims=True)
-    return p[:, 2], p[:, 0]
-
-
-def targets(up: np.ndarray, down: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
-    thr = thresholds[None, :]
-    return ((up[:, None] >= thr) & (up > down)[:, None]).astype("float64") - ((down[:, None] >= thr) & (down > up)[:, None])
 
 
 @dataclass
