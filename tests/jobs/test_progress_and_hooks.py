@@ -33,6 +33,7 @@ def test_progress_without_a_sink_only_prints(capsys, monkeypatch):
     import engine.progress as p
 
     monkeypatch.setattr(p, "_sink", None)
+    monkeypatch.setattr(p, "_quiet", False)  # an earlier in-process CLI run with --quiet may have set it
     p.progress(0.5, "half way")
     p.progress(None, "thinking")
     assert capsys.readouterr().err.splitlines() == ["[ 50%] half way", "[   ?] thinking"]
