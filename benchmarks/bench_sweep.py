@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,7 +29,7 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench_backtest import probabilities, targets  # the same noisy 1h-ahead peek and signals (script folder on sys.path)
+from bench_backtest import best_of, probabilities, targets  # the same noisy 1h-ahead peek and signals (script folder on sys.path)
 
 from engine.backtest.market import load_market
 from engine.backtest.params import BacktestParams
@@ -56,16 +55,6 @@ class BenchSource(Source):
 
     def targets(self, ws, symbol, index, thresholds, costs):
         return targets(self.up.reindex(index).to_numpy(), self.down.reindex(index).to_numpy(), thresholds)
-
-
-def best_of(repeat: int, fn):
-    wall, cpu, out = [], [], None
-    for _ in range(repeat):
-        t, c = time.perf_counter(), time.process_time()
-        out = fn()
-        wall.append(time.perf_counter() - t)
-        cpu.append(time.process_time() - c)
-    return min(wall), min(cpu), out
 
 
 def main() -> None:

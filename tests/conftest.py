@@ -104,6 +104,20 @@ def pg_url():
         srv.stop()
 
 
+def main_json(capsys, *argv: str) -> dict:
+    """Run ``python -m engine ARGV --json`` in this process (engine.cli.main), assert it succeeded
+    and return its JSON document (stderr in the assertion message)."""
+    import json
+
+    from engine.cli import main
+
+    capsys.readouterr()
+    rc = main([*argv, "--json"])
+    out = capsys.readouterr()
+    assert rc == 0, out.err[-3000:]
+    return json.loads(out.out)
+
+
 def error_line(stderr: str) -> str:
     """The contract's single ``error: ...`` line of a failed command (progress lines may precede it)."""
     lines = [ln for ln in stderr.splitlines() if ln.startswith("error: ")]

@@ -10,15 +10,7 @@ import pytest
 
 from engine.cli import main
 from tests.backtest.fakes import make_model
-from tests.conftest import run_cli, snapshot
-
-
-def _json(capsys, *argv) -> dict:
-    capsys.readouterr()
-    rc = main([*argv, "--json"])
-    out = capsys.readouterr()
-    assert rc == 0, out.err
-    return json.loads(out.out)
+from tests.conftest import main_json, run_cli, snapshot
 
 
 def test_backtest_model_json_in_a_real_process(sample_ws):
@@ -82,27 +74,27 @@ def test_bad_input_and_refusals_exit_2_with_one_error_line_and_write_nothing(sam
 
 def test_rule_sweep_compare_list_show(sample_ws, capsys):
     mid = make_model(sample_ws, "patchtst", ("BTCUSDT",), noise=0.5)
-    m = _json(capsys, "backtest", mid, "--direction", "long", "--horizon", "4h")
-    r = _json(capsys, "backtest", "rule", "--symbol", "BTCUSDT", "--timeframe", "15m", "--fast", "10", "--slow", "30",
+    m = main_json(capsys, "backtest", mid, "--direction", "long", "--horizon", "4h")
+    r = main_json(capsys, "backtest", "rule", "--symbol", "BTCUSDT", "--timeframe", "15m", "--fast", "10", "--slow", "30",
               "--period-of", mid)
     assert r["period"] == m["period"] and r["source"]["kind"] == "rule" and r["model_id"] is None
-    s = _json(capsys, "backtest", "sweep", mid, "--thresholds", "0:0.002:0.001", "--sl-stops", "none,0.02",
+    s = main_json(capsys, "backtest", "sweep", mid, "--thresholds", "0:0.002:0.001", "--sl-stops", "none,0.02",
               "--metric", "total_return")
     assert s["points"] == 6 and s["metric"] == "total_return" and Path(s["sweep_path"]).is_file()
     assert s["best"]["threshold"] in (0.0, 0.001, 0.002)
-    rs = _json(capsys, "backtest", "sweep", "--rule", "sma_cross", "--symbol", "BTCUSDT", "--timeframe", "15m",
+    rs = main_json(capsys, "backtest", "sweep", "--rule", "sma_cross", "--symbol", "BTCUSDT", "--timeframe", "15m",
                "--start", "2026-03-01", "--tp-stops", "none,0.01,0.02")
     assert rs["points"] == 3
-    c = _json(capsys, "backtest", "compare", m["backtest_id"], r["backtest_id"])
+    c = main_json(capsys, "backtest", "compare", m["backtest_id"], r["backtest_id"])
     assert [x["backtest_id"] for x in c["runs"]] == [m["backtest_id"], r["backtest_id"]]
     assert c["metrics"]["sharpe"][m["backtest_id"]] == pytest.approx(m["metrics"]["sharpe"])
     assert c["metrics"]["bars_per_year"][r["backtest_id"]] == 35_040
-    ls = _json(capsys, "backtest", "list")
+    ls = main_json(capsys, "backtest", "list")
     assert {x["backtest_id"] for x in ls["backtests"]} == {m["backtest_id"], r["backtest_id"], s["backtest_id"],
                                                            rs["backtest_id"]}
-    assert {x["backtest_id"] for x in _json(capsys, "backtest", "list", "--mode", "sweep")["backtests"]} == {
+    assert {x["backtest_id"] for x in main_json(capsys, "backtest", "list", "--mode", "sweep")["backtests"]} == {
         s["backtest_id"], rs["backtest_id"]}
-    sh = _json(capsys, "backtest", "show", s["backtest_id"])
+    sh = main_json(capsys, "backtest", "show", s["backtest_id"])
     assert sh["mode"] == "sweep" and sh["annualisation"]["bars_per_year"] == 35_040
     # text mode prints the metrics table
     capsys.readouterr()

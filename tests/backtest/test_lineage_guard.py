@@ -3,32 +3,21 @@ model's features has seen its train period; a backtest of the model over that pe
 naming the report and its period), from the CLI and from load_model_source (which pages and sweeps share)."""
 from __future__ import annotations
 
-import json
-
 import pandas as pd
 import pytest
 
 from config.errors import Refused
 from engine.backtest.sources import load_model_source
-from engine.cli import main
 from storage.artifacts import create_artifact
-from tests.conftest import error_line, run_cli
-
-
-def _run(capsys, *argv) -> dict:
-    capsys.readouterr()
-    rc = main([*argv, "--json", "--quiet"])
-    out = capsys.readouterr()
-    assert rc == 0, out.err[-3000:]
-    return json.loads(out.out)
+from tests.conftest import error_line, main_json, run_cli
 
 
 def test_backtest_is_refused_when_the_feature_selection_saw_the_period(feature_ws, ws, capsys):
     # the repro of the issue: analyze with a late train end, train with its whitelist, backtest the model
-    rep = _run(capsys, "analyze", feature_ws, "--target", "direction_1h", "--train-end", "2026-04-09",
+    rep = main_json(capsys, "--quiet", "analyze", feature_ws, "--target", "direction_1h", "--train-end", "2026-04-09",
                "--low-importance-pct", "0")
     rid = rep.get("report_id") or rep.get("id")
-    trained = _run(capsys, "train", "direction", "--config", "test", "--featureset", feature_ws, "--report", rid)
+    trained = main_json(capsys, "--quiet", "train", "direction", "--config", "test", "--featureset", feature_ws, "--report", rid)
     model = trained["model_id"]
     # the training run already says its test figures are not out of sample
     assert any(rid in w and "not out of sample" in w for w in trained["metrics"]["test"]["warnings"])

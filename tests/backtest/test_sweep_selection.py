@@ -19,7 +19,7 @@ from engine.backtest.store import load_backtest
 from engine.cli import main
 from engine.plots.backtest import heatmap_figure
 from tests.backtest.fakes import make_model
-from tests.conftest import snapshot
+from tests.conftest import main_json, snapshot
 
 PERIOD = {"start": "2025-09-01", "end": "2025-12-31 23:45"}  # 4 months of real BTCUSDT 15m bars
 FREE = {"fees": 0.0, "slippage": 0.0, "direction": "both", "borrow_rate": 0.0}  # no costs, long and short: a zero-skill cell has exactly no edge
@@ -130,29 +130,21 @@ def test_the_held_out_part_is_a_fresh_backtest_of_the_chosen_cell(sample_ws):
     assert row["total_return"] == pytest.approx(one["metrics"]["total_return"], rel=1e-9)
 
 
-def _json(capsys, *argv) -> dict:
-    capsys.readouterr()
-    rc = main([*argv, "--json"])
-    out = capsys.readouterr()
-    assert rc == 0, out.err
-    return json.loads(out.out)
-
-
 def test_the_metric_direction_picks_the_best_cell(sample_ws, capsys):
     mid = make_model(sample_ws, "direction", ("BTCUSDT",), noise=1.5)
     grid = ["--thresholds", "0.4,0.5,0.6,0.7", "--sl-stops", "none,0.005,0.02"]
-    fees = _json(capsys, "backtest", "sweep", mid, *grid, "--metric", "fees_paid")
+    fees = main_json(capsys, "backtest", "sweep", mid, *grid, "--metric", "fees_paid")
     table = pd.read_parquet(fees["sweep_path"])
     traded = table[table["trades"] > 0]
     assert fees["selection"]["direction"] == "min" and table["fees_paid"].max() > table["fees_paid"].min()
     assert fees["best"]["fees_paid"] == pytest.approx(traded["fees_paid"].min())  # the cheapest, not the dearest
-    dd = _json(capsys, "backtest", "sweep", mid, *grid, "--metric", "max_drawdown")
+    dd = main_json(capsys, "backtest", "sweep", mid, *grid, "--metric", "max_drawdown")
     assert dd["selection"]["direction"] == "max"
     assert dd["best"]["max_drawdown"] == pytest.approx(pd.read_parquet(dd["sweep_path"])["max_drawdown"].max())  # closest to 0
-    dur = _json(capsys, "backtest", "sweep", mid, *grid, "--metric", "max_drawdown_duration_days")
+    dur = main_json(capsys, "backtest", "sweep", mid, *grid, "--metric", "max_drawdown_duration_days")
     assert dur["best"]["max_drawdown_duration_days"] == pytest.approx(
         pd.read_parquet(dur["sweep_path"])["max_drawdown_duration_days"].min())
-    shown = _json(capsys, "backtest", "show", fees["backtest_id"])
+    shown = main_json(capsys, "backtest", "show", fees["backtest_id"])
     assert shown["selection"]["best"] == fees["selection"]["best"] and shown["warnings"] == fees["warnings"]
     capsys.readouterr()
     assert main(["backtest", "sweep", mid, "--thresholds", "0.5,0.6", "--holdout", "0.25"]) == 0  # the text rendering

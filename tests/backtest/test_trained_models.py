@@ -4,8 +4,6 @@ DirectionPredictor, a UnifiedPatchTST and a Stage 1 + Stage 2 pair, each backtes
 out-of-sample bars through the CLI, indexed, comparable, and refused on in-sample bars."""
 from __future__ import annotations
 
-import json
-
 import pandas as pd
 import pytest
 
@@ -13,6 +11,7 @@ from engine.cli import main
 from engine.splits import SplitPlan
 from storage.artifacts import read_manifest
 from storage.catalog import Catalog
+from tests.conftest import main_json
 
 pytestmark = pytest.mark.slow
 
@@ -27,35 +26,27 @@ training: {epochs: 1, batch_size: 64, lr: 0.003, num_threads: 1, max_batches_per
 S1_FEATURES = "logret_1,logret_4,high_ret_1,low_ret_1,close_location,rsi_14,stoch_k_14,willr_14,bb_pctb_20,atr_pct_14"
 
 
-def _run(capsys, *argv) -> dict:
-    capsys.readouterr()
-    rc = main([*argv, "--json", "--quiet"])
-    out = capsys.readouterr()
-    assert rc == 0, out.err[-3000:]
-    return json.loads(out.out)
-
-
 def test_backtests_of_really_trained_models(feature_ws, ws, tmp_path, capsys):
     fid = feature_ws
     cfg = tmp_path / "tiny.yaml"
     cfg.write_text(TINY)
     wf = tmp_path / "tiny_wf.yaml"
     wf.write_text(TINY + "split: {mode: walk_forward, n_folds: 2, initial_frac: 0.6}\n")
-    direction = _run(capsys, "train", "direction", "--config", str(cfg), "--featureset", fid)["model_id"]
-    walk = _run(capsys, "train", "direction", "--config", str(wf), "--featureset", fid)["model_id"]
-    patchtst = _run(capsys, "train", "patchtst", "--config", str(cfg), "--featureset", fid)["model_id"]
-    _run(capsys, "stage1", "train", "--symbol", "BTCUSDT", "--timeframe", "15m", "--featureset", fid, "--features",
+    direction = main_json(capsys, "--quiet", "train", "direction", "--config", str(cfg), "--featureset", fid)["model_id"]
+    walk = main_json(capsys, "--quiet", "train", "direction", "--config", str(wf), "--featureset", fid)["model_id"]
+    patchtst = main_json(capsys, "--quiet", "train", "patchtst", "--config", str(cfg), "--featureset", fid)["model_id"]
+    main_json(capsys, "--quiet", "stage1", "train", "--symbol", "BTCUSDT", "--timeframe", "15m", "--featureset", fid, "--features",
          S1_FEATURES, "--sequence-length", "8", "--units", "8", "--epochs", "1")
-    stage2 = _run(capsys, "stage2", "train", "--symbol", "BTCUSDT", "--timeframe", "15m", "--pass-rate", "0.5",
+    stage2 = main_json(capsys, "--quiet", "stage2", "train", "--symbol", "BTCUSDT", "--timeframe", "15m", "--pass-rate", "0.5",
                   "--cv-folds", "3")
     stage2 = stage2.get("stage2_id") or stage2["id"]
     models = [direction, walk, patchtst, stage2]
 
     # low thresholds / no costs: tiny models are rarely confident (a tiny PatchTST predicts moves far
     # below the fees), and the point is that every path trades
-    runs = _run(capsys, "backtest", direction, walk, "--threshold", "0.34")["backtests"]
-    runs.append(_run(capsys, "backtest", patchtst, "--fees", "0", "--slippage", "0"))
-    runs.append(_run(capsys, "backtest", stage2, "--threshold", "0.3", "--hold-bars", "16"))
+    runs = main_json(capsys, "--quiet", "backtest", direction, walk, "--threshold", "0.34")["backtests"]
+    runs.append(main_json(capsys, "--quiet", "backtest", patchtst, "--fees", "0", "--slippage", "0"))
+    runs.append(main_json(capsys, "--quiet", "backtest", stage2, "--threshold", "0.3", "--hold-bars", "16"))
     for mid, r in zip(models, runs):
         m = read_manifest(ws, mid)
         plans = [SplitPlan.from_dict(p) for p in m.extra["folds"]] if m.extra.get("folds") else \
@@ -76,5 +67,5 @@ def test_backtests_of_really_trained_models(feature_ws, ws, tmp_path, capsys):
         assert main(["backtest", mid, "--start", plans[0].val_start.isoformat()]) == 2
         assert "in-sample backtest refused" in capsys.readouterr().err
     assert len(runs[1]["folds"]) == 2  # the walk-forward model's two out-of-sample blocks, stitched
-    cmp = _run(capsys, "backtest", "compare", *[r["backtest_id"] for r in runs])
+    cmp = main_json(capsys, "--quiet", "backtest", "compare", *[r["backtest_id"] for r in runs])
     assert len(cmp["runs"]) == 4 and set(cmp["metrics"]["sharpe"]) == {r["backtest_id"] for r in runs}
