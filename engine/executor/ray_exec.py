@@ -112,11 +112,24 @@ class RayExecutor(Executor):
                     if on_progress:
                         on_progress(len(results), len(items), res)
         except BaseException:
-            for ref in pending:
-                with contextlib.suppress(Exception):  # already finished or gone
-                    ray.cancel(ref, force=True)
+            self._cancel_all(ray, pending)
             raise
         return [results[i] for i in range(len(items))]
+
+    @staticmethod
+    def _cancel_all(ray, refs: list, rounds: int = 4) -> None:
+        """Force-cancel every unfinished task. A cancel that reaches a task while Ray is still leasing it a
+        worker can be lost (seen under load: the task then ran to its end), so the cancel is repeated for
+        whatever has not settled after a second, a few times."""
+        left = list(refs)
+        for _ in range(rounds):
+            for ref in left:
+                with contextlib.suppress(Exception):  # already finished or gone
+                    ray.cancel(ref, force=True)
+            with contextlib.suppress(Exception):
+                _, left = ray.wait(left, num_returns=len(left), timeout=1.0)
+            if not left:
+                return
 
     def close(self) -> None:
         if self._remote is not None:
