@@ -26,7 +26,7 @@ from config.errors import BadInput, NotFound
 from engine.data.canonical import BINANCE_KLINE_COLUMNS
 from engine.data.names import check_symbol, parse_file_name
 from engine.data.normalize import normalize
-from engine.data.sources.base import DataSource, Series, finish, parse_mapping
+from engine.data.sources.base import DataSource, Series, finish
 from engine.data.timeframes import parse_timeframe
 from storage.manifest import sha256_file
 
@@ -453,17 +453,6 @@ class FileSource(DataSource):
             source["exported_at_from"] = exp_how
         return [finish(norm, symbol=symbol, timeframe=tf, label=label, source=source, now=self.now,
                        exported=(exp_ns, exp_how) if exp_ns is not None else None, last_close_ns=close_ns)]
-
-
-def run_import(ws, opts):
-    """``data import PATH ...`` (engine/data/sources/registry.py): a file or a folder of files."""
-    from engine.data.canonical import parse_utc
-    from engine.data.importer import import_path
-
-    parse_utc(opts.exported_at, "--exported-at")  # a bad value is refused before any file is read
-    return import_path(ws, opts.path, symbol=opts.symbol, timeframe=opts.timeframe, source_format=opts.source_format,
-                       timezone=opts.timezone, mapping=parse_mapping(opts.map), skip_bad=opts.skip_bad,
-                       replace=opts.replace, dry_run=opts.dry_run, exported_at=opts.exported_at)
 
 
 def list_data_files(folder: Path) -> tuple[list[Path], list[Path]]:

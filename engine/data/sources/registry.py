@@ -22,7 +22,7 @@ from typing import Any
 
 from config.errors import BadInput
 from engine.argtypes import int_in
-from engine.data.sources.base import csv_list, parse_mapping  # noqa: F401 - re-exported
+from engine.data.sources.base import parse_mapping
 from engine.data.sources.files import FORMATS
 from engine.data.sources.hub import DEFAULT_REPO
 from engine.data.timeframes import TIMEFRAMES
@@ -192,12 +192,24 @@ def sources() -> list[SourceSpec]:
     return list(SOURCES.values())
 
 
+def run_file_import(ws, opts):
+    """``data import PATH ...``: a file or a folder of files (engine.data.importer reads folders with
+    :class:`~engine.data.sources.files.FileSource`, which is why this runner lives here, above both)."""
+    from engine.data.canonical import parse_utc
+    from engine.data.importer import import_path
+
+    parse_utc(opts.exported_at, "--exported-at")  # a bad value is refused before any file is read
+    return import_path(ws, opts.path, symbol=opts.symbol, timeframe=opts.timeframe, source_format=opts.source_format,
+                       timezone=opts.timezone, mapping=parse_mapping(opts.map), skip_bad=opts.skip_bad,
+                       replace=opts.replace, dry_run=opts.dry_run, exported_at=opts.exported_at)
+
+
 _TZ = "timezone of naive times (required for MetaTrader exports)"
 _MAP = "column mapping CANONICAL=SOURCE,... e.g. timestamp=ts"
 
 for _spec in (
     SourceSpec(
-        "file", "File", "import", "import a candle file or a folder of files", "engine.data.sources.files:run_import",
+        "file", "File", "import", "import a candle file or a folder of files", "engine.data.sources.registry:run_file_import",
         options=(
             Option("path", None, "... or a path on this machine (file or folder)", widget="path", required=True,
                    missing="Choose a file to upload or type a path.",
