@@ -81,7 +81,18 @@ def test_a_toy_source_gets_a_command_and_a_form(toy, ws, capsys):
     at.run()
     radio = at.radio[0]
     assert radio.options == ["File", "PostgreSQL", "Hugging Face", "Bundled sample", "Toy source"]
-    radio.set_value("Toy source").run()
+    for label, form in (("PostgreSQL", "import-sql"), ("Hugging Face", "import-hub"), ("File", "import-file")):
+        at.radio[0].set_value(label).run()  # every built-in form renders from its spec
+        assert not at.exception, [e.value for e in at.exception]
+        assert at.button(key=f"FormSubmitter:{form}-Import") is not None
+        if form == "import-hub":
+            assert at.multiselect(key="import-hub-timeframes").value == ["15m", "1h"]
+            assert at.text_input(key="import-hub-symbols").value == "BTCUSDT,ETHUSDT"
+        if form == "import-sql":
+            assert at.number_input(key="import-sql-chunksize").value == 100_000
+    at.radio[0].set_value("Bundled sample").run()
+    assert at.button(key="import-sample-go").label == "Import the bundled sample"
+    at.radio[0].set_value("Toy source").run()
     assert not at.exception, [e.value for e in at.exception]
     assert any("under another name" in c.value for c in at.caption)
     assert at.number_input(key="import-toy-rows").value == 200
