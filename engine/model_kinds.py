@@ -71,6 +71,12 @@ SIGNALS: dict[str, Signals] = {s.name: s for s in (
 )}
 
 
+# options a kind may add to `train NAME` (ModelKind.cli_options): name -> (flags, argparse keywords)
+TRAIN_OPTIONS: dict[str, tuple[tuple[str, ...], dict[str, Any]]] = {
+    "targets": (("--targets",), {"help": "comma separated targets (default: data.targets of the config, else all)"}),
+}
+
+
 @dataclass(frozen=True)
 class ModelKind:
     name: str
@@ -150,6 +156,10 @@ def register(kind: ModelKind, *, replace: bool = False) -> ModelKind:
         raise BadInput(f"model kind {kind.name!r} is already registered")
     if kind.signals is not None and kind.signals not in SIGNALS:
         raise BadInput(f"model kind {kind.name!r}: unknown signals {kind.signals!r}", hint=f"one of {', '.join(SIGNALS)}")
+    odd = [o for o in kind.cli_options if o not in TRAIN_OPTIONS]
+    if odd:
+        raise BadInput(f"model kind {kind.name!r}: unknown train option(s) {', '.join(odd)}",
+                       hint=f"one of {', '.join(TRAIN_OPTIONS)}")
     _REGISTRY[kind.name] = kind
     return kind
 

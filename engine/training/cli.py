@@ -96,12 +96,6 @@ def _text(res: dict) -> str:
     return text + "".join(f"warning: {w}\n" for w in m.get("warnings") or []).rstrip("\n")
 
 
-# options a kind may add to `train KIND` (ModelKind.cli_options)
-KIND_OPTIONS = {
-    "targets": (("--targets",), {"help": "comma separated targets (default: data.targets of the config, else all)"}),
-}
-
-
 def register(sub) -> None:
     kinds = model_kinds.kinds(trainable=True)
     g = sub.add_parser("train", help=f"train {' / '.join(k.label for k in kinds)} models")
@@ -112,7 +106,7 @@ def register(sub) -> None:
         p.add_argument("--featureset", help="feature set id (default: data.featureset of the config)")
         p.add_argument("--report", help="analysis report id: its included_features.txt becomes the input whitelist")
         for opt in kind.cli_options:
-            flags, kw = KIND_OPTIONS[opt]
+            flags, kw = model_kinds.TRAIN_OPTIONS[opt]
             p.add_argument(*flags, **kw)
         p.add_argument("--name", help="a name for the run")
         p.add_argument("--remote", metavar="HOST", help="run on this SSH host profile instead (Cloud Sync)")

@@ -149,6 +149,8 @@ def test_registry_views_and_refusals():
         model_kinds.register(model_kinds.get("direction"))
     with pytest.raises(BadInput, match="unknown signals"):
         model_kinds.register(model_kinds.ModelKind("odd", "Odd", "", "", signals="tea leaves"))
+    with pytest.raises(BadInput, match="unknown train option"):
+        model_kinds.register(model_kinds.ModelKind("odd", "Odd", "", "", cli_options=("--horizon",)))
     with pytest.raises(BadInput, match="lower-case"):
         model_kinds.register(model_kinds.ModelKind("Bad Name", "Bad", "", ""))
     with pytest.raises(BadInput, match="not trained by `train`"):
