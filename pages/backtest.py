@@ -7,6 +7,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from engine import model_kinds
 from engine.backtest.metrics import LABELS, METRICS
 from engine.backtest.sources import model_period
 from engine.backtest.store import ci_text, compare, costs_text, format_metric, list_backtests, load_backtest, metrics_table
@@ -36,7 +37,7 @@ st.caption("vectorbt portfolios from a model's out-of-sample predictions (in-sam
 @st.cache_data(show_spinner=False)
 def _models(root: str, stamp: tuple) -> pd.DataFrame:
     cat = catalog()
-    frames = [cat.query(kind=k) for k in ("model", "stage2")]
+    frames = [cat.query(kind=k) for k in model_kinds.backtest_artifact_kinds()]
     frames = [f for f in frames if len(f)]
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
@@ -95,7 +96,7 @@ def _sweep_done(stt) -> None:
 
 SWEEP_RANK_METRICS = [m for m in ("sharpe", "total_return", "sortino", "calmar", "max_drawdown", "win_rate", "profit_factor",
                                   "expectancy", "excess_return", "fees_paid", "max_drawdown_duration_days") if m in METRICS]
-models = _models(str(ws.root), kinds_stamp(ws, "model", "stage2"))
+models = _models(str(ws.root), kinds_stamp(ws, *model_kinds.backtest_artifact_kinds()))
 runs = _runs(str(ws.root), kinds_stamp(ws, "backtest"))
 tab_run, tab_res, tab_cmp, tab_sweep = st.tabs(["Run", "Results", "Compare", "Sweep"])
 
@@ -125,17 +126,17 @@ def _source_inputs(key: str, *, many: bool, threshold: bool = True) -> tuple[lis
         c1, c2, c3 = st.columns([2, 1, 1])
         chosen = c1.multiselect("Symbols", syms, default=syms, key=f"{key}-syms-{ids[0]}")
         opts = ["--symbols", ",".join(chosen)] if chosen and len(chosen) < len(syms) else []
-        kind = "stage2" if m.kind == "stage2" else m.params.get("model")
-        if threshold:  # a sweep takes its thresholds from the grid
-            if kind == "patchtst":
-                thr = c2.number_input("Extra expected return over costs", min_value=0.0, max_value=1.0, value=0.0,
-                                      step=0.0005, format="%.4f", key=f"{key}-thr-p",
-                                      help="trade when |predicted return| > 2 x (fee + slippage) + this")
+        kind = model_kinds.kind_of(m.kind, m.params)  # the registry's spec says how its signals are read
+        sig = kind.signal_spec() if kind else None
+        if threshold and sig:  # a sweep takes its thresholds from the grid
+            t = sig.threshold
+            if t.widget == "number":
+                thr = c2.number_input(t.label, min_value=t.lo, max_value=t.hi, value=t.default, step=t.step,
+                                      format=t.fmt, key=f"{key}-thr-p", help=t.help)
             else:
-                thr = c2.slider("Probability threshold", 0.0, 1.0, 0.5, 0.01, key=f"{key}-thr",
-                                help="direction: P(up) / P(down); Stage 2: P(pivot low) / P(pivot high)")
+                thr = c2.slider(t.label, t.lo, t.hi, t.default, t.step, key=f"{key}-thr", help=t.help)
             opts += ["--threshold", repr(float(thr))]
-        if kind in ("direction", "patchtst"):
+        if sig and sig.horizons:
             h = c3.selectbox("Horizon", ["(model default)", "15m", "1h", "4h", "12h"], key=f"{key}-h")
             if h != "(model default)":
                 opts += ["--horizon", h]

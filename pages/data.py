@@ -9,10 +9,10 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from engine.data.sources.files import FORMATS
-from engine.data.sources.hub import DEFAULT_REPO
+from engine.data.sources.registry import sources as data_sources
 from engine.data.timeframes import TIMEFRAMES
 from engine.plots.candles import candlestick_figure
+from pages.data_widgets import source_form
 from pages.ui import Keys, ensure_sample, follow_job, start_job, user_errors, workspace
 from storage.artifacts import kinds_stamp
 
@@ -101,95 +101,8 @@ with tab_cov:
                                                for s in m.params.get("sources", [])]), hide_index=True, width="stretch")
 
 with tab_imp:
-    kind = st.radio("Source", ["File", "PostgreSQL", "Hugging Face", "Bundled sample"], horizontal=True)
-    if kind == "File":
-        with st.form("import-file", enter_to_submit=False):
-            up = st.file_uploader("Candle file (CSV, Parquet, Feather, JSON, Binance .zip)", type=None)
-            local = st.text_input("... or a path on this machine (file or folder)")
-            c1, c2, c3 = st.columns(3)
-            symbol = c1.text_input("Symbol (blank: from the file name)")
-            tf = c2.selectbox("Timeframe", ["(from the name / spacing)", *TIMEFRAMES])
-            fmt = c3.selectbox("Format", FORMATS)
-            c4, c5 = st.columns(2)
-            tz = c4.text_input("Timezone of naive times (required for MetaTrader exports)", placeholder="UTC")
-            mapping = c5.text_input("Column mapping", placeholder="timestamp=ts,volume=vol")
-            skip = st.checkbox("Folder: import the good files, list the bad ones")
-            replace = st.checkbox("Replace the stored series instead of merging")
-            go = st.form_submit_button("Import", type="primary")
-        if go:
-            path = None
-            if up is not None:
-                d = Path(tempfile.mkdtemp(prefix="klinelab-upload-"))
-                path = d / Path(up.name).name
-                path.write_bytes(up.getbuffer())
-            elif local.strip():
-                path = Path(local.strip()).expanduser()
-            if path is None:
-                st.error("Choose a file to upload or type a path.")
-            else:
-                args = ["data", "import", str(path), "--source-format", fmt]
-                if symbol.strip():
-                    args += ["--symbol", symbol.strip()]
-                if tf in TIMEFRAMES:
-                    args += ["--timeframe", tf]
-                if tz.strip():
-                    args += ["--timezone", tz.strip()]
-                if mapping.strip():
-                    args += ["--map", mapping.strip()]
-                if skip:
-                    args.append("--skip-bad")
-                if replace:
-                    args.append("--replace")
-                start_job(args, Keys.DATA_JOB, name=f"import {path.name}")
-    elif kind == "PostgreSQL":
-        with st.form("import-sql", enter_to_submit=False):
-            url = st.text_input("SQLAlchemy URL", placeholder="postgresql+psycopg://user:password@host:5432/db", type="password")
-            c1, c2 = st.columns(2)
-            table = c1.text_input("Table", placeholder="raw_market_data")
-            query = c2.text_area("... or a query", height=68)
-            c3, c4, c5 = st.columns(3)
-            symbol = c3.text_input("Symbol (one-symbol table)")
-            symcol = c4.text_input("Symbol column (several symbols)")
-            symbols = c5.text_input("Only these symbols (comma separated)")
-            c6, c7, c8 = st.columns(3)
-            tf = c6.selectbox("Timeframe", ["(from the spacing)", *TIMEFRAMES])
-            tfcol = c7.text_input("Timeframe column (optional)")
-            chunks = c8.number_input("Rows per chunk", min_value=1000, max_value=2_000_000, value=100_000, step=10_000)
-            mapping = st.text_input("Column mapping", placeholder="timestamp=datetime,volume=vol")
-            go = st.form_submit_button("Import", type="primary")
-        if go:
-            if not url.strip():
-                st.error("The database URL is required.")
-            elif bool(table.strip()) == bool(query.strip()):
-                st.error("Give either a table or a query.")
-            else:
-                args = ["data", "import-sql", "--url", url.strip(), "--chunksize", str(int(chunks))]
-                args += ["--table", table.strip()] if table.strip() else ["--query", query.strip()]
-                for flag, val in (("--symbol", symbol), ("--symbol-column", symcol), ("--symbols", symbols),
-                                  ("--timeframe-column", tfcol), ("--map", mapping)):
-                    if val.strip():
-                        args += [flag, val.strip()]
-                if tf in TIMEFRAMES:
-                    args += ["--timeframe", tf]
-                start_job(args, Keys.DATA_JOB, name="import from SQL")
-    elif kind == "Hugging Face":
-        with st.form("import-hub", enter_to_submit=False):
-            repo = st.text_input("Dataset repo", value=DEFAULT_REPO)
-            c1, c2 = st.columns(2)
-            symbols = c1.text_input("Symbols (comma separated)", value="BTCUSDT,ETHUSDT")
-            tfs = c2.multiselect("Timeframes", list(TIMEFRAMES), default=["15m", "1h"])
-            st.caption("Files `klines/{SYMBOL}/{BASE}_{tf}.parquet`; a private repo needs HF_TOKEN in the environment.")
-            go = st.form_submit_button("Import", type="primary")
-        if go:
-            if not symbols.strip() or not tfs:
-                st.error("Give at least one symbol and one timeframe.")
-            else:
-                start_job(["data", "import-hub", "--repo-id", repo.strip(), "--symbols", symbols.strip(),
-                           "--timeframes", ",".join(tfs)], Keys.DATA_JOB, name="import from the Hub")
-    else:
-        st.write("A year of Binance 15m spot candles (BTC, ETH, SOL, BNB, XRP, DOGE) and the BTC perpetual with funding.")
-        if st.button("Import the bundled sample"):
-            start_job(["data", "import-sample"], Keys.DATA_JOB, name="import the sample")
+    specs = {spec.label: spec for spec in data_sources()}  # one form per registered source
+    source_form(specs[st.radio("Source", list(specs), horizontal=True)], Keys.DATA_JOB)
     follow_job(Keys.DATA_JOB, on_done=_import_result)
 
 with tab_val:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from engine import model_kinds
 from engine.plots.training import compare_figure
 from engine.training import runs
 from engine.training.config import PRESETS
@@ -63,13 +64,14 @@ with tab_new:
         reports = _reports(str(ws.root), fid, kinds_stamp(ws, "analysis"))
         with st.form("train", enter_to_submit=False):
             c1, c2 = st.columns(2)
-            model = c1.radio("Model", ["direction", "patchtst"], horizontal=True,
-                             format_func=lambda m: {"direction": "DirectionPredictor", "patchtst": "UnifiedPatchTST"}[m])
+            kinds = {k.name: k for k in model_kinds.kinds(trainable=True)}  # the registry's kinds `train` runs
+            model = c1.radio("Model", list(kinds), horizontal=True, format_func=lambda m: kinds[m].label)
             preset = c2.selectbox("Config", PRESETS, index=PRESETS.index("test"),
                                   help="config/<name>.yaml; base = every default spelled out")
             report = st.selectbox("Inputs", ["(all non-leaking features)", *reports],
                                   help="an analysis report's included_features.txt as the whitelist")
-            targets = st.multiselect("Targets (UnifiedPatchTST; empty = all 24)", by_id[fid]["targets"])
+            with_targets = [k.label for k in kinds.values() if "targets" in k.cli_options]
+            targets = st.multiselect(f"Targets ({', '.join(with_targets)}; empty = all 24)", by_id[fid]["targets"])
             overrides = st.text_area("Config overrides (YAML, optional)", height=80,
                                      placeholder="training: {epochs: 5, seed: 1}\nsplit: {mode: walk_forward, n_folds: 3}")
             c3, c4 = st.columns(2)
@@ -86,7 +88,7 @@ with tab_new:
                 args = ["train", model, "--config", config, "--featureset", fid]
                 if report in reports:
                     args += ["--report", report]
-                if model == "patchtst" and targets:
+                if "targets" in kinds[model].cli_options and targets:
                     args += ["--targets", ",".join(targets)]
                 if name.strip():
                     args += ["--name", name.strip()]

@@ -5,14 +5,17 @@ position* per bar and threshold: +1 long, -1 short, 0 flat, NaN = "no new opinio
 current state" (event signals such as Stage 2 pivots).  A target at bar t uses only what was
 known at the close of bar t (the model's context window ends at t).
 
-Model sources (contract in docs/CONTRACTS.md, "Model artifacts and predictions"):
+Model sources (contract in docs/CONTRACTS.md, "Model artifacts and predictions"). Which model an
+artifact is comes from the model-kind registry (``engine.model_kinds.kind_of``: ``params.model`` of a
+``model`` artifact, or the artifact kind); its spec's ``signals`` names one of the readers below
+(:data:`READERS`), so a new kind whose predictions have one of these layouts is backtested as it is:
 
-* ``direction`` (kind ``model``, ``params.model = "direction"``): ``p_down_<h> p_flat_<h> p_up_<h>``;
+* ``direction`` (DirectionPredictor): ``p_down_<h> p_flat_<h> p_up_<h>``;
   long when P(up) >= threshold and P(up) > P(down), short the mirror image.
-* ``patchtst`` (kind ``model``, ``params.model = "patchtst"``): ``pred_future_return_<h>``; long
+* ``return`` (PatchTST): ``pred_future_return_<h>``; long
   when the predicted return beats the round-trip cost (2 x (fee + slippage)) plus the
-  threshold, short the mirror image.
-* ``stage2`` (kind ``stage2``): ``pred_class`` (0 HH, 1 LH, 2 HL, 3 LL) with ``p_HH p_LH p_HL p_LL``
+  threshold, short the mirror image (without a return head: its direction head, as ``direction``).
+* ``pivots`` (Stage 2, kind ``stage2``): ``pred_class`` (0 HH, 1 LH, 2 HL, 3 LL) with ``p_HH p_LH p_HL p_LL``
   at Stage-1 signal bars; a predicted pivot low (HL/LL) with P(low) >= threshold goes long, a
   pivot high (HH/LH) with P(high) >= threshold goes short; the position is held until the
   opposite pivot, a stop, or ``hold_bars``.
@@ -37,6 +40,7 @@ import numpy as np
 import pandas as pd
 
 from config.errors import BadInput, NotFound, Refused
+from engine import model_kinds
 from engine.data.canonical import ts_ns
 from engine.data.timeframes import parse_timeframe
 from engine.splits import SplitPlan
@@ -45,7 +49,6 @@ from storage.manifest import Manifest
 from storage.workspace import Workspace
 
 PREDICTIONS = "predictions.parquet"
-MODEL_KINDS = ("model", "stage2")
 STAGE2_CLASSES = ("HH", "LH", "HL", "LL")  # 0..3, as the Stage 2 LightGBM labels them
 RULES = ("sma_cross",)
 
@@ -264,26 +267,21 @@ class Stage2Source(ModelSource):
         return out  # NaN between events: hold
 
 
-_REQUIRED = {
-    "direction": lambda cols: [c for c in cols if re.fullmatch(r"p_(up|down|flat)_.+", c)],
-    "patchtst": lambda cols: [c for c in cols if c.startswith("pred_future_return_") or re.fullmatch(r"p_direction_.+_[02]", c)],
-    "stage2": lambda cols: [c for c in ("pred_class", *(f"p_{c}" for c in STAGE2_CLASSES)) if c in cols],
-}
-
-
-def _model_type(m: Manifest) -> str:
-    if m.kind == "stage2":
-        return "stage2"
-    if m.kind == "model":
+def _model_kind(m: Manifest) -> model_kinds.ModelKind:
+    """The registered kind of a model artifact; refused when it is not one or predicts no signals."""
+    kind = model_kinds.kind_of(m.kind, m.params)
+    if kind is None and m.kind == "model":
         t = str((m.params or {}).get("model", "")).lower()
-        if t in ("direction", "patchtst"):
-            return t
-        raise BadInput(f"model {m.id} has params.model={t!r}", hint="backtests read direction and patchtst models")
-    raise BadInput(f"{m.id} is a {m.kind} artifact, not a model",
-                   hint="backtest a model (kind model or stage2), or run `backtest rule` for a plain rule")
+        raise BadInput(f"model {m.id} has params.model={t!r}",
+                       hint=f"backtests read {', '.join(model_kinds.names(artifact='model', backtestable=True))} models")
+    if kind is None or kind.signals is None:
+        raise BadInput(f"{m.id} is a {m.kind} artifact, not a model",
+                       hint="backtest a model (kind " + " or ".join(model_kinds.backtest_artifact_kinds())
+                            + "), or run `backtest rule` for a plain rule")
+    return kind
 
 
-def _read_predictions(ws: Workspace, m: Manifest, mtype: str) -> pd.DataFrame:
+def _read_predictions(ws: Workspace, m: Manifest, reader: Reader) -> pd.DataFrame:
     path = artifact_path(ws, m.id, m.kind) / PREDICTIONS
     if not path.is_file():
         raise NotFound(f"model {m.id} has no {PREDICTIONS}", hint="training stores its test-split predictions there")
@@ -294,11 +292,7 @@ def _read_predictions(ws: Workspace, m: Manifest, mtype: str) -> pd.DataFrame:
     missing = [c for c in ("timestamp", "symbol") if c not in df.columns]
     if missing:
         raise BadInput(f"{path} lacks column(s) {', '.join(missing)}")
-    need = _REQUIRED[mtype](list(df.columns))
-    if mtype == "stage2" and len(need) < 5:
-        raise BadInput(f"{path} lacks Stage 2 columns", hint="needs pred_class, p_HH, p_LH, p_HL, p_LL")
-    if not need:
-        raise BadInput(f"{path} has no {mtype} prediction columns", hint="see docs/CONTRACTS.md")
+    reader.check_columns(path, list(df.columns))
     df = df.copy()
     df["timestamp"] = utc_index(df["timestamp"])
     df["symbol"] = df["symbol"].astype(str)
@@ -360,7 +354,8 @@ def _ancestor_guards(ws: Workspace, m: Manifest) -> tuple[list[tuple[str, list[S
 
 def load_model_source(ws: Workspace, model_id: str, *, horizon: str | None = None) -> ModelSource:
     m = read_manifest(ws, model_id)
-    mtype = _model_type(m)
+    kind = _model_kind(m)
+    reader = READERS[kind.signals]
     plans, wf = _plans_of(m)
     if not plans:
         raise Refused(f"model {m.id} records no train/validation/test split (extra.split or extra.folds)",
@@ -368,7 +363,7 @@ def load_model_source(ws: Workspace, model_id: str, *, horizon: str | None = Non
     if not m.timeframe:
         raise BadInput(f"model {m.id} has no timeframe in its manifest")
     tf = parse_timeframe(m.timeframe)
-    df = _read_predictions(ws, m, mtype)
+    df = _read_predictions(ws, m, reader)
     notes = []
     n0 = len(df)
     if "split" in df.columns:
@@ -401,30 +396,72 @@ def load_model_source(ws: Workspace, model_id: str, *, horizon: str | None = Non
     guards.insert(0, (m.id, plans, wf))
     if unverified:
         notes.append("out-of-sample not verifiable for: " + "; ".join(unverified))
-    symbols = sorted(df["symbol"].unique())
-    cls = {"direction": DirectionSource, "patchtst": PatchTSTSource, "stage2": Stage2Source}[mtype]
-    if mtype == "patchtst" and not _horizons(df.columns, "pred_future_return_"):
-        cls = DirectionSource
-        notes.append("the model has no future-return head: its direction head (P(UP) / P(DOWN)) is traded")
-    src = cls(kind=mtype, timeframe=tf, symbols=symbols, source_id=m.id, parents=[m.id], notes=notes, manifest=m,
-              predictions=df, plans=plans, walk_forward=wf, guards=guards, unverified=unverified,
-              seen=seen_periods)
-    if mtype == "direction":
-        src.horizon = _pick_horizon(_horizons(df.columns, "p_up_"), horizon, m.id, "p_up_<h>")
-        src.threshold_range, src.default_threshold = (0.0, 1.0), 0.5
-    elif isinstance(src, PatchTSTSource):
-        src.horizon = _pick_horizon(_horizons(df.columns, "pred_future_return_"), horizon, m.id, "pred_future_return_<h>")
-        src.threshold_range, src.default_threshold = (0.0, 1.0), 0.0
-    elif mtype == "patchtst":
-        src.up_col, src.down_col = "p_direction_{h}_2", "p_direction_{h}_0"
-        src.horizon = _pick_horizon(_horizons([c[:-2] for c in df.columns if re.fullmatch(r"p_direction_.+_2", c)],
-                                              "p_direction_"), horizon, m.id, "p_direction_<h>_<k>")
-        src.threshold_range, src.default_threshold = (0.0, 1.0), 0.5
-    else:
-        if horizon is not None:
-            raise BadInput("a Stage 2 model has no horizon to choose")
-        src.threshold_range, src.default_threshold = (0.0, 1.0), 0.5
+    common = {"kind": kind.name, "timeframe": tf, "symbols": sorted(df["symbol"].unique()), "source_id": m.id,
+              "parents": [m.id], "notes": notes, "manifest": m, "predictions": df, "plans": plans, "walk_forward": wf,
+              "guards": guards, "unverified": unverified, "seen": seen_periods}
+    src = reader.make_source(common, df, horizon, m.id)
+    if src.threshold_range is None:  # a reader may have chosen another layout's threshold (see _return_source)
+        th = kind.signal_spec().threshold
+        src.threshold_range, src.default_threshold = (th.lo, th.hi), th.default
     return src
+
+
+# ---------------------------------------------------------------------------------------------
+# readers: one per layout of prediction columns (engine.model_kinds.SIGNALS names them)
+
+
+@dataclass(frozen=True)
+class Reader:
+    """Checks a predictions table has a layout's columns and builds the source that trades them."""
+
+    required: Any  # columns -> the layout's columns present
+    make_source: Any  # (common kwargs, predictions, horizon, model id) -> ModelSource
+    min_columns: int = 1
+    missing_hint: str = "see docs/CONTRACTS.md"
+    name: str = ""
+
+    def check_columns(self, path, columns: list[str]) -> None:
+        need = self.required(columns)
+        if len(need) < self.min_columns:
+            raise BadInput(f"{path} has no {self.name} prediction columns" if not need else
+                           f"{path} lacks {self.name} prediction columns", hint=self.missing_hint)
+
+
+def _direction_source(common, df, horizon, model_id) -> ModelSource:
+    src = DirectionSource(**common)
+    src.horizon = _pick_horizon(_horizons(df.columns, "p_up_"), horizon, model_id, "p_up_<h>")
+    return src
+
+
+def _return_source(common, df, horizon, model_id) -> ModelSource:
+    if _horizons(df.columns, "pred_future_return_"):
+        src = PatchTSTSource(**common)
+        src.horizon = _pick_horizon(_horizons(df.columns, "pred_future_return_"), horizon, model_id,
+                                    "pred_future_return_<h>")
+        return src
+    common["notes"].append("the model has no future-return head: its direction head (P(UP) / P(DOWN)) is traded")
+    th = model_kinds.SIGNALS["direction"].threshold
+    src = DirectionSource(**common, up_col="p_direction_{h}_2", down_col="p_direction_{h}_0",
+                          threshold_range=(th.lo, th.hi), default_threshold=th.default)
+    src.horizon = _pick_horizon(_horizons([c[:-2] for c in df.columns if re.fullmatch(r"p_direction_.+_2", c)],
+                                          "p_direction_"), horizon, model_id, "p_direction_<h>_<k>")
+    return src
+
+
+def _pivot_source(common, df, horizon, model_id) -> ModelSource:
+    if horizon is not None:
+        raise BadInput("a Stage 2 model has no horizon to choose")
+    return Stage2Source(**common)
+
+
+READERS: dict[str, Reader] = {
+    "direction": Reader(lambda cols: [c for c in cols if re.fullmatch(r"p_(up|down|flat)_.+", c)], _direction_source,
+                        name="direction"),
+    "return": Reader(lambda cols: [c for c in cols if c.startswith("pred_future_return_")
+                                   or re.fullmatch(r"p_direction_.+_[02]", c)], _return_source, name="patchtst"),
+    "pivots": Reader(lambda cols: [c for c in ("pred_class", *(f"p_{c}" for c in STAGE2_CLASSES)) if c in cols],
+                     _pivot_source, min_columns=5, missing_hint="needs pred_class, p_HH, p_LH, p_HL, p_LL", name="Stage 2"),
+}
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,29 +1,12 @@
-"""`data` commands: import (files, SQL, Hub, bundled sample), list, show, validate, resample."""
+"""`data` commands: one import command per source of the registry (engine/data/sources/registry.py:
+files, SQL, Hub, bundled sample), list, show, validate, resample."""
 from __future__ import annotations
 
 from config.errors import BadInput
 from engine.argtypes import int_in
+from engine.data.sources.base import parse_mapping
 from engine.data.sources.files import FORMATS
 from engine.data.timeframes import parse_timeframe
-
-
-def parse_mapping(text: str | None) -> dict[str, str] | None:
-    """'timestamp=ts,volume=vol' -> {'timestamp': 'ts', 'volume': 'vol'}."""
-    if not text:
-        return None
-    out = {}
-    for part in text.split(","):
-        if "=" not in part:
-            raise BadInput(f"bad column mapping {part!r}", hint="use CANONICAL=SOURCE pairs, e.g. timestamp=ts,volume=vol")
-        k, v = (x.strip() for x in part.split("=", 1))
-        if not k or not v:
-            raise BadInput(f"bad column mapping {part!r}")
-        out[k] = v
-    return out
-
-
-def _csv_list(text: str | None) -> list[str]:
-    return [x.strip() for x in (text or "").split(",") if x.strip()]
 
 
 def _import_text(res: dict) -> str:
@@ -44,45 +27,16 @@ def _out(res) -> dict:
     return d
 
 
-def cmd_import(args, ws):
-    from engine.data.canonical import parse_utc
-    from engine.data.importer import import_path
+def import_command(spec):
+    """The handler of ``data <spec.command>``: the source's own ``run_import`` and the import report."""
+    def cmd(args, ws):
+        res = spec.load_run()(ws, args)
+        d = _out(res)
+        if not res.imported and spec.nothing_text:
+            d["_text"] = spec.nothing_text
+        return d
 
-    parse_utc(args.exported_at, "--exported-at")  # a bad value is refused before any file is read
-    res = import_path(ws, args.path, symbol=args.symbol, timeframe=args.timeframe, source_format=args.source_format,
-                      timezone=args.timezone, mapping=parse_mapping(args.map), skip_bad=args.skip_bad,
-                      replace=args.replace, dry_run=args.dry_run, exported_at=args.exported_at)
-    return _out(res)
-
-
-def cmd_import_sql(args, ws):
-    from engine.data.importer import import_sources
-    from engine.data.sources.sql import SqlSource
-
-    src = SqlSource(args.url, table=args.table, query=args.query, symbol=args.symbol, symbol_column=args.symbol_column,
-                    symbols=_csv_list(args.symbols) or None, timeframe=args.timeframe,
-                    timeframe_column=args.timeframe_column, mapping=parse_mapping(args.map), chunksize=args.chunksize,
-                    timezone=args.timezone, schema=args.schema)
-    return _out(import_sources(ws, [src], replace=args.replace, dry_run=args.dry_run))
-
-
-def cmd_import_hub(args, ws):
-    from engine.data.importer import import_sources
-    from engine.data.sources.hub import HubSource
-
-    src = HubSource(args.repo_id, symbols=_csv_list(args.symbols), timeframes=_csv_list(args.timeframes),
-                    revision=args.revision)
-    return _out(import_sources(ws, [src], replace=args.replace, dry_run=args.dry_run))
-
-
-def cmd_import_sample(args, ws):
-    from engine.data.sources.sample import import_sample
-
-    res = import_sample(ws)
-    d = _out(res)
-    if not res.imported:
-        d["_text"] = "the bundled sample is already in the workspace"
-    return d
+    return cmd
 
 
 def cmd_list(args, ws):
@@ -189,51 +143,10 @@ def register(sub) -> None:
     g = sub.add_parser("data", help="candles: import, list, show, validate, resample")
     s = g.add_subparsers(dest="cmd", metavar="COMMAND", parser_class=type(g))
 
-    p = s.add_parser("import", help="import a candle file or a folder of files")
-    p.add_argument("path")
-    p.add_argument("--symbol")
-    p.add_argument("--timeframe")
-    p.add_argument("--source-format", default="auto", choices=FORMATS)
-    p.add_argument("--timezone", help="timezone of naive times (required for MetaTrader exports)")
-    p.add_argument("--map", help="column mapping CANONICAL=SOURCE,... e.g. timestamp=ts")
-    p.add_argument("--exported-at", help="when the file was exported (UTC), to flag a last bar still open then; "
-                   "default: the file's own statement, else its modification time")
-    p.add_argument("--skip-bad", action="store_true", help="import the good files of a folder, list the others")
-    p.add_argument("--replace", action="store_true", help="replace the stored series instead of merging")
-    p.add_argument("--dry-run", action="store_true")
-    p.set_defaults(func=cmd_import)
+    from engine.data.sources.registry import sources
 
-    p = s.add_parser("import-sql", help="import from PostgreSQL (or any SQLAlchemy URL)")
-    p.add_argument("--url", required=True)
-    q = p.add_mutually_exclusive_group(required=True)
-    q.add_argument("--table")
-    q.add_argument("--query")
-    p.add_argument("--schema")
-    p.add_argument("--symbol")
-    p.add_argument("--symbol-column")
-    p.add_argument("--symbols", help="only these symbols (with --symbol-column)")
-    p.add_argument("--timeframe")
-    p.add_argument("--timeframe-column")
-    p.add_argument("--map")
-    p.add_argument("--chunksize", type=int_in(1, 10_000_000), default=100_000)
-    p.add_argument("--timezone")
-    p.add_argument("--replace", action="store_true")
-    p.add_argument("--dry-run", action="store_true")
-    p.set_defaults(func=cmd_import_sql)
-
-    p = s.add_parser("import-hub", help="import klines/{SYMBOL}/{BASE}_{tf}.parquet from a Hugging Face dataset")
-    from engine.data.sources.hub import DEFAULT_REPO
-
-    p.add_argument("--repo-id", default=DEFAULT_REPO)
-    p.add_argument("--symbols", required=True)
-    p.add_argument("--timeframes", required=True)
-    p.add_argument("--revision")
-    p.add_argument("--replace", action="store_true")
-    p.add_argument("--dry-run", action="store_true")
-    p.set_defaults(func=cmd_import_hub)
-
-    p = s.add_parser("import-sample", help="import the bundled real sample (idempotent)")
-    p.set_defaults(func=cmd_import_sample)
+    for spec in sources():  # one import command per registered source
+        spec.add_to(s).set_defaults(func=import_command(spec))
 
     p = s.add_parser("list", help="coverage: symbol x timeframe, rows, range, gaps")
     p.set_defaults(func=cmd_list)

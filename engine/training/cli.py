@@ -1,4 +1,5 @@
-"""``train`` commands.
+"""``train`` commands: one ``train KIND`` per model kind of the registry that ``train`` runs
+(engine/model_kinds.py: direction, patchtst, and any kind registered later).
 
     python -m engine train patchtst  --config FILE --featureset ID [--targets a,b] [--report ID] [--remote HOST] [--json]
     python -m engine train direction --config FILE --featureset ID [--report ID] [--remote HOST] [--json]
@@ -11,6 +12,7 @@ prints the run id, its folder and the final metrics.
 from __future__ import annotations
 
 from config.errors import Refused
+from engine import model_kinds
 
 
 def _csv(value: str | None) -> list[str] | None:
@@ -95,19 +97,20 @@ def _text(res: dict) -> str:
 
 
 def register(sub) -> None:
-    g = sub.add_parser("train", help="train UnifiedPatchTST / DirectionPredictor models")
+    kinds = model_kinds.kinds(trainable=True)
+    g = sub.add_parser("train", help=f"train {' / '.join(k.label for k in kinds)} models")
     s = g.add_subparsers(dest="cmd", metavar="COMMAND", parser_class=type(g))
-    for model, helptext in (("patchtst", "UnifiedPatchTST: all 24 targets (or --targets) at once"),
-                            ("direction", "DirectionPredictor: DOWN / FLAT / UP per horizon, trading-aware loss")):
-        p = s.add_parser(model, help=helptext)
+    for kind in kinds:
+        p = s.add_parser(kind.name, help=kind.help)
         p.add_argument("--config", required=True, help="YAML file or preset: base, production, test, anti_overfit")
         p.add_argument("--featureset", help="feature set id (default: data.featureset of the config)")
         p.add_argument("--report", help="analysis report id: its included_features.txt becomes the input whitelist")
-        if model == "patchtst":
-            p.add_argument("--targets", help="comma separated targets (default: data.targets of the config, else all)")
+        for opt in kind.cli_options:
+            flags, kw = model_kinds.TRAIN_OPTIONS[opt]
+            p.add_argument(*flags, **kw)
         p.add_argument("--name", help="a name for the run")
         p.add_argument("--remote", metavar="HOST", help="run on this SSH host profile instead (Cloud Sync)")
-        p.set_defaults(func=cmd_train, model=model, targets=None)
+        p.set_defaults(func=cmd_train, model=kind.name, targets=None)
     p = s.add_parser("resume", help="continue an interrupted run from its last checkpoint")
     p.add_argument("run_id")
     p.set_defaults(func=cmd_resume)

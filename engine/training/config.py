@@ -24,12 +24,13 @@ import yaml
 from config.bounded import load_yaml, read_small_text, short_repr
 from config.errors import BadInput
 from config.version import ROOT
+from engine import model_kinds
 
 CONFIG_DIR = ROOT / "config"
 CONFIG_LIMIT = 1024 * 1024  # a training config is a few KB
 PRESETS = ("base", "production", "test", "anti_overfit")
 HORIZONS = ("15m", "1h", "4h", "12h")
-MODELS = ("patchtst", "direction")
+MODELS = model_kinds.TRAINABLE  # the kinds `train` runs, a live view of the registry (engine/model_kinds.py)
 
 
 def _f(default: Any, *, lo: float | None = None, hi: float | None = None, lo_open: bool = False,
@@ -163,7 +164,7 @@ class TrainConfig:
     def check_for(self, model: str) -> TrainConfig:
         """Checks that need several fields together or the model kind."""
         if model not in MODELS:
-            raise BadInput(f"unknown model {model!r}", hint="use patchtst or direction")
+            raise BadInput(f"unknown model {model!r}", hint=f"use {' or '.join(MODELS)}")
         bad = [h for h in self.data.horizons if h not in HORIZONS]
         if bad or not self.data.horizons:
             raise BadInput(f"data.horizons must be a non-empty list of {', '.join(HORIZONS)}, got {short_repr(self.data.horizons)}")

@@ -1,4 +1,4 @@
-"""The two deep models (SPEC 6).  Both take windows ``(batch, context, features)``.
+"""The two deep models (SPEC 6); each is registered as a model kind in engine/model_kinds.py.  Both take windows ``(batch, context, features)``.
 
 * :class:`UnifiedPatchTST`: RevIN, channel-independent patching (patch 16, stride 8), a
   transformer encoder shared by all channels, a per-channel summary, a layer that mixes the
@@ -164,8 +164,8 @@ class DirectionPredictor(nn.Module):
         return self.out(pooled).view(-1, self.n_horizons, self.N_CLASSES)
 
 
-MODEL_CLASSES = {"patchtst": UnifiedPatchTST, "direction": DirectionPredictor}
-
-
 def build_model(kind: str, kwargs: dict[str, Any]) -> nn.Module:
-    return MODEL_CLASSES[kind](**kwargs)
+    """The model of a registered kind (engine/model_kinds.py) from its kwargs (as saved in a checkpoint)."""
+    from engine import model_kinds
+
+    return model_kinds.get(kind).load_model()(**kwargs)

@@ -27,13 +27,14 @@ import pandas as pd
 
 from config.bounded import short_repr
 from config.errors import BadInput, Conflict, NotFound, Refused
+from engine import model_kinds
 from engine.jobs.state import pid_alive, proc_start_time
 from engine.progress import progress
 from engine.splits import SplitPlan, chronological_split, walk_forward
-from engine.training.config import HORIZONS, TrainConfig, load_config, loads, resolve_path
-from engine.training.dataset import WindowSet, build_windows, target_specs
+from engine.training.config import TrainConfig, load_config, loads, resolve_path
+from engine.training.dataset import WindowSet, build_windows
 from engine.training.paths import RUNS_DIR, run_dir, runs_root  # noqa: F401 - re-exported
-from engine.training.tasks import TASKS, DirectionTask, PatchTSTTask, direction_target, run_costs
+from engine.training.tasks import run_costs
 from engine.training.trainer import Trainer, pick_device
 from storage.artifacts import artifact_path, create_artifact, read_manifest
 from storage.manifest import utc_now_iso, write_json_atomic
@@ -113,6 +114,7 @@ def prepare(ws: Workspace, model: str, cfg: TrainConfig, *, featureset_id: str |
     the inputs and targets of a run being resumed."""
     from engine.features.store import load_feature_set
 
+    task_cls = model_kinds.get(model).load_task()  # an unknown kind, or one `train` does not run: BadInput
     cfg.check_for(model)
     featureset_id = featureset_id or cfg.data.featureset
     if not featureset_id:
@@ -140,10 +142,7 @@ def prepare(ws: Workspace, model: str, cfg: TrainConfig, *, featureset_id: str |
         if bad:
             raise BadInput(f"data.exclude names unknown features: {', '.join(bad[:8])}")
         inputs = [n for n in inputs if n not in set(cfg.data.exclude)]
-        if model == "direction":
-            target_names = [direction_target(h) for h in cfg.data.horizons]
-        else:
-            target_names = list(targets or cfg.data.targets or fs.target_names)
+        target_names = task_cls.choose_targets(cfg, list(fs.target_names), targets)
         unknown = [t for t in target_names if t not in fs.target_names]
         if unknown:
             raise BadInput(f"unknown target(s) {', '.join(unknown)} for {featureset_id}",
@@ -157,8 +156,7 @@ def prepare(ws: Workspace, model: str, cfg: TrainConfig, *, featureset_id: str |
     if unknown:
         raise BadInput(f"symbol(s) {', '.join(unknown)} not in feature set {featureset_id}",
                        hint=f"it has {', '.join(fs.symbols)}")
-    aux = (DirectionTask.aux_names(cfg.data.horizons) if model == "direction"
-           else PatchTSTTask.aux_names(target_names, cfg.data.horizons))
+    aux = task_cls.aux_for(cfg, target_names)
     missing_aux = [a for a in aux if a not in fs.target_names]
     if missing_aux:
         raise BadInput(f"feature set {featureset_id} lacks {', '.join(missing_aux)}")
@@ -183,7 +181,7 @@ def prepare(ws: Workspace, model: str, cfg: TrainConfig, *, featureset_id: str |
         plans = walk_forward(feats["timestamp"], fs.timeframe, n_folds=s.n_folds, purge_bars=purge, mode=s.walk_mode,
                              initial_frac=s.initial_frac, train_bars=s.train_bars, val_frac=s.val_frac,
                              min_rows=cfg.data.context_window + 10)
-    specs = DirectionTask.specs(cfg.data.horizons) if model == "direction" else target_specs(fs.target_meta, target_names)
+    specs = task_cls.target_specs_for(cfg, fs.target_meta, target_names)
     stray = [k for k in cfg.loss.target_weights if k not in {sp.name for sp in specs}]
     if stray:  # a weight for a target the run does not learn would silently do nothing
         raise BadInput(f"loss.target_weights names target(s) this run does not learn: {short_repr(stray)}",
@@ -279,7 +277,7 @@ def _train_and_publish(ws: Workspace, d: Path, run: dict[str, Any], cfg: TrainCo
             preds.append(pd.read_parquet(fd / "predictions.parquet"))
             continue
         write_json_atomic(fd / "scaler.json", wset.scalers.to_json())
-        task = TASKS[run["model"]](wset, cfg, run.get("costs"))
+        task = model_kinds.get(run["model"]).load_task()(wset, cfg, run.get("costs"))
         label = f"fold {k + 1}/{n}: " if n > 1 else ""
         trainer = Trainer(task, cfg.training, fd, fraction=(k / n, (k + 1) / n),
                           progress=lambda f, m, label=label: progress(0.97 * f, label + m))
@@ -359,11 +357,12 @@ def _headline(results: list[dict[str, Any]], split: str, trades: pd.DataFrame, l
               model: str) -> dict[str, Any]:
     """The headline metrics of a split.  Trading figures are POOLED over every trade of every horizon
     and fold (profit factor = total gains / total losses, win rate = wins / trades), with their sample,
-    bootstrap CIs and warnings; accuracy and macro-F1 of the direction model are pooled over every
+    bootstrap CIs and warnings; accuracy and macro-F1 of a pooled-classes kind (direction) are pooled over every
     (window, horizon) prediction of every fold.  Loss-type figures of walk-forward runs are the mean over
     folds; every per-fold value and its spread is in ``folds`` (and ``extra.fold_results``)."""
     from engine.training.metrics import classification_evidence, mean_of, trading_evidence
 
+    pooled = model_kinds.get(model).load_task().pooled_classes  # one pool of every class target (direction)
     out: dict[str, Any] = {}
     for k in HEADLINE:
         vals = [r[split].get(k) for r in results]
@@ -392,7 +391,7 @@ def _headline(results: list[dict[str, Any]], split: str, trades: pd.DataFrame, l
     lab = labels[labels["split"] == split]
     if len(lab):
         lab = lab.sort_values(["timestamp", "target", "symbol"], kind="stable")
-        groups = ([("direction", lab)] if model == "direction" else list(lab.groupby("target", sort=True)))
+        groups = ([(model, lab)] if pooled else list(lab.groupby("target", sort=True)))
         by_target = {}
         for name, g in groups:
             y, pred, base = (g[c].to_numpy("int64") for c in ("y", "pred", "base"))
@@ -401,8 +400,8 @@ def _headline(results: list[dict[str, Any]], split: str, trades: pd.DataFrame, l
             ev["baseline_accuracy"] = float(np.mean(y == base))
             by_target[str(name)] = ev
             warnings += ev["warnings"]
-        if model == "direction":
-            ev = by_target["direction"]
+        if pooled:
+            ev = by_target[model]
             out |= {"accuracy": ev["accuracy"], "macro_f1": ev["macro_f1"], "baseline_accuracy": ev["baseline_accuracy"]}
             out["sample"]["predictions"] = ev["predictions"]
             uncertainty |= {k: v for k, v in ev["uncertainty"].items() if k != "method"}
@@ -431,6 +430,7 @@ def _publish(ws: Workspace, d: Path, run: dict[str, Any], cfg: TrainConfig, prep
     last = fold_results[-1]
     trades = pd.concat([pd.read_parquet(f / TRADES_FILE) for f in _fold_dirs(d, n)], ignore_index=True)
     labels = pd.concat([pd.read_parquet(f / LABELS_FILE) for f in _fold_dirs(d, n)], ignore_index=True)
+    task_cls = model_kinds.get(run["model"]).load_task()
     metrics = {"best_epoch": last["best_epoch"], "epochs_run": last["epochs_run"],
                "val": _headline(fold_results, "val", trades, labels, run["model"]),
                "test": _headline(fold_results, "test", trades, labels, run["model"])}
@@ -442,8 +442,8 @@ def _publish(ws: Workspace, d: Path, run: dict[str, Any], cfg: TrainConfig, prep
     ts = prep.features["timestamp"]
     wlast = prep.windows[-1]
     extra = {"split": prep.plans[-1].to_dict(), "feature_names": wlast.feature_names, "dropped_features": last["dropped_features"],
-             "targets": [s.to_dict() for s in wlast.specs], "horizons": list(cfg.data.horizons) if run["model"] == "direction" else
-             [h for h in HORIZONS if h in {s.horizon for s in wlast.specs}], "windows": last["windows"], "device": last["device"],
+             "targets": [s.to_dict() for s in wlast.specs], "horizons": task_cls.horizons_for(cfg, wlast.specs),
+             "windows": last["windows"], "device": last["device"],
              "amp": last["amp"], "context_window": cfg.data.context_window, "purge_bars": run["purge_bars"],
              "fold_results": fold_results, "resumes": run.get("resumes", 0), "stopped_early": last["stopped_early"],
              "costs": run.get("costs")}

@@ -10,12 +10,11 @@ from typing import Any
 import pandas as pd
 
 from config.errors import NotFound
+from engine import model_kinds
 from engine.jobs.state import pid_alive
 from engine.training.paths import run_dir, runs_root
 from storage.artifacts import list_manifests
 from storage.workspace import Workspace
-
-MODEL_KINDS = ("patchtst", "direction")
 
 
 def _unfinished(ws: Workspace) -> list[dict[str, Any]]:
@@ -47,8 +46,9 @@ def _unfinished(ws: Workspace) -> list[dict[str, Any]]:
 def list_runs(ws: Workspace) -> list[dict[str, Any]]:
     """Newest first: finished runs with their headline metrics, then runs in progress or stopped."""
     rows = []
+    trained_here = model_kinds.names(trainable=True)  # the kinds `train` runs (Stage 1 / 2 have their own page)
     for m in list_manifests(ws, "model"):
-        if m.params.get("model") not in MODEL_KINDS:
+        if m.params.get("model") not in trained_here:
             continue
         v, t = m.metrics.get("val") or {}, m.metrics.get("test") or {}
         rows.append({"id": m.id, "name": m.name, "model": m.params.get("model"), "status": "finished",

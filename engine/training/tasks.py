@@ -11,7 +11,7 @@ import pandas as pd
 import torch
 
 from engine.training.config import TrainConfig
-from engine.training.dataset import TargetSpec, WindowSet
+from engine.training.dataset import TargetSpec, WindowSet, target_specs
 from engine.training.losses import DirectionalTradingLoss, MultiTaskLoss
 from engine.training.metrics import (
     binary_metrics,
@@ -51,9 +51,36 @@ def run_costs(cfg: TrainConfig, symbols: list[str]) -> dict[str, Any]:
 
 
 class Task:
+    """What a model kind learns and how it is scored. A new kind subclasses this (or a task it resembles),
+    sets ``kind`` to its registered name (engine/model_kinds.py) and implements the methods below; the
+    class methods say, before anything is built, which targets a run learns and which raw columns ride along."""
+
     kind = ""
     part_names: Sequence[str] = ()  # subclasses set a tuple or, per instance, a list
     loss_fn: torch.nn.Module
+    pooled_classes = False  # headline accuracy / macro-F1 pooled over all class targets (else per target)
+
+    # what a run learns (used by engine.training.run.prepare before any window is built) ---------------
+    @classmethod
+    def choose_targets(cls, cfg: TrainConfig, available: list[str], requested: list[str] | None) -> list[str]:
+        """The target columns a run learns: ``--targets``, else data.targets, else all of the feature set."""
+        return list(requested or cfg.data.targets or available)
+
+    @classmethod
+    def target_specs_for(cls, cfg: TrainConfig, meta: dict[str, dict], names: list[str]) -> list[TargetSpec]:
+        return target_specs(meta, names)
+
+    @classmethod
+    def aux_for(cls, cfg: TrainConfig, names: list[str]) -> list[str]:
+        """Target columns carried raw beside the learned ones (the future returns the trading metrics use)."""
+        return [return_target(h) for h in cfg.data.horizons if return_target(h) in names or direction_target(h) in names]
+
+    @classmethod
+    def horizons_for(cls, cfg: TrainConfig, specs: list[TargetSpec]) -> list[str]:
+        """The horizons a finished model predicts (manifest ``extra.horizons``)."""
+        from engine.training.config import HORIZONS
+
+        return [h for h in HORIZONS if h in {s.horizon for s in specs}]
 
     def __init__(self, data: WindowSet, cfg: TrainConfig, costs: dict[str, Any] | None = None):
         self.data, self.cfg = data, cfg
@@ -134,6 +161,7 @@ class DirectionTask(Task):
 
     kind = "direction"
     part_names = ("ce", "pnl")
+    pooled_classes = True
 
     def __init__(self, data: WindowSet, cfg: TrainConfig, costs: dict[str, Any] | None = None):
         super().__init__(data, cfg, costs)
@@ -153,6 +181,22 @@ class DirectionTask(Task):
     @staticmethod
     def aux_names(horizons: list[str]) -> list[str]:
         return [return_target(h) for h in horizons]
+
+    @classmethod
+    def choose_targets(cls, cfg, available, requested):
+        return [direction_target(h) for h in cfg.data.horizons]
+
+    @classmethod
+    def target_specs_for(cls, cfg, meta, names):
+        return cls.specs(list(cfg.data.horizons))
+
+    @classmethod
+    def aux_for(cls, cfg, names):
+        return cls.aux_names(list(cfg.data.horizons))
+
+    @classmethod
+    def horizons_for(cls, cfg, specs):
+        return list(cfg.data.horizons)
 
     def model_kwargs(self) -> dict[str, Any]:
         m = self.cfg.model.direction
@@ -310,5 +354,3 @@ def _softmax(x: np.ndarray) -> np.ndarray:
     e = np.exp(z)
     return e / e.sum(axis=-1, keepdims=True)
 
-
-TASKS = {"direction": DirectionTask, "patchtst": PatchTSTTask}

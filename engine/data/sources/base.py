@@ -60,3 +60,23 @@ def finish(norm: Normalized, *, symbol: str | None, timeframe: str | None, label
             raise BadInput(f"{label}: no closed bars")
     return Series(symbol=symbol, timeframe=None if funding else rep.timeframe, kind=norm.kind, df=df.reset_index(drop=True),
                   report=rep, notes=notes, source=source)
+
+
+# -- option values shared by the sources' ``run_import`` (the CLI and the page pass them as text) ---------
+def parse_mapping(text: str | None) -> dict[str, str] | None:
+    """'timestamp=ts,volume=vol' -> {'timestamp': 'ts', 'volume': 'vol'}."""
+    if not text:
+        return None
+    out = {}
+    for part in text.split(","):
+        if "=" not in part:
+            raise BadInput(f"bad column mapping {part!r}", hint="use CANONICAL=SOURCE pairs, e.g. timestamp=ts,volume=vol")
+        k, v = (x.strip() for x in part.split("=", 1))
+        if not k or not v:
+            raise BadInput(f"bad column mapping {part!r}")
+        out[k] = v
+    return out
+
+
+def csv_list(text: str | None) -> list[str]:
+    return [x.strip() for x in (text or "").split(",") if x.strip()]

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from config.errors import BadInput, NotFound, RemoteError
 from engine.data.names import base_asset, check_symbol
-from engine.data.sources.base import DataSource, Series
+from engine.data.sources.base import DataSource, Series, csv_list
 from engine.data.sources.files import FileSource
 from engine.data.timeframes import parse_timeframe
 from engine.progress import progress
@@ -93,3 +93,12 @@ class HubSource(DataSource):
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
         return out
+
+
+def run_import(ws, opts):
+    """``data import-hub ...`` (engine/data/sources/registry.py)."""
+    from engine.data.importer import import_sources
+
+    src = HubSource(opts.repo_id, symbols=csv_list(opts.symbols), timeframes=csv_list(opts.timeframes),
+                    revision=opts.revision)
+    return import_sources(ws, [src], replace=opts.replace, dry_run=opts.dry_run)

@@ -30,3 +30,8 @@ def import_sample(ws: Workspace) -> ImportResult:
     if sample_present(ws):
         return ImportResult()
     return import_path(ws, SAMPLE_DIR)
+
+
+def run_import(ws: Workspace, opts=None) -> ImportResult:
+    """``data import-sample`` (engine/data/sources/registry.py)."""
+    return import_sample(ws)

@@ -12,7 +12,7 @@ import pandas as pd
 from config.errors import BadInput, NotFound, RemoteError
 from engine.data.names import check_symbol
 from engine.data.normalize import normalize
-from engine.data.sources.base import DataSource, Series, finish
+from engine.data.sources.base import DataSource, Series, csv_list, finish, parse_mapping
 from engine.data.timeframes import parse_timeframe
 from engine.progress import progress
 
@@ -185,3 +185,14 @@ class SqlSource(DataSource):
             norm = normalize(g.reset_index(drop=True), f"{label} {sym}", timezone=self.timezone, mapping=self.mapping)
             out.append(finish(norm, symbol=sym, timeframe=self.timeframe, label=f"{label} {sym}", source=src, now=self.now))
         return out
+
+
+def run_import(ws, opts):
+    """``data import-sql ...`` (engine/data/sources/registry.py)."""
+    from engine.data.importer import import_sources
+
+    src = SqlSource(opts.url, table=opts.table, query=opts.query, symbol=opts.symbol, symbol_column=opts.symbol_column,
+                    symbols=csv_list(opts.symbols) or None, timeframe=opts.timeframe,
+                    timeframe_column=opts.timeframe_column, mapping=parse_mapping(opts.map), chunksize=opts.chunksize,
+                    timezone=opts.timezone, schema=opts.schema)
+    return import_sources(ws, [src], replace=opts.replace, dry_run=opts.dry_run)
