@@ -32,6 +32,7 @@ from config.errors import BadInput, Conflict, KlineLabError, NotFound, Refused, 
 T = TypeVar("T")
 RETRY_STATUS = (408, 429, 500, 502, 503, 504)
 REPO_TYPES = ("dataset", "model")
+DEFAULT_REPO = "zongowo111/v2-crypto-ohlcv-data"  # the seeds' dataset: klines/ and v1_model/ layouts
 TOKEN_HINT = "set HF_TOKEN, pass --token-file FILE, or enter it in the page's token field"
 
 

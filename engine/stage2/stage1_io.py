@@ -18,6 +18,7 @@ from typing import Any
 from config.errors import BadInput, NotFound
 from engine.data.names import check_symbol
 from engine.data.timeframes import parse_timeframe
+from engine.hub import DEFAULT_REPO
 from engine.stage2.progress import progress
 from engine.stage2.stage1 import (
     MODEL_FILE,
@@ -35,8 +36,6 @@ from engine.stage2.stage1 import (
 from storage.artifacts import create_artifact, read_manifest
 from storage.manifest import write_json_atomic
 from storage.workspace import Workspace
-
-DEFAULT_REPO = "zongowo111/v2-crypto-ohlcv-data"
 
 
 @dataclass

@@ -14,9 +14,8 @@ from engine.data.names import base_asset, check_symbol
 from engine.data.sources.base import DataSource, Series
 from engine.data.sources.files import FileSource
 from engine.data.timeframes import parse_timeframe
+from engine.hub import DEFAULT_REPO
 from engine.progress import progress
-
-DEFAULT_REPO = "zongowo111/v2-crypto-ohlcv-data"
 
 
 def kline_path(symbol: str, timeframe: str) -> str:
