@@ -12,7 +12,7 @@ import time
 from config.errors import BadInput, KlineLabError, Refused, RemoteError
 from engine.sync.ssh.host_keys import HostKeyChanged, UnknownHostKey, _known_hosts, fingerprint
 from engine.sync.ssh.profiles import HostProfile, check_key_file
-from engine.sync.ssh.tcp import _socket
+from engine.sync.ssh.tcp import open_socket
 from storage.workspace import Workspace
 
 # paramiko's transport thread logs every failed handshake (a port that is not SSH, a reset) with a
@@ -58,7 +58,7 @@ def connect(ws: Workspace, profile: HostProfile, *, password: str | None = None,
     for name in hk:
         for ktype, key in hk[name].items():
             client.get_host_keys().add(name, ktype, key)
-    sock = _socket(profile, timeout)
+    sock = open_socket(profile, timeout)
     try:
         client.connect(profile.host, profile.port, username=profile.user, pkey=pkey, password=password, sock=sock,
                        allow_agent=profile.agent, look_for_keys=profile.look_for_keys and pkey is None, timeout=timeout,

@@ -11,7 +11,7 @@ from typing import Any
 from config.bounded import read_small_text, short_repr
 from config.errors import BadInput, NotFound, Refused, RemoteError
 from engine.sync.ssh.profiles import HostProfile
-from engine.sync.ssh.tcp import _socket
+from engine.sync.ssh.tcp import open_socket
 from storage.workspace import Workspace
 
 
@@ -31,6 +31,7 @@ class UnknownHostKey(Refused):
 
 class HostKeyChanged(Refused):
     pass
+
 
 KNOWN_HOSTS_LIMIT = 4 << 20
 
@@ -56,7 +57,7 @@ def scan_host_key(profile: HostProfile, timeout: float = 15.0):
     """The key the host presents (no authentication)."""
     import paramiko
 
-    t = paramiko.Transport(_socket(profile, timeout))
+    t = paramiko.Transport(open_socket(profile, timeout))
     try:
         t.start_client(timeout=timeout)
         return t.get_remote_server_key()

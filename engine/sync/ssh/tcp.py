@@ -7,7 +7,7 @@ from config.errors import RemoteError
 from engine.sync.ssh.profiles import HostProfile
 
 
-def _socket(profile: HostProfile, timeout: float) -> socket.socket:
+def open_socket(profile: HostProfile, timeout: float) -> socket.socket:
     try:
         sock = socket.create_connection((profile.host, profile.port), timeout=timeout)
     except socket.gaierror as e:
