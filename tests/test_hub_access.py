@@ -96,3 +96,41 @@ def test_a_download_whose_head_kept_failing_is_mapped_by_its_cause():
     assert transient(err) and not transient(LocalEntryNotFoundError("no cause: offline mode"))
     mapped = hub_error(err, "a/b/x.parquet", "http://127.0.0.1:9")
     assert isinstance(mapped, RemoteError) and "answered HTTP 503 after the retries" in str(mapped)
+
+
+def _http(cls, status: int):
+    import httpx2
+
+    resp = httpx2.Response(status, request=httpx2.Request("GET", "http://127.0.0.1:9/api/x"))
+    return cls(f"HTTP {status}", response=resp)
+
+
+def test_one_error_mapping_for_every_caller():
+    """Each failure the client raises becomes one KlineLab error whose class and message say what to do."""
+    import httpx2
+    from huggingface_hub import errors as hfe
+
+    from config.errors import Conflict, NotFound, Refused
+    from engine.hub import hub_error
+
+    url = "http://127.0.0.1:9"
+    cases = [
+        (_http(hfe.HfHubHTTPError, 412), Conflict, "changed since the plan was made"),
+        (_http(hfe.HfHubHTTPError, 429), RemoteError, "rate limiting (HTTP 429)"),
+        (_http(hfe.HfHubHTTPError, 401), Refused, "refused the token (HTTP 401)"),
+        (_http(hfe.HfHubHTTPError, 403), Refused, "refused the token (HTTP 403)"),
+        (_http(hfe.GatedRepoError, 403), RemoteError, "the repository is gated"),
+        (_http(hfe.RepositoryNotFoundError, 404), NotFound, f"repository not found on {url}"),
+        (_http(hfe.RevisionNotFoundError, 404), NotFound, "revision not found"),
+        (_http(hfe.RemoteEntryNotFoundError, 404), NotFound, "file not found in the repository"),
+        (hfe.EntryNotFoundError("x"), NotFound, "file not found in the repository"),
+        (_http(hfe.HfHubHTTPError, 503), RemoteError, f"the Hub at {url} answered HTTP 503 after the retries"),
+        (_http(hfe.HfHubHTTPError, 418), RemoteError, "the Hub answered HTTP 418"),
+        (httpx2.ConnectError("connection refused"), RemoteError, f"cannot reach the Hub at {url} (ConnectError"),
+    ]
+    for err, cls, text in cases:
+        mapped = hub_error(err, "a/b/x.parquet", url)
+        assert type(mapped) is cls and mapped.message.startswith("a/b/x.parquet: ") and text in mapped.message, \
+            (type(err).__name__, type(mapped).__name__, mapped.message)
+    already = NotFound("ours")
+    assert hub_error(already, "x", url) is already
