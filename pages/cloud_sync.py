@@ -78,9 +78,9 @@ with tab_hub:
                 args += ["--symbols", symbols.strip()]
             if timeframes.strip():
                 args += ["--timeframes", timeframes.strip()]
-            if group == "training" and op in ("upload", "delete") and st.checkbox("Leave the scalers out", key="sync.noscalers"):
+            if g.optional_scalers and op in ("upload", "delete") and st.checkbox("Leave the scalers out", key="sync.noscalers"):
                 args.append("--no-scalers")
-            if group == "ticks":
+            if g.local_folder:
                 tdir = st.text_input("Tick folder", value=str(ws.root / "raw" / "ticks"), key="sync.ticksdir")
                 args += ["--ticks-dir", tdir]
             if op == "upload":

@@ -11,7 +11,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from engine.sync.hub_sync import human_bytes
+from engine.sync.plan import human_bytes
 from pages.ui import Keys, start_job
 
 

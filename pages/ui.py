@@ -84,11 +84,6 @@ def card_value(v) -> str:
     return str(v)
 
 
-def not_built(title: str, what: str) -> None:
-    st.title(title)
-    st.info(f"This page is not built yet. It will {what}.", icon=":material/construction:")
-
-
 def status_icon(status: str) -> str:
     # plain symbols: headless browsers and minimal systems often lack an emoji font
     return {"queued": "…", "running": "▶", "succeeded": "✓", "failed": "✗", "cancelled": "■"}.get(status, "•")

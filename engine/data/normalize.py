@@ -20,7 +20,6 @@ from engine.data.canonical import IGNORED, MAX_TIME_CHARS, OPTIONAL, REQUIRED, S
 
 _OFFSET_RE = re.compile(r"(?:Z|[+-]\d{2}(?::?\d{2})?|UTC|GMT)\s*$", re.IGNORECASE)
 _DATE_ONLY_RE = re.compile(r"^\d{4}[./-]\d{1,2}[./-]\d{1,2}$")
-_TIME_ONLY_RE = re.compile(r"^\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?$")
 
 
 @dataclass

@@ -299,6 +299,42 @@ def build_feature_set(ws: Workspace, symbols, timeframe: str, *, families=None, 
     cfg, tf = plan.cfg, plan.timeframe
     dev = cfg.zigzag_deviation(tf)
     names = plan.feature_names
+    fcols, tcols, lcols, zz_frames, rows_per_symbol = _columns(plan, feats, dev)
+    meta = target_meta(tf, cfg, plan.params["best_action_cost"])
+    audit_res = None
+    if audit:
+        progress(0.65, "leakage audit")
+        audit_res = audit_plan(plan, progress=lambda f, m: progress(0.65 + 0.25 * f, m))
+    leaking = audit_res.leaking if audit_res else []
+    progress(0.9, "writing the feature set")
+    all_ts = np.concatenate(fcols["timestamp"])
+    ftab, ttab, ltab = _tables(all_ts, fcols, tcols, lcols, names, meta)
+    zz_all = pd.concat(zz_frames, ignore_index=True)
+    first = pd.Timestamp(int(all_ts.min()), unit="ns", tz="UTC")
+    last = pd.Timestamp(int(all_ts.max()), unit="ns", tz="UTC")
+    with create_artifact(ws, "features", name=name or f"{','.join(plan.symbols)} {tf}", symbols=plan.symbols,
+                         timeframe=tf, params=plan.params, parents=plan.parents) as d:
+        _write_table(ftab, d.path(FEATURES_FILE))
+        _write_table(ttab, d.path(TARGETS_FILE))
+        zz_all.to_parquet(d.path(ZIGZAG_FILE), index=False)
+        _write_table(ltab, d.path(LABELS_FILE))
+        audit_doc = audit_res.to_dict() if audit_res else {"passed": None, "skipped": "built with --no-audit"}
+        d.path(AUDIT_FILE).write_text(json.dumps(_jsonable(audit_doc), indent=1))
+        m = d.manifest
+        m.start, m.end = first.isoformat(), last.isoformat()
+        m.metrics = {"n_features": len(names), "n_targets": len(TARGET_NAMES), "rows": len(all_ts),
+                     "n_leaking": len(leaking), "pivots": len(zz_all),
+                     "build_seconds": round(time.perf_counter() - t_start, 2)}
+        m.extra = _extra(plan, meta, audit_res, leaking, key, rows_per_symbol, costs)
+        fid = d.id
+    progress(1.0, f"done: {fid}")
+    return result_document(ws, fid, cached=False)
+
+
+def _columns(plan: Plan, feats: dict, dev: float) -> tuple[dict, dict, dict, list, dict]:
+    """Per symbol (after the warm-up): feature, target and label columns, ZigZag pivots, row counts."""
+    cfg, tf = plan.cfg, plan.timeframe
+    names = plan.feature_names
     fcols: dict[str, list] = {"timestamp": [], "symbol": [], **{n: [] for n in names}}
     tcols: dict[str, list] = {"timestamp": [], "symbol": [], **{n: [] for n in TARGET_NAMES}}
     lcols: dict[str, list] = {"timestamp": [], "symbol": [], "pivot": [], "pivot_label": [], "confirm_time": []}
@@ -328,14 +364,12 @@ def build_feature_set(ws: Workspace, symbols, timeframe: str, *, families=None, 
         zz = piv.drop(columns=["pivot_idx", "confirm_idx"])
         zz.insert(0, "symbol", s)
         zz_frames.append(zz)
-    meta = target_meta(tf, cfg, plan.params["best_action_cost"])
-    audit_res = None
-    if audit:
-        progress(0.65, "leakage audit")
-        audit_res = audit_plan(plan, progress=lambda f, m: progress(0.65 + 0.25 * f, m))
-    leaking = audit_res.leaking if audit_res else []
-    progress(0.9, "writing the feature set")
-    all_ts = np.concatenate(fcols["timestamp"])
+    return fcols, tcols, lcols, zz_frames, rows_per_symbol
+
+
+def _tables(all_ts: np.ndarray, fcols: dict, tcols: dict, lcols: dict, names: list[str],
+            meta: dict) -> tuple[dict, dict, dict]:
+    """The feature, target and label tables as Arrow columns (targets nullable, typed by their kind)."""
     sym_arr = pa.array(np.concatenate(fcols["symbol"]), type=pa.string())
     ts_arr = _ts_array(all_ts)
     ftab = {"timestamp": ts_arr, "symbol": sym_arr, **{n: pa.array(np.concatenate(fcols[n])) for n in names}}
@@ -351,45 +385,32 @@ def build_feature_set(ws: Workspace, symbols, timeframe: str, *, families=None, 
             "pivot_label": pa.array(np.concatenate(lcols["pivot_label"]), type=pa.int8()),
             "confirm_time": pa.array(np.concatenate(lcols["confirm_time"]), type=pa.timestamp("ms", tz="UTC"),
                                      from_pandas=True)}
-    zz_all = pd.concat(zz_frames, ignore_index=True)
-    first = pd.Timestamp(int(all_ts.min()), unit="ns", tz="UTC")
-    last = pd.Timestamp(int(all_ts.max()), unit="ns", tz="UTC")
-    with create_artifact(ws, "features", name=name or f"{','.join(plan.symbols)} {tf}", symbols=plan.symbols,
-                         timeframe=tf, params=plan.params, parents=plan.parents) as d:
-        _write_table(ftab, d.path(FEATURES_FILE))
-        _write_table(ttab, d.path(TARGETS_FILE))
-        zz_all.to_parquet(d.path(ZIGZAG_FILE), index=False)
-        _write_table(ltab, d.path(LABELS_FILE))
-        audit_doc = audit_res.to_dict() if audit_res else {"passed": None, "skipped": "built with --no-audit"}
-        d.path(AUDIT_FILE).write_text(json.dumps(_jsonable(audit_doc), indent=1))
-        m = d.manifest
-        m.start, m.end = first.isoformat(), last.isoformat()
-        m.metrics = {"n_features": len(names), "n_targets": len(TARGET_NAMES), "rows": len(all_ts),
-                     "n_leaking": len(leaking), "pivots": len(zz_all),
-                     "build_seconds": round(time.perf_counter() - t_start, 2)}
-        m.extra = {
-            "feature_names": names,
-            "feature_families": {f.name: f.family for f in plan.features},
-            "target_names": list(TARGET_NAMES),
-            "targets": meta,
-            "max_horizon_bars": max_horizon_bars(tf),
-            "leaking": leaking,
-            "audit": audit_res.summary() if audit_res else {"passed": None},
-            "zigzag": {"deviation_pct": dev},
-            "cache_key": key,
-            "skipped_features": plan.skipped,
-            "warmup_bars": plan.warmup,
-            "rows_per_symbol": rows_per_symbol,
-            "feature_dtype": "float32",
-            "data_sha256": plan.data_hashes,
-            "registry_fingerprint": registry().fingerprint(),
-            "config_fingerprint": cfg.fingerprint(),
-            "costs": {"cost_model": costs.to_dict(), "best_action_4h_round_trip": plan.params["best_action_cost"],
-                      "fee_override_pct_per_side": cfg.fee_pct_per_side},
-        }
-        fid = d.id
-    progress(1.0, f"done: {fid}")
-    return result_document(ws, fid, cached=False)
+    return ftab, ttab, ltab
+
+
+def _extra(plan: Plan, meta: dict, audit_res, leaking: list, key: str, rows_per_symbol: dict, costs) -> dict:
+    """The feature set manifest's ``extra``: names, targets, audit, cache key, fingerprints, costs."""
+    cfg, tf = plan.cfg, plan.timeframe
+    return {
+        "feature_names": plan.feature_names,
+        "feature_families": {f.name: f.family for f in plan.features},
+        "target_names": list(TARGET_NAMES),
+        "targets": meta,
+        "max_horizon_bars": max_horizon_bars(tf),
+        "leaking": leaking,
+        "audit": audit_res.summary() if audit_res else {"passed": None},
+        "zigzag": {"deviation_pct": cfg.zigzag_deviation(tf)},
+        "cache_key": key,
+        "skipped_features": plan.skipped,
+        "warmup_bars": plan.warmup,
+        "rows_per_symbol": rows_per_symbol,
+        "feature_dtype": "float32",
+        "data_sha256": plan.data_hashes,
+        "registry_fingerprint": registry().fingerprint(),
+        "config_fingerprint": cfg.fingerprint(),
+        "costs": {"cost_model": costs.to_dict(), "best_action_4h_round_trip": plan.params["best_action_cost"],
+                  "fee_override_pct_per_side": cfg.fee_pct_per_side},
+    }
 
 
 def result_document(ws: Workspace, featureset_id: str, *, cached: bool) -> dict:

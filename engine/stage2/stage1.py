@@ -334,11 +334,6 @@ def load_keras_h5(path: Path):
     return load_h5(path)
 
 
-def load_keras_model(path: Path):
-    """The Keras 3 model of a .h5 file (see :func:`load_keras_h5`)."""
-    return load_keras_h5(path).model
-
-
 def model_shapes(model) -> tuple[tuple, tuple]:
     ins, outs = model.inputs, model.outputs
     if len(ins) != 1 or len(outs) != 1:

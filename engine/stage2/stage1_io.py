@@ -18,6 +18,7 @@ from typing import Any
 from config.errors import BadInput, NotFound
 from engine.data.names import check_symbol
 from engine.data.timeframes import parse_timeframe
+from engine.hub import DEFAULT_REPO
 from engine.stage2.progress import progress
 from engine.stage2.stage1 import (
     MODEL_FILE,
@@ -35,8 +36,6 @@ from engine.stage2.stage1 import (
 from storage.artifacts import create_artifact, read_manifest
 from storage.manifest import write_json_atomic
 from storage.workspace import Workspace
-
-DEFAULT_REPO = "zongowo111/v2-crypto-ohlcv-data"
 
 
 @dataclass
@@ -84,17 +83,13 @@ def locate_model(path: Path, symbol: str, timeframe: str) -> tuple[Path, str]:
 
 def _download(repo_id: str, symbol: str, timeframe: str, dest: Path, *, revision: str | None,
               repo_type: str, model_file: str = MODEL_FILE) -> Path:
-    from huggingface_hub import hf_hub_download
+    from engine.hub import Hub  # the one Hub access layer: retries, error mapping
 
-    from engine.data.sources.hub import hub_errors
-
+    hub = Hub.connect()
     folder = hub_dir(symbol, timeframe)
     for i, name in enumerate((model_file, PARAMS_FILE)):
         progress(0.05 + 0.1 * i, f"downloading {folder}/{name} from {repo_id}")
-        try:
-            hf_hub_download(repo_id, f"{folder}/{name}", repo_type=repo_type, revision=revision, local_dir=dest)
-        except Exception as e:  # mapped onto a KlineLab error that names the cause
-            raise hub_errors(e, f"{repo_id}/{folder}/{name}") from e
+        hub.download(repo_id, repo_type, revision, f"{folder}/{name}", dest, what=f"{repo_id}/{folder}/{name}")
     return dest / folder
 
 

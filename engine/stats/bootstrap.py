@@ -187,11 +187,6 @@ def sharpe_stat(periods_per_year: float | None = None) -> Statistic:
     return f
 
 
-def total_return_stat(s: np.ndarray) -> np.ndarray:
-    """Compounded return of per-period simple returns."""
-    return np.expm1(np.log1p(s).sum(axis=-1))
-
-
 def profit_factor_stat(s: np.ndarray) -> np.ndarray:
     """Pooled profit factor of per-trade P&L: total gains / total losses (NaN without losses)."""
     gains = np.where(s > 0, s, 0.0).sum(axis=-1)

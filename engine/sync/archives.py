@@ -29,7 +29,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from config.errors import BadInput, Conflict, KlineLabError, NotFound, Refused
 from engine.progress import progress
-from engine.sync.groups import verified_dir
+from engine.sync.group_base import verified_dir
 from storage.manifest import MANIFEST, Manifest, sha256_file, utc_now_iso
 from storage.schema import FileEntryModel
 from storage.workspace import Workspace, check_id, check_kind

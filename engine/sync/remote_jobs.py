@@ -205,12 +205,50 @@ def _record_remote(ws: Workspace, info: dict[str, Any]) -> None:
     update(ws, job.job_id, extra={**st.extra, "remote": {**(st.extra.get("remote") or {}), **info}})
 
 
+def _send_artifacts(ws: Workspace, link: _Link, profile, send: list[str]) -> None:
+    """Pack ``send`` into a training archive, upload it to the host's inbox and unpack it there."""
+    from engine.sync import ssh
+    from engine.sync.archives import create
+    from engine.sync.ssh_ops import progress_printer
+
+    home = profile.home
+    made = create(ws, "training", ids=send, span=(0.01, 0.03))
+    remote_archive = posixpath.join(home, "inbox", made["file"])
+    progress(0.03, f"sending {made['file']} ({made['bytes'] / 1e6:.1f} MB)")
+    ssh.upload(link.get(), Path(made["path"]), remote_archive, local_sha=made["sha256"],
+               progress=progress_printer(f"sending {made['file']}", 0.03, 0.10))
+    _, out, _ = link.run(_engine(profile, "sync", "ssh", "import-archive", remote_archive, "--origin",
+                                 f"ssh:{os.uname().nodename}", "--replace"), timeout=1800)
+    sent = _json_out(out, "unpacking the training archive on the host")
+    link.run(f"rm -f {shlex.quote(remote_archive)}", check=False)
+    print(f"sent {len(sent.get('artifacts', []))} artifact(s) to {profile.label}", file=sys.stderr, flush=True)
+
+
+def _fetch_results(ws: Workspace, link: _Link, profile, produced: list[str]) -> dict[str, Any]:
+    """Pack the remote job's artifacts on the host, download the archive and adopt them here."""
+    from engine.sync import ssh
+    from engine.sync.archives import import_archive
+    from engine.sync.ssh_ops import progress_printer
+
+    progress(0.86, f"packing {len(produced)} result artifact(s) on {profile.label}")
+    _, out, _ = link.run(_engine(profile, "sync", "ssh", "archive-results", "--ids", ",".join(produced)),
+                         timeout=3600)
+    res = _json_out(out, "packing the results on the host")
+    local = ws.tmp_dir / "ssh-downloads" / f"{profile.host}_{profile.port}" / res["file"]
+    ssh.download(link.get(), res["path"], local, expected_sha=res["sha256"],
+                 progress=progress_printer(f"fetching {res['file']}", 0.88, 0.97))
+    try:
+        imported = import_archive(ws, local, origin=f"ssh:{profile.host}", replace=True, span=(0.97, 0.99))
+    finally:
+        local.unlink(missing_ok=True)
+    return {"artifacts": imported["artifacts"],
+            "results_archive": {"path": res["path"], "sha256": res["sha256"], "bytes": res["bytes"]}}
+
+
 def run_remote(ws: Workspace, host: str, engine_args: list[str], *, send: list[str] | None = None,
                put: list[str] | None = None, fetch: bool = True) -> dict[str, Any]:
     """Steps 1-4 above, in the foreground (the body of ``sync ssh run``)."""
     from engine.sync import ssh
-    from engine.sync.archives import create, import_archive
-    from engine.sync.ssh_ops import progress_printer
 
     if engine_args and engine_args[0] == "--":
         engine_args = engine_args[1:]
@@ -227,16 +265,7 @@ def run_remote(ws: Workspace, host: str, engine_args: list[str], *, send: list[s
         home = profile.home
         link.run(f"mkdir -p {shlex.quote(posixpath.join(home, 'inbox'))} {shlex.quote(posixpath.join(home, 'inputs'))}")
         if send:
-            made = create(ws, "training", ids=send, span=(0.01, 0.03))
-            remote_archive = posixpath.join(home, "inbox", made["file"])
-            progress(0.03, f"sending {made['file']} ({made['bytes'] / 1e6:.1f} MB)")
-            ssh.upload(link.get(), Path(made["path"]), remote_archive, local_sha=made["sha256"],
-                       progress=progress_printer(f"sending {made['file']}", 0.03, 0.10))
-            _, out, _ = link.run(_engine(profile, "sync", "ssh", "import-archive", remote_archive, "--origin",
-                                         f"ssh:{os.uname().nodename}", "--replace"), timeout=1800)
-            sent = _json_out(out, "unpacking the training archive on the host")
-            link.run(f"rm -f {shlex.quote(remote_archive)}", check=False)
-            print(f"sent {len(sent.get('artifacts', []))} artifact(s) to {profile.label}", file=sys.stderr, flush=True)
+            _send_artifacts(ws, link, profile, send)
         args = list(engine_args)
         for f in put or []:
             local = Path(f)
@@ -260,19 +289,7 @@ def run_remote(ws: Workspace, host: str, engine_args: list[str], *, send: list[s
         out_doc: dict[str, Any] = {"host": profile.name, "remote_job": remote_id, "remote_status": state["status"],
                                    "remote_result": state.get("result"), "artifacts": []}
         if produced and fetch:
-            progress(0.86, f"packing {len(produced)} result artifact(s) on {profile.label}")
-            _, out, _ = link.run(_engine(profile, "sync", "ssh", "archive-results", "--ids", ",".join(produced)),
-                                 timeout=3600)
-            res = _json_out(out, "packing the results on the host")
-            local = ws.tmp_dir / "ssh-downloads" / f"{profile.host}_{profile.port}" / res["file"]
-            ssh.download(link.get(), res["path"], local, expected_sha=res["sha256"],
-                         progress=progress_printer(f"fetching {res['file']}", 0.88, 0.97))
-            try:
-                imported = import_archive(ws, local, origin=f"ssh:{profile.host}", replace=True, span=(0.97, 0.99))
-            finally:
-                local.unlink(missing_ok=True)
-            out_doc["artifacts"] = imported["artifacts"]
-            out_doc["results_archive"] = {"path": res["path"], "sha256": res["sha256"], "bytes": res["bytes"]}
+            out_doc.update(_fetch_results(ws, link, profile, produced))
         history.record(ws, backend="ssh", op="remote-run", target=profile.label, status="succeeded",
                        artifacts=[a["id"] for a in out_doc["artifacts"]], duration_s=round(time.monotonic() - started, 2),
                        summary={"remote_job": remote_id, "command": args[:6]})

@@ -165,7 +165,13 @@ def _archive_opts(p) -> None:
 def register_ssh(sub, parser_class) -> None:
     g = sub.add_parser("ssh", help="SSH / Paperspace: archives, SFTP with resume and checksums, host keys, remote jobs")
     s = g.add_subparsers(dest="ssh_cmd", metavar="COMMAND", parser_class=parser_class)
+    _archive_commands(s)
+    _transfer_commands(s)
+    _host_commands(s)
+    _run_command(s)
 
+
+def _archive_commands(s) -> None:
     p = s.add_parser("archive-training", help="tar.gz of feature sets + reports (+ ticks, + candles) with sha256 list")
     _archive_opts(p)
     p.add_argument("--output", "-o", help="also copy the archive to this file")
@@ -184,6 +190,8 @@ def register_ssh(sub, parser_class) -> None:
     p.add_argument("--replace", action="store_true", help="replace local artifacts that differ")
     p.set_defaults(func=cmd_import_archive)
 
+
+def _transfer_commands(s) -> None:
     p = s.add_parser("upload", help="send an archive or file (default: a new training archive) over SFTP")
     _conn(p, path_help="remote folder or file (default: the profile's folder, e.g. /storage/)")
     p.add_argument("--archive", help="an archive artifact id")
@@ -203,6 +211,8 @@ def register_ssh(sub, parser_class) -> None:
     _conn(p, path_help="remote folder (default: the profile's folder)")
     p.set_defaults(func=cmd_list)
 
+
+def _host_commands(s) -> None:
     p = s.add_parser("test", help="connection test: host key, login, remote folder, KlineLab on the host")
     _conn(p)
     p.set_defaults(func=cmd_test)
@@ -236,6 +246,8 @@ def register_ssh(sub, parser_class) -> None:
     p.add_argument("name")
     p.set_defaults(func=cmd_host_remove)
 
+
+def _run_command(s) -> None:
     p = s.add_parser("run", help="run an engine command on the host, follow it, fetch its results: run --host H -- CMD")
     p.add_argument("--host", required=True)
     p.add_argument("--send", help="artifact ids to send first (comma separated)")

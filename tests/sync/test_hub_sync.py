@@ -40,9 +40,9 @@ def data_files(ws, kind, aid) -> dict[str, str]:
 
 def test_round_trip_every_group_one_commit_each(artifacts, sample_ws, hub_server, tmp_path):
     """upload all groups -> delete one group -> download into a fresh workspace -> identical files."""
+    from engine.hub import Hub
     from engine.sync import hub_sync
     from engine.sync.groups import Selection
-    from engine.sync.hub_client import Hub
     from storage.workspace import Workspace
 
     tok = hub_server.token
@@ -125,7 +125,7 @@ def test_round_trip_every_group_one_commit_each(artifacts, sample_ws, hub_server
 
 
 def _hub(server, token="write"):
-    from engine.sync.hub_client import Hub
+    from engine.hub import Hub
 
     return Hub(server.url, server.token if token == "write" else token, backoff_s=0.01)
 
@@ -217,8 +217,8 @@ def test_transient_errors_are_retried_and_an_interrupted_upload_resumes(artifact
 
 def test_repo_moved_since_the_plan_is_refused(artifacts, sample_ws, hub_server, monkeypatch):
     from config.errors import Conflict
+    from engine.hub import Hub
     from engine.sync import hub_sync
-    from engine.sync.hub_client import Hub
 
     hub = Hub(hub_server.url, hub_server.token, backoff_s=0.01)
     hub_sync.run(sample_ws, "upload", REPO, group="stage2", hub=hub)
@@ -260,8 +260,8 @@ def test_auth_errors_and_bad_input_exit_2_without_changes(artifacts, sample_ws, 
 
 def test_download_conflict_needs_replace(artifacts, sample_ws, hub_server, tmp_path):
     """A local artifact with the same id but other content is never silently overwritten."""
+    from engine.hub import Hub
     from engine.sync import hub_sync
-    from engine.sync.hub_client import Hub
     from storage.artifacts import read_manifest
 
     hub = Hub(hub_server.url, hub_server.token, backoff_s=0.01)
@@ -287,9 +287,9 @@ def test_download_conflict_needs_replace(artifacts, sample_ws, hub_server, tmp_p
 
 
 def test_ticks_group_and_training_without_scalers(artifacts, sample_ws, hub_server, tmp_path):
+    from engine.hub import Hub
     from engine.sync import hub_sync
     from engine.sync.groups import Selection
-    from engine.sync.hub_client import Hub
 
     hub = Hub(hub_server.url, hub_server.token, backoff_s=0.01)
     ticks = sample_ws.root / "raw" / "ticks"

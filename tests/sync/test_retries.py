@@ -36,7 +36,7 @@ def flaky(errors, result="ok"):
 
 
 def test_hub_call_backs_off_exponentially_and_honours_retry_after(sleeps, capsys):
-    from engine.sync.hub_client import Hub
+    from engine.hub import Hub
 
     hub = Hub("http://127.0.0.1:9", None, attempts=5, backoff_s=1.0, max_wait_s=30.0)
     fn, calls = flaky([http_error(503), http_error(502), http_error(429, "7")])
@@ -48,7 +48,7 @@ def test_hub_call_backs_off_exponentially_and_honours_retry_after(sleeps, capsys
 
 
 def test_hub_call_gives_up_after_the_attempts_with_a_mapped_error(sleeps):
-    from engine.sync.hub_client import Hub
+    from engine.hub import Hub
 
     hub = Hub("http://127.0.0.1:9", None, attempts=5, backoff_s=1.0, max_wait_s=3.0)
     fn, calls = flaky([http_error(503)] * 10)
@@ -59,7 +59,7 @@ def test_hub_call_gives_up_after_the_attempts_with_a_mapped_error(sleeps):
 
 
 def test_hub_call_does_not_retry_other_errors_or_when_told_not_to(sleeps):
-    from engine.sync.hub_client import Hub
+    from engine.hub import Hub
 
     hub = Hub("http://127.0.0.1:9", None, attempts=5, backoff_s=1.0)
     fn, calls = flaky([http_error(412)])

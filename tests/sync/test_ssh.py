@@ -324,6 +324,7 @@ def test_download_falls_back_to_sftp_on_hosts_without_commands(trusted, ws, tmp_
     """Downloads stream through an exec channel (faster); a host that runs no commands gets SFTP,
     with the same resume and checksum behaviour."""
     from engine.sync import ssh
+    from engine.sync.ssh import transfer
 
     src = tmp_path / "data.bin"
     src.write_bytes(os.urandom(3 * 1024 * 1024 + 7))
@@ -331,8 +332,8 @@ def test_download_falls_back_to_sftp_on_hosts_without_commands(trusted, ws, tmp_
     Path(remote).parent.mkdir(parents=True, exist_ok=True)
     Path(remote).write_bytes(src.read_bytes())
     used = []
-    real = ssh._stream_download
-    monkeypatch.setattr(ssh, "_stream_download", lambda *a, **k: used.append("exec") or False)
+    real = transfer._stream_download
+    monkeypatch.setattr(transfer, "_stream_download", lambda *a, **k: used.append("exec") or False)
     c = ssh.connect(ws, trusted)
     try:
         dst = tmp_path / "out" / "data.bin"
@@ -340,7 +341,7 @@ def test_download_falls_back_to_sftp_on_hosts_without_commands(trusted, ws, tmp_
             ssh.download(c, remote, dst, progress=_cut_after(0.5))
         t = ssh.download(c, remote, dst)
         assert used == ["exec", "exec"] and t.resumed_from > 0 and dst.read_bytes() == src.read_bytes()
-        monkeypatch.setattr(ssh, "_stream_download", real)
+        monkeypatch.setattr(transfer, "_stream_download", real)
         t = ssh.download(c, remote, tmp_path / "out2.bin")  # the exec path itself delivers the same bytes
         assert (tmp_path / "out2.bin").read_bytes() == src.read_bytes() and t.resumed_from == 0
     finally:
