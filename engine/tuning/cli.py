@@ -48,17 +48,17 @@ def _text(res: dict) -> str:
     dsr = s.get("dsr") or {}
     p = res.get("periods") or {}
     lines = [f"tuning {res.get('tuning_id')}  (study {res.get('study_name') or (res.get('params') or {}).get('study_name')})",
-             f"  trials: {s.get('n_trials')} ({s.get('n_complete')} complete, {s.get('n_pruned')} pruned, "
-             f"{s.get('n_failed')} failed)",
-             f"  best trial {s.get('best_trial')}: validation Sharpe {_f(s.get('best_value'))} "
-             f"over {((s.get('in_search') or {}).get('sample') or {}).get('periods')} periods; params {s.get('best_params')}",
-             f"  deflated Sharpe {_f(s.get('deflated_sharpe'))} (N = {dsr.get('n_trials')} completed trials, "
-             f"Sharpe variance {_f(dsr.get('sharpe_variance'))}, {dsr.get('bars')} periods)",
-             f"  held-out {c.get('start', '?')[:16]} .. {c.get('end', '?')[:16]}: Sharpe {_f(c.get('sharpe'))}, total return "
+             (f"  trials: {s.get('n_trials')} ({s.get('n_complete')} complete, {s.get('n_pruned')} pruned, "
+             f"{s.get('n_failed')} failed)"),
+             (f"  best trial {s.get('best_trial')}: validation Sharpe {_f(s.get('best_value'))} "
+             f"over {((s.get('in_search') or {}).get('sample') or {}).get('periods')} periods; params {s.get('best_params')}"),
+             (f"  deflated Sharpe {_f(s.get('deflated_sharpe'))} (N = {dsr.get('n_trials')} completed trials, "
+             f"Sharpe variance {_f(dsr.get('sharpe_variance'))}, {dsr.get('bars')} periods)"),
+             (f"  held-out {c.get('start', '?')[:16]} .. {c.get('end', '?')[:16]}: Sharpe {_f(c.get('sharpe'))}, total return "
              f"{_f(c.get('total_return'))} over {(c.get('sample') or {}).get('periods')} periods, "
-             f"{(c.get('sample') or {}).get('trades')} trades",
-             f"  search period {((p.get('search') or {}).get('start') or '?')[:16]} .. "
-             f"{((p.get('search') or {}).get('end') or '?')[:16]} ({(p.get('search') or {}).get('bars')} bars)"]
+             f"{(c.get('sample') or {}).get('trades')} trades"),
+             (f"  search period {((p.get('search') or {}).get('start') or '?')[:16]} .. "
+             f"{((p.get('search') or {}).get('end') or '?')[:16]} ({(p.get('search') or {}).get('bars')} bars)")]
     lines += [f"  warning: {w}" for w in res.get("warnings") or []]
     return "\n".join(lines)
 

@@ -80,13 +80,13 @@ def cut_periods(timestamps, timeframe: str, holdout: float, purge: int, min_sear
 
     ns = np.unique(ts_ns(timestamps))
     n = len(ns)
-    n_hold = int(math.floor(n * holdout))
+    n_hold = math.floor(n * holdout)
     n_search = n - n_hold - purge
     if n_hold < 10 or n_search < min_search:
         raise BadInput(f"{n:,} bars are too few to hold out {holdout:g} of them ({n_hold} bars) after a search period of "
                        f"at least {min_search:,} bars and a {purge}-bar purge gap",
                        hint="use more data (data.last_bars / --last-bars), a smaller --holdout or fewer --folds")
-    t = lambda i: pd.Timestamp(int(ns[i]), tz="UTC")  # noqa: E731
+    t = lambda i: pd.Timestamp(int(ns[i]), tz="UTC")
     return Periods(t(0), t(n_search - 1), t(n - n_hold), t(n - 1), n_search, n_hold, purge)
 
 
@@ -158,7 +158,7 @@ def fit_and_trade(data: StudyData, cfg_dict: dict[str, Any], trade: dict[str, An
     ret = w.aux[torch.as_tensor(ends), w.aux_names.index(return_target(data.horizon))].numpy().astype("float64")
     r, trades = period_returns(proba, ret, w.timestamps[ends], len(data.symbols), float(trade.get("threshold", 1 / 3)),
                                data.fee)
-    return {"returns": r, "trades": trades, "windows": int(len(ends))}
+    return {"returns": r, "trades": trades, "windows": len(ends)}
 
 
 def run_trial(trial: Any, data: StudyData, space: dict[str, Any]) -> float:
@@ -193,7 +193,7 @@ def run_trial(trial: Any, data: StudyData, space: dict[str, Any]) -> float:
         raise optuna.TrialPruned("no trade in any validation fold (every probability below the threshold)")
     trial.set_user_attr("returns", [float(x) for x in pooled])
     trial.set_user_attr("sharpe_per_period", sharpe(pooled))
-    trial.set_user_attr("periods", int(len(pooled)))
+    trial.set_user_attr("periods", len(pooled))
     trial.set_user_attr("trades", int(trades))
     trial.set_user_attr("windows", int(windows))
     trial.set_user_attr("worker", f"{os.uname().nodename}:{os.getpid()}")

@@ -57,7 +57,7 @@ def storage_spec(ws: Workspace, url: str | None, study_name: str) -> dict[str, A
     driver = u.drivername
     if driver == "postgresql" or driver == "postgres":  # SQLAlchemy's default driver (psycopg2) is not installed
         u = u.set(drivername="postgresql+psycopg")
-    elif not (driver.startswith("postgresql+") or driver.startswith("sqlite") or driver.startswith("mysql")):
+    elif not (driver.startswith(("postgresql+", "sqlite", "mysql"))):
         raise BadInput(f"--storage {mask_url(url)}: not a study storage URL",
                        hint="use postgresql://user:password@host:5432/db (many machines) or sqlite:///path/study.db")
     return {"kind": "rdb", "url": u.render_as_string(hide_password=False), "masked": mask_url(u)}
@@ -132,7 +132,7 @@ class _Watch:
         while not self.stop.wait(1.0):
             try:
                 n = _finished(self.storage, self.study_id) - self.before
-            except Exception:  # noqa: BLE001 - a progress line is never worth failing the run
+            except Exception:  # noqa: BLE001, S112 - a progress line is never worth failing the run
                 continue
             if n != last:
                 last = n
@@ -228,7 +228,7 @@ def run_tuning(ws: Workspace, *, kind: str, featureset_id: str, config: str = "b
              "search_end": periods.search_end.isoformat()}
     try:
         study = optuna.create_study(study_name=study_name, storage=storage, direction="maximize", load_if_exists=True)
-    except Exception as e:  # noqa: BLE001 - sqlalchemy errors of an unreachable / refusing server
+    except Exception as e:
         if isinstance(e, (BadInput, RemoteError)):
             raise
         raise RemoteError(f"cannot create the study in {spec['masked']}: {str(e).splitlines()[0][:300]}",
@@ -276,7 +276,7 @@ def run_tuning(ws: Workspace, *, kind: str, featureset_id: str, config: str = "b
     trial_sharpes = np.array([t.user_attrs.get("sharpe_per_period", np.nan) for t in complete], dtype="float64")
     dsr = deflated_sharpe(np.asarray(best.user_attrs.get("returns", []), dtype="float64"), trial_sharpes)
     ppy = obj.periods_per_year(tf, horizon)
-    days = lambda bars: round(bars * tf_seconds(tf) / 86400, 3)  # noqa: E731
+    days = lambda bars: round(bars * tf_seconds(tf) / 86400, 3)
     warnings: list[str] = []
     if dsr["value"] is not None and dsr["value"] < DSR_OK:
         warnings.append(f"deflated Sharpe ratio {dsr['value']:.2f} (< {DSR_OK}): the best trial's validation Sharpe is not "
@@ -306,7 +306,7 @@ def run_tuning(ws: Workspace, *, kind: str, featureset_id: str, config: str = "b
         "start": periods.holdout_start.isoformat(), "end": periods.holdout_end.isoformat(),
         "sharpe_per_period": c_sr, "sharpe": c_sr * math.sqrt(ppy), "total_return": float(np.prod(1 + r) - 1) if len(r) else 0.0,
         "mean_return": float(r.mean()) if len(r) else None, "probabilistic_sharpe": psr,
-        "sample": {"periods": int(len(r)), "trades": conf["trades"], "windows": conf["windows"],
+        "sample": {"periods": len(r), "trades": conf["trades"], "windows": conf["windows"],
                    "bars": periods.holdout_bars, "days": days(periods.holdout_bars)},
         "purge_bars": purge, "trained_on": {"train_start": confirm_plan.train_start.isoformat(),
                                             "train_end": confirm_plan.train_end.isoformat(),
