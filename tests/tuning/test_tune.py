@@ -56,7 +56,7 @@ def test_tune_sample_two_workers(capsys, ws, feature_ws):
     t = load_tuning(ws, tid)
     assert t.manifest.kind == "tuning" and t.manifest.parents == [feature_ws]
     assert t.manifest.metrics["n_trials"] == 12 and t.manifest.metrics["deflated_sharpe"] == res["selection"]["deflated_sharpe"]
-    assert [r["id"] for r in Catalog(ws).query(kind="tuning")] == [tid]
+    assert Catalog(ws).query(kind="tuning")["id"].tolist() == [tid]
     assert len(t.study().trials) == 12 and len(t.trials()) == 12
     assert {w.split(":")[1] for w in t.trials()["worker"].dropna()} and t.manifest.params["executor"]["workers"] == 2
     for which in CHARTS:
