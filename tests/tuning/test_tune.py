@@ -6,6 +6,7 @@ after the search period."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import optuna
 import pandas as pd
@@ -62,6 +63,18 @@ def test_tune_sample_two_workers(capsys, ws, feature_ws):
     for which in CHARTS:
         fig, note = chart(t.study(), which)
         assert fig is not None, note
+    # the Training page's Tuning tab shows it (AppTest; the browser test is tests/e2e/test_tuning_browser.py)
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(Path(__file__).resolve().parents[2] / "pages" / "training.py"), default_timeout=120)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    tab = next(t for t in at.tabs if t.label == "Tuning")
+    assert [s.value for s in tab.selectbox if s.label == "Study"] == [tid]
+    metrics = {m.label: m.value for m in tab.metric}
+    assert metrics["Trials"] == "12" and metrics["Deflated Sharpe"] == f"{res['selection']['deflated_sharpe']:.3f}"
+    assert f"N = {res['selection']['n_complete']} completed trials" in tab.caption[0].value
+    assert len(tab.get("plotly_chart")) == 3
     shown = main_json(capsys, "tune", "show", tid)
     assert shown["selection"]["best_trial"] == res["selection"]["best_trial"]
     assert main_json(capsys, "tune", "list")["tunings"][0]["id"] == tid
