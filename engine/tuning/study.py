@@ -322,12 +322,16 @@ def run_tuning(ws: Workspace, *, kind: str, featureset_id: str, config: str = "b
                         f"Sharpe was {best.value:.3g}")
 
     counts = {s.name.lower(): sum(t.state == s for t in all_trials) for s in (st.COMPLETE, st.PRUNED, st.FAIL)}
+    n_finished = counts["complete"] + counts["pruned"] + counts["fail"]
+    if n_finished < len(all_trials):  # RUNNING / WAITING: a worker of another run still at it, or one that was killed
+        warnings.append(f"{len(all_trials) - n_finished} trial(s) of the study are unfinished (running elsewhere, or left by a "
+                        "killed worker); they are not counted")
     table = trials_table(all_trials)
     selection = {
         "objective": f"annualised Sharpe ratio of the pooled walk-forward validation periods (horizon {horizon}, "
                      f"x sqrt({ppy:g}) periods a year)",
         "best_trial": best.number, "best_value": float(best.value), "best_params": dict(best.params),
-        "n_trials": len(all_trials), "n_complete": counts["complete"], "n_pruned": counts["pruned"], "n_failed": counts["fail"],
+        "n_trials": n_finished, "n_complete": counts["complete"], "n_pruned": counts["pruned"], "n_failed": counts["fail"],
         "n_this_run": trials, "deflated_sharpe": dsr["value"], "dsr": dsr,
         "sharpe_variance": dsr["sharpe_variance"],
         "in_search": {"sharpe": float(best.value), "sharpe_per_period": best.user_attrs.get("sharpe_per_period"),
@@ -351,7 +355,7 @@ def run_tuning(ws: Workspace, *, kind: str, featureset_id: str, config: str = "b
               "workers": workers, "executor": described, "storage": spec["masked"], "study_name": study_name,
               "holdout": holdout, "folds": folds, "val_frac": val_frac, "last_bars": cfg.data.last_bars, "seed": seed,
               "space": space, "sampler": "TPESampler", "pruner": "MedianPruner", "fee_round_trip": fee}
-    metrics = {"best_value": float(best.value), "n_trials": len(all_trials), "n_complete": counts["complete"],
+    metrics = {"best_value": float(best.value), "n_trials": n_finished, "n_complete": counts["complete"],
                "n_pruned": counts["pruned"], "n_failed": counts["fail"], "deflated_sharpe": dsr["value"],
                "sharpe_variance": dsr["sharpe_variance"], "holdout_sharpe": confirmation["sharpe"],
                "holdout_total_return": confirmation["total_return"], "holdout_periods": len(r),
@@ -375,7 +379,7 @@ def run_tuning(ws: Workspace, *, kind: str, featureset_id: str, config: str = "b
                                                               "what": f"tuning study {study_name} (search period)"}]})
         d.manifest.start, d.manifest.end = periods.search_start.isoformat(), periods.holdout_end.isoformat()
         tid = d.manifest.id
-    progress(1.0, f"tuning {tid}: best trial {best.number} of {len(all_trials)}")
+    progress(1.0, f"tuning {tid}: best trial {best.number} of {n_finished}")
     return {"tuning_id": tid, "artifact_id": tid, "study_name": study_name, "storage": spec["masked"],
             "executor": described, "trials": _safe(table.drop(columns=["returns"], errors="ignore").to_dict("records")),
             **_safe({"selection": selection, "confirmation": confirmation, "periods": period_d, "folds": folds_d,
