@@ -6,3 +6,9 @@
   executor, selection (deflated Sharpe with N = completed trials), the tuning artifact; ``store``:
   reading it back; ``plots``: Optuna's plotly charts of a stored study.
 """
+
+# the CLI's defaults, here so that building the parser imports nothing heavy
+KINDS = ("direction",)
+DEFAULT_HOLDOUT = 0.2
+DEFAULT_FOLDS = 3
+DEFAULT_VAL_FRAC = 0.2

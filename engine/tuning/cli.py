@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from typing import Any
 
+import engine.tuning as obj
 from engine.argtypes import float_in, int_in
-from engine.tuning import objective as obj
-from engine.tuning.space import KINDS
+from engine.tuning import KINDS
 
 
 def cmd_run(args, ws) -> dict:

@@ -34,10 +34,7 @@ import pandas as pd
 
 from config.errors import BadInput
 from engine.data.timeframes import TIMEFRAMES, bars_for, bars_per_year
-
-DEFAULT_HOLDOUT = 0.2
-DEFAULT_FOLDS = 3
-DEFAULT_VAL_FRAC = 0.2
+from engine.tuning import DEFAULT_FOLDS, DEFAULT_HOLDOUT, DEFAULT_VAL_FRAC  # noqa: F401 - re-exported
 
 
 @dataclass

@@ -22,8 +22,8 @@ from typing import Any
 
 from config.bounded import load_yaml_file, short_repr
 from config.errors import BadInput
+from engine.tuning import KINDS
 
-KINDS = ("direction",)
 TRADE_KEYS = {"trade.threshold": (0.0, 1.0)}
 # the parameters a study may search (the rest of the training config is fixed by --config)
 ALLOWED_PREFIXES = ("model.direction.", "training.lr", "training.weight_decay", "training.batch_size",
