@@ -8,7 +8,7 @@
 """
 
 # the CLI's defaults, here so that building the parser imports nothing heavy
-KINDS = ("direction",)
+KINDS = ("direction", "stage2")
 DEFAULT_HOLDOUT = 0.2
 DEFAULT_FOLDS = 3
 DEFAULT_VAL_FRAC = 0.2

@@ -15,7 +15,7 @@ def cmd_run(args, ws) -> dict:
                      horizon=args.horizon, trials=args.trials, workers=args.workers or 1, executor_name=args.executor,
                      ray_address=args.ray_address, storage_url=args.storage, study_name=args.study,
                      holdout=args.holdout, folds=args.folds, val_frac=args.val_frac, last_bars=args.last_bars,
-                     seed=args.seed, name=args.name)
+                     seed=args.seed, name=args.name, symbol=args.symbol, stage1_id=args.stage1)
     res["_text"] = _text(res)
     return res
 
@@ -69,8 +69,11 @@ def register(sub) -> None:
     g = sub.add_parser("tune", help="hyperparameter search (Optuna) on walk-forward validation folds, DSR + held-out check")
     s = g.add_subparsers(dest="cmd", metavar="COMMAND", parser_class=type(g))
     p = s.add_parser("run", help="run a study and store its result as a tuning artifact")
-    p.add_argument("--kind", choices=KINDS, default="direction", help="what is tuned (default direction: DirectionPredictor)")
+    p.add_argument("--kind", choices=KINDS, default="direction", help="what is tuned: direction (DirectionPredictor, default) or stage2 (Stage 2 LightGBM + Stage 1 pass rate)")
     p.add_argument("--featureset", required=True, help="feature set id")
+    p.add_argument("--symbol", help="stage2: the symbol (one pair) whose Stage 2 is tuned")
+    p.add_argument("--stage1", help="stage2: Stage 1 artifact trained on this feature set (default: the pair's latest); "
+                                    "its test split is the held-out period")
     p.add_argument("--config", default="base", help="training config the search starts from (preset or YAML; default base)")
     p.add_argument("--space", help="YAML search space (default: the kind's built-in space; see docs/CONTRACTS.md)")
     p.add_argument("--horizon", default="1h", choices=("15m", "1h", "4h", "12h"), help="traded horizon (default 1h)")

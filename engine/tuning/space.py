@@ -44,7 +44,21 @@ DEFAULT_SPACES: dict[str, dict[str, dict[str, Any]]] = {
         "data.context_window": {"type": "categorical", "choices": [24, 48]},
         "trade.threshold": {"type": "float", "low": 0.25, "high": 0.55},
     },
+    "stage2": {
+        "lgb.num_leaves": {"type": "int", "low": 4, "high": 64, "log": True},
+        "lgb.learning_rate": {"type": "float", "low": 0.01, "high": 0.3, "log": True},
+        "lgb.max_depth": {"type": "int", "low": 2, "high": 8},
+        "lgb.feature_fraction": {"type": "float", "low": 0.3, "high": 1.0},
+        "lgb.min_data_in_leaf": {"type": "int", "low": 5, "high": 50},
+        "lgb.num_boost_round": {"type": "int", "low": 20, "high": 200, "log": True},
+        "stage1.pass_rate": {"type": "float", "low": 0.02, "high": 0.3},
+    },
 }
+# Stage 2: LightGBM parameters (engine/stage2/stage2.py trains with these) and the Stage 1 pass rate
+LGB_BOUNDS = {"num_leaves": (2, 1024), "learning_rate": (1e-4, 1.0), "max_depth": (1, 64), "feature_fraction": (0.05, 1.0),
+              "bagging_fraction": (0.05, 1.0), "min_data_in_leaf": (1, 100_000), "num_boost_round": (1, 5000),
+              "lambda_l1": (0.0, 1000.0), "lambda_l2": (0.0, 1000.0)}
+STAGE2_KEYS = {"stage1.pass_rate": (0.001, 0.9), **{f"lgb.{k}": v for k, v in LGB_BOUNDS.items()}}
 
 
 def _num(v: Any, where: str) -> float:
@@ -61,7 +75,8 @@ def set_dotted(d: dict[str, Any], key: str, value: Any) -> None:
     cur[parts[-1]] = value
 
 
-def check_space(space: Any, base_config: dict[str, Any], source: str = "search space") -> dict[str, dict[str, Any]]:
+def check_space(space: Any, base_config: dict[str, Any], source: str = "search space",
+                kind: str = "direction") -> dict[str, dict[str, Any]]:
     """The space, normalised and validated (BadInput naming the parameter otherwise)."""
     from engine.training.config import from_dict
 
@@ -72,7 +87,10 @@ def check_space(space: Any, base_config: dict[str, Any], source: str = "search s
     out: dict[str, dict[str, Any]] = {}
     for name, spec in space.items():
         name = str(name)
-        if name not in TRADE_KEYS and not any(name == p or name.startswith(p) for p in ALLOWED_PREFIXES):
+        if kind == "stage2" and name not in STAGE2_KEYS:
+            raise BadInput(f"{source}: {short_repr(name)} cannot be searched for Stage 2",
+                           hint=f"use {', '.join(STAGE2_KEYS)}")
+        if kind != "stage2" and name not in TRADE_KEYS and not any(name == p or name.startswith(p) for p in ALLOWED_PREFIXES):
             raise BadInput(f"{source}: {short_repr(name)} cannot be searched",
                            hint=f"use trade.threshold or training-config keys under {', '.join(ALLOWED_PREFIXES)}")
         if not isinstance(spec, dict):
@@ -111,8 +129,9 @@ def check_space(space: Any, base_config: dict[str, Any], source: str = "search s
                     raise BadInput(f"{source}: {name}.step must be > 0 and cannot go with log")
                 s["step"] = int(st) if typ == "int" else st
             probe = [lo, hi]
-        if name in TRADE_KEYS:
-            a, b = TRADE_KEYS[name]
+        bounds = STAGE2_KEYS if kind == "stage2" else TRADE_KEYS
+        if name in bounds:
+            a, b = bounds[name]
             if any(not isinstance(v, (int, float)) or isinstance(v, bool) or not a <= v <= b for v in probe):
                 raise BadInput(f"{source}: {name} must lie in [{a:.4g}, {b:g}], got {short_repr(probe)}")
         else:
@@ -132,8 +151,8 @@ def load_space(kind: str, path: str | None, base_config: dict[str, Any]) -> dict
         raise BadInput(f"unknown tuning kind {kind!r}", hint=f"use one of {', '.join(KINDS)}")
     if path:
         p = Path(path).expanduser()
-        return check_space(load_yaml_file(p, "search space file"), base_config, str(p))
-    return check_space(DEFAULT_SPACES[kind], base_config, f"default {kind} search space")
+        return check_space(load_yaml_file(p, "search space file"), base_config, str(p), kind)
+    return check_space(DEFAULT_SPACES[kind], base_config, f"default {kind} search space", kind)
 
 
 def suggest(trial: Any, space: dict[str, dict[str, Any]]) -> dict[str, Any]:

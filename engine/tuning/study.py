@@ -105,7 +105,11 @@ def worker_task(item: dict[str, Any]) -> dict[str, Any]:
     data = fetch(item["data"])
     study = optuna.load_study(study_name=item["study"], storage=open_storage(item["storage"]),
                               sampler=_sampler(item["seed"], item["index"], item["total"]), pruner=_pruner(item["total"]))
-    study.optimize(lambda t: obj.run_trial(t, data, item["space"]), n_trials=item["n_trials"], catch=(Exception,),
+    if getattr(data, "kind", "direction") == "stage2":
+        from engine.tuning.stage2_objective import run_trial
+    else:
+        run_trial = obj.run_trial
+    study.optimize(lambda t: run_trial(t, data, item["space"]), n_trials=item["n_trials"], catch=(Exception,),
                    gc_after_trial=True)
     return {"worker": f"{os.uname().nodename}:{os.getpid()}", "trials": item["n_trials"]}
 
@@ -161,7 +165,8 @@ def run_tuning(ws: Workspace, *, kind: str, featureset_id: str, config: str = "b
                horizon: str = "1h", trials: int = 20, workers: int = 1, executor_name: str | None = None,
                ray_address: str | None = None, storage_url: str | None = None, study_name: str | None = None,
                holdout: float = obj.DEFAULT_HOLDOUT, folds: int = obj.DEFAULT_FOLDS, val_frac: float = obj.DEFAULT_VAL_FRAC,
-               last_bars: int | None = None, seed: int = 0, name: str | None = None) -> dict[str, Any]:
+               last_bars: int | None = None, seed: int = 0, name: str | None = None, symbol: str | None = None,
+               stage1_id: str | None = None) -> dict[str, Any]:
     import optuna
 
     from engine.costs import load_costs
@@ -193,37 +198,66 @@ def run_tuning(ws: Workspace, *, kind: str, featureset_id: str, config: str = "b
     _check_executor_storage(executor, spec)
 
     progress(0.0, f"loading feature set {featureset_id}")
-    prep = prepare(ws, kind, cfg, featureset_id=featureset_id)
-    tf = prep.spec["timeframe"]
-    purge = int(prep.spec["purge_bars"])
-    cw = space.get("data.context_window")
-    ctx = [cfg.data.context_window] if cw is None else \
-        [int(c) for c in cw["choices"]] if cw["type"] == "categorical" else [int(cw["high"])]
-    min_rows = max(ctx) + 10
-    periods = obj.cut_periods(prep.features["timestamp"], tf, holdout, purge, min_search=4 * min_rows * (folds + 1))
-    in_search = (prep.features["timestamp"] <= periods.search_end).to_numpy()
-    s_feats = prep.features[in_search].reset_index(drop=True)
-    s_targs = prep.targets[in_search].reset_index(drop=True)
-    plans = walk_forward(s_feats["timestamp"], tf, n_folds=folds, purge_bars=purge, mode="expanding", initial_frac=0.5,
-                         val_frac=val_frac, min_rows=min_rows)
-    from engine.data.canonical import ts_ns
-
-    search_ns = np.unique(ts_ns(s_feats["timestamp"]))
-    n_val = max(min_rows, int(len(search_ns) * val_frac))
-    confirm_plan = chronological_split(prep.features["timestamp"], tf, purge_bars=purge,
-                                       train_end=pd.Timestamp(int(search_ns[-n_val - purge - 1]), tz="UTC"),
-                                       val_end=periods.search_end, min_rows=min_rows)
-    if confirm_plan.test_start != periods.holdout_start:
-        raise BadInput(f"internal: the confirmation's test period starts {confirm_plan.test_start}, "
-                       f"not at the held-out start {periods.holdout_start}")
-    fee = float(load_costs().round_trip(list(prep.spec["symbols"])))
+    fee_fn = load_costs().round_trip
     threads = max(1, (os.cpu_count() or 1) // max(1, workers)) if executor.name == "local" else 1
-    data = obj.StudyData(s_feats, s_targs, list(prep.spec["inputs"]), list(prep.spec["symbols"]), tf, horizon, purge,
-                         plans, base, fee, threads)
+    pre_warnings: list[str] = []
+    parents = [featureset_id]
+    if kind == "stage2":
+        from engine.tuning import stage2_objective as s2o
+
+        full, s1plan, s1_id, pre_warnings = s2o.load_stage2_data(ws, featureset_id, symbol, stage1_id, horizon, fee_fn)
+        parents.append(s1_id)
+        tf, purge, symbols = full.timeframe, full.purge_bars, list(full.symbols)
+        step = tf_seconds(tf) * 1_000_000_000
+        ns = np.unique(full.ts)
+        hold_ns = ns[ns >= s1plan.test_start.value]
+        search_ns = ns[ns <= min(s1plan.val_end.value, s1plan.test_start.value - (purge + 1) * step)]
+        min_rows = 50
+        if len(hold_ns) < 10 or len(search_ns) < 4 * min_rows * (folds + 1):
+            raise BadInput(f"Stage 1 {s1_id}'s split leaves {len(search_ns):,} search bars and {len(hold_ns):,} held-out "
+                           f"bars: too few for {folds} fold(s)", hint="use fewer --folds or a Stage 1 on more data")
+        ts_ = lambda v: pd.Timestamp(int(v), tz="UTC")
+        periods = obj.Periods(ts_(search_ns[0]), ts_(search_ns[-1]), ts_(hold_ns[0]), ts_(hold_ns[-1]), len(search_ns),
+                              len(hold_ns), purge)
+        data = full.rows(full.ts <= search_ns[-1])
+        data.threads = threads
+        data.plans = plans = walk_forward(pd.to_datetime(data.ts, utc=True), tf, n_folds=folds, purge_bars=purge,
+                                          mode="expanding", initial_frac=0.5, val_frac=val_frac, min_rows=min_rows)
+        holdout = None  # Stage 1's test split
+        confirm_plan = None
+    else:
+        prep = prepare(ws, kind, cfg, featureset_id=featureset_id)
+        tf = prep.spec["timeframe"]
+        symbols = list(prep.spec["symbols"])
+        purge = int(prep.spec["purge_bars"])
+        cw = space.get("data.context_window")
+        ctx = [cfg.data.context_window] if cw is None else \
+            [int(c) for c in cw["choices"]] if cw["type"] == "categorical" else [int(cw["high"])]
+        min_rows = max(ctx) + 10
+        periods = obj.cut_periods(prep.features["timestamp"], tf, holdout, purge, min_search=4 * min_rows * (folds + 1))
+        in_search = (prep.features["timestamp"] <= periods.search_end).to_numpy()
+        s_feats = prep.features[in_search].reset_index(drop=True)
+        s_targs = prep.targets[in_search].reset_index(drop=True)
+        plans = walk_forward(s_feats["timestamp"], tf, n_folds=folds, purge_bars=purge, mode="expanding", initial_frac=0.5,
+                             val_frac=val_frac, min_rows=min_rows)
+        from engine.data.canonical import ts_ns
+
+        search_ns = np.unique(ts_ns(s_feats["timestamp"]))
+        n_val = max(min_rows, int(len(search_ns) * val_frac))
+        confirm_plan = chronological_split(prep.features["timestamp"], tf, purge_bars=purge,
+                                           train_end=pd.Timestamp(int(search_ns[-n_val - purge - 1]), tz="UTC"),
+                                           val_end=periods.search_end, min_rows=min_rows)
+        if confirm_plan.test_start != periods.holdout_start:
+            raise BadInput(f"internal: the confirmation's test period starts {confirm_plan.test_start}, "
+                           f"not at the held-out start {periods.holdout_start}")
+        data = obj.StudyData(s_feats, s_targs, list(prep.spec["inputs"]), symbols, tf, horizon, purge,
+                             plans, base, float(fee_fn(symbols)), threads)
+    fee = float(data.fee)
 
     # 2. the study
     storage = open_storage(spec)
-    setup = {"kind": kind, "featureset_id": featureset_id, "horizon": horizon, "config": str(config),
+    setup = {"kind": kind, "featureset_id": featureset_id, "parents": parents, "symbols": symbols, "horizon": horizon,
+             "config": str(config),
              "holdout": holdout, "folds": folds, "val_frac": val_frac, "last_bars": cfg.data.last_bars, "space": space,
              "search_end": periods.search_end.isoformat()}
     try:
@@ -277,7 +311,7 @@ def run_tuning(ws: Workspace, *, kind: str, featureset_id: str, config: str = "b
     dsr = deflated_sharpe(np.asarray(best.user_attrs.get("returns", []), dtype="float64"), trial_sharpes)
     ppy = obj.periods_per_year(tf, horizon)
     days = lambda bars: round(bars * tf_seconds(tf) / 86400, 3)
-    warnings: list[str] = []
+    warnings: list[str] = list(pre_warnings)
     if dsr["value"] is not None and dsr["value"] < DSR_OK:
         warnings.append(f"deflated Sharpe ratio {dsr['value']:.2f} (< {DSR_OK}): the best trial's validation Sharpe is not "
                         f"distinguishable from the best of {len(complete)} zero-skill trials")
@@ -292,8 +326,17 @@ def run_tuning(ws: Workspace, *, kind: str, featureset_id: str, config: str = "b
     from engine.stats.selection import probabilistic_sharpe
     from engine.tuning.space import apply
 
-    cfg_best, trade_best = apply(base, dict(best.params))
-    conf = obj.fit_and_trade(data, cfg_best, trade_best, confirm_plan, "test", features=prep.features, targets=prep.targets)
+    if kind == "stage2":
+        conf = s2o.fit_and_trade(full, dict(best.params), full.ts <= periods.search_end.value,
+                                 full.ts >= periods.holdout_start.value)
+        trained_on = {"train_start": periods.search_start.isoformat(), "train_end": periods.search_end.isoformat(),
+                      "stage1_threshold": conf["threshold"], "samples": conf["samples"]}
+    else:
+        cfg_best, trade_best = apply(base, dict(best.params))
+        conf = obj.fit_and_trade(data, cfg_best, trade_best, confirm_plan, "test", features=prep.features,
+                                 targets=prep.targets)
+        trained_on = {"train_start": confirm_plan.train_start.isoformat(), "train_end": confirm_plan.train_end.isoformat(),
+                      "val_start": confirm_plan.val_start.isoformat(), "val_end": confirm_plan.val_end.isoformat()}
     r = conf["returns"].to_numpy()
     if len(r) and (conf["returns"].index.min() < periods.holdout_start):
         raise BadInput("internal: a confirmation period starts before the held-out period")
@@ -308,10 +351,7 @@ def run_tuning(ws: Workspace, *, kind: str, featureset_id: str, config: str = "b
         "mean_return": float(r.mean()) if len(r) else None, "probabilistic_sharpe": psr,
         "sample": {"periods": len(r), "trades": conf["trades"], "windows": conf["windows"],
                    "bars": periods.holdout_bars, "days": days(periods.holdout_bars)},
-        "purge_bars": purge, "trained_on": {"train_start": confirm_plan.train_start.isoformat(),
-                                            "train_end": confirm_plan.train_end.isoformat(),
-                                            "val_start": confirm_plan.val_start.isoformat(),
-                                            "val_end": confirm_plan.val_end.isoformat()},
+        "purge_bars": purge, "trained_on": trained_on,
     }
     if len(r) < 30:
         warnings.append(f"the held-out confirmation has only {len(r)} decision periods (fewer than 30)")
@@ -353,15 +393,17 @@ def run_tuning(ws: Workspace, *, kind: str, featureset_id: str, config: str = "b
 
     params = {"kind": kind, "featureset_id": featureset_id, "config": str(config), "horizon": horizon, "trials": trials,
               "workers": workers, "executor": described, "storage": spec["masked"], "study_name": study_name,
-              "holdout": holdout, "folds": folds, "val_frac": val_frac, "last_bars": cfg.data.last_bars, "seed": seed,
+              "holdout": holdout if kind != "stage2" else "stage1 test split", "folds": folds, "val_frac": val_frac,
+              "last_bars": cfg.data.last_bars if kind != "stage2" else None, "seed": seed, "symbols": symbols,
+              "stage1_id": parents[1] if kind == "stage2" else None,
               "space": space, "sampler": "TPESampler", "pruner": "MedianPruner", "fee_round_trip": fee}
     metrics = {"best_value": float(best.value), "n_trials": n_finished, "n_complete": counts["complete"],
                "n_pruned": counts["pruned"], "n_failed": counts["fail"], "deflated_sharpe": dsr["value"],
                "sharpe_variance": dsr["sharpe_variance"], "holdout_sharpe": confirmation["sharpe"],
                "holdout_total_return": confirmation["total_return"], "holdout_periods": len(r),
                "holdout_trades": conf["trades"]}
-    with create_artifact(ws, "tuning", name=name or f"{kind} tuning of {featureset_id}", symbols=prep.spec["symbols"],
-                         timeframe=tf, params=params, parents=[featureset_id]) as d:
+    with create_artifact(ws, "tuning", name=name or f"{kind} tuning of {featureset_id}", symbols=symbols,
+                         timeframe=tf, params=params, parents=parents) as d:
         from optuna.storages.journal import JournalFileBackend
 
         optuna.copy_study(from_study_name=study_name, from_storage=storage,
