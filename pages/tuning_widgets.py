@@ -26,7 +26,7 @@ def _tunings(root: str, stamp: tuple) -> list[dict]:
 def _feature_sets(root: str, stamp: tuple) -> list[dict]:
     from engine.features.store import list_feature_sets
 
-    return [{"id": f.id, "label": f"{f.manifest.name or f.id} · {', '.join(f.symbols)} {f.timeframe}"}
+    return [{"id": f.id, "label": f"{f.manifest.name or f.id} · {', '.join(f.symbols)} {f.timeframe}", "symbols": list(f.symbols)}
             for f in list_feature_sets(workspace())]
 
 
@@ -42,16 +42,23 @@ def _start_form(kind: str, key: str) -> None:
     with st.form(f"tune-{kind}", enter_to_submit=False):
         c1, c2, c3 = st.columns(3)
         fid = c1.selectbox("Feature set", list(by_id), format_func=lambda i: by_id[i]["label"])
-        preset = c2.selectbox("Base config", PRESETS, index=PRESETS.index("test"),
-                              help="the training config the search space is laid over")
+        if kind == "stage2":
+            symbol = c2.selectbox("Symbol", sorted({s for f in fsets for s in f["symbols"]}))
+            stage1 = st.text_input("Stage 1 id (optional)", placeholder="empty: the pair's latest Stage 1 (trained on this "
+                                                                        "feature set; its test split is held out)")
+            preset = "test"
+        else:
+            preset = c2.selectbox("Base config", PRESETS, index=PRESETS.index("test"),
+                                  help="the training config the search space is laid over")
         horizon = c3.selectbox("Traded horizon", ["15m", "1h", "4h", "12h"], index=1)
         c4, c5, c6, c7 = st.columns(4)
         trials = c4.number_input("Trials", 1, 10_000, 12)
         workers = c5.number_input("Workers", 1, 1024, 2, help="Optuna workers running at once (processes or Ray tasks)")
         folds = c6.number_input("Walk-forward folds", 1, 20, 3)
-        holdout = c7.number_input("Held-out fraction", 0.05, 0.5, 0.2, step=0.05)
+        holdout = 0.2 if kind == "stage2" else c7.number_input("Held-out fraction", 0.05, 0.5, 0.2, step=0.05)
         c8, c9, c10 = st.columns(3)
-        last_bars = c8.number_input("Last bars per symbol (0 = config's)", 0, 10_000_000, 3000, step=500)
+        last_bars = 0 if kind == "stage2" else c8.number_input("Last bars per symbol (0 = config's)", 0, 10_000_000, 3000,
+                                                                step=500)
         executor = c9.selectbox("Executor", ["local", "ray"], help="ray: a local Ray, or the cluster at the address")
         address = c10.text_input("Ray address (optional)", placeholder="10.0.0.5:6379")
         storage = st.text_input("Study storage URL (optional)", type="password",
@@ -61,6 +68,8 @@ def _start_form(kind: str, key: str) -> None:
         args = ["tune", "run", "--kind", kind, "--featureset", fid, "--config", preset, "--horizon", horizon,
                 "--trials", str(int(trials)), "--workers", str(int(workers)), "--folds", str(int(folds)),
                 "--holdout", str(float(holdout)), "--executor", executor]
+        if kind == "stage2":
+            args += ["--symbol", symbol] + (["--stage1", stage1.strip()] if stage1.strip() else [])
         if int(last_bars):
             args += ["--last-bars", str(int(last_bars))]
         if address.strip():

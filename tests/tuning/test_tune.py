@@ -17,7 +17,7 @@ from tests.conftest import error_line, main_json
 QUICK = ("--config", "test", "--last-bars", "2000", "--folds", "2", "--quiet")
 
 
-def _check_result(res: dict, trials: int) -> None:
+def _check_result(res: dict, trials: int, space: str = "direction") -> None:
     sel, conf, per = res["selection"], res["confirmation"], res["periods"]
     assert sel["n_trials"] == trials
     assert sel["n_complete"] + sel["n_pruned"] + sel["n_failed"] == trials
@@ -29,14 +29,17 @@ def _check_result(res: dict, trials: int) -> None:
     assert sel["dsr"]["bars"] == sel["in_search"]["sample"]["periods"] > 0
     assert sel["in_search"]["sample"]["trades"] > 0  # only trials that traded can be chosen
     best = sel["best_params"]
-    assert 0.25 <= best["trade.threshold"] <= 0.55 and 8 <= best["model.direction.hidden"] <= 64
+    if space == "direction":
+        assert 0.25 <= best["trade.threshold"] <= 0.55 and 8 <= best["model.direction.hidden"] <= 64
+    else:
+        assert 0.02 <= best["stage1.pass_rate"] <= 0.3 and 4 <= best["lgb.num_leaves"] <= 64
     # the held-out confirmation lies after the search period, past the purge gap, and does not overlap it
     s_end, h_start = pd.Timestamp(per["search"]["end"]), pd.Timestamp(conf["start"])
     assert h_start > s_end
     assert h_start - s_end >= pd.Timedelta(minutes=15 * (per["purge_bars"] + 1))
     assert pd.Timestamp(conf["end"]) >= h_start and conf["start"] == per["holdout"]["start"]
     assert all(pd.Timestamp(f["val_end"]) <= s_end for f in res["folds"])
-    assert pd.Timestamp(conf["trained_on"]["val_end"]) <= s_end
+    assert pd.Timestamp(conf["trained_on"].get("val_end") or conf["trained_on"]["train_end"]) <= s_end
     assert conf["sample"]["periods"] > 0 and conf["sample"]["days"] > 0
     assert len(res["trials"]) == trials
 
@@ -168,3 +171,39 @@ def test_too_little_data_exit_2(capsys, ws, feature_ws):
     assert main(["tune", "run", "--featureset", feature_ws, "--config", "test", "--last-bars", "300", "--folds", "5"]) == 2
     assert "too few" in error_line(capsys.readouterr().err)
     assert not (ws.root / "tuning").exists()
+
+
+def test_tune_stage2_holds_out_stage1_test_split(capsys, ws, stage1_ws):
+    from engine.splits import SplitPlan
+    from engine.tuning.store import load_tuning
+    from storage.artifacts import read_manifest
+
+    fsid, s1 = stage1_ws
+    res = main_json(capsys, "tune", "run", "--kind", "stage2", "--symbol", "BTCUSDT", "--featureset", fsid,
+                    "--trials", "12", "--workers", "2", "--folds", "2", "--quiet")
+    _check_result(res, 12, space="stage2")
+    plan = SplitPlan.from_dict(read_manifest(ws, s1["stage1_id"], "stage1").extra["split"])
+    # the held-out period is Stage 1's own test split: neither Stage 1 nor the search saw it
+    assert pd.Timestamp(res["confirmation"]["start"]) == plan.test_start
+    assert pd.Timestamp(res["periods"]["search"]["end"]) <= plan.val_end
+    t = load_tuning(ws, res["tuning_id"])
+    assert t.manifest.parents == [fsid, s1["stage1_id"]] and t.manifest.params["kind"] == "stage2"
+    # the Stage 2 page's Tuning tab shows it
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(Path(__file__).resolve().parents[2] / "pages" / "stage2.py"), default_timeout=120)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    tab = next(t for t in at.tabs if t.label == "Tuning")
+    assert {m.label: m.value for m in tab.metric}["Trials"] == "12"
+    assert len(tab.get("plotly_chart")) == 3
+
+
+def test_stage2_bad_input_exit_2(capsys, ws, tmp_path):
+    from engine.cli import main
+
+    f = tmp_path / "space.yaml"
+    f.write_text(json.dumps({"training.lr": {"type": "float", "low": 0.001, "high": 0.01}}))
+    capsys.readouterr()
+    assert main(["tune", "run", "--kind", "stage2", "--featureset", "features-none", "--space", str(f)]) == 2
+    assert "cannot be searched for Stage 2" in error_line(capsys.readouterr().err)
