@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from config.errors import BadInput, Conflict, RemoteError
+from config.errors import BadInput, Cancelled, Conflict, RemoteError
 from engine.data.timeframes import tf_seconds
 from engine.progress import progress
 from engine.tuning import objective as obj
@@ -94,6 +94,10 @@ def _pruner(trials: int):
     return optuna.pruners.MedianPruner(n_startup_trials=min(5, max(2, trials // 4)), n_warmup_steps=0)
 
 
+class TrialError(RuntimeError):
+    """A trial's own failure: recorded by Optuna as a FAIL trial, and the worker goes on (a cancel does not)."""
+
+
 def worker_task(item: dict[str, Any]) -> dict[str, Any]:
     """One Optuna worker on an executor (module-level: it travels by name): runs ``n_trials`` trials of
     the shared study and returns what it did (the trials themselves are in the storage)."""
@@ -109,7 +113,19 @@ def worker_task(item: dict[str, Any]) -> dict[str, Any]:
         from engine.tuning.stage2_objective import run_trial
     else:
         run_trial = obj.run_trial
-    study.optimize(lambda t: run_trial(t, data, item["space"]), n_trials=item["n_trials"], catch=(Exception,),
+    def objective(trial):
+        try:
+            return run_trial(trial, data, item["space"])
+        except (Cancelled, optuna.TrialPruned):  # a job's cancel stops the worker; a pruned trial is Optuna's
+            raise
+        except Exception as e:  # this trial failed (recorded FAIL with the reason); the next one runs
+            from engine.executor import describe_error
+
+            msg = describe_error(e)[0][:500]
+            trial.set_user_attr("error", msg)
+            raise TrialError(msg) from e
+
+    study.optimize(objective, n_trials=item["n_trials"], catch=(TrialError,),
                    gc_after_trial=True)
     return {"worker": f"{os.uname().nodename}:{os.getpid()}", "trials": item["n_trials"]}
 
@@ -298,11 +314,11 @@ def run_tuning(ws: Workspace, *, kind: str, featureset_id: str, config: str = "b
     st = optuna.trial.TrialState
     complete = [t for t in all_trials if t.state == st.COMPLETE and t.value is not None and math.isfinite(t.value)]
     if not complete:
-        fails = [t.system_attrs.get("fail_reason") for t in all_trials if t.state == st.FAIL]
+        fails = [t.user_attrs.get("error") for t in all_trials if t.state == st.FAIL]
         why = next((f for f in fails if f), None)
         raise BadInput(f"no trial of study {study_name} completed ({len(all_trials)} trial(s): "
                        f"{sum(t.state == st.PRUNED for t in all_trials)} pruned, {len(fails)} failed)"
-                       + (f"; first failure: {why.splitlines()[-1][:300]}" if why else ""),
+                       + (f"; first failure: {why[:300]}" if why else ""),
                        hint="use more data (--last-bars), fewer folds, or a wider search space")
     best = max(complete, key=lambda t: t.value)
     from engine.stats.selection import deflated_sharpe
@@ -436,7 +452,7 @@ def trials_table(trials: list) -> pd.DataFrame:
                      "sharpe_per_period": ua.get("sharpe_per_period"), "periods": ua.get("periods"),
                      "trades": ua.get("trades"), "folds_done": ua.get("folds_done"),
                      "fold_sharpes": json.dumps(ua.get("fold_sharpes")) if ua.get("fold_sharpes") is not None else None,
-                     "duration_s": t.duration.total_seconds() if t.duration else None, "worker": ua.get("worker"),
+                     "duration_s": t.duration.total_seconds() if t.duration else None, "worker": ua.get("worker"), "error": ua.get("error"),
                      **{f"params_{k}": v for k, v in t.params.items()}})
     return pd.DataFrame(rows)
 
