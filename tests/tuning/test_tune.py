@@ -207,3 +207,37 @@ def test_stage2_bad_input_exit_2(capsys, ws, tmp_path):
     capsys.readouterr()
     assert main(["tune", "run", "--kind", "stage2", "--featureset", "features-none", "--space", str(f)]) == 2
     assert "cannot be searched for Stage 2" in error_line(capsys.readouterr().err)
+
+
+def test_cancel_a_tuning_job_stops_it_and_keeps_the_finished_trials(ws, feature_ws):
+    """A job's cancel (SIGTERM) stops the study although Optuna catches the trials' own errors; nothing is
+    published, the trials finished so far stay in the study for a later run with the same --study."""
+    import time
+
+    from engine import jobs
+
+    stt = jobs.submit(ws, ["tune", "run", "--featureset", feature_ws, "--trials", "200", "--study", "to-cancel",
+                           "--config", "test", "--last-bars", "2000", "--folds", "2"])
+    journal = ws.root / "tuning" / "to-cancel.log"
+    storage = None
+    deadline = time.monotonic() + 600
+    finished = []
+    while time.monotonic() < deadline:
+        if journal.is_file():
+            storage = storage or optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(journal)))
+            try:
+                trials = optuna.load_study(study_name="to-cancel", storage=storage).trials
+            except KeyError:  # the study is being created
+                trials = []
+            finished = [t for t in trials if t.state.is_finished()]
+            if finished:
+                break
+        assert jobs.get(ws, stt.id).status in ("queued", "running"), jobs.log_tail(ws, stt.id)
+        time.sleep(0.5)
+    assert finished, "no trial finished"
+    jobs.cancel(ws, stt.id, grace_s=120)  # long grace: the process must stop by itself, not by SIGKILL
+    final = jobs.wait(ws, stt.id, timeout=180)
+    assert final.status == "cancelled" and final.returncode == 130, (final, jobs.log_tail(ws, stt.id))
+    assert not (ws.root / "artifacts" / "tuning").exists()
+    kept = optuna.load_study(study_name="to-cancel", storage=storage).trials
+    assert 1 <= len([t for t in kept if t.state.is_finished()]) < 200
