@@ -37,6 +37,7 @@ GROUP_MODULES = [
     "engine.stage2.cli",
     "engine.backtest.cli",
     "engine.sync.cli",
+    "engine.tuning.cli",
 ]
 
 

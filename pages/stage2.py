@@ -38,7 +38,7 @@ def _names_arg(text: str) -> list[str]:
     return ["--features", ",".join(names)] if names else []
 
 
-tab1, tab2, tab3, tab4 = st.tabs(["Stage 1", "Train Stage 2", "Results", "Batch"])
+tab1, tab2, tab3, tab4, tab_tune = st.tabs(["Stage 1", "Train Stage 2", "Results", "Batch", "Tuning"])
 
 with tab1:
     src = st.segmented_control("Stage 1 source", ["Hugging Face Hub", "Local folder", "Train"], default="Hugging Face Hub",
@@ -214,3 +214,8 @@ with tab4:
                 st.rerun()
         elif job.error:
             st.error(job.error)
+
+with tab_tune:
+    from pages.tuning_widgets import tuning_tab
+
+    tuning_tab("stage2")

@@ -51,7 +51,7 @@ def _done(stt) -> None:
         st.success(f"Submitted: {res}")
 
 
-tab_new, tab_runs, tab_cmp = st.tabs(["New run", "Runs", "Compare"])
+tab_new, tab_runs, tab_cmp, tab_tune = st.tabs(["New run", "Runs", "Compare", "Tuning"])
 rows = runs.list_runs(ws)
 
 with tab_new:
@@ -129,3 +129,8 @@ with tab_cmp:
             metric = st.selectbox("Curve", metrics, index=default) if metrics else None
             if metric:
                 st.plotly_chart(compare_figure(hists, metric), width="stretch")
+
+with tab_tune:
+    from pages.tuning_widgets import tuning_tab
+
+    tuning_tab("direction")

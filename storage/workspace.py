@@ -26,7 +26,7 @@ from pathlib import Path
 
 from config.errors import BadInput
 
-KINDS = ("ohlcv", "features", "analysis", "model", "stage1", "stage2", "backtest", "archive", "job")
+KINDS = ("ohlcv", "features", "analysis", "model", "stage1", "stage2", "backtest", "tuning", "archive", "job")
 _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")
 
 

@@ -34,7 +34,7 @@ def test_page_with_the_sample_only(sample_ws):
     assert at.title[0].value == "Stage 2"
     infos = " ".join(i.value for i in at.info)
     assert "No Stage 1 model yet" in infos and "Stage 2 needs a Stage 1 model" in infos and "No Stage 2 model yet" in infos
-    assert [t.label for t in at.tabs] == ["Stage 1", "Train Stage 2", "Results", "Batch"]
+    assert [t.label for t in at.tabs] == ["Stage 1", "Train Stage 2", "Results", "Batch", "Tuning"]
     assert at.text_input[0].value == "zongowo111/v2-crypto-ohlcv-data"
     # the Inspect button without a source is answered in the page, no job started
     at.text_input[0].set_value("")

@@ -61,7 +61,7 @@ def runs_ws(ws, runs_template, monkeypatch):
 def test_page_with_only_the_sample(sample_ws):
     at = _run(AppTest.from_file(PAGE, default_timeout=60))
     assert at.title[0].value == "Training"
-    assert [t.label for t in at.tabs] == ["New run", "Runs", "Compare"]
+    assert [t.label for t in at.tabs] == ["New run", "Runs", "Compare", "Tuning"]
     assert any("No feature set yet" in i.value for i in at.info)
     assert any("No training runs yet" in i.value for i in at.info)
 
