@@ -21,7 +21,7 @@ from __future__ import annotations
 import datetime as _dt
 import types
 import typing
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, ClassVar, Literal, TypeVar
 
 import annotated_types as at
 from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError, model_validator
@@ -52,6 +52,10 @@ class Strict(BaseModel):
     A section given as ``null`` (``training:`` with nothing under it) takes its defaults."""
 
     model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
+    # how messages read: "must" -> ``x must be a number in [0, 5], got -1``, unknown keys quoted;
+    # "range" (config/features.yaml's wording since its first release) -> ``x = -1 is out of range:
+    # must be a number in [0, 5]``, unknown / missing keys unquoted
+    messages: ClassVar[str] = "must"
 
     @model_validator(mode="before")
     @classmethod
@@ -163,32 +167,40 @@ def _resolve(model: type[BaseModel], loc: tuple) -> tuple[str, Any, list, type[B
     return where, tp, meta, holder
 
 
+_RANGE = {"greater_than", "greater_than_equal", "less_than", "less_than_equal"}
+
+
 def message(model: type[BaseModel], err: ValidationError) -> BadInput:
-    """The first problem of ``err`` as one line (unknown keys of one section are listed together)."""
+    """The first problem of ``err`` as one line (unknown / missing keys of one section are listed together)."""
     errors = err.errors(include_url=False)
     first = errors[0]
     loc = tuple(first["loc"])
-    if first["type"] == "extra_forbidden":
+    style = getattr(model, "messages", "must")
+    if first["type"] in ("extra_forbidden", "missing"):
         parent = loc[:-1]
-        unknown = [e["loc"][-1] for e in errors if e["type"] == "extra_forbidden" and tuple(e["loc"][:-1]) == parent]
-        where, _, _, holder = _resolve(model, parent)
-        if where == "" or parent == ():
-            holder = model
-        else:
-            bare = _optional(_strip(_resolve(model, parent)[1])[0])[0]
-            holder = bare if isinstance(bare, type) and issubclass(bare, BaseModel) else holder
-        shown = ", ".join(short_repr(k, 60) for k in unknown[:8]) + (", ..." if len(unknown) > 8 else "")
+        keys = [e["loc"][-1] for e in errors if e["type"] == first["type"] and tuple(e["loc"][:-1]) == parent]
+        where, tp, _, holder = _resolve(model, parent)
+        bare = _optional(_strip(tp)[0])[0]
+        holder = model if not parent else (bare if isinstance(bare, type) and issubclass(bare, BaseModel) else holder)
+        q = (lambda k: short_repr(k, 60)) if style == "must" else (lambda k: str(k)[:40])
+        shown = ", ".join(q(k) for k in keys[:8]) + (", ..." if len(keys) > 8 else "")
         known = ", ".join(holder.model_fields) if holder else ""
-        return BadInput(f"{where + ': ' if where else ''}unknown key(s) {shown}", hint=f"known keys: {known}")
+        what = "unknown" if first["type"] == "extra_forbidden" else "missing"
+        return BadInput(f"{where + ': ' if where else ''}{what} key(s) {shown}", hint=f"known keys: {known}")
     where, tp, meta, _ = _resolve(model, loc)
     if first["type"] in ("value_error", "assertion_error") or tp is Any:
         text = str(first.get("ctx", {}).get("error") or first["msg"])
         return BadInput(f"{where}: {text}" if where else text)
-    if first["type"] == "missing":
-        return BadInput(f"{where} is required")
-    if (isinstance(_optional(_strip(tp)[0])[0], type) and issubclass(_optional(_strip(tp)[0])[0], BaseModel)) or not where:
+    bare = _optional(_strip(tp)[0])[0]
+    if (isinstance(bare, type) and issubclass(bare, BaseModel)) or not where:
         return BadInput(f"{where or 'the config'} must be a mapping of keys to values, got {type(first['input']).__name__}")
-    return BadInput(f"{where} must be {type_name(tp)}{bounds_text(meta)}, got {short_repr(first['input'])}")
+    meta = meta + _strip(_optional(_strip(tp)[0])[0])[1]  # a range inside ``X | None``
+    want = f"{type_name(tp)}{bounds_text(meta)}"
+    if first["type"] == "too_short":
+        want = want.replace("a list", "a non-empty list", 1)
+    if style == "range" and first["type"] in _RANGE:
+        return BadInput(f"{where} = {short_repr(first['input'])} is out of range: must be {want}")
+    return BadInput(f"{where} must be {want}, got {short_repr(first['input'])}")
 
 
 def validate(model: type[M], data: Any, source: str | None = None) -> M:
