@@ -54,7 +54,7 @@ NonNegative = Annotated[float, Field(ge=0)]
 HOME = EnvVar("KLINELAB_HOME", str, None, "workspace root (default ./workspace); --home wins")
 JOB_ID = EnvVar("KLINELAB_JOB_ID", str, None, "set by the job runner in a job's process: progress goes to its state.json")
 COSTS_FILE = EnvVar("KLINELAB_COSTS_FILE", str, None, "another costs.yaml for every consumer (tests, what-if studies)")
-EXECUTOR = EnvVar("KLINELAB_EXECUTOR", Literal["local", "ray"], None, "default executor of fan-out jobs (--executor wins)")
+EXECUTOR = EnvVar("KLINELAB_EXECUTOR", str, None, "default executor of fan-out jobs (--executor wins)")
 SHARED_DISK = EnvVar("KLINELAB_SHARED_DISK", Literal["0", "1"], None,
                      "1: every Ray worker sees the workspace at the same path (inputs not shipped); 0: always shipped")
 TF_THREADS = EnvVar("KLINELAB_TF_THREADS", Annotated[int, Field(ge=1, le=1024)], None,

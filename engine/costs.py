@@ -10,17 +10,17 @@ is open; perpetuals pay funding instead.
 from __future__ import annotations
 
 import math
-import os
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from config import settings
 from config.errors import BadInput
 
 COSTS_FILE = Path(__file__).resolve().parent.parent / "config" / "costs.yaml"
-COSTS_ENV = "KLINELAB_COSTS_FILE"  # points every consumer at another costs.yaml (tests, what-if studies)
+COSTS_ENV = settings.COSTS_FILE.name  # points every consumer at another costs.yaml (tests, what-if studies)
 MARKETS = ("spot", "perp")
 FEE_TYPES = ("taker", "maker")
 DIRECTIONS = ("long", "short", "both")
@@ -101,7 +101,7 @@ def _checked(c: CostModel) -> CostModel:
 def load_costs(path: Path | None = None, **overrides: Any) -> CostModel:
     """The cost model of ``config/costs.yaml`` (or ``path``, or the file ``$KLINELAB_COSTS_FILE`` names),
     with per-run overrides applied."""
-    p = Path(path or os.environ.get(COSTS_ENV) or COSTS_FILE)
+    p = Path(path or settings.COSTS_FILE.get() or COSTS_FILE)
     try:
         doc = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
     except (OSError, yaml.YAMLError) as e:

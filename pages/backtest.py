@@ -7,6 +7,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from config.settings import HORIZONS
 from engine.backtest.metrics import LABELS, METRICS
 from engine.backtest.sources import model_period
 from engine.backtest.store import ci_text, compare, costs_text, format_metric, list_backtests, load_backtest, metrics_table
@@ -136,7 +137,7 @@ def _source_inputs(key: str, *, many: bool, threshold: bool = True) -> tuple[lis
                                 help="direction: P(up) / P(down); Stage 2: P(pivot low) / P(pivot high)")
             opts += ["--threshold", repr(float(thr))]
         if kind in ("direction", "patchtst"):
-            h = c3.selectbox("Horizon", ["(model default)", "15m", "1h", "4h", "12h"], key=f"{key}-h")
+            h = c3.selectbox("Horizon", ["(model default)", *HORIZONS], key=f"{key}-h")
             if h != "(model default)":
                 opts += ["--horizon", h]
         if period[0] is None:

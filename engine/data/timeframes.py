@@ -6,6 +6,7 @@ import re
 import numpy as np
 
 from config.errors import BadInput
+from config.settings import YEAR_SECONDS
 
 TIMEFRAMES: dict[str, int] = {
     "1m": 60, "3m": 180, "5m": 300, "15m": 900, "30m": 1800,
@@ -13,7 +14,6 @@ TIMEFRAMES: dict[str, int] = {
     "1d": 86400, "1w": 604800,
 }
 _BY_SECONDS = {v: k for k, v in TIMEFRAMES.items()}
-YEAR_SECONDS = 365 * 86400
 
 _UNIT_SECONDS = {"s": 1, "m": 60, "min": 60, "t": 60, "h": 3600, "d": 86400, "w": 604800}
 

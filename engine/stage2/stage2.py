@@ -22,7 +22,6 @@ on the bars Stage 1 lets through that are real pivots.
 """
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -30,6 +29,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from config import settings
 from config.errors import BadInput
 from engine.splits import SPLITS, SplitPlan, time_ordered_kfold
 from engine.stage2 import evidence as ev
@@ -84,7 +84,7 @@ class Stage2Config:
     def lgb_params(self) -> dict[str, Any]:
         # one thread by default: Stage 2 trains on hundreds to thousands of rows, where OpenMP's
         # thread start-up and spinning cost far more than they bring (measured 0.06 s vs 2.9 s)
-        threads = int(os.environ.get("KLINELAB_LGB_THREADS") or 1)
+        threads = settings.LGB_THREADS.get()
         # the seed's parameters; labels 0..3 with num_class=4
         return {"objective": "multiclass", "num_class": 4, "metric": ["multi_logloss", "multi_error"],
                 "learning_rate": self.learning_rate, "max_depth": self.max_depth, "num_leaves": self.num_leaves,

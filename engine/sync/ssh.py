@@ -32,6 +32,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from config import settings
 from config.bounded import check_small_file, read_small_text, short_repr
 from config.errors import BadInput, KlineLabError, NotFound, Refused, RemoteError
 from storage.manifest import sha256_file, write_json_atomic
@@ -310,12 +311,12 @@ def connect(ws: Workspace, profile: HostProfile, *, password: str | None = None,
         def missing_host_key(self, client, hostname, key):
             raise UnknownHostKey(profile, key)
 
-    password = password or os.environ.get("KLINELAB_SSH_PASSWORD") or None
+    password = password or settings.SSH_PASSWORD.get()
     pkey = None
     if profile.key_file:
         kp = check_key_file(profile.key_file)
         try:
-            pkey = paramiko.PKey.from_path(str(kp), os.environ.get("KLINELAB_SSH_KEY_PASSPHRASE") or None)
+            pkey = paramiko.PKey.from_path(str(kp), settings.SSH_KEY_PASSPHRASE.get())
         except paramiko.PasswordRequiredException:
             raise BadInput(f"key file {kp} is encrypted", hint="load it into ssh-agent, or set KLINELAB_SSH_KEY_PASSPHRASE") from None
         except (paramiko.SSHException, ValueError, OSError) as e:
