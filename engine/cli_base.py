@@ -15,12 +15,14 @@ class ArgumentParser(argparse.ArgumentParser):
         raise BadInput(f"{self.prog}: {message}", hint=f"see `{self.prog} --help`")
 
 
-def add_symbols(p, *, required: bool = False, help: str = "comma-separated symbols, e.g. BTCUSDT,ETHUSDT") -> None:
-    """``--symbols`` (alias ``--symbol``) -> a list of upper-case symbols ([] when not given)."""
-    from engine.argtypes import symbol_list
+def add_symbols(p, *, required: bool = False, upper: bool = False,
+                help: str = "comma-separated symbols, e.g. BTCUSDT,ETHUSDT") -> None:
+    """``--symbols`` (alias ``--symbol``) -> a list of symbols ([] when not given); ``upper``: upper-cased
+    here (otherwise the area's ``check_symbol`` normalises them and names the symbol as typed when refusing)."""
+    from engine.argtypes import name_list, symbol_list
 
-    p.add_argument("--symbols", "--symbol", dest="symbols", type=symbol_list, default=None if required else [],
-                   required=required, help=help)
+    p.add_argument("--symbols", "--symbol", dest="symbols", type=symbol_list if upper else name_list,
+                   default=None if required else [], required=required, help=help)
 
 
 def add_timeframe(p, *, required: bool = False, help: str = "timeframe, e.g. 15m") -> None:

@@ -23,7 +23,7 @@ COMMANDS = ("rule", "sweep", "compare", "list", "show")
 
 def _add_common(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("portfolio and costs")
-    add_symbols(g, help="comma-separated symbols (default: all the model's)")
+    add_symbols(g, upper=True, help="comma-separated symbols (default: all the model's)")
     g.add_argument("--direction", choices=["long", "short", "both"],
                    help="default: the cost model's (config/costs.yaml): long-only on spot symbols, both on perpetuals; "
                         "shorting spot pays --borrow-rate")

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from config.errors import BadInput
-from engine.argtypes import int_in
+from engine.argtypes import csv_list, int_in
 from engine.data.sources.files import FORMATS
 from engine.data.timeframes import parse_timeframe
 
@@ -20,10 +20,6 @@ def parse_mapping(text: str | None) -> dict[str, str] | None:
             raise BadInput(f"bad column mapping {part!r}")
         out[k] = v
     return out
-
-
-def _csv_list(text: str | None) -> list[str]:
-    return [x.strip() for x in (text or "").split(",") if x.strip()]
 
 
 def _import_text(res: dict) -> str:
@@ -60,7 +56,7 @@ def cmd_import_sql(args, ws):
     from engine.data.sources.sql import SqlSource
 
     src = SqlSource(args.url, table=args.table, query=args.query, symbol=args.symbol, symbol_column=args.symbol_column,
-                    symbols=_csv_list(args.symbols) or None, timeframe=args.timeframe,
+                    symbols=csv_list(args.symbols) or None, timeframe=args.timeframe,
                     timeframe_column=args.timeframe_column, mapping=parse_mapping(args.map), chunksize=args.chunksize,
                     timezone=args.timezone, schema=args.schema)
     return _out(import_sources(ws, [src], replace=args.replace, dry_run=args.dry_run))
@@ -70,7 +66,7 @@ def cmd_import_hub(args, ws):
     from engine.data.importer import import_sources
     from engine.data.sources.hub import HubSource
 
-    src = HubSource(args.repo_id, symbols=_csv_list(args.symbols), timeframes=_csv_list(args.timeframes),
+    src = HubSource(args.repo_id, symbols=csv_list(args.symbols), timeframes=csv_list(args.timeframes),
                     revision=args.revision)
     return _out(import_sources(ws, [src], replace=args.replace, dry_run=args.dry_run))
 

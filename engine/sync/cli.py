@@ -12,11 +12,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from config.errors import BadInput
+from engine.argtypes import csv_list as _csv
 from engine.argtypes import int_in
-
-
-def _csv(text: str | None) -> list[str]:
-    return [x.strip() for x in (text or "").split(",") if x.strip()]
 
 
 def _hub(args):

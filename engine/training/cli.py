@@ -11,12 +11,8 @@ prints the run id, its folder and the final metrics.
 from __future__ import annotations
 
 from config.errors import Refused
-
-
-def _csv(value: str | None) -> list[str] | None:
-    if not value:
-        return None
-    return [v.strip() for v in value.split(",") if v.strip()]
+from engine.argtypes import csv_list
+from engine.cli_base import add_featureset
 
 
 def _forward_remote(args, ws) -> dict:
@@ -46,7 +42,7 @@ def cmd_train(args, ws) -> dict:
     from engine.training.run import start_run
 
     res = start_run(ws, args.model, args.config, featureset_id=args.featureset, report_id=args.report,
-                    targets=_csv(args.targets), name=args.name)
+                    targets=csv_list(args.targets) or None, name=args.name)
     return res | {"_text": _text(res)}
 
 
@@ -101,7 +97,7 @@ def register(sub) -> None:
                             ("direction", "DirectionPredictor: DOWN / FLAT / UP per horizon, trading-aware loss")):
         p = s.add_parser(model, help=helptext)
         p.add_argument("--config", required=True, help="YAML file or preset: base, production, test, anti_overfit")
-        p.add_argument("--featureset", help="feature set id (default: data.featureset of the config)")
+        add_featureset(p, help="feature set id (default: data.featureset of the config)")
         p.add_argument("--report", help="analysis report id: its included_features.txt becomes the input whitelist")
         if model == "patchtst":
             p.add_argument("--targets", help="comma separated targets (default: data.targets of the config, else all)")
