@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from config.bounded import load_yaml, read_small_text, short_repr
 from config.errors import BadInput
@@ -28,8 +28,18 @@ CONFIG_DIR = ROOT / "config"
 CONFIG_LIMIT = 1024 * 1024  # a training config is a few KB
 PRESETS = ("base", "production", "test", "anti_overfit")
 MODELS = ("patchtst", "direction")
-__all__ = ["HORIZONS", "MODELS", "PRESETS", "TrainConfig", "from_dict", "load_config", "loads", "resolve_path",
-           "with_overrides"]
+__all__ = [
+    "HORIZONS",
+    "MODELS",
+    "PRESETS",
+    "TrainConfig",
+    "TrainRequest",
+    "from_dict",
+    "load_config",
+    "loads",
+    "resolve_path",
+    "with_overrides",
+]
 
 Weight = Annotated[float, Field(ge=0.0, le=1e6)]
 
@@ -187,6 +197,41 @@ class TrainConfig(Strict):
 
 def from_dict(data: Any, source: str = "config") -> TrainConfig:
     return validate(TrainConfig, data, source)
+
+
+class TrainRequest(Strict):
+    """``train MODEL --config ... --featureset ...``: what the CLI parses and the Training page builds
+    (:meth:`argv` is the job's command line; field names are the CLI's option names)."""
+
+    model_config = ConfigDict(strict=False)
+    model: Text = Field(..., description="model kind (patchtst, direction)")
+    config: Text = Field(..., min_length=1, description="YAML file or preset: base, production, test, anti_overfit")
+    featureset: Text | None = None
+    report: Text | None = None
+    targets: list[Text] | None = Field(None, description="patchtst: targets to learn (default: the config's, else all)")
+    name: Text | None = None
+    remote: Text | None = Field(None, description="an SSH host profile: run there instead (Cloud Sync)")
+
+    @classmethod
+    def build(cls, **fields: Any) -> TrainRequest:
+        """The request from keyword fields (None and empty values are left out); BadInput on a bad one."""
+        return validate(cls, {k: v for k, v in fields.items() if v not in (None, "", [])}, "train request")
+
+    @classmethod
+    def from_args(cls, args) -> TrainRequest:
+        from engine.argtypes import csv_list
+
+        fields = {k: getattr(args, k, None) for k in cls.model_fields}
+        fields["targets"] = csv_list(fields["targets"]) if isinstance(fields["targets"], str) else fields["targets"]
+        return cls.build(**fields)
+
+    def argv(self) -> list[str]:
+        out = ["train", self.model, "--config", self.config]
+        for name in ("featureset", "report", "targets", "name", "remote"):
+            v = getattr(self, name)
+            if v:
+                out += [f"--{name}", ",".join(v) if isinstance(v, list) else v]
+        return out
 
 
 def resolve_path(name_or_path: str | Path) -> Path:

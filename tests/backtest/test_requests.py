@@ -11,16 +11,16 @@ from engine.backtest.requests import RuleRequest, RunRequest, SweepRequest
 from engine.cli import build_parser
 
 CASES = [
-    (RunRequest, dict(model_ids=["model-a", "model-b"], threshold=0.55, horizon="4h")),
-    (RuleRequest, dict(timeframe="1h", fast=10, slow=30, period_of="model-a")),
-    (SweepRequest, dict(model_id="model-a", horizon="1h", thresholds="0.4:0.8:0.05", sl_stops="none,0.02",
-                        tp_stops="none,0.04", metric="total_return", holdout=0.25, pbo_blocks=8)),
-    (SweepRequest, dict(rule="sma_cross", timeframe="1h", fast=10, slow=30, period_of="model-a", tp_stops="none,0.04")),
+    (RunRequest, {"model_ids": ["model-a", "model-b"], "threshold": 0.55, "horizon": "4h"}),
+    (RuleRequest, {"timeframe": "1h", "fast": 10, "slow": 30, "period_of": "model-a"}),
+    (SweepRequest, {"model_id": "model-a", "horizon": "1h", "thresholds": "0.4:0.8:0.05", "sl_stops": "none,0.02",
+                        "tp_stops": "none,0.04", "metric": "total_return", "holdout": 0.25, "pbo_blocks": 8}),
+    (SweepRequest, {"rule": "sma_cross", "timeframe": "1h", "fast": 10, "slow": 30, "period_of": "model-a", "tp_stops": "none,0.04"}),
 ]
-PORTFOLIO = dict(symbols=["BTCUSDT", "ETHUSDT"], direction="both", sizing="percent", size=0.5, sl_stop=0.02,
-                 tp_stop=0.04, sl_trail=True, fee_type="maker", fees=0.0004, slippage=0.0002, borrow_rate=0.05,
-                 no_funding=True, init_cash=5000.0, execution="close", start="2026-01-01 00:00:00",
-                 end="2026-02-01 23:59:59", hold_bars=16)
+PORTFOLIO = {"symbols": ["BTCUSDT", "ETHUSDT"], "direction": "both", "sizing": "percent", "size": 0.5, "sl_stop": 0.02,
+                 "tp_stop": 0.04, "sl_trail": True, "fee_type": "maker", "fees": 0.0004, "slippage": 0.0002, "borrow_rate": 0.05,
+                 "no_funding": True, "init_cash": 5000.0, "execution": "close", "start": "2026-01-01 00:00:00",
+                 "end": "2026-02-01 23:59:59", "hold_bars": 16}
 
 
 def _sub(command: str) -> argparse.ArgumentParser:
