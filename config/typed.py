@@ -18,13 +18,15 @@ numbers (``start: 2025-06-01`` is read by YAML as a date).
 """
 from __future__ import annotations
 
+import dataclasses
 import datetime as _dt
+import functools
 import types
 import typing
 from typing import Annotated, Any, ClassVar, Literal, TypeVar
 
 import annotated_types as at
-from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError, create_model, model_validator
 from pydantic.fields import FieldInfo
 
 from config.bounded import short_repr
@@ -213,6 +215,23 @@ def validate(model: type[M], data: Any, source: str | None = None) -> M:
         except ValidationError as err:
             e = message(model, err)
     raise BadInput(f"{source}: {e.message}" if source else e.message, hint=e.hint) from None
+
+
+@functools.cache
+def _model_of(cls: type) -> type[BaseModel]:
+    hints = typing.get_type_hints(cls, include_extras=True)
+    return create_model(cls.__name__, __base__=Strict,
+                        **{f.name: (hints[f.name], ...) for f in dataclasses.fields(cls)})
+
+
+def check_fields(obj: Any, source: str | None = None) -> Any:
+    """Check a dataclass instance's fields against their annotated types and ranges
+    (``epochs: Annotated[int, Field(ge=1)] = 10``) -> ``obj``, or BadInput naming the field.
+
+    For option sets that stay plain dataclasses (built field by field by the CLI and stored with
+    ``asdict``): the ranges still live in one place, the annotations, and pydantic checks them."""
+    validate(_model_of(type(obj)), {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj)}, source)
+    return obj
 
 
 def check_value(tp: Any, value: Any, what: str) -> Any:
