@@ -481,7 +481,7 @@ class FileSource(DataSource):
                  now: float | None = None, exported_at=None):
         self.path = Path(path)
         self.symbol = check_symbol(symbol) if symbol else None
-        self.timeframe = parse_timeframe(timeframe) if timeframe else None
+        self.timeframe = parse_timeframe(timeframe) if timeframe else None  # canonical: inspect_file keeps it
         self.source_format = source_format
         self.timezone = timezone
         self.mapping = mapping
