@@ -17,9 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field
-
-from config.typed import check_value
+import annotated_types as at  # constraints pydantic reads; pydantic itself is imported only when a value is checked
 
 # -- shared constants ------------------------------------------------------------------------------
 HORIZONS: tuple[str, ...] = ("15m", "1h", "4h", "12h")
@@ -45,11 +43,13 @@ class EnvVar:
         v = self.raw()
         if v is None:
             return self.default
+        from config.typed import check_value
+
         return check_value(self.type, v.strip(), self.name)
 
 
-Positive = Annotated[float, Field(gt=0)]
-NonNegative = Annotated[float, Field(ge=0)]
+Positive = Annotated[float, at.Gt(0)]
+NonNegative = Annotated[float, at.Ge(0)]
 
 HOME = EnvVar("KLINELAB_HOME", str, None, "workspace root (default ./workspace); --home wins")
 JOB_ID = EnvVar("KLINELAB_JOB_ID", str, None, "set by the job runner in a job's process: progress goes to its state.json")
@@ -57,9 +57,9 @@ COSTS_FILE = EnvVar("KLINELAB_COSTS_FILE", str, None, "another costs.yaml for ev
 EXECUTOR = EnvVar("KLINELAB_EXECUTOR", str, None, "default executor of fan-out jobs (--executor wins)")
 SHARED_DISK = EnvVar("KLINELAB_SHARED_DISK", Literal["0", "1"], None,
                      "1: every Ray worker sees the workspace at the same path (inputs not shipped); 0: always shipped")
-TF_THREADS = EnvVar("KLINELAB_TF_THREADS", Annotated[int, Field(ge=1, le=1024)], None,
+TF_THREADS = EnvVar("KLINELAB_TF_THREADS", Annotated[int, at.Ge(1), at.Le(1024)], None,
                     "TensorFlow threads of Stage 1 (default min(2, CPUs))")
-LGB_THREADS = EnvVar("KLINELAB_LGB_THREADS", Annotated[int, Field(ge=1, le=1024)], 1, "LightGBM threads of Stage 2")
+LGB_THREADS = EnvVar("KLINELAB_LGB_THREADS", Annotated[int, at.Ge(1), at.Le(1024)], 1, "LightGBM threads of Stage 2")
 LOCK_TIMEOUT = EnvVar("KLINELAB_LOCK_TIMEOUT", NonNegative, 300.0,
                       "seconds to wait for an artifact / series lock before Busy")
 REMOTE_POLL_S = EnvVar("KLINELAB_REMOTE_POLL_S", Positive, 1.0, "seconds between polls of a remote job")

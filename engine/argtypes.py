@@ -14,7 +14,10 @@ raises ``ArgumentTypeError``), so these few lines are written by hand.
 from __future__ import annotations
 
 import argparse
+import functools
+import importlib
 import math
+from collections.abc import Sequence
 
 
 class _Ranged:
@@ -81,6 +84,28 @@ def name_list(text: str) -> list[str]:
 def symbol_list(text: str) -> list[str]:
     """``type=symbol_list``: a comma-separated list of symbols, upper-cased."""
     return csv_list(text, upper=True)
+
+
+class lazy_choices(Sequence):
+    """``choices=lazy_choices("engine.backtest.metrics", "METRICS")``: the choices of an option read from
+    their module on first use (a check or a help text), so building the CLI's parser does not import the
+    area's heavy modules."""
+
+    def __init__(self, module: str, name: str):
+        self.module, self.name = module, name
+
+    @functools.cached_property
+    def _items(self) -> list:
+        return list(getattr(importlib.import_module(self.module), self.name))
+
+    def __getitem__(self, i):
+        return self._items[i]
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __contains__(self, value) -> bool:
+        return value in self._items
 
 
 def unranged_numeric_options(parser: argparse.ArgumentParser, prefix: str = "") -> list[str]:

@@ -5,9 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Annotated, Any
 
-from pydantic import Field
-
-from config.typed import check_fields
+import annotated_types as at  # range constraints pydantic reads (pydantic is imported when options are built)
 
 # Mutual information uses a k-nearest-neighbour estimator whose cost grows faster than linearly
 # with the rows; on long tables it is estimated on a deterministic random sample of at most this
@@ -20,8 +18,8 @@ from config.typed import check_fields
 DEFAULT_MI_MAX_ROWS = 6_000
 
 
-Fraction01 = Annotated[float, Field(gt=0.0, lt=1.0)]
-Percent = Annotated[float, Field(ge=0.0, le=100.0)]
+Fraction01 = Annotated[float, at.Gt(0.0), at.Lt(1.0)]
+Percent = Annotated[float, at.Ge(0.0), at.Le(100.0)]
 
 
 @dataclass(frozen=True)
@@ -30,16 +28,18 @@ class AnalysisOptions:
 
     corr_threshold: Fraction01 = 0.95   # |Pearson r| above which a pair is "highly correlated"
     missing_threshold_pct: Percent = 90.0  # exclude features missing in more than this % of train rows
-    low_importance_pct: Annotated[float, Field(ge=0.0, lt=100.0)] = 5.0  # exclude the bottom % by combined score (0 = off)
-    mi_max_rows: Annotated[int, Field(ge=100)] = DEFAULT_MI_MAX_ROWS
-    min_class_rows: Annotated[int, Field(ge=1)] = 20  # every class of a class target needs this many train rows
-    psi_threshold: Annotated[float, Field(gt=0.0)] = 0.2  # drift flag: PSI above this (train vs val or test)
+    low_importance_pct: Annotated[float, at.Ge(0.0), at.Lt(100.0)] = 5.0  # exclude the bottom % by combined score (0 = off)
+    mi_max_rows: Annotated[int, at.Ge(100)] = DEFAULT_MI_MAX_ROWS
+    min_class_rows: Annotated[int, at.Ge(1)] = 20  # every class of a class target needs this many train rows
+    psi_threshold: Annotated[float, at.Gt(0.0)] = 0.2  # drift flag: PSI above this (train vs val or test)
     ks_threshold: Fraction01 = 0.1      # drift flag: KS statistic above this
-    top_n: Annotated[int, Field(ge=1)] = 30  # features shown in the charts (by importance)
-    plots_top: Annotated[int, Field(ge=0)] = 9  # panels of plots/distributions.png and plots/by_class.png
+    top_n: Annotated[int, at.Ge(1)] = 30  # features shown in the charts (by importance)
+    plots_top: Annotated[int, at.Ge(0)] = 9  # panels of plots/distributions.png and plots/by_class.png
     random_state: int = 42
 
     def __post_init__(self) -> None:
+        from config.typed import check_fields
+
         check_fields(self, "analysis options")
 
     def to_dict(self) -> dict[str, Any]:

@@ -15,7 +15,7 @@ import argparse
 from collections.abc import Mapping
 
 from config.errors import BadInput
-from engine.argtypes import float_in, int_in
+from engine.argtypes import float_in, int_in, lazy_choices
 from engine.cli_base import add_symbols, add_timeframe
 
 COMMANDS = ("rule", "sweep", "compare", "list", "show")
@@ -157,8 +157,6 @@ def _run_rule(args, ws) -> dict:
 
 
 def _build_sweep(p: argparse.ArgumentParser) -> None:
-    from engine.backtest.metrics import METRICS
-
     p.add_argument("model_id", nargs="?", metavar="MODEL_ID")
     p.add_argument("--rule", choices=["sma_cross"], help="sweep the plain rule instead of a model")
     _rule_args(p, False)
@@ -166,7 +164,7 @@ def _build_sweep(p: argparse.ArgumentParser) -> None:
     p.add_argument("--thresholds", help="e.g. 0.4:0.8:0.05 or 0.5,0.6,0.7 (default: the model's default)")
     p.add_argument("--sl-stops", help="stop-losses, e.g. none,0.01,0.02")
     p.add_argument("--tp-stops", help="take-profits, e.g. none,0.02,0.04")
-    p.add_argument("--metric", default="sharpe", choices=METRICS,
+    p.add_argument("--metric", default="sharpe", choices=lazy_choices("engine.backtest.metrics", "METRICS"), metavar="METRIC",
                    help="metric to rank by, in its own direction (sharpe: highest; fees_paid, drawdown "
                         "durations: lowest; max_drawdown: closest to 0)")
     p.add_argument("--holdout", type=float_in(None, None), default=0.3,
