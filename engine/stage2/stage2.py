@@ -36,7 +36,7 @@ from config.typed import check_fields
 from engine.splits import SPLITS, SplitPlan, time_ordered_kfold
 from engine.stage2 import evidence as ev
 from engine.stage2.data import LABEL_NAMES, PairData, label_counts
-from engine.stage2.filtering import pass_rates, signal_mask, threshold_for_rate
+from engine.stage2.filtering import check_threshold, pass_rates, signal_mask, threshold_for_rate
 from engine.stage2.progress import progress
 from engine.stage2.stage1 import signal_probability
 
@@ -78,6 +78,7 @@ class Stage2Config:
     seed: Annotated[int, Field(ge=0, le=2**31 - 1)] = 42
 
     def check(self) -> Stage2Config:
+        check_threshold(self.threshold)  # its wording ("signal threshold must be between 0 and 1") is the CLI's contract
         return check_fields(self, "stage2")
 
     def lgb_params(self) -> dict[str, Any]:
