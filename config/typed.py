@@ -197,6 +197,10 @@ def message(model: type[BaseModel], err: ValidationError) -> BadInput:
     if (isinstance(bare, type) and issubclass(bare, BaseModel)) or not where:
         return BadInput(f"{where or 'the config'} must be a mapping of keys to values, got {type(first['input']).__name__}")
     meta = meta + _strip(_optional(_strip(tp)[0])[0])[1]  # a range inside ``X | None``
+    # ``Annotated[float, at.Gt(0), at.doc("correlation threshold")]``: the words a message uses for the field
+    # (``correlation threshold (corr_threshold) must be ...``) where an older message named it so
+    label = next((m.documentation for m in meta if isinstance(m, at.DocInfo)), None)
+    where = f"{label} ({where})" if label else where
     want = f"{type_name(tp)}{bounds_text(meta)}"
     if first["type"] == "too_short":
         want = want.replace("a list", "a non-empty list", 1)

@@ -26,7 +26,7 @@ def test_costs_file_is_a_schema(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("build,needle", [
     (lambda: __import__("engine.analysis.options", fromlist=["x"]).AnalysisOptions(corr_threshold=1.5),
-     "analysis options: corr_threshold must be a number in (0, 1), got 1.5"),
+     "analysis options: correlation threshold (corr_threshold) must be a number in (0, 1), got 1.5"),
     (lambda: __import__("engine.analysis.options", fromlist=["x"]).AnalysisOptions(top_n=True),
      "analysis options: top_n must be an integer >= 1, got True"),
     (lambda: __import__("engine.stage2.stage2", fromlist=["x"]).Stage2Config(cv_folds=1).check(),

@@ -20,19 +20,20 @@ DEFAULT_MI_MAX_ROWS = 6_000
 
 Fraction01 = Annotated[float, at.Gt(0.0), at.Lt(1.0)]
 Percent = Annotated[float, at.Ge(0.0), at.Le(100.0)]
+# at.doc(...): the words an error message uses for the field (config/typed.py)
 
 
 @dataclass(frozen=True)
 class AnalysisOptions:
     """Ranges are the annotations (checked by pydantic when built: a bad value is BadInput naming the field)."""
 
-    corr_threshold: Fraction01 = 0.95   # |Pearson r| above which a pair is "highly correlated"
-    missing_threshold_pct: Percent = 90.0  # exclude features missing in more than this % of train rows
-    low_importance_pct: Annotated[float, at.Ge(0.0), at.Lt(100.0)] = 5.0  # exclude the bottom % by combined score (0 = off)
-    mi_max_rows: Annotated[int, at.Ge(100)] = DEFAULT_MI_MAX_ROWS
-    min_class_rows: Annotated[int, at.Ge(1)] = 20  # every class of a class target needs this many train rows
-    psi_threshold: Annotated[float, at.Gt(0.0)] = 0.2  # drift flag: PSI above this (train vs val or test)
-    ks_threshold: Fraction01 = 0.1      # drift flag: KS statistic above this
+    corr_threshold: Annotated[Fraction01, at.doc("correlation threshold")] = 0.95   # |Pearson r| above which a pair is "highly correlated"
+    missing_threshold_pct: Annotated[Percent, at.doc("missing threshold")] = 90.0  # exclude features missing in more than this % of train rows
+    low_importance_pct: Annotated[float, at.Ge(0.0), at.Lt(100.0), at.doc("low-importance percentile")] = 5.0  # exclude the bottom % by combined score (0 = off)
+    mi_max_rows: Annotated[int, at.Ge(100), at.doc("mutual-information sample cap")] = DEFAULT_MI_MAX_ROWS
+    min_class_rows: Annotated[int, at.Ge(1), at.doc("minimum rows per class")] = 20  # every class of a class target needs this many train rows
+    psi_threshold: Annotated[float, at.Gt(0.0), at.doc("PSI threshold")] = 0.2  # drift flag: PSI above this (train vs val or test)
+    ks_threshold: Annotated[Fraction01, at.doc("KS threshold")] = 0.1      # drift flag: KS statistic above this
     top_n: Annotated[int, at.Ge(1)] = 30  # features shown in the charts (by importance)
     plots_top: Annotated[int, at.Ge(0)] = 9  # panels of plots/distributions.png and plots/by_class.png
     random_state: int = 42
