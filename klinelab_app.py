@@ -22,7 +22,6 @@ ignores ports, cannot follow a port chosen at start-up and does not check WebSoc
 """
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -53,8 +52,10 @@ def allowed_hosts(port: int | None = None) -> tuple[set[str], set[str]]:
     exact = {f"{h}:{port}" for h in DEFAULT_HOSTS}
     if port in (80, 443):
         exact |= set(DEFAULT_HOSTS)
+    from config import settings
+
     names: set[str] = set()
-    for entry in (os.environ.get("KLINELAB_ALLOWED_HOSTS") or "").split(","):
+    for entry in (settings.ALLOWED_HOSTS.get() or "").split(","):
         e = entry.strip().lower()
         if not e:
             continue

@@ -1,4 +1,6 @@
-"""Numeric command-line options with their ranges (issue 17, "values checked at the edge").
+"""Typed command-line values: numbers with their ranges and comma-separated lists.
+
+Numeric options with their ranges (issue 17, "values checked at the edge"):
 
 Every ``type=int`` / ``type=float`` option of the CLI uses :func:`int_in` / :func:`float_in`
 instead, so a value out of range (``--limit -1``, ``--seconds -1``, ``--num-leaves 1``,
@@ -12,7 +14,10 @@ raises ``ArgumentTypeError``), so these few lines are written by hand.
 from __future__ import annotations
 
 import argparse
+import functools
+import importlib
 import math
+from collections.abc import Sequence
 
 
 class _Ranged:
@@ -63,6 +68,44 @@ class float_in(_Ranged):
     """``type=float_in(lo, hi, lo_open=False)``: a finite number in [lo, hi] ((lo, hi] when lo_open)."""
 
     kind = float
+
+
+def csv_list(text: str | None, *, upper: bool = False) -> list[str]:
+    """``"a, b,,c"`` -> ``["a", "b", "c"]`` (``upper``: symbols); None or blank -> ``[]``."""
+    items = [x.strip() for x in (text or "").split(",") if x.strip()]
+    return [x.upper() for x in items] if upper else items
+
+
+def name_list(text: str) -> list[str]:
+    """``type=name_list``: a comma-separated list of names (ids, families, targets, timeframes)."""
+    return csv_list(text)
+
+
+def symbol_list(text: str) -> list[str]:
+    """``type=symbol_list``: a comma-separated list of symbols, upper-cased."""
+    return csv_list(text, upper=True)
+
+
+class lazy_choices(Sequence):
+    """``choices=lazy_choices("engine.backtest.metrics", "METRICS")``: the choices of an option read from
+    their module on first use (a check or a help text), so building the CLI's parser does not import the
+    area's heavy modules."""
+
+    def __init__(self, module: str, name: str):
+        self.module, self.name = module, name
+
+    @functools.cached_property
+    def _items(self) -> list:
+        return list(getattr(importlib.import_module(self.module), self.name))
+
+    def __getitem__(self, i):
+        return self._items[i]
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __contains__(self, value) -> bool:
+        return value in self._items
 
 
 def unranged_numeric_options(parser: argparse.ArgumentParser, prefix: str = "") -> list[str]:

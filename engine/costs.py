@@ -9,18 +9,19 @@ is open; perpetuals pay funding instead.
 """
 from __future__ import annotations
 
-import math
-import os
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import yaml
+from pydantic import Field
 
+from config import settings
 from config.errors import BadInput
+from config.typed import Strict, check_fields, validate
 
 COSTS_FILE = Path(__file__).resolve().parent.parent / "config" / "costs.yaml"
-COSTS_ENV = "KLINELAB_COSTS_FILE"  # points every consumer at another costs.yaml (tests, what-if studies)
+COSTS_ENV = settings.COSTS_FILE.name  # points every consumer at another costs.yaml (tests, what-if studies)
 MARKETS = ("spot", "perp")
 FEE_TYPES = ("taker", "maker")
 DIRECTIONS = ("long", "short", "both")
@@ -32,27 +33,23 @@ def market_of(symbol: str) -> str:
     return "perp" if symbol.upper().endswith("-PERP") else "spot"
 
 
-def _fraction(value: Any, what: str, hi: float = MAX_COST) -> float:
-    try:
-        v = float(value)
-    except (TypeError, ValueError) as e:
-        raise BadInput(f"costs: {what} must be a number") from e
-    if not math.isfinite(v) or not 0 <= v < hi:
-        raise BadInput(f"costs: {what} must be in [0, {hi:g}), got {v:g}", hint="fractions: 0.001 = 0.1 %")
-    return v
+Fee = Annotated[float, Field(ge=0.0, lt=MAX_COST)]  # a fraction per side: 0.001 = 0.1 %
+Direction = Literal["long", "short", "both"]
 
 
 @dataclass(frozen=True)
 class CostModel:
-    spot_taker: float = 0.001
-    spot_maker: float = 0.001
-    perp_taker: float = 0.0005
-    perp_maker: float = 0.0002
-    slippage: float = 0.0001
+    """The costs; ranges are the annotations (checked by pydantic: ``config.typed.check_fields``)."""
+
+    spot_taker: Fee = 0.001
+    spot_maker: Fee = 0.001
+    perp_taker: Fee = 0.0005
+    perp_maker: Fee = 0.0002
+    slippage: Fee = 0.0001
     funding: bool = True
-    borrow_rate: float = 0.10
-    spot_direction: str = "long"
-    perp_direction: str = "both"
+    borrow_rate: Annotated[float, Field(ge=0.0, lt=10.0)] = 0.10  # annual
+    spot_direction: Direction = "long"
+    perp_direction: Direction = "both"
 
     def fee(self, market: str = "spot", fee_type: str = "taker") -> float:
         """Per-side fee of a market (``spot`` | ``perp``) and order type (``taker`` | ``maker``)."""
@@ -87,37 +84,39 @@ class CostModel:
 
 
 def _checked(c: CostModel) -> CostModel:
-    for k in ("spot_taker", "spot_maker", "perp_taker", "perp_maker", "slippage"):
-        _fraction(getattr(c, k), k)
-    _fraction(c.borrow_rate, "borrow_rate", hi=10.0)
-    for k in ("spot_direction", "perp_direction"):
-        if getattr(c, k) not in DIRECTIONS:
-            raise BadInput(f"costs: {k} must be one of {', '.join(DIRECTIONS)}")
-    if not isinstance(c.funding, bool):
-        raise BadInput("costs: funding must be true or false")
-    return c
+    return check_fields(c, "costs")
+
+
+class _MarketFees(Strict):
+    taker: Fee | None = None
+    maker: Fee | None = None
+
+
+class _Fees(Strict):
+    spot: _MarketFees = Field(default_factory=_MarketFees)
+    perp: _MarketFees = Field(default_factory=_MarketFees)
+
+
+class CostsFile(Strict):
+    """The schema of ``config/costs.yaml`` (every key optional: what is left out keeps CostModel's default)."""
+
+    fees: _Fees = Field(default_factory=_Fees)
+    slippage: Fee | None = None
+    funding: bool | None = None
+    borrow_rate: Annotated[float, Field(ge=0.0, lt=10.0)] | None = None
+    spot_direction: Direction | None = None
+    perp_direction: Direction | None = None
 
 
 def load_costs(path: Path | None = None, **overrides: Any) -> CostModel:
     """The cost model of ``config/costs.yaml`` (or ``path``, or the file ``$KLINELAB_COSTS_FILE`` names),
     with per-run overrides applied."""
-    p = Path(path or os.environ.get(COSTS_ENV) or COSTS_FILE)
+    p = Path(path or settings.COSTS_FILE.get() or COSTS_FILE)
     try:
         doc = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
     except (OSError, yaml.YAMLError) as e:
         raise BadInput(f"costs: cannot read {p.name}: {type(e).__name__}") from e
-    if not isinstance(doc, dict):
-        raise BadInput(f"costs: {p.name} must be a mapping")
-    fees = doc.get("fees") or {}
-    fields: dict[str, Any] = {}
-    for market in MARKETS:
-        for ft in FEE_TYPES:
-            if isinstance(fees.get(market), dict) and ft in fees[market]:
-                fields[f"{market}_{ft}"] = fees[market][ft]
-    for k in ("slippage", "funding", "borrow_rate", "spot_direction", "perp_direction"):
-        if k in doc:
-            fields[k] = doc[k]
-    unknown = set(doc) - {"fees", "slippage", "funding", "borrow_rate", "spot_direction", "perp_direction"}
-    if unknown:
-        raise BadInput(f"costs: unknown key(s) in {p.name}: {', '.join(sorted(map(str, unknown)))}")
-    return CostModel(**{**asdict(CostModel()), **fields}).with_overrides(**overrides)
+    f = validate(CostsFile, doc, f"costs: {p.name}")
+    fields: dict[str, Any] = {f"{m}_{ft}": getattr(getattr(f.fees, m), ft) for m in MARKETS for ft in FEE_TYPES}
+    fields.update({k: getattr(f, k) for k in ("slippage", "funding", "borrow_rate", "spot_direction", "perp_direction")})
+    return CostModel(**{**asdict(CostModel()), **{k: v for k, v in fields.items() if v is not None}}).with_overrides(**overrides)

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+from config import settings
 from config.errors import BadInput, Conflict, KlineLabError, NotFound, Refused, RemoteError
 
 T = TypeVar("T")
@@ -160,7 +161,7 @@ class Hub:
     url: str
     token: str | None
     attempts: int = 5
-    backoff_s: float = float(os.environ.get("KLINELAB_HUB_BACKOFF_S", "1.0"))
+    backoff_s: float = field(default_factory=settings.HUB_BACKOFF_S.get)
     max_wait_s: float = 30.0
     _api: Any = field(default=None, init=False, repr=False)
 

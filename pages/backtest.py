@@ -7,8 +7,10 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from config.settings import HORIZONS
 from engine import model_kinds
 from engine.backtest.metrics import LABELS, METRICS
+from engine.backtest.requests import RuleRequest, RunRequest, SweepRequest
 from engine.backtest.sources import model_period
 from engine.backtest.store import ci_text, compare, costs_text, format_metric, list_backtests, load_backtest, metrics_table
 from engine.plots.backtest import compare_figure, equity_figure, heatmap_figure, trades_figure
@@ -101,8 +103,8 @@ runs = _runs(str(ws.root), kinds_stamp(ws, "backtest"))
 tab_run, tab_res, tab_cmp, tab_sweep = st.tabs(["Run", "Results", "Compare", "Sweep"])
 
 
-def _source_inputs(key: str, *, many: bool, threshold: bool = True) -> tuple[list[str], list[str], tuple | None, str]:
-    """Source widgets -> (leading CLI words, source options, default period, timeframe)."""
+def _source_inputs(key: str, *, many: bool, threshold: bool = True) -> tuple[dict, tuple | None, str]:
+    """Source widgets -> (the source's request fields, default period, timeframe); no source: {}."""
     kinds = ["Model", "Plain rule (SMA crossover)"]
     choice = st.radio("Signals from", kinds, horizontal=True, key=f"{key}-src",
                       index=0 if len(models) else 1)
@@ -110,7 +112,7 @@ def _source_inputs(key: str, *, many: bool, threshold: bool = True) -> tuple[lis
         if models.empty:
             st.info("No trained models yet: train one on the Training or Stage 2 page (or `python -m engine train ...`), "
                     "or backtest the plain rule.")
-            return [], [], None, ""
+            return {}, None, ""
         labels = {model_label(r): r["id"] for _, r in models.iterrows()}
         if many:
             picked = st.multiselect("Model(s)", list(labels), default=list(labels)[:1], key=f"{key}-models")
@@ -119,13 +121,13 @@ def _source_inputs(key: str, *, many: bool, threshold: bool = True) -> tuple[lis
             picked = [one] if one else []
         ids = [labels[p] for p in picked]
         if not ids:
-            return [], [], None, ""
+            return {}, None, ""
         m = read_manifest(ws, ids[0])
         period = model_period(m)
         syms = list(m.symbols)
         c1, c2, c3 = st.columns([2, 1, 1])
         chosen = c1.multiselect("Symbols", syms, default=syms, key=f"{key}-syms-{ids[0]}")
-        opts = ["--symbols", ",".join(chosen)] if chosen and len(chosen) < len(syms) else []
+        src = {"model_ids": ids, "symbols": chosen if chosen and len(chosen) < len(syms) else []}
         kind = model_kinds.kind_of(m.kind, m.params)  # the registry's spec says how its signals are read
         sig = kind.signal_spec() if kind else None
         if threshold and sig:  # a sweep takes its thresholds from the grid
@@ -135,19 +137,19 @@ def _source_inputs(key: str, *, many: bool, threshold: bool = True) -> tuple[lis
                                       format=t.fmt, key=f"{key}-thr-p", help=t.help)
             else:
                 thr = c2.slider(t.label, t.lo, t.hi, t.default, t.step, key=f"{key}-thr", help=t.help)
-            opts += ["--threshold", repr(float(thr))]
+            src["threshold"] = float(thr)
         if sig and sig.horizons:
-            h = c3.selectbox("Horizon", ["(model default)", "15m", "1h", "4h", "12h"], key=f"{key}-h")
+            h = c3.selectbox("Horizon", ["(model default)", *HORIZONS], key=f"{key}-h")
             if h != "(model default)":
-                opts += ["--horizon", h]
+                src["horizon"] = h
         if period[0] is None:
             st.warning(f"{ids[0]} records no split: its backtest will be refused (out-of-sample cannot be proven).")
-        return ids, opts, period, m.timeframe or ""
+        return src, period, m.timeframe or ""
     series = _series()
     tfs = sorted({tf for _, tf in series})
     if not tfs:
         st.info("Import candles on the Data page first.")
-        return [], [], None, ""
+        return {}, None, ""
     c1, c2, c3, c4 = st.columns([2, 1, 1, 1])
     tf = c2.selectbox("Timeframe", tfs, key=f"{key}-tf")
     syms = sorted(s for s, t in series if t == tf)
@@ -155,24 +157,22 @@ def _source_inputs(key: str, *, many: bool, threshold: bool = True) -> tuple[lis
     fast = c3.number_input("Fast SMA (bars)", min_value=2, value=20, key=f"{key}-fast")
     slow = c4.number_input("Slow SMA (bars)", min_value=3, value=50, key=f"{key}-slow")
     if not chosen:
-        return [], [], None, tf
-    return ["rule"], ["--symbols", ",".join(chosen), "--timeframe", tf, "--fast", str(int(fast)), "--slow",
-                      str(int(slow))], (None, None), tf
+        return {}, None, tf
+    return {"rule": "sma_cross", "symbols": chosen, "timeframe": tf, "fast": int(fast), "slow": int(slow)}, (None, None), tf
 
 
 with tab_run:
-    words, src_opts, period, tf = _source_inputs("run", many=True)
+    src, period, tf = _source_inputs("run", many=True)
     # no form: the custom-period pickers, the size field and the fee default follow their
     # controls at once (inside a form they stayed hidden / stale until Run was pressed)
-    symbols = next((src_opts[i + 1].split(",") for i, o in enumerate(src_opts) if o == "--symbols"), None)
-    if symbols is None and words and words[0] != "rule":
-        symbols = list(read_manifest(ws, words[0]).symbols)
+    symbols = src.get("symbols") or (list(read_manifest(ws, src["model_ids"][0]).symbols) if src.get("model_ids") else [])
     per = period_inputs("run", period, None)
-    port = portfolio_inputs("run", symbols or [])
-    go = st.button("Run backtest", type="primary", disabled=not words, key="run-go")
-    if go and words:
-        start_job(["backtest", *words, *src_opts, *per, *port], Keys.BACKTEST_JOB,
-                  name=f"backtest {' '.join(w for w in words if w != 'rule') or 'rule'}")
+    port = portfolio_inputs("run", symbols)
+    go = st.button("Run backtest", type="primary", disabled=not src, key="run-go")
+    if go and src:
+        with user_errors():  # the typed request the CLI parses (engine.backtest.requests); the job runs its argv
+            req = (RuleRequest if src.get("rule") else RunRequest).build(**src, **per, **port)
+            start_job(req.argv(), Keys.BACKTEST_JOB, name=f"backtest {' '.join(src.get('model_ids') or ['rule'])}")
     follow_job(Keys.BACKTEST_JOB, on_done=_job_done)
 
 
@@ -392,9 +392,9 @@ with tab_sweep:
                "part of the period; the best cell is then re-run on the held-out end of the period, which the selection "
                "never saw. The deflated Sharpe ratio and the PBO say how much of the best cell's figure is the luck of "
                "picking the best of many.")
-    words, src_opts, period, tf = _source_inputs("sweep", many=False, threshold=False)
+    src, period, tf = _source_inputs("sweep", many=False, threshold=False)
     # no form (see the Run tab): every control shows its effect at once
-    is_rule = bool(words) and words[0] == "rule"
+    is_rule = bool(src.get("rule"))
     c1, c2, c3, c4 = st.columns(4)
     thr = c1.text_input("Thresholds", value="" if is_rule else "0.4:0.8:0.05", disabled=is_rule,
                         help="start:stop:step or a list, e.g. 0.5,0.6,0.7 (models only)")
@@ -408,14 +408,15 @@ with tab_sweep:
                         help="never seen by the selection; the chosen cell is re-run there. 0 = no confirmation")
     per = period_inputs("sweep", period, None)
     port = portfolio_inputs("sweep", [], stops=False)
-    go = st.button("Run sweep", type="primary", disabled=not words, key="sweep-go")
-    if go and words:
-        head = ["--rule", "sma_cross"] if is_rule else [words[0]]
-        grid = (["--thresholds", thr.strip()] if thr.strip() and not is_rule else []) + ["--sl-stops", sls.strip() or "none",
-                                                                                       "--tp-stops", tps.strip() or "none"]
-        start_job(["backtest", "sweep", *head, *src_opts, *grid, "--metric", metric, "--holdout", repr(float(holdout)),
-                   *per, *port], SWEEP_JOB,
-                  name="backtest sweep")
+    go = st.button("Run sweep", type="primary", disabled=not src, key="sweep-go")
+    if go and src:
+        with user_errors():
+            fields = {k: v for k, v in src.items() if k != "model_ids"}
+            req = SweepRequest.build(model_id=None if is_rule else src["model_ids"][0], **fields, **per, **port,
+                                     thresholds=thr.strip() if thr.strip() and not is_rule else None,
+                                     sl_stops=sls.strip() or "none", tp_stops=tps.strip() or "none", metric=metric,
+                                     holdout=float(holdout))
+            start_job(req.argv(), SWEEP_JOB, name="backtest sweep")
     follow_job(SWEEP_JOB, on_done=_sweep_done)
     sweeps = runs[runs["mode"] == "sweep"]
     if len(sweeps):

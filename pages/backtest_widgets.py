@@ -1,5 +1,5 @@
 """Backtest page widgets (Streamlit only): the portfolio / costs inputs shared by the run and
-sweep forms, turned into `python -m engine backtest` options; cached readers of stored runs."""
+sweep forms, as fields of the typed backtest request (``engine.backtest.requests``); cached readers of stored runs."""
 from __future__ import annotations
 
 import datetime as dt
@@ -17,9 +17,9 @@ RESULT = "backtest.result_id"
 SWEEP_RESULT = "backtest.sweep_id"
 
 
-def portfolio_inputs(key: str, symbols: list[str], *, stops: bool = True) -> list[str]:
-    """Direction, sizing, stops, execution, fees, slippage, funding, cash -> CLI options."""
-    opts: list[str] = []
+def portfolio_inputs(key: str, symbols: list[str], *, stops: bool = True) -> dict[str, Any]:
+    """Direction, sizing, stops, execution, fees, slippage, funding, cash -> request fields."""
+    opts: dict[str, Any] = {}
     c1, c2, c3, c4 = st.columns(4)
     auto = f"default ({default_direction(symbols)})" if symbols else "default"
     direction = c1.selectbox("Direction", [auto, "both", "long", "short"], key=f"{key}-dir-{','.join(symbols)}",
@@ -32,10 +32,8 @@ def portfolio_inputs(key: str, symbols: list[str], *, stops: bool = True) -> lis
                            help="percent: (0, 1]; value: cash per trade; amount: coins per trade")
     execution = c4.selectbox("Fill at", ["next_open", "close"], key=f"{key}-exec",
                              help="next_open: a signal known at a bar's close fills at the next bar's open (no look-ahead)")
-    opts += (["--direction", direction] if direction in ("both", "long", "short") else []) + [
-        "--sizing", sizing, "--execution", execution]
-    if sizing != "all":
-        opts += ["--size", repr(float(size))]
+    opts.update(direction=direction if direction in ("both", "long", "short") else None, sizing=sizing,
+                execution=execution, size=float(size) if sizing != "all" else None)
     if stops:
         c1, c2, c3, c4 = st.columns(4)
         sl = c1.number_input("Stop-loss (fraction, 0 = off)", min_value=0.0, max_value=0.99, value=0.0, step=0.005,
@@ -46,11 +44,11 @@ def portfolio_inputs(key: str, symbols: list[str], *, stops: bool = True) -> lis
         hold = c4.number_input("Hold event signals at most (bars, 0 = until the opposite signal)", min_value=0, value=0,
                                key=f"{key}-hold")
         if sl > 0:
-            opts += ["--sl-stop", repr(float(sl))] + (["--sl-trail"] if trail else [])
+            opts.update(sl_stop=float(sl), sl_trail=bool(trail))
         if tp > 0:
-            opts += ["--tp-stop", repr(float(tp))]
+            opts["tp_stop"] = float(tp)
         if hold > 0:
-            opts += ["--hold-bars", str(int(hold))]
+            opts["hold_bars"] = int(hold)
     c1, c2, c3 = st.columns(3)
     fee_type = c1.selectbox("Fee type", ["taker", "maker"], key=f"{key}-feetype")
     fees = c2.number_input("Fee per fill (fraction)", value=default_fee(symbols, fee_type), step=0.0001, format="%.5f",
@@ -61,10 +59,7 @@ def portfolio_inputs(key: str, symbols: list[str], *, stops: bool = True) -> lis
     c1, c2 = st.columns(2)
     cash = c1.number_input("Initial cash", min_value=1.0, value=DEFAULT_INIT_CASH, step=1000.0, key=f"{key}-cash")
     funding = c2.checkbox("Charge funding (perpetuals, from the stored rates)", value=True, key=f"{key}-funding")
-    opts += ["--fee-type", fee_type, "--fees", repr(float(fees)), "--slippage", repr(float(slip)),
-             "--init-cash", repr(float(cash))]
-    if not funding:
-        opts.append("--no-funding")
+    opts.update(fee_type=fee_type, fees=float(fees), slippage=float(slip), init_cash=float(cash), no_funding=not funding)
     return opts
 
 
@@ -79,7 +74,7 @@ def _naive_utc(ts: Any) -> pd.Timestamp | None:
     return t.tz_convert(None) if t.tzinfo is not None else t
 
 
-def period_inputs(key: str, default: tuple[Any, Any] | None, bounds: tuple[Any, Any] | None) -> list[str]:
+def period_inputs(key: str, default: tuple[Any, Any] | None, bounds: tuple[Any, Any] | None) -> dict[str, str]:
     """A custom period (UTC date and time of day) or the default one.  Call it OUTSIDE a form:
     the pickers appear as soon as the box is ticked.  Left at their defaults they send the default
     period's exact times (a model's test period is never cut to whole days, which would reach
@@ -88,7 +83,7 @@ def period_inputs(key: str, default: tuple[Any, Any] | None, bounds: tuple[Any, 
         "default period: the whole series"
     custom = st.checkbox(f"Custom period ({label})", key=f"{key}-custom")
     if not custom:
-        return []
+        return {}
     lo, hi = bounds if bounds else (None, None)
     first = _naive_utc(default[0] if default and default[0] is not None else lo)
     last = _naive_utc(default[1] if default and default[1] is not None else hi)
@@ -99,14 +94,14 @@ def period_inputs(key: str, default: tuple[Any, Any] | None, bounds: tuple[Any, 
     b = c3.date_input("End date (UTC, inclusive)", value=last.date() if last is not None else None, key=f"{key}-end")
     bt = c4.time_input("End time (UTC, inclusive)", value=last.time() if last is not None else dt.time(23, 59),
                        step=dt.timedelta(minutes=1), key=f"{key}-end-t")
-    out = []
+    out = {}
     if a:
         s = pd.Timestamp(dt.datetime.combine(a, at or dt.time(0, 0)))
         # unchanged picker: the exact default time (the pickers hold whole minutes)
-        out += ["--start", _stamp(first if first is not None and s == first.floor("min") else s)]
+        out["start"] = _stamp(first if first is not None and s == first.floor("min") else s)
     if b:
         e = pd.Timestamp(dt.datetime.combine(b, bt or dt.time(23, 59)))
-        out += ["--end", _stamp(last if last is not None and e == last.floor("min") else e + pd.Timedelta(seconds=59))]
+        out["end"] = _stamp(last if last is not None and e == last.floor("min") else e + pd.Timedelta(seconds=59))
     return out
 
 

@@ -110,26 +110,19 @@ with tab_val:
     vup = st.file_uploader("File to validate", key="validate-upload")
     vtz = st.text_input("Timezone of naive times", key="validate-tz")
     if vup is not None:
-        from engine.data.names import parse_file_name
-        from engine.data.normalize import normalize
-        from engine.data.sources.files import read_table
-        from engine.data.validate import validate
+        from engine.data.sources.files import inspect_file
 
         d = Path(tempfile.mkdtemp(prefix="klinelab-validate-"))
         p = d / Path(vup.name).name
         p.write_bytes(vup.getbuffer())
         with user_errors():
-            info = parse_file_name(p)
-            raw, notes, fmt = read_table(p)
-            funding = info.market == "funding"
-            norm = normalize(raw, p.name, timezone=vtz.strip() or None, funding=funding,
-                             mapping={"funding_rate": "open"} if funding and "open" in raw.columns else None, mt5=info.hint == "mt5")
-            rep = validate(norm.df, p.name, None if funding else info.timeframe, funding=funding)
+            insp = inspect_file(p, timezone=vtz.strip() or None)  # the same path as `data validate` / `data import`
+            rep = insp.report()
             (st.success if rep.ok else st.error)(f"{p.name}: {rep.rows} rows, {rep.timeframe or '?'}, {rep.start} -> {rep.end}: "
                                                  f"{'valid' if rep.ok else f'{len(rep.errors)} error(s)'}")
             if rep.findings:
                 st.dataframe(pd.DataFrame([f.__dict__ for f in rep.findings]), hide_index=True, width="stretch")
-            for n in notes + norm.notes:
+            for n in insp.notes:
                 st.caption(n)
             if rep.gaps:
                 st.dataframe(pd.DataFrame(rep.gaps), hide_index=True, width="stretch", height=200)

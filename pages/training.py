@@ -9,7 +9,7 @@ import streamlit as st
 from engine import model_kinds
 from engine.plots.training import compare_figure
 from engine.training import runs
-from engine.training.config import PRESETS
+from engine.training.config import PRESETS, TrainRequest
 from pages.training_widgets import live_curves, run_details
 from pages.ui import Keys, ensure_sample, follow_job, start_job, user_errors, workspace
 from storage.artifacts import kinds_stamp
@@ -85,16 +85,11 @@ with tab_new:
                     from engine.training.run import custom_config
 
                     config = str(custom_config(ws, preset, overrides))
-                args = ["train", model, "--config", config, "--featureset", fid]
-                if report in reports:
-                    args += ["--report", report]
-                if "targets" in kinds[model].cli_options and targets:
-                    args += ["--targets", ",".join(targets)]
-                if name.strip():
-                    args += ["--name", name.strip()]
-                if remote.strip():
-                    args += ["--remote", remote.strip()]
-                start_job(args, Keys.TRAINING_JOB, name=f"train {model}")
+                req = TrainRequest.build(model=model, config=config, featureset=fid,
+                                         report=report if report in reports else None,
+                                         targets=targets if "targets" in kinds[model].cli_options else None, name=name.strip(),
+                                         remote=remote.strip())  # the request `train` parses
+                start_job(req.argv(), Keys.TRAINING_JOB, name=f"train {model}")
     follow_job(Keys.TRAINING_JOB, on_done=_done)
     live_curves()
 

@@ -5,7 +5,6 @@ Pages stay thin: widgets -> typed params -> one engine / jobs call -> render.
 """
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
@@ -14,6 +13,7 @@ import streamlit as st
 
 import engine.cli  # registers the check of a job's command (start_job below)
 import engine.sync  # noqa: F401 - registers remote-job cancellation (the cancel buttons below)
+from config import settings
 from config.errors import KlineLabError
 from engine import jobs
 from storage.catalog import Catalog
@@ -38,7 +38,7 @@ class Keys:
 
 def workspace() -> Workspace:
     """The workspace of this app process (``KLINELAB_HOME`` or ./workspace), created if needed."""
-    return Workspace.open(os.environ.get("KLINELAB_HOME")).ensure()
+    return Workspace.open(settings.HOME.get()).ensure()
 
 
 def catalog() -> Catalog:
@@ -54,7 +54,7 @@ def _ensure_sample(root: str) -> int:
 
 def ensure_sample() -> None:
     """Import the bundled real sample on first run (idempotent, once per process and workspace)."""
-    if os.environ.get("KLINELAB_NO_SAMPLE") == "1":
+    if settings.NO_SAMPLE.get() == "1":
         return
     try:
         _ensure_sample(str(workspace().root))

@@ -9,12 +9,12 @@ with a clear message - never a silent loss.
 """
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable, Iterator
 from contextlib import ExitStack, contextmanager
 
 import filelock
 
+from config import settings
 from config.errors import Busy
 from storage.workspace import Workspace, check_id
 
@@ -22,10 +22,7 @@ DEFAULT_TIMEOUT_S = 300.0
 
 
 def lock_timeout() -> float:
-    try:
-        return max(0.0, float(os.environ.get("KLINELAB_LOCK_TIMEOUT", DEFAULT_TIMEOUT_S)))
-    except ValueError:
-        return DEFAULT_TIMEOUT_S
+    return settings.LOCK_TIMEOUT.get()
 
 
 @contextmanager

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from config import settings
 from config.errors import BadInput
 
 KINDS = ("ohlcv", "features", "analysis", "model", "stage1", "stage2", "backtest", "tuning", "archive", "job")
@@ -31,7 +32,7 @@ _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")
 
 
 def default_home() -> Path:
-    return Path(os.environ.get("KLINELAB_HOME") or "workspace").expanduser().resolve()
+    return settings.home()
 
 
 def check_kind(kind: str) -> str:

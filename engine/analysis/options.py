@@ -1,10 +1,11 @@
-"""Options of a feature-analysis report, validated when built (bad values are BadInput)."""
+"""Options of a feature-analysis report, validated when built (bad values are BadInput naming the field;
+the ranges are the field annotations, checked by pydantic through ``config.typed.check_fields``)."""
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Annotated, Any
 
-from config.errors import BadInput
+import annotated_types as at  # range constraints pydantic reads (pydantic is imported when options are built)
 
 # Mutual information uses a k-nearest-neighbour estimator whose cost grows faster than linearly
 # with the rows; on long tables it is estimated on a deterministic random sample of at most this
@@ -17,33 +18,30 @@ from config.errors import BadInput
 DEFAULT_MI_MAX_ROWS = 6_000
 
 
+Fraction01 = Annotated[float, at.Gt(0.0), at.Lt(1.0)]
+Percent = Annotated[float, at.Ge(0.0), at.Le(100.0)]
+# at.doc(...): the words an error message uses for the field (config/typed.py)
+
+
 @dataclass(frozen=True)
 class AnalysisOptions:
-    corr_threshold: float = 0.95        # |Pearson r| above which a pair is "highly correlated"
-    missing_threshold_pct: float = 90.0  # exclude features missing in more than this % of train rows
-    low_importance_pct: float = 5.0     # exclude the bottom % by combined score (0 = off)
-    mi_max_rows: int = DEFAULT_MI_MAX_ROWS
-    min_class_rows: int = 20            # every class of a class target needs this many train rows
-    psi_threshold: float = 0.2          # drift flag: PSI above this (train vs val or test)
-    ks_threshold: float = 0.1           # drift flag: KS statistic above this
-    top_n: int = 30                     # features shown in the charts (by importance)
-    plots_top: int = 9                  # panels of plots/distributions.png and plots/by_class.png
+    """Ranges are the annotations (checked by pydantic when built: a bad value is BadInput naming the field)."""
+
+    corr_threshold: Annotated[Fraction01, at.doc("correlation threshold")] = 0.95   # |Pearson r| above which a pair is "highly correlated"
+    missing_threshold_pct: Annotated[Percent, at.doc("missing threshold")] = 90.0  # exclude features missing in more than this % of train rows
+    low_importance_pct: Annotated[float, at.Ge(0.0), at.Lt(100.0), at.doc("low-importance percentile")] = 5.0  # exclude the bottom % by combined score (0 = off)
+    mi_max_rows: Annotated[int, at.Ge(100), at.doc("mutual-information sample cap")] = DEFAULT_MI_MAX_ROWS
+    min_class_rows: Annotated[int, at.Ge(1), at.doc("minimum rows per class")] = 20  # every class of a class target needs this many train rows
+    psi_threshold: Annotated[float, at.Gt(0.0), at.doc("PSI threshold")] = 0.2  # drift flag: PSI above this (train vs val or test)
+    ks_threshold: Annotated[Fraction01, at.doc("KS threshold")] = 0.1      # drift flag: KS statistic above this
+    top_n: Annotated[int, at.Ge(1)] = 30  # features shown in the charts (by importance)
+    plots_top: Annotated[int, at.Ge(0)] = 9  # panels of plots/distributions.png and plots/by_class.png
     random_state: int = 42
 
     def __post_init__(self) -> None:
-        checks = [
-            (0.0 < self.corr_threshold < 1.0, f"correlation threshold must be in (0, 1), got {self.corr_threshold}"),
-            (0.0 <= self.missing_threshold_pct <= 100.0, f"missing threshold must be a percentage, got {self.missing_threshold_pct}"),
-            (0.0 <= self.low_importance_pct < 100.0, f"low-importance percentile must be in [0, 100), got {self.low_importance_pct}"),
-            (self.mi_max_rows >= 100, f"the mutual-information sample cap must be at least 100 rows, got {self.mi_max_rows}"),
-            (self.min_class_rows >= 1, f"minimum rows per class must be at least 1, got {self.min_class_rows}"),
-            (self.psi_threshold > 0, f"PSI threshold must be positive, got {self.psi_threshold}"),
-            (0.0 < self.ks_threshold < 1.0, f"KS threshold must be in (0, 1), got {self.ks_threshold}"),
-            (self.top_n >= 1 and self.plots_top >= 0, "top_n must be >= 1 and plots_top >= 0"),
-        ]
-        for ok, msg in checks:
-            if not ok:
-                raise BadInput(msg)
+        from config.typed import check_fields
+
+        check_fields(self, "analysis options")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

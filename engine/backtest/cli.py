@@ -12,20 +12,18 @@ path of its equity-curve file.
 from __future__ import annotations
 
 import argparse
+from collections.abc import Mapping
 
 from config.errors import BadInput
-from engine.argtypes import float_in, int_in
+from engine.argtypes import float_in, int_in, lazy_choices
+from engine.cli_base import add_symbols, add_timeframe
 
 COMMANDS = ("rule", "sweep", "compare", "list", "show")
 
 
-def _csv(text: str | None) -> list[str]:
-    return [x.strip().upper() for x in (text or "").split(",") if x.strip()]
-
-
 def _add_common(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("portfolio and costs")
-    g.add_argument("--symbols", "--symbol", dest="symbols", help="comma-separated symbols (default: all the model's)")
+    add_symbols(g, upper=True, help="comma-separated symbols (default: all the model's)")
     g.add_argument("--direction", choices=["long", "short", "both"],
                    help="default: the cost model's (config/costs.yaml): long-only on spot symbols, both on perpetuals; "
                         "shorting spot pays --borrow-rate")
@@ -48,17 +46,6 @@ def _add_common(p: argparse.ArgumentParser) -> None:
     g.add_argument("--start", help="period start (default: the model's test split)")
     g.add_argument("--end", help="period end")
     g.add_argument("--hold-bars", type=int_in(None, 1_000_000), help="hold event signals (Stage 2) at most this many bars")
-
-
-def _params(args, *, threshold: float | None = None):
-    from engine.backtest.params import BacktestParams
-
-    return BacktestParams(direction=args.direction, threshold=threshold, horizon=getattr(args, "horizon", None),
-                          sizing=args.sizing, size=args.size, sl_stop=args.sl_stop, tp_stop=args.tp_stop,
-                          sl_trail=args.sl_trail, fee_type=args.fee_type, fees=args.fees, slippage=args.slippage,
-                          funding=False if args.no_funding else None, borrow_rate=args.borrow_rate,
-                          init_cash=args.init_cash, execution=args.execution,
-                          start=args.start, end=args.end, hold_bars=args.hold_bars, symbols=_csv(args.symbols))
 
 
 def _ci_text(key: str, ci) -> str:
@@ -110,33 +97,27 @@ def _result_text(r: dict) -> str:
     return "\n".join(lines)
 
 
-def _parse(prog: str, words: list[str], build) -> argparse.Namespace:
-    from engine.cli_base import ArgumentParser
-
-    p = ArgumentParser(prog=f"python -m engine backtest {prog}".rstrip())
-    build(p)
-    return p.parse_args(words)
-
-
 # -- commands ------------------------------------------------------------------------------
 
 
-def _run_models(words: list[str], ws) -> dict:
-    def build(p):
-        p.add_argument("model_ids", nargs="+", metavar="MODEL_ID")
-        p.add_argument("--threshold", type=float_in(None, None), help="signal threshold (direction / Stage 2: probability; "
-                                                        "PatchTST: expected return over the round-trip cost)")
-        p.add_argument("--horizon", help="prediction horizon of direction / PatchTST models (15m, 1h, 4h, 12h)")
-        _add_common(p)
+def _build_run(p: argparse.ArgumentParser) -> None:
+    p.add_argument("model_ids", nargs="+", metavar="MODEL_ID")
+    p.add_argument("--threshold", type=float_in(None, None), help="signal threshold (direction / Stage 2: probability; "
+                                                                  "PatchTST: expected return over the round-trip cost)")
+    p.add_argument("--horizon", help="prediction horizon of direction / PatchTST models (15m, 1h, 4h, 12h)")
+    _add_common(p)
 
-    args = _parse("", words, build)
+
+def _run_models(args, ws) -> dict:
     from engine.backtest.prepare import prepare
+    from engine.backtest.requests import RunRequest
     from engine.backtest.run import run_prepared
     from engine.backtest.sources import load_model_source
 
-    params = _params(args, threshold=args.threshold)
+    req = RunRequest.from_args(args)
+    params = req.params(threshold=req.threshold)
     params.validated()  # bad values fail before anything is read
-    sources = [load_model_source(ws, mid, horizon=args.horizon) for mid in dict.fromkeys(args.model_ids)]
+    sources = [load_model_source(ws, mid, horizon=req.horizon) for mid in dict.fromkeys(req.model_ids)]
     preps = [prepare(ws, src, params) for src in sources]  # every model checked before any run is written
     results = [run_prepared(ws, prep) for prep in preps]
     if len(results) == 1:
@@ -147,71 +128,73 @@ def _run_models(words: list[str], ws) -> dict:
 
 
 def _rule_args(p: argparse.ArgumentParser, required: bool) -> None:
-    p.add_argument("--timeframe", required=required, help="e.g. 15m")
+    add_timeframe(p, required=required)
     p.add_argument("--fast", type=int_in(None, 100_000), default=20, help="fast SMA length (bars)")
     p.add_argument("--slow", type=int_in(None, 100_000), default=50, help="slow SMA length (bars)")
     p.add_argument("--period-of", metavar="MODEL_ID", help="use this model's out-of-sample period (for comparisons)")
 
 
-def _run_rule(words: list[str], ws) -> dict:
-    def build(p):
-        p.add_argument("--rule", default="sma_cross", choices=["sma_cross"])
-        _rule_args(p, True)
-        _add_common(p)
+def _build_rule(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--rule", default="sma_cross", choices=["sma_cross"])
+    _rule_args(p, True)
+    _add_common(p)
 
-    args = _parse("rule", words, build)
+
+def _run_rule(args, ws) -> dict:
+    from engine.backtest.requests import RuleRequest
     from engine.backtest.run import rule_source, run_backtest
 
-    params = _params(args)
+    req = RuleRequest.from_args(args)
+    params = req.params()
     params.validated()
     if not params.symbols:
         raise BadInput("the rule needs --symbol", hint="e.g. --symbol BTCUSDT (comma-separated for several)")
-    src = rule_source(ws, symbols=params.symbols, timeframe=args.timeframe, rule=args.rule, fast=args.fast,
-                      slow=args.slow, period_of=args.period_of)
+    src = rule_source(ws, symbols=params.symbols, timeframe=req.timeframe, rule=req.rule, fast=req.fast,
+                      slow=req.slow, period_of=req.period_of)
     r = run_backtest(ws, src, params)
     r["_text"] = _result_text(r)
     return r
 
 
-def _run_sweep(words: list[str], ws) -> dict:
-    from engine.backtest.metrics import METRICS
+def _build_sweep(p: argparse.ArgumentParser) -> None:
+    p.add_argument("model_id", nargs="?", metavar="MODEL_ID")
+    p.add_argument("--rule", choices=["sma_cross"], help="sweep the plain rule instead of a model")
+    _rule_args(p, False)
+    p.add_argument("--horizon")
+    p.add_argument("--thresholds", help="e.g. 0.4:0.8:0.05 or 0.5,0.6,0.7 (default: the model's default)")
+    p.add_argument("--sl-stops", help="stop-losses, e.g. none,0.01,0.02")
+    p.add_argument("--tp-stops", help="take-profits, e.g. none,0.02,0.04")
+    p.add_argument("--metric", default="sharpe", choices=lazy_choices("engine.backtest.metrics", "METRICS"), metavar="METRIC",
+                   help="metric to rank by, in its own direction (sharpe: highest; fees_paid, drawdown "
+                        "durations: lowest; max_drawdown: closest to 0)")
+    p.add_argument("--holdout", type=float_in(None, None), default=0.3,
+                   help="fraction of the period held out (the end) to confirm the chosen cell; 0 = none")
+    p.add_argument("--pbo-blocks", type=int_in(None, None), default=16, help="CSCV blocks of the PBO (even, <= 16)")
+    _add_common(p)
 
-    def build(p):
-        p.add_argument("model_id", nargs="?", metavar="MODEL_ID")
-        p.add_argument("--rule", choices=["sma_cross"], help="sweep the plain rule instead of a model")
-        _rule_args(p, False)
-        p.add_argument("--horizon")
-        p.add_argument("--thresholds", help="e.g. 0.4:0.8:0.05 or 0.5,0.6,0.7 (default: the model's default)")
-        p.add_argument("--sl-stops", help="stop-losses, e.g. none,0.01,0.02")
-        p.add_argument("--tp-stops", help="take-profits, e.g. none,0.02,0.04")
-        p.add_argument("--metric", default="sharpe", choices=METRICS,
-                       help="metric to rank by, in its own direction (sharpe: highest; fees_paid, drawdown "
-                            "durations: lowest; max_drawdown: closest to 0)")
-        p.add_argument("--holdout", type=float, default=0.3,
-                       help="fraction of the period held out (the end) to confirm the chosen cell; 0 = none")
-        p.add_argument("--pbo-blocks", type=int, default=16, help="CSCV blocks of the PBO (even, <= 16)")
-        _add_common(p)
 
-    args = _parse("sweep", words, build)
+def _run_sweep(args, ws) -> dict:
     from engine.backtest.params import parse_grid
+    from engine.backtest.requests import SweepRequest
     from engine.backtest.run import rule_source, run_sweep
     from engine.backtest.sources import load_model_source
 
-    if bool(args.model_id) == bool(args.rule):
+    req = SweepRequest.from_args(args)
+    if bool(req.model_id) == bool(req.rule):
         raise BadInput("give either a MODEL_ID or --rule sma_cross", hint="see `python -m engine backtest sweep --help`")
-    params = _params(args)
+    params = req.params()
     params.validated()
-    thresholds = parse_grid(args.thresholds, "threshold")
-    sl, tp = parse_grid(args.sl_stops, "sl-stop"), parse_grid(args.tp_stops, "tp-stop")
-    if args.rule:
-        if not args.timeframe or not params.symbols:
+    thresholds = parse_grid(req.thresholds, "threshold")
+    sl, tp = parse_grid(req.sl_stops, "sl-stop"), parse_grid(req.tp_stops, "tp-stop")
+    if req.rule:
+        if not req.timeframe or not params.symbols:
             raise BadInput("a rule sweep needs --symbol and --timeframe")
-        src = rule_source(ws, symbols=params.symbols, timeframe=args.timeframe, rule=args.rule, fast=args.fast,
-                          slow=args.slow, period_of=args.period_of)
+        src = rule_source(ws, symbols=params.symbols, timeframe=req.timeframe, rule=req.rule, fast=req.fast,
+                          slow=req.slow, period_of=req.period_of)
     else:
-        src = load_model_source(ws, args.model_id, horizon=args.horizon)
-    r = run_sweep(ws, src, params, thresholds=thresholds, sl_stops=sl, tp_stops=tp, metric=args.metric,
-                  holdout=args.holdout, pbo_blocks=args.pbo_blocks)
+        src = load_model_source(ws, req.model_id, horizon=req.horizon)
+    r = run_sweep(ws, src, params, thresholds=thresholds, sl_stops=sl, tp_stops=tp, metric=req.metric,
+                  holdout=req.holdout, pbo_blocks=req.pbo_blocks)
     r["_text"] = _sweep_text(r)
     return r
 
@@ -245,11 +228,7 @@ def _sweep_text(r: dict) -> str:
     return "\n".join(lines)
 
 
-def _compare(words: list[str], ws) -> dict:
-    def build(p):
-        p.add_argument("ids", nargs="+", metavar="BACKTEST_ID")
-
-    args = _parse("compare", words, build)
+def _compare(args, ws) -> dict:
     from engine.backtest.metrics import LABELS
     from engine.backtest.store import compare, format_metric
 
@@ -270,12 +249,7 @@ def _compare(words: list[str], ws) -> dict:
             "_text": "\n".join(text_rows + [f"note: {n}" for n in c["notes"]])}
 
 
-def _list(words: list[str], ws) -> dict:
-    def build(p):
-        p.add_argument("--model", help="only backtests of this model")
-        p.add_argument("--mode", choices=["single", "sweep"])
-
-    args = _parse("list", words, build)
+def _list(args, ws) -> dict:
     from engine.backtest.store import list_backtests
 
     rows = [{"backtest_id": b.id, "name": b.manifest.name, "mode": b.mode, "symbols": b.manifest.symbols,
@@ -286,11 +260,7 @@ def _list(words: list[str], ws) -> dict:
     return {"backtests": rows, "_text": text}
 
 
-def _show(words: list[str], ws) -> dict:
-    def build(p):
-        p.add_argument("id", metavar="BACKTEST_ID")
-
-    args = _parse("show", words, build)
+def _show(args, ws) -> dict:
     from engine.backtest.store import load_backtest
 
     b = load_backtest(ws, args.id)
@@ -314,24 +284,64 @@ def _show(words: list[str], ws) -> dict:
     return d
 
 
-HANDLERS = {"rule": _run_rule, "sweep": _run_sweep, "compare": _compare, "list": _list, "show": _show}
+class _RunByDefault(argparse._SubParsersAction):
+    """``backtest MODEL_ID ...`` is ``backtest run MODEL_ID ...``: a first word that is not a command
+    selects ``run`` (one parser for the whole group: no second parse of leftover words)."""
+
+    class _Choices(Mapping):
+        """The commands, as argparse checks a choice: any word that is not an option is accepted."""
+
+        def __init__(self, real: dict):
+            self.real = real
+
+        def __getitem__(self, key):
+            return self.real[key]
+
+        def __iter__(self):
+            return iter(self.real)
+
+        def __len__(self) -> int:
+            return len(self.real)
+
+        def __contains__(self, key) -> bool:
+            return isinstance(key, str) and not key.startswith("-")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.choices = self._Choices(self._name_parser_map)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        if values and values[0] not in self._name_parser_map:
+            values = ["run", *values]
+        super().__call__(parser, namespace, values, option_string)
 
 
-def cmd_backtest(args, ws) -> dict:
-    words = list(args.words or [])
-    if not words:
-        raise BadInput("backtest: give a MODEL_ID or a command", hint=f"commands: {', '.join(COMMANDS)}; "
-                       "see `python -m engine backtest --help`")
-    if words[0] in HANDLERS:
-        return HANDLERS[words[0]](words[1:], ws)
-    if words[0].startswith("-"):
-        raise BadInput(f"backtest: the MODEL_ID or command comes first, got {words[0]!r}",
-                       hint="e.g. `python -m engine backtest MODEL_ID --threshold 0.6`")
-    return _run_models(words, ws)
+def _no_command(args, ws) -> dict:
+    raise BadInput("backtest: give a MODEL_ID or a command", hint=f"commands: {', '.join(COMMANDS)}; "
+                   "see `python -m engine backtest --help`")
 
 
 def register(sub) -> None:
-    p = sub.add_parser("backtest", help="vectorbt backtests of models and rules: run, sweep, compare",
+    g = sub.add_parser("backtest", help="vectorbt backtests of models and rules: run, sweep, compare",
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("words", nargs=argparse.REMAINDER, metavar="MODEL_ID|COMMAND ...")
-    p.set_defaults(func=cmd_backtest)
+    g.register("action", "parsers_run_by_default", _RunByDefault)
+    g.set_defaults(func=_no_command)
+    s = g.add_subparsers(dest="cmd", metavar="MODEL_ID|COMMAND", parser_class=type(g), action="parsers_run_by_default")
+    for name, helptext, build, func in (
+            ("run", "backtest model(s) on their out-of-sample bars (the default: `backtest MODEL_ID ...`)", _build_run,
+             _run_models),
+            ("rule", "the plain SMA-crossover baseline", _build_rule, _run_rule),
+            ("sweep", "a grid over thresholds x stop-loss x take-profit", _build_sweep, _run_sweep)):
+        p = s.add_parser(name, help=helptext)
+        build(p)
+        p.set_defaults(func=func)
+    p = s.add_parser("compare", help="metrics side by side")
+    p.add_argument("ids", nargs="+", metavar="BACKTEST_ID")
+    p.set_defaults(func=_compare)
+    p = s.add_parser("list", help="stored backtests")
+    p.add_argument("--model", help="only backtests of this model")
+    p.add_argument("--mode", choices=["single", "sweep"])
+    p.set_defaults(func=_list)
+    p = s.add_parser("show", help="one stored backtest")
+    p.add_argument("id", metavar="BACKTEST_ID")
+    p.set_defaults(func=_show)

@@ -19,6 +19,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from config.settings import YEAR_DAYS
 from engine.backtest.portfolio import YEAR, Simulation
 from engine.data.timeframes import bars_per_year, tf_seconds, tf_timedelta
 
@@ -42,7 +43,7 @@ LABELS = {
 
 
 def annualisation(timeframe: str) -> dict:
-    return {"timeframe": timeframe, "bars_per_year": bars_per_year(timeframe), "year_days": 365}
+    return {"timeframe": timeframe, "bars_per_year": bars_per_year(timeframe), "year_days": YEAR_DAYS}
 
 
 def returns_metrics(equity: np.ndarray, init_cash: np.ndarray, timeframe: str, index: pd.DatetimeIndex) -> pd.DataFrame:

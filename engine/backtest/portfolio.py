@@ -23,13 +23,14 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
+from config.settings import YEAR_DAYS
 from engine.backtest.market import Market
 from engine.backtest.params import BacktestParams
 from engine.backtest.signals import finalize_targets, to_signals
 from engine.costs import market_of
 from engine.data.timeframes import bars_per_year, tf_timedelta
 
-YEAR = pd.Timedelta(days=365)  # crypto trades 24/7: 35,040 15m bars or 8,760 1h bars a year
+YEAR = pd.Timedelta(days=YEAR_DAYS)  # crypto trades 24/7: 35,040 15m bars or 8,760 1h bars a year
 
 
 @dataclass

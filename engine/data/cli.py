@@ -66,27 +66,15 @@ def cmd_show(args, ws):
 
 
 def cmd_validate(args, ws):
-    from pathlib import Path
+    from engine.data.sources.files import inspect_file
 
-    from engine.data.names import parse_file_name
-    from engine.data.normalize import normalize
-    from engine.data.sources.files import check_data_file, export_time, read_table
-    from engine.data.validate import validate
-
-    p = Path(args.path)
-    check_data_file(p)
-    info = parse_file_name(p)
-    raw, notes, kind = read_table(p, args.source_format)
-    funding = info.market == "funding"
-    norm = normalize(raw, p.name, timezone=args.timezone, mapping=parse_mapping(args.map) or ({"funding_rate": "open"} if funding and "open" in raw.columns else None),
-                     mt5=args.source_format == "mt5" or info.hint == "mt5", funding=funding)
-    tf = parse_timeframe(args.timeframe) if args.timeframe else info.timeframe
-    exp_ns, exp_how, close_ns = export_time(raw, p, getattr(args, "exported_at", None))
-    rep = validate(norm.df, p.name, None if funding else tf, funding=funding,
-                   exported=(exp_ns, exp_how) if exp_ns is not None else None, last_close_ns=close_ns)
+    i = inspect_file(args.path, timeframe=args.timeframe, source_format=args.source_format, timezone=args.timezone,
+                     mapping=parse_mapping(args.map), exported_at=getattr(args, "exported_at", None))
+    p, rep = i.path, i.report()
     d = rep.to_dict()
-    d["notes"] = notes + norm.notes
-    d["format"] = kind
+    d["notes"] = list(i.notes)
+    d["format"] = i.format
+    d["kind"] = "funding" if i.funding else "candles"
     lines = [f"{p.name}: {rep.rows} rows, {rep.timeframe or '?'}, {rep.start} -> {rep.end}"]
     lines += [f"  {f.level:7} {f.check}: {f.message}" for f in rep.findings]
     lines += [f"  note    {n}" for n in d["notes"]]

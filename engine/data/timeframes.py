@@ -6,6 +6,7 @@ import re
 import numpy as np
 
 from config.errors import BadInput
+from config.settings import YEAR_SECONDS
 
 TIMEFRAMES: dict[str, int] = {
     "1m": 60, "3m": 180, "5m": 300, "15m": 900, "30m": 1800,
@@ -13,13 +14,14 @@ TIMEFRAMES: dict[str, int] = {
     "1d": 86400, "1w": 604800,
 }
 _BY_SECONDS = {v: k for k, v in TIMEFRAMES.items()}
-YEAR_SECONDS = 365 * 86400
 
 _UNIT_SECONDS = {"s": 1, "m": 60, "min": 60, "t": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
 def parse_timeframe(value: str) -> str:
     """'15m', '15min', '15T', 'M15', 'H1', '60m', '1H', 'D1', '4hour' ... -> canonical ('15m', '1h', ...)."""
+    if isinstance(value, str) and value in TIMEFRAMES:  # already canonical (manifests, parsed options): no regex
+        return value
     if value is None:
         raise BadInput("no timeframe given", hint=f"use one of {', '.join(TIMEFRAMES)}")
     s = str(value).strip().lower()
@@ -40,7 +42,7 @@ def parse_timeframe(value: str) -> str:
 
 
 def tf_seconds(tf: str) -> int:
-    return TIMEFRAMES[parse_timeframe(tf)]
+    return TIMEFRAMES[tf] if tf in TIMEFRAMES else TIMEFRAMES[parse_timeframe(tf)]
 
 
 def tf_timedelta(tf: str):

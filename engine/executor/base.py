@@ -9,8 +9,10 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Self
 
+from config import settings
+
 EXECUTORS = ("local", "ray")
-ENV_EXECUTOR = "KLINELAB_EXECUTOR"
+ENV_EXECUTOR = settings.EXECUTOR.name
 
 
 @dataclass

@@ -3,8 +3,7 @@ that fans out. Apart from ``base`` so that the implementations, which import ``b
 imported back by the package ``__init__`` (no import cycle)."""
 from __future__ import annotations
 
-import os
-
+from config import settings
 from config.errors import BadInput
 from engine.argtypes import int_in
 from engine.executor.base import ENV_EXECUTOR, EXECUTORS, Executor
@@ -12,7 +11,7 @@ from engine.executor.base import ENV_EXECUTOR, EXECUTORS, Executor
 
 def get_executor(name: str | None = None, *, address: str | None = None, workers: int | None = None,
                  max_retries: int = 2) -> Executor:
-    name = (name or os.environ.get(ENV_EXECUTOR) or "local").strip().lower()
+    name = (name or settings.EXECUTOR.get() or "local").strip().lower()
     if name not in EXECUTORS:
         raise BadInput(f"unknown executor {name!r}", hint=f"use one of {', '.join(EXECUTORS)} (--executor or {ENV_EXECUTOR})")
     if workers is not None and workers < 1:

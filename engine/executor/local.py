@@ -11,6 +11,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
+from config import settings
 from config.errors import Cancelled
 from engine.executor.base import Executor, ItemResult, ProgressFn, describe_error, is_cancelled, sigterm_flag
 
@@ -21,7 +22,7 @@ def run_item(fn: Callable[[Any], Any], item: Any) -> tuple[str, Any, str | None,
     where = f"{socket.gethostname()}:{os.getpid()}"
     # a task is not the job: only the driver writes the job's state (a local Ray or a process pool
     # inherits the driver's environment)
-    os.environ.pop("KLINELAB_JOB_ID", None)
+    os.environ.pop(settings.JOB_ID.name, None)
     try:
         return "ok", fn(item), None, where
     except Exception as e:  # noqa: BLE001 - reported for this item, by the driver

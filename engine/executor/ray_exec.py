@@ -19,6 +19,7 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
+from config import settings
 from config.errors import Cancelled, RemoteError
 from engine.executor.base import Executor, ItemResult, ProgressFn, is_cancelled, sigterm_flag
 from engine.executor.local import run_item, to_result
@@ -34,8 +35,7 @@ class RayExecutor(Executor):
         # KLINELAB_SHARED_DISK=1: every worker sees the driver's workspace at the same path (one machine,
         # NFS): inputs are not packed into the object store; 0: always shipped; unset: shipped, and a
         # worker that sees the disk uses it
-        flag = os.environ.get("KLINELAB_SHARED_DISK", "").strip()
-        self.shared_disk = {"1": True, "0": False}.get(flag)
+        self.shared_disk = {"1": True, "0": False}.get(settings.SHARED_DISK.get())
         self._remote = None
 
     @property

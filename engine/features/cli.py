@@ -2,24 +2,18 @@
 from __future__ import annotations
 
 from config.errors import BadInput
-from engine.argtypes import int_in
-
-
-def _csv(text: str | None) -> list[str] | None:
-    if text is None:
-        return None
-    items = [x.strip() for x in text.split(",") if x.strip()]
-    return items
+from engine.argtypes import csv_list, int_in
+from engine.cli_base import add_symbols, add_timeframe
 
 
 def cmd_build(args, ws):
     from engine.features.pipeline import build_feature_set
     from engine.progress import progress
 
-    fams = _csv(args.families)
+    fams = None if args.families is None else csv_list(args.families)
     if fams is not None and not fams:
         raise BadInput("--families is empty", hint="leave it out for all families, or list some: returns,trend,...")
-    return build_feature_set(ws, _csv(args.symbols) or [], args.timeframe, families=fams, start=args.start, end=args.end,
+    return build_feature_set(ws, args.symbols or [], args.timeframe, families=fams, start=args.start, end=args.end,
                              config_path=args.config, use_cache=not args.no_cache, audit=not args.no_audit,
                              name=args.name or "", progress=progress)
 
@@ -36,7 +30,7 @@ def cmd_audit(args, ws):
     stored = set(fs.feature_names)
     plan.features = [f for f in plan.features if f.name in stored]
     try:
-        cuts = tuple(float(x) for x in _csv(args.cuts)) if args.cuts else None
+        cuts = tuple(float(x) for x in csv_list(args.cuts)) if args.cuts else None
     except ValueError:
         cuts = (-1.0,)
     if cuts is not None and (not cuts or not all(0.05 <= c <= 0.99 for c in cuts)):
@@ -59,7 +53,7 @@ def cmd_list(args, ws):
         from engine.features.registry import registry
 
         reg = registry()
-        fams = reg.check_families(_csv(args.family)) if args.family else list(reg.families)
+        fams = reg.check_families(csv_list(args.family)) if args.family else list(reg.families)
         rows = [f.to_dict() for f in reg.features.values() if f.family in fams]
         text = "\n".join(f"{r['name']:<26} {r['family']:<15} {r['lookback']:>5}  {' '.join(r['inputs']):<32} {r['description']}"
                          for r in rows)
@@ -81,8 +75,8 @@ def register(sub) -> None:
     s = g.add_subparsers(dest="command", metavar="COMMAND")
 
     p = s.add_parser("build", help="build features + 24 targets + ZigZag labels for symbols of one timeframe")
-    p.add_argument("--symbols", required=True, help="comma separated, e.g. BTCUSDT,ETHUSDT")
-    p.add_argument("--timeframe", required=True)
+    add_symbols(p, required=True, help="comma separated, e.g. BTCUSDT,ETHUSDT")
+    add_timeframe(p, required=True)
     p.add_argument("--families", help="comma separated (default: all): returns,trend,momentum,volatility,volume,"
                                       "microstructure,fractal,time,cross_asset,funding")
     p.add_argument("--start", help="first bar (UTC date/time); default: the first stored bar")

@@ -1,22 +1,28 @@
 """``config/features.yaml`` -> a typed, validated :class:`FeaturesConfig`.
 
-Unknown keys, missing sections and bad values are :class:`config.errors.BadInput` naming the
-key, so a typo never silently falls back to a default."""
+The file's schema is the pydantic model :class:`FeaturesFile` (ranges in its ``Field(...)``; see
+``config/typed.py``).  Unknown keys, missing sections and bad values are :class:`config.errors.BadInput`
+naming the key, so a typo never silently falls back to a default.  :class:`FeaturesConfig` (what the
+pipeline uses, and whose :meth:`~FeaturesConfig.fingerprint` keys the feature-set cache) is unchanged."""
 from __future__ import annotations
 
 import hashlib
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, ClassVar
 
-from config.bounded import load_yaml_file, short_repr
+from pydantic import Field, field_validator
+
+from config.bounded import load_yaml_file
 from config.errors import BadInput, NotFound
+from config.settings import HORIZONS
+from config.typed import Strict, Text, validate
 from config.version import ROOT
 from engine.data.timeframes import TIMEFRAMES, parse_timeframe
 
 DEFAULT_PATH = ROOT / "config" / "features.yaml"
-HORIZONS = ("15m", "1h", "4h", "12h")
+__all__ = ["HORIZONS", "FeaturesConfig", "FeaturesFile", "load_config", "parse_config"]
 
 
 @dataclass(frozen=True)
@@ -53,70 +59,89 @@ class FeaturesConfig:
         return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def _keys(section: Any, where: str, required: set[str], optional: set[str] = frozenset()) -> dict:
-    if not isinstance(section, dict):
-        raise BadInput(f"{where} must be a mapping")
-    unknown = set(section) - required - optional
-    if unknown:
-        names = sorted(map(str, unknown))
-        shown = ", ".join(n[:40] for n in names[:10]) + (f" (+{len(names) - 10} more)" if len(names) > 10 else "")
-        raise BadInput(f"{where}: unknown key(s) {shown}",
-                       hint=f"allowed: {', '.join(sorted(required | optional))}")
-    missing = required - set(section)
-    if missing:
-        raise BadInput(f"{where}: missing key(s) {', '.join(sorted(missing))}")
-    return section
+Pct = Annotated[float, Field(ge=0.0, le=50.0)]
 
 
-def _num(v: Any, where: str, lo: float, hi: float, *, integer: bool = False) -> float:
-    if isinstance(v, bool) or not isinstance(v, (int, float)):
-        raise BadInput(f"{where} must be a number, not {short_repr(v)}")
-    if integer and int(v) != v:
-        raise BadInput(f"{where} must be a whole number, not {short_repr(v)}")
-    if not lo <= v <= hi:
-        raise BadInput(f"{where} = {short_repr(v)} is out of range [{lo:g}, {hi:g}]")
-    return int(v) if integer else float(v)
+class _Zigzag(Strict):
+    messages: ClassVar[str] = "range"
+    deviation_pct: dict[str, Annotated[float, Field(ge=0.01, le=90.0)]]
+
+    @field_validator("deviation_pct")
+    @classmethod
+    def _timeframes(cls, v: dict[str, float]) -> dict[str, float]:
+        unknown = [k for k in v if k not in TIMEFRAMES]
+        if unknown:
+            raise ValueError(f"unknown key(s) {', '.join(k[:40] for k in unknown[:10])} (allowed: {', '.join(TIMEFRAMES)})")
+        return {parse_timeframe(k): x for k, x in v.items()}
+
+
+class _Targets(Strict):
+    messages: ClassVar[str] = "range"
+    direction_threshold_pct: dict[str, Pct]
+    fee_pct_per_side: Annotated[float, Field(ge=0.0, le=5.0)] | None = Field(
+        ..., description="percent per side; null: the cost model's taker fee of each symbol's market")
+
+    @field_validator("direction_threshold_pct")
+    @classmethod
+    def _horizons(cls, v: dict[str, float]) -> dict[str, float]:
+        unknown, missing = [k for k in v if k not in HORIZONS], [h for h in HORIZONS if h not in v]
+        if unknown:
+            raise ValueError(f"unknown key(s) {', '.join(k[:40] for k in unknown[:10])} (allowed: {', '.join(HORIZONS)})")
+        if missing:
+            raise ValueError(f"missing key(s) {', '.join(missing)}")
+        return {h: v[h] for h in HORIZONS}
+
+
+class _Audit(Strict):
+    messages: ClassVar[str] = "range"
+    window_bars: int = Field(..., ge=200, le=10_000_000)
+    cut_fractions: list[Annotated[float, Field(ge=0.05, le=0.99)]] = Field(..., min_length=1)
+    rtol: float = Field(..., ge=0.0, le=1.0)
+    atol: float = Field(..., ge=0.0, le=1.0)
+
+
+class FeaturesFile(Strict):
+    """The schema of ``config/features.yaml`` (every key required: a typo never falls back to a default)."""
+
+    messages: ClassVar[str] = "range"
+    sectors: dict[str, list[Text]] = Field(..., description="sector name -> base assets (for the sector-mean features)")
+    btc_symbol: Text
+    zigzag: _Zigzag
+    targets: _Targets
+    audit: _Audit
+
+    @field_validator("sectors")
+    @classmethod
+    def _sectors(cls, v: dict[str, list[str]]) -> dict[str, list[str]]:
+        seen: dict[str, str] = {}
+        out = {}
+        for name, members in v.items():
+            if not members or not all(m.strip() for m in members):
+                raise ValueError(f"sectors.{name} must be a non-empty list of base assets (e.g. [ETH, SOL])")
+            ms = [m.strip().upper() for m in members]
+            for m in ms:
+                if m in seen:
+                    raise ValueError(f"{m} is in two sectors ({seen[m]} and {name})")
+                seen[m] = str(name)
+            out[str(name)] = ms
+        return out
+
+    @field_validator("btc_symbol")
+    @classmethod
+    def _btc(cls, v: str) -> str:
+        from engine.data.names import check_symbol
+
+        return check_symbol(v)  # its BadInput (a ValueError) becomes "btc_symbol: ..."
 
 
 def parse_config(data: Any, source: str = "config/features.yaml") -> FeaturesConfig:
-    d = _keys(data, source, {"sectors", "btc_symbol", "zigzag", "targets", "audit"})
-    sectors: dict[str, tuple[str, ...]] = {}
-    seen: dict[str, str] = {}
-    if not isinstance(d["sectors"], dict):
-        raise BadInput(f"{source}: sectors must be a mapping of sector name -> list of base assets")
-    for name, members in d["sectors"].items():
-        if not isinstance(members, list) or not members or not all(isinstance(m, str) and m.strip() for m in members):
-            raise BadInput(f"{source}: sectors.{name} must be a non-empty list of base assets (e.g. [ETH, SOL])")
-        ms = tuple(m.strip().upper() for m in members)
-        for m in ms:
-            if m in seen:
-                raise BadInput(f"{source}: {m} is in two sectors ({seen[m]} and {name})")
-            seen[m] = str(name)
-        sectors[str(name)] = ms
-    from engine.data.names import check_symbol
-
-    try:
-        btc = check_symbol(d["btc_symbol"])
-    except BadInput as e:
-        raise BadInput(f"{source}: btc_symbol: {e.message}") from e
-    z = _keys(d["zigzag"], f"{source}: zigzag", {"deviation_pct"})
-    zdev = {}
-    for tf, v in _keys(z["deviation_pct"], f"{source}: zigzag.deviation_pct", set(), set(TIMEFRAMES)).items():
-        zdev[parse_timeframe(tf)] = _num(v, f"{source}: zigzag.deviation_pct.{tf}", 0.01, 90.0)
-    t = _keys(d["targets"], f"{source}: targets", {"direction_threshold_pct", "fee_pct_per_side"})
-    thr = _keys(t["direction_threshold_pct"], f"{source}: targets.direction_threshold_pct", set(HORIZONS))
-    thresholds = {h: _num(thr[h], f"{source}: targets.direction_threshold_pct.{h}", 0.0, 50.0) for h in HORIZONS}
-    fee = None if t["fee_pct_per_side"] is None else _num(t["fee_pct_per_side"], f"{source}: targets.fee_pct_per_side", 0.0, 5.0)
-    a = _keys(d["audit"], f"{source}: audit", {"window_bars", "cut_fractions", "rtol", "atol"})
-    window = _num(a["window_bars"], f"{source}: audit.window_bars", 200, 10_000_000, integer=True)
-    cuts = a["cut_fractions"]
-    if not isinstance(cuts, list) or not cuts:
-        raise BadInput(f"{source}: audit.cut_fractions must be a non-empty list of fractions in (0, 1)")
-    cuts_t = tuple(sorted(_num(c, f"{source}: audit.cut_fractions", 0.05, 0.99) for c in cuts))
-    return FeaturesConfig(sectors=sectors, btc_symbol=btc, zigzag_deviation_pct=zdev,
-                          direction_threshold_pct=thresholds, fee_pct_per_side=fee, audit_window_bars=window,
-                          audit_cut_fractions=cuts_t, audit_rtol=_num(a["rtol"], f"{source}: audit.rtol", 0.0, 1.0),
-                          audit_atol=_num(a["atol"], f"{source}: audit.atol", 0.0, 1.0), source=source)
+    f = validate(FeaturesFile, data, source)
+    return FeaturesConfig(sectors={k: tuple(v) for k, v in f.sectors.items()}, btc_symbol=f.btc_symbol,
+                          zigzag_deviation_pct=dict(f.zigzag.deviation_pct),
+                          direction_threshold_pct=dict(f.targets.direction_threshold_pct),
+                          fee_pct_per_side=f.targets.fee_pct_per_side, audit_window_bars=f.audit.window_bars,
+                          audit_cut_fractions=tuple(sorted(f.audit.cut_fractions)), audit_rtol=f.audit.rtol,
+                          audit_atol=f.audit.atol, source=source)
 
 
 def load_config(path: str | Path | None = None) -> FeaturesConfig:

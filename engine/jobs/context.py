@@ -6,10 +6,10 @@ inside a job, records the fraction and message in the job's state file (throttle
 ``engine.cli.main`` imports it first thing, so every job process has it."""
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import dataclass
 
+from config import settings
 from engine.progress import progress, set_quiet, set_sink  # noqa: F401 - re-exported (older import sites)
 from storage.workspace import Workspace
 
@@ -31,7 +31,7 @@ _current: JobContext | None = None
 
 def current_job() -> JobContext | None:
     global _current
-    jid = os.environ.get("KLINELAB_JOB_ID")
+    jid = settings.job_id()
     if not jid:
         return None
     if _current is None or _current.job_id != jid:

@@ -9,6 +9,7 @@ import threading
 import time
 from pathlib import Path
 
+from config import settings
 from config.errors import BadInput, Refused
 from config.version import ROOT
 from engine.jobs.checks import check_command
@@ -51,7 +52,7 @@ def submit(ws: Workspace, args: list[str], *, name: str = "", parents: list[str]
     write_state(ws, st)
     child_env = dict(os.environ)
     child_env.update(env or {})
-    child_env.update({"KLINELAB_HOME": str(ws.root), "KLINELAB_JOB_ID": job_id, "PYTHONUNBUFFERED": "1"})
+    child_env.update({settings.HOME.name: str(ws.root), settings.JOB_ID.name: job_id, "PYTHONUNBUFFERED": "1"})
     pypath = child_env.get("PYTHONPATH", "")
     child_env["PYTHONPATH"] = str(ROOT) + (os.pathsep + pypath if pypath else "")
     with locked(ws, job_id):

@@ -13,7 +13,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from config.errors import BadInput
-from engine.argtypes import float_in, int_in
+from engine.argtypes import csv_list, float_in, int_in
+from engine.cli_base import add_featureset, add_symbols, add_timeframe
 from engine.executor.choose import add_cli_options
 
 
@@ -38,11 +39,6 @@ def _num(v) -> str:
     return "-" if v is None else f"{v:.4f}"
 
 
-def _csv(text: str | None) -> list[str] | None:
-    parts = [x.strip() for x in (text or "").split(",") if x.strip()]
-    return parts or None
-
-
 def _stage1_cfg(args):
     from engine.stage2.stage1_train import Stage1TrainConfig
 
@@ -56,7 +52,7 @@ def _stage2_cfg(args):
     from engine.stage2.stage2 import Stage2Config
 
     return Stage2Config(threshold=args.threshold, pass_rate=args.pass_rate, use_stage1_probs=not args.no_stage1_probs,
-                        features=_csv(getattr(args, "stage2_features", None)), cv_folds=args.cv_folds,
+                        features=csv_list(getattr(args, "stage2_features", None)) or None, cv_folds=args.cv_folds,
                         num_boost_round=args.num_boost_round, early_stopping_rounds=args.early_stopping_rounds,
                         learning_rate=args.learning_rate, max_depth=args.max_depth, num_leaves=args.num_leaves,
                         seed=args.seed)
@@ -169,7 +165,7 @@ def cmd_s2_batch(args, ws):
     if args.resume and (args.symbols or args.timeframes or args.featureset):
         raise BadInput("--resume continues a batch with its own pairs and options; give no --symbols/--timeframes/--featureset")
     with executor_from_args(args) as ex:
-        res = run_batch(ws, symbols=_csv(args.symbols), timeframes=_csv(args.timeframes), stage1=args.stage1,
+        res = run_batch(ws, symbols=args.symbols or None, timeframes=csv_list(args.timeframes) or None, stage1=args.stage1,
                         featureset_id=args.featureset, repo_id=args.repo_id, revision=args.revision,
                         stage1_features=_names(args), sequence_length=args.sequence_length,
                         stage1_config=_stage1_cfg(args) if args.stage1 == "train" else None,
@@ -203,7 +199,7 @@ def cmd_s2_show(args, ws):
 # -- parsers ---------------------------------------------------------------------------------------
 def _pair(p, required: bool = True) -> None:
     p.add_argument("--symbol", required=required, help="e.g. BTCUSDT")
-    p.add_argument("--timeframe", required=required, help="e.g. 15m, 1h")
+    add_timeframe(p, required=required, help="e.g. 15m, 1h")
 
 
 def _source_opts(p) -> None:
@@ -261,7 +257,7 @@ def register(sub) -> None:
     p.set_defaults(func=cmd_s1_inspect)
     p = s.add_parser("train", help="train an LSTM Stage 1 on a feature set's ZigZag labels")
     _pair(p)
-    p.add_argument("--featureset", help="feature set id (default: the newest holding the pair)")
+    add_featureset(p, help="feature set id (default: the newest holding the pair)")
     p.add_argument("--features", help="input features (comma separated; default: the feature set's usable ones)")
     p.add_argument("--features-file", help="... or a file with one name per line")
     _s1_train_opts(p)
@@ -277,17 +273,17 @@ def register(sub) -> None:
     p = s.add_parser("train", help="train Stage 2 for a pair (with its latest Stage 1 unless --stage1 ID)")
     _pair(p)
     p.add_argument("--stage1", help="Stage 1 id (default: the pair's latest)")
-    p.add_argument("--featureset", help="feature set id (default: Stage 1's, or the newest holding the pair)")
+    add_featureset(p, help="feature set id (default: Stage 1's, or the newest holding the pair)")
     _s2_opts(p)
     p.add_argument("--seed", type=int_in(0, 2**31 - 1), default=42)
     p.add_argument("--name")
     p.set_defaults(func=cmd_s2_train)
     p = s.add_parser("batch", help="every symbol x timeframe pair as one resumable job")
-    p.add_argument("--symbols", help="comma separated (default: every symbol with a feature set)")
+    add_symbols(p, help="comma separated (default: every symbol with a feature set)")
     p.add_argument("--timeframes", help="comma separated (default: every timeframe with a feature set)")
     p.add_argument("--stage1", default="latest", choices=["latest", "hub", "train"],
                    help="latest: the pair's newest Stage 1; hub: import from --repo-id; train: train one per pair")
-    p.add_argument("--featureset", help="one feature set for every pair (default: the newest holding each pair)")
+    add_featureset(p, help="one feature set for every pair (default: the newest holding each pair)")
     p.add_argument("--repo-id", help="Hub repo of the v1_model/{SYMBOL}/{tf}/ models (with --stage1 hub)")
     p.add_argument("--revision")
     p.add_argument("--features", help="Stage 1 input names for imported seed models / trained ones (comma separated)")

@@ -21,12 +21,14 @@ pivot (2 classes: none / pivot) or which pivot it is (5 classes: none, HH, LH, H
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import numpy as np
 import pandas as pd
+from pydantic import Field
 
 from config.errors import BadInput
+from config.typed import check_fields
 from engine.splits import chronological_split
 from engine.stage2.data import PairData
 from engine.stage2.filtering import pass_rates, split_metrics, threshold_for_rate
@@ -53,33 +55,24 @@ PROBA_FILE = "probabilities.parquet"
 
 @dataclass
 class Stage1TrainConfig:
-    classes: int = 2
-    sequence_length: int = 32
-    units: int = 32
-    dropout: float = 0.1
-    epochs: int = 10
-    batch_size: int = 256
-    learning_rate: float = 1e-3
-    patience: int = 3
-    train_frac: float = 0.70
-    val_frac: float = 0.15
+    """LSTM Stage 1 options; the ranges are the annotations (``check`` runs them through pydantic)."""
+
+    classes: Literal[2, 5] = 2
+    sequence_length: Annotated[int, Field(ge=1)] = 32
+    units: Annotated[int, Field(ge=1)] = 32
+    dropout: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.1
+    epochs: Annotated[int, Field(ge=1)] = 10
+    batch_size: Annotated[int, Field(ge=1)] = 256
+    learning_rate: Annotated[float, Field(gt=0.0)] = 1e-3
+    patience: Annotated[int, Field(ge=0)] = 3
+    train_frac: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.70
+    val_frac: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.15
     features: list[str] | None = None  # default: the feature set's usable features
-    seed: int = 42
-    oof_folds: int = 4  # time-ordered folds for the out-of-fold probabilities of the train split
+    seed: Annotated[int, Field(ge=0, le=2**31 - 1)] = 42
+    oof_folds: Annotated[int, Field(ge=2)] = 4  # time-ordered folds for the out-of-fold probabilities of the train split
 
     def check(self) -> Stage1TrainConfig:
-        if self.classes not in CLASS_NAMES:
-            raise BadInput(f"Stage 1 has 2 or 5 classes, not {self.classes}")
-        for name, lo in (("sequence_length", 1), ("units", 1), ("epochs", 1), ("batch_size", 1), ("patience", 0),
-                         ("oof_folds", 2)):
-            v = getattr(self, name)
-            if not isinstance(v, int) or v < lo:
-                raise BadInput(f"{name.replace('_', ' ')} must be an integer >= {lo}, got {v!r}")
-        if not 0 <= self.dropout < 1:
-            raise BadInput(f"dropout must be in [0, 1), got {self.dropout}")
-        if not self.learning_rate > 0:
-            raise BadInput(f"learning rate must be positive, got {self.learning_rate}")
-        return self
+        return check_fields(self, "stage1")
 
 
 def stage1_targets(pair: PairData, classes: int) -> np.ndarray:

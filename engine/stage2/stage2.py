@@ -22,15 +22,17 @@ on the bars Stage 1 lets through that are real pivots.
 """
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
 import pandas as pd
+from pydantic import Field
 
+from config import settings
 from config.errors import BadInput
+from config.typed import check_fields
 from engine.splits import SPLITS, SplitPlan, time_ordered_kfold
 from engine.stage2 import evidence as ev
 from engine.stage2.data import LABEL_NAMES, PairData, label_counts
@@ -49,42 +51,40 @@ IMPORTANCE_FILE = "feature_importance.csv"
 PROBA_COLUMNS = [f"p_{n}" for n in LABEL_NAMES]
 
 
+Positive = Annotated[int, Field(ge=1)]
+Fraction = Annotated[float, Field(gt=0.0, le=1.0)]
+
+
 @dataclass
 class Stage2Config:
-    threshold: float = 0.5
-    pass_rate: float | None = None  # when set: the threshold letting this share of the VALIDATION split through
+    """LightGBM Stage 2 options; the ranges are the annotations (``check`` runs them through pydantic)."""
+
+    threshold: Annotated[float, Field(ge=0.0, le=1.0)] = 0.5
+    # when set: the threshold letting this share of the VALIDATION split through
+    pass_rate: Annotated[float, Field(gt=0.0, lt=1.0)] | None = None
     use_stage1_probs: bool = True
     features: list[str] | None = None  # default: the feature set's usable features
-    cv_folds: int = 5
-    num_boost_round: int = 200
-    early_stopping_rounds: int = 20
-    learning_rate: float = 0.05
-    max_depth: int = 8
-    num_leaves: int = 31
-    feature_fraction: float = 0.8
-    bagging_fraction: float = 0.8
-    bagging_freq: int = 5
-    min_data_in_leaf: int = 20
-    min_train_samples: int = 30
-    seed: int = 42
+    cv_folds: Annotated[int, Field(ge=2)] = 5
+    num_boost_round: Positive = 200
+    early_stopping_rounds: Annotated[int, Field(ge=0)] = 20
+    learning_rate: Fraction = 0.05
+    max_depth: int = 8  # <= 0: no limit (LightGBM)
+    num_leaves: Annotated[int, Field(ge=2)] = 31
+    feature_fraction: Fraction = 0.8
+    bagging_fraction: Fraction = 0.8
+    bagging_freq: Annotated[int, Field(ge=0)] = 5
+    min_data_in_leaf: Positive = 20
+    min_train_samples: Positive = 30
+    seed: Annotated[int, Field(ge=0, le=2**31 - 1)] = 42
 
     def check(self) -> Stage2Config:
-        check_threshold(self.threshold)
-        if self.pass_rate is not None and not 0 < self.pass_rate < 1:
-            raise BadInput(f"target pass rate must be between 0 and 1 (exclusive), got {self.pass_rate}")
-        if not isinstance(self.cv_folds, int) or self.cv_folds < 2:
-            raise BadInput(f"cross-validation needs at least 2 folds, got {self.cv_folds}")
-        for name in ("num_boost_round", "num_leaves", "min_data_in_leaf", "min_train_samples"):
-            if getattr(self, name) < 1:
-                raise BadInput(f"{name.replace('_', ' ')} must be >= 1")
-        if not 0 < self.learning_rate <= 1:
-            raise BadInput(f"learning rate must be in (0, 1], got {self.learning_rate}")
-        return self
+        check_threshold(self.threshold)  # its wording ("signal threshold must be between 0 and 1") is the CLI's contract
+        return check_fields(self, "stage2")
 
     def lgb_params(self) -> dict[str, Any]:
         # one thread by default: Stage 2 trains on hundreds to thousands of rows, where OpenMP's
         # thread start-up and spinning cost far more than they bring (measured 0.06 s vs 2.9 s)
-        threads = int(os.environ.get("KLINELAB_LGB_THREADS") or 1)
+        threads = settings.LGB_THREADS.get()
         # the seed's parameters; labels 0..3 with num_class=4
         return {"objective": "multiclass", "num_class": 4, "metric": ["multi_logloss", "multi_error"],
                 "learning_rate": self.learning_rate, "max_depth": self.max_depth, "num_leaves": self.num_leaves,

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 
+from config import settings
+
 
 @lru_cache(maxsize=1)
 def keras():
@@ -14,7 +16,7 @@ def keras():
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     import tensorflow as tf
 
-    threads = int(os.environ.get("KLINELAB_TF_THREADS") or min(2, os.cpu_count() or 1))
+    threads = settings.TF_THREADS.get() or min(2, os.cpu_count() or 1)
     try:
         tf.config.threading.set_intra_op_parallelism_threads(threads)
         tf.config.threading.set_inter_op_parallelism_threads(1)

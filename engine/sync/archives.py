@@ -27,6 +27,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
+from config import settings
 from config.errors import BadInput, Conflict, KlineLabError, NotFound, Refused
 from engine.progress import progress
 from engine.sync.group_base import verified_dir
@@ -170,17 +171,10 @@ GiB = 1 << 30
 MAX_SINGLE_READ = 64 << 20
 
 
-def _cap(name: str, default: float) -> float:
-    try:
-        v = float(os.environ.get(name, default))
-        return v if v > 0 else default
-    except ValueError:
-        return default
-
-
 def caps() -> dict[str, float]:
-    return {"total": _cap("KLINELAB_ARCHIVE_MAX_BYTES", 64 * GiB), "member": _cap("KLINELAB_ARCHIVE_MAX_MEMBER_BYTES", 16 * GiB),
-            "members": _cap("KLINELAB_ARCHIVE_MAX_MEMBERS", 200_000), "ratio": _cap("KLINELAB_ARCHIVE_MAX_RATIO", 200),
+    """The caps (``config.settings``: each an environment variable with its default)."""
+    return {"total": settings.ARCHIVE_MAX_BYTES.get(), "member": settings.ARCHIVE_MAX_MEMBER_BYTES.get(),
+            "members": settings.ARCHIVE_MAX_MEMBERS.get(), "ratio": settings.ARCHIVE_MAX_RATIO.get(),
             "ratio_floor": 256 << 20}
 
 

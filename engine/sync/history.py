@@ -9,6 +9,7 @@ from typing import Any
 
 from filelock import FileLock
 
+from config import settings
 from storage.manifest import _jsonable, utc_now_iso
 from storage.workspace import Workspace
 
@@ -17,10 +18,8 @@ FIELDS = ("time", "backend", "op", "target", "group", "status", "files", "bytes"
 
 
 def record(ws: Workspace, **entry: Any) -> dict[str, Any]:
-    import os
-
     entry.setdefault("time", utc_now_iso())
-    entry.setdefault("job_id", os.environ.get("KLINELAB_JOB_ID"))
+    entry.setdefault("job_id", settings.job_id())
     row = {k: _jsonable(entry[k]) for k in FIELDS if entry.get(k) is not None}
     ws.root.mkdir(parents=True, exist_ok=True)
     path = ws.sync_history_path

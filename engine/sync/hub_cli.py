@@ -8,10 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from config.errors import BadInput
-
-
-def _csv(text: str | None) -> list[str]:
-    return [x.strip() for x in (text or "").split(",") if x.strip()]
+from engine.argtypes import csv_list as _csv
 
 
 def _hub(args):

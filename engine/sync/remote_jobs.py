@@ -32,13 +32,12 @@ from typing import Any
 
 import tenacity
 
+from config import settings
 from config.errors import BadInput, Cancelled, KlineLabError, RemoteError
 from engine.progress import progress
 from engine.sync import history
 from engine.sync.ssh import HostProfile, connect, resolve, run_command
 from storage.workspace import Workspace
-
-POLL_S = float(os.environ.get("KLINELAB_REMOTE_POLL_S", "1.0"))
 
 
 def _engine(profile: HostProfile, *args: str) -> str:
@@ -333,7 +332,7 @@ def _follow(link: _Link, profile: HostProfile, remote_id: str) -> dict[str, Any]
                 # a job whose process died as failed, and one that never got a pid after 30 s)
                 link.run(_engine(profile, "jobs", "show", remote_id), check=False, timeout=300)
                 continue
-        time.sleep(POLL_S)
+        time.sleep(settings.REMOTE_POLL_S.get())
 
 
 def _cancel_remote_job(link: _Link, profile: HostProfile, remote_id: str) -> None:

@@ -9,11 +9,8 @@ import argparse
 import sys
 
 from config.errors import BadInput
+from engine.argtypes import csv_list as _csv
 from engine.argtypes import int_in
-
-
-def _csv(text):
-    return [x.strip() for x in (text or "").split(",") if x.strip()]
 
 
 def _profile(args, ws):

@@ -13,42 +13,33 @@ from __future__ import annotations
 
 from config.errors import Refused
 from engine import model_kinds
+from engine.cli_base import add_featureset
 
 
-def _csv(value: str | None) -> list[str] | None:
-    if not value:
-        return None
-    return [v.strip() for v in value.split(",") if v.strip()]
-
-
-def _forward_remote(args, ws) -> dict:
+def _forward_remote(req, ws) -> dict:
     try:
         from engine.sync.remote_jobs import submit_remote_train
     except ImportError:
         raise Refused("remote training is not available in this build") from None
-    train_args = ["train", args.model, "--config", args.config]
-    for flag, value in (("--featureset", args.featureset), ("--report", args.report), ("--targets", args.targets),
-                        ("--name", args.name)):
-        if value:
-            train_args += [flag, value]
-    return submit_remote_train(ws, args.remote, train_args)
+    return submit_remote_train(ws, req.remote, req.model_copy(update={"remote": None}).argv())
 
 
 def cmd_train(args, ws) -> dict:
-    if args.remote:
-        return _forward_remote(args, ws)
-    from engine.training.config import load_config
+    from engine.training.config import TrainRequest, load_config
 
+    req = TrainRequest.from_args(args)  # the same typed request the Training page builds
+    if req.remote:
+        return _forward_remote(req, ws)
     # validate the config before importing torch (a refused config costs ~150 MB, not ~450 MB)
-    cfg = load_config(args.config).check_for(args.model)
+    cfg = load_config(req.config).check_for(req.model)
     if cfg.training.device in ("cuda", "mps"):  # refused before any run folder exists (issue 17, defect 13)
         from engine.training.trainer import pick_device
 
         pick_device(cfg.training.device)
     from engine.training.run import start_run
 
-    res = start_run(ws, args.model, args.config, featureset_id=args.featureset, report_id=args.report,
-                    targets=_csv(args.targets), name=args.name)
+    res = start_run(ws, req.model, req.config, featureset_id=req.featureset, report_id=req.report,
+                    targets=req.targets, name=req.name)
     return res | {"_text": _text(res)}
 
 
@@ -103,7 +94,7 @@ def register(sub) -> None:
     for kind in kinds:
         p = s.add_parser(kind.name, help=kind.help)
         p.add_argument("--config", required=True, help="YAML file or preset: base, production, test, anti_overfit")
-        p.add_argument("--featureset", help="feature set id (default: data.featureset of the config)")
+        add_featureset(p, help="feature set id (default: data.featureset of the config)")
         p.add_argument("--report", help="analysis report id: its included_features.txt becomes the input whitelist")
         for opt in kind.cli_options:
             flags, kw = model_kinds.TRAIN_OPTIONS[opt]

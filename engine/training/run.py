@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from config import settings
 from config.bounded import short_repr
 from config.errors import BadInput, Conflict, NotFound, Refused
 from engine import model_kinds
@@ -217,7 +218,7 @@ def start_run(ws: Workspace, model: str, config: str | Path, *, featureset_id: s
     write_json_atomic(d / "split.json", {"mode": cfg.split.mode, "plans": [p.to_dict() for p in prep.plans]})
     run = prep.spec | {"id": run_id, "name": name or f"{model} on {prep.spec['featureset_id']}",
                        "config_source": str(resolve_path(config)), "created_at": utc_now_iso(), "status": "running",
-                       "pid": os.getpid(), "proc_start": proc_start_time(os.getpid()), "job_id": os.environ.get("KLINELAB_JOB_ID"),
+                       "pid": os.getpid(), "proc_start": proc_start_time(os.getpid()), "job_id": settings.job_id(),
                        "resumes": 0, "costs": run_costs(cfg, prep.spec["symbols"])}
     write_json_atomic(d / "run.json", run)
     progress(0.0, f"run {run_id}: {model}, {len(prep.spec['inputs'])} inputs, windows {prep.windows[0].counts()}")
@@ -240,7 +241,7 @@ def resume_run(ws: Workspace, run_id: str) -> dict[str, Any]:
     prep = prepare(ws, run["model"], cfg, featureset_id=run["featureset_id"], report_id=run.get("report_id"), spec=run)
     run.setdefault("costs", run_costs(cfg, prep.spec["symbols"]))  # runs started before costs were recorded
     run.update({"status": "running", "pid": os.getpid(), "proc_start": proc_start_time(os.getpid()), "error": None,
-                "job_id": os.environ.get("KLINELAB_JOB_ID"), "resumes": int(run.get("resumes", 0)) + 1})
+                "job_id": settings.job_id(), "resumes": int(run.get("resumes", 0)) + 1})
     write_json_atomic(d / "run.json", run)
     progress(0.0, f"resuming run {run_id}")
     return _execute(ws, d, run, cfg, prep, resume=True)

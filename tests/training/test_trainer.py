@@ -1,7 +1,6 @@
 """The trainer on windows of real candles: checkpoints load with weights_only=True and
 rebuild the model, an interrupted run resumed from last.pt ends exactly like an
 uninterrupted one, early stopping, gradient accumulation and the per-step OneCycle."""
-import dataclasses
 
 import numpy as np
 import pandas as pd
@@ -63,7 +62,7 @@ class Interrupt(BaseException):
 
 
 def test_interrupted_run_resumes_to_identical_results(real_tables, tiny_cfg, tmp_path):
-    cfg = dataclasses.replace(tiny_cfg.training, epochs=3, checkpoint_every_steps=3, max_batches_per_epoch=7)
+    cfg = tiny_cfg.training.model_copy(update={"epochs": 3, "checkpoint_every_steps": 3, "max_batches_per_epoch": 7})
     full = Trainer(make_task("direction", real_tables, tiny_cfg), cfg, tmp_path / "full")
     ref = full.fit()
 
@@ -97,13 +96,13 @@ def test_interrupted_run_resumes_to_identical_results(real_tables, tiny_cfg, tmp
 
 def test_early_stopping_accumulation_and_one_cycle_per_step(real_tables, tiny_cfg, tmp_path):
     # min_delta huge: only the first epoch counts as an improvement -> patience 1 stops after epoch 2
-    cfg = dataclasses.replace(tiny_cfg.training, epochs=5, early_stopping_patience=1, min_delta=1e9,
-                              accumulation_steps=3, max_batches_per_epoch=7)
+    cfg = tiny_cfg.training.model_copy(update={"epochs": 5, "early_stopping_patience": 1, "min_delta": 1e9,
+                                               "accumulation_steps": 3, "max_batches_per_epoch": 7})
     res = Trainer(make_task("direction", real_tables, tiny_cfg), cfg, tmp_path).fit()
     assert res.stopped_early and len(res.history) == 2 and res.best_epoch == 1
     assert [r["step"] for r in res.history] == [3, 6]  # ceil(7 / 3) optimizer steps per epoch
     # OneCycle is stepped per optimizer step: the learning rate changes inside an epoch
-    cfg2 = dataclasses.replace(tiny_cfg.training, epochs=1, max_batches_per_epoch=40)
+    cfg2 = tiny_cfg.training.model_copy(update={"epochs": 1, "max_batches_per_epoch": 40})
     Trainer(make_task("direction", real_tables, tiny_cfg), cfg2, tmp_path / "lr").fit()
     steps = pd.read_csv(tmp_path / "lr" / "steps.csv")
     assert steps.epoch.eq(1).all() and steps.lr.nunique() == len(steps) >= 4
@@ -150,7 +149,7 @@ def test_a_monitor_without_values_still_keeps_a_best_checkpoint(real_tables, tin
     task = make_task("direction", real_tables, tiny_cfg)
     metrics = task.metrics
     task.metrics = lambda out, ends: metrics(out, ends) | {"profit_factor": None}  # e.g. no losing trade at all
-    cfg = dataclasses.replace(tiny_cfg.training, monitor="val_profit_factor")
+    cfg = tiny_cfg.training.model_copy(update={"monitor": "val_profit_factor"})
     tr = Trainer(task, cfg, tmp_path)
     res = tr.fit()
     assert res.best_epoch == 1 and res.best_score is None

@@ -78,5 +78,3 @@ def parse_mapping(text: str | None) -> dict[str, str] | None:
     return out
 
 
-def csv_list(text: str | None) -> list[str]:
-    return [x.strip() for x in (text or "").split(",") if x.strip()]

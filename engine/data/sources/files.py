@@ -16,6 +16,7 @@ import io
 import re
 import zipfile
 import zlib
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -25,9 +26,10 @@ import pyarrow as pa
 from config.errors import BadInput, NotFound
 from engine.data.canonical import BINANCE_KLINE_COLUMNS
 from engine.data.names import check_symbol, parse_file_name
-from engine.data.normalize import normalize
+from engine.data.normalize import Normalized, normalize
 from engine.data.sources.base import DataSource, Series, finish
 from engine.data.timeframes import parse_timeframe
+from engine.data.validate import Report, validate
 from storage.manifest import sha256_file
 
 FORMATS = ("auto", "binance", "freqtrade", "mt5", "csv", "parquet", "feather", "json")
@@ -411,6 +413,66 @@ def export_time(raw: pd.DataFrame, path: Path | None, given=None) -> tuple[int |
     return ts, how, close_ns
 
 
+@dataclass
+class Inspection:
+    """One file read, recognised (candles or funding) and normalised: what ``data validate``, ``data
+    import`` and the Data page's Validate tab all start from (:func:`inspect_file`), so they never disagree
+    on what a file is."""
+
+    path: Path
+    format: str  # the reader used (binance, freqtrade, csv, parquet ...)
+    raw: pd.DataFrame
+    norm: Normalized
+    funding: bool
+    symbol: str | None  # from --symbol or the name; a funding file's symbol is the perpetual (...-PERP)
+    timeframe: str | None  # None for funding
+    name_symbol: str | None
+    name_timeframe: str | None
+    exported: tuple[int, str] | None  # (epoch ns, how it is known): an upper bound on the export time
+    last_close_ns: int | None
+    now: float | None = None
+
+    @property
+    def notes(self) -> list[str]:
+        return self.norm.notes
+
+    def report(self) -> Report:
+        """The validation report (writes nothing)."""
+        return validate(self.norm.df, self.path.name, None if self.funding else self.timeframe, now=self.now,
+                        funding=self.funding, exported=self.exported, last_close_ns=self.last_close_ns)
+
+
+def inspect_file(path: str | Path, *, symbol: str | None = None, timeframe: str | None = None,
+                 source_format: str = "auto", timezone: str | None = None, mapping: dict[str, str] | None = None,
+                 exported_at=None, now: float | None = None) -> Inspection:
+    """Read -> recognise -> normalise one data file (the one path; see :class:`Inspection`).
+
+    A funding file is recognised by its name (``..._funding_rate...``) or a ``funding_rate`` column; a
+    freqtrade funding file keeps the rate in ``open`` (mapped unless ``mapping`` says otherwise).
+    MetaTrader files are recognised by ``--source-format mt5`` or their name."""
+    p = Path(path)
+    check_data_file(p)
+    info = parse_file_name(p)
+    raw, notes, kind = read_table(p, source_format)
+    cols = {str(c).lower() for c in raw.columns}
+    funding = info.market == "funding" or "funding_rate" in cols
+    mapping = dict(mapping or {})
+    if funding and "funding_rate" not in cols and "funding_rate" not in mapping and "open" in raw.columns:
+        mapping["funding_rate"] = "open"
+        notes.append("freqtrade funding file: the rate is read from the 'open' column")
+    mt5 = source_format == "mt5" or info.hint == "mt5"
+    norm = normalize(raw, p.name, timezone=timezone, mapping=mapping or None, mt5=mt5, funding=funding)
+    norm.notes = notes + norm.notes
+    sym = check_symbol(symbol) if symbol else info.symbol
+    if funding and sym and not sym.endswith("-PERP"):
+        sym = f"{sym}-PERP"
+    tf = None if funding else (parse_timeframe(timeframe) if timeframe else info.timeframe)
+    exp_ns, exp_how, close_ns = export_time(raw, p, exported_at)
+    return Inspection(path=p, format=kind, raw=raw, norm=norm, funding=funding, symbol=sym, timeframe=tf,
+                      name_symbol=info.symbol, name_timeframe=info.timeframe,
+                      exported=(exp_ns, exp_how) if exp_ns is not None else None, last_close_ns=close_ns, now=now)
+
+
 class FileSource(DataSource):
     name = "file"
 
@@ -419,7 +481,7 @@ class FileSource(DataSource):
                  now: float | None = None, exported_at=None):
         self.path = Path(path)
         self.symbol = check_symbol(symbol) if symbol else None
-        self.timeframe = parse_timeframe(timeframe) if timeframe else None
+        self.timeframe = parse_timeframe(timeframe) if timeframe else None  # canonical: inspect_file keeps it
         self.source_format = source_format
         self.timezone = timezone
         self.mapping = mapping
@@ -427,32 +489,16 @@ class FileSource(DataSource):
         self.exported_at = exported_at
 
     def read(self) -> list[Series]:
-        p = self.path
-        check_data_file(p)
-        info = parse_file_name(p)
-        label = p.name
-        raw, notes, kind = read_table(p, self.source_format)
-        funding = info.market == "funding" or "funding_rate" in {str(c).lower() for c in raw.columns}
-        mapping = dict(self.mapping or {})
-        if (funding and "funding_rate" not in {str(c).lower() for c in raw.columns} and "funding_rate" not in mapping
-                and "open" in raw.columns):
-            mapping["funding_rate"] = "open"
-            notes.append("freqtrade funding file: the rate is read from the 'open' column")
-        mt5 = self.source_format == "mt5" or info.hint == "mt5"
-        norm = normalize(raw, label, timezone=self.timezone, mapping=mapping or None, mt5=mt5, funding=funding)
-        norm.notes = notes + norm.notes
-        symbol = self.symbol or info.symbol
-        if funding and symbol and not symbol.endswith("-PERP"):
-            symbol = f"{symbol}-PERP"
-        tf = self.timeframe or (None if funding else info.timeframe)
-        exp_ns, exp_how, close_ns = export_time(raw, p, self.exported_at)
-        source = {"type": "file", "path": str(p.resolve()), "format": kind, "sha256": sha256_file(p),
-                  "size": p.stat().st_size, "name_symbol": info.symbol, "name_timeframe": info.timeframe}
-        if exp_ns is not None:
-            source["exported_at"] = pd.Timestamp(exp_ns, tz="UTC").strftime("%Y-%m-%dT%H:%M:%SZ")
-            source["exported_at_from"] = exp_how
-        return [finish(norm, symbol=symbol, timeframe=tf, label=label, source=source, now=self.now,
-                       exported=(exp_ns, exp_how) if exp_ns is not None else None, last_close_ns=close_ns)]
+        i = inspect_file(self.path, symbol=self.symbol, timeframe=self.timeframe, source_format=self.source_format,
+                         timezone=self.timezone, mapping=self.mapping, exported_at=self.exported_at, now=self.now)
+        p = i.path
+        source = {"type": "file", "path": str(p.resolve()), "format": i.format, "sha256": sha256_file(p),
+                  "size": p.stat().st_size, "name_symbol": i.name_symbol, "name_timeframe": i.name_timeframe}
+        if i.exported is not None:
+            source["exported_at"] = pd.Timestamp(i.exported[0], tz="UTC").strftime("%Y-%m-%dT%H:%M:%SZ")
+            source["exported_at_from"] = i.exported[1]
+        return [finish(i.norm, symbol=i.symbol, timeframe=i.timeframe, label=p.name, source=source, now=self.now,
+                       exported=i.exported, last_close_ns=i.last_close_ns)]
 
 
 def list_data_files(folder: Path) -> tuple[list[Path], list[Path]]:

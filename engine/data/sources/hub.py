@@ -10,8 +10,9 @@ import tempfile
 from pathlib import Path
 
 from config.errors import BadInput
+from engine.argtypes import csv_list
 from engine.data.names import base_asset, check_symbol
-from engine.data.sources.base import DataSource, Series, csv_list
+from engine.data.sources.base import DataSource, Series
 from engine.data.sources.files import FileSource
 from engine.data.timeframes import parse_timeframe
 from engine.hub import DEFAULT_REPO

@@ -10,9 +10,10 @@ from __future__ import annotations
 import pandas as pd
 
 from config.errors import BadInput, NotFound, RemoteError
+from engine.argtypes import csv_list
 from engine.data.names import check_symbol
 from engine.data.normalize import normalize
-from engine.data.sources.base import DataSource, Series, csv_list, finish, parse_mapping
+from engine.data.sources.base import DataSource, Series, finish, parse_mapping
 from engine.data.timeframes import parse_timeframe
 from engine.progress import progress
 

@@ -5,10 +5,10 @@ remote commands and remote sha256."""
 from __future__ import annotations
 
 import logging
-import os
 import shlex
 import time
 
+from config import settings
 from config.errors import BadInput, KlineLabError, Refused, RemoteError
 from engine.sync.ssh.host_keys import HostKeyChanged, UnknownHostKey, _known_hosts, fingerprint
 from engine.sync.ssh.profiles import HostProfile, check_key_file
@@ -42,12 +42,12 @@ def connect(ws: Workspace, profile: HostProfile, *, password: str | None = None,
         def missing_host_key(self, client, hostname, key):
             raise UnknownHostKey(profile, key)
 
-    password = password or os.environ.get("KLINELAB_SSH_PASSWORD") or None
+    password = password or settings.SSH_PASSWORD.get()
     pkey = None
     if profile.key_file:
         kp = check_key_file(profile.key_file)
         try:
-            pkey = paramiko.PKey.from_path(str(kp), os.environ.get("KLINELAB_SSH_KEY_PASSPHRASE") or None)
+            pkey = paramiko.PKey.from_path(str(kp), settings.SSH_KEY_PASSPHRASE.get())
         except paramiko.PasswordRequiredException:
             raise BadInput(f"key file {kp} is encrypted", hint="load it into ssh-agent, or set KLINELAB_SSH_KEY_PASSPHRASE") from None
         except (paramiko.SSHException, ValueError, OSError) as e:
