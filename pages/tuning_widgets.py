@@ -7,6 +7,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from config.settings import HORIZONS
 from pages.ui import follow_job, start_job, user_errors, workspace
 from storage.artifacts import kinds_stamp
 
@@ -50,7 +51,7 @@ def _start_form(kind: str, key: str) -> None:
         else:
             preset = c2.selectbox("Base config", PRESETS, index=PRESETS.index("test"),
                                   help="the training config the search space is laid over")
-        horizon = c3.selectbox("Traded horizon", ["15m", "1h", "4h", "12h"], index=1)
+        horizon = c3.selectbox("Traded horizon", list(HORIZONS), index=HORIZONS.index("1h"))
         c4, c5, c6, c7 = st.columns(4)
         trials = c4.number_input("Trials", 1, 10_000, 12)
         workers = c5.number_input("Workers", 1, 1024, 2, help="Optuna workers running at once (processes or Ray tasks)")

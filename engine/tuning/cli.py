@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 import engine.tuning as obj
+from config.settings import HORIZONS
 from engine.argtypes import float_in, int_in
 from engine.tuning import KINDS
 
@@ -76,7 +77,7 @@ def register(sub) -> None:
                                     "its test split is the held-out period")
     p.add_argument("--config", default="base", help="training config the search starts from (preset or YAML; default base)")
     p.add_argument("--space", help="YAML search space (default: the kind's built-in space; see docs/CONTRACTS.md)")
-    p.add_argument("--horizon", default="1h", choices=("15m", "1h", "4h", "12h"), help="traded horizon (default 1h)")
+    p.add_argument("--horizon", default="1h", choices=HORIZONS, help="traded horizon (default 1h)")
     p.add_argument("--trials", type=int_in(1, 10_000), default=20, help="trials of this run (default 20)")
     add_cli_options(p)  # --executor, --ray-address, --workers
     p.add_argument("--storage", help="Optuna storage URL: postgresql://user:password@host:5432/db (many machines) or "
