@@ -12,6 +12,7 @@ from engine.backtest.sources import model_period
 from engine.backtest.store import ci_text, compare, costs_text, format_metric, list_backtests, load_backtest, metrics_table
 from engine.plots.backtest import compare_figure, equity_figure, heatmap_figure, trades_figure
 from engine.stats.selection import METRIC_DIRECTION
+from pages.backtest_trades import trade_analytics
 from pages.backtest_widgets import (
     RESULT,
     SWEEP_JOB,
@@ -274,6 +275,7 @@ def _show(bid: str) -> None:
                         f"Chart window: {a} → {z} of the backtest's {t0:%Y-%m-%d %H:%M} → {t1:%Y-%m-%d %H:%M} UTC")
                        + (f"; {note}" if note else f" ({len(c):,} bars)"))
         st.dataframe(trades[trades["symbol"] == sym], hide_index=True, width="stretch", height=240)
+    trade_analytics(b)  # pages/backtest_trades.py: exit reasons, per-symbol summary, monthly returns, P&L
     if extra.get("per_symbol"):
         st.markdown("**Per symbol**")
         ps = pd.DataFrame(extra["per_symbol"]).set_index("symbol")

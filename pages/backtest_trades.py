@@ -1,0 +1,126 @@
+"""Backtest page, trade analytics (Streamlit only; the figures and tables come from
+engine/backtest/trades.py and engine/plots/trades.py): per-symbol summary, exit reasons, the
+trade list (pick a row: the chart shows the candles around that trade), trades on the candles
+coloured by P&L, monthly returns heatmap and the P&L distribution."""
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from engine.backtest import trades as tt
+from engine.backtest.store import Backtest
+from engine.plots.trades import monthly_heatmap_figure, pnl_histogram_figure, pnl_trades_figure
+from pages.ui import workspace
+
+MONEY = st.column_config.NumberColumn(format="%.2f")
+PRICE = st.column_config.NumberColumn(format="%.6g")
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def _trades(root: str, bid: str, mtime: float) -> pd.DataFrame:
+    from engine.backtest.store import load_backtest
+
+    ws = workspace()
+    return tt.reasons_for(ws, load_backtest(ws, bid))
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _candles(root: str, symbol: str, tf: str, start: str, end: str) -> pd.DataFrame:
+    from engine.data.store import load_candles
+
+    return load_candles(workspace(), symbol, tf, start=start, end=end)
+
+
+def _summary(trades: pd.DataFrame) -> None:
+    s = tt.symbol_summary(trades)
+    st.markdown("**Per symbol** (win rate and profit factor over closed trades, profit factor pooled: total gains / "
+                "total losses; P&L includes fees, funding and borrow; '-' = undefined, e.g. no losing trade)")
+    st.dataframe(s, hide_index=True, width="stretch", key="bt-sym-summary",
+                 column_order=["symbol", "trades", "closed_trades", "open_trades", "wins", "losses", "win_rate",
+                               "profit_factor", "pnl_total", "pnl_closed", "pnl_open", "avg_return", "best_return",
+                               "worst_return", *tt.REASONS],
+                 column_config={"symbol": "Symbol", "trades": "Trades", "closed_trades": "Closed", "open_trades": "Open",
+                                "wins": "Wins", "losses": "Losses",
+                                "win_rate": st.column_config.NumberColumn("Win rate", format="percent"),
+                                "profit_factor": st.column_config.NumberColumn("Profit factor", format="%.2f"),
+                                "pnl_total": st.column_config.NumberColumn("Total P&L", format="%.2f"),
+                                "pnl_closed": st.column_config.NumberColumn("P&L closed", format="%.2f"),
+                                "pnl_open": st.column_config.NumberColumn("P&L open", format="%.2f"),
+                                "avg_return": st.column_config.NumberColumn("Avg return", format="percent"),
+                                "best_return": st.column_config.NumberColumn("Best", format="percent"),
+                                "worst_return": st.column_config.NumberColumn("Worst", format="percent")})
+    rs = tt.reason_summary(trades)
+    if len(rs):
+        st.markdown("**Exit reasons**")
+        st.dataframe(rs, hide_index=True, width="stretch", key="bt-reason-summary",
+                     column_config={"exit_reason": "Exit reason", "trades": "Trades", "wins": "Wins", "losses": "Losses",
+                                    "win_rate": st.column_config.NumberColumn("Win rate", format="percent"),
+                                    "profit_factor": st.column_config.NumberColumn("Profit factor", format="%.2f"),
+                                    "pnl": st.column_config.NumberColumn("P&L", format="%.2f"),
+                                    "avg_return": st.column_config.NumberColumn("Avg return", format="percent")})
+
+
+def trade_analytics(b: Backtest) -> None:
+    """The trade analytics block of one single backtest."""
+    ws = workspace()
+    m = b.manifest
+    path = b.path / "trades.parquet"
+    trades = _trades(str(ws.root), b.id, path.stat().st_mtime if path.is_file() else 0.0)
+    st.subheader("Trade analytics")
+    if trades.empty:
+        st.info("No trade in this backtest: nothing to analyse (see the reason above).")
+        return
+    _summary(trades)
+
+    listed = tt.trade_list(trades)
+    syms = sorted(listed["symbol"].unique())
+    c1, c2 = st.columns([1, 3])
+    only = c1.selectbox("Trades of", ["all symbols", *syms], key=f"bt-tl-sym-{b.id}")
+    reasons = c2.multiselect("Exit reasons", list(tt.REASONS), default=[r for r in tt.REASONS if (listed["exit_reason"] == r).any()],
+                             key=f"bt-tl-reasons-{b.id}")
+    shown = listed[(listed["symbol"] == only) | (only == "all symbols")]
+    shown = shown[shown["exit_reason"].isin(reasons)].reset_index(drop=True)
+    st.caption(f"{len(shown):,} of {len(listed):,} trades · pick a row to chart the candles around that trade")
+    event = st.dataframe(shown, hide_index=True, width="stretch", height=300, on_select="rerun",
+                         selection_mode="single-row", key=f"bt-trade-list-{b.id}",
+                         column_config={"entry_time": st.column_config.DatetimeColumn("Entry (UTC)", format="YYYY-MM-DD HH:mm"),
+                                        "exit_time": st.column_config.DatetimeColumn("Exit (UTC)", format="YYYY-MM-DD HH:mm"),
+                                        "entry_reason": "Entry reason", "exit_reason": "Exit reason",
+                                        "entry_price": PRICE, "exit_price": PRICE, "bars": "Bars held",
+                                        "pnl": st.column_config.NumberColumn("P&L", format="%.2f"),
+                                        "return": st.column_config.NumberColumn("Return", format="percent"),
+                                        "fees": MONEY, "funding": MONEY, "borrow": MONEY})
+    rows = list(getattr(getattr(event, "selection", None), "rows", []) or [])
+    picked = shown.iloc[rows[0]] if rows and rows[0] < len(shown) else None
+    t0, t1 = pd.Timestamp(m.start), pd.Timestamp(m.end)
+    if picked is not None:
+        sym = picked["symbol"]
+        lo, hi = tt.trade_window(picked, m.timeframe, bounds=(t0, t1))
+        what = (f"{sym} {picked['direction']} trade {picked['entry_time']:%Y-%m-%d %H:%M} → {picked['exit_time']:%Y-%m-%d %H:%M}"
+                f" ({picked['exit_reason']}, {picked['return'] * 100:+.2f}%)")
+        st.markdown(f"**Chart around the picked trade**: {what}")
+    else:
+        sym = only if only != "all symbols" else syms[0]
+        lo, hi = t0, t1
+        st.markdown(f"**{sym}: every trade on the candles** (pick a row above to zoom to one trade)")
+    candles = _candles(str(ws.root), sym, m.timeframe, f"{lo}", f"{hi}")
+    if candles.empty:
+        st.info(f"No {sym} candles between {lo} and {hi}.")
+    else:
+        fig = pnl_trades_figure(candles, trades[trades["symbol"] == sym], f"{sym} trades (exit colour = trade return)",
+                                highlight=picked)
+        st.plotly_chart(fig, width="stretch", key=f"bt-pnl-chart-{b.id}")
+        note = (fig.layout.meta or {}).get("note")
+        st.caption(f"{lo:%Y-%m-%d %H:%M} → {hi:%Y-%m-%d %H:%M} UTC, {len(candles):,} bars" + (f"; {note}" if note else ""))
+
+    left, right = st.columns(2)
+    with left:
+        monthly = tt.monthly_returns(b.equity(), float(m.metrics.get("init_cash") or m.params.get("init_cash") or 1.0), trades)
+        st.plotly_chart(monthly_heatmap_figure(monthly), width="stretch", key=f"bt-monthly-{b.id}")
+        st.caption(f"{len(monthly)} month(s); each cell: the month's return and its closed trades (n)")
+    with right:
+        dist = tt.pnl_distribution(trades)
+        st.plotly_chart(pnl_histogram_figure(dist), width="stretch", key=f"bt-pnl-hist-{b.id}")
+        if dist["n"]:
+            st.caption(f"n = {dist['n']:,} closed trades · mean {dist['mean'] * 100:+.2f}% · median "
+                       f"{dist['median'] * 100:+.2f}% per trade")
