@@ -35,14 +35,10 @@ class RunsTable:
     def varying_params(self, ids: list[str] | None = None) -> list[str]:
         """The parameter columns whose values differ between the runs (all runs, or ``ids``)."""
         f = self.frame if ids is None else self.frame[self.frame["id"].isin(ids)]
-        return [c for c in self.params if f[c].map(_key).nunique(dropna=False) > 1]
-
-
-def _key(v: Any) -> str:
-    """A hashable, comparable form of a parameter value (None / NaN alike)."""
-    if v is None or (isinstance(v, float) and np.isnan(v)):
-        return "∅"
-    return repr(v)
+        if len(f) < 2:
+            return []
+        keys = f[self.params].astype(object).where(f[self.params].notna(), "∅").astype(str)
+        return [c for c in self.params if keys[c].nunique() > 1]
 
 
 def flatten(d: Any, prefix: str = "") -> dict[str, Any]:
@@ -294,11 +290,14 @@ def metrics_with_ci(table: RunsTable, ids: list[str] | None = None) -> pd.DataFr
     for mtr in table.metrics:
         lo, hi = table.cis.get(mtr, (None, None))
         n = table.samples.get(mtr)
+        los = f[lo].tolist() if lo else [None] * len(f)
+        his = f[hi].tolist() if hi else [None] * len(f)
+        ns = f[n].tolist() if n and n in f else [None] * len(f)
         vals = []
-        for _, r in f.iterrows():
-            s = ci_text(r[mtr], r[lo] if lo else None, r[hi] if hi else None, pct=mtr in table.pct)
-            if n and n in r and _num(r[n]) is not None and s != "-":
-                s += f" (n={int(_num(r[n])):,})"
+        for v, a, b, k in zip(f[mtr].tolist(), los, his, ns):
+            s = ci_text(v, a, b, pct=mtr in table.pct)
+            if _num(k) is not None and s != "-":
+                s += f" (n={int(_num(k)):,})"
             vals.append(s)
         out[table.labels.get(mtr, mtr)] = vals
     return out

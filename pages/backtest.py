@@ -22,6 +22,7 @@ from pages.backtest_widgets import (
     portfolio_inputs,
     sweep_table,
 )
+from pages.runs_widgets import runs_explorer
 from pages.ui import Keys, catalog, ensure_sample, follow_job, start_job, user_errors, workspace
 from storage.artifacts import kinds_stamp, read_manifest
 
@@ -333,6 +334,7 @@ with tab_cmp:
                     st.warning(n)
                 st.dataframe(metrics_table(c["runs"]), width="stretch")
                 st.plotly_chart(compare_figure({b.label(): c["curves"][b.id] for b in c["runs"]}), width="stretch")
+    runs_explorer("backtest")  # pages/runs_widgets.py: runs table, parameter diff, parallel coordinates
 
 def _fmt_ci(ci, key: str) -> str:
     return "" if not ci else f" [{format_metric(key, ci[0])}, {format_metric(key, ci[1])}]"

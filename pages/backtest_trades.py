@@ -31,6 +31,29 @@ def _candles(root: str, symbol: str, tf: str, start: str, end: str) -> pd.DataFr
     return load_candles(workspace(), symbol, tf, start=start, end=end)
 
 
+@st.cache_data(show_spinner=False, max_entries=16)
+def _trade_chart(root: str, bid: str, mtime: float, sym: str, tf: str, lo: str, hi: str, pick: tuple | None):
+    """The candles of [lo, hi] with the symbol's trades (a candle chart costs ~0.5 s to build:
+    built once per backtest, window and picked trade)."""
+    trades = _trades(root, bid, mtime)
+    candles = _candles(root, sym, tf, lo, hi)
+    if candles.empty:
+        return None, 0
+    highlight = {"entry_time": pick[0], "exit_time": pick[1]} if pick else None
+    return pnl_trades_figure(candles, trades[trades["symbol"] == sym], f"{sym} trades (exit colour = trade return)",
+                             highlight=highlight), len(candles)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _period_charts(root: str, bid: str, mtime: float, init_cash: float):
+    from engine.backtest.store import load_backtest
+
+    trades = _trades(root, bid, mtime)
+    monthly = tt.monthly_returns(load_backtest(workspace(), bid).equity(), init_cash, trades)
+    dist = tt.pnl_distribution(trades)
+    return monthly_heatmap_figure(monthly), len(monthly), pnl_histogram_figure(dist), {k: dist[k] for k in ("n", "mean", "median")}
+
+
 def _summary(trades: pd.DataFrame) -> None:
     s = tt.symbol_summary(trades)
     st.markdown("**Per symbol** (win rate and profit factor over closed trades, profit factor pooled: total gains / "
@@ -65,7 +88,8 @@ def trade_analytics(b: Backtest) -> None:
     ws = workspace()
     m = b.manifest
     path = b.path / "trades.parquet"
-    trades = _trades(str(ws.root), b.id, path.stat().st_mtime if path.is_file() else 0.0)
+    mtime = path.stat().st_mtime if path.is_file() else 0.0
+    trades = _trades(str(ws.root), b.id, mtime)
     st.subheader("Trade analytics")
     if trades.empty:
         st.info("No trade in this backtest: nothing to analyse (see the reason above).")
@@ -103,24 +127,23 @@ def trade_analytics(b: Backtest) -> None:
         sym = only if only != "all symbols" else syms[0]
         lo, hi = t0, t1
         st.markdown(f"**{sym}: every trade on the candles** (pick a row above to zoom to one trade)")
-    candles = _candles(str(ws.root), sym, m.timeframe, f"{lo}", f"{hi}")
-    if candles.empty:
+    pick = (str(picked["entry_time"]), str(picked["exit_time"])) if picked is not None else None
+    fig, bars = _trade_chart(str(ws.root), b.id, mtime, sym, m.timeframe, f"{lo}", f"{hi}", pick)
+    if fig is None:
         st.info(f"No {sym} candles between {lo} and {hi}.")
     else:
-        fig = pnl_trades_figure(candles, trades[trades["symbol"] == sym], f"{sym} trades (exit colour = trade return)",
-                                highlight=picked)
         st.plotly_chart(fig, width="stretch", key=f"bt-pnl-chart-{b.id}")
         note = (fig.layout.meta or {}).get("note")
-        st.caption(f"{lo:%Y-%m-%d %H:%M} → {hi:%Y-%m-%d %H:%M} UTC, {len(candles):,} bars" + (f"; {note}" if note else ""))
+        st.caption(f"{lo:%Y-%m-%d %H:%M} → {hi:%Y-%m-%d %H:%M} UTC, {bars:,} bars" + (f"; {note}" if note else ""))
 
+    monthly_fig, months, hist_fig, dist = _period_charts(str(ws.root), b.id, mtime,
+                                                         float(m.metrics.get("init_cash") or m.params.get("init_cash") or 1.0))
     left, right = st.columns(2)
     with left:
-        monthly = tt.monthly_returns(b.equity(), float(m.metrics.get("init_cash") or m.params.get("init_cash") or 1.0), trades)
-        st.plotly_chart(monthly_heatmap_figure(monthly), width="stretch", key=f"bt-monthly-{b.id}")
-        st.caption(f"{len(monthly)} month(s); each cell: the month's return and its closed trades (n)")
+        st.plotly_chart(monthly_fig, width="stretch", key=f"bt-monthly-{b.id}")
+        st.caption(f"{months} month(s); each cell: the month's return and its closed trades (n)")
     with right:
-        dist = tt.pnl_distribution(trades)
-        st.plotly_chart(pnl_histogram_figure(dist), width="stretch", key=f"bt-pnl-hist-{b.id}")
+        st.plotly_chart(hist_fig, width="stretch", key=f"bt-pnl-hist-{b.id}")
         if dist["n"]:
             st.caption(f"n = {dist['n']:,} closed trades · mean {dist['mean'] * 100:+.2f}% · median "
                        f"{dist['median'] * 100:+.2f}% per trade")

@@ -22,6 +22,11 @@ def _table(root: str, kind: str, stamp: tuple) -> rt.RunsTable:
     return rt.runs_table(workspace(), kind)
 
 
+@st.cache_data(show_spinner=False, max_entries=16)
+def _curve_data(root: str, kind: str, ids: tuple, stamp: tuple) -> dict:
+    return rt.curves(workspace(), kind, list(ids))
+
+
 def load(kind: str) -> rt.RunsTable:
     ws = workspace()
     return _table(str(ws.root), kind, kinds_stamp(ws, _ARTIFACT_KIND[kind]))
@@ -58,7 +63,9 @@ def _filtered(t: rt.RunsTable, text: str) -> pd.DataFrame:
 def _curves(kind: str, t: rt.RunsTable, ids: list[str], names: dict[str, str], key: str) -> None:
     ws = workspace()
     with user_errors():
-        data = rt.curves(ws, kind, ids)
+        # a training run in progress grows its metrics.csv: its curves are not cached
+        data = (rt.curves(ws, kind, ids) if kind == "training" else
+                _curve_data(str(ws.root), kind, tuple(ids), kinds_stamp(ws, _ARTIFACT_KIND[kind])))
         if kind == "training":
             from engine.plots.training import compare_figure
 
@@ -123,8 +130,8 @@ def runs_explorer(kind: str) -> None:
                 m = st.selectbox("Metric with its CI", metrics, format_func=lambda c: t.labels.get(c, c),
                                  key=f"{key}-ci-metric")
                 st.plotly_chart(ci_figure(t, pick, m), width="stretch", key=f"{key}-ci")
-    if len(f) >= 2:
-        with st.expander(f"Parallel coordinates of the {len(f)} listed {_WHAT[kind]}", expanded=len(f) >= 3):
+    if len(f) >= 3:  # two runs: the comparison above says it all
+        with st.expander(f"Parallel coordinates of the {len(f)} listed {_WHAT[kind]}", expanded=True):
             sub = rt.RunsTable(kind=t.kind, frame=f.reset_index(drop=True), params=t.params, metrics=t.metrics, cis=t.cis,
                                samples=t.samples, labels=t.labels, pct=t.pct)
             color = st.selectbox("Colour by", [m for m in t.metrics if f[m].notna().any()] or t.metrics,

@@ -7,7 +7,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from engine.backtest.trades import monthly_grid
-from engine.plots.candles import candlestick_figure
+from engine.plots.candles import display_bars
 
 WIN, LOSS = "#2e7d32", "#c62828"
 
@@ -18,7 +18,15 @@ def pnl_trades_figure(candles: pd.DataFrame, trades: pd.DataFrame, title: str = 
     return on a red-green scale centred on 0, the colour bar in %), and a line from entry to exit
     (green for a winner, red for a loser); ``highlight``: one trade shaded (the one picked in the
     trade list)."""
-    fig = candlestick_figure(candles, title, height=height)
+    # price only (no volume pane, no per-bar colours): a light chart, built on every pick of a trade
+    d, k, note = display_bars(candles)
+    fig = go.Figure(go.Candlestick(x=d["timestamp"], open=d["open"], high=d["high"], low=d["low"], close=d["close"],
+                                   name="price", increasing_line_color="#26a69a", decreasing_line_color="#ef5350"))
+    fig.update_layout(title=f"{title}<br><sup>{note}</sup>" if note else title, height=height,
+                      xaxis_rangeslider_visible=False, hovermode="closest", yaxis_title="price",
+                      margin={"l": 50, "r": 20, "t": 70 if note else 50, "b": 40},
+                      legend={"orientation": "h", "y": -0.08, "yanchor": "top", "x": 0},
+                      meta={"bars": len(candles), "shown": len(d), "every": k, "note": note})
     if candles.empty:
         return fig
     t0, t1 = candles["timestamp"].iloc[0], candles["timestamp"].iloc[-1]
@@ -35,14 +43,14 @@ def pnl_trades_figure(candles: pd.DataFrame, trades: pd.DataFrame, title: str = 
                 ys += [pa, pb, None]
             if xs:
                 fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", name="winning trade" if win else "losing trade",
-                                         hoverinfo="skip", line={"color": color, "width": 1.5, "dash": "dot"}), row=1, col=1)
+                                         hoverinfo="skip", line={"color": color, "width": 1.5, "dash": "dot"}))
         fig.add_trace(go.Scatter(
             x=tr["entry_time"], y=tr["entry_price"], mode="markers", name="entry",
             marker={"symbol": np.where(long_, "triangle-up", "triangle-down"), "size": 11,
                     "color": np.where(long_, "#1565c0", "#6a1b9a"), "line": {"width": 1, "color": "white"}},
             text=[f"{d} entry {p:,.6g} ({why})" for d, p, why in
                   zip(tr["direction"], tr["entry_price"], tr.get("entry_reason", tr["direction"] + " signal"))],
-            hovertemplate="%{text}<extra></extra>"), row=1, col=1)
+            hovertemplate="%{text}<extra></extra>"))
         lim = max(float(np.nanmax(np.abs(ret))) if np.isfinite(ret).any() else 1.0, 1e-9)
         fig.add_trace(go.Scatter(
             x=tr["exit_time"], y=tr["exit_price"], mode="markers", name="exit (colour = trade return %)",
@@ -51,10 +59,10 @@ def pnl_trades_figure(candles: pd.DataFrame, trades: pd.DataFrame, title: str = 
                     "colorbar": {"title": {"text": "trade %"}, "x": 1.02, "len": 0.6, "y": 0.65}},
             text=[f"{'still open at the end' if s == 'open' else 'exit'} {p:,.6g} · {why} · pnl {x:,.2f} ({r:+.2f}%)"
                   for s, p, why, x, r in zip(tr["status"], tr["exit_price"], reason, tr["pnl"], ret)],
-            hovertemplate="%{text}<extra></extra>"), row=1, col=1)
+            hovertemplate="%{text}<extra></extra>"))
     if highlight is not None:
         fig.add_vrect(x0=pd.Timestamp(highlight["entry_time"]), x1=pd.Timestamp(highlight["exit_time"]),
-                      fillcolor="#1f77b4", opacity=0.12, line_width=0, row=1, col=1)
+                      fillcolor="#1f77b4", opacity=0.12, line_width=0)
     return fig
 
 
