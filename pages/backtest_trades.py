@@ -58,7 +58,7 @@ def _summary(trades: pd.DataFrame) -> None:
     s = tt.symbol_summary(trades)
     st.markdown("**Per symbol** (win rate and profit factor over closed trades, profit factor pooled: total gains / "
                 "total losses; P&L includes fees, funding and borrow; '-' = undefined, e.g. no losing trade)")
-    st.dataframe(s, hide_index=True, width="stretch", key="bt-sym-summary",
+    st.dataframe(s, hide_index=True, width="stretch", placeholder="-", key="bt-sym-summary",
                  column_order=["symbol", "trades", "closed_trades", "open_trades", "wins", "losses", "win_rate",
                                "profit_factor", "pnl_total", "pnl_closed", "pnl_open", "avg_return", "best_return",
                                "worst_return", *tt.REASONS],
@@ -75,7 +75,7 @@ def _summary(trades: pd.DataFrame) -> None:
     rs = tt.reason_summary(trades)
     if len(rs):
         st.markdown("**Exit reasons**")
-        st.dataframe(rs, hide_index=True, width="stretch", key="bt-reason-summary",
+        st.dataframe(rs, hide_index=True, width="stretch", placeholder="-", key="bt-reason-summary",
                      column_config={"exit_reason": "Exit reason", "trades": "Trades", "wins": "Wins", "losses": "Losses",
                                     "win_rate": st.column_config.NumberColumn("Win rate", format="percent"),
                                     "profit_factor": st.column_config.NumberColumn("Profit factor", format="%.2f"),
@@ -105,7 +105,7 @@ def trade_analytics(b: Backtest) -> None:
     shown = listed[(listed["symbol"] == only) | (only == "all symbols")]
     shown = shown[shown["exit_reason"].isin(reasons)].reset_index(drop=True)
     st.caption(f"{len(shown):,} of {len(listed):,} trades · pick a row to chart the candles around that trade")
-    event = st.dataframe(shown, hide_index=True, width="stretch", height=300, on_select="rerun",
+    event = st.dataframe(shown, hide_index=True, width="stretch", placeholder="-", height=300, on_select="rerun",
                          selection_mode="single-row", key=f"bt-trade-list-{b.id}",
                          column_config={"entry_time": st.column_config.DatetimeColumn("Entry (UTC)", format="YYYY-MM-DD HH:mm"),
                                         "exit_time": st.column_config.DatetimeColumn("Exit (UTC)", format="YYYY-MM-DD HH:mm"),

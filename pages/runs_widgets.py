@@ -106,12 +106,14 @@ def runs_explorer(kind: str) -> None:
     st.caption(f"{len(f)} of {len(t.frame)} {_WHAT[kind]} · click a column header to sort · "
                f"{'every parameter' if every else f'{len(params)} parameter(s) that differ'} · metrics with their "
                "95 % CI bounds (lo / hi) where the run's evidence has one; n_* = the sample behind them")
-    st.dataframe(f[shown], hide_index=True, width="stretch", key=f"{key}-table", column_config=_column_config(t, shown))
+    # names made unique (a name used twice gets its id's end), as in the comparison below
+    names = dict(zip(t.frame["id"], rt.unique_labels(t.frame["name"].tolist(), list(t.frame["id"]))))
+    st.dataframe(f[shown].assign(name=f["id"].map(names)), hide_index=True, width="stretch", placeholder="-",
+                 key=f"{key}-table", column_config=_column_config(t, shown))
 
     ids = list(f["id"])
     if len(ids) < 2:
         return
-    names = dict(zip(t.frame["id"], rt.unique_labels(t.frame["name"].tolist(), list(t.frame["id"]))))
     st.markdown(f"**Compare {_WHAT[kind]}**")
     pick = st.multiselect("Runs to compare", ids, default=ids[:2], format_func=lambda i: names[i], key=f"{key}-pick")
     if len(pick) >= 2:
