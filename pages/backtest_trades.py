@@ -54,25 +54,36 @@ def _period_charts(root: str, bid: str, mtime: float, init_cash: float):
     return monthly_heatmap_figure(monthly), len(monthly), pnl_histogram_figure(dist), {k: dist[k] for k in ("n", "mean", "median")}
 
 
-def _summary(trades: pd.DataFrame) -> None:
-    s = tt.symbol_summary(trades)
+@st.cache_data(show_spinner=False, max_entries=8)
+def _tables(root: str, bid: str, mtime: float) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """(per-symbol summary with CIs, per-exit-reason summary, trade list) of one backtest."""
+    trades = _trades(root, bid, mtime)
+    return tt.symbol_summary(trades, cis=True), tt.reason_summary(trades), tt.trade_list(trades)
+
+
+def _summary(s: pd.DataFrame, rs: pd.DataFrame) -> None:
     st.markdown("**Per symbol** (win rate and profit factor over closed trades, profit factor pooled: total gains / "
-                "total losses; P&L includes fees, funding and borrow; '-' = undefined, e.g. no losing trade)")
+                "total losses, with their 95 % block-bootstrap CIs as in the evidence above; P&L includes fees, funding "
+                "and borrow; '-' = undefined, e.g. no losing trade)")
     st.dataframe(s, hide_index=True, width="stretch", placeholder="-", key="bt-sym-summary",
                  column_order=["symbol", "trades", "closed_trades", "open_trades", "wins", "losses", "win_rate",
-                               "profit_factor", "pnl_total", "pnl_closed", "pnl_open", "avg_return", "best_return",
+                               "win_rate_lo", "win_rate_hi", "profit_factor", "profit_factor_lo", "profit_factor_hi",
+                               "pnl_total", "pnl_closed", "pnl_open", "avg_return", "best_return",
                                "worst_return", *tt.REASONS],
                  column_config={"symbol": "Symbol", "trades": "Trades", "closed_trades": "Closed", "open_trades": "Open",
                                 "wins": "Wins", "losses": "Losses",
                                 "win_rate": st.column_config.NumberColumn("Win rate", format="percent"),
+                                "win_rate_lo": st.column_config.NumberColumn("Win rate CI lo", format="percent"),
+                                "win_rate_hi": st.column_config.NumberColumn("Win rate CI hi", format="percent"),
                                 "profit_factor": st.column_config.NumberColumn("Profit factor", format="%.2f"),
+                                "profit_factor_lo": st.column_config.NumberColumn("PF CI lo", format="%.2f"),
+                                "profit_factor_hi": st.column_config.NumberColumn("PF CI hi", format="%.2f"),
                                 "pnl_total": st.column_config.NumberColumn("Total P&L", format="%.2f"),
                                 "pnl_closed": st.column_config.NumberColumn("P&L closed", format="%.2f"),
                                 "pnl_open": st.column_config.NumberColumn("P&L open", format="%.2f"),
                                 "avg_return": st.column_config.NumberColumn("Avg return", format="percent"),
                                 "best_return": st.column_config.NumberColumn("Best", format="percent"),
                                 "worst_return": st.column_config.NumberColumn("Worst", format="percent")})
-    rs = tt.reason_summary(trades)
     if len(rs):
         st.markdown("**Exit reasons**")
         st.dataframe(rs, hide_index=True, width="stretch", placeholder="-", key="bt-reason-summary",
@@ -94,9 +105,9 @@ def trade_analytics(b: Backtest) -> None:
     if trades.empty:
         st.info("No trade in this backtest: nothing to analyse (see the reason above).")
         return
-    _summary(trades)
+    summary, reasons_table, listed = _tables(str(ws.root), b.id, mtime)
+    _summary(summary, reasons_table)
 
-    listed = tt.trade_list(trades)
     syms = sorted(listed["symbol"].unique())
     c1, c2 = st.columns([1, 3])
     only = c1.selectbox("Trades of", ["all symbols", *syms], key=f"bt-tl-sym-{b.id}")

@@ -136,11 +136,13 @@ def _pooled(pnl: np.ndarray) -> dict[str, Any]:
             "profit_factor": float(gains / -losses) if losses < 0 else None}
 
 
-def symbol_summary(trades: pd.DataFrame) -> pd.DataFrame:
+def symbol_summary(trades: pd.DataFrame, *, cis: bool = False) -> pd.DataFrame:
     """One row per symbol plus an "all" row: trades, closed / open trades, wins, losses, win rate
     and pooled profit factor (closed trades: total gains / total losses, None without a loss),
     P&L of closed and open trades and their total, average closed-trade return, best / worst
-    closed trade, and the count of each exit reason.  P&L includes funding and borrow."""
+    closed trade, and the count of each exit reason.  P&L includes funding and borrow.  ``cis``:
+    also ``win_rate_lo/_hi`` and ``profit_factor_lo/_hi``, the 95 % block-bootstrap CIs of the
+    backtest's evidence (``engine.stats.bootstrap``, closed trades' P&L in exit order)."""
     rows = []
     groups = [(s, g) for s, g in trades.groupby("symbol", sort=True)] + [("all", trades)]
     for sym, g in groups:
@@ -152,6 +154,13 @@ def symbol_summary(trades: pd.DataFrame) -> pd.DataFrame:
              "avg_return": float(closed["return"].mean()) if len(closed) else None,
              "best_return": float(closed["return"].max()) if len(closed) else None,
              "worst_return": float(closed["return"].min()) if len(closed) else None}
+        if cis:  # the evidence's own method (engine/backtest/evidence.py): "all" = the headline's CIs
+            from engine.backtest.evidence import closed_pnl
+            from engine.stats.bootstrap import bootstrap_ci, profit_factor_stat, win_rate_stat
+
+            ci, _ = bootstrap_ci(closed_pnl(g), {"profit_factor": profit_factor_stat, "win_rate": win_rate_stat})
+            for k in ("win_rate", "profit_factor"):
+                r[f"{k}_lo"], r[f"{k}_hi"] = ci[k] if ci[k] else (None, None)
         reasons = g["exit_reason"] if "exit_reason" in g else pd.Series(dtype=object)
         for reason in REASONS:
             r[reason] = int((reasons == reason).sum())

@@ -144,6 +144,12 @@ def test_per_symbol_sums_equal_the_trade_list(stopped_run):
     # the pooled figures of "all" are the backtest's own headline figures
     assert s.loc["all", "win_rate"] == pytest.approx(r["metrics"]["win_rate"])
     assert s.loc["all", "profit_factor"] == pytest.approx(r["metrics"]["profit_factor"])
+    # with CIs: the "all" row carries the backtest's own evidence CIs (same bootstrap, same series)
+    ci = symbol_summary(tr, cis=True).set_index("symbol")
+    assert [ci.loc["all", "win_rate_lo"], ci.loc["all", "win_rate_hi"]] == pytest.approx(r["uncertainty"]["win_rate"])
+    assert [ci.loc["all", "profit_factor_lo"], ci.loc["all", "profit_factor_hi"]] == \
+        pytest.approx(r["uncertainty"]["profit_factor"])
+    assert (ci.loc[per.index, "win_rate_lo"] <= ci.loc[per.index, "win_rate"]).all()
     rs = reason_summary(tr)
     assert rs["trades"].sum() == len(tr) and rs["pnl"].sum() == pytest.approx(tr["pnl"].sum())
     shown = trade_list(tr)
