@@ -192,3 +192,27 @@ def test_no_stops_means_no_stop_reasons():
                        "exit_time": pd.to_datetime(["2026-01-01 05:00", "2026-01-03 00:00"], utc=True),
                        "entry_price": [1.0, 1.0]})
     assert list(exit_reasons(tr, {})) == ["signal", "end of period"]
+
+
+def test_figures_show_what_the_tables_say(stopped_run):
+    from engine.plots.trades import monthly_heatmap_figure, pnl_histogram_figure, pnl_trades_figure
+
+    ws, b, r = stopped_run
+    tr = b.trades()
+    btc = tr[tr["symbol"] == "BTCUSDT"]
+    c = load_candles(ws, "BTCUSDT", "15m", start=START, end=END)
+    fig = pnl_trades_figure(c, btc, "BTCUSDT", highlight=btc.iloc[0])
+    exits = next(t for t in fig.data if t.name.startswith("exit"))
+    assert len(exits.x) == len(btc)
+    assert list(exits.marker.color) == pytest.approx(list(btc["return"].to_numpy() * 100))  # coloured by P&L
+    assert exits.marker.cmid == 0 and any(btc.iloc[0]["exit_reason"] in t for t in exits.text)
+    lines = {t.name: t for t in fig.data if t.name in ("winning trade", "losing trade")}
+    assert len(lines["winning trade"].x) == 3 * int((btc["pnl"] > 0).sum())  # entry, exit, gap per trade
+    assert len(fig.layout.shapes) == 1  # the picked trade, shaded
+    m = monthly_returns(b.equity(), b.manifest.metrics["init_cash"], tr)
+    hm = monthly_heatmap_figure(m).data[0]
+    assert hm.z[0][0] == pytest.approx(m["return"].iloc[0] * 100) and f"{m['trades'].iloc[0]} trades" in hm.text[0][0]
+    hist = pnl_histogram_figure(pnl_distribution(tr))
+    assert sum(hist.data[0].y) == r["metrics"]["closed_trades"]
+    assert str(r["metrics"]["closed_trades"]) in hist.layout.title.text
+    assert "no closed trade" in pnl_histogram_figure(pnl_distribution(tr.iloc[0:0])).layout.annotations[0].text
