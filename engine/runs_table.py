@@ -284,9 +284,9 @@ def _text(v: Any) -> str:
 
 def metrics_with_ci(table: RunsTable, ids: list[str] | None = None) -> pd.DataFrame:
     """The metric columns as text, each with its CI in brackets where there is one and its
-    sample size: '1.23 [0.8, 1.6] (n=120)'; one row per run (id, name)."""
+    sample size: '1.23 [0.8, 1.6] (n=120)'; one row per run (id, name made unique as in ``param_diff``)."""
     f = table.frame if ids is None else table.frame.set_index("id").loc[ids].reset_index()
-    out = pd.DataFrame({"id": f["id"], "name": f["name"]})
+    out = pd.DataFrame({"id": f["id"], "name": unique_labels(f["name"].tolist(), f["id"].tolist())})
     for mtr in table.metrics:
         lo, hi = table.cis.get(mtr, (None, None))
         n = table.samples.get(mtr)

@@ -82,6 +82,8 @@ def test_same_names_get_distinct_columns_and_identical_runs_have_no_diff(ws):
     t = rt.training_runs(ws)
     diff = rt.param_diff(t, [a, b])
     assert diff.empty and len(set(rt.unique_labels(["run", "run"], [a, b]))) == 2
+    shown = rt.metrics_with_ci(t, [a, b])  # the page transposes it: the names become unique columns
+    assert shown["name"].is_unique and shown.set_index("name").T.columns.is_unique
     with pytest.raises(BadInput):
         rt.param_diff(t, [a])
 

@@ -49,7 +49,10 @@ def test_trade_analytics_and_runs_table(page, app_url, app_workspace):
     assert main.get_by_text(f"P&L distribution of {stopped['metrics']['closed_trades']:,} closed trades",
                             exact=False).count() >= 1
     assert main.get_by_text("every trade on the candles", exact=False).count() == 1
+    main.get_by_text("Trade analytics").first.scroll_into_view_if_needed()
     screenshot(page, "backtest-trade-analytics")
+    main.locator(".js-plotly-plot .heatmaplayer, .js-plotly-plot g.hm").first.scroll_into_view_if_needed()
+    screenshot(page, "backtest-monthly-returns")
 
     # pick the first trade of the list: the chart moves to the candles around it
     grid = page.get_by_test_id("stDataFrame").filter(has_text="Entry reason").first
