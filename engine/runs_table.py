@@ -248,6 +248,16 @@ def runs_table(ws: Workspace, kind: str) -> RunsTable:
     return {"training": training_runs, "stage2": stage2_runs, "backtest": backtest_runs}[kind](ws)
 
 
+def filter_runs(frame: pd.DataFrame, text: str) -> pd.DataFrame:
+    """The rows holding every word of ``text`` (case-insensitive) in any column: name, id, a
+    parameter's value, a metric written out."""
+    words = [w.lower() for w in text.split()]
+    if not words or frame.empty:
+        return frame
+    hay = [" ".join(map(str, row)).lower() for row in frame.itertuples(index=False)]
+    return frame[[all(w in h for w in words) for h in hay]]
+
+
 # -- comparison ---------------------------------------------------------------------------------
 def param_diff(table: RunsTable, ids: list[str]) -> pd.DataFrame:
     """Rows = the parameters whose values differ between the runs ``ids`` (nothing else), columns =

@@ -5,7 +5,6 @@ comparison showing only the parameters that differ with the runs' curves overlai
 parallel-coordinates view of every listed run."""
 from __future__ import annotations
 
-import pandas as pd
 import streamlit as st
 
 from engine import runs_table as rt
@@ -50,16 +49,6 @@ def _column_config(t: rt.RunsTable, shown: list[str]) -> dict:
     return cfg
 
 
-def _filtered(t: rt.RunsTable, text: str) -> pd.DataFrame:
-    f = t.frame
-    if not text.strip():
-        return f
-    words = [w.lower() for w in text.split() if w]
-    hay = f.astype(str).apply(lambda r: " ".join(r).lower(), axis=1)
-    keep = hay.map(lambda h: all(w in h for w in words))
-    return f[keep.to_numpy()]
-
-
 def _curves(kind: str, t: rt.RunsTable, ids: list[str], names: dict[str, str], key: str) -> None:
     ws = workspace()
     with user_errors():
@@ -98,7 +87,7 @@ def runs_explorer(kind: str) -> None:
     text = c1.text_input("Filter (words found in the name, id or any parameter)", key=f"{key}-filter",
                          placeholder="e.g. direction walk_forward")
     every = c2.toggle("Every parameter", key=f"{key}-all", help="off: only the parameters that differ between runs")
-    f = _filtered(t, text)
+    f = rt.filter_runs(t.frame, text)
     params = t.params if every else (t.varying_params(list(f["id"])) if len(f) > 1 else [])
     metric_cols = [c for m in t.metrics for c in (m, *t.cis.get(m, ())) if f[c].notna().any()]
     shown = ["name", *params, *metric_cols, *dict.fromkeys(t.samples.values()), "created_at", "id"]

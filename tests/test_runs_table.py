@@ -61,6 +61,8 @@ def test_training_table_has_parameter_and_metric_columns_with_cis(ws):
     assert row["val_profit_factor"] == 1.2 and row["val_profit_factor_lo"] == pytest.approx(1.0)
     assert row["val_n_trades"] == 240 and t.samples["val_profit_factor"] == "val_n_trades"
     assert "val_pnl_per_trade_lo" not in t.frame  # no CI anywhere: no empty bound columns
+    assert list(rt.filter_runs(t.frame, "SMALL")["id"]) == [a] and len(rt.filter_runs(t.frame, " ")) == 2
+    assert rt.filter_runs(t.frame, "small 0.01").empty and list(rt.filter_runs(t.frame, "lr 0.01")["id"]) == [b]
     diff = rt.param_diff(t, [a, b])
     assert list(diff.index) == ["config.training.epochs", "config.training.lr"]  # only what differs
     assert list(diff.columns) == ["small lr", "big lr"] and diff.loc["config.training.lr", "small lr"] == "0.001"
