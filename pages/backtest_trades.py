@@ -152,7 +152,8 @@ def trade_analytics(b: Backtest) -> None:
     left, right = st.columns(2)
     with left:
         st.plotly_chart(monthly_fig, width="stretch", key=f"bt-monthly-{b.id}")
-        st.caption(f"{months} month(s); each cell: the month's return and its closed trades (n)")
+        st.caption(f"{months} month(s), compounding to the total return; each cell: the month's return and the "
+                   "closed trades exiting in it (n)")
     with right:
         st.plotly_chart(hist_fig, width="stretch", key=f"bt-pnl-hist-{b.id}")
         if dist["n"]:

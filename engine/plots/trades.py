@@ -69,19 +69,23 @@ def pnl_trades_figure(candles: pd.DataFrame, trades: pd.DataFrame, title: str = 
 def monthly_heatmap_figure(monthly: pd.DataFrame, *, height: int | None = None) -> go.Figure:
     """Years x months of the monthly returns (%), each cell with its return and its closed trades."""
     grid, n = monthly_grid(monthly)
+    have = np.flatnonzero(grid.notna().any(axis=0).to_numpy())
+    if len(have):  # the months from the first to the last the period covers (all twelve over several years)
+        keep = grid.columns[have[0]:have[-1] + 1]
+        grid, n = grid[keep], n[keep]
     z = grid.to_numpy("float64") * 100
     text = [[("" if not np.isfinite(v) else f"{v:+.2f}%<br>{k} trade{'s' if k != 1 else ''}") for v, k in zip(zr, nr)]
             for zr, nr in zip(z, n.to_numpy())]
     finite = z[np.isfinite(z)]
     lim = float(np.abs(finite).max()) if len(finite) else 1.0
     fig = go.Figure(go.Heatmap(z=z, x=list(grid.columns), y=[str(y) for y in grid.index], text=text,
-                               texttemplate="%{text}", colorscale="RdYlGn", zmin=-lim, zmax=lim, zmid=0,
+                               texttemplate="%{text}", textfont={"size": 11}, colorscale="RdYlGn", zmin=-lim,
+                               zmax=lim, zmid=0,
                                colorbar={"title": {"text": "%"}}, xgap=2, ygap=2,
                                hovertemplate="%{x} %{y}: %{text}<extra></extra>"))
     fig.update_yaxes(type="category", autorange="reversed")
     fig.update_xaxes(type="category", side="top")
-    fig.update_layout(title={"text": "Monthly returns (compounding to the total return; closed trades per month)",
-                             "y": 0.98}, height=height or 120 + 60 * len(grid),
+    fig.update_layout(title={"text": "Monthly returns", "y": 0.98}, height=height or 160 + 60 * len(grid),
                       margin={"l": 60, "r": 20, "t": 80, "b": 20})
     return fig
 
@@ -101,9 +105,11 @@ def pnl_histogram_figure(dist: dict, *, height: int = 340) -> go.Figure:
     fig.add_trace(go.Bar(x=mids, y=counts, width=widths, marker_color=np.where(mids > 0, WIN, LOSS), name="trades",
                          customdata=np.column_stack([edges[:-1], edges[1:]]),
                          hovertemplate="%{customdata[0]:.2f}% .. %{customdata[1]:.2f}%: %{y} trades<extra></extra>"))
-    for v, label, dash in ((dist["mean"], "mean", "dash"), (dist["median"], "median", "dot")):
+    left = dist["median"] <= dist["mean"]  # the smaller one's label to the left: the two never overlap
+    for v, label, dash, side in ((dist["mean"], "mean", "dash", "top right" if left else "top left"),
+                                 (dist["median"], "median", "dot", "top left" if left else "top right")):
         fig.add_vline(x=v * 100, line_dash=dash, line_color="#424242",
-                      annotation_text=f"{label} {v * 100:+.2f}%", annotation_position="top")
+                      annotation_text=f"{label} {v * 100:+.2f}%", annotation_position=side)
     fig.update_layout(title=f"P&L distribution of {dist['n']:,} closed trades ({dist['win_share'] * 100:.0f}% winners)",
                       xaxis_title="trade return % (after fees, funding, borrow)", yaxis_title="trades", height=height,
                       bargap=0.02, showlegend=False, margin={"l": 50, "r": 20, "t": 60, "b": 50})
