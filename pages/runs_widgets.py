@@ -69,7 +69,10 @@ def _curves(kind: str, t: rt.RunsTable, ids: list[str], names: dict[str, str], k
         elif kind == "backtest":
             from engine.plots.backtest import compare_figure
 
-            st.plotly_chart(compare_figure({names[i]: data[i] for i in ids}), width="stretch", key=f"{key}-curves")
+            # at most ~1,500 points a curve (every k-th bar and the last): the overlay is for shape, not detail
+            thin = {names[i]: data[i].iloc[sorted({*range(0, len(data[i]), max(1, len(data[i]) // 1500)), len(data[i]) - 1})]
+                    for i in ids if len(data[i])}
+            st.plotly_chart(compare_figure(thin), width="stretch", key=f"{key}-curves")
         else:
             st.plotly_chart(cv_figure(data, names), width="stretch", key=f"{key}-curves")
 

@@ -13,13 +13,14 @@ WIN, LOSS = "#2e7d32", "#c62828"
 
 
 def pnl_trades_figure(candles: pd.DataFrame, trades: pd.DataFrame, title: str = "", *,
-                      highlight: dict | pd.Series | None = None, height: int = 560) -> go.Figure:
+                      highlight: dict | pd.Series | None = None, height: int = 560,
+                      max_points: int = 2_000) -> go.Figure:
     """Candles with one symbol's trades: entries (triangles), exits (circles coloured by the trade's
     return on a red-green scale centred on 0, the colour bar in %), and a line from entry to exit
     (green for a winner, red for a loser); ``highlight``: one trade shaded (the one picked in the
-    trade list)."""
+    trade list).  Trades sit at their exact times and prices whatever the candles' aggregation."""
     # price only (no volume pane, no per-bar colours): a light chart, built on every pick of a trade
-    d, k, note = display_bars(candles)
+    d, k, note = display_bars(candles, max_points)  # OHLC-aggregated past max_points candles, with a note
     fig = go.Figure(go.Candlestick(x=d["timestamp"], open=d["open"], high=d["high"], low=d["low"], close=d["close"],
                                    name="price", increasing_line_color="#26a69a", decreasing_line_color="#ef5350"))
     fig.update_layout(title=f"{title}<br><sup>{note}</sup>" if note else title, height=height,
