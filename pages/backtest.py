@@ -15,6 +15,7 @@ from engine.backtest.sources import model_period
 from engine.backtest.store import ci_text, compare, costs_text, format_metric, list_backtests, load_backtest, metrics_table
 from engine.plots.backtest import compare_figure, equity_figure, heatmap_figure, trades_figure
 from engine.stats.selection import METRIC_DIRECTION
+from pages.backtest_trades import trade_analytics
 from pages.backtest_widgets import (
     RESULT,
     SWEEP_JOB,
@@ -24,6 +25,7 @@ from pages.backtest_widgets import (
     portfolio_inputs,
     sweep_table,
 )
+from pages.runs_widgets import runs_explorer
 from pages.ui import Keys, catalog, ensure_sample, follow_job, start_job, user_errors, workspace
 from storage.artifacts import kinds_stamp, read_manifest
 
@@ -275,6 +277,7 @@ def _show(bid: str) -> None:
                         f"Chart window: {a} → {z} of the backtest's {t0:%Y-%m-%d %H:%M} → {t1:%Y-%m-%d %H:%M} UTC")
                        + (f"; {note}" if note else f" ({len(c):,} bars)"))
         st.dataframe(trades[trades["symbol"] == sym], hide_index=True, width="stretch", height=240)
+    trade_analytics(b)  # pages/backtest_trades.py: exit reasons, per-symbol summary, monthly returns, P&L
     if extra.get("per_symbol"):
         st.markdown("**Per symbol**")
         ps = pd.DataFrame(extra["per_symbol"]).set_index("symbol")
@@ -332,6 +335,7 @@ with tab_cmp:
                     st.warning(n)
                 st.dataframe(metrics_table(c["runs"]), width="stretch")
                 st.plotly_chart(compare_figure({b.label(): c["curves"][b.id] for b in c["runs"]}), width="stretch")
+    runs_explorer("backtest")  # pages/runs_widgets.py: runs table, parameter diff, parallel coordinates
 
 def _fmt_ci(ci, key: str) -> str:
     return "" if not ci else f" [{format_metric(key, ci[0])}, {format_metric(key, ci[1])}]"

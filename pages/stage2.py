@@ -7,6 +7,7 @@ import streamlit as st
 
 from engine.data.timeframes import TIMEFRAMES
 from engine.stage2.stage1_io import DEFAULT_REPO
+from pages.runs_widgets import runs_explorer
 from pages.stage2_widgets import (
     K,
     batch_state,
@@ -162,6 +163,7 @@ with tab3:
         st.dataframe(stage2_table(s2_models), hide_index=True, width="stretch")
         chosen = st.selectbox("Model", [m["id"] for m in s2_models], key=K.S2_PICK)
         show_stage2(next(m for m in s2_models if m["id"] == chosen))
+    runs_explorer("stage2")  # pages/runs_widgets.py: runs table, parameter diff, parallel coordinates
 
 with tab4:
     st.caption("Every symbol x timeframe as ONE background job: per pair the feature set, a Stage 1 (the pair's newest, "

@@ -10,6 +10,7 @@ from engine import model_kinds
 from engine.plots.training import compare_figure
 from engine.training import runs
 from engine.training.config import PRESETS, TrainRequest
+from pages.runs_widgets import runs_explorer
 from pages.training_widgets import live_curves, run_details
 from pages.ui import Keys, ensure_sample, follow_job, start_job, user_errors, workspace
 from storage.artifacts import kinds_stamp
@@ -124,6 +125,7 @@ with tab_cmp:
             metric = st.selectbox("Curve", metrics, index=default) if metrics else None
             if metric:
                 st.plotly_chart(compare_figure(hists, metric), width="stretch")
+    runs_explorer("training")  # pages/runs_widgets.py: runs table, parameter diff, parallel coordinates
 
 with tab_tune:
     from pages.tuning_widgets import tuning_tab

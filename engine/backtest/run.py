@@ -121,7 +121,11 @@ def run_prepared(ws: Workspace, prep: Prepared) -> dict[str, Any]:
     if len(prep.market.symbols) > 1:
         ps = simulation_metrics(sim, per_symbol=True)
         per_symbol = [{"symbol": s, **_clean(r)} for s, r in zip(prep.market.symbols, ps.to_dict("records"))]
-    equity, trades = equity_frame(sim), trades_frame(sim)
+    from engine.backtest.trades import market_candles, with_reasons
+
+    equity = equity_frame(sim)
+    # entry_reason / exit_reason (signal, stop-loss, take-profit, end of period): engine/backtest/trades.py
+    trades = with_reasons(trades_frame(sim), market_candles(prep.market), prep.params.to_dict())
     folds = _folds_summary(prep, equity, trades)
     progress(0.75, "bootstrapping confidence intervals")
     sample = ev.sample_of(len(prep.market.index), prep.market.timeframe, trades)

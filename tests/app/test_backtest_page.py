@@ -50,7 +50,9 @@ def test_page_shows_results_comparison_and_sweep(bt_ws):
     assert "35,040 bars/year" in text and "plain rule (no training period)" in text
     # charts: equity + drawdown, trades on candles, overlaid equity curves, sweep heatmap
     charts = at.get("plotly_chart")
-    assert len(charts) == 4
+    # + trade analytics (trades coloured by P&L, monthly returns, P&L distribution) and the runs explorer
+    # of the Compare tab (overlaid equity, metric with its CI; parallel coordinates from 3 runs on)
+    assert len(charts) == 9  # 4 + 3 (trade analytics) + 2 (runs explorer)
     # the compare table holds both runs side by side
     tables = [d.value for d in at.dataframe]
     side = next(tb for tb in tables if tb.shape[1] == 2 and "Sharpe" in tb.index)
