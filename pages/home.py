@@ -5,6 +5,7 @@ import pandas as pd
 import streamlit as st
 
 from config.errors import Busy
+from pages.artifact_widgets import by_name, manage_artifact
 from pages.ui import catalog, ensure_sample, jobs_panel, user_errors, workspace
 from storage.workspace import KINDS
 
@@ -41,9 +42,14 @@ with user_errors():
     if len(recent):
         recent = recent.assign(symbols=recent.symbols.map(lambda s: ", ".join(s) if s is not None else ""),
                                timeframe=recent.timeframe.fillna(""),
-                               metrics=recent.metrics.map(_metrics_text))
-        st.dataframe(recent[["created_at", "kind", "name", "symbols", "timeframe", "origin", "metrics", "id"]],
+                               metrics=recent.metrics.map(_metrics_text),
+                               tags=recent.tags.map(lambda t: ", ".join(t) if t is not None else ""))
+        st.dataframe(recent[["created_at", "kind", "name", "tags", "symbols", "timeframe", "origin", "metrics", "id"]],
                      hide_index=True, width="stretch")
+        every = [i for i, k in cat.query(limit=1000)[["id", "kind"]].itertuples(index=False) if k != "job"]
+        pick = st.selectbox("Rename, tag, note or delete an artifact", every, index=None, format_func=by_name(every),
+                            key="home.manage", placeholder="choose an artifact by name (type to search)")
+        manage_artifact(pick, key="home")
     else:
         st.info("No artifacts yet: import candles on the Data page.")
 
