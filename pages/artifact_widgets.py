@@ -45,13 +45,14 @@ def _names(ids: tuple[str, ...]) -> dict[str, str]:
     return out
 
 
-def artifact_names(ids: Iterable[str]) -> dict[str, str]:
+def artifact_names(ids: Iterable[str], fallback: dict[str, str] | None = None) -> dict[str, str]:
     """``{id: label}``: each artifact's name; two with the same name get their id's last 6 characters
-    (``name · #4e3129``), an unknown id stays itself."""
+    (``name · #4e3129``); an id that is no artifact (yet) gets its ``fallback`` name (a training run in
+    progress) or stays itself."""
     ids = tuple(dict.fromkeys(str(i) for i in ids if i))
     if not ids:
         return {}
-    names = _names(ids)
+    names = {i: (n if n != i else (fallback or {}).get(i) or i) for i, n in _names(ids).items()}
     seen: dict[str, int] = {}
     for i in ids:
         seen[names.get(i, i)] = seen.get(names.get(i, i), 0) + 1
@@ -59,9 +60,9 @@ def artifact_names(ids: Iterable[str]) -> dict[str, str]:
             for i in ids}
 
 
-def by_name(ids: Iterable[str]) -> Callable[[str], str]:
+def by_name(ids: Iterable[str], fallback: dict[str, str] | None = None) -> Callable[[str], str]:
     """``format_func`` for a picker over artifact ids: shows names, keeps ids as the values."""
-    labels = artifact_names(ids)
+    labels = artifact_names(ids, fallback)
     return lambda i: labels.get(i, str(i))
 
 

@@ -108,10 +108,9 @@ with tab_runs:
                  if c in table]
         st.dataframe(table[shown], hide_index=True, width="stretch")
         by_run = {r["id"]: r for r in rows}
-        run_name = by_name(by_run)
-        rid = st.selectbox("Run", list(by_run), key=K.RUN, help="the id is under Name, tags, note below",
-                           format_func=lambda i: f"{by_run[i]['status']} · {by_run[i]['model']} · "
-                                                 f"{by_run[i].get('name') or i if run_name(i) == i else run_name(i)}")
+        run_name = by_name(by_run, {i: r.get("name") for i, r in by_run.items()})
+        rid = st.selectbox("Run", list(by_run), key=K.RUN,
+                           format_func=lambda i: f"{by_run[i]['status']} · {by_run[i]['model']} · {run_name(i)}")
         if rid:
             manage_artifact(rid, key="training.run")
             run_details(by_run[rid])
@@ -121,11 +120,12 @@ with tab_cmp:
     if len(ids) < 2:
         st.info("Compare needs two runs or more.")
     else:
-        pick = st.multiselect("Runs", ids, default=ids[:2], key=K.COMPARE, format_func=by_name(ids))
+        run_names = artifact_names(ids, {r["id"]: r.get("name") for r in rows})
+        pick = st.multiselect("Runs", ids, default=ids[:2], key=K.COMPARE, format_func=run_names.get)
         if pick:
             table = runs.compare_table(ws, pick).map(lambda v: round(v, 4) if isinstance(v, float) else v)
-            st.dataframe(table.astype(str).rename(columns=artifact_names(pick)), width="stretch")
-            hists = {artifact_names(pick)[rid]: runs.history(ws, rid) for rid in pick}
+            st.dataframe(table.astype(str).rename(columns=run_names), width="stretch")
+            hists = {run_names[rid]: runs.history(ws, rid) for rid in pick}
             metrics = sorted({c for h in hists.values() for c in h.columns if c not in ("epoch", "step")})
             default = metrics.index("val_loss") if "val_loss" in metrics else 0
             metric = st.selectbox("Curve", metrics, index=default) if metrics else None

@@ -89,8 +89,8 @@ def test_page_shows_runs_curves_metrics_and_comparison(runs_ws):
     assert any("fewer than 30" in w.value for w in at.warning)
     assert any("Costs used: round trip 0.22 %" in c.value for c in at.caption)
     assert len(at.get("plotly_chart")) >= 3  # loss + metrics curves of the run, and the comparison
-    cmp = next(d.value for d in at.dataframe if done in d.value.columns)
-    assert stopped in cmp.columns and "val_accuracy" in cmp.index
+    cmp = next(d.value for d in at.dataframe if "finished one" in d.value.columns)  # runs by name (issue 15)
+    assert "stopped one" in cmp.columns and "val_accuracy" in cmp.index
     t = time.perf_counter()
     _run(at)  # warm rerun
     assert time.perf_counter() - t < 3.0
