@@ -15,6 +15,25 @@ from pages.ui import user_errors, workspace
 from storage.schema import MAX_NAME, MAX_NOTE
 
 NOTICE = "artifacts.notice"  # session key: what the last rename / delete did (shown after the rerun)
+RELABEL = "artifacts.relabel"  # session key: ids renamed in the last run (their pickers get the new label)
+
+
+def _relabel_pickers() -> None:
+    """After a rename: a picker's browser side holds the label it showed (Streamlit keeps a select's
+    value as its label), so it would show the old name and send it back as an unknown value.  Setting
+    every session value that holds a renamed id again makes Streamlit send the picker its new label."""
+    from streamlit.errors import StreamlitAPIException
+
+    ids = set(st.session_state.pop(RELABEL, None) or ())
+    if not ids:
+        return
+    for k in list(st.session_state.keys()):
+        try:
+            v = st.session_state[k]
+            if (isinstance(v, str) and v in ids) or (isinstance(v, list) and ids & {x for x in v if isinstance(x, str)}):
+                st.session_state[k] = list(v) if isinstance(v, list) else v
+        except (StreamlitAPIException, KeyError):  # a widget already drawn in this run, a button: left as it is
+            continue
 
 
 @st.cache_data(show_spinner=False, max_entries=4096)
@@ -49,6 +68,7 @@ def artifact_names(ids: Iterable[str], fallback: dict[str, str] | None = None) -
     """``{id: label}``: each artifact's name; two with the same name get their id's last 6 characters
     (``name · #4e3129``); an id that is no artifact (yet) gets its ``fallback`` name (a training run in
     progress) or stays itself."""
+    _relabel_pickers()
     ids = tuple(dict.fromkeys(str(i) for i in ids if i))
     if not ids:
         return {}
@@ -117,6 +137,7 @@ def _save(artifact_id: str, m, name: str, tags: list[str], note: str) -> None:
     with user_errors():
         new = edit_artifact(workspace(), artifact_id, **changes)
         st.session_state[NOTICE] = f"Saved: {new.name}" + (f" · tags {', '.join(new.tags)}" if new.tags else "")
+        st.session_state[RELABEL] = [artifact_id]
         st.cache_data.clear()
         st.rerun()
 
