@@ -89,17 +89,24 @@ def create_artifact(
         index_quietly(ws)
 
 
+def describe(what: str, symbols: Iterable[str] = (), timeframe: str | None = None, start: Any = None,
+             end: Any = None) -> str:
+    """A readable artifact name from its inputs: ``direction BTCUSDT 15m 2025-01..2025-09`` (what, the
+    symbols (3 at most, then +N), the timeframe, the months it covers)."""
+    syms = list(symbols or [])
+    parts = [str(what), ",".join(syms[:3]) + (f"+{len(syms) - 3}" if len(syms) > 3 else "")]
+    if timeframe:
+        parts.append(str(timeframe))
+    if start is not None and end is not None and str(start) and str(end):
+        parts.append(f"{str(start)[:7]}..{str(end)[:7]}")
+    return " ".join(p for p in parts if p)
+
+
 def default_name(m: Manifest) -> str:
-    """A readable name from an artifact's inputs: kind (or model), symbols, timeframe and the months
-    it covers, e.g. ``direction BTCUSDT 15m 2025-01..2025-09``.  Used when the writer gave none."""
+    """The name of an artifact whose writer gave none: :func:`describe` of its kind (a model: its model
+    type), symbols, timeframe and period."""
     what = str((m.params or {}).get("model") or m.kind) if m.kind == "model" else m.kind
-    syms = list(m.symbols or [])
-    parts = [what, ",".join(syms[:3]) + (f"+{len(syms) - 3}" if len(syms) > 3 else "")]
-    if m.timeframe:
-        parts.append(m.timeframe)
-    if m.start and m.end:
-        parts.append(f"{str(m.start)[:7]}..{str(m.end)[:7]}")
-    name = " ".join(p for p in parts if p)
+    name = describe(what, m.symbols, m.timeframe, m.start, m.end)
     return name if name != m.kind else f"{m.kind} {m.id[-6:]}"
 
 
