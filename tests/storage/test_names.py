@@ -248,3 +248,19 @@ def test_cli_delete_refused_names_the_descendants(ws, tree, capsys):
     assert ws.artifact_dir("model", tree["m"]).is_dir()
     r = main_json(capsys, "catalog", "delete", tree["m"], "--with-descendants")
     assert r["deleted"] == [tree["m"], tree["b"]]
+
+
+def test_an_adopted_artifact_keeps_its_name_tags_and_note(ws, tmp_path):
+    """A download (Hub / SSH archive) brings what the user gave the artifact on the other machine."""
+    from engine.sync.adopt import adopt
+    from storage.workspace import Workspace
+
+    other = Workspace.open(tmp_path / "gpu-box")
+    aid = make(other, "model", params={"model": "direction"}, index=True)
+    edit_artifact(other, aid, name="from the GPU box", add_tags=["gpu"], note="trained overnight")
+    d = other.artifact_dir("model", aid)
+    m = Manifest.read(d)
+    assert adopt(ws, m, {f.path: d / f.path for f in m.files}, origin="ssh:gpu")["status"] == "created"
+    got = read_manifest(ws, aid)
+    assert (got.name, got.tags, got.note, got.origin) == ("from the GPU box", ["gpu"], "trained overnight", "ssh:gpu")
+    assert Catalog(ws).query(tag="gpu")["id"].tolist() == [aid]
