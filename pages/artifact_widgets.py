@@ -64,15 +64,19 @@ def _names(ids: tuple[str, ...]) -> dict[str, str]:
     return out
 
 
-def artifact_names(ids: Iterable[str], fallback: dict[str, str] | None = None) -> dict[str, str]:
+def artifact_names(ids: Iterable[str], fallback: dict[str, str] | None = None, *,
+                   known: dict[str, str] | None = None) -> dict[str, str]:
     """``{id: label}``: each artifact's name; two with the same name get their id's last 6 characters
     (``name · #4e3129``); an id that is no artifact (yet) gets its ``fallback`` name (a training run in
-    progress) or stays itself."""
+    progress) or stays itself.  ``known``: names just read from the catalog (long listings), used as
+    they are instead of reading the manifests."""
     _relabel_pickers()
     ids = tuple(dict.fromkeys(str(i) for i in ids if i))
     if not ids:
         return {}
-    names = {i: (n if n != i else (fallback or {}).get(i) or i) for i, n in _names(ids).items()}
+    known = {i: n for i, n in (known or {}).items() if n}
+    names = dict(known) | _names(tuple(i for i in ids if i not in known))
+    names = {i: (n if n != i else (fallback or {}).get(i) or i) for i, n in names.items()}
     seen: dict[str, int] = {}
     for i in ids:
         seen[names.get(i, i)] = seen.get(names.get(i, i), 0) + 1
@@ -80,9 +84,10 @@ def artifact_names(ids: Iterable[str], fallback: dict[str, str] | None = None) -
             for i in ids}
 
 
-def by_name(ids: Iterable[str], fallback: dict[str, str] | None = None) -> Callable[[str], str]:
+def by_name(ids: Iterable[str], fallback: dict[str, str] | None = None, *,
+            known: dict[str, str] | None = None) -> Callable[[str], str]:
     """``format_func`` for a picker over artifact ids: shows names, keeps ids as the values."""
-    labels = artifact_names(ids, fallback)
+    labels = artifact_names(ids, fallback, known=known)
     return lambda i: labels.get(i, str(i))
 
 
