@@ -1,4 +1,5 @@
-"""`catalog` commands: refresh, rebuild, query, show, lineage."""
+"""`catalog` commands: refresh, rebuild, query, show, lineage; rename, tag, note, delete (what a user
+changes on an artifact: storage.artifacts.edit_artifact / delete_artifact)."""
 from __future__ import annotations
 
 import json
@@ -70,12 +71,15 @@ def cmd_query(args, ws):
     cat = Catalog(ws)
     _refresh_quietly(cat)
     df = cat.query(kind=args.kind, symbol=args.symbol.upper() if args.symbol else None, timeframe=args.timeframe,
-                   origin=args.origin, since=since, until=until, text=args.text, metric=args.metric,
+                   origin=args.origin, since=since, until=until, text=args.text, name=args.name, tag=args.tag,
+                   metric=args.metric,
                    metric_min=args.min, metric_max=args.max, parent=args.parent, limit=args.limit)
     rows = df.assign(metrics=df.metrics.map(json.loads), params=df.params.map(json.loads)).to_dict("records") if len(df) else []
     for r in rows:
         r["symbols"] = list(r["symbols"]) if r["symbols"] is not None else []
-    text = df[["id", "kind", "timeframe", "symbols", "created_at", "origin"]].to_string(index=False) if len(df) else "no artifacts match"
+    for r in rows:
+        r["tags"] = list(r["tags"]) if r.get("tags") is not None else []
+    text = df[["id", "kind", "name", "timeframe", "symbols", "created_at", "origin"]].to_string(index=False) if len(df) else "no artifacts match"
     if cat.last_read_fallback:
         text += "\n(note: the catalog was busy; this listing was read from the manifests)"
     return {"count": len(rows), "artifacts": rows, "_text": text}
@@ -100,6 +104,42 @@ def cmd_lineage(args, ws):
     return out
 
 
+def _edited(m, what: str) -> dict:
+    return {"id": m.id, "kind": m.kind, "name": m.name, "tags": list(m.tags), "note": m.note, "edited_at": m.edited_at,
+            "_text": f"{m.id}: {what}"}
+
+
+def cmd_rename(args, ws):
+    from storage.artifacts import edit_artifact
+
+    m = edit_artifact(ws, args.id, name=args.name)
+    return _edited(m, f"renamed to {m.name!r}")
+
+
+def cmd_tag(args, ws):
+    from config.errors import BadInput
+    from storage.artifacts import edit_artifact
+
+    if not args.add and not args.remove:
+        raise BadInput("nothing to change", hint="give --add TAG and / or --remove TAG")
+    m = edit_artifact(ws, args.id, add_tags=args.add or (), remove_tags=args.remove or ())
+    return _edited(m, "tags: " + (", ".join(m.tags) or "(none)"))
+
+
+def cmd_note(args, ws):
+    from storage.artifacts import edit_artifact
+
+    m = edit_artifact(ws, args.id, note=args.text)
+    return _edited(m, "note " + ("saved" if m.note else "cleared"))
+
+
+def cmd_delete(args, ws):
+    from storage.artifacts import delete_artifact
+
+    ids = delete_artifact(ws, args.id, with_descendants=args.with_descendants)
+    return {"deleted": ids, "count": len(ids), "_text": "deleted " + ", ".join(ids)}
+
+
 def register(sub) -> None:
     g = sub.add_parser("catalog", help="the DuckDB index of all artifacts")
     s = g.add_subparsers(dest="cmd", metavar="COMMAND", parser_class=type(g))
@@ -112,7 +152,9 @@ def register(sub) -> None:
     p.add_argument("--origin")
     p.add_argument("--since")
     p.add_argument("--until")
-    p.add_argument("--text")
+    p.add_argument("--text", help="in the name, id or note")
+    p.add_argument("--name", help="in the name (case-insensitive)")
+    p.add_argument("--tag", action="append", help="has this tag (repeat: every one of them)")
     p.add_argument("--metric")
     p.add_argument("--min", type=float_in(None, None))
     p.add_argument("--max", type=float_in(None, None))
@@ -125,3 +167,21 @@ def register(sub) -> None:
     p = s.add_parser("lineage", help="what an artifact was made from and what was made from it")
     p.add_argument("id")
     p.set_defaults(func=cmd_lineage)
+    p = s.add_parser("rename", help="give an artifact a new name")
+    p.add_argument("id")
+    p.add_argument("name")
+    p.set_defaults(func=cmd_rename)
+    p = s.add_parser("tag", help="add / remove tags of an artifact")
+    p.add_argument("id")
+    p.add_argument("--add", action="append", metavar="TAG", help="one tag (repeat for more)")
+    p.add_argument("--remove", action="append", metavar="TAG", help="one tag (repeat for more)")
+    p.set_defaults(func=cmd_tag)
+    p = s.add_parser("note", help="set an artifact's free-text note ('' clears it)")
+    p.add_argument("id")
+    p.add_argument("text")
+    p.set_defaults(func=cmd_note)
+    p = s.add_parser("delete", help="delete an artifact (refused when others were made from it)")
+    p.add_argument("id")
+    p.add_argument("--with-descendants", action="store_true",
+                   help="also delete every artifact made from it (all or nothing)")
+    p.set_defaults(func=cmd_delete)

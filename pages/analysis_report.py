@@ -12,6 +12,7 @@ from engine.analysis.exclusions import REASONS
 from engine.analysis.options import AnalysisOptions
 from engine.analysis.view import HTML, ReportView
 from engine.plots import analysis as figs
+from pages.artifact_widgets import artifact_names, manage_artifact
 from pages.ui import Keys, card_value, ensure_sample, follow_job, pvalue_columns, start_job, user_errors, workspace
 from storage.artifacts import kinds_stamp
 
@@ -52,7 +53,8 @@ def run_form() -> None:
     if fsets.empty:
         st.info("No feature set yet: build one on the Features page (or `python -m engine features build ...`).")
         return
-    labels = {r.id: f"{r.id}  ({', '.join(r.symbols)} {r.timeframe}, {r.n_features} features)" for r in fsets.itertuples()}
+    names = artifact_names(fsets["id"])
+    labels = {r.id: f"{names[r.id]}  ({', '.join(r.symbols)} {r.timeframe}, {r.n_features} features)" for r in fsets.itertuples()}
     fs_id = st.selectbox("Feature set", list(labels), format_func=labels.get)
     targets = fsets.set_index("id").loc[fs_id, "targets"]
     default = targets.index("direction_4h") if "direction_4h" in targets else 0
@@ -165,8 +167,8 @@ def browse() -> None:
         st.info("No report yet: run one in the New report tab, or download one with Cloud Sync.")
         return
     ids = reports["id"].tolist()
-    labels = {r.id: f"{r.target} · {r.featureset_id} · {r.origin} · {str(r.created_at)[:16]} · {r.id}"
-              for r in reports.itertuples()}
+    names = artifact_names(ids)
+    labels = {r.id: f"{names[r.id]} · {r.target} · {r.origin} · {str(r.created_at)[:16]}" for r in reports.itertuples()}
     sel = st.session_state.get(SELECTED)
     rid = st.selectbox("Report", ids, index=ids.index(sel) if sel in ids else 0, format_func=labels.get)
     try:
@@ -174,6 +176,7 @@ def browse() -> None:
     except KlineLabError as e:
         st.error(str(e))
         return
+    manage_artifact(rid, key="analysis.report")
     header(v, rid)
     top_n = int(v.meta.get("options", {}).get("top_n", 30))
     reason = v.reason_of()

@@ -15,12 +15,12 @@ from engine.backtest.sources import model_period
 from engine.backtest.store import ci_text, compare, costs_text, format_metric, list_backtests, load_backtest, metrics_table
 from engine.plots.backtest import compare_figure, equity_figure, heatmap_figure, trades_figure
 from engine.stats.selection import METRIC_DIRECTION
+from pages.artifact_widgets import artifact_names, by_name, manage_artifact
 from pages.backtest_trades import trade_analytics
 from pages.backtest_widgets import (
     RESULT,
     SWEEP_JOB,
     SWEEP_RESULT,
-    model_label,
     period_inputs,
     portfolio_inputs,
     sweep_table,
@@ -115,13 +115,13 @@ def _source_inputs(key: str, *, many: bool, threshold: bool = True) -> tuple[dic
             st.info("No trained models yet: train one on the Training or Stage 2 page (or `python -m engine train ...`), "
                     "or backtest the plain rule.")
             return {}, None, ""
-        labels = {model_label(r): r["id"] for _, r in models.iterrows()}
+        every = models["id"].tolist()
         if many:
-            picked = st.multiselect("Model(s)", list(labels), default=list(labels)[:1], key=f"{key}-models")
+            picked = st.multiselect("Model(s)", every, default=every[:1], key=f"{key}-models", format_func=by_name(every))
         else:
-            one = st.selectbox("Model", list(labels), key=f"{key}-model")
+            one = st.selectbox("Model", every, key=f"{key}-model", format_func=by_name(every))
             picked = [one] if one else []
-        ids = [labels[p] for p in picked]
+        ids = list(picked)
         if not ids:
             return {}, None, ""
         m = read_manifest(ws, ids[0])
@@ -316,7 +316,8 @@ with tab_res:
         ids = list(singles["id"])
         want = st.session_state.get(RESULT)
         pick = st.selectbox("Backtest", ids, index=ids.index(want) if want in ids else 0,
-                            format_func=lambda i: singles.set_index("id").loc[i, "label"], key="res-pick")
+                            format_func=by_name(ids), key="res-pick")
+        manage_artifact(pick, key="backtest.result")
         with user_errors():
             _show(pick)
 
@@ -325,7 +326,7 @@ with tab_cmp:
     if len(singles) < 2:
         st.info("Run at least two backtests to compare them.")
     else:
-        labels = dict(zip(singles["id"], singles["label"]))
+        labels = artifact_names(singles["id"])
         chosen = st.multiselect("Backtests", list(labels), default=list(labels)[:2], format_func=labels.get,
                                 key="cmp-pick")
         if chosen:
@@ -333,8 +334,9 @@ with tab_cmp:
                 c = compare(ws, chosen)
                 for n in c["notes"]:
                     st.warning(n)
-                st.dataframe(metrics_table(c["runs"]), width="stretch")
-                st.plotly_chart(compare_figure({b.label(): c["curves"][b.id] for b in c["runs"]}), width="stretch")
+                st.dataframe(metrics_table(c["runs"]).rename(columns={b.label(): labels[b.id] for b in c["runs"]}),
+                             width="stretch")
+                st.plotly_chart(compare_figure({labels[b.id]: c["curves"][b.id] for b in c["runs"]}), width="stretch")
     runs_explorer("backtest")  # pages/runs_widgets.py: runs table, parameter diff, parallel coordinates
 
 def _fmt_ci(ci, key: str) -> str:
@@ -427,7 +429,8 @@ with tab_sweep:
         ids = list(sweeps["id"])
         want = st.session_state.get(SWEEP_RESULT)
         pick = st.selectbox("Sweep", ids, index=ids.index(want) if want in ids else 0,
-                            format_func=lambda i: sweeps.set_index("id").loc[i, "label"], key="sweep-pick")
+                            format_func=by_name(ids), key="sweep-pick")
+        manage_artifact(pick, key="backtest.sweep")
         with user_errors():
             b = load_backtest(ws, pick)
             table = _read(str(ws.root), pick, "sweep")

@@ -3,7 +3,6 @@ sweep forms, as fields of the typed backtest request (``engine.backtest.requests
 from __future__ import annotations
 
 import datetime as dt
-import json
 from typing import Any
 
 import pandas as pd
@@ -103,13 +102,6 @@ def period_inputs(key: str, default: tuple[Any, Any] | None, bounds: tuple[Any, 
         e = pd.Timestamp(dt.datetime.combine(b, bt or dt.time(23, 59)))
         out["end"] = _stamp(last if last is not None and e == last.floor("min") else e + pd.Timedelta(seconds=59))
     return out
-
-
-def model_label(row: pd.Series) -> str:
-    params = json.loads(row["params"]) if isinstance(row["params"], str) else (row["params"] or {})
-    kind = "stage2" if row["kind"] == "stage2" else params.get("model", "?")
-    syms = ", ".join(list(row["symbols"]) if row["symbols"] is not None else [])
-    return f"{kind} · {syms} · {row['timeframe']} · {row['id']}"
 
 
 def sweep_table(top: pd.DataFrame) -> pd.DataFrame:

@@ -11,6 +11,7 @@ from engine import jobs
 from engine.sync.groups import GROUPS
 from engine.sync.history import read as read_history
 from engine.sync.ssh import HostProfile, load_profiles, save_profile
+from pages.artifact_widgets import by_name
 from pages.cloud_sync_widgets import (
     SyncKeys,
     command_line,
@@ -66,7 +67,9 @@ with tab_hub:
         with st.expander("Selection and options"):
             g = GROUPS[group]
             if g.kinds and op == "upload":
-                ids = st.multiselect("Only these artifacts (default: all)", _ids(g.kinds), key=f"sync.ids.{group}")
+                opts = _ids(g.kinds)
+                ids = st.multiselect("Only these artifacts (default: all)", opts, key=f"sync.ids.{group}",
+                                     format_func=by_name(opts))
             else:
                 ids = [x.strip() for x in st.text_input("Only these artifact ids (comma separated)",
                                                          key=f"sync.idtext.{group}").split(",") if x.strip()]
@@ -168,7 +171,8 @@ with tab_ssh:
         a1, a2 = st.columns(2)
         with a1.form("archive-training"):
             st.markdown("**Training archive** (feature sets + their reports)")
-            fs = st.multiselect("Feature sets (default: all)", _ids(("features",)))
+            fs_opts = _ids(("features",))
+            fs = st.multiselect("Feature sets (default: all)", fs_opts, format_func=by_name(fs_opts))
             root_ticks = ws.root / "raw" / "ticks"
             tick_mb = sum(p.stat().st_size for p in root_ticks.rglob("*") if p.is_file()) / 1e6 if root_ticks.is_dir() else 0.0
             ticks = st.checkbox(f"Include tick data ({tick_mb:.1f} MB in {root_ticks})", disabled=tick_mb == 0)
@@ -179,7 +183,8 @@ with tab_ssh:
                 submit(args, SyncKeys.SSH_JOB, name="training archive")
         with a2.form("archive-results"):
             st.markdown("**Results archive** (models: checkpoints, metrics, logs, scalers)")
-            ms = st.multiselect("Models (default: all)", _ids(("model", "stage1", "stage2")))
+            m_opts = _ids(("model", "stage1", "stage2"))
+            ms = st.multiselect("Models (default: all)", m_opts, format_func=by_name(m_opts))
             if st.form_submit_button("Create"):
                 submit(["sync", "ssh", "archive-results"] + (["--ids", ",".join(ms)] if ms else []), SyncKeys.SSH_JOB,
                        name="results archive")
@@ -187,7 +192,7 @@ with tab_ssh:
         if archives:
             with st.form("ssh-upload", enter_to_submit=False):
                 c1, c2 = st.columns([2, 2])
-                arch = c1.selectbox("Archive to upload", archives)
+                arch = c1.selectbox("Archive to upload", archives, format_func=by_name(archives))
                 dest = c2.text_input("Remote folder or file", value=prof.remote_dir)
                 if st.form_submit_button("Upload (resumable, sha256-checked)"):
                     submit(["sync", "ssh", "upload", "--host", hname, "--archive", arch, "--path", dest], SyncKeys.SSH_JOB,
@@ -204,8 +209,9 @@ with tab_remote:
             c1, c2 = st.columns([1, 3])
             rhost = c1.selectbox("Host", runnable)
             command = c2.text_input("Command (as after `python -m engine`)", placeholder="train patchtst --config configs/my.yaml")
+            send_opts = _ids(("features", "analysis", "ohlcv"))
             send = st.multiselect("Send these artifacts first (ids named in the command or its config are sent anyway)",
-                                  _ids(("features", "analysis", "ohlcv")))
+                                  send_opts, format_func=by_name(send_opts))
             if st.form_submit_button("Start on the host", type="primary"):
                 from engine.sync.remote_jobs import submit_command
 

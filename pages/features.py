@@ -19,6 +19,7 @@ root = str(ws.root)
 from engine.data.timeframes import TIMEFRAMES
 from engine.plots.features import feature_figure
 from pages import features_widgets as fw
+from pages.artifact_widgets import by_name, manage_artifact
 from pages.features_widgets import FKeys
 
 st.caption("150+ leakage-free features, 24 targets and ZigZag pivots per symbol set and timeframe; "
@@ -87,7 +88,8 @@ with tab_sets:
         ids = sets["id"].tolist()
         if st.session_state.get(FKeys.SET) not in ids:
             st.session_state[FKeys.SET] = ids[0]
-        fid = st.selectbox("Feature set", ids, key=FKeys.SET)
+        fid = st.selectbox("Feature set", ids, key=FKeys.SET, format_func=by_name(ids))
+        manage_artifact(fid, key="features.set")
         with user_errors():
             from engine.features.store import load_feature_set
 

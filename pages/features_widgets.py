@@ -22,12 +22,12 @@ class FKeys:
 def feature_sets(root: str, stamp: tuple) -> pd.DataFrame:
     from engine.features.store import list_feature_sets
 
-    rows = [{"id": f.id, "symbols": ", ".join(f.symbols), "timeframe": f.timeframe,
+    rows = [{"name": f.manifest.name or f.id, "id": f.id, "symbols": ", ".join(f.symbols), "timeframe": f.timeframe,
              "rows": f.manifest.metrics.get("rows"), "features": len(f.feature_names), "leaking": len(f.leaking),
              "audit": {True: "passed", False: "LEAKS", None: "skipped"}[f.manifest.extra.get("audit", {}).get("passed")],
              "start": f.manifest.start, "end": f.manifest.end, "created": f.manifest.created_at}
             for f in list_feature_sets(workspace())]
-    return pd.DataFrame(rows, columns=["id", "symbols", "timeframe", "rows", "features", "leaking", "audit", "start", "end",
+    return pd.DataFrame(rows, columns=["name", "id", "symbols", "timeframe", "rows", "features", "leaking", "audit", "start", "end",
                                        "created"])
 
 

@@ -5,6 +5,7 @@ import pandas as pd
 import streamlit as st
 
 from config.errors import Busy
+from pages.artifact_widgets import by_name, manage_artifact
 from pages.ui import catalog, ensure_sample, jobs_panel, user_errors, workspace
 from storage.workspace import KINDS
 
@@ -34,16 +35,21 @@ with user_errors():
 
     st.subheader("Recent artifacts")
     # every kind but the job entries (the Jobs panel below lists those), newest first
-    parts = [cat.query(kind=k, limit=12) for k in KINDS if k != "job"]
+    parts = [cat.query(kind=k, limit=500) for k in KINDS if k != "job"]
     parts = [p for p in parts if len(p)]
-    recent = (pd.concat(parts, ignore_index=True).sort_values("created_at", ascending=False).head(12)
-              if parts else pd.DataFrame())
+    every = pd.concat(parts, ignore_index=True).sort_values("created_at", ascending=False) if parts else pd.DataFrame()
+    recent = every.head(12)
     if len(recent):
         recent = recent.assign(symbols=recent.symbols.map(lambda s: ", ".join(s) if s is not None else ""),
                                timeframe=recent.timeframe.fillna(""),
-                               metrics=recent.metrics.map(_metrics_text))
-        st.dataframe(recent[["created_at", "kind", "name", "symbols", "timeframe", "origin", "metrics", "id"]],
+                               metrics=recent.metrics.map(_metrics_text),
+                               tags=recent.tags.map(lambda t: ", ".join(t) if t is not None else ""))
+        st.dataframe(recent[["created_at", "kind", "name", "tags", "symbols", "timeframe", "origin", "metrics", "id"]],
                      hide_index=True, width="stretch")
+        ids = every["id"].tolist()
+        pick = st.selectbox("Rename, tag, note or delete an artifact", ids, index=None, key="home.manage",
+                            format_func=by_name(ids, known=dict(zip(ids, every["name"]))), placeholder="choose an artifact by name (type to search)")
+        manage_artifact(pick, key="home")
     else:
         st.info("No artifacts yet: import candles on the Data page.")
 

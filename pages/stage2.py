@@ -7,6 +7,7 @@ import streamlit as st
 
 from engine.data.timeframes import TIMEFRAMES
 from engine.stage2.stage1_io import DEFAULT_REPO
+from pages.artifact_widgets import by_name, manage_artifact
 from pages.runs_widgets import runs_explorer
 from pages.stage2_widgets import (
     K,
@@ -83,7 +84,9 @@ with tab1:
     else:
         with st.form("s1-train", enter_to_submit=False):
             fs_opts = [f"{r.symbol} {r.timeframe} · {r.featureset_id}" for r in pairs.itertuples()]
-            pick = st.selectbox("Pair and feature set", fs_opts)
+            fs_name = by_name(pairs.featureset_id)
+            pick = st.selectbox("Pair and feature set", fs_opts,
+                                format_func=lambda o: f"{o.split(' · ')[0]} · {fs_name(o.split(' · ')[-1])}")
             c1, c2, c3, c4 = st.columns(4)
             classes = c1.selectbox("Classes", [2, 5], help="2: none / pivot; 5: none, HH, LH, HL, LL")
             seq = c2.number_input("Sequence length", 2, 512, 32)
@@ -105,7 +108,8 @@ with tab1:
     else:
         st.dataframe(stage1_table(s1_models), hide_index=True, width="stretch")
         ids = [m["id"] for m in s1_models]
-        chosen = st.selectbox("Details of", ids, key=K.S1_PICK)
+        chosen = st.selectbox("Details of", ids, key=K.S1_PICK, format_func=by_name(ids))
+        manage_artifact(chosen, key="stage2.s1")
         show_stage1(next(m for m in s1_models if m["id"] == chosen))
 
 with tab2:
@@ -120,10 +124,12 @@ with tab2:
         if sets.empty:
             st.warning(f"No feature set holds {sym} {tf}: build one on the Features page.")
         # outside the form: the threshold's default follows the chosen Stage 1 model at once
-        s1 = st.selectbox("Stage 1 model", [m["id"] for m in of_pair], help="newest first", key=f"s2-s1-{pair}")
+        s1 = st.selectbox("Stage 1 model", [m["id"] for m in of_pair], help="newest first", key=f"s2-s1-{pair}",
+                          format_func=by_name(m["id"] for m in of_pair))
         suggested = next((m["extra"].get("suggested_threshold") for m in of_pair if m["id"] == s1), None)
         with st.form("s2-train", enter_to_submit=False):
-            fs = st.selectbox("Feature set", ["(Stage 1's, or the newest)", *sets.featureset_id.tolist()])
+            fs = st.selectbox("Feature set", ["(Stage 1's, or the newest)", *sets.featureset_id.tolist()],
+                              format_func=by_name(sets.featureset_id))
             mode = st.radio("Signal threshold", ["Threshold", "Target pass rate (validation split)"], horizontal=True)
             c1, c2 = st.columns(2)
             th = c1.slider("Threshold on 1 - P(no pivot)", 0.0, 1.0, float(round(suggested or 0.5, 3)), 0.001, format="%.3f",
@@ -161,7 +167,8 @@ with tab3:
         st.info("No Stage 2 model yet.")
     else:
         st.dataframe(stage2_table(s2_models), hide_index=True, width="stretch")
-        chosen = st.selectbox("Model", [m["id"] for m in s2_models], key=K.S2_PICK)
+        chosen = st.selectbox("Model", [m["id"] for m in s2_models], key=K.S2_PICK, format_func=by_name(m["id"] for m in s2_models))
+        manage_artifact(chosen, key="stage2.s2")
         show_stage2(next(m for m in s2_models if m["id"] == chosen))
     runs_explorer("stage2")  # pages/runs_widgets.py: runs table, parameter diff, parallel coordinates
 

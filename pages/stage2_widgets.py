@@ -66,7 +66,8 @@ def fmt_pct(v) -> str:
 
 # -- Stage 1 ----------------------------------------------------------------------------------------
 def stage1_table(ms: list[dict]) -> pd.DataFrame:
-    return pd.DataFrame([{"id": m["id"], "pair": f"{m['symbols'][0]} {m['timeframe']}" if m["symbols"] else "",
+    return pd.DataFrame([{"name": m.get("name") or m["id"], "id": m["id"],
+                          "pair": f"{m['symbols'][0]} {m['timeframe']}" if m["symbols"] else "",
                           "source": m["params"].get("source"), "origin": m["origin"],
                           "inputs": f"{m['extra'].get('n_features', '?')} x {m['extra'].get('sequence_length', '?')}",
                           "classes": m["extra"].get("n_classes"), "val AUC": (m["metrics"].get("val") or {}).get("auc"),
@@ -165,7 +166,8 @@ def threshold_explorer(frame: pd.DataFrame, threshold: float, *, key: str) -> fl
 
 # -- Stage 2 ----------------------------------------------------------------------------------------
 def stage2_table(ms: list[dict]) -> pd.DataFrame:
-    return pd.DataFrame([{"id": m["id"], "pair": f"{m['symbols'][0]} {m['timeframe']}" if m["symbols"] else "",
+    return pd.DataFrame([{"name": m.get("name") or m["id"], "id": m["id"],
+                          "pair": f"{m['symbols'][0]} {m['timeframe']}" if m["symbols"] else "",
                           "threshold": m["metrics"].get("threshold"), "samples": m["metrics"].get("samples"),
                           "test accuracy (all signals)": m["metrics"].get("test_accuracy_signals"),
                           "test signals": m["metrics"].get("test_signals"),

@@ -10,6 +10,7 @@ from engine import model_kinds
 from engine.plots.training import compare_figure
 from engine.training import runs
 from engine.training.config import PRESETS, TrainRequest
+from pages.artifact_widgets import artifact_names, by_name, manage_artifact
 from pages.runs_widgets import runs_explorer
 from pages.training_widgets import live_curves, run_details
 from pages.ui import Keys, ensure_sample, follow_job, start_job, user_errors, workspace
@@ -105,9 +106,11 @@ with tab_runs:
                  if c in table]
         st.dataframe(table[shown], hide_index=True, width="stretch")
         by_run = {r["id"]: r for r in rows}
+        run_name = by_name(by_run, {i: r.get("name") for i, r in by_run.items()})
         rid = st.selectbox("Run", list(by_run), key=K.RUN,
-                           format_func=lambda i: f"{by_run[i]['status']} · {by_run[i]['model']} · {by_run[i].get('name') or ''} · {i}")
+                           format_func=lambda i: f"{by_run[i]['status']} · {by_run[i]['model']} · {run_name(i)}")
         if rid:
+            manage_artifact(rid, key="training.run")
             run_details(by_run[rid])
 
 with tab_cmp:
@@ -115,11 +118,12 @@ with tab_cmp:
     if len(ids) < 2:
         st.info("Compare needs two runs or more.")
     else:
-        pick = st.multiselect("Runs", ids, default=ids[:2], key=K.COMPARE)
+        run_names = artifact_names(ids, {r["id"]: r.get("name") for r in rows})
+        pick = st.multiselect("Runs", ids, default=ids[:2], key=K.COMPARE, format_func=run_names.get)
         if pick:
             table = runs.compare_table(ws, pick).map(lambda v: round(v, 4) if isinstance(v, float) else v)
-            st.dataframe(table.astype(str), width="stretch")
-            hists = {rid: runs.history(ws, rid) for rid in pick}
+            st.dataframe(table.astype(str).rename(columns=run_names), width="stretch")
+            hists = {run_names[rid]: runs.history(ws, rid) for rid in pick}
             metrics = sorted({c for h in hists.values() for c in h.columns if c not in ("epoch", "step")})
             default = metrics.index("val_loss") if "val_loss" in metrics else 0
             metric = st.selectbox("Curve", metrics, index=default) if metrics else None

@@ -33,7 +33,7 @@ from config.errors import BadInput, Busy, NotFound
 from storage.manifest import MANIFEST
 from storage.workspace import KINDS, Workspace
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"  # 2: artifacts.tags, artifacts.note (an older catalog is re-indexed on its next write)
 
 
 class CatalogUnreadable(Busy):
@@ -45,7 +45,7 @@ _DDL = [
         symbols VARCHAR[], timeframe VARCHAR, origin VARCHAR, path VARCHAR,
         manifest_mtime DOUBLE, size_bytes BIGINT, n_files INTEGER,
         data_start TIMESTAMP, data_end TIMESTAMP, code_version VARCHAR,
-        params JSON, metrics JSON, manifest JSON)""",
+        params JSON, metrics JSON, manifest JSON, tags VARCHAR[], note VARCHAR)""",
     "CREATE TABLE IF NOT EXISTS lineage(child VARCHAR, parent VARCHAR)",
     "CREATE TABLE IF NOT EXISTS metrics(artifact_id VARCHAR, key VARCHAR, value DOUBLE)",
     "CREATE TABLE IF NOT EXISTS files(artifact_id VARCHAR, path VARCHAR, size BIGINT, sha256 VARCHAR)",
@@ -59,9 +59,12 @@ _ART_SCHEMA = pa.schema([
     ("manifest_mtime", pa.float64()), ("size_bytes", pa.int64()), ("n_files", pa.int32()),
     ("data_start", pa.timestamp("us")), ("data_end", pa.timestamp("us")), ("code_version", pa.string()),
     ("params", pa.string()), ("metrics", pa.string()), ("manifest", pa.string()),
+    ("tags", pa.list_(pa.string())), ("note", pa.string()),
 ])
 
-LIST_COLUMNS = "id, kind, name, created_at, symbols, timeframe, origin, path, size_bytes, n_files, data_start, data_end, metrics, params"
+LIST_COLUMNS = ("id, kind, name, created_at, symbols, timeframe, origin, path, size_bytes, n_files, data_start, data_end, "
+                "metrics, params, tags, note")
+_TABLES = ("artifacts", "lineage", "metrics", "files", "problems")
 
 
 @dataclass
@@ -160,11 +163,18 @@ def _parse(path: str, mtime: float) -> tuple[tuple, list, list, list]:
            list(m["symbols"]), m["timeframe"], m["origin"] or "local",
            os.path.dirname(path), mtime, int(sum(f["size"] for f in files)), len(files),
            _ts(m["start"] or extra.get("start")), _ts(m["end"] or extra.get("end")), m["code_version"],
-           json.dumps(m["params"]), json.dumps(m["metrics"]), text)
+           json.dumps(m["params"]), json.dumps(m["metrics"]), text, list(m["tags"]), m["note"] or "")
     lineage = [(aid, p) for p in m["parents"]]
     metrics = _metric_rows(aid, m["metrics"])
     frows = [(aid, f["path"], f["size"], f["sha256"]) for f in files]
     return row, lineage, metrics, frows
+
+
+def _current(con) -> bool:
+    """True when the catalog's artifacts table (if any) has this version's columns."""
+    cols = {r[0] for r in con.execute(
+        "SELECT column_name FROM information_schema.columns WHERE table_name = 'artifacts'").fetchall()}
+    return not cols or {"tags", "note"} <= cols
 
 
 class Catalog:
@@ -202,6 +212,9 @@ class Catalog:
         self.ws.ensure()
         con = self._open(False, self.lock_timeout if timeout is None else timeout)
         try:
+            if not _current(con):  # an older layout: drop the index, the refresh re-reads every manifest
+                for t in _TABLES:
+                    con.execute(f"DROP TABLE IF EXISTS {t}")  # constant names
             for ddl in _DDL:
                 con.execute(ddl)
             con.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", [SCHEMA_VERSION])
@@ -222,6 +235,14 @@ class Catalog:
                 con = self._open(True, self.read_timeout)
             except (Busy, CatalogUnreadable):
                 con = None
+            if con is not None and not _current(con):  # written by an older version: migrate it first
+                con.close()
+                con = None
+                try:
+                    self.refresh(timeout=self.read_timeout)
+                    con = self._open(True, self.read_timeout)
+                except (Busy, CatalogUnreadable):
+                    con = None
         else:
             try:
                 self.refresh(timeout=self.read_timeout)
@@ -367,6 +388,8 @@ class Catalog:
         since: Any = None,
         until: Any = None,
         text: str | None = None,
+        tag: str | list[str] | None = None,
+        name: str | None = None,
         metric: str | None = None,
         metric_min: float | None = None,
         metric_max: float | None = None,
@@ -375,7 +398,8 @@ class Catalog:
         descending: bool = True,
         limit: int | None = 1000,
     ) -> pd.DataFrame:
-        """Filtered listing of artifacts (parameterised SQL)."""
+        """Filtered listing of artifacts (parameterised SQL).  ``text``: in the name, id or note;
+        ``name``: in the name (case-insensitive); ``tag``: has this tag (a list: every one of them)."""
         where, args = [], []
         if kind:
             if kind not in KINDS:
@@ -392,8 +416,12 @@ class Catalog:
         if until is not None:
             where.append("created_at <= ?"); args.append(_ts(until))
         if text:
-            where.append("(lower(name) LIKE ? ESCAPE '\\' OR lower(id) LIKE ? ESCAPE '\\')")
-            args += [f"%{_like_escape(text.lower())}%"] * 2
+            where.append("(lower(name) LIKE ? ESCAPE '\\' OR lower(id) LIKE ? ESCAPE '\\' OR lower(note) LIKE ? ESCAPE '\\')")
+            args += [f"%{_like_escape(text.lower())}%"] * 3
+        if name:
+            where.append("lower(name) LIKE ? ESCAPE '\\'"); args.append(f"%{_like_escape(name.lower())}%")
+        for t in ([tag] if isinstance(tag, str) else list(tag or [])):
+            where.append("list_contains(tags, ?)"); args.append(t)
         if parent:
             where.append("id IN (SELECT child FROM lineage WHERE parent = ?)"); args.append(parent)
         if metric:
@@ -438,6 +466,22 @@ class Catalog:
                 FROM down LEFT JOIN artifacts a ON a.id = down.id GROUP BY ALL ORDER BY depth, a.id"""
         with self.reader() as con:
             return {"ancestors": con.execute(up, [artifact_id]).df(), "descendants": con.execute(down, [artifact_id]).df()}
+
+    def names(self, ids) -> dict[str, dict[str, Any]]:
+        """``{id: {name, kind, tags, note}}`` for the ids the catalog knows (the pages' labels)."""
+        ids = [str(i) for i in ids]
+        if not ids:
+            return {}
+        with self.reader() as con:
+            con.register("wanted_ids", pa.table({"id": pa.array(ids, pa.string())}))
+            rows = con.execute("SELECT id, name, kind, tags, note FROM artifacts WHERE id IN (SELECT id FROM wanted_ids)").fetchall()
+            con.unregister("wanted_ids")
+        return {r[0]: {"name": r[1] or r[0], "kind": r[2], "tags": list(r[3] or []), "note": r[4] or ""} for r in rows}
+
+    def tags(self) -> list[str]:
+        """Every tag in use, sorted."""
+        with self.reader() as con:
+            return [r[0] for r in con.execute("SELECT DISTINCT unnest(tags) AS t FROM artifacts ORDER BY t").fetchall()]
 
     def counts(self) -> dict[str, int]:
         with self.reader() as con:

@@ -3,7 +3,8 @@
 Fields: id, kind, name, created_at, symbols, timeframe, params, metrics, parents (lineage),
 files (path, size, sha256), origin (local | huggingface:<repo> | ssh:<host>), code_version,
 plus ``start`` / ``end`` (time range of the data it covers) and ``extra`` for kind-specific
-details (feature names, split dates, ...).  Manifests are written atomically, last, after
+details (feature names, split dates, ...), and what a user adds: ``tags`` (list), ``note`` (free
+text) and ``edited_at`` (when name / tags / note were last changed; storage.artifacts.edit_artifact).  Manifests are written atomically, last, after
 every file of the artifact is in place.
 """
 from __future__ import annotations
@@ -89,6 +90,9 @@ class Manifest:
     start: str | None = None
     end: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    tags: list[str] = field(default_factory=list)   # user labels (catalog tag); indexed, filterable
+    note: str = ""                                  # free text (catalog note)
+    edited_at: str | None = None                    # when name / tags / note were last changed by a user
     schema_version: int = SCHEMA_VERSION
 
     def __post_init__(self) -> None:

@@ -22,6 +22,8 @@ from storage.workspace import _ID_RE, KINDS
 
 _SHA_RE = re.compile(r"^[0-9a-f]{64}$")
 Str = Annotated[str, Field(max_length=100_000)]
+MAX_NAME, MAX_TAG, MAX_TAGS, MAX_NOTE = 200, 40, 50, 10_000  # what a user may type (rename / tag / note)
+_TAG_RE = re.compile(r"^[^\W_][\w.:+/-]*$")
 ShortStr = Annotated[str, Field(max_length=400)]
 
 
@@ -70,6 +72,9 @@ class ManifestModel(BaseModel):
     start: ShortStr | None = None
     end: ShortStr | None = None
     extra: dict[str, Any] = {}
+    tags: Annotated[list[ShortStr], Field(max_length=1000)] = []  # user-typed ones: check_tag (stricter)
+    note: Str = ""
+    edited_at: ShortStr | None = None
     schema_version: int = 1
 
     @field_validator("id")
@@ -87,7 +92,8 @@ class ManifestModel(BaseModel):
         return v
 
 
-_DEFAULTS = {"symbols": list, "parents": list, "files": list, "params": dict, "metrics": dict, "extra": dict}
+_DEFAULTS = {"symbols": list, "parents": list, "files": list, "params": dict, "metrics": dict, "extra": dict,
+             "tags": list}
 
 
 def validate_manifest(data: Any, *, source: str = "manifest") -> dict[str, Any]:
@@ -99,7 +105,7 @@ def validate_manifest(data: Any, *, source: str = "manifest") -> dict[str, Any]:
     for key, make in _DEFAULTS.items():
         if d.get(key, 0) is None:
             d[key] = make()
-    for key in ("name", "origin"):
+    for key in ("name", "origin", "note"):
         if d.get(key, 0) is None:
             d.pop(key)
     try:
@@ -123,3 +129,61 @@ def check_folder(m_id: str, m_kind: str, directory: Path, *, source: str = "mani
     if d.name != m_id or not (parent == m_kind or (m_kind == "job" and parent == "jobs")):
         raise BadInput(f"{source}: the manifest says {m_kind} {m_id[:210]!r}, but it lies in {parent}/{d.name}",
                        hint="a manifest must describe the folder it is in; it is skipped")
+
+
+# -- what a user types: name, tags, note (catalog rename | tag | note, the pages' artifact widget) ----------
+def _control_chars(text: str, allowed: str = "") -> list[str]:
+    import unicodedata
+
+    return [c for c in text if c not in allowed and unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp", "Cs", "Co")]
+
+
+def check_name(value: Any) -> str:
+    """A user-given artifact name: 1..200 characters after trimming, no control characters."""
+    from config.bounded import short_repr
+
+    if not isinstance(value, str):
+        raise BadInput("an artifact name must be text")
+    text = value.strip()
+    if not text:
+        raise BadInput("an artifact name cannot be empty", hint="type a few words, e.g. 'direction BTCUSDT 15m v2'")
+    if len(text) > MAX_NAME:
+        raise BadInput(f"an artifact name is at most {MAX_NAME} characters (got {len(text):,})", hint="shorten it; "
+                       "put longer text in the note")
+    bad = _control_chars(text)
+    if bad:
+        raise BadInput(f"the name {short_repr(text)} contains a control character ({bad[0]!r})",
+                       hint="use printable characters only")
+    return text
+
+
+def check_tag(value: Any) -> str:
+    """One tag: a word of letters, digits and . : + / - (up to 40 characters); a list ('a,b', 'a b') is refused."""
+    from config.bounded import short_repr
+
+    if not isinstance(value, str):
+        raise BadInput("a tag must be text")
+    text = value.strip()
+    if not text:
+        raise BadInput("a tag cannot be empty")
+    if any(c in text for c in ",; ") or "\t" in text:
+        raise BadInput(f"{short_repr(text)} is a list, not one tag", hint="give each tag on its own: --add a --add b")
+    if len(text) > MAX_TAG:
+        raise BadInput(f"a tag is at most {MAX_TAG} characters (got {len(text):,})")
+    if _control_chars(text) or not _TAG_RE.match(text):
+        raise BadInput(f"the tag {short_repr(text)} is not a plain word",
+                       hint="tags use letters, digits and . : + / - and start with a letter or digit")
+    return text
+
+
+def check_note(value: Any) -> str:
+    """A free-text note: up to 10,000 characters; line breaks and tabs allowed, other control characters not."""
+    if not isinstance(value, str):
+        raise BadInput("a note must be text")
+    text = value.strip()
+    if len(text) > MAX_NOTE:
+        raise BadInput(f"a note is at most {MAX_NOTE:,} characters (got {len(text):,})")
+    bad = _control_chars(text, allowed="\n\t\r")
+    if bad:
+        raise BadInput(f"the note contains a control character ({bad[0]!r})", hint="use printable characters only")
+    return text

@@ -21,7 +21,7 @@ from engine.analysis.options import AnalysisOptions
 from engine.analysis.view import EXCLUDED_TXT, FILES, HTML, INCLUDED_TXT, PLOTS, ReportView, report_meta
 from engine.data.canonical import parse_utc
 from engine.splits import SplitPlan, chronological_split
-from storage.artifacts import artifact_path, create_artifact
+from storage.artifacts import artifact_path, create_artifact, describe
 from storage.workspace import Workspace, new_id
 
 Progress = Callable[[float, str], None]
@@ -115,7 +115,8 @@ def analyze(ws: Workspace, featureset_id: str, target: str, *, train_end=None, v
     result = run_analysis(inp, opts, progress=lambda f, m: say(0.02 + 0.83 * f, m))
     summary = result.summary()
     rid = new_id("analysis", target)
-    with create_artifact(ws, "analysis", artifact_id=rid, name=name or f"{target} on {fs.id}", symbols=fs.symbols,
+    default = describe(f"{target} report", fs.symbols, fs.timeframe, fs.manifest.start, fs.manifest.end)
+    with create_artifact(ws, "analysis", artifact_id=rid, name=name or default, symbols=fs.symbols,
                          timeframe=fs.timeframe, parents=[fs.id],
                          params={"featureset_id": fs.id, "target": target, "train_end": _iso(train_end),
                                  "val_end": _iso(val_end), "options": opts.to_dict()}) as d:

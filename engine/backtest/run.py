@@ -67,7 +67,9 @@ def _folds_summary(prep: Prepared, equity: pd.DataFrame, trades: pd.DataFrame | 
 
 def _name(prep: Prepared, mode: str) -> str:
     src = prep.source
-    what = f"rule {src.rule} {src.fast}/{src.slow}" if isinstance(src, RuleSource) else f"{src.kind} {src.source_id}"
+    model = getattr(src, "manifest", None)
+    what = (f"rule {src.rule} {src.fast}/{src.slow}" if isinstance(src, RuleSource)
+            else f"of {model.name}" if model is not None and model.name else f"{src.kind} {src.source_id}")
     return f"{mode} {what} {','.join(prep.market.symbols)} {prep.market.timeframe}"
 
 

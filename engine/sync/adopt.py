@@ -67,6 +67,7 @@ def adopt(ws: Workspace, m: Manifest, files: dict[str, Path], *, origin: str, re
         d.manifest.metrics = m.metrics
         d.manifest.start, d.manifest.end = m.start, m.end
         d.manifest.extra = dict(m.extra)
+        d.manifest.tags, d.manifest.note, d.manifest.edited_at = list(m.tags), m.note, m.edited_at  # what users gave it
         if provenance:
             d.manifest.extra[provenance[0]] = {**provenance[1], "origin_was": m.origin}
     return {"id": m.id, "kind": m.kind, "status": "replaced" if state == "changed" else "created", "files": len(files)}

@@ -37,7 +37,7 @@ from engine.training.dataset import WindowSet, build_windows
 from engine.training.paths import RUNS_DIR, run_dir, runs_root  # noqa: F401 - re-exported
 from engine.training.tasks import run_costs
 from engine.training.trainer import Trainer, pick_device
-from storage.artifacts import artifact_path, create_artifact, read_manifest
+from storage.artifacts import artifact_path, create_artifact, describe, read_manifest
 from storage.manifest import utc_now_iso, write_json_atomic
 from storage.workspace import Workspace, new_id
 
@@ -216,7 +216,8 @@ def start_run(ws: Workspace, model: str, config: str | Path, *, featureset_id: s
     cfg.data.featureset, cfg.data.report = prep.spec["featureset_id"], prep.spec["report_id"]
     (d / "config.yaml").write_text(f"# resolved from {resolve_path(config)}\n" + cfg.to_yaml(), encoding="utf-8")
     write_json_atomic(d / "split.json", {"mode": cfg.split.mode, "plans": [p.to_dict() for p in prep.plans]})
-    run = prep.spec | {"id": run_id, "name": name or f"{model} on {prep.spec['featureset_id']}",
+    default = describe(model, prep.spec["symbols"], prep.spec["timeframe"], prep.plans[0].train_start, prep.plans[-1].test_end)
+    run = prep.spec | {"id": run_id, "name": name or default,
                        "config_source": str(resolve_path(config)), "created_at": utc_now_iso(), "status": "running",
                        "pid": os.getpid(), "proc_start": proc_start_time(os.getpid()), "job_id": settings.job_id(),
                        "resumes": 0, "costs": run_costs(cfg, prep.spec["symbols"])}

@@ -35,7 +35,7 @@ def _texts(at) -> str:
 
 
 def test_page_shows_results_comparison_and_sweep(bt_ws):
-    _ws, _mid, a, b, _s = bt_ws
+    ws, _mid, a, b, _s = bt_ws
     at = AppTest.from_file(PAGE, default_timeout=60).run()
     assert not at.exception, at.exception
     t = time.perf_counter()
@@ -56,7 +56,10 @@ def test_page_shows_results_comparison_and_sweep(bt_ws):
     # the compare table holds both runs side by side
     tables = [d.value for d in at.dataframe]
     side = next(tb for tb in tables if tb.shape[1] == 2 and "Sharpe" in tb.index)
-    assert any(a[-6:] in c for c in side.columns) and any(b[-6:] in c for c in side.columns)
+    from storage.artifacts import read_manifest
+
+    names = {read_manifest(ws, a).name, read_manifest(ws, b).name}  # the runs by name (issue 15)
+    assert len(names) == 2 and set(side.columns) == names
     top = next(tb for tb in tables if "threshold" in tb.columns and "sl_stop" in tb.columns)
     assert len(top) == 6
     # the sweep's selection-bias corrections and held-out check beside the heatmap, in plain words

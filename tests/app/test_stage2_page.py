@@ -48,7 +48,9 @@ def test_page_with_models(stage1_ws, ws):
     _fsid, s1 = stage1_ws
     out = train_stage2_pair(ws, "BTCUSDT", "15m", Stage2Config(threshold=0.5, cv_folds=3))
     at = _run()
-    assert s1["stage1_id"] in at.selectbox(key="stage2.stage1_pick").options
+    pick = at.selectbox(key="stage2.stage1_pick")  # names, not ids (issue 15); the id in the caption under it
+    assert pick.value == s1["stage1_id"] and any(o.startswith("stage1 BTCUSDT 15m") for o in pick.options)
+    assert any(s1["stage1_id"] in c.value for c in at.caption)
     assert out["stage2_id"] == at.selectbox(key="stage2.result_pick").value
     labels = [m.label for m in at.metric]
     n_sig = out["test"]["signals"]

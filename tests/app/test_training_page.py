@@ -74,9 +74,12 @@ def test_page_shows_runs_curves_metrics_and_comparison(runs_ws):
     assert set(table["id"]) == {done, stopped}
     assert dict(zip(table["id"], table["status"])) == {done: "finished", stopped: "cancelled"}
     run_box = at.selectbox(key="training.run")
-    assert len(run_box.options) == 2 and any(done in o for o in run_box.options) and any(stopped in o for o in run_box.options)
+    # names, not ids (issue 15): the finished run's from the catalog, the stopped one's from its run.json
+    assert len(run_box.options) == 2 and any("finished one" in o for o in run_box.options) \
+        and any("stopped one" in o for o in run_box.options) and not any(done in o for o in run_box.options)
     run_box.set_value(done)
     _run(at)
+    assert any(done in c.value and "finished one" in c.value for c in at.caption)  # the id under the picker
     metrics = next(d.value for d in at.dataframe if "metric" in d.value.columns)
     assert {"accuracy", "majority class", "win rate"} <= set(metrics["metric"])
     # issue 12: pooled figures with their 95 % CIs and samples, the warnings next to them, the costs used
@@ -86,8 +89,8 @@ def test_page_shows_runs_curves_metrics_and_comparison(runs_ws):
     assert any("fewer than 30" in w.value for w in at.warning)
     assert any("Costs used: round trip 0.22 %" in c.value for c in at.caption)
     assert len(at.get("plotly_chart")) >= 3  # loss + metrics curves of the run, and the comparison
-    cmp = next(d.value for d in at.dataframe if done in d.value.columns)
-    assert stopped in cmp.columns and "val_accuracy" in cmp.index
+    cmp = next(d.value for d in at.dataframe if "finished one" in d.value.columns)  # runs by name (issue 15)
+    assert "stopped one" in cmp.columns and "val_accuracy" in cmp.index
     t = time.perf_counter()
     _run(at)  # warm rerun
     assert time.perf_counter() - t < 3.0
