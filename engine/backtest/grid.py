@@ -1,0 +1,439 @@
+"""The sweep's grid simulation, specialised: every cell of a sweep (threshold x stop-loss x take-profit)
+simulated with vectorbt's own order logic, reduced to what a sweep reads (per-bar equity and per-cell
+sums) without building order or trade records.
+
+Why not ``Portfolio.from_signals`` (what single backtests and the held-out confirmation use): the bench's
+1,000-cell grid (benchmarks/bench_sweep.py, 24,528 selection bars, fees + slippage, stops, long/short) makes
+13.7 million orders and 8.9 million exit trades.  Measured on the 2-core development machine (CPU time, load
+~5): vectorbt 1.2's ``simulate_from_signals_nb`` takes 10.3 s, its Rust engine (vectorbt-rust 1.2.0) 13.2 s,
+the exit-trade records 1.0-1.7 s more, and value / assets / cash matrices plus the per-record metrics another
+~10 s: the whole sweep 26-32 s of CPU against a target of 10 s of wall time.  Most of that is writing and
+re-reading ~1.4 GB of records that a sweep only sums.
+
+So this kernel is vectorbt's ``simulate_from_signals_nb`` loop for the case the sweep uses (long/short
+signal arrays, no cash sharing, one column at a time) calling vectorbt's OWN numba functions for every decision
+and every fill (``get_stop_price_nb``, ``generate_stop_signal_nb``, ``resolve_stop_price_and_slippage_nb``, the
+three conflict resolvers, ``signals_to_size_nb``, ``order_nb``, ``execute_order_nb``, ``should_update_stop_nb``),
+and it feeds each fill straight into a port of ``get_exit_trades_nb`` (same state machine, vectorbt's
+``get_trade_stats_nb`` for P&L) instead of storing it.  Written by hand because vectorbt has no reduced
+(record-free) mode.  ``tests/backtest/test_sweep_grid.py`` checks it cell for cell against
+``Portfolio.from_signals`` + ``engine.backtest.metrics.simulation_metrics`` on the bundled sample (long,
+short, both; fees + slippage; stops, trailing stop; funding, borrow; several symbols; every sizing).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numba import njit, prange
+from vectorbt.portfolio.enums import Direction, OrderSide, OrderStatus, ProcessOrderState, StopEntryPrice, TradeDirection
+from vectorbt.portfolio.nb import (
+    execute_order_nb,
+    generate_stop_signal_nb,
+    get_stop_price_nb,
+    get_trade_stats_nb,
+    order_nb,
+    resolve_dir_conflict_nb,
+    resolve_opposite_entry_nb,
+    resolve_signal_conflict_nb,
+    resolve_stop_price_and_slippage_nb,
+    should_update_stop_nb,
+    signals_to_size_nb,
+)
+from vectorbt.utils.math_ import is_close_nb, is_close_or_less_nb, is_less_nb
+
+# the per-column sums the kernel returns (columns of ``stats``)
+TRADES, CLOSED, WINS_N, WINS, LOSSES, RET_SUM, FEES, SLIP, EXPOSED, FUNDING, BORROW = range(11)
+N_STATS = 11
+
+
+@njit(cache=True)
+def _close_trade(stats, col, size, entry_price, entry_fees, exit_price, exit_fees, direction, flows):
+    """One closed exit-trade record, as ``get_exit_trades_nb`` + ``metrics._trade_stats`` count it."""
+    pnl, _ = get_trade_stats_nb(size, entry_price, entry_fees, exit_price, exit_fees, direction)
+    pnl_all = pnl + flows
+    entry_val = size * entry_price
+    stats[col, TRADES] += 1
+    stats[col, CLOSED] += 1
+    if pnl_all > 0:
+        stats[col, WINS_N] += 1
+        stats[col, WINS] += pnl_all
+    elif pnl_all < 0:
+        stats[col, LOSSES] += pnl_all
+    stats[col, RET_SUM] += pnl_all / entry_val if entry_val != 0 else np.nan
+
+
+@njit(cache=True, parallel=True)
+def grid_nb(le, lx, se, sx, sig_col, sym_col, n_sym, opn, high, low, close, price, funding, borrow_bar,
+            size, size_type, fees, fixed_fees, slippage, min_size, max_size, size_granularity, lock_cash,
+            allow_partial, accumulate, upon_long_conflict, upon_short_conflict, upon_dir_conflict,
+            upon_opposite_entry, sl_stop, tp_stop, sl_trail, stop_entry_price, stop_exit_price, upon_stop_exit,
+            upon_stop_update, use_stops, init_cash, ffill_val_price, update_value, stat_slippage):
+    """Simulate combos x symbols columns (combo-major; column ``c`` reads signal column ``sig_col[c]`` and
+    symbol ``sym_col[c]``) over ``n`` bars.  Returns (equity (combos, n): the sum of the combo's sleeve
+    values plus the cumulative funding and borrow cash, stats (columns, N_STATS))."""
+    n = le.shape[0]
+    n_cols = sig_col.shape[0]
+    n_combos = n_cols // n_sym
+    equity = np.zeros((n_combos, n))
+    stats = np.zeros((n_cols, N_STATS))
+    for combo in prange(n_combos):
+        for k in range(n_sym):
+            col = combo * n_sym + k
+            sc, s = sig_col[col], sym_col[col]
+            _sl_stop, _tp_stop = sl_stop[col], tp_stop[col]
+            cash = init_cash
+            free_cash = init_cash
+            position = 0.0
+            debt = 0.0
+            last_val_price = np.nan
+            sl_curr_price = np.nan
+            sl_curr_stop = np.nan
+            sl_curr_trail = False
+            tp_init_price = np.nan
+            tp_curr_stop = np.nan
+            cf = 0.0
+            cb = 0.0
+            # exit-trade state (get_exit_trades_nb)
+            in_position = False
+            t_dir = -1
+            e_size = 0.0
+            e_gross = 0.0
+            e_fees = 0.0
+            e_cf = 0.0  # cumulative funding / borrow at the trade's entry bar (its flows: (entry, exit])
+            e_cb = 0.0
+            for i in range(n):
+                _price = price[i, s]
+                # valuation price: vectorbt's default val_price=inf -> the order price
+                if not np.isnan(_price) or not ffill_val_price:
+                    last_val_price = _price
+                # funding / borrow of the position held into this bar (metrics: held x open x rate)
+                held = position
+                if funding.shape[0] > 0:
+                    cf += -held * opn[i, s] * funding[i, s]
+                if borrow_bar[s] != 0:
+                    cb += min(held, 0.0) * opn[i, s] * borrow_bar[s]
+
+                _slippage = slippage
+                stop_price = np.nan
+                if use_stops and (not np.isnan(sl_curr_stop) or not np.isnan(tp_curr_stop)):
+                    _open, _high, _low, _close = opn[i, s], high[i, s], low[i, s], close[i, s]
+                    if np.isnan(_open):
+                        _open = _close
+                    if np.isnan(_low):
+                        _low = min(_open, _close)
+                    if np.isnan(_high):
+                        _high = max(_open, _close)
+                    if not np.isnan(sl_curr_stop):
+                        stop_price = get_stop_price_nb(position, sl_curr_price, sl_curr_stop, _open, _low, _high, True)
+                    if np.isnan(stop_price) and not np.isnan(tp_curr_stop):
+                        stop_price = get_stop_price_nb(position, tp_init_price, tp_curr_stop, _open, _low, _high,
+                                                       False)
+                    if not np.isnan(sl_curr_stop) and sl_curr_trail:  # trailing stop (vectorbt's comparisons)
+                        if position > 0 and _high > sl_curr_price:
+                            sl_curr_price = _high
+                        elif position < 0 and _low < sl_curr_price:
+                            sl_curr_price = _low
+                _accumulate = accumulate
+                if use_stops and not np.isnan(stop_price):
+                    is_long_entry, is_long_exit, is_short_entry, is_short_exit, _accumulate = generate_stop_signal_nb(
+                        position, upon_stop_exit, _accumulate)
+                    _price, _slippage = resolve_stop_price_and_slippage_nb(stop_price, _price, close[i, s], _slippage,
+                                                                           stop_exit_price)
+                else:
+                    is_long_entry, is_long_exit = le[i, sc], lx[i, sc]
+                    is_short_entry, is_short_exit = se[i, sc], sx[i, sc]
+                    if is_long_entry or is_short_entry:
+                        is_long_entry, is_long_exit = resolve_signal_conflict_nb(
+                            position, is_long_entry, is_long_exit, Direction.LongOnly, upon_long_conflict)
+                        is_short_entry, is_short_exit = resolve_signal_conflict_nb(
+                            position, is_short_entry, is_short_exit, Direction.ShortOnly, upon_short_conflict)
+                        is_long_entry, is_short_entry = resolve_dir_conflict_nb(
+                            position, is_long_entry, is_short_entry, upon_dir_conflict)
+                        is_long_entry, is_long_exit, is_short_entry, is_short_exit, _accumulate = (
+                            resolve_opposite_entry_nb(position, is_long_entry, is_long_exit, is_short_entry,
+                                                      is_short_exit, upon_opposite_entry, _accumulate))
+                _size, _size_type, _direction = signals_to_size_nb(
+                    position, is_long_entry, is_long_exit, is_short_entry, is_short_exit, size, size_type,
+                    _accumulate, last_val_price)
+                if _size != 0:
+                    if _direction == Direction.ShortOnly:
+                        _size *= -1  # as simulate_from_signals_nb does before process_order_nb
+                    value = cash
+                    if position != 0:
+                        value += position * last_val_price
+                    order = order_nb(size=_size, price=_price, size_type=_size_type, direction=_direction, fees=fees,
+                                     fixed_fees=fixed_fees, slippage=_slippage, min_size=min_size, max_size=max_size,
+                                     size_granularity=size_granularity, reject_prob=0.0, lock_cash=lock_cash,
+                                     allow_partial=allow_partial, raise_reject=False, log=False)
+                    state = ProcessOrderState(cash=cash, position=position, debt=debt, free_cash=free_cash,
+                                              val_price=last_val_price, value=value, oidx=0, lidx=0)
+                    new, res = execute_order_nb(state, order)
+                    prev_position = position
+                    cash, position, debt, free_cash = new.cash, new.position, new.debt, new.free_cash
+                    if res.status == OrderStatus.Filled:
+                        if update_value:
+                            last_val_price = res.price
+                        # the order's fees and slippage (metrics._slippage_per_column: every fill at the run's
+                        # slippage, stop exits included)
+                        stats[col, FEES] += res.fees
+                        factor = 1 + stat_slippage if res.side == OrderSide.Buy else 1 - stat_slippage
+                        stats[col, SLIP] += abs(res.size) * abs(res.price - res.price / factor)
+                        # --- exit trades (get_exit_trades_nb, one order at a time)
+                        o_size, o_price, o_fees = res.size, res.price, res.fees
+                        if not in_position:
+                            in_position = True
+                            e_cf, e_cb = cf, cb
+                            t_dir = TradeDirection.Long if res.side == OrderSide.Buy else TradeDirection.Short
+                            e_size = 0.0
+                            e_gross = 0.0
+                            e_fees = 0.0
+                        if (t_dir == TradeDirection.Long and res.side == OrderSide.Buy) or (
+                                t_dir == TradeDirection.Short and res.side == OrderSide.Sell):
+                            e_size += o_size
+                            e_gross += o_size * o_price
+                            e_fees += o_fees
+                        else:
+                            flows = (cf - e_cf) + (cb - e_cb)
+                            if is_close_or_less_nb(o_size, e_size):
+                                exit_size = e_size if is_close_nb(o_size, e_size) else o_size
+                                _close_trade(stats, col, exit_size, e_gross / e_size, exit_size / e_size * e_fees,
+                                             o_price, o_fees, t_dir, flows)
+                                if is_close_nb(o_size, e_size):
+                                    t_dir = -1
+                                    in_position = False
+                                else:
+                                    frac = (e_size - o_size) / e_size
+                                    e_size *= frac
+                                    e_gross *= frac
+                                    e_fees *= frac
+                            else:  # reversed: close the trade, open the opposite one with the rest
+                                cl_size = e_size
+                                cl_fees = cl_size / o_size * o_fees
+                                _close_trade(stats, col, cl_size, e_gross / e_size, cl_size / e_size * e_fees,
+                                             o_price, cl_fees, t_dir, flows)
+                                e_size = o_size - cl_size
+                                e_gross = e_size * o_price
+                                e_fees = o_fees - cl_fees
+                                e_cf, e_cb = cf, cb
+                                t_dir = TradeDirection.Short if t_dir == TradeDirection.Long else TradeDirection.Long
+                        # --- stops (simulate_from_signals_nb)
+                        if use_stops:
+                            if position == 0:
+                                sl_curr_price = np.nan
+                                sl_curr_stop = np.nan
+                                sl_curr_trail = False
+                                tp_init_price = np.nan
+                                tp_curr_stop = np.nan
+                            else:
+                                if stop_entry_price == StopEntryPrice.ValPrice:
+                                    new_init_price = last_val_price
+                                elif stop_entry_price == StopEntryPrice.Price:
+                                    new_init_price = order.price
+                                elif stop_entry_price == StopEntryPrice.FillPrice:
+                                    new_init_price = res.price
+                                else:
+                                    new_init_price = close[i, s]
+                                if prev_position == 0 or np.sign(position) != np.sign(prev_position):
+                                    sl_curr_price = new_init_price
+                                    sl_curr_stop = _sl_stop
+                                    sl_curr_trail = sl_trail
+                                    tp_init_price = new_init_price
+                                    tp_curr_stop = _tp_stop
+                                elif abs(position) > abs(prev_position):
+                                    if should_update_stop_nb(_sl_stop, upon_stop_update):
+                                        sl_curr_price = new_init_price
+                                        sl_curr_stop = _sl_stop
+                                        sl_curr_trail = sl_trail
+                                    if should_update_stop_nb(_tp_stop, upon_stop_update):
+                                        tp_init_price = new_init_price
+                                        tp_curr_stop = _tp_stop
+                if position != 0:
+                    stats[col, EXPOSED] += 1
+                equity[combo, i] += cash + position * close[i, s] + cf + cb
+            if in_position and is_less_nb(-e_size, 0):
+                stats[col, TRADES] += 1  # still open at the end: a trade, not a closed one
+            stats[col, FUNDING] = cf
+            stats[col, BORROW] = cb
+    return equity, stats
+
+
+@dataclass
+class GridRun:
+    equity: np.ndarray  # (bars, combos) incl. funding and borrow, a Fortran-ordered view
+    stats: np.ndarray  # (columns, N_STATS)
+    n_symbols: int
+
+
+@njit(cache=True)
+def max_drawdown_duration_nb(cum: np.ndarray) -> np.ndarray:
+    """Longest drawdown of each column of a cumulative-return series in bars (0 without one): the maximum
+    of ``Drawdowns.duration`` over vectorbt's drawdown records (``get_drawdowns_nb`` + ``range_duration_nb``:
+    a recovered drawdown lasts recovery - peak - 1 bars, the active one last bar - peak), without
+    materialising the records (several million in a 1,000-cell sweep)."""
+    n, cols = cum.shape
+    out = np.zeros(cols)
+    for col in range(cols):
+        last_i = n - 1
+        while last_i >= 0 and np.isnan(cum[last_i, col]):
+            last_i -= 1
+        started = False
+        peak_idx = -1
+        peak_val = np.nan
+        for i in range(n):
+            cur = cum[i, col]
+            if np.isnan(cur):
+                continue
+            store = False
+            active = False
+            if np.isnan(peak_val) or cur >= peak_val:
+                if not started:
+                    peak_val = cur
+                    peak_idx = i
+                else:
+                    started = False
+                    store = True
+            elif not started:
+                started = True
+            if i == last_i and started:
+                started = False
+                store = True
+                active = True
+            if store:
+                d = i - (peak_idx + 1) + (1 if active else 0)
+                out[col] = max(out[col], d)
+                peak_idx = i
+                peak_val = cur
+    return out
+
+
+def _settings() -> dict | None:
+    """vectorbt's portfolio defaults that ``engine.backtest.portfolio.simulate`` leaves to vectorbt, resolved
+    as ``Portfolio.from_signals`` resolves them; None where the kernel does not implement a setting (the
+    caller then runs the vectorbt path)."""
+    from vectorbt._settings import settings
+    from vectorbt.portfolio.enums import (
+        AccumulationMode,
+        ConflictMode,
+        DirectionConflictMode,
+        OppositeEntryMode,
+        StopEntryPrice,
+        StopExitMode,
+        StopExitPrice,
+        StopUpdateMode,
+    )
+    from vectorbt.utils.enum_ import map_enum_fields
+
+    c = settings["portfolio"]
+    if (not np.isinf(c["val_price"]) or c["val_price"] < 0 or np.any(c["reject_prob"]) or c["raise_reject"]
+            or c["cash_sharing"] or np.ndim(c["fixed_fees"]) or np.ndim(c["min_size"])):
+        return None
+    return {"fixed_fees": float(c["fixed_fees"]), "min_size": float(c["min_size"]), "max_size": float(c["max_size"]),
+            "size_granularity": float(c["size_granularity"]), "lock_cash": bool(c["lock_cash"]),
+            "allow_partial": bool(c["allow_partial"]),
+            "accumulate": int(map_enum_fields(c["accumulate"], AccumulationMode, ignore_type=(int, bool))),
+            "upon_long_conflict": int(map_enum_fields(c["upon_long_conflict"], ConflictMode)),
+            "upon_short_conflict": int(map_enum_fields(c["upon_short_conflict"], ConflictMode)),
+            "upon_dir_conflict": int(map_enum_fields(c["upon_dir_conflict"], DirectionConflictMode)),
+            "upon_opposite_entry": int(map_enum_fields(c["upon_opposite_entry"], OppositeEntryMode)),
+            "stop_entry_price": int(map_enum_fields("fillprice", StopEntryPrice)),  # what simulate() passes
+            "stop_exit_price": int(map_enum_fields(c["stop_exit_price"], StopExitPrice)),
+            "upon_stop_exit": int(map_enum_fields(c["upon_stop_exit"], StopExitMode)),
+            "upon_stop_update": int(map_enum_fields(c["upon_stop_update"], StopUpdateMode)),
+            "ffill_val_price": bool(c["ffill_val_price"]), "update_value": bool(c["update_value"])}
+
+
+def simulate_grid(market, targets: np.ndarray, combo_target: np.ndarray, params, *, sl_stop: np.ndarray,
+                  tp_stop: np.ndarray) -> GridRun | None:
+    """The grid of ``engine.backtest.portfolio.simulate`` without records: ``targets`` (bars, signal sets,
+    symbols) raw target positions, ``combo_target`` (combos,) which signal set each combo trades (the
+    100 stop / take-profit cells of one threshold share theirs), ``sl_stop`` / ``tp_stop`` (combos,).
+    None when the inputs need the general vectorbt path (missing prices, a vectorbt setting the kernel
+    does not implement)."""
+    from vectorbt.portfolio.enums import SizeType
+    from vectorbt.utils.enum_ import map_enum_fields
+
+    from engine.backtest.signals import finalize_targets, to_signals
+    from engine.costs import market_of
+    from engine.data.timeframes import bars_per_year
+
+    cfg = _settings()
+    prices = (market.open, market.high, market.low, market.close)
+    if cfg is None or not all(np.isfinite(a).all() for a in prices):
+        return None
+    n, m, s = targets.shape
+    k = len(combo_target)
+    final = finalize_targets(targets.reshape(n, m * s), direction=params.direction, hold_bars=params.hold_bars,
+                             execution=params.execution)
+    le, lx, se, sx = (np.ascontiguousarray(a) for a in to_signals(final))
+    sig_col = (np.repeat(np.asarray(combo_target, dtype=np.int64), s) * s + np.tile(np.arange(s), k)).astype(np.int64)
+    sym_col = np.tile(np.arange(s, dtype=np.int64), k)
+    size, size_type = {"all": (np.inf, "amount"), "percent": (params.size, "percent"), "value": (params.size, "value"),
+                       "amount": (params.size, "amount")}[params.sizing]
+    sl = np.repeat(np.asarray(sl_stop, dtype="float64"), s)
+    tp = np.repeat(np.asarray(tp_stop, dtype="float64"), s)
+    use_stops = bool(np.isfinite(sl).any() or np.isfinite(tp).any())
+    spot = np.array([market_of(x) == "spot" for x in market.symbols])
+    charge_borrow = params.direction in ("short", "both") and spot.any() and (params.borrow_rate or 0) > 0
+    borrow_bar = (float(params.borrow_rate) / bars_per_year(market.timeframe) * spot if charge_borrow
+                  else np.zeros(s))
+    funding = (np.ascontiguousarray(market.funding, dtype="float64") if params.funding and market.has_funding
+               else np.zeros((0, s)))
+    c = np.ascontiguousarray
+    equity, stats = grid_nb(
+        le, lx, se, sx, sig_col, sym_col, s, c(market.open, dtype="float64"), c(market.high, dtype="float64"),
+        c(market.low, dtype="float64"), c(market.close, dtype="float64"),
+        c(market.open if params.execution == "next_open" else market.close, dtype="float64"), funding,
+        np.asarray(borrow_bar, dtype="float64"), float(size), int(map_enum_fields(size_type, SizeType)),
+        float(params.fee_for(market.symbols)), cfg["fixed_fees"], float(params.slippage), cfg["min_size"],
+        cfg["max_size"], cfg["size_granularity"], cfg["lock_cash"], cfg["allow_partial"], cfg["accumulate"],
+        cfg["upon_long_conflict"], cfg["upon_short_conflict"], cfg["upon_dir_conflict"], cfg["upon_opposite_entry"],
+        sl, tp, bool(params.sl_trail), cfg["stop_entry_price"], cfg["stop_exit_price"], cfg["upon_stop_exit"],
+        cfg["upon_stop_update"], use_stops, float(params.init_cash) / s, cfg["ffill_val_price"], cfg["update_value"],
+        float(params.slippage))
+    return GridRun(equity=equity.T, stats=stats, n_symbols=s)
+
+
+def grid_metrics(run: GridRun, market, init_cash: float):
+    """One row per combo, the columns of ``engine.backtest.metrics.METRICS``, as ``simulation_metrics`` computes
+    them from a vectorbt portfolio: the return / risk ratios with vectorbt's own return functions (the ones its
+    ReturnsAccessor calls) on the equity matrix, the trade statistics from the kernel's sums."""
+    import pandas as pd
+    from vectorbt._settings import settings
+    from vectorbt.returns import dispatch as rd
+
+    from engine.backtest.metrics import METRICS
+    from engine.data.timeframes import bars_per_year, tf_seconds
+
+    eq = run.equity
+    n, k = eq.shape
+    ann = float(bars_per_year(market.timeframe))
+    d = settings["returns"]["defaults"]
+    ret = rd.returns(eq, np.full(k, float(init_cash)))
+    out = pd.DataFrame({"total_return": rd.cum_returns_final(ret, 0.0), "cagr": rd.annualized_return(ret, ann),
+                        "sharpe": rd.sharpe_ratio(ret, ann, d["risk_free"], d["ddof"]),
+                        "sortino": rd.sortino_ratio(ret, ann, d["required_return"]),
+                        "calmar": rd.calmar_ratio(ret, ann), "max_drawdown": rd.max_drawdown(ret)})
+    out["max_drawdown_duration_bars"] = max_drawdown_duration_nb(rd.cum_returns(ret, 1.0))
+    out["max_drawdown_duration_days"] = out["max_drawdown_duration_bars"] * tf_seconds(market.timeframe) / 86400
+    g = run.stats.reshape(k, run.n_symbols, N_STATS).sum(axis=1)
+    closed, losses = g[:, CLOSED], g[:, LOSSES]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out["win_rate"] = g[:, WINS_N] / closed
+        out["profit_factor"] = np.where((closed > 0) & (losses < 0), g[:, WINS] / np.abs(losses), np.nan)
+        out["expectancy"] = (g[:, WINS] + losses) / closed
+        out["avg_trade_return"] = g[:, RET_SUM] / closed
+    out["trades"] = g[:, TRADES].astype(int)
+    out["closed_trades"] = closed.astype(int)
+    out["open_trades"] = out["trades"] - out["closed_trades"]
+    out["exposure"] = (run.stats[:, EXPOSED] / n).reshape(k, run.n_symbols).mean(axis=1)
+    out["fees_paid"] = g[:, FEES]
+    out["slippage_paid"] = g[:, SLIP]
+    out["funding_paid"] = -g[:, FUNDING]
+    out["borrow_paid"] = -g[:, BORROW]
+    out["final_value"] = eq[-1]
+    close = market.close
+    bench = init_cash / run.n_symbols * close / close[0]
+    out["buy_and_hold_return"] = bench[-1].sum() / init_cash - 1
+    out["excess_return"] = out["total_return"] - out["buy_and_hold_return"]
+    return out[METRICS]
