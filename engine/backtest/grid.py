@@ -40,6 +40,16 @@ from vectorbt.portfolio.nb import (
     should_update_stop_nb,
     signals_to_size_nb,
 )
+from vectorbt.returns.nb import (
+    annualized_return_1d_nb,
+    calmar_ratio_1d_nb,
+    cum_returns_1d_nb,
+    cum_returns_final_1d_nb,
+    max_drawdown_1d_nb,
+    returns_1d_nb,
+    sharpe_ratio_1d_nb,
+    sortino_ratio_1d_nb,
+)
 from vectorbt.utils.math_ import is_close_nb, is_close_or_less_nb, is_less_nb
 
 # the per-column sums the kernel returns (columns of ``stats``)
@@ -260,51 +270,81 @@ def grid_nb(le, lx, se, sx, sig_col, sym_col, n_sym, opn, high, low, close, pric
 
 @dataclass
 class GridRun:
-    equity: np.ndarray  # (bars, combos) incl. funding and borrow, a Fortran-ordered view
+    equity_t: np.ndarray  # (combos, bars) equity incl. funding and borrow
     stats: np.ndarray  # (columns, N_STATS)
     n_symbols: int
+    returns_t: np.ndarray | None = None  # (combos, bars) per-bar returns, filled by grid_metrics
+
+    @property
+    def equity(self) -> np.ndarray:
+        """(bars, combos), a view."""
+        return self.equity_t.T
 
 
 @njit(cache=True)
-def max_drawdown_duration_nb(cum: np.ndarray) -> np.ndarray:
-    """Longest drawdown of each column of a cumulative-return series in bars (0 without one): the maximum
-    of ``Drawdowns.duration`` over vectorbt's drawdown records (``get_drawdowns_nb`` + ``range_duration_nb``:
-    a recovered drawdown lasts recovery - peak - 1 bars, the active one last bar - peak), without
-    materialising the records (several million in a 1,000-cell sweep)."""
-    n, cols = cum.shape
-    out = np.zeros(cols)
-    for col in range(cols):
-        last_i = n - 1
-        while last_i >= 0 and np.isnan(cum[last_i, col]):
-            last_i -= 1
-        started = False
-        peak_idx = -1
-        peak_val = np.nan
-        for i in range(n):
-            cur = cum[i, col]
-            if np.isnan(cur):
-                continue
-            store = False
-            active = False
-            if np.isnan(peak_val) or cur >= peak_val:
-                if not started:
-                    peak_val = cur
-                    peak_idx = i
-                else:
-                    started = False
-                    store = True
-            elif not started:
-                started = True
-            if i == last_i and started:
+def _max_drawdown_duration_1d_nb(cum: np.ndarray) -> float:
+    """Longest drawdown of a cumulative-return series in bars (0 without one): the maximum of
+    ``Drawdowns.duration`` over vectorbt's drawdown records (``get_drawdowns_nb`` + ``range_duration_nb``: a
+    recovered drawdown lasts recovery - peak - 1 bars, the active one last bar - peak), without materialising
+    the records (several million in a 1,000-cell sweep)."""
+    n = cum.shape[0]
+    out = 0.0
+    last_i = n - 1
+    while last_i >= 0 and np.isnan(cum[last_i]):
+        last_i -= 1
+    started = False
+    peak_idx = -1
+    peak_val = np.nan
+    for i in range(n):
+        cur = cum[i]
+        if np.isnan(cur):
+            continue
+        store = False
+        active = False
+        if np.isnan(peak_val) or cur >= peak_val:
+            if not started:
+                peak_val = cur
+                peak_idx = i
+            else:
                 started = False
                 store = True
-                active = True
-            if store:
-                d = i - (peak_idx + 1) + (1 if active else 0)
-                out[col] = max(out[col], d)
-                peak_idx = i
-                peak_val = cur
+        elif not started:
+            started = True
+        if i == last_i and started:
+            started = False
+            store = True
+            active = True
+        if store:
+            out = max(out, i - (peak_idx + 1) + (1 if active else 0))
+            peak_idx = i
+            peak_val = cur
     return out
+
+
+@njit(cache=True, parallel=True)
+def returns_metrics_nb(equity_t, init_value, ann_factor, risk_free, ddof, required_return):
+    """Per combo (row of ``equity_t``, (combos, bars)): the figures ``metrics.returns_metrics`` takes from
+    vectorbt's ReturnsAccessor, by the same vectorbt 1-D functions its 2-D versions loop over (so the same
+    numbers), one column at a time while it is in cache; and the per-bar returns ``sweep.bar_returns``
+    computes (equity / previous equity - 1, from ``init_value``) for the DSR and PBO, (combos, bars)."""
+    k, n = equity_t.shape
+    out = np.empty((k, 7))
+    bar_ret = np.empty((k, n))
+    for c in prange(k):
+        eq = equity_t[c]
+        r = returns_1d_nb(eq, init_value)
+        out[c, 0] = cum_returns_final_1d_nb(r, 0.0)
+        out[c, 1] = annualized_return_1d_nb(r, ann_factor)
+        out[c, 2] = sharpe_ratio_1d_nb(r, ann_factor, risk_free, ddof)
+        out[c, 3] = sortino_ratio_1d_nb(r, ann_factor, required_return)
+        out[c, 4] = calmar_ratio_1d_nb(r, ann_factor)
+        out[c, 5] = max_drawdown_1d_nb(r)
+        out[c, 6] = _max_drawdown_duration_1d_nb(cum_returns_1d_nb(r, 1.0))
+        prev = init_value
+        for i in range(n):
+            bar_ret[c, i] = eq[i] / prev - 1
+            prev = eq[i]
+    return out, bar_ret
 
 
 def _settings() -> dict | None:
@@ -391,30 +431,26 @@ def simulate_grid(market, targets: np.ndarray, combo_target: np.ndarray, params,
         sl, tp, bool(params.sl_trail), cfg["stop_entry_price"], cfg["stop_exit_price"], cfg["upon_stop_exit"],
         cfg["upon_stop_update"], use_stops, float(params.init_cash) / s, cfg["ffill_val_price"], cfg["update_value"],
         float(params.slippage))
-    return GridRun(equity=equity.T, stats=stats, n_symbols=s)
+    return GridRun(equity_t=equity, stats=stats, n_symbols=s)
 
 
 def grid_metrics(run: GridRun, market, init_cash: float):
     """One row per combo, the columns of ``engine.backtest.metrics.METRICS``, as ``simulation_metrics`` computes
     them from a vectorbt portfolio: the return / risk ratios with vectorbt's own return functions (the ones its
-    ReturnsAccessor calls) on the equity matrix, the trade statistics from the kernel's sums."""
+    ReturnsAccessor calls) on the equity matrix, the trade statistics from the kernel's sums.  Also fills
+    ``run.returns_t`` (the per-bar returns of ``sweep.bar_returns``, for the DSR and PBO)."""
     import pandas as pd
     from vectorbt._settings import settings
-    from vectorbt.returns import dispatch as rd
 
     from engine.backtest.metrics import METRICS
     from engine.data.timeframes import bars_per_year, tf_seconds
 
-    eq = run.equity
-    n, k = eq.shape
-    ann = float(bars_per_year(market.timeframe))
+    n, k = run.equity_t.shape[1], run.equity_t.shape[0]
     d = settings["returns"]["defaults"]
-    ret = rd.returns(eq, np.full(k, float(init_cash)))
-    out = pd.DataFrame({"total_return": rd.cum_returns_final(ret, 0.0), "cagr": rd.annualized_return(ret, ann),
-                        "sharpe": rd.sharpe_ratio(ret, ann, d["risk_free"], d["ddof"]),
-                        "sortino": rd.sortino_ratio(ret, ann, d["required_return"]),
-                        "calmar": rd.calmar_ratio(ret, ann), "max_drawdown": rd.max_drawdown(ret)})
-    out["max_drawdown_duration_bars"] = max_drawdown_duration_nb(rd.cum_returns(ret, 1.0))
+    rm, run.returns_t = returns_metrics_nb(run.equity_t, float(init_cash), float(bars_per_year(market.timeframe)),
+                                           float(d["risk_free"]), int(d["ddof"]), float(d["required_return"]))
+    out = pd.DataFrame(rm[:, :6], columns=["total_return", "cagr", "sharpe", "sortino", "calmar", "max_drawdown"])
+    out["max_drawdown_duration_bars"] = rm[:, 6]
     out["max_drawdown_duration_days"] = out["max_drawdown_duration_bars"] * tf_seconds(market.timeframe) / 86400
     g = run.stats.reshape(k, run.n_symbols, N_STATS).sum(axis=1)
     closed, losses = g[:, CLOSED], g[:, LOSSES]
@@ -431,7 +467,7 @@ def grid_metrics(run: GridRun, market, init_cash: float):
     out["slippage_paid"] = g[:, SLIP]
     out["funding_paid"] = -g[:, FUNDING]
     out["borrow_paid"] = -g[:, BORROW]
-    out["final_value"] = eq[-1]
+    out["final_value"] = run.equity_t[:, -1]
     close = market.close
     bench = init_cash / run.n_symbols * close / close[0]
     out["buy_and_hold_return"] = bench[-1].sum() / init_cash - 1

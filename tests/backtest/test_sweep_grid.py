@@ -6,6 +6,8 @@ both directions, fees + slippage, stop-loss / take-profit / trailing stops, fund
 shorts), several symbols, every sizing and both executions."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -15,6 +17,8 @@ from engine.backtest.market import load_market
 from engine.backtest.metrics import METRICS, simulation_metrics
 from engine.backtest.params import BacktestParams
 from engine.backtest.portfolio import simulate
+from engine.backtest.sources import Source
+from engine.backtest.sweep import bar_returns, sweep
 
 START, END = pd.Timestamp("2026-01-01", tz="UTC"), pd.Timestamp("2026-02-14 23:45", tz="UTC")  # 4,320 real 15m bars
 SL = [None, 0.004, 0.02]
@@ -57,6 +61,7 @@ def _compare(ws, symbols: list[str], **kw) -> pd.DataFrame:
     new = grid_metrics(run, market, p.init_cash)
 
     assert list(new.columns) == METRICS
+    np.testing.assert_allclose(run.returns_t.T, bar_returns(old_equity, p.init_cash), rtol=0, atol=1e-12)
     assert old["trades"].sum() > 50 * len(grid)  # a busy grid: many trades per cell
     for k in ("trades", "closed_trades", "open_trades"):
         assert new[k].tolist() == old[k].tolist(), k
@@ -87,3 +92,30 @@ def test_trailing_stops_funding_and_several_symbols(sample_ws):
                                 {"execution": "close", "hold_bars": 6}])
 def test_other_sizings_and_executions(sample_ws, kw):
     _compare(sample_ws, ["BTCUSDT"], **kw)
+
+
+@dataclass
+class RandomSource(Source):
+    """Test-only signals: each threshold is an independent draw of ``_targets`` (no model artifact)."""
+
+    def targets(self, ws, symbol, index, thresholds, costs):
+        return _targets(len(index), len(thresholds), 1, seed=round(sum(thresholds) * 1000))[:, :, 0]
+
+
+def test_a_sweep_selects_and_confirms_the_same_on_both_paths(sample_ws):
+    """The whole sweep (table, best cell, DSR, PBO, in-selection trades, held-out confirmation) is the
+    same whether the grid runs in the kernel or in one vectorbt call."""
+    src = RandomSource(kind="random", timeframe="15m", symbols=["BTCUSDT"], threshold_range=(0.0, 1.0),
+                       default_threshold=0.5)
+    p = BacktestParams(start="2026-01-01", end="2026-02-14 23:45", fees=0.001, slippage=0.0005, direction="both",
+                       borrow_rate=0.1)
+    kw = {"thresholds": [0.3, 0.5, 0.7], "sl_stops": SL, "tp_stops": TP, "metric": "sharpe"}
+    fast, slow = (sweep(sample_ws, src, p, **kw, fast=f) for f in (True, False))
+    pd.testing.assert_frame_equal(fast["table"], slow["table"], rtol=1e-9, atol=1e-12)
+    a, b = fast["selection"], slow["selection"]
+    assert a["best"] == b["best"] and a["best"] is not None and a["n_cells_traded"] == b["n_cells_traded"] == 27
+    assert a["deflated_sharpe"] == pytest.approx(b["deflated_sharpe"], rel=1e-9, abs=1e-12)
+    assert a["pbo"] == b["pbo"]  # ranks of the same Sharpe ratios
+    assert a["in_selection"]["sample"] == b["in_selection"]["sample"]
+    assert a["confirmation"] == b["confirmation"]  # the held-out re-run is the same vectorbt run either way
+    assert a["warnings"] == b["warnings"]
