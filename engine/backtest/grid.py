@@ -19,13 +19,16 @@ and it feeds each fill straight into a port of ``get_exit_trades_nb`` (same stat
 (record-free) mode.  ``tests/backtest/test_sweep_grid.py`` checks it cell for cell against
 ``Portfolio.from_signals`` + ``engine.backtest.metrics.simulation_metrics`` on the bundled sample (long,
 short, both; fees + slippage; stops, trailing stop; funding, borrow; several symbols; every sizing).
+
+Serial on purpose (one core: ~1.5 s of CPU for the bench's grid): numba's parallel layer here is GNU OpenMP,
+which is not fork-safe, and the app and the executors fork worker processes.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 from vectorbt.portfolio.enums import Direction, OrderSide, OrderStatus, ProcessOrderState, StopEntryPrice, TradeDirection
 from vectorbt.portfolio.nb import (
     execute_order_nb,
@@ -73,7 +76,7 @@ def _close_trade(stats, col, size, entry_price, entry_fees, exit_price, exit_fee
     stats[col, RET_SUM] += pnl_all / entry_val if entry_val != 0 else np.nan
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True)
 def grid_nb(le, lx, se, sx, sig_col, sym_col, n_sym, opn, high, low, close, price, funding, borrow_bar,
             size, size_type, fees, fixed_fees, slippage, min_size, max_size, size_granularity, lock_cash,
             allow_partial, accumulate, upon_long_conflict, upon_short_conflict, upon_dir_conflict,
@@ -87,7 +90,7 @@ def grid_nb(le, lx, se, sx, sig_col, sym_col, n_sym, opn, high, low, close, pric
     n_combos = n_cols // n_sym
     equity = np.zeros((n_combos, n))
     stats = np.zeros((n_cols, N_STATS))
-    for combo in prange(n_combos):
+    for combo in range(n_combos):
         for k in range(n_sym):
             col = combo * n_sym + k
             sc, s = sig_col[col], sym_col[col]
@@ -321,7 +324,7 @@ def _max_drawdown_duration_1d_nb(cum: np.ndarray) -> float:
     return out
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True)
 def returns_metrics_nb(equity_t, init_value, ann_factor, risk_free, ddof, required_return):
     """Per combo (row of ``equity_t``, (combos, bars)): the figures ``metrics.returns_metrics`` takes from
     vectorbt's ReturnsAccessor, by the same vectorbt 1-D functions its 2-D versions loop over (so the same
@@ -330,7 +333,7 @@ def returns_metrics_nb(equity_t, init_value, ann_factor, risk_free, ddof, requir
     k, n = equity_t.shape
     out = np.empty((k, 7))
     bar_ret = np.empty((k, n))
-    for c in prange(k):
+    for c in range(k):
         eq = equity_t[c]
         r = returns_1d_nb(eq, init_value)
         out[c, 0] = cum_returns_final_1d_nb(r, 0.0)
