@@ -25,7 +25,7 @@ which is not fork-safe, and the app and the executors fork worker processes.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from numba import njit
@@ -404,6 +404,9 @@ def simulate_grid(market, targets: np.ndarray, combo_target: np.ndarray, params,
     prices = (market.open, market.high, market.low, market.close)
     if cfg is None or not all(np.isfinite(a).all() for a in prices):
         return None
+    if params.direction is None:  # as simulate(): the cost model's default for these symbols
+        params = replace(params)
+        params.resolve_direction(market.symbols)
     n, m, s = targets.shape
     k = len(combo_target)
     final = finalize_targets(targets.reshape(n, m * s), direction=params.direction, hold_bars=params.hold_bars,
