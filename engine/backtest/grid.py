@@ -84,11 +84,14 @@ def grid_nb(le, lx, se, sx, sig_col, sym_col, n_sym, opn, high, low, close, pric
             upon_stop_update, use_stops, init_cash, ffill_val_price, update_value, stat_slippage):
     """Simulate combos x symbols columns (combo-major; column ``c`` reads signal column ``sig_col[c]`` and
     symbol ``sym_col[c]``) over ``n`` bars.  Returns (equity (combos, n): the sum of the combo's sleeve
-    values plus the cumulative funding and borrow cash, stats (columns, N_STATS))."""
+    values plus the cumulative funding cash, borrow (combos, n or 0): the cumulative borrow cash, stats
+    (columns, N_STATS))."""
     n = le.shape[0]
     n_cols = sig_col.shape[0]
     n_combos = n_cols // n_sym
     equity = np.zeros((n_combos, n))
+    has_borrow = np.any(borrow_bar != 0)
+    borrow_cum = np.zeros((n_combos, n if has_borrow else 0))
     stats = np.zeros((n_cols, N_STATS))
     for combo in range(n_combos):
         for k in range(n_sym):
@@ -263,17 +266,20 @@ def grid_nb(le, lx, se, sx, sig_col, sym_col, n_sym, opn, high, low, close, pric
                                         tp_curr_stop = _tp_stop
                 if position != 0:
                     stats[col, EXPOSED] += 1
-                equity[combo, i] += cash + position * close[i, s] + cf + cb
+                equity[combo, i] += cash + position * close[i, s] + cf
+                if has_borrow:
+                    borrow_cum[combo, i] += cb
             if in_position and is_less_nb(-e_size, 0):
                 stats[col, TRADES] += 1  # still open at the end: a trade, not a closed one
             stats[col, FUNDING] = cf
             stats[col, BORROW] = cb
-    return equity, stats
+    return equity, borrow_cum, stats
 
 
 @dataclass
 class GridRun:
-    equity_t: np.ndarray  # (combos, bars) equity incl. funding and borrow
+    equity_t: np.ndarray  # (combos, bars) value + cumulative funding (sweep.equity_matrix)
+    borrow_t: np.ndarray  # (combos, bars) cumulative borrow cash (no columns when none is charged)
     stats: np.ndarray  # (columns, N_STATS)
     n_symbols: int
     returns_t: np.ndarray | None = None  # (combos, bars) per-bar returns, filled by grid_metrics
@@ -325,17 +331,18 @@ def _max_drawdown_duration_1d_nb(cum: np.ndarray) -> float:
 
 
 @njit(cache=True)
-def returns_metrics_nb(equity_t, init_value, ann_factor, risk_free, ddof, required_return):
-    """Per combo (row of ``equity_t``, (combos, bars)): the figures ``metrics.returns_metrics`` takes from
-    vectorbt's ReturnsAccessor, by the same vectorbt 1-D functions its 2-D versions loop over (so the same
-    numbers), one column at a time while it is in cache; and the per-bar returns ``sweep.bar_returns``
-    computes (equity / previous equity - 1, from ``init_value``) for the DSR and PBO, (combos, bars)."""
+def returns_metrics_nb(equity_t, borrow_t, init_value, ann_factor, risk_free, ddof, required_return):
+    """Per combo (row of ``equity_t`` (combos, bars): value + funding; ``borrow_t``: the cumulative borrow
+    cash, or no columns): the figures ``metrics.returns_metrics`` takes from vectorbt's ReturnsAccessor on
+    the equity incl. funding and borrow, by the same vectorbt 1-D functions its 2-D versions loop over (so
+    the same numbers), one column at a time while it is in cache; and the per-bar returns the sweep's DSR
+    and PBO use (``sweep.bar_returns`` of ``sweep.equity_matrix``: value + funding, from ``init_value``)."""
     k, n = equity_t.shape
     out = np.empty((k, 7))
     bar_ret = np.empty((k, n))
     for c in range(k):
         eq = equity_t[c]
-        r = returns_1d_nb(eq, init_value)
+        r = returns_1d_nb(eq + borrow_t[c] if borrow_t.shape[1] > 0 else eq, init_value)
         out[c, 0] = cum_returns_final_1d_nb(r, 0.0)
         out[c, 1] = annualized_return_1d_nb(r, ann_factor)
         out[c, 2] = sharpe_ratio_1d_nb(r, ann_factor, risk_free, ddof)
@@ -426,7 +433,7 @@ def simulate_grid(market, targets: np.ndarray, combo_target: np.ndarray, params,
     funding = (np.ascontiguousarray(market.funding, dtype="float64") if params.funding and market.has_funding
                else np.zeros((0, s)))
     c = np.ascontiguousarray
-    equity, stats = grid_nb(
+    equity, borrow_cum, stats = grid_nb(
         le, lx, se, sx, sig_col, sym_col, s, c(market.open, dtype="float64"), c(market.high, dtype="float64"),
         c(market.low, dtype="float64"), c(market.close, dtype="float64"),
         c(market.open if params.execution == "next_open" else market.close, dtype="float64"), funding,
@@ -437,7 +444,7 @@ def simulate_grid(market, targets: np.ndarray, combo_target: np.ndarray, params,
         sl, tp, bool(params.sl_trail), cfg["stop_entry_price"], cfg["stop_exit_price"], cfg["upon_stop_exit"],
         cfg["upon_stop_update"], use_stops, float(params.init_cash) / s, cfg["ffill_val_price"], cfg["update_value"],
         float(params.slippage))
-    return GridRun(equity_t=equity, stats=stats, n_symbols=s)
+    return GridRun(equity_t=equity, borrow_t=borrow_cum, stats=stats, n_symbols=s)
 
 
 def grid_metrics(run: GridRun, market, init_cash: float):
@@ -453,7 +460,7 @@ def grid_metrics(run: GridRun, market, init_cash: float):
 
     n, k = run.equity_t.shape[1], run.equity_t.shape[0]
     d = settings["returns"]["defaults"]
-    rm, run.returns_t = returns_metrics_nb(run.equity_t, float(init_cash), float(bars_per_year(market.timeframe)),
+    rm, run.returns_t = returns_metrics_nb(run.equity_t, run.borrow_t, float(init_cash), float(bars_per_year(market.timeframe)),
                                            float(d["risk_free"]), int(d["ddof"]), float(d["required_return"]))
     out = pd.DataFrame(rm[:, :6], columns=["total_return", "cagr", "sharpe", "sortino", "calmar", "max_drawdown"])
     out["max_drawdown_duration_bars"] = rm[:, 6]
@@ -473,7 +480,7 @@ def grid_metrics(run: GridRun, market, init_cash: float):
     out["slippage_paid"] = g[:, SLIP]
     out["funding_paid"] = -g[:, FUNDING]
     out["borrow_paid"] = -g[:, BORROW]
-    out["final_value"] = run.equity_t[:, -1]
+    out["final_value"] = run.equity_t[:, -1] + (run.borrow_t[:, -1] if run.borrow_t.shape[1] else 0.0)
     close = market.close
     bench = init_cash / run.n_symbols * close / close[0]
     out["buy_and_hold_return"] = bench[-1].sum() / init_cash - 1

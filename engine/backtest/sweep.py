@@ -78,10 +78,11 @@ def split_period(n: int, holdout: float, purge: int) -> tuple[int, int]:
 
 
 def equity_matrix(sim) -> np.ndarray:
-    """(bars, combos) equity incl. funding and borrow, as simulation_metrics computes it."""
+    """(bars, combos) equity incl. funding (not the borrow cost of spot shorts, which simulation_metrics
+    includes: the DSR / PBO and the held-out CI have always used this)."""
     n = len(sim.market.index)
     value = np.asarray(sim.pf.value(group_by=False), dtype="float64").reshape(n, sim.n_columns)
-    return sim.grouped(value) + np.cumsum(sim.grouped(sim.cash_flow), axis=0)
+    return sim.grouped(value) + np.cumsum(sim.grouped(sim.funding_flow), axis=0)
 
 
 def bar_returns(equity: np.ndarray, init_cash: float) -> np.ndarray:

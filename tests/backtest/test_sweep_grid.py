@@ -18,7 +18,7 @@ from engine.backtest.metrics import METRICS, simulation_metrics
 from engine.backtest.params import BacktestParams
 from engine.backtest.portfolio import simulate
 from engine.backtest.sources import Source
-from engine.backtest.sweep import bar_returns, sweep
+from engine.backtest.sweep import bar_returns, equity_matrix, sweep
 
 START, END = pd.Timestamp("2026-01-01", tz="UTC"), pd.Timestamp("2026-02-14 23:45", tz="UTC")  # 4,320 real 15m bars
 SL = [None, 0.004, 0.02]
@@ -53,8 +53,8 @@ def _compare(ws, symbols: list[str], **kw) -> pd.DataFrame:
 
     sim = simulate(market, raw[:, ti, :], p, sl_stop=sl, tp_stop=tp)
     old = simulation_metrics(sim).iloc[:len(grid)].reset_index(drop=True)
-    value = np.asarray(sim.pf.value(group_by=False), dtype="float64").reshape(n, -1)
-    old_equity = (sim.grouped(value) + np.cumsum(sim.grouped(sim.cash_flow), axis=0))[:, :len(grid)]
+    old_equity = equity_matrix(sim)[:, :len(grid)]  # value + funding: the DSR / PBO returns' equity
+    borrow = np.cumsum(sim.grouped(sim.borrow_flow), axis=0)[:, :len(grid)]
 
     run = simulate_grid(market, raw, ti, p, sl_stop=sl, tp_stop=tp)
     assert run is not None
@@ -66,6 +66,7 @@ def _compare(ws, symbols: list[str], **kw) -> pd.DataFrame:
     for k in ("trades", "closed_trades", "open_trades"):
         assert new[k].tolist() == old[k].tolist(), k
     np.testing.assert_allclose(run.equity, old_equity, rtol=1e-9, atol=0)
+    np.testing.assert_allclose(run.borrow_t.T if run.borrow_t.shape[1] else 0.0, borrow, rtol=1e-9, atol=1e-9)
     for k in METRICS:
         a, b = new[k].to_numpy("float64"), old[k].to_numpy("float64")
         assert (np.isnan(a) == np.isnan(b)).all(), k
