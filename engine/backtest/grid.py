@@ -60,7 +60,7 @@ TRADES, CLOSED, WINS_N, WINS, LOSSES, RET_SUM, FEES, SLIP, EXPOSED, FUNDING, BOR
 N_STATS = 11
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _close_trade(stats, col, size, entry_price, entry_fees, exit_price, exit_fees, direction, flows):
     """One closed exit-trade record, as ``get_exit_trades_nb`` + ``metrics._trade_stats`` count it."""
     pnl, _ = get_trade_stats_nb(size, entry_price, entry_fees, exit_price, exit_fees, direction)
@@ -76,203 +76,214 @@ def _close_trade(stats, col, size, entry_price, entry_fees, exit_price, exit_fee
     stats[col, RET_SUM] += pnl_all / entry_val if entry_val != 0 else np.nan
 
 
-@njit(cache=True)
-def grid_nb(le, lx, se, sx, sig_col, sym_col, n_sym, opn, high, low, close, price, funding, borrow_bar,
-            size, size_type, fees, fixed_fees, slippage, min_size, max_size, size_granularity, lock_cash,
-            allow_partial, accumulate, upon_long_conflict, upon_short_conflict, upon_dir_conflict,
-            upon_opposite_entry, sl_stop, tp_stop, sl_trail, stop_entry_price, stop_exit_price, upon_stop_exit,
-            upon_stop_update, use_stops, init_cash, ffill_val_price, update_value, stat_slippage):
-    """Simulate combos x symbols columns (combo-major; column ``c`` reads signal column ``sig_col[c]`` and
-    symbol ``sym_col[c]``) over ``n`` bars.  Returns (equity (combos, n): the sum of the combo's sleeve
-    values plus the cumulative funding cash, borrow (combos, n or 0): the cumulative borrow cash, stats
-    (columns, N_STATS))."""
+# settings of the kernel, packed in two arrays (see simulate_grid)
+F_SIZE, F_FEES, F_FIXED_FEES, F_SLIPPAGE, F_MIN_SIZE, F_MAX_SIZE, F_GRANULARITY, F_INIT_CASH = range(8)
+(I_SIZE_TYPE, I_ACCUMULATE, I_LONG_CONFLICT, I_SHORT_CONFLICT, I_DIR_CONFLICT, I_OPPOSITE_ENTRY, I_STOP_ENTRY_PRICE,
+ I_STOP_EXIT_PRICE, I_STOP_EXIT, I_STOP_UPDATE, I_LOCK_CASH, I_ALLOW_PARTIAL, I_SL_TRAIL, I_USE_STOPS, I_FFILL_VAL_PRICE,
+ I_UPDATE_VALUE) = range(16)
+# per-column stop state (simulate_from_signals_nb's sl_curr_price, sl_curr_stop, sl_curr_trail, tp_init_price,
+# tp_curr_stop) and exit-trade state (get_exit_trades_nb's in_position, direction, entry size / gross / fees sums,
+# plus the cumulative funding and borrow at the trade's entry bar: its flows are those of (entry, exit])
+SL_PRICE, SL_STOP, SL_TRAIL, TP_PRICE, TP_STOP = range(5)
+T_OPEN, T_DIR, T_SIZE, T_GROSS, T_FEES, T_CF, T_CB = range(7)
+
+
+@njit(cache=True, inline="always")
+def _stop_price(st, position, o, h, lo, c):
+    """The stop price hit on this bar (NaN if none), and the trailing stop moved (simulate_from_signals_nb)."""
+    stop_price = np.nan
+    if np.isnan(o):
+        o = c
+    if np.isnan(lo):
+        lo = min(o, c)
+    if np.isnan(h):
+        h = max(o, c)
+    if not np.isnan(st[SL_STOP]):
+        stop_price = get_stop_price_nb(position, st[SL_PRICE], st[SL_STOP], o, lo, h, True)
+    if np.isnan(stop_price) and not np.isnan(st[TP_STOP]):
+        stop_price = get_stop_price_nb(position, st[TP_PRICE], st[TP_STOP], o, lo, h, False)
+    if not np.isnan(st[SL_STOP]) and st[SL_TRAIL] != 0:  # trailing stop (vectorbt's comparisons)
+        if position > 0 and h > st[SL_PRICE]:
+            st[SL_PRICE] = h
+        elif position < 0 and lo < st[SL_PRICE]:
+            st[SL_PRICE] = lo
+    return stop_price
+
+
+@njit(cache=True, inline="always")
+def _signals(le, lx, se, sx, position, icfg):
+    """Resolve the four signals of a bar as simulate_from_signals_nb does (conflicts, opposite entry)."""
+    accumulate = icfg[I_ACCUMULATE]
+    if le or se:
+        le, lx = resolve_signal_conflict_nb(position, le, lx, Direction.LongOnly, icfg[I_LONG_CONFLICT])
+        se, sx = resolve_signal_conflict_nb(position, se, sx, Direction.ShortOnly, icfg[I_SHORT_CONFLICT])
+        le, se = resolve_dir_conflict_nb(position, le, se, icfg[I_DIR_CONFLICT])
+        le, lx, se, sx, accumulate = resolve_opposite_entry_nb(position, le, lx, se, sx, icfg[I_OPPOSITE_ENTRY],
+                                                               accumulate)
+    return le, lx, se, sx, accumulate
+
+
+@njit(cache=True, inline="always")
+def _book_fill(ts, stats, col, side, o_size, o_price, o_fees, cf, cb, slippage):
+    """One filled order: its fees and slippage (metrics._slippage_per_column: every fill at the run's slippage,
+    stop exits included), then get_exit_trades_nb's state machine, one order at a time."""
+    stats[col, FEES] += o_fees
+    factor = 1 + slippage if side == OrderSide.Buy else 1 - slippage
+    stats[col, SLIP] += abs(o_size) * abs(o_price - o_price / factor)
+    if ts[T_OPEN] == 0:
+        ts[T_OPEN] = 1
+        ts[T_DIR] = TradeDirection.Long if side == OrderSide.Buy else TradeDirection.Short
+        ts[T_SIZE] = 0.0
+        ts[T_GROSS] = 0.0
+        ts[T_FEES] = 0.0
+        ts[T_CF] = cf
+        ts[T_CB] = cb
+    if (ts[T_DIR] == TradeDirection.Long and side == OrderSide.Buy) or (
+            ts[T_DIR] == TradeDirection.Short and side == OrderSide.Sell):
+        ts[T_SIZE] += o_size
+        ts[T_GROSS] += o_size * o_price
+        ts[T_FEES] += o_fees
+        return
+    e_size = ts[T_SIZE]
+    flows = (cf - ts[T_CF]) + (cb - ts[T_CB])
+    direction = int(ts[T_DIR])
+    if is_close_or_less_nb(o_size, e_size):
+        exit_size = e_size if is_close_nb(o_size, e_size) else o_size
+        _close_trade(stats, col, exit_size, ts[T_GROSS] / e_size, exit_size / e_size * ts[T_FEES], o_price, o_fees,
+                     direction, flows)
+        if is_close_nb(o_size, e_size):
+            ts[T_OPEN] = 0
+            ts[T_DIR] = -1
+        else:
+            frac = (e_size - o_size) / e_size
+            ts[T_SIZE] *= frac
+            ts[T_GROSS] *= frac
+            ts[T_FEES] *= frac
+    else:  # reversed: close the trade, open the opposite one with the rest of the order
+        cl_fees = e_size / o_size * o_fees
+        _close_trade(stats, col, e_size, ts[T_GROSS] / e_size, e_size / e_size * ts[T_FEES], o_price, cl_fees,
+                     direction, flows)
+        ts[T_SIZE] = o_size - e_size
+        ts[T_GROSS] = ts[T_SIZE] * o_price
+        ts[T_FEES] = o_fees - cl_fees
+        ts[T_CF] = cf
+        ts[T_CB] = cb
+        ts[T_DIR] = TradeDirection.Short if direction == TradeDirection.Long else TradeDirection.Long
+
+
+@njit(cache=True, inline="always")
+def _set_stops(st, position, prev_position, new_init_price, sl_stop, tp_stop, icfg):
+    """Stops after a fill (simulate_from_signals_nb): cleared when flat, set on an opened / reversed
+    position, overridden on an increased one."""
+    if position == 0:
+        st[SL_PRICE] = st[SL_STOP] = st[TP_PRICE] = st[TP_STOP] = np.nan
+        st[SL_TRAIL] = 0
+    elif prev_position == 0 or np.sign(position) != np.sign(prev_position):
+        st[SL_PRICE] = st[TP_PRICE] = new_init_price
+        st[SL_STOP] = sl_stop
+        st[SL_TRAIL] = icfg[I_SL_TRAIL]
+        st[TP_STOP] = tp_stop
+    elif abs(position) > abs(prev_position):
+        if should_update_stop_nb(sl_stop, icfg[I_STOP_UPDATE]):
+            st[SL_PRICE] = new_init_price
+            st[SL_STOP] = sl_stop
+            st[SL_TRAIL] = icfg[I_SL_TRAIL]
+        if should_update_stop_nb(tp_stop, icfg[I_STOP_UPDATE]):
+            st[TP_PRICE] = new_init_price
+            st[TP_STOP] = tp_stop
+
+
+@njit(cache=True, inline="always")
+def _order(size, size_type, direction, price, slippage, fcfg, icfg):
+    return order_nb(size=size, price=price, size_type=size_type, direction=direction, fees=fcfg[F_FEES],
+                    fixed_fees=fcfg[F_FIXED_FEES], slippage=slippage, min_size=fcfg[F_MIN_SIZE],
+                    max_size=fcfg[F_MAX_SIZE], size_granularity=fcfg[F_GRANULARITY], reject_prob=0.0,
+                    lock_cash=icfg[I_LOCK_CASH] != 0, allow_partial=icfg[I_ALLOW_PARTIAL] != 0, raise_reject=False,
+                    log=False)
+
+
+@njit(cache=True, inline="always")
+def _column(col, combo, sc, s, le, lx, se, sx, opn, high, low, close, price, funding, borrow_bar, sl_stop, tp_stop,
+            fcfg, icfg, slip_stat, equity, borrow_cum, stats):
+    """One column (one symbol's sleeve of one cell) over every bar: simulate_from_signals_nb's loop for one
+    column without cash sharing, adding its value (+ funding) into ``equity[combo]``."""
     n = le.shape[0]
-    n_cols = sig_col.shape[0]
+    use_stops = icfg[I_USE_STOPS] != 0
+    cash = free_cash = fcfg[F_INIT_CASH]
+    position = debt = cf = cb = 0.0
+    last_val_price = np.nan
+    st = np.full(5, np.nan)
+    st[SL_TRAIL] = 0
+    ts = np.zeros(7)
+    ts[T_DIR] = -1
+    for i in range(n):
+        _price = price[i, s]
+        if not np.isnan(_price) or icfg[I_FFILL_VAL_PRICE] == 0:  # val_price=inf: the order price
+            last_val_price = _price
+        if funding.shape[0] > 0:  # flows of the position held into this bar (as portfolio.simulate books them)
+            cf += -position * opn[i, s] * funding[i, s]
+        if borrow_bar[s] != 0:
+            cb += min(position, 0.0) * opn[i, s] * borrow_bar[s]
+        _slippage = fcfg[F_SLIPPAGE]
+        stop_price = np.nan
+        if use_stops and (not np.isnan(st[SL_STOP]) or not np.isnan(st[TP_STOP])):
+            stop_price = _stop_price(st, position, opn[i, s], high[i, s], low[i, s], close[i, s])
+        if use_stops and not np.isnan(stop_price):
+            is_le, is_lx, is_se, is_sx, accumulate = generate_stop_signal_nb(position, icfg[I_STOP_EXIT],
+                                                                             icfg[I_ACCUMULATE])
+            _price, _slippage = resolve_stop_price_and_slippage_nb(stop_price, _price, close[i, s], _slippage,
+                                                                   icfg[I_STOP_EXIT_PRICE])
+        else:
+            is_le, is_lx, is_se, is_sx, accumulate = _signals(le[i, sc], lx[i, sc], se[i, sc], sx[i, sc], position,
+                                                              icfg)
+        _size, _size_type, _direction = signals_to_size_nb(position, is_le, is_lx, is_se, is_sx, fcfg[F_SIZE],
+                                                           icfg[I_SIZE_TYPE], accumulate, last_val_price)
+        if _size != 0:
+            if _direction == Direction.ShortOnly:
+                _size *= -1  # as simulate_from_signals_nb does before process_order_nb
+            value = cash + position * last_val_price if position != 0 else cash
+            order = _order(_size, _size_type, _direction, _price, _slippage, fcfg, icfg)
+            state = ProcessOrderState(cash=cash, position=position, debt=debt, free_cash=free_cash,
+                                      val_price=last_val_price, value=value, oidx=0, lidx=0)
+            new, res = execute_order_nb(state, order)
+            prev_position = position
+            cash, position, debt, free_cash = new.cash, new.position, new.debt, new.free_cash
+            if res.status == OrderStatus.Filled:
+                if icfg[I_UPDATE_VALUE] != 0:
+                    last_val_price = res.price
+                _book_fill(ts, stats, col, res.side, res.size, res.price, res.fees, cf, cb, slip_stat)
+                if use_stops:
+                    sep = icfg[I_STOP_ENTRY_PRICE]
+                    init_price = (last_val_price if sep == StopEntryPrice.ValPrice else order.price
+                                  if sep == StopEntryPrice.Price else res.price if sep == StopEntryPrice.FillPrice
+                                  else close[i, s])
+                    _set_stops(st, position, prev_position, init_price, sl_stop, tp_stop, icfg)
+        if position != 0:
+            stats[col, EXPOSED] += 1
+        equity[combo, i] += cash + position * close[i, s] + cf
+        if borrow_cum.shape[1] > 0:
+            borrow_cum[combo, i] += cb
+    if ts[T_OPEN] != 0 and is_less_nb(-ts[T_SIZE], 0):
+        stats[col, TRADES] += 1  # still open at the end: a trade, not a closed one
+    stats[col, FUNDING] = cf
+    stats[col, BORROW] = cb
+
+
+@njit(cache=True)
+def grid_nb(le, lx, se, sx, sig_col, sym_col, n_sym, opn, high, low, close, price, funding, borrow_bar, sl_stop,
+            tp_stop, fcfg, icfg, slip_stat):
+    """Simulate combos x symbols columns (combo-major; column ``c`` reads signal column ``sig_col[c]`` and
+    symbol ``sym_col[c]``) over the bars.  Returns (equity (combos, n): the sum of the combo's sleeve values
+    plus the cumulative funding cash, borrow (combos, n or 0): the cumulative borrow cash, stats (columns,
+    N_STATS))."""
+    n, n_cols = le.shape[0], sig_col.shape[0]
     n_combos = n_cols // n_sym
     equity = np.zeros((n_combos, n))
-    has_borrow = np.any(borrow_bar != 0)
-    borrow_cum = np.zeros((n_combos, n if has_borrow else 0))
+    borrow_cum = np.zeros((n_combos, n if np.any(borrow_bar != 0) else 0))
     stats = np.zeros((n_cols, N_STATS))
-    for combo in range(n_combos):
-        for k in range(n_sym):
-            col = combo * n_sym + k
-            sc, s = sig_col[col], sym_col[col]
-            _sl_stop, _tp_stop = sl_stop[col], tp_stop[col]
-            cash = init_cash
-            free_cash = init_cash
-            position = 0.0
-            debt = 0.0
-            last_val_price = np.nan
-            sl_curr_price = np.nan
-            sl_curr_stop = np.nan
-            sl_curr_trail = False
-            tp_init_price = np.nan
-            tp_curr_stop = np.nan
-            cf = 0.0
-            cb = 0.0
-            # exit-trade state (get_exit_trades_nb)
-            in_position = False
-            t_dir = -1
-            e_size = 0.0
-            e_gross = 0.0
-            e_fees = 0.0
-            e_cf = 0.0  # cumulative funding / borrow at the trade's entry bar (its flows: (entry, exit])
-            e_cb = 0.0
-            for i in range(n):
-                _price = price[i, s]
-                # valuation price: vectorbt's default val_price=inf -> the order price
-                if not np.isnan(_price) or not ffill_val_price:
-                    last_val_price = _price
-                # funding / borrow of the position held into this bar (metrics: held x open x rate)
-                held = position
-                if funding.shape[0] > 0:
-                    cf += -held * opn[i, s] * funding[i, s]
-                if borrow_bar[s] != 0:
-                    cb += min(held, 0.0) * opn[i, s] * borrow_bar[s]
-
-                _slippage = slippage
-                stop_price = np.nan
-                if use_stops and (not np.isnan(sl_curr_stop) or not np.isnan(tp_curr_stop)):
-                    _open, _high, _low, _close = opn[i, s], high[i, s], low[i, s], close[i, s]
-                    if np.isnan(_open):
-                        _open = _close
-                    if np.isnan(_low):
-                        _low = min(_open, _close)
-                    if np.isnan(_high):
-                        _high = max(_open, _close)
-                    if not np.isnan(sl_curr_stop):
-                        stop_price = get_stop_price_nb(position, sl_curr_price, sl_curr_stop, _open, _low, _high, True)
-                    if np.isnan(stop_price) and not np.isnan(tp_curr_stop):
-                        stop_price = get_stop_price_nb(position, tp_init_price, tp_curr_stop, _open, _low, _high,
-                                                       False)
-                    if not np.isnan(sl_curr_stop) and sl_curr_trail:  # trailing stop (vectorbt's comparisons)
-                        if position > 0 and _high > sl_curr_price:
-                            sl_curr_price = _high
-                        elif position < 0 and _low < sl_curr_price:
-                            sl_curr_price = _low
-                _accumulate = accumulate
-                if use_stops and not np.isnan(stop_price):
-                    is_long_entry, is_long_exit, is_short_entry, is_short_exit, _accumulate = generate_stop_signal_nb(
-                        position, upon_stop_exit, _accumulate)
-                    _price, _slippage = resolve_stop_price_and_slippage_nb(stop_price, _price, close[i, s], _slippage,
-                                                                           stop_exit_price)
-                else:
-                    is_long_entry, is_long_exit = le[i, sc], lx[i, sc]
-                    is_short_entry, is_short_exit = se[i, sc], sx[i, sc]
-                    if is_long_entry or is_short_entry:
-                        is_long_entry, is_long_exit = resolve_signal_conflict_nb(
-                            position, is_long_entry, is_long_exit, Direction.LongOnly, upon_long_conflict)
-                        is_short_entry, is_short_exit = resolve_signal_conflict_nb(
-                            position, is_short_entry, is_short_exit, Direction.ShortOnly, upon_short_conflict)
-                        is_long_entry, is_short_entry = resolve_dir_conflict_nb(
-                            position, is_long_entry, is_short_entry, upon_dir_conflict)
-                        is_long_entry, is_long_exit, is_short_entry, is_short_exit, _accumulate = (
-                            resolve_opposite_entry_nb(position, is_long_entry, is_long_exit, is_short_entry,
-                                                      is_short_exit, upon_opposite_entry, _accumulate))
-                _size, _size_type, _direction = signals_to_size_nb(
-                    position, is_long_entry, is_long_exit, is_short_entry, is_short_exit, size, size_type,
-                    _accumulate, last_val_price)
-                if _size != 0:
-                    if _direction == Direction.ShortOnly:
-                        _size *= -1  # as simulate_from_signals_nb does before process_order_nb
-                    value = cash
-                    if position != 0:
-                        value += position * last_val_price
-                    order = order_nb(size=_size, price=_price, size_type=_size_type, direction=_direction, fees=fees,
-                                     fixed_fees=fixed_fees, slippage=_slippage, min_size=min_size, max_size=max_size,
-                                     size_granularity=size_granularity, reject_prob=0.0, lock_cash=lock_cash,
-                                     allow_partial=allow_partial, raise_reject=False, log=False)
-                    state = ProcessOrderState(cash=cash, position=position, debt=debt, free_cash=free_cash,
-                                              val_price=last_val_price, value=value, oidx=0, lidx=0)
-                    new, res = execute_order_nb(state, order)
-                    prev_position = position
-                    cash, position, debt, free_cash = new.cash, new.position, new.debt, new.free_cash
-                    if res.status == OrderStatus.Filled:
-                        if update_value:
-                            last_val_price = res.price
-                        # the order's fees and slippage (metrics._slippage_per_column: every fill at the run's
-                        # slippage, stop exits included)
-                        stats[col, FEES] += res.fees
-                        factor = 1 + stat_slippage if res.side == OrderSide.Buy else 1 - stat_slippage
-                        stats[col, SLIP] += abs(res.size) * abs(res.price - res.price / factor)
-                        # --- exit trades (get_exit_trades_nb, one order at a time)
-                        o_size, o_price, o_fees = res.size, res.price, res.fees
-                        if not in_position:
-                            in_position = True
-                            e_cf, e_cb = cf, cb
-                            t_dir = TradeDirection.Long if res.side == OrderSide.Buy else TradeDirection.Short
-                            e_size = 0.0
-                            e_gross = 0.0
-                            e_fees = 0.0
-                        if (t_dir == TradeDirection.Long and res.side == OrderSide.Buy) or (
-                                t_dir == TradeDirection.Short and res.side == OrderSide.Sell):
-                            e_size += o_size
-                            e_gross += o_size * o_price
-                            e_fees += o_fees
-                        else:
-                            flows = (cf - e_cf) + (cb - e_cb)
-                            if is_close_or_less_nb(o_size, e_size):
-                                exit_size = e_size if is_close_nb(o_size, e_size) else o_size
-                                _close_trade(stats, col, exit_size, e_gross / e_size, exit_size / e_size * e_fees,
-                                             o_price, o_fees, t_dir, flows)
-                                if is_close_nb(o_size, e_size):
-                                    t_dir = -1
-                                    in_position = False
-                                else:
-                                    frac = (e_size - o_size) / e_size
-                                    e_size *= frac
-                                    e_gross *= frac
-                                    e_fees *= frac
-                            else:  # reversed: close the trade, open the opposite one with the rest
-                                cl_size = e_size
-                                cl_fees = cl_size / o_size * o_fees
-                                _close_trade(stats, col, cl_size, e_gross / e_size, cl_size / e_size * e_fees,
-                                             o_price, cl_fees, t_dir, flows)
-                                e_size = o_size - cl_size
-                                e_gross = e_size * o_price
-                                e_fees = o_fees - cl_fees
-                                e_cf, e_cb = cf, cb
-                                t_dir = TradeDirection.Short if t_dir == TradeDirection.Long else TradeDirection.Long
-                        # --- stops (simulate_from_signals_nb)
-                        if use_stops:
-                            if position == 0:
-                                sl_curr_price = np.nan
-                                sl_curr_stop = np.nan
-                                sl_curr_trail = False
-                                tp_init_price = np.nan
-                                tp_curr_stop = np.nan
-                            else:
-                                if stop_entry_price == StopEntryPrice.ValPrice:
-                                    new_init_price = last_val_price
-                                elif stop_entry_price == StopEntryPrice.Price:
-                                    new_init_price = order.price
-                                elif stop_entry_price == StopEntryPrice.FillPrice:
-                                    new_init_price = res.price
-                                else:
-                                    new_init_price = close[i, s]
-                                if prev_position == 0 or np.sign(position) != np.sign(prev_position):
-                                    sl_curr_price = new_init_price
-                                    sl_curr_stop = _sl_stop
-                                    sl_curr_trail = sl_trail
-                                    tp_init_price = new_init_price
-                                    tp_curr_stop = _tp_stop
-                                elif abs(position) > abs(prev_position):
-                                    if should_update_stop_nb(_sl_stop, upon_stop_update):
-                                        sl_curr_price = new_init_price
-                                        sl_curr_stop = _sl_stop
-                                        sl_curr_trail = sl_trail
-                                    if should_update_stop_nb(_tp_stop, upon_stop_update):
-                                        tp_init_price = new_init_price
-                                        tp_curr_stop = _tp_stop
-                if position != 0:
-                    stats[col, EXPOSED] += 1
-                equity[combo, i] += cash + position * close[i, s] + cf
-                if has_borrow:
-                    borrow_cum[combo, i] += cb
-            if in_position and is_less_nb(-e_size, 0):
-                stats[col, TRADES] += 1  # still open at the end: a trade, not a closed one
-            stats[col, FUNDING] = cf
-            stats[col, BORROW] = cb
+    for col in range(n_cols):
+        _column(col, col // n_sym, sig_col[col], sym_col[col], le, lx, se, sx, opn, high, low, close, price, funding,
+                borrow_bar, sl_stop[col], tp_stop[col], fcfg, icfg, slip_stat, equity, borrow_cum, stats)
     return equity, borrow_cum, stats
 
 
@@ -432,18 +443,19 @@ def simulate_grid(market, targets: np.ndarray, combo_target: np.ndarray, params,
                   else np.zeros(s))
     funding = (np.ascontiguousarray(market.funding, dtype="float64") if params.funding and market.has_funding
                else np.zeros((0, s)))
+    fcfg = np.array([size, params.fee_for(market.symbols), cfg["fixed_fees"], params.slippage, cfg["min_size"],
+                     cfg["max_size"], cfg["size_granularity"], float(params.init_cash) / s], dtype="float64")
+    icfg = np.array([map_enum_fields(size_type, SizeType), cfg["accumulate"], cfg["upon_long_conflict"],
+                     cfg["upon_short_conflict"], cfg["upon_dir_conflict"], cfg["upon_opposite_entry"],
+                     cfg["stop_entry_price"], cfg["stop_exit_price"], cfg["upon_stop_exit"], cfg["upon_stop_update"],
+                     cfg["lock_cash"], cfg["allow_partial"], bool(params.sl_trail), use_stops, cfg["ffill_val_price"],
+                     cfg["update_value"]], dtype=np.int64)
     c = np.ascontiguousarray
     equity, borrow_cum, stats = grid_nb(
         le, lx, se, sx, sig_col, sym_col, s, c(market.open, dtype="float64"), c(market.high, dtype="float64"),
         c(market.low, dtype="float64"), c(market.close, dtype="float64"),
         c(market.open if params.execution == "next_open" else market.close, dtype="float64"), funding,
-        np.asarray(borrow_bar, dtype="float64"), float(size), int(map_enum_fields(size_type, SizeType)),
-        float(params.fee_for(market.symbols)), cfg["fixed_fees"], float(params.slippage), cfg["min_size"],
-        cfg["max_size"], cfg["size_granularity"], cfg["lock_cash"], cfg["allow_partial"], cfg["accumulate"],
-        cfg["upon_long_conflict"], cfg["upon_short_conflict"], cfg["upon_dir_conflict"], cfg["upon_opposite_entry"],
-        sl, tp, bool(params.sl_trail), cfg["stop_entry_price"], cfg["stop_exit_price"], cfg["upon_stop_exit"],
-        cfg["upon_stop_update"], use_stops, float(params.init_cash) / s, cfg["ffill_val_price"], cfg["update_value"],
-        float(params.slippage))
+        np.asarray(borrow_bar, dtype="float64"), sl, tp, fcfg, icfg, float(params.slippage))
     return GridRun(equity_t=equity, borrow_t=borrow_cum, stats=stats, n_symbols=s)
 
 
