@@ -5,8 +5,11 @@ The period is split in time: the first part is the **selection** part, the last 
 fraction (default 30 %) is **held out** and never seen by the selection; between them a purge gap
 of the source's longest prediction horizon (a model's label at bar t looks that far ahead).
 
-1. Every grid cell (threshold x stop-loss x take-profit) is simulated on the selection part in ONE
-   vectorbt run; a cell without trades has no ratio (null, never infinity) and says why.
+1. Every grid cell (threshold x stop-loss x take-profit) is simulated on the selection part in one
+   call of engine/backtest/grid.py (vectorbt's own order functions, no records: a 1,000-cell grid in ~2 s
+   of CPU where ``Portfolio.from_signals`` + its records took ~30 s; checked cell for cell against it),
+   or in one ``Portfolio.from_signals`` run where the kernel does not apply; a cell without trades has
+   no ratio (null, never infinity) and says why.
 2. The best cell is picked by the metric's direction (engine.stats.selection.METRIC_DIRECTION:
    ``--metric fees_paid`` picks the cheapest); only cells that traded can be picked.
 3. Deflated Sharpe ratio of the chosen cell and PBO (CSCV, 16 blocks) over the per-bar returns of
@@ -75,15 +78,47 @@ def split_period(n: int, holdout: float, purge: int) -> tuple[int, int]:
 
 
 def equity_matrix(sim) -> np.ndarray:
-    """(bars, combos) equity incl. funding, as simulation_metrics computes it."""
+    """(bars, combos) equity incl. funding (not the borrow cost of spot shorts, which simulation_metrics
+    includes: the DSR / PBO and the held-out CI have always used this)."""
     n = len(sim.market.index)
     value = np.asarray(sim.pf.value(group_by=False), dtype="float64").reshape(n, sim.n_columns)
     return sim.grouped(value) + np.cumsum(sim.grouped(sim.funding_flow), axis=0)
 
 
 def bar_returns(equity: np.ndarray, init_cash: float) -> np.ndarray:
-    prev = np.vstack([np.full((1, equity.shape[1]), init_cash), equity[:-1]])
-    return equity / prev - 1
+    """Per-bar returns of (bars, combos) equity curves starting from ``init_cash``."""
+    out = np.empty_like(equity, dtype="float64")
+    np.divide(equity[:1], init_cash, out=out[:1])
+    np.divide(equity[1:], equity[:-1], out=out[1:])
+    out -= 1
+    return out
+
+
+def _simulate_cells(market: Market, raw: np.ndarray, ti: np.ndarray, params: BacktestParams, sl: np.ndarray,
+                    tp: np.ndarray, *, fast: bool = True):
+    """Every grid cell on ``market``: (metrics per cell, per-bar returns (bars, cells), trades_of(cell)).
+
+    ``raw``: (bars, thresholds, symbols) raw targets; cell c trades threshold ``ti[c]`` with stops ``sl[c]`` /
+    ``tp[c]``.  The fast path is engine/backtest/grid.py (vectorbt's order logic without records, checked
+    against this function's vectorbt path cell for cell); the vectorbt path (one ``Portfolio.from_signals``
+    call over every cell) runs where the kernel does not apply.  The chosen cell's trades always come from a
+    ``Portfolio.from_signals`` run of that cell."""
+    from engine.backtest.grid import grid_metrics, simulate_grid
+    from engine.backtest.metrics import simulation_metrics, trades_frame
+    from engine.backtest.portfolio import simulate
+
+    k = len(ti)
+    run = simulate_grid(market, raw, ti, params, sl_stop=sl, tp_stop=tp) if fast else None
+    if run is not None:
+        def trades_of(c: int) -> pd.DataFrame:
+            one = simulate(market, raw[:, [ti[c]], :], params, sl_stop=sl[[c]], tp_stop=tp[[c]])
+            return trades_frame(one, 0)
+
+        m = grid_metrics(run, market, params.init_cash)
+        return m, run.returns_t.T, trades_of
+    sim = simulate(market, raw[:, ti, :], params, sl_stop=sl, tp_stop=tp)
+    m = simulation_metrics(sim).iloc[:k].reset_index(drop=True)
+    return m, bar_returns(equity_matrix(sim)[:, :k], params.init_cash), lambda c: trades_frame(sim, c)
 
 
 def _clean(d: dict[str, Any]) -> dict[str, Any]:
@@ -182,10 +217,11 @@ def _confirm(prep, raw: np.ndarray, i: int, sl: float, tp: float, start: int) ->
 
 def sweep(ws: Workspace, source: Source, params: BacktestParams, *, thresholds: list[float | None],
           sl_stops: list[float | None], tp_stops: list[float | None], metric: str = "sharpe",
-          holdout: float = DEFAULT_HOLDOUT, pbo_blocks: int = DEFAULT_BLOCKS, max_points: int = 2_000) -> dict[str, Any]:
-    """The computation of ``run_sweep`` (nothing written): grid, selection, corrections, confirmation."""
-    from engine.backtest.metrics import annualisation, simulation_metrics
-    from engine.backtest.portfolio import simulate
+          holdout: float = DEFAULT_HOLDOUT, pbo_blocks: int = DEFAULT_BLOCKS, max_points: int = 2_000,
+          fast: bool = True) -> dict[str, Any]:
+    """The computation of ``run_sweep`` (nothing written): grid, selection, corrections, confirmation.
+    ``fast=False`` simulates the grid with ``Portfolio.from_signals`` instead of the grid kernel (tests)."""
+    from engine.backtest.metrics import annualisation
 
     direction = metric_direction(metric)
     try:
@@ -215,11 +251,9 @@ def sweep(ws: Workspace, source: Source, params: BacktestParams, *, thresholds: 
     tp = np.array([_stops(g[2]) for g in grid])
     sel_market = _slice_market(prep.market, 0, n_sel)
     progress(0.25, f"simulating {len(grid)} grid points x {len(prep.market.symbols)} symbol(s) on {n_sel:,} selection "
-                   "bars in one vectorbt run")
-    sim = simulate(sel_market, raw[:n_sel][:, ti, :], prep.params, sl_stop=sl, tp_stop=tp)
+                   "bars")
+    m, returns, trades_of = _simulate_cells(sel_market, raw[:n_sel], ti, prep.params, sl, tp, fast=fast)
     progress(0.6, "computing metrics")
-    m = simulation_metrics(sim).iloc[:len(grid)].reset_index(drop=True)
-    returns = bar_returns(equity_matrix(sim)[:, :len(grid)], prep.params.init_cash)
     traded = m["trades"].to_numpy() > 0
     m = m.replace([np.inf, -np.inf], np.nan)
     m.loc[~traded, list(TRADE_RATIOS)] = np.nan
@@ -243,12 +277,11 @@ def sweep(ws: Workspace, source: Source, params: BacktestParams, *, thresholds: 
                         + (f" ({reasons[0]})" if len(thr) == 1 and reasons else ""))
     else:
         best_d = _clean(table.iloc[bi].to_dict())
-        sr_traded = per_period_sharpe(returns[:, traded])
+        ret_traded = returns if traded.all() else returns[:, traded]  # (a copy of ~200 MB at 1,000 cells)
+        sr_traded = per_period_sharpe(ret_traded)
         dsr = deflated_sharpe(returns[:, bi], sr_traded)
-        pbo = pbo_cscv(returns[:, traded], int(pbo_blocks))
-        from engine.backtest.metrics import trades_frame
-
-        sel_trades = trades_frame(sim, int(bi))
+        pbo = pbo_cscv(ret_traded, int(pbo_blocks))
+        sel_trades = trades_of(int(bi))
         sample = {**sample_of(n_sel, tf, sel_trades), "trades": int(best_d.get("trades") or 0)}
         # no bootstrap CI here: a CI of the figure that WON the selection is biased upwards by the
         # selection itself; the DSR is the correction, the held-out part carries the CI
