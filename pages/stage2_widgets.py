@@ -8,7 +8,14 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from engine.plots.stage2 import confusion_figure, cv_figure, evidence_figure, importance_figure, pass_rate_figure
+from engine.plots.stage2 import (
+    confusion_figure,
+    cv_figure,
+    evidence_figure,
+    importance_figure,
+    pass_rate_figure,
+    stage1_history_figure,
+)
 from engine.stage2.filtering import explore_threshold, pass_rate_curve
 from pages.ui import workspace
 from storage.artifacts import kinds_stamp
@@ -47,6 +54,11 @@ def manifests(kind: str) -> list[dict]:
 @st.cache_data(show_spinner=False, max_entries=16)
 def read_parquet(path: str, mtime: float) -> pd.DataFrame:
     return pd.read_parquet(path)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def read_csv(path: str, mtime: float) -> pd.DataFrame:
+    return pd.read_csv(path)
 
 
 def parquet(path: Path) -> pd.DataFrame | None:
@@ -141,6 +153,12 @@ def show_stage1(m: dict) -> None:
     d = ws.artifact_dir("stage1", m["id"])
     with st.expander("Feature names"):
         st.write(", ".join(ex.get("feature_names") or []))
+    hist = d / "history.csv"
+    if hist.is_file():  # trained here: Keras' loss and accuracy per epoch
+        st.plotly_chart(stage1_history_figure(read_csv(str(hist), hist.stat().st_mtime)), width="stretch",
+                        key=f"s1-hist-{m['id']}")
+    elif m["params"].get("source") != "trained":
+        st.caption("No training curves: this model was imported (its training history is not in the seed's files).")
     summary = d / "summary.txt"
     if summary.is_file():
         with st.expander("Model summary"):

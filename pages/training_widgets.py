@@ -17,6 +17,15 @@ HEADLINE = [("accuracy", "accuracy"), ("baseline_accuracy", "majority class"), (
             ("trade_rate", "trade rate"), ("trades", "trades")]
 
 
+def curve_controls(key: str) -> tuple[float, bool]:
+    """TensorBoard's two chart settings: EMA smoothing of the curves and a log-scale y axis."""
+    c1, c2, _ = st.columns([2, 1, 3])
+    smoothing = c1.slider("Smoothing", 0.0, 0.99, 0.0, 0.01, key=f"{key}-smoothing",
+                          help="exponential moving average of each curve (as TensorBoard); the raw values stay drawn faint")
+    log_y = c2.toggle("Log scale", key=f"{key}-log", help="logarithmic y axis")
+    return smoothing, log_y
+
+
 def curves(run_id: str, key: str) -> None:
     ws = workspace()
     try:
@@ -24,8 +33,9 @@ def curves(run_id: str, key: str) -> None:
     except KlineLabError as e:
         st.warning(str(e))
         return
-    st.plotly_chart(loss_figure(hist, steps), width="stretch", key=f"{key}-loss")
-    st.plotly_chart(metrics_figure(hist), width="stretch", key=f"{key}-metrics")
+    smoothing, log_y = curve_controls(key)
+    st.plotly_chart(loss_figure(hist, steps, smoothing=smoothing, log_y=log_y), width="stretch", key=f"{key}-loss")
+    st.plotly_chart(metrics_figure(hist, smoothing=smoothing, log_y=log_y), width="stretch", key=f"{key}-metrics")
 
 
 def live_curves(run_every: float = 2.0) -> None:
