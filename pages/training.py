@@ -10,6 +10,7 @@ from engine import model_kinds
 from engine.plots.training import compare_figure
 from engine.training import runs
 from engine.training.config import PRESETS
+from pages.charts import figure, stamp
 from pages.training_widgets import curve_controls, live_curves, run_details
 from pages.ui import Keys, ensure_sample, follow_job, start_job, user_errors, workspace
 from storage.artifacts import kinds_stamp
@@ -129,4 +130,5 @@ with tab_cmp:
             metric = st.selectbox("Curve", metrics, index=default) if metrics else None
             if metric:
                 smoothing, log_y = curve_controls("training.compare-curve")
-                st.plotly_chart(compare_figure(hists, metric, smoothing=smoothing, log_y=log_y), width="stretch")
+                st.plotly_chart(figure(compare_figure, hists, metric, key=stamp(*hists, *hists.values()), smoothing=smoothing,
+                                       log_y=log_y), width="stretch")

@@ -9,6 +9,7 @@ from config.errors import KlineLabError
 from engine import jobs
 from engine.plots.training import evidence_table, fold_table, horizon_table, loss_figure, metrics_figure
 from engine.training import runs
+from pages.charts import figure, stamp
 from pages.ui import Keys, start_job, user_errors, workspace
 
 HEADLINE = [("accuracy", "accuracy"), ("baseline_accuracy", "majority class"), ("log_loss", "log loss"),
@@ -34,8 +35,11 @@ def curves(run_id: str, key: str) -> None:
         st.warning(str(e))
         return
     smoothing, log_y = curve_controls(key)
-    st.plotly_chart(loss_figure(hist, steps, smoothing=smoothing, log_y=log_y), width="stretch", key=f"{key}-loss")
-    st.plotly_chart(metrics_figure(hist, smoothing=smoothing, log_y=log_y), width="stretch", key=f"{key}-metrics")
+    k = stamp(run_id, hist, steps)  # the histories only grow: their shape and last row mark their content
+    st.plotly_chart(figure(loss_figure, hist, steps, key=k, smoothing=smoothing, log_y=log_y), width="stretch",
+                    key=f"{key}-loss")
+    st.plotly_chart(figure(metrics_figure, hist, key=k, smoothing=smoothing, log_y=log_y), width="stretch",
+                    key=f"{key}-metrics")
 
 
 def live_curves(run_every: float = 2.0) -> None:
