@@ -168,6 +168,8 @@ with tab_fund:
             ffig, fund = got
             st.plotly_chart(ffig, width="stretch")
             s_ = ffig.layout.meta
-            st.caption(f"{s_['events']:,} funding events every {s_['interval_h']:g} h from {fund['timestamp'].iloc[0]:%Y-%m-%d} "
-                       f"to {fund['timestamp'].iloc[-1]:%Y-%m-%d}; mean {s_['mean_pct']:.4f} % per event "
-                       f"({s_['annualised_pct']:.1f} % a year); longs paid in {100 * s_['positive_share']:.0f} % of events.")
+            if s_["interval_h"] and s_["annualised_pct"] is not None:  # two events or more
+                st.caption(f"{s_['events']:,} funding events every {s_['interval_h']:g} h from "
+                           f"{fund['timestamp'].iloc[0]:%Y-%m-%d} to {fund['timestamp'].iloc[-1]:%Y-%m-%d}; mean "
+                           f"{s_['mean_pct']:.4f} % per event ({s_['annualised_pct']:.1f} % a year); longs paid in "
+                           f"{100 * s_['positive_share']:.0f} % of events.")
