@@ -25,6 +25,7 @@ from pages.backtest_widgets import (
     portfolio_inputs,
     sweep_table,
 )
+from pages.charts import figure
 from pages.runs_widgets import runs_explorer
 from pages.ui import Keys, catalog, ensure_sample, follow_job, start_job, user_errors, workspace
 from storage.artifacts import kinds_stamp, read_manifest
@@ -252,7 +253,8 @@ def _show(bid: str) -> None:
         st.caption(f"note: {n}")
     _evidence(m, extra)
     eq = _read(str(ws.root), bid, "equity")
-    st.plotly_chart(equity_figure(eq, "Equity and drawdown (incl. fees, slippage, funding)"), width="stretch")
+    st.plotly_chart(figure(equity_figure, eq, "Equity and drawdown (incl. fees, slippage, funding)", key=bid),
+                    width="stretch")
     left, right = st.columns([1, 2])
     with left:
         table = metrics_table([b]).rename(columns={b.label(): "value"})
@@ -270,7 +272,7 @@ def _show(bid: str) -> None:
         hi = t1 if z == t1.date() else pd.Timestamp(z, tz="UTC") + pd.Timedelta(hours=23, minutes=59, seconds=59)
         c = _candles(str(ws.root), sym, b.manifest.timeframe, f"{lo}", f"{hi}")
         if len(c):
-            fig = trades_figure(c, trades[trades["symbol"] == sym], f"{sym} trades")
+            fig = figure(trades_figure, c, trades[trades["symbol"] == sym], f"{sym} trades", key=(bid, sym, lo, hi))
             st.plotly_chart(fig, width="stretch")
             note = (fig.layout.meta or {}).get("note")
             st.caption(("Chart window: the whole backtest period" if whole else

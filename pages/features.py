@@ -3,8 +3,6 @@ leakage badges, preview table, per-feature chart over the candles with the ZigZa
 and the feature registry."""
 from __future__ import annotations
 
-from datetime import timedelta
-
 import pandas as pd
 import streamlit as st
 
@@ -17,7 +15,6 @@ ws = workspace()
 root = str(ws.root)
 
 from engine.data.timeframes import TIMEFRAMES
-from engine.plots.features import feature_figure
 from pages import features_widgets as fw
 from pages.artifact_widgets import by_name, manage_artifact
 from pages.features_widgets import FKeys
@@ -38,7 +35,7 @@ def _built(stt) -> None:
             st.success(msg + " — audit: no leaking feature")
 
 
-tab_build, tab_sets, tab_reg = st.tabs(["Build", "Feature sets", "Registry"])
+tab_build, tab_sets, tab_reg, tab_fund = st.tabs(["Build", "Feature sets", "Registry", "Funding"])
 
 with tab_build:
     from engine.data.store import available
@@ -123,24 +120,25 @@ with tab_sets:
             feat = c2.selectbox("Feature", fs.feature_names, key=FKeys.FEATURE,
                                 format_func=lambda n: f"{badge.get(n, '')}{n} ({fs.feature_families.get(n, '')})")
             days = c3.slider("Days shown", 1, 90, 10, key=FKeys.DAYS)
-            col = fw.feature_column(root, fid, sym, feat)
-            if col.empty:
+            row = table[table["feature"] == feat].iloc[0]
+            title = (f"{sym} {fs.timeframe}: {feat} with ZigZag pivots "
+                     f"({fs.manifest.extra.get('zigzag', {}).get('deviation_pct')} %)")
+            fig = fw.feature_chart(root, fid, sym, feat, days, bool(row["leaking"]), title, kinds_stamp(ws, "ohlcv"))
+            if fig is None:
                 st.info("No rows for this symbol.")
             else:
-                t1 = col["timestamp"].iloc[-1]
-                t0 = max(col["timestamp"].iloc[0], t1 - timedelta(days=days))
-                win = col[col["timestamp"] >= t0]
-                cndl = fw.candles(root, sym, fs.timeframe, t0, t1)
-                piv = fw.pivots(root, fid, sym)
-                row = table[table["feature"] == feat].iloc[0]
-                st.plotly_chart(feature_figure(cndl, win, feat, pivots=piv, leaking=bool(row["leaking"]),
-                                               title=f"{sym} {fs.timeframe}: {feat} with ZigZag pivots "
-                                                     f"({fs.manifest.extra.get('zigzag', {}).get('deviation_pct')} %)"),
-                                width="stretch")
+                st.plotly_chart(fig, width="stretch")
+                meta = fig.layout.meta or {}
+                labels = (f" · pivot labels on the {meta['labelled']} largest swings of {meta['pivots']} in view "
+                          "(every pivot has its marker; a shorter window labels more)"
+                          if meta.get("labelled", 0) < meta.get("pivots", 0) else "")
                 st.caption(f"**{feat}** — {row['description']} · family {row['family']} · lookback {row['lookback']} bars · "
-                           f"inputs {row['inputs']} · audit max |diff| {row['audit_max_abs_diff']}")
-            with st.expander("Preview (last rows: features and targets)"):
-                st.dataframe(fw.preview(root, fid, sym, 200), hide_index=True, width="stretch", height=320)
+                           f"inputs {row['inputs']} · audit max |diff| {row['audit_max_abs_diff']}{labels}")
+            # read only when opened: the preview reads every column of the symbol (seconds on a year of 15m bars)
+            pv = st.expander("Preview (last rows: features and targets)", key=FKeys.PREVIEW, on_change="rerun")
+            if pv.open:
+                with pv:
+                    st.dataframe(fw.preview(root, fid, sym, 200), hide_index=True, width="stretch", height=320)
             with st.expander("Leakage badges: every feature of the set"):
                 show = table.assign(status=table["leaking"].map({True: "⚠ leaking", False: "✓ clean"}))
                 st.dataframe(show[["status", "feature", "family", "lookback", "inputs", "audit_max_abs_diff", "description"]],
@@ -157,3 +155,23 @@ with tab_reg:
     shown = reg_df[reg_df["family"].isin(fams)] if fams else reg_df
     st.caption(f"{len(shown)} of {len(reg_df)} feature definitions (each declared once, with the bars of history it needs).")
     st.dataframe(shown, hide_index=True, width="stretch", height=480)
+
+with tab_fund:
+    perps = fw.funding_symbols(root, kinds_stamp(ws, "ohlcv"))
+    if not perps:
+        st.info("No funding series in the workspace: import a perpetual's funding rates on the Data page "
+                "(the bundled sample holds BTCUSDT-PERP's).")
+    else:
+        fsym = st.selectbox("Perpetual", perps, key=FKeys.FUNDING_SYMBOL)
+        got = fw.funding_chart(root, fsym, kinds_stamp(ws, "ohlcv"))
+        if got is None:
+            st.info(f"No funding rates stored for {fsym}.")
+        else:
+            ffig, fund = got
+            st.plotly_chart(ffig, width="stretch")
+            s_ = ffig.layout.meta
+            if s_["interval_h"] and s_["annualised_pct"] is not None:  # two events or more
+                st.caption(f"{s_['events']:,} funding events every {s_['interval_h']:g} h from "
+                           f"{fund['timestamp'].iloc[0]:%Y-%m-%d} to {fund['timestamp'].iloc[-1]:%Y-%m-%d}; mean "
+                           f"{s_['mean_pct']:.4f} % per event ({s_['annualised_pct']:.1f} % a year); longs paid in "
+                           f"{100 * s_['positive_share']:.0f} % of events.")

@@ -15,6 +15,8 @@ class FKeys:
     FEATURE = "features.feature"
     DAYS = "features.days"
     FAMILY_FILTER = "features.family_filter"
+    FUNDING_SYMBOL = "features.funding_symbol"
+    PREVIEW = "features.preview_open"
 
 
 
@@ -36,6 +38,42 @@ def feature_column(root: str, fid: str, symbol: str, name: str) -> pd.DataFrame:
     from engine.features.store import load_feature_set
 
     return load_feature_set(workspace(), fid).features([name], symbols=[symbol])
+
+
+@st.cache_resource(show_spinner=False, max_entries=12)
+def feature_chart(root: str, fid: str, symbol: str, name: str, days: int, leaking: bool, title: str, stamp: tuple):
+    """The Features page's chart (plotly Figure) of one feature over the last ``days`` days, or None
+    when the symbol has no rows.  Cached as an object (no copy, no re-validation): a figure of a
+    state already seen (symbol, feature, window) costs nothing to build again; ``stamp`` is the
+    candles' kinds_stamp (a feature set never changes under its id).  Read-only for callers."""
+    from datetime import timedelta
+
+    from engine.plots.features import feature_figure
+
+    col = feature_column(root, fid, symbol, name)
+    if col.empty:
+        return None
+    t1 = col["timestamp"].iloc[-1]
+    t0 = max(col["timestamp"].iloc[0], t1 - timedelta(days=days))
+    fs = _fs(root, fid)
+    return feature_figure(candles(root, symbol, fs.timeframe, t0, t1), col[col["timestamp"] >= t0], name,
+                          pivots=pivots(root, fid, symbol), leaking=leaking, title=title)
+
+
+@st.cache_resource(show_spinner=False, max_entries=32)
+def _fs(root: str, fid: str):
+    from engine.features.store import load_feature_set
+
+    return load_feature_set(workspace(), fid)
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def funding_chart(root: str, symbol: str, stamp: tuple):
+    """(figure, series) of a perpetual's funding rates, or None without any (cached as objects)."""
+    from engine.plots.funding import funding_figure
+
+    f = funding(root, symbol, stamp)
+    return None if f is None or f.empty else (funding_figure(f, f"{symbol} funding rate"), f)
 
 
 @st.cache_data(show_spinner=False, max_entries=4)
@@ -75,3 +113,19 @@ def registry_table() -> pd.DataFrame:
     from engine.features.registry import registry
 
     return pd.DataFrame([{**f.to_dict(), "inputs": " ".join(f.inputs)} for f in registry().features.values()])
+
+
+@st.cache_data(show_spinner=False)
+def funding_symbols(root: str, stamp: tuple) -> list[str]:
+    """Symbols with a funding series in the workspace (``stamp``: kinds_stamp of ohlcv)."""
+    from engine.data.store import coverage
+
+    cov = coverage(workspace())
+    return sorted(cov[cov.timeframe == "funding"].symbol.unique().tolist())
+
+
+@st.cache_data(show_spinner=False, max_entries=4)
+def funding(root: str, symbol: str, stamp: tuple) -> pd.DataFrame | None:
+    from engine.data.store import load_funding
+
+    return load_funding(workspace(), symbol)

@@ -8,8 +8,16 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from engine.plots.stage2 import confusion_figure, cv_figure, evidence_figure, importance_figure, pass_rate_figure
+from engine.plots.stage2 import (
+    confusion_figure,
+    cv_figure,
+    evidence_figure,
+    importance_figure,
+    pass_rate_figure,
+    stage1_history_figure,
+)
 from engine.stage2.filtering import explore_threshold, pass_rate_curve
+from pages.charts import figure, stamp
 from pages.ui import workspace
 from storage.artifacts import kinds_stamp
 
@@ -47,6 +55,11 @@ def manifests(kind: str) -> list[dict]:
 @st.cache_data(show_spinner=False, max_entries=16)
 def read_parquet(path: str, mtime: float) -> pd.DataFrame:
     return pd.read_parquet(path)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def read_csv(path: str, mtime: float) -> pd.DataFrame:
+    return pd.read_csv(path)
 
 
 def parquet(path: Path) -> pd.DataFrame | None:
@@ -142,6 +155,12 @@ def show_stage1(m: dict) -> None:
     d = ws.artifact_dir("stage1", m["id"])
     with st.expander("Feature names"):
         st.write(", ".join(ex.get("feature_names") or []))
+    hist = d / "history.csv"
+    if hist.is_file():  # trained here: Keras' loss and accuracy per epoch
+        st.plotly_chart(figure(stage1_history_figure, read_csv(str(hist), hist.stat().st_mtime), key=stamp(hist)),
+                        width="stretch", key=f"s1-hist-{m['id']}")
+    elif m["params"].get("source") != "trained":
+        st.caption("No training curves: this model was imported (its training history is not in the seed's files).")
     summary = d / "summary.txt"
     if summary.is_file():
         with st.expander("Model summary"):
@@ -149,6 +168,10 @@ def show_stage1(m: dict) -> None:
     probs = parquet(d / "probabilities.parquet")
     if probs is not None:
         threshold_explorer(probs, ex.get("suggested_threshold") or 0.5, key=f"s1-th-{m['id']}")
+
+
+def _pass_rate_chart(frame: pd.DataFrame, t: float):
+    return pass_rate_figure(pass_rate_curve(frame["signal_prob"].to_numpy(), frame["split"].to_numpy()), t)
 
 
 def threshold_explorer(frame: pd.DataFrame, threshold: float, *, key: str) -> float:
@@ -159,8 +182,8 @@ def threshold_explorer(frame: pd.DataFrame, threshold: float, *, key: str) -> fl
     pct = st.column_config.NumberColumn(format="percent")
     st.dataframe(e, hide_index=True, width="stretch",
                  column_config={"pass_rate": pct, "pivot_precision": pct, "pivots_kept": pct})
-    st.plotly_chart(pass_rate_figure(pass_rate_curve(frame["signal_prob"].to_numpy(), frame["split"].to_numpy()), t),
-                    width="stretch", key=f"{key}-fig")
+    # the curve sorts every bar's probability: built once per model (``key`` names it) and threshold
+    st.plotly_chart(figure(_pass_rate_chart, frame, t, key=(key, t)), width="stretch", key=f"{key}-fig")
     return t
 
 
@@ -213,10 +236,11 @@ def show_stage2(m: dict) -> None:
     left, right = st.columns(2)
     perf = (ex.get("performance") or {}).get("test") or {}
     if perf.get("confusion_matrix"):
-        left.plotly_chart(confusion_figure(perf["confusion_matrix"]), width="stretch", key=f"cm-{m['id']}")
+        left.plotly_chart(figure(confusion_figure, perf["confusion_matrix"], key=m["id"]), width="stretch",
+                          key=f"cm-{m['id']}")
     cvdf = pd.DataFrame(ex.get("cv_folds") or [])
     if len(cvdf):
-        right.plotly_chart(cv_figure(cvdf), width="stretch", key=f"cv-{m['id']}")
+        right.plotly_chart(figure(cv_figure, cvdf, key=m["id"]), width="stretch", key=f"cv-{m['id']}")
     with st.expander("Threshold explorer (what another threshold would let through)"):
         sig = parquet(d / "signals.parquet")
         if sig is not None:
@@ -225,7 +249,8 @@ def show_stage2(m: dict) -> None:
     imp = d / "feature_importance.csv"
     if imp.is_file():
         with st.expander("Feature importance"):
-            st.plotly_chart(importance_figure(pd.read_csv(imp)), width="stretch", key=f"imp-{m['id']}")
+            st.plotly_chart(figure(importance_figure, read_csv(str(imp), imp.stat().st_mtime), key=stamp(imp)),
+                            width="stretch", key=f"imp-{m['id']}")
     pred = parquet(d / "predictions.parquet")
     if pred is not None:
         with st.expander(f"Test-split predictions ({len(pred)} signal bars, for the Backtest page)"):

@@ -11,8 +11,9 @@ from engine.plots.training import compare_figure
 from engine.training import runs
 from engine.training.config import PRESETS, TrainRequest
 from pages.artifact_widgets import artifact_names, by_name, manage_artifact
+from pages.charts import figure, stamp
 from pages.runs_widgets import runs_explorer
-from pages.training_widgets import live_curves, run_details
+from pages.training_widgets import curve_controls, live_curves, run_details
 from pages.ui import Keys, ensure_sample, follow_job, start_job, user_errors, workspace
 from storage.artifacts import kinds_stamp
 
@@ -128,7 +129,9 @@ with tab_cmp:
             default = metrics.index("val_loss") if "val_loss" in metrics else 0
             metric = st.selectbox("Curve", metrics, index=default) if metrics else None
             if metric:
-                st.plotly_chart(compare_figure(hists, metric), width="stretch")
+                smoothing, log_y = curve_controls("training.compare-curve")
+                st.plotly_chart(figure(compare_figure, hists, metric, key=stamp(*hists, *hists.values()), smoothing=smoothing,
+                                       log_y=log_y), width="stretch")
     runs_explorer("training")  # pages/runs_widgets.py: runs table, parameter diff, parallel coordinates
 
 with tab_tune:

@@ -9,12 +9,22 @@ from config.errors import KlineLabError
 from engine import jobs
 from engine.plots.training import evidence_table, fold_table, horizon_table, loss_figure, metrics_figure
 from engine.training import runs
+from pages.charts import figure, stamp
 from pages.ui import Keys, start_job, user_errors, workspace
 
 HEADLINE = [("accuracy", "accuracy"), ("baseline_accuracy", "majority class"), ("log_loss", "log loss"),
             ("baseline_log_loss", "prior log loss"), ("regression_skill", "regression skill"),
             ("directional_accuracy", "directional accuracy"), ("win_rate", "win rate"), ("profit_factor", "profit factor"),
             ("trade_rate", "trade rate"), ("trades", "trades")]
+
+
+def curve_controls(key: str) -> tuple[float, bool]:
+    """TensorBoard's two chart settings: EMA smoothing of the curves and a log-scale y axis."""
+    c1, c2, _ = st.columns([2, 1, 3])
+    smoothing = c1.slider("Smoothing", 0.0, 0.99, 0.0, 0.01, key=f"{key}-smoothing",
+                          help="exponential moving average of each curve (as TensorBoard); the raw values stay drawn faint")
+    log_y = c2.toggle("Log scale", key=f"{key}-log", help="logarithmic y axis")
+    return smoothing, log_y
 
 
 def curves(run_id: str, key: str) -> None:
@@ -24,8 +34,12 @@ def curves(run_id: str, key: str) -> None:
     except KlineLabError as e:
         st.warning(str(e))
         return
-    st.plotly_chart(loss_figure(hist, steps), width="stretch", key=f"{key}-loss")
-    st.plotly_chart(metrics_figure(hist), width="stretch", key=f"{key}-metrics")
+    smoothing, log_y = curve_controls(key)
+    k = stamp(run_id, hist, steps)  # the histories only grow: their shape and last row mark their content
+    st.plotly_chart(figure(loss_figure, hist, steps, key=k, smoothing=smoothing, log_y=log_y), width="stretch",
+                    key=f"{key}-loss")
+    st.plotly_chart(figure(metrics_figure, hist, key=k, smoothing=smoothing, log_y=log_y), width="stretch",
+                    key=f"{key}-metrics")
 
 
 def live_curves(run_every: float = 2.0) -> None:

@@ -10,6 +10,7 @@ from plotly.subplots import make_subplots
 from engine.plots.candles import candlestick_figure
 
 MAX_LINE_POINTS = 6_000  # equity curves are thinned to this many points for the browser
+TRADE_BARS = 5_000  # candles under the trades at most: a whole backtest period is OHLC-aggregated (with a note)
 
 
 def _thin(df: pd.DataFrame, n: int = MAX_LINE_POINTS) -> pd.DataFrame:
@@ -43,9 +44,12 @@ def equity_figure(equity: pd.DataFrame, title: str = "", *, height: int = 520) -
     return fig
 
 
-def trades_figure(candles: pd.DataFrame, trades: pd.DataFrame, title: str = "") -> go.Figure:
+def trades_figure(candles: pd.DataFrame, trades: pd.DataFrame, title: str = "", *,
+                  max_points: int = TRADE_BARS) -> go.Figure:
     """Candles with the trades of one symbol: entries (triangles, green long / red short) and
-    exits (crosses), restricted to the candles' time range."""
+    exits (crosses), restricted to the candles' time range.  Meant for the whole backtest period:
+    past ``max_points`` bars the candles are OHLC-aggregated for display (the title says so; every
+    trade keeps its marker at its own time and price), and the range buttons zoom in."""
     t0, t1 = candles["timestamp"].iloc[0], candles["timestamp"].iloc[-1]
     tr = trades[(trades["exit_time"] >= t0) & (trades["entry_time"] <= t1)]
     long_ = tr["direction"] == "long"
@@ -60,7 +64,7 @@ def trades_figure(candles: pd.DataFrame, trades: pd.DataFrame, title: str = "") 
                           "text": [f"exit {p:,.4g}, pnl {x:,.2f} ({r * 100:+.2f}%)"
                                    for p, x, r in zip(closed["exit_price"], closed["pnl"], closed["return"])]})
     markers = pd.concat([entries, exits], ignore_index=True)
-    return candlestick_figure(candles, title, markers=markers if len(markers) else None)
+    return candlestick_figure(candles, title, markers=markers if len(markers) else None, max_points=max_points)
 
 
 def compare_figure(curves: dict[str, pd.Series], *, height: int = 480) -> go.Figure:

@@ -33,10 +33,11 @@ def display_bars(df: pd.DataFrame, max_points: int | None = None) -> tuple[pd.Da
 
 def candlestick_figure(df: pd.DataFrame, title: str = "", *, gaps: Iterable[dict] | None = None,
                        markers: pd.DataFrame | None = None, lines: dict[str, pd.Series] | None = None,
-                       height: int = 560) -> go.Figure:
+                       height: int = 560, max_points: int | None = None) -> go.Figure:
     """``df``: timestamp, open, high, low, close, volume.  ``markers``: timestamp, price, text,
-    symbol ('triangle-up' ...), color.  ``lines``: name -> series aligned with df (overlays)."""
-    d, k, note = display_bars(df)
+    symbol ('triangle-up' ...), color.  ``lines``: name -> series aligned with df (overlays).
+    ``max_points``: candles drawn at most (default ``MAX_POINTS``); more are OHLC-aggregated."""
+    d, k, note = display_bars(df, max_points)
     if k > 1 and lines:  # overlays aligned with df: the value at each aggregated candle's last bar
         last = np.minimum(np.arange(len(d)) * k + k - 1, len(df) - 1)
         lines = {name: pd.Series(s.to_numpy()[last], index=d.index) if len(s) == len(df) else s

@@ -96,3 +96,31 @@ def evidence_figure(evidence: dict) -> go.Figure:
                       yaxis_range=[0, 1.05], yaxis_title="accuracy", height=400,
                       margin={"l": 50, "r": 20, "t": 50, "b": 40}, legend={"orientation": "h", "y": -0.2})
     return fig
+
+
+def stage1_history_figure(history: pd.DataFrame) -> go.Figure:
+    """Stage 1 training curves (Keras' history.csv): loss and accuracy per epoch, train and
+    validation, on whole-number epoch axes; the best validation-loss epoch (the weights kept by
+    early stopping) marked."""
+    from plotly.subplots import make_subplots
+
+    from engine.plots.training import epoch_axis
+
+    h = history.copy()
+    if "epoch" not in h:
+        h.insert(0, "epoch", np.arange(1, len(h) + 1))
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("loss", "accuracy"))
+    for j, metric in enumerate(("loss", "accuracy"), start=1):
+        for col, name, color, dash in ((metric, "train", "#1f77b4", None), (f"val_{metric}", "validation", "#ff7f0e", "dot")):
+            if col in h and h[col].notna().any():
+                fig.add_trace(go.Scatter(x=h["epoch"], y=h[col], name=name, mode="lines+markers", legendgroup=name,
+                                         showlegend=j == 1, line={"color": color, "dash": dash}), row=1, col=j)
+        fig.update_xaxes(title_text="epoch", row=1, col=j, **epoch_axis(h))
+    if "val_loss" in h and h["val_loss"].notna().any():
+        best = int(h["epoch"].iloc[int(np.nanargmin(h["val_loss"].to_numpy(dtype="float64")))])
+        for j in (1, 2):
+            fig.add_vline(x=best, line_dash="dash", line_color="#777", row=1, col=j,
+                          **({"annotation_text": f"best epoch {best}", "annotation_position": "top right"} if j == 1 else {}))
+    fig.update_layout(title="Stage 1 training", height=340, margin={"l": 50, "r": 20, "t": 60, "b": 100},
+                      legend={"orientation": "h", "y": -0.3, "yanchor": "top", "x": 0})
+    return fig

@@ -1,6 +1,7 @@
 """Training curves: pure plotly builders over the runs' metrics tables (never import streamlit)."""
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
@@ -22,6 +23,50 @@ def epoch_axis(*histories: pd.DataFrame | None) -> dict:
     return {"tickmode": "linear", "tick0": lo, "dtick": max(1, -(-(hi - lo) // 10)), "tickformat": "d"}
 
 
+PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"]
+
+
+def smooth(values, weight: float) -> np.ndarray:
+    """TensorBoard's smoothing: an exponential moving average with the start-up bias removed
+    (``weight`` 0 = the raw values, 0.99 = very smooth).  Missing values stay missing and do not
+    move the average."""
+    v = np.asarray(values, dtype="float64")
+    if not 0 < weight < 1 or not len(v):
+        return v.copy()
+    out = np.full(len(v), np.nan)
+    last, n = 0.0, 0
+    for i, x in enumerate(v):
+        if not np.isfinite(x):
+            continue
+        last, n = last * weight + (1 - weight) * x, n + 1
+        out[i] = last / (1 - weight ** n)
+    return out
+
+
+def _curve(fig: go.Figure, x, y, *, name: str, smoothing: float, row: int | None = None, col: int | None = None,
+           mode: str = "lines+markers", line: dict | None = None, **kw) -> None:
+    """One curve; with smoothing, the smoothed line in full colour over the raw values drawn faint
+    (as TensorBoard), both under one legend entry."""
+    where = {"row": row, "col": col} if row else {}
+    if not 0 < smoothing < 1:
+        fig.add_trace(go.Scatter(x=x, y=y, name=name, mode=mode, line=line, **kw), **where)
+        return
+    shown = sum(t.showlegend is not False for t in fig.data)  # the same colour for the raw and the smoothed line
+    line = {"color": PALETTE[shown % len(PALETTE)], **(line or {})}
+    fig.add_trace(go.Scatter(x=x, y=y, name=f"{name} (raw)", mode="lines", line={**line, "width": 1},
+                             opacity=0.3, legendgroup=name, showlegend=False, hoverinfo="skip", **kw), **where)
+    fig.add_trace(go.Scatter(x=x, y=smooth(y, smoothing), name=name, mode=mode, line=line, legendgroup=name, **kw),
+                  **where)
+
+
+def _finish(fig: go.Figure, smoothing: float, log_y: bool) -> go.Figure:
+    if log_y:
+        fig.update_yaxes(type="log")
+    if 0 < smoothing < 1:
+        fig.update_layout(meta={**(fig.layout.meta or {}), "smoothing": smoothing})
+    return fig
+
+
 def _empty(title: str, note: str) -> go.Figure:
     fig = go.Figure()
     fig.add_annotation(text=note, showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper")
@@ -29,9 +74,11 @@ def _empty(title: str, note: str) -> go.Figure:
     return fig
 
 
-def loss_figure(history: pd.DataFrame, steps: pd.DataFrame | None = None, title: str = "Loss") -> go.Figure:
+def loss_figure(history: pd.DataFrame, steps: pd.DataFrame | None = None, title: str = "Loss", *,
+                smoothing: float = 0.0, log_y: bool = False) -> go.Figure:
     """Train and validation loss per epoch; the running train loss every few steps, when given,
-    on a second x axis (optimizer steps)."""
+    on a second x axis (optimizer steps).  ``smoothing``: TensorBoard's EMA weight (0 = off);
+    ``log_y``: log-scale y axes."""
     if (history is None or history.empty) and (steps is None or steps.empty):
         return _empty(title, "no epoch finished yet")
     fig = make_subplots(rows=1, cols=2 if steps is not None and not steps.empty else 1,
@@ -40,46 +87,48 @@ def loss_figure(history: pd.DataFrame, steps: pd.DataFrame | None = None, title:
     if history is not None and not history.empty:
         for col, name, dash in (("train_loss", "train", None), ("val_loss", "validation", "dot")):
             if col in history:
-                fig.add_trace(go.Scatter(x=history["epoch"], y=history[col], name=name, mode="lines+markers",
-                                         line={"dash": dash}), row=1, col=1)
+                _curve(fig, history["epoch"], history[col], name=name, smoothing=smoothing, row=1, col=1,
+                       line={"dash": dash})
         fig.update_xaxes(title_text="epoch", row=1, col=1, **epoch_axis(history))
     if steps is not None and not steps.empty:
-        fig.add_trace(go.Scatter(x=steps["step"], y=steps["train_loss"], name="train (running)", mode="lines"), row=1, col=2)
+        _curve(fig, steps["step"], steps["train_loss"], name="train (running)", smoothing=smoothing, row=1, col=2,
+               mode="lines")
         fig.update_xaxes(title_text="optimizer step", row=1, col=2)
     fig.update_layout(title=title, height=360, margin={"t": 60, "b": 110, "l": 40, "r": 20}, legend=_LEGEND)
-    return fig
+    return _finish(fig, smoothing, log_y)
 
 
-def metrics_figure(history: pd.DataFrame, title: str = "Validation metrics") -> go.Figure:
+def metrics_figure(history: pd.DataFrame, title: str = "Validation metrics", *, smoothing: float = 0.0,
+                   log_y: bool = False) -> go.Figure:
     """Trading metrics after fees (left) and classification skill against the baselines (right)."""
     if history is None or history.empty:
         return _empty(title, "no epoch finished yet")
     fig = make_subplots(rows=1, cols=2, subplot_titles=("trading (after fees)", "skill vs naive baselines"))
     for col, name in TRADING:
         if col in history and history[col].notna().any():
-            fig.add_trace(go.Scatter(x=history["epoch"], y=history[col], name=name, mode="lines+markers"), row=1, col=1)
+            _curve(fig, history["epoch"], history[col], name=name, smoothing=smoothing, row=1, col=1)
     for col, name in SKILL:
         if col in history and history[col].notna().any():
             dash = "dot" if "baseline" in col else None
-            fig.add_trace(go.Scatter(x=history["epoch"], y=history[col], name=name, mode="lines+markers",
-                                     line={"dash": dash}), row=1, col=2)
+            _curve(fig, history["epoch"], history[col], name=name, smoothing=smoothing, row=1, col=2, line={"dash": dash})
     fig.update_xaxes(title_text="epoch", **epoch_axis(history))
     fig.update_layout(title=title, height=360, margin={"t": 60, "b": 110, "l": 40, "r": 20}, legend=_LEGEND)
-    return fig
+    return _finish(fig, smoothing, log_y)
 
 
-def compare_figure(histories: dict[str, pd.DataFrame], metric: str) -> go.Figure:
+def compare_figure(histories: dict[str, pd.DataFrame], metric: str, *, smoothing: float = 0.0,
+                   log_y: bool = False) -> go.Figure:
     """One metric per epoch for several runs, overlaid."""
     fig = go.Figure()
     for label, h in histories.items():
         if h is not None and not h.empty and metric in h:
-            fig.add_trace(go.Scatter(x=h["epoch"], y=h[metric], name=label, mode="lines+markers"))
+            _curve(fig, h["epoch"], h[metric], name=label, smoothing=smoothing)
     if not fig.data:
         return _empty(metric, f"no run has {metric}")
     fig.update_layout(title=metric, xaxis_title="epoch", height=380, margin={"t": 50, "b": 40, "l": 40, "r": 20},
                       legend=_LEGEND)
     fig.update_xaxes(**epoch_axis(*histories.values()))
-    return fig
+    return _finish(fig, smoothing, log_y)
 
 
 # -- the evidence tables of a finished run (pure pandas; the Training page shows them) ----------------------------

@@ -19,7 +19,7 @@ def _run(at: AppTest) -> AppTest:
 def test_page_with_only_the_sample(sample_ws):
     at = _run(AppTest.from_file(PAGE, default_timeout=60))
     assert at.title[0].value == "Features"
-    assert [t.label for t in at.tabs] == ["Build", "Feature sets", "Registry"]
+    assert [t.label for t in at.tabs] == ["Build", "Feature sets", "Registry", "Funding"]
     assert any("No feature set yet" in i.value for i in at.info)
     syms = at.multiselect[0]
     assert syms.label == "Symbols" and {"BTCUSDT", "ETHUSDT"} <= set(syms.options)
@@ -34,7 +34,7 @@ def test_page_shows_a_feature_set_chart_badges_and_audit(feature_ws):
     assert metrics["Features"] == "171" and metrics["Targets"] == "24" and metrics["Leaking"] == "0"
     assert any("Leakage audit passed" in s.value for s in at.success)
     assert at.selectbox(key="features.set").value == feature_ws
-    assert len(at.get("plotly_chart")) == 1
+    assert len(at.get("plotly_chart")) == 2  # the feature chart and the sample's BTCUSDT-PERP funding chart
     feat = at.selectbox(key="features.feature")
     assert feat.value == "logret_1" and "✓ hurst_dfa_256 (fractal)" in feat.options  # leakage badge per feature
     feat.set_value("hurst_dfa_256")
