@@ -176,7 +176,7 @@ def step_windows_new(ws, fid, which) -> dict:
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory(dir=ws.root) as tmp:
         w = build_windows_lazy(fs, input_names=fs.usable_features(), specs=specs, plan=plan, context=96,
-                               x_path=Path(tmp) / "x.f32", aux_names=aux)
+                               scratch=Path(tmp), aux_names=aux)
         built = time.perf_counter() - t0
         before_batch = _peak_mb()
         e = np.random.default_rng(0).choice(w.ends["train"], 256, replace=False)

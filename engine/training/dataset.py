@@ -11,8 +11,8 @@ constant checks and the RobustScaler fit on the train rows, column by column as 
 and then a block of rows at a time (scaled, clipped, written).  ``build_windows`` takes two
 aligned DataFrames and keeps the matrix in memory; ``build_windows_lazy`` reads a feature set's
 Parquet files itself (only the symbols, rows and columns asked for) and writes the scaled
-matrix to a float32 file that is memory-mapped (``x_path``): only the pages of the windows a
-batch gathers are read.  Both give the same WindowSet, value for value.
+matrix, the targets and the aux columns to float32 files in a scratch folder that are
+memory-mapped: only the pages of the windows a batch gathers are read.  Both give the same WindowSet, value for value.
 """
 from __future__ import annotations
 
@@ -345,28 +345,30 @@ def build_windows(features: pd.DataFrame, targets: pd.DataFrame, *, input_names:
         raise BadInput("no input features left", hint="check data.exclude and the report's included_features.txt")
     return _assemble(_FrameSource(features, targets), input_names=input_names, specs=specs, plan=plan,
                      timeframe=timeframe, context=context, stride=stride, clip=clip, max_missing_frac=max_missing_frac,
-                     aux_names=aux_names, x_path=None)
+                     aux_names=aux_names, scratch=None)
 
 
 def build_windows_lazy(fs, *, input_names: list[str], specs: list[TargetSpec], plan: SplitPlan, context: int,
-                       x_path: str | Path, symbols: list[str] | None = None, keep: np.ndarray | None = None,
+                       scratch: str | Path, symbols: list[str] | None = None, keep: np.ndarray | None = None,
                        stride: int = 1, clip: float = 10.0, max_missing_frac: float = 0.05,
                        aux_names: list[str] | None = None, memory_mb: float | None = None) -> WindowSet:
     """The windows of ``build_windows(fs.features(input_names, symbols)[keep], fs.targets(...)[keep], ...)``
     without loading either table: a feature set (``engine.features.store.FeatureSet``) is read a
-    column group, then a row block at a time, and the scaled inputs are written to ``x_path``
-    (float32, rows x inputs) and memory-mapped.  The caller owns the file (on Linux it may be
-    unlinked at once: the mapping keeps it until the WindowSet is gone).  ``keep`` selects rows
-    of the chosen symbols (data.start / end / last_bars), in the set's order."""
+    column group, then a row block at a time; the scaled inputs (``x.f32``, rows x inputs), the
+    targets (``y.f32``, ``y_raw.f32``) and aux columns (``aux.f32``, both stored a column after the
+    other) are written into the folder ``scratch`` and memory-mapped.  The caller owns the folder
+    (on Linux it may be removed at once: the mappings keep the data until the WindowSet is gone).
+    ``keep`` selects rows of the chosen symbols (data.start / end / last_bars), in the set's order."""
     missing = [c for c in input_names if c not in fs.feature_names]
     if missing:
         raise BadInput(f"input feature(s) not in the feature set: {', '.join(missing[:10])}")
     if not input_names:
         raise BadInput("no input features left", hint="check data.exclude and the report's included_features.txt")
     src = _ParquetSource(fs, list(symbols or fs.symbols), keep)
+    Path(scratch).mkdir(parents=True, exist_ok=True)
     return _assemble(src, input_names=input_names, specs=specs, plan=plan, timeframe=fs.timeframe, context=context,
                      stride=stride, clip=clip, max_missing_frac=max_missing_frac, aux_names=aux_names,
-                     x_path=Path(x_path), memory_mb=memory_mb)
+                     scratch=Path(scratch), memory_mb=memory_mb)
 
 
 def _budget(memory_mb: float | None) -> float:
@@ -374,7 +376,7 @@ def _budget(memory_mb: float | None) -> float:
 
 
 def _assemble(src, *, input_names: list[str], specs: list[TargetSpec], plan: SplitPlan, timeframe: str, context: int,
-              stride: int, clip: float, max_missing_frac: float, aux_names: list[str] | None, x_path: Path | None,
+              stride: int, clip: float, max_missing_frac: float, aux_names: list[str] | None, scratch: Path | None,
               memory_mb: float | None = None) -> WindowSet:
     ts, sym = src.ts, src.sym
     split = plan.assign(ts)
@@ -419,16 +421,15 @@ def _assemble(src, *, input_names: list[str], specs: list[TargetSpec], plan: Spl
     fitted_on = {"split": "train", "rows": n_train, "start": plan.train_start.isoformat(),
                  "end": plan.train_end.isoformat()}
     scalers = Scalers(sc, names, float(clip), {}, {}, fitted_on)
-    ys = np.empty((n, len(specs)), dtype="float32")
-    y_raw = np.empty((n, len(specs)), dtype="float32")
+    ys, y_raw = _Columns(scratch, "y.f32", n, len(specs)), _Columns(scratch, "y_raw.f32", n, len(specs))
     for j, s in enumerate(specs):
         yr = src.target(s.name)
-        y_raw[:, j] = yr
+        y_raw.put(j, yr)
         if s.type == "regression":
             scalers.target_center[s.name], scalers.target_scale[s.name] = _target_scale(s.name, yr[train])
-            ys[:, j] = ((yr - scalers.target_center[s.name]) / scalers.target_scale[s.name]).astype("float32")
+            ys.put(j, ((yr - scalers.target_center[s.name]) / scalers.target_scale[s.name]).astype("float32"))
             continue
-        ys[:, j] = yr
+        ys.put(j, yr)
         if s.type == "multiclass":
             bad = np.isfinite(yr) & ((yr < 0) | (yr >= s.n_classes) | (yr != np.round(yr)))
             if bad.any():
@@ -438,10 +439,12 @@ def _assemble(src, *, input_names: list[str], specs: list[TargetSpec], plan: Spl
             if bad.any():
                 raise BadInput(f"binary target {s.name} has values other than 0 and 1")
         del yr
+    ys, y_raw = ys.done(), y_raw.done()
 
-    # scaled inputs, a block of rows at a time: in memory, or written to x_path and memory-mapped
+    # scaled inputs, a block of rows at a time: in memory, or written to scratch/x.f32 and memory-mapped
     block = max(1024, int(budget // (len(names) * 8 * 3)))
     valid = np.empty(n, dtype=bool)
+    x_path = None if scratch is None else scratch / "x.f32"
     xs = np.empty((n, len(names)), dtype="float32") if x_path is None else None
     at = 0
     with (open(x_path, "wb") if x_path is not None else _nullfile()) as fh:
@@ -461,7 +464,9 @@ def _assemble(src, *, input_names: list[str], specs: list[TargetSpec], plan: Spl
         xs = np.memmap(x_path, dtype="float32", mode="c", shape=(n, len(names))) if n else np.empty((0, len(names)), "float32")
 
     ends_all = window_ends(ts, sym, valid, context=context, step_ns=tf_seconds(timeframe) * 1_000_000_000)
-    has_target = np.isfinite(y_raw[ends_all]).any(axis=1) if specs else np.ones(len(ends_all), bool)
+    has_target = np.zeros(len(ends_all), bool) if specs else np.ones(len(ends_all), bool)
+    for j in range(len(specs)):  # a column at a time: no (windows x targets) copy
+        has_target |= np.isfinite(y_raw[ends_all, j])
     ends_all = ends_all[has_target]
     # position within the symbol's rows, for the train stride
     first_row = np.r_[0, np.flatnonzero(sym[1:] != sym[:-1]) + 1]
@@ -477,11 +482,35 @@ def _assemble(src, *, input_names: list[str], specs: list[TargetSpec], plan: Spl
     gone = [c for c in aux_names if c not in src.target_names]
     if gone:
         raise BadInput(f"target column(s) {', '.join(gone)} missing from the feature set")
-    aux = np.empty((n, len(aux_names)), dtype="float32")
+    aux = _Columns(scratch, "aux.f32", n, len(aux_names))
     for j, c in enumerate(aux_names):
-        aux[:, j] = src.target(c)
+        aux.put(j, src.target(c))
+    aux = aux.done()
     return WindowSet(torch.from_numpy(xs), torch.from_numpy(ys), ends, context, names, list(specs), scalers, ts, sym,
                      y_raw, torch.from_numpy(aux), aux_names, dropped, timeframe)
+
+
+class _Columns:
+    """A float32 (rows x k) matrix filled a column at a time: in memory, or (``folder`` given) written
+    column after column to ``folder/name`` and memory-mapped as the transposed view of (k x rows)."""
+
+    def __init__(self, folder: Path | None, name: str, n: int, k: int):
+        self.n, self.k = n, k
+        self.path = None if folder is None or n == 0 or k == 0 else folder / name
+        self.mem = np.empty((n, k), dtype="float32") if self.path is None else None
+        self.fh = open(self.path, "wb") if self.path is not None else None  # noqa: SIM115 - closed in done()
+
+    def put(self, j: int, values: np.ndarray) -> None:
+        if self.mem is not None:
+            self.mem[:, j] = values
+        else:
+            self.fh.write(np.ascontiguousarray(values, dtype="float32").tobytes())
+
+    def done(self) -> np.ndarray:
+        if self.mem is not None:
+            return self.mem
+        self.fh.close()
+        return np.memmap(self.path, dtype="float32", mode="c", shape=(self.k, self.n)).T
 
 
 class _nullfile:

@@ -41,8 +41,9 @@ def test_lazy_windows_equal_the_in_memory_build(feature_ws, ws, tmp_path, symbol
     plan = chronological_split(feats["timestamp"], fs.timeframe, purge_bars=fs.max_horizon_bars)
     kw = {"input_names": inputs, "specs": specs, "plan": plan, "context": 32, "stride": 3, "clip": 5.0, "aux_names": AUX}
     mem = build_windows(feats, targs, timeframe=fs.timeframe, **kw)
-    lazy = build_windows_lazy(fs, x_path=tmp_path / "x.f32", symbols=symbols, keep=keep, memory_mb=memory_mb, **kw)
-    assert isinstance(lazy.x.numpy(), np.ndarray) and (tmp_path / "x.f32").stat().st_size == lazy.x.numel() * 4
+    lazy = build_windows_lazy(fs, scratch=tmp_path, symbols=symbols, keep=keep, memory_mb=memory_mb, **kw)
+    assert (tmp_path / "x.f32").stat().st_size == lazy.x.numel() * 4  # memory-mapped, not in memory
+    assert (tmp_path / "y_raw.f32").stat().st_size == lazy.y_raw.size * 4 and (tmp_path / "aux.f32").is_file()
     _same(mem, lazy)
 
 
@@ -69,6 +70,6 @@ def test_lazy_windows_on_a_single_file_set_and_dropped_inputs(feature_ws, ws, tm
         plan = chronological_split(ff["timestamp"], fs.timeframe, purge_bars=fs.max_horizon_bars)
         kw = {"input_names": names, "specs": specs, "plan": plan, "context": 16, "aux_names": AUX}
         mem = build_windows(ff, tt, timeframe=fs.timeframe, **kw)
-        lazy = build_windows_lazy(old, x_path=tmp_path / "x.f32", symbols=symbols, memory_mb=1.0, **kw)
+        lazy = build_windows_lazy(old, scratch=tmp_path / str(len(symbols or [])), symbols=symbols, memory_mb=1.0, **kw)
         assert {"rsi_14", inputs[1]} <= set(mem.dropped_features)
         _same(mem, lazy)
