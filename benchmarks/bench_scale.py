@@ -279,6 +279,9 @@ def main() -> int:
     ap.add_argument("--max-rss-gb", type=float, default=8.0)
     ap.add_argument("--keep", type=Path, help="a workspace folder to build in and keep (default: a temporary one)")
     ap.add_argument("--skip-old", action="store_true", help="measure the new design only")
+    ap.add_argument("--featureset", help="measure the windows on this set of a --keep workspace (no features build)")
+    ap.add_argument("--slices-only", action="store_true",
+                    help="only the --ref-bars slices (both designs), e.g. on a --keep workspace already measured")
     args = ap.parse_args()
     if not (args.data / "BTCUSDT_15m.parquet").is_file():
         print(f"no real candles in {args.data}: pass --data ../shared/data/binance-spot-15m-2025")
@@ -293,14 +296,20 @@ def main() -> int:
     print(f"machine: {os.cpu_count()} cores, {psutil.virtual_memory().total / 2**30:.0f} GiB, "
           f"load average {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
     try:
-        gen = run_child(["gen", str(root), str(args.data), f"{args.symbols},{args.bars}"], args.max_rss_gb)
-        print(f"  generated + imported in {gen['seconds']:.1f} s, generator peak RSS {gen['peak_rss_mb']:.0f} MB")
+        if all((root / "artifacts" / "ohlcv" / f"ohlcv-{s}-15m" / "manifest.json").is_file() for s in syms):
+            print("  the scale set is already in the workspace (--keep): not generated again")
+        else:
+            gen = run_child(["gen", str(root), str(args.data), f"{args.symbols},{args.bars}"], args.max_rss_gb)
+            print(f"  generated + imported in {gen['seconds']:.1f} s, generator peak RSS {gen['peak_rss_mb']:.0f} MB")
         rows = []
         ref_bars = [int(x) for x in args.ref_bars.split(",") if x.strip()] if not args.skip_old else []
-        feats_new = run_child(["features-new", str(root), ",".join(syms)], args.max_rss_gb)
-        rows.append(("features build, new", args.symbols * args.bars, feats_new))
+        feats_new, win = {}, {}
+        if args.featureset:
+            feats_new = {"featureset_id": args.featureset, "rows": args.symbols * args.bars}
+        elif not args.slices_only:
+            feats_new = run_child(["features-new", str(root), ",".join(syms)], args.max_rss_gb)
+            rows.append(("features build, new", args.symbols * args.bars, feats_new))
         fid = feats_new.get("featureset_id")
-        win = {}
         if fid:
             for which in ("direction", "patchtst"):
                 win[which] = run_child(["windows-new", str(root), fid, which], args.max_rss_gb)

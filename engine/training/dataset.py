@@ -35,7 +35,7 @@ from engine.data.timeframes import tf_seconds
 from engine.splits import SPLITS, SplitPlan
 
 TARGET_TYPES = ("regression", "multiclass", "binary")
-BUILD_MEMORY_MB = 512  # what one column group / row block may take while the windows are built
+BUILD_MEMORY_MB = 256  # what one column group / row block may take while the windows are built
 
 
 @dataclass(frozen=True)
@@ -228,8 +228,8 @@ class _FrameSource:
         return _finite64(self.features[names].to_numpy(dtype="float64", na_value=np.nan)[rows])
 
     def row_blocks(self, names: list[str], block: int) -> Iterator[np.ndarray]:
-        for a in range(0, len(self.ts), block):
-            yield _finite64(self.features[names].iloc[a:a + block].to_numpy(dtype="float64", na_value=np.nan))
+        for a in range(0, len(self.ts), block):  # a copy: the block is scaled in place
+            yield _finite64(np.array(self.features[names].iloc[a:a + block].to_numpy(dtype="float64", na_value=np.nan)))
 
     def target(self, name: str) -> np.ndarray:
         return self.targets[name].to_numpy(dtype="float64", na_value=np.nan)
@@ -311,6 +311,7 @@ class _ParquetSource:
                 if part is not None and not part.any():
                     continue
                 yield self._matrix(pa.Table.from_batches([batch]), names, part)
+            _release()
 
     def target(self, name: str) -> np.ndarray:
         parts = []
@@ -411,6 +412,7 @@ def _assemble(src, *, input_names: list[str], specs: list[TargetSpec], plan: Spl
             scales.append(sc.scale_)
             names += [gnames[j] for j in kept]
         del x
+        _release()
     if not names:
         raise BadInput("every input feature was dropped (missing or constant on the train rows)")
     sc = RobustScaler(quantile_range=(25.0, 75.0))
@@ -449,7 +451,8 @@ def _assemble(src, *, input_names: list[str], specs: list[TargetSpec], plan: Spl
     at = 0
     with (open(x_path, "wb") if x_path is not None else _nullfile()) as fh:
         for xr in src.row_blocks(names, block):
-            xb = scalers.transform(xr)
+            xb = _transform_inplace(scalers, xr)
+            del xr
             ok = ~np.isnan(xb).any(axis=1)
             xb[~ok] = 0.0
             valid[at:at + len(xb)] = ok
@@ -488,6 +491,19 @@ def _assemble(src, *, input_names: list[str], specs: list[TargetSpec], plan: Spl
     aux = aux.done()
     return WindowSet(torch.from_numpy(xs), torch.from_numpy(ys), ends, context, names, list(specs), scalers, ts, sym,
                      y_raw, torch.from_numpy(aux), aux_names, dropped, timeframe)
+
+
+def _transform_inplace(scalers: Scalers, xr: np.ndarray) -> np.ndarray:
+    """``scalers.transform(xr)`` (the same float64 operations, so the same values) in ``xr``'s memory."""
+    xr -= scalers.inputs.center_
+    xr /= scalers.inputs.scale_
+    np.clip(xr, -scalers.clip, scalers.clip, out=xr)
+    return xr.astype("float32")
+
+
+def _release() -> None:
+    """Hand Arrow's freed buffers back to the system (its allocator keeps them otherwise)."""
+    pa.default_memory_pool().release_unused()
 
 
 class _Columns:
