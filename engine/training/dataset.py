@@ -424,8 +424,10 @@ def _assemble(src, *, input_names: list[str], specs: list[TargetSpec], plan: Spl
                  "end": plan.train_end.isoformat()}
     scalers = Scalers(sc, names, float(clip), {}, {}, fitted_on)
     ys, y_raw = _Columns(scratch, "y.f32", n, len(specs)), _Columns(scratch, "y_raw.f32", n, len(specs))
+    known = np.zeros(n, dtype=bool)  # a target is known at the row (windows ending there are kept)
     for j, s in enumerate(specs):
         yr = src.target(s.name)
+        known |= np.isfinite(yr.astype("float32"))
         y_raw.put(j, yr)
         if s.type == "regression":
             scalers.target_center[s.name], scalers.target_scale[s.name] = _target_scale(s.name, yr[train])
@@ -441,6 +443,7 @@ def _assemble(src, *, input_names: list[str], specs: list[TargetSpec], plan: Spl
             if bad.any():
                 raise BadInput(f"binary target {s.name} has values other than 0 and 1")
         del yr
+        _release()
     ys, y_raw = ys.done(), y_raw.done()
 
     # scaled inputs, a block of rows at a time: in memory, or written to scratch/x.f32 and memory-mapped
@@ -467,10 +470,9 @@ def _assemble(src, *, input_names: list[str], specs: list[TargetSpec], plan: Spl
         xs = np.memmap(x_path, dtype="float32", mode="c", shape=(n, len(names))) if n else np.empty((0, len(names)), "float32")
 
     ends_all = window_ends(ts, sym, valid, context=context, step_ns=tf_seconds(timeframe) * 1_000_000_000)
-    has_target = np.zeros(len(ends_all), bool) if specs else np.ones(len(ends_all), bool)
-    for j in range(len(specs)):  # a column at a time: no (windows x targets) copy
-        has_target |= np.isfinite(y_raw[ends_all, j])
-    ends_all = ends_all[has_target]
+    if specs:  # (finite in float32, as y_raw holds it): no pass over the mapped targets
+        ends_all = ends_all[known[ends_all]]
+    del known
     # position within the symbol's rows, for the train stride
     first_row = np.r_[0, np.flatnonzero(sym[1:] != sym[:-1]) + 1]
     pos = np.arange(len(ts)) - np.repeat(first_row, np.diff(np.r_[first_row, len(ts)]))
