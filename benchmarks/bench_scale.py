@@ -34,9 +34,11 @@ What is measured (each step in a child process; its peak RSS is the child's own
   ``build_windows_lazy`` (memory-mapped inputs) and one batch of 256 windows gathered, for the
   DirectionPredictor's targets (4 horizons + 4 aux returns) and PatchTST's default (all 24 targets);
 * the old design on the last --ref-bars bars of every symbol (whole-table build; whole tables
-  read + ``build_windows``), since at full size it needs ~30 GB; its peak RSS is fitted as
-  a + b x rows over the --ref-bars sizes and extrapolated to the full set (labelled as such);
-  the new design is measured on the same slices for a like-for-like ratio.
+  read + ``build_windows``), since at full size it needs ~22 GB (features) and ~10 GB (windows):
+  more than the 8 GB this benchmark allows itself on a shared machine.  Its peak RSS is fitted as
+  a + b x rows over the --ref-bars sizes and extrapolated to the full set, its time scaled by rows
+  from the largest slice (both labelled as such); the new design is measured on the same slices
+  for a like-for-like ratio.
 """
 from __future__ import annotations
 
@@ -345,12 +347,13 @@ def main() -> int:
             if not pts:
                 continue
             est = _fit([n for n, _ in pts], [r["peak_rss_mb"] for _, r in pts], feats_new.get("rows", full))
-            est_t = _fit([n for n, _ in pts], [r["seconds"] for _, r in pts], feats_new.get("rows", full))
+            big_n, big = max(pts, key=lambda p: p[0])  # time: proportional to rows from the largest slice
+            est_t = big["seconds"] * feats_new.get("rows", full) / big_n
             new = feats_new if what == "features" else win.get("direction", {})
             ratio = f"; new design measured {new['peak_rss_mb']:.0f} MB, {est / new['peak_rss_mb']:.1f}x less" \
                 if "peak_rss_mb" in new else ""
-            print(f"old design, {what}, extrapolated (linear fit over {len(pts)} slices) to the full set: "
-                  f"~{est:,.0f} MB peak RSS, ~{est_t:,.0f} s{ratio}")
+            print(f"old design, {what}, extrapolated to the full set: ~{est:,.0f} MB peak RSS (linear fit over "
+                  f"{len(pts)} slices), ~{est_t:,.0f} s (rows x the largest slice's time){ratio}")
     finally:
         if not args.keep:
             shutil.rmtree(root, ignore_errors=True)
