@@ -510,7 +510,8 @@ def _release() -> None:
 
 class _Columns:
     """A float32 (rows x k) matrix filled a column at a time: in memory, or (``folder`` given) written
-    column after column to ``folder/name`` and memory-mapped as the transposed view of (k x rows)."""
+    column after column to ``folder/name``, then rewritten row by row (``name`` with suffix ``.rows``)
+    and memory-mapped."""
 
     def __init__(self, folder: Path | None, name: str, n: int, k: int):
         self.n, self.k = n, k
@@ -528,7 +529,19 @@ class _Columns:
         if self.mem is not None:
             return self.mem
         self.fh.close()
-        return np.memmap(self.path, dtype="float32", mode="c", shape=(self.k, self.n)).T
+        # rows x k on disk (a batch gathers rows: one page each, not one per column), transposed a block of
+        # rows at a time with plain reads (a pass over a mapping would count every page as resident)
+        cols, self.path = self.path, self.path.with_suffix(".rows")
+        step = max(1, (64 << 20) // (4 * self.k))
+        with open(self.path, "wb") as out:
+            for a in range(0, self.n, step):
+                m = min(step, self.n - a)
+                block = np.empty((m, self.k), dtype="float32")
+                for j in range(self.k):
+                    block[:, j] = np.fromfile(cols, dtype="float32", count=m, offset=(j * self.n + a) * 4)
+                out.write(block.tobytes())
+        cols.unlink()
+        return np.memmap(self.path, dtype="float32", mode="c", shape=(self.n, self.k))
 
 
 class _nullfile:

@@ -43,7 +43,8 @@ def test_lazy_windows_equal_the_in_memory_build(feature_ws, ws, tmp_path, symbol
     mem = build_windows(feats, targs, timeframe=fs.timeframe, **kw)
     lazy = build_windows_lazy(fs, scratch=tmp_path, symbols=symbols, keep=keep, memory_mb=memory_mb, **kw)
     assert (tmp_path / "x.f32").stat().st_size == lazy.x.numel() * 4  # memory-mapped, not in memory
-    assert (tmp_path / "y_raw.f32").stat().st_size == lazy.y_raw.size * 4 and (tmp_path / "aux.f32").is_file()
+    assert (tmp_path / "y_raw.rows").stat().st_size == lazy.y_raw.size * 4 and (tmp_path / "aux.rows").is_file()
+    assert lazy.y.is_contiguous() and not (tmp_path / "y.f32").exists()  # rows on disk: a batch reads its rows' pages
     _same(mem, lazy)
 
 
