@@ -40,7 +40,8 @@ def load_market(ws: Workspace, symbols: list[str], timeframe: str, start, end, *
     """Bars of every symbol in [start, end]; only the bars all symbols have are kept (noted)."""
     frames = {}
     for s in symbols:
-        df = load_candles(ws, s, timeframe, start=start, end=end)
+        # only the period's bars (row-group pruning on timestamp) and the four prices the backtest uses
+        df = load_candles(ws, s, timeframe, start=start, end=end, columns=["open", "high", "low", "close"])
         if df.empty:
             raise BadInput(f"no {s} {timeframe} bars between {start} and {end}: the period is empty",
                            hint="pick a period inside the data (see `python -m engine data list`)")

@@ -95,6 +95,7 @@ class Universe:
     rows: dict[str, np.ndarray]
     btc: str | None
     sectors: dict[str, str]  # symbol -> sector name
+    _cache: dict = field(default_factory=dict, repr=False)
 
     @classmethod
     def build(cls, bars: dict[str, Bars], timeframe: str, btc: str | None, reference: dict[str, Bars],
@@ -118,3 +119,10 @@ class Universe:
 
     def col(self, symbol: str) -> int:
         return self.columns.index(symbol)
+
+    def cached(self, key: str, fn):
+        """Intermediates shared by every symbol (grid returns, ranks), computed once: the
+        per-symbol build asks for one symbol at a time."""
+        if key not in self._cache:
+            self._cache[key] = fn()
+        return self._cache[key]

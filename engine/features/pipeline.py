@@ -1,6 +1,15 @@
 """``features build``: validate the request, load candles, compute features / targets /
 ZigZag labels, audit for leakage, and write one ``features`` artifact (docs/CONTRACTS.md).
 
+Memory-bounded: the set is built symbol by symbol.  The cross-asset family reads only the
+aligned close matrix of every symbol (a :class:`Universe`, built once: n_bars x n_symbols
+float64); each symbol's features, targets, labels and ZigZag pivots are computed, written as
+that symbol's Parquet files (``features/<SYMBOL>.parquet`` ...) and freed before the next.
+At most ``build_workers`` symbols are in flight at once (threads: TA-Lib, numpy and the
+numba kernels release the GIL), chosen so their columns fit ``KLINELAB_BUILD_MEMORY_MB``
+(default 1,500 MB).  The leakage audit recomputes the set on the last ``audit.window_bars``
+bars of every symbol only, so its memory does not grow with the history.
+
 Everything that can be wrong with a request (unknown symbol or family, a series stored at
 another timeframe, too little history for the lookbacks, a bad config) is raised as a
 ``KlineLabError`` before anything is written.  A feature set is cached by a key over the data
@@ -31,12 +40,21 @@ from engine.features.audit import AuditResult, run_audit
 from engine.features.config import FeaturesConfig, load_config
 from engine.features.context import Bars, Universe
 from engine.features.registry import FEATURESET_VERSION, FeatureDef, registry
-from engine.features.store import AUDIT_FILE, FEATURES_FILE, LABELS_FILE, TARGETS_FILE, ZIGZAG_FILE
+from engine.features.store import (
+    AUDIT_FILE,
+    FEATURES_DIR,
+    LABELS_DIR,
+    TARGETS_DIR,
+    ZIGZAG_DIR,
+    has_tables,
+    partition_file,
+)
 from engine.features.targets import TARGET_NAMES, compute_targets, max_horizon_bars, target_meta
 from engine.features.zigzag import pivot_labels, zigzag_pivots
 from storage.workspace import Workspace
 
 MIN_ROWS_AFTER_WARMUP = 200
+BUILD_MEMORY_MB = 1500  # what the symbols in flight may hold (KLINELAB_BUILD_MEMORY_MB overrides)
 Progress = Callable[[float, str], None]
 
 
@@ -181,38 +199,68 @@ def plan_build(ws: Workspace, symbols: list[str] | str, timeframe: str, *, famil
     return Plan(syms, tf, fams, feats, skipped, bars, reference, cfg, parents, hashes, warmup, params)
 
 
-def compute_features(bars: dict[str, Bars], reference: dict[str, Bars], timeframe: str, features: list[FeatureDef],
-                     cfg: FeaturesConfig, progress: Progress = _noop) -> dict[str, dict[str, np.ndarray]]:
-    """{symbol: {feature name: float64 array over the symbol's rows}} for ``features``."""
+def _families(features: list[FeatureDef]):
+    """{family: [wanted names]}, the symbol-scope families and the universe-scope ones."""
     reg = registry()
     wanted: dict[str, list[str]] = {}
     for f in features:
         wanted.setdefault(f.family, []).append(f.name)
-    out: dict[str, dict[str, np.ndarray]] = {s: {} for s in bars}
     sym_fams = [reg.families[f] for f in wanted if reg.families[f].scope == "symbol"]
+    uni_fams = [reg.families[f] for f in wanted if reg.families[f].scope == "universe"]
+    return wanted, sym_fams, uni_fams
 
-    def one(b: Bars) -> dict[str, np.ndarray]:
-        res = {}
-        for fam in sym_fams:
-            vals = fam.compute(b, cfg)
-            for name in wanted[fam.name]:
-                res[name] = vals[name]
-        return res
+
+def _symbol_values(b: Bars, wanted: dict[str, list[str]], sym_fams, cfg: FeaturesConfig) -> dict[str, np.ndarray]:
+    res = {}
+    for fam in sym_fams:
+        vals = fam.compute(b, cfg)
+        for name in wanted[fam.name]:
+            res[name] = vals[name]
+    return res
+
+
+def make_universe(bars: dict[str, Bars], reference: dict[str, Bars], timeframe: str, features: list[FeatureDef],
+                  cfg: FeaturesConfig) -> Universe | None:
+    """The aligned close matrix of every symbol (+ the BTC reference) when a universe-scope family
+    is wanted; None otherwise."""
+    if not _families(features)[2]:
+        return None
+    ref = {k: v for k, v in reference.items() if k not in bars}
+    btc = cfg.btc_symbol if (cfg.btc_symbol in bars or cfg.btc_symbol in ref) else None
+    return Universe.build(bars, timeframe, btc, ref, {s: cfg.sector_of(s) for s in bars})
+
+
+def symbol_features(b: Bars, universe: Universe | None, features: list[FeatureDef],
+                    cfg: FeaturesConfig) -> dict[str, np.ndarray]:
+    """{feature name: float64 array over the symbol's rows} for one symbol (in ``features`` order);
+    the cross-asset values come from ``universe`` (the same values as in the whole-set computation)."""
+    wanted, sym_fams, uni_fams = _families(features)
+    out = _symbol_values(b, wanted, sym_fams, cfg)
+    for fam in uni_fams:
+        vals = fam.compute(universe, cfg, symbols=[b.symbol])[b.symbol]
+        for name in wanted[fam.name]:
+            out[name] = vals[name]
+    return {f.name: out[f.name] for f in features}
+
+
+def compute_features(bars: dict[str, Bars], reference: dict[str, Bars], timeframe: str, features: list[FeatureDef],
+                     cfg: FeaturesConfig, progress: Progress = _noop) -> dict[str, dict[str, np.ndarray]]:
+    """{symbol: {feature name: float64 array over the symbol's rows}} for ``features``, every symbol
+    in memory at once (the leakage audit's windows; the build itself goes symbol by symbol)."""
+    wanted, sym_fams, uni_fams = _families(features)
+    out: dict[str, dict[str, np.ndarray]] = {s: {} for s in bars}
 
     # TA-Lib, numpy and the numba kernels (nogil) release the GIL: symbols run on threads
     workers = max(1, min(len(bars), os.cpu_count() or 1, 8))
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        futures = {pool.submit(one, b): s for s, b in bars.items()}
+        futures = {pool.submit(_symbol_values, b, wanted, sym_fams, cfg): s for s, b in bars.items()}
         for i, fut in enumerate(as_completed(futures)):
             s = futures[fut]
             out[s].update(fut.result())
             progress((i + 1) / max(len(bars), 1), f"features: {s}")
-    uni = [reg.families[f] for f in wanted if reg.families[f].scope == "universe"]
-    if uni:
-        ref = {k: v for k, v in reference.items() if k not in bars}
-        btc = cfg.btc_symbol if (cfg.btc_symbol in bars or cfg.btc_symbol in ref) else None
-        u = Universe.build(bars, timeframe, btc, ref, {s: cfg.sector_of(s) for s in bars})
-        for fam in uni:
+    if uni_fams:
+        u = make_universe(bars, reference, timeframe, features, cfg)
+        for fam in uni_fams:
             vals = fam.compute(u, cfg)
             for s in bars:
                 for name in wanted[fam.name]:
@@ -261,15 +309,94 @@ def _write_table(columns: dict[str, pa.Array], path) -> None:
     pq.write_table(pa.table(columns), path, compression="zstd", compression_level=1, use_dictionary=["symbol"])
 
 
+ZIGZAG_SCHEMA = pa.schema([("symbol", pa.string()), ("pivot_time", pa.timestamp("ms", tz="UTC")),
+                           ("confirm_time", pa.timestamp("ms", tz="UTC")), ("price", pa.float64()),
+                           ("side", pa.string()), ("type", pa.string()), ("label", pa.int8())])
+
+
 def find_cached(ws: Workspace, key: str) -> str | None:
     from storage.artifacts import list_manifests
 
     for m in list_manifests(ws, "features"):
         if m.extra.get("cache_key") == key:
             d = ws.artifact_dir("features", m.id)
-            if all((d / f).is_file() for f in (FEATURES_FILE, TARGETS_FILE, ZIGZAG_FILE, LABELS_FILE, AUDIT_FILE)):
+            if has_tables(d, (FEATURES_DIR, TARGETS_DIR, ZIGZAG_DIR, LABELS_DIR)) and (d / AUDIT_FILE).is_file():
                 return m.id
     return None
+
+
+@dataclass
+class SymbolStats:
+    rows: int
+    pivots: int
+    first_ns: int
+    last_ns: int
+
+
+def build_workers(plan: Plan) -> int:
+    """Symbols computed at once: the cores, but no more than the float64 columns of the largest
+    symbol (about 2.5 copies of them in flight: the values, their float32 table, intermediates)
+    allow within ``KLINELAB_BUILD_MEMORY_MB``."""
+    budget = float(os.environ.get("KLINELAB_BUILD_MEMORY_MB") or BUILD_MEMORY_MB) * 2**20
+    per_symbol = max(len(b) for b in plan.bars.values()) * (len(plan.features) + len(TARGET_NAMES)) * 8 * 2.5
+    return max(1, min(len(plan.bars), os.cpu_count() or 1, 8, int(budget // max(per_symbol, 1))))
+
+
+def write_symbol(plan: Plan, s: str, universe: Universe | None, meta: dict, path: Callable[[str], object]) -> SymbolStats:
+    """Compute one symbol's features, targets, labels and ZigZag pivots and write them as its four
+    Parquet files (``path(relative)`` gives where); nothing of it stays in memory afterwards."""
+    cfg, tf = plan.cfg, plan.timeframe
+    b = plan.bars[s]
+    feats = symbol_features(b, universe, plan.features, cfg)
+    keep = slice(plan.warmup, len(b))
+    ts = b.ts[keep]
+    n = len(ts)
+    ts_arr = _ts_array(ts)
+    sym_arr = pa.array(np.full(n, s, dtype=object), type=pa.string())
+    fcols: dict[str, pa.Array] = {"timestamp": ts_arr, "symbol": sym_arr}
+    for nm in plan.feature_names:
+        v = feats.pop(nm)[keep].astype(np.float32)
+        v[~np.isfinite(v)] = np.nan
+        fcols[nm] = pa.array(v)
+    _write_table(fcols, path(partition_file(FEATURES_DIR, s)))
+    del fcols, feats
+    tv = compute_targets(b.ts, b.high, b.low, b.close, tf, cfg, cost=plan.params["best_action_cost"][s])
+    tcols: dict[str, pa.Array] = {"timestamp": ts_arr, "symbol": sym_arr}
+    for nm in TARGET_NAMES:
+        v = tv[nm][keep]
+        mask = np.isnan(v)
+        if meta[nm]["type"] == "regression":
+            tcols[nm] = pa.array(v, mask=mask, type=pa.float64())
+        else:
+            tcols[nm] = pa.array(np.where(mask, 0, v).astype(np.int8), mask=mask, type=pa.int8())
+    _write_table(tcols, path(partition_file(TARGETS_DIR, s)))
+    del tcols, tv
+    piv = zigzag_pivots(b.ts, b.high, b.low, cfg.zigzag_deviation(tf))
+    lab = pivot_labels(len(b), piv, pd.to_datetime(b.ts, utc=True).as_unit("ms")).iloc[plan.warmup:]
+    ltab = {"timestamp": ts_arr, "symbol": sym_arr, "pivot": pa.array(lab["pivot"].to_numpy(), type=pa.int8()),
+            "pivot_label": pa.array(lab["pivot_label"].to_numpy(), type=pa.int8()),
+            "confirm_time": pa.array(lab["confirm_time"].dt.tz_convert(None).to_numpy(), type=pa.timestamp("ms", tz="UTC"),
+                                     from_pandas=True)}
+    _write_table(ltab, path(partition_file(LABELS_DIR, s)))
+    zz = piv.drop(columns=["pivot_idx", "confirm_idx"])
+    zz.insert(0, "symbol", s)
+    pq.write_table(pa.Table.from_pandas(zz, schema=ZIGZAG_SCHEMA, preserve_index=False),
+                   path(partition_file(ZIGZAG_DIR, s)))
+    return SymbolStats(n, len(zz), int(ts[0]), int(ts[-1]))
+
+
+def write_by_symbol(plan: Plan, path: Callable[[str], object], meta: dict,
+                    progress: Progress = _noop) -> dict[str, SymbolStats]:
+    """Every symbol's files, at most ``build_workers(plan)`` symbols in memory at once."""
+    universe = make_universe(plan.bars, plan.reference, plan.timeframe, plan.features, plan.cfg)
+    stats: dict[str, SymbolStats] = {}
+    with ThreadPoolExecutor(max_workers=build_workers(plan)) as pool:
+        futures = {pool.submit(write_symbol, plan, s, universe, meta, path): s for s in plan.symbols}
+        for i, fut in enumerate(as_completed(futures)):
+            s = futures[fut]
+            stats[s] = fut.result()
+            progress((i + 1) / len(plan.symbols), f"features: {s} ({stats[s].rows} rows with targets and ZigZag written)")
+    return {s: stats[s] for s in plan.symbols}
 
 
 def build_feature_set(ws: Workspace, symbols, timeframe: str, *, families=None, start=None, end=None,
@@ -293,124 +420,58 @@ def build_feature_set(ws: Workspace, symbols, timeframe: str, *, families=None, 
         if cached:
             progress(1.0, f"cached: {cached}")
             return result_document(ws, cached, cached=True)
-    feats = compute_features(plan.bars, plan.reference, plan.timeframe, plan.features, plan.cfg,
-                             lambda f, m: progress(0.05 + 0.55 * f, m))
-    progress(0.6, "targets and ZigZag")
     cfg, tf = plan.cfg, plan.timeframe
-    dev = cfg.zigzag_deviation(tf)
     names = plan.feature_names
-    fcols, tcols, lcols, zz_frames, rows_per_symbol = _columns(plan, feats, dev)
     meta = target_meta(tf, cfg, plan.params["best_action_cost"])
     audit_res = None
     if audit:
-        progress(0.65, "leakage audit")
-        audit_res = audit_plan(plan, progress=lambda f, m: progress(0.65 + 0.25 * f, m))
+        progress(0.02, "leakage audit")
+        audit_res = audit_plan(plan, progress=lambda f, m: progress(0.02 + 0.2 * f, m))
     leaking = audit_res.leaking if audit_res else []
-    progress(0.9, "writing the feature set")
-    all_ts = np.concatenate(fcols["timestamp"])
-    ftab, ttab, ltab = _tables(all_ts, fcols, tcols, lcols, names, meta)
-    zz_all = pd.concat(zz_frames, ignore_index=True)
-    first = pd.Timestamp(int(all_ts.min()), unit="ns", tz="UTC")
-    last = pd.Timestamp(int(all_ts.max()), unit="ns", tz="UTC")
     with create_artifact(ws, "features", name=name or f"{','.join(plan.symbols)} {tf}", symbols=plan.symbols,
                          timeframe=tf, params=plan.params, parents=plan.parents) as d:
-        _write_table(ftab, d.path(FEATURES_FILE))
-        _write_table(ttab, d.path(TARGETS_FILE))
-        zz_all.to_parquet(d.path(ZIGZAG_FILE), index=False)
-        _write_table(ltab, d.path(LABELS_FILE))
+        stats = write_by_symbol(plan, d.path, meta, lambda f, m: progress(0.22 + 0.73 * f, m))
+        progress(0.95, "hashing the feature set")
         audit_doc = audit_res.to_dict() if audit_res else {"passed": None, "skipped": "built with --no-audit"}
         d.path(AUDIT_FILE).write_text(json.dumps(_jsonable(audit_doc), indent=1))
         m = d.manifest
+        first = pd.Timestamp(min(st.first_ns for st in stats.values()), unit="ns", tz="UTC")
+        last = pd.Timestamp(max(st.last_ns for st in stats.values()), unit="ns", tz="UTC")
         m.start, m.end = first.isoformat(), last.isoformat()
-        m.metrics = {"n_features": len(names), "n_targets": len(TARGET_NAMES), "rows": len(all_ts),
-                     "n_leaking": len(leaking), "pivots": len(zz_all),
+        m.metrics = {"n_features": len(names), "n_targets": len(TARGET_NAMES), "rows": sum(st.rows for st in stats.values()),
+                     "n_leaking": len(leaking), "pivots": sum(st.pivots for st in stats.values()),
                      "build_seconds": round(time.perf_counter() - t_start, 2)}
-        m.extra = _extra(plan, meta, audit_res, leaking, key, rows_per_symbol, costs)
+        m.extra = {
+            "feature_names": names,
+            "feature_families": {f.name: f.family for f in plan.features},
+            "target_names": list(TARGET_NAMES),
+            "targets": meta,
+            "max_horizon_bars": max_horizon_bars(tf),
+            "leaking": leaking,
+            "audit": audit_res.summary() if audit_res else {"passed": None},
+            "zigzag": {"deviation_pct": cfg.zigzag_deviation(tf)},
+            "cache_key": key,
+            "skipped_features": plan.skipped,
+            "warmup_bars": plan.warmup,
+            "rows_per_symbol": {s: st.rows for s, st in stats.items()},
+            "pivots_per_symbol": {s: st.pivots for s, st in stats.items()},
+            "layout": "by_symbol",
+            "feature_dtype": "float32",
+            "data_sha256": plan.data_hashes,
+            "registry_fingerprint": registry().fingerprint(),
+            "config_fingerprint": cfg.fingerprint(),
+            "costs": {"cost_model": costs.to_dict(), "best_action_4h_round_trip": plan.params["best_action_cost"],
+                      "fee_override_pct_per_side": cfg.fee_pct_per_side},
+        }
         fid = d.id
     progress(1.0, f"done: {fid}")
     return result_document(ws, fid, cached=False)
 
 
-def _columns(plan: Plan, feats: dict, dev: float) -> tuple[dict, dict, dict, list, dict]:
-    """Per symbol (after the warm-up): feature, target and label columns, ZigZag pivots, row counts."""
-    cfg, tf = plan.cfg, plan.timeframe
-    names = plan.feature_names
-    fcols: dict[str, list] = {"timestamp": [], "symbol": [], **{n: [] for n in names}}
-    tcols: dict[str, list] = {"timestamp": [], "symbol": [], **{n: [] for n in TARGET_NAMES}}
-    lcols: dict[str, list] = {"timestamp": [], "symbol": [], "pivot": [], "pivot_label": [], "confirm_time": []}
-    zz_frames = []
-    rows_per_symbol = {}
-    for s in plan.symbols:
-        b = plan.bars[s]
-        keep = slice(plan.warmup, len(b))
-        ts = b.ts[keep]
-        n = len(ts)
-        rows_per_symbol[s] = n
-        for c in (fcols, tcols, lcols):
-            c["timestamp"].append(ts)
-            c["symbol"].append(np.full(n, s, dtype=object))
-        for nm in names:
-            v = feats[s][nm][keep].astype(np.float32)
-            v[~np.isfinite(v)] = np.nan
-            fcols[nm].append(v)
-        tv = compute_targets(b.ts, b.high, b.low, b.close, tf, cfg, cost=plan.params["best_action_cost"][s])
-        for nm in TARGET_NAMES:
-            tcols[nm].append(tv[nm][keep])
-        piv = zigzag_pivots(b.ts, b.high, b.low, dev)
-        lab = pivot_labels(len(b), piv, pd.to_datetime(b.ts, utc=True).as_unit("ms")).iloc[plan.warmup:]
-        lcols["pivot"].append(lab["pivot"].to_numpy())
-        lcols["pivot_label"].append(lab["pivot_label"].to_numpy())
-        lcols["confirm_time"].append(lab["confirm_time"].dt.tz_convert(None).to_numpy())
-        zz = piv.drop(columns=["pivot_idx", "confirm_idx"])
-        zz.insert(0, "symbol", s)
-        zz_frames.append(zz)
-    return fcols, tcols, lcols, zz_frames, rows_per_symbol
-
-
-def _tables(all_ts: np.ndarray, fcols: dict, tcols: dict, lcols: dict, names: list[str],
-            meta: dict) -> tuple[dict, dict, dict]:
-    """The feature, target and label tables as Arrow columns (targets nullable, typed by their kind)."""
-    sym_arr = pa.array(np.concatenate(fcols["symbol"]), type=pa.string())
-    ts_arr = _ts_array(all_ts)
-    ftab = {"timestamp": ts_arr, "symbol": sym_arr, **{n: pa.array(np.concatenate(fcols[n])) for n in names}}
-    ttab: dict[str, pa.Array] = {"timestamp": ts_arr, "symbol": sym_arr}
-    for nm in TARGET_NAMES:
-        v = np.concatenate(tcols[nm])
-        mask = np.isnan(v)
-        if meta[nm]["type"] == "regression":
-            ttab[nm] = pa.array(v, mask=mask, type=pa.float64())
-        else:
-            ttab[nm] = pa.array(np.where(mask, 0, v).astype(np.int8), mask=mask, type=pa.int8())
-    ltab = {"timestamp": ts_arr, "symbol": sym_arr, "pivot": pa.array(np.concatenate(lcols["pivot"]), type=pa.int8()),
-            "pivot_label": pa.array(np.concatenate(lcols["pivot_label"]), type=pa.int8()),
-            "confirm_time": pa.array(np.concatenate(lcols["confirm_time"]), type=pa.timestamp("ms", tz="UTC"),
-                                     from_pandas=True)}
-    return ftab, ttab, ltab
-
-
-def _extra(plan: Plan, meta: dict, audit_res, leaking: list, key: str, rows_per_symbol: dict, costs) -> dict:
-    """The feature set manifest's ``extra``: names, targets, audit, cache key, fingerprints, costs."""
-    cfg, tf = plan.cfg, plan.timeframe
-    return {
-        "feature_names": plan.feature_names,
-        "feature_families": {f.name: f.family for f in plan.features},
-        "target_names": list(TARGET_NAMES),
-        "targets": meta,
-        "max_horizon_bars": max_horizon_bars(tf),
-        "leaking": leaking,
-        "audit": audit_res.summary() if audit_res else {"passed": None},
-        "zigzag": {"deviation_pct": cfg.zigzag_deviation(tf)},
-        "cache_key": key,
-        "skipped_features": plan.skipped,
-        "warmup_bars": plan.warmup,
-        "rows_per_symbol": rows_per_symbol,
-        "feature_dtype": "float32",
-        "data_sha256": plan.data_hashes,
-        "registry_fingerprint": registry().fingerprint(),
-        "config_fingerprint": cfg.fingerprint(),
-        "costs": {"cost_model": costs.to_dict(), "best_action_4h_round_trip": plan.params["best_action_cost"],
-                  "fee_override_pct_per_side": cfg.fee_pct_per_side},
-    }
+def _table_path(fs, table: str):
+    """The folder of a by_symbol table (pandas / polars / DuckDB read it as one dataset); the file
+    of a single-layout one."""
+    return fs.path / table if fs.layout == "by_symbol" else fs.table_files(table)[0]
 
 
 def result_document(ws: Workspace, featureset_id: str, *, cached: bool) -> dict:
@@ -424,13 +485,14 @@ def result_document(ws: Workspace, featureset_id: str, *, cached: bool) -> dict:
         "timeframe": fs.timeframe,
         "symbols": fs.symbols,
         "rows": fs.manifest.metrics.get("rows"),
-        "features_path": str(fs.path / FEATURES_FILE),
-        "targets_path": str(fs.path / TARGETS_FILE),
-        "zigzag_path": str(fs.path / ZIGZAG_FILE),
-        "labels_path": str(fs.path / LABELS_FILE),
+        "layout": fs.layout,
+        "features_path": str(_table_path(fs, FEATURES_DIR)),
+        "targets_path": str(_table_path(fs, TARGETS_DIR)),
+        "zigzag_path": str(_table_path(fs, ZIGZAG_DIR)),
+        "labels_path": str(_table_path(fs, LABELS_DIR)),
         "audit_path": str(fs.path / AUDIT_FILE),
-        "feature_tables": [str(fs.path / FEATURES_FILE)],
-        "target_tables": [str(fs.path / TARGETS_FILE)],
+        "feature_tables": [str(p) for p in fs.table_files(FEATURES_DIR)],
+        "target_tables": [str(p) for p in fs.table_files(TARGETS_DIR)],
         "n_features": len(fs.feature_names),
         "feature_names": fs.feature_names,
         "target_names": fs.target_names,

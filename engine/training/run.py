@@ -33,7 +33,7 @@ from engine.jobs.state import pid_alive, proc_start_time
 from engine.progress import progress
 from engine.splits import SplitPlan, chronological_split, walk_forward
 from engine.training.config import TrainConfig, load_config, loads, resolve_path
-from engine.training.dataset import WindowSet, build_windows
+from engine.training.dataset import WindowSet, build_windows_lazy
 from engine.training.paths import RUNS_DIR, run_dir, runs_root  # noqa: F401 - re-exported
 from engine.training.tasks import run_costs
 from engine.training.trainer import Trainer, pick_device
@@ -161,7 +161,7 @@ def prepare(ws: Workspace, model: str, cfg: TrainConfig, *, featureset_id: str |
     missing_aux = [a for a in aux if a not in fs.target_names]
     if missing_aux:
         raise BadInput(f"feature set {featureset_id} lacks {', '.join(missing_aux)}")
-    feats = fs.features(inputs, symbols=symbols)
+    feats = fs.features([], symbols=symbols)  # timestamp, symbol: build_windows_lazy reads the inputs itself
     targs = fs.targets(list(dict.fromkeys(target_names + aux)), symbols=symbols)
     keep = _select_rows(feats, cfg)
     feats, targs = feats[keep].reset_index(drop=True), targs[keep].reset_index(drop=True)
@@ -189,7 +189,7 @@ def prepare(ws: Workspace, model: str, cfg: TrainConfig, *, featureset_id: str |
                        hint=f"the run's targets: {short_repr([sp.name for sp in specs])}")
     windows = []
     for k, plan in enumerate(plans):
-        w = build_windows(feats, targs, input_names=inputs, specs=specs, plan=plan, timeframe=fs.timeframe,
+        w = _lazy_windows(ws, fs, input_names=inputs, specs=specs, plan=plan, symbols=symbols, keep=keep,
                           context=cfg.data.context_window, stride=cfg.data.stride, clip=cfg.data.clip,
                           max_missing_frac=cfg.data.max_missing_frac, aux_names=aux)
         empty = [n for n, c in w.counts().items() if c == 0]
@@ -202,6 +202,21 @@ def prepare(ws: Workspace, model: str, cfg: TrainConfig, *, featureset_id: str |
             "targets": target_names, "symbols": list(symbols), "timeframe": fs.timeframe,
             "max_horizon_bars": max_h, "purge_bars": purge}
     return Prepared(feats, targs, plans, windows, spec)
+
+
+def _lazy_windows(ws: Workspace, fs, **kw) -> WindowSet:
+    """``build_windows_lazy`` with its memory-mapped files in a staging folder of the workspace, removed
+    once mapped (the mappings keep the data until the WindowSet is gone; where removing an open
+    file fails, the start-up cleanup removes the folder after this process)."""
+    import shutil
+
+    d = ws.staging_dir("windows")
+    w = build_windows_lazy(fs, scratch=d, **kw)
+    try:
+        shutil.rmtree(d)
+    except OSError:
+        pass
+    return w
 
 
 # -- running --------------------------------------------------------------------------

@@ -227,12 +227,18 @@ def _direction_search(ws: Workspace, kind: str, cfg, base: dict, space: dict, fe
                       holdout: float, folds: int, val_frac: float, threads: int) -> _Search:
     """Direction: the last ``holdout`` of the bars is held out (purged); the rest is cut into walk-forward folds."""
     from engine.data.canonical import ts_ns
+    from engine.features.store import load_feature_set
     from engine.splits import chronological_split, walk_forward
     from engine.training.run import prepare
 
     prep = prepare(ws, kind, cfg, featureset_id=featureset_id)
     tf = prep.spec["timeframe"]
     symbols = list(prep.spec["symbols"])
+    # prepare() keeps only timestamp + symbol of the selected rows (the run's windows are built lazily);
+    # the trials build their windows in memory from the input columns of the same rows
+    inputs = load_feature_set(ws, featureset_id).features(list(prep.spec["inputs"]), symbols=symbols)
+    prep.features = prep.features[["timestamp", "symbol"]].merge(inputs, on=["timestamp", "symbol"], how="left",
+                                                                 validate="one_to_one")
     purge = int(prep.spec["purge_bars"])
     cw = space.get("data.context_window")
     ctx = [cfg.data.context_window] if cw is None else \

@@ -125,7 +125,9 @@ def fs_without_target(feature_ws, ws):
     with create_artifact(ws, "features", name="no direction_4h", symbols=m.symbols, timeframe=m.timeframe,
                          parents=m.parents) as d:
         for p in src.iterdir():
-            if p.is_file() and p.name != "manifest.json":
+            if p.is_dir():  # the by_symbol layout: a folder per table
+                shutil.copytree(p, d.path(p.name))
+            elif p.name != "manifest.json":
                 shutil.copy2(p, d.path(p.name))
         d.manifest.extra = {**m.extra, "target_names": [t for t in m.extra["target_names"] if t != "direction_4h"]}
     return d.id

@@ -64,7 +64,10 @@ def test_cli_build_json_lists_tables_and_names(sample_ws, capsys):
     assert doc["featureset_id"].startswith("features-") and doc["cached"] is False
     f = pd.read_parquet(doc["features_path"])
     t = pd.read_parquet(doc["targets_path"])
-    assert doc["feature_tables"] == [doc["features_path"]] and doc["target_tables"] == [doc["targets_path"]]
+    # by_symbol layout: a folder per table (read as one dataset), one file per symbol in it
+    assert doc["layout"] == "by_symbol"
+    assert doc["feature_tables"] == [f"{doc['features_path']}/BTCUSDT.parquet"]
+    assert doc["target_tables"] == [f"{doc['targets_path']}/BTCUSDT.parquet"]
     assert list(f.columns) == ["timestamp", "symbol", *doc["feature_names"]]
     assert list(t.columns) == ["timestamp", "symbol", *doc["target_names"]]
     assert len(f) == len(t) and (f["timestamp"] == t["timestamp"]).all()

@@ -45,22 +45,35 @@ def _xs_rank(m: np.ndarray) -> np.ndarray:
     return out
 
 
-def compute(u: Universe, cfg) -> dict[str, dict[str, np.ndarray]]:
-    """{symbol: {feature: values at the symbol's own rows}} for the features whose inputs exist."""
+def _shared(u: Universe) -> dict[str, np.ndarray]:
+    """Grid returns of every column and the cross-sectional statistics of the set's symbols."""
     sel = [u.col(s) for s in u.symbols]
-    r1, r4, r16, r96 = (_grid_ret(u.close, k) for k in (1, 4, 16, 96))
+    sh = {f"r{k}": _grid_ret(u.close, k) for k in (1, 4, 16, 96)}
+    if len(u.symbols) >= 2:
+        sh["rank16"], sh["rank96"] = _xs_rank(sh["r16"][:, sel]), _xs_rank(sh["r96"][:, sel])
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            disp = np.nanstd(sh["r16"][:, sel], axis=1)
+        disp[(~np.isnan(sh["r16"][:, sel])).sum(axis=1) < 2] = np.nan
+        sh["disp"] = disp
+    return sh
+
+
+def compute(u: Universe, cfg, symbols: list[str] | None = None) -> dict[str, dict[str, np.ndarray]]:
+    """{symbol: {feature: values at the symbol's own rows}} for the features whose inputs exist,
+    for ``symbols`` (all of the set when None; the per-symbol build asks for one at a time, the
+    grid returns and ranks are computed once per universe)."""
+    sel = [u.col(s) for s in u.symbols]
+    sh = u.cached("cross_asset", lambda: _shared(u))
+    r1, r4, r16, r96 = sh["r1"], sh["r4"], sh["r16"], sh["r96"]
     have_btc = u.btc is not None
     have_universe = len(u.symbols) >= 2
     out: dict[str, dict[str, np.ndarray]] = {}
-    if have_universe:
-        rank16, rank96 = _xs_rank(r16[:, sel]), _xs_rank(r96[:, sel])
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            disp = np.nanstd(r16[:, sel], axis=1)
-        disp[(~np.isnan(r16[:, sel])).sum(axis=1) < 2] = np.nan
     if have_btc:
         jb = u.col(u.btc)
     for i, s in enumerate(u.symbols):
+        if symbols is not None and s not in symbols:
+            continue
         j = u.col(s)
         rows = u.rows[s]
         f: dict[str, np.ndarray] = {}
@@ -81,9 +94,9 @@ def compute(u: Universe, cfg) -> dict[str, dict[str, np.ndarray]]:
             f["sector_mean_ret_16"] = _nanmean_excluding(r16, j, group)
             f["sector_rel_16"] = r16[:, j] - f["sector_mean_ret_16"]
             f["market_mean_ret_1"] = _nanmean_excluding(r1, j, sel)
-            f["xs_rank_ret_16"] = rank16[:, i]
-            f["xs_rank_ret_96"] = rank96[:, i]
-            f["xs_dispersion_16"] = disp
+            f["xs_rank_ret_16"] = sh["rank16"][:, i]
+            f["xs_rank_ret_96"] = sh["rank96"][:, i]
+            f["xs_dispersion_16"] = sh["disp"]
         out[s] = {k: v[rows] for k, v in f.items()}
     return out
 
