@@ -114,7 +114,9 @@ def test_a_toy_kind_is_trained_listed_and_backtested(toy, feature_ws, ws, tmp_pa
     assert b.extra["oos"]["verified"] is True
     # and the Backtest page offers it with the direction reader's threshold and horizon choice
     at = _page(BACKTEST_PAGE)
-    assert any(mid in o for o in at.multiselect(key="run-models").options)
+    # (pickers show artifact names, ids under them: pages/artifact_widgets.by_name)
+    picker = at.multiselect(key="run-models")
+    assert picker.value == [mid] and read_manifest(ws, mid, "model").name in picker.options
     assert at.slider(key="run-thr").value == 0.5 and at.selectbox(key="run-h") is not None
 
 
