@@ -73,10 +73,15 @@ ARCHIVE_MAX_MEMBERS = EnvVar("KLINELAB_ARCHIVE_MAX_MEMBERS", Positive, 200_000.0
 ARCHIVE_MAX_RATIO = EnvVar("KLINELAB_ARCHIVE_MAX_RATIO", Positive, 200.0, "cap on an archive's expansion factor")
 NO_SAMPLE = EnvVar("KLINELAB_NO_SAMPLE", str, None, "1: the app does not import the bundled sample on first start")
 ALLOWED_HOSTS = EnvVar("KLINELAB_ALLOWED_HOSTS", str, None, "extra Host headers the app server accepts (comma separated)")
+BUILD_MEMORY_MB = EnvVar("KLINELAB_BUILD_MEMORY_MB", Positive, 1500.0,
+                         "memory (MB) the symbols a features build has in flight may hold")
+WINDOWS_MEMORY_MB = EnvVar("KLINELAB_WINDOWS_MEMORY_MB", Positive, None,
+                           "memory (MB) of one column group / row block while training windows are built (default 256)")
 
 ENV: tuple[EnvVar, ...] = (HOME, JOB_ID, COSTS_FILE, EXECUTOR, SHARED_DISK, TF_THREADS, LGB_THREADS, LOCK_TIMEOUT,
                            REMOTE_POLL_S, HUB_BACKOFF_S, SSH_PASSWORD, SSH_KEY_PASSPHRASE, ARCHIVE_MAX_BYTES,
-                           ARCHIVE_MAX_MEMBER_BYTES, ARCHIVE_MAX_MEMBERS, ARCHIVE_MAX_RATIO, NO_SAMPLE, ALLOWED_HOSTS)
+                           ARCHIVE_MAX_MEMBER_BYTES, ARCHIVE_MAX_MEMBERS, ARCHIVE_MAX_RATIO, NO_SAMPLE, ALLOWED_HOSTS,
+                           BUILD_MEMORY_MB, WINDOWS_MEMORY_MB)
 
 
 def home() -> Path:

@@ -32,6 +32,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from config import settings
 from config.errors import BadInput, NotFound
 from engine.data.canonical import parse_utc, ts_ns
 from engine.data.names import check_symbol
@@ -54,7 +55,7 @@ from engine.features.zigzag import pivot_labels, zigzag_pivots
 from storage.workspace import Workspace
 
 MIN_ROWS_AFTER_WARMUP = 200
-BUILD_MEMORY_MB = 1500  # what the symbols in flight may hold (KLINELAB_BUILD_MEMORY_MB overrides)
+BUILD_MEMORY_MB = int(settings.BUILD_MEMORY_MB.default)  # MB the symbols in flight may hold (KLINELAB_BUILD_MEMORY_MB)
 Progress = Callable[[float, str], None]
 
 
@@ -337,7 +338,7 @@ def build_workers(plan: Plan) -> int:
     """Symbols computed at once: the cores, but no more than the float64 columns of the largest
     symbol (about 2.5 copies of them in flight: the values, their float32 table, intermediates)
     allow within ``KLINELAB_BUILD_MEMORY_MB``."""
-    budget = float(os.environ.get("KLINELAB_BUILD_MEMORY_MB") or BUILD_MEMORY_MB) * 2**20
+    budget = float(settings.BUILD_MEMORY_MB.get()) * 2**20
     per_symbol = max(len(b) for b in plan.bars.values()) * (len(plan.features) + len(TARGET_NAMES)) * 8 * 2.5
     return max(1, min(len(plan.bars), os.cpu_count() or 1, 8, int(budget // max(per_symbol, 1))))
 

@@ -16,7 +16,6 @@ memory-mapped: only the pages of the windows a batch gathers are read.  Both giv
 """
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +28,7 @@ import pyarrow.parquet as pq
 import torch
 from sklearn.preprocessing import RobustScaler
 
+from config import settings
 from config.errors import BadInput
 from engine.data.canonical import ts_ns
 from engine.data.timeframes import tf_seconds
@@ -373,7 +373,7 @@ def build_windows_lazy(fs, *, input_names: list[str], specs: list[TargetSpec], p
 
 
 def _budget(memory_mb: float | None) -> float:
-    return float(memory_mb or os.environ.get("KLINELAB_WINDOWS_MEMORY_MB") or BUILD_MEMORY_MB) * 2**20
+    return float(memory_mb or settings.WINDOWS_MEMORY_MB.get() or BUILD_MEMORY_MB) * 2**20
 
 
 def _assemble(src, *, input_names: list[str], specs: list[TargetSpec], plan: SplitPlan, timeframe: str, context: int,

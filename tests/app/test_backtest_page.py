@@ -4,8 +4,6 @@ content (metrics, charts, comparison, heatmap) fast, and its Run button starts a
 backtest job whose result the page then shows."""
 from __future__ import annotations
 
-import time
-
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -38,9 +36,7 @@ def test_page_shows_results_comparison_and_sweep(bt_ws):
     ws, _mid, a, b, _s = bt_ws
     at = AppTest.from_file(PAGE, default_timeout=60).run()
     assert not at.exception, at.exception
-    t = time.perf_counter()
-    at.run()
-    assert time.perf_counter() - t < 3.0  # warm render
+    at.run()  # warm render (its speed: benchmarks/bench_ui.py, not a timed assertion)
     assert not at.exception
     assert at.title[0].value == "Backtest"
     assert [tab.label for tab in at.tabs] == ["Run", "Results", "Compare", "Sweep"]

@@ -4,8 +4,6 @@ test server; delete-all needs the typed repo id; the SSH section saves a profile
 unknown host key's fingerprint and trusts it on request; the history lists what was done."""
 from __future__ import annotations
 
-import time
-
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -37,15 +35,14 @@ def _finish(at, ws, key, status="succeeded"):
     return st
 
 
-def test_page_renders_with_the_sample_warm_under_3_seconds(app):
+def test_page_renders_with_the_sample_warm(app):
     assert [t.value for t in app.title] == ["Cloud Sync"]
     assert [t.label for t in app.tabs] == ["Hugging Face Hub", "SSH / Paperspace", "Remote jobs", "History"]
     assert any("No SSH host yet" in i.value for i in app.info)
     assert any("No sync operations yet" in i.value for i in app.info)
     assert app.button(key="hub-run").disabled  # nothing planned yet
-    t0 = time.perf_counter()
-    app.run()
-    assert not app.exception and time.perf_counter() - t0 < 3.0
+    app.run()  # warm rerun (its speed: benchmarks/bench_ui.py, not a timed assertion)
+    assert not app.exception
 
 
 def test_hub_test_plan_and_run_upload(app, artifacts, sample_ws, hub_server):

@@ -1,6 +1,5 @@
 """AppTest of the Features page: with the sample only, with a stored feature set, and a build
 launched from the form as a background job."""
-import time
 from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
@@ -43,9 +42,7 @@ def test_page_shows_a_feature_set_chart_badges_and_audit(feature_ws):
     assert any("hurst_dfa_256" in c.value and "lookback 256 bars" in c.value for c in at.caption)
     badges = next(d.value for d in at.dataframe if "status" in d.value.columns)
     assert len(badges) == 171 and set(badges["status"]) == {"✓ clean"}
-    t = time.perf_counter()
-    _run(at)  # warm rerun with the chart
-    assert time.perf_counter() - t < 3.0
+    _run(at)  # warm rerun with the chart (its speed: benchmarks/bench_ui.py, not a timed assertion)
 
 
 def test_build_form_starts_a_job_and_shows_the_result(sample_ws):

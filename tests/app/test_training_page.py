@@ -2,7 +2,6 @@
 (curves, metrics, runs table, comparison); the form launching a run as a background job with
 config overrides; resuming the interrupted run from the page."""
 import shutil
-import time
 from pathlib import Path
 from unittest import mock
 
@@ -91,9 +90,7 @@ def test_page_shows_runs_curves_metrics_and_comparison(runs_ws):
     assert len(at.get("plotly_chart")) >= 3  # loss + metrics curves of the run, and the comparison
     cmp = next(d.value for d in at.dataframe if "finished one" in d.value.columns)  # runs by name (issue 15)
     assert "stopped one" in cmp.columns and "val_accuracy" in cmp.index
-    t = time.perf_counter()
-    _run(at)  # warm rerun
-    assert time.perf_counter() - t < 3.0
+    _run(at)  # warm rerun (its speed: benchmarks/bench_ui.py, not a timed assertion)
 
 
 def test_form_launches_a_run_with_overrides(runs_ws, ws):

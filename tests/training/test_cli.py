@@ -49,9 +49,7 @@ def _check_artifact(ws, res, fid):
 
 
 def test_train_direction_cli_makes_a_complete_artifact(feature_ws, ws):
-    t0 = time.monotonic()
     res = _train("direction", "--config", "test", "--featureset", feature_ws)
-    assert time.monotonic() - t0 < 60  # config/test.yaml: under a minute on CPU
     m, preds = _check_artifact(ws, res, feature_ws)
     cols = [f"p_{c}_{h}" for h in HORIZONS for c in ("down", "flat", "up")]
     assert set(cols) <= set(preds.columns)
@@ -64,9 +62,7 @@ def test_train_direction_cli_makes_a_complete_artifact(feature_ws, ws):
 
 
 def test_train_patchtst_cli_all_24_targets(feature_ws, ws):
-    t0 = time.monotonic()
     res = _train("patchtst", "--config", "test", "--featureset", feature_ws)
-    assert time.monotonic() - t0 < 60
     m, preds = _check_artifact(ws, res, feature_ws)
     targets = {t["name"]: t for t in m.extra["targets"]}
     assert len(targets) == 24
