@@ -184,9 +184,11 @@ def run_prepared(ws: Workspace, prep: Prepared) -> dict[str, Any]:
 def run_sweep(ws: Workspace, source: Source, params: BacktestParams, *, thresholds: list[float | None],
               sl_stops: list[float | None], tp_stops: list[float | None], metric: str = "sharpe",
               holdout: float = 0.3, pbo_blocks: int = 16) -> dict[str, Any]:
-    """A grid over threshold x stop-loss x take-profit simulated as ONE vectorbt call on the selection
-    part of the period, the best cell chosen by the metric's direction with its deflated Sharpe ratio,
-    PBO and a held-out confirmation (engine/backtest/sweep.py); stored with one row per grid point."""
+    """A grid over threshold x stop-loss x take-profit simulated on the selection part of the period by a
+    numba kernel that reproduces vectorbt's ``from_signals`` cell for cell (engine/backtest/grid.py, checked
+    against it in tests/backtest/test_sweep_grid.py), the best cell chosen by the metric's direction among the
+    cells that traded and never wiped out the account, with its deflated Sharpe ratio, PBO and a held-out
+    confirmation (engine/backtest/sweep.py); stored with one row per grid point."""
     from engine.backtest.sweep import sweep
 
     s = sweep(ws, source, params, thresholds=thresholds, sl_stops=sl_stops, tp_stops=tp_stops, metric=metric,

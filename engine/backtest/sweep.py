@@ -10,10 +10,13 @@ of the source's longest prediction horizon (a model's label at bar t looks that 
    of CPU where ``Portfolio.from_signals`` + its records took ~30 s; checked cell for cell against it),
    or in one ``Portfolio.from_signals`` run where the kernel does not apply; a cell without trades has
    no ratio (null, never infinity) and says why.
+   A cell whose equity (incl. funding and borrow) reaches zero or below at any bar is RUINED: total
+   return -100 %, ratios null with "account wiped out at <timestamp>" (``ruin_reason``).
 2. The best cell is picked by the metric's direction (engine.stats.selection.METRIC_DIRECTION:
-   ``--metric fees_paid`` picks the cheapest); only cells that traded can be picked.
-3. Deflated Sharpe ratio of the chosen cell and PBO (CSCV, 16 blocks) over the per-bar returns of
-   the cells that traded, selection part only.
+   ``--metric fees_paid`` picks the cheapest); only cells that traded and were not ruined can be picked.
+3. Deflated Sharpe ratio of the chosen cell (N = every cell that traded, ruined ones included; the
+   variance over the Sharpe ratios that exist) and PBO (CSCV, 16 blocks, over the cells that can be
+   picked), from per-bar returns net of fees, slippage, funding and borrow, selection part only.
 4. The chosen cell is re-run on the held-out part (a fresh portfolio) and reported next to its
    in-selection figures, with sample sizes, bootstrap CIs and warnings.
 """
