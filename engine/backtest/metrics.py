@@ -114,9 +114,11 @@ def apply_ruin(m: pd.DataFrame, ruin: np.ndarray, index: pd.DatetimeIndex) -> pd
     """Rows of ``m`` (metrics per cell) whose account was wiped out (``ruin`` >= 0: the bar): total
     return -100 %, max drawdown -100 %, the ratios of :data:`RUIN_NULL` null, excess return recomputed,
     and a ``ruin_reason`` column ("account wiped out at <timestamp>", null otherwise).  There is no
-    liquidation model: the simulation goes on below zero (a short sized "all" on a rising market can
-    lose more than the equity), so ``final_value`` can be negative; nothing after the ruin bar means
-    anything, which is why the ratios are null."""
+    liquidation model: the simulation goes on below zero, so ``final_value`` can be negative.  How it gets
+    there (benchmarks/README.md, sweep): vectorbt's own account value stays positive, but the borrow of spot
+    shorts (and funding) is booked next to vectorbt and does not shrink later orders, so an account that fees
+    have nearly emptied can owe more borrow than it holds (a short sized "all" on a sharply rising market
+    could also lose more than the equity).  Nothing after the ruin bar means anything, hence the null ratios."""
     m = m.copy()
     dead = np.asarray(ruin) >= 0
     m["ruin_reason"] = [ruin_reason(index[i]) if i >= 0 else None for i in np.asarray(ruin)]

@@ -287,7 +287,7 @@ def sweep(ws: Workspace, source: Source, params: BacktestParams, *, thresholds: 
     n_traded, n_ruined = int(traded.sum()), int(ruined.sum())
     if n_ruined:
         warnings.append(f"{n_ruined:,} of {len(grid):,} cells wiped out the account (equity at or below zero at some "
-                        "bar; no liquidation model, so a short sized 'all' can lose more than the equity): their "
+                        "bar, fees, slippage, funding and borrow included; there is no liquidation model): their "
                         "ratios are null and they cannot be chosen")
     sel_days = n_sel * tf_seconds(tf) / 86400
     dsr = pbo = None
