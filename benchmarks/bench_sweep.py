@@ -145,9 +145,17 @@ def main() -> None:
     print(f"  target: the whole KlineLab sweep under 10 s -> {'met' if w_k < 10 else 'NOT met'} "
           f"(wall {w_k:.2f} s)")
     c = sel["confirmation"] or {}
-    print(f"  result: {sel['n_cells_traded']} of {sel['n_cells']} cells traded; best {sel['best']}; DSR "
-          f"{sel['deflated_sharpe']:.3f}; PBO {sel['pbo']:.3f}; held-out Sharpe "
-          f"{(c.get('metrics') or {}).get('sharpe')} over {(c.get('sample') or {}).get('bars')} bars; "
+    b = r["best"] or {}
+
+    def f3(x) -> str:
+        return "-" if x is None else f"{x:.3f}"
+
+    print(f"  result: {sel['n_cells_traded']} of {sel['n_cells']} cells traded, {sel['n_cells_ruined']} wiped out the "
+          f"account; best {sel['best']} (Sharpe {f3(b.get('sharpe'))}, total return {f3(b.get('total_return'))}); DSR "
+          f"{f3(sel['deflated_sharpe'])} (N {(sel['dsr'] or {}).get('n_trials')}); PBO {f3(sel['pbo'])} over "
+          f"{(sel['pbo_detail'] or {}).get('n_configurations')} selectable cells (PBO over all {k:,} cells, ruined ones "
+          f"included: {f3(pb['value'])}); held-out Sharpe {f3((c.get('metrics') or {}).get('sharpe'))}, total return "
+          f"{f3((c.get('metrics') or {}).get('total_return'))} over {(c.get('sample') or {}).get('bars')} bars; "
           f"vectorbt-alone best total return {np.nanmax(tot):.3f}")
     tmp.cleanup()
 

@@ -91,7 +91,7 @@ def _sweep_done(stt) -> None:
     if res.get("backtest_id"):
         sel = res.get("selection") or {}
         dsr, pbo = sel.get("deflated_sharpe"), sel.get("pbo")
-        st.success(f"{res['backtest_id']}: {res['points']} grid points in one vectorbt run; "
+        st.success(f"{res['backtest_id']}: {res['points']} grid points (grid kernel = vectorbt's from_signals cell for cell); "
                    f"{sel.get('n_cells_traded', '?')} traded; deflated Sharpe {'-' if dsr is None else f'{dsr:.2f}'}, "
                    f"PBO {'-' if pbo is None else f'{pbo:.2f}'}. See the heatmap and the held-out check below.")
         if st.session_state.get(f"{SWEEP_RESULT}.job") != stt.id:
@@ -396,7 +396,7 @@ def _selection_panel(sel: dict) -> None:
 
 
 with tab_sweep:
-    st.caption("A grid over thresholds x stop-loss x take-profit simulated as one vectorised vectorbt run on the first "
+    st.caption("A grid over thresholds x stop-loss x take-profit simulated by a numba kernel that reproduces vectorbt's from_signals cell for cell, on the first "
                "part of the period; the best cell is then re-run on the held-out end of the period, which the selection "
                "never saw. The deflated Sharpe ratio and the PBO say how much of the best cell's figure is the luck of "
                "picking the best of many.")

@@ -205,10 +205,11 @@ def _sweep_text(r: dict) -> str:
     sel, metric = r["selection"], r["metric"]
     b = r["best"] or {}
     sp = sel["selection_period"]
-    lines = [(f"{r['backtest_id']}: {r['points']} grid points in one vectorbt run on the selection part "
-              f"{sp['start']} -> {sp['end']} ({sp['bars']:,} bars); {sel['n_cells_traded']} of {sel['n_cells']} cells traded")]
+    lines = [(f"{r['backtest_id']}: {r['points']} grid points simulated by the grid kernel (vectorbt's from_signals "
+              f"reproduced cell for cell) on the selection part {sp['start']} -> {sp['end']} ({sp['bars']:,} bars); "
+              f"{sel['n_cells_traded']} of {sel['n_cells']} cells traded, {sel.get('n_cells_ruined', 0)} wiped out the account")]
     if sel["best"] is None:
-        lines.append("  no cell traded: nothing chosen")
+        lines.append("  no cell traded without wiping out the account: nothing chosen")
     else:
         lines.append(f"  best {metric} ({sel['direction']}) {format_metric(metric, b.get(metric))} at "
                      f"threshold={b.get('threshold')}, sl={b.get('sl_stop')}, tp={b.get('tp_stop')} "

@@ -125,8 +125,9 @@ def _signals(le, lx, se, sx, position, icfg):
 
 @njit(cache=True, inline="always")
 def _book_fill(ts, stats, col, side, o_size, o_price, o_fees, cf, cb, slippage):
-    """One filled order: its fees and slippage (metrics._slippage_per_column: every fill at the run's slippage,
-    stop exits included), then get_exit_trades_nb's state machine, one order at a time."""
+    """One filled order: its fees and slippage (``slippage``: what vectorbt applied to THIS fill, 0 for a stop
+    exit under vectorbt's default stop_exit_price "stoplimit"; metrics._slippage_per_column counts the same
+    fills), then get_exit_trades_nb's state machine, one order at a time."""
     stats[col, FEES] += o_fees
     factor = 1 + slippage if side == OrderSide.Buy else 1 - slippage
     stats[col, SLIP] += abs(o_size) * abs(o_price - o_price / factor)
@@ -251,7 +252,7 @@ def _column(col, combo, sc, s, le, lx, se, sx, opn, high, low, close, price, fun
             if res.status == OrderStatus.Filled:
                 if icfg[I_UPDATE_VALUE] != 0:
                     last_val_price = res.price
-                _book_fill(ts, stats, col, res.side, res.size, res.price, res.fees, cf, cb, slip_stat)
+                _book_fill(ts, stats, col, res.side, res.size, res.price, res.fees, cf, cb, _slippage)
                 if use_stops:
                     sep = icfg[I_STOP_ENTRY_PRICE]
                     init_price = (last_val_price if sep == StopEntryPrice.ValPrice else order.price
@@ -347,7 +348,8 @@ def returns_metrics_nb(equity_t, borrow_t, init_value, ann_factor, risk_free, dd
     cash, or no columns): the figures ``metrics.returns_metrics`` takes from vectorbt's ReturnsAccessor on
     the equity incl. funding and borrow, by the same vectorbt 1-D functions its 2-D versions loop over (so
     the same numbers), one column at a time while it is in cache; and the per-bar returns the sweep's DSR
-    and PBO use (``sweep.bar_returns`` of ``sweep.equity_matrix``: value + funding, from ``init_value``)."""
+    and PBO use (``sweep.bar_returns`` of ``sweep.equity_matrix``: value + funding + borrow, from
+    ``init_value``)."""
     k, n = equity_t.shape
     out = np.empty((k, 7))
     bar_ret = np.empty((k, n))
@@ -362,9 +364,10 @@ def returns_metrics_nb(equity_t, borrow_t, init_value, ann_factor, risk_free, dd
         out[c, 5] = max_drawdown_1d_nb(r)
         out[c, 6] = _max_drawdown_duration_1d_nb(cum_returns_1d_nb(r, 1.0))
         prev = init_value
-        for i in range(n):
-            bar_ret[c, i] = eq[i] / prev - 1
-            prev = eq[i]
+        for i in range(n):  # net of funding AND borrow, as the metrics (sweepfix: the borrow was left out)
+            cur = eq[i] + borrow_t[c, i] if borrow_t.shape[1] > 0 else eq[i]
+            bar_ret[c, i] = cur / prev - 1
+            prev = cur
     return out, bar_ret
 
 

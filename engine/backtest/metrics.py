@@ -72,13 +72,62 @@ def benchmark_value(sim: Simulation) -> np.ndarray:
 
 
 def _slippage_per_column(sim: Simulation) -> np.ndarray:
-    """Cash lost to slippage, summed per column: vectorbt fills a buy at price x (1 + slippage)
-    and a sell at price x (1 - slippage) (stop exits included), so the cost of a fill is
-    size x |fill - fill / (1 +- slippage)|."""
+    """Cash lost to slippage, summed per column, over the fills that PAID it: vectorbt fills a signal
+    order at price x (1 + slippage) (buy) or x (1 - slippage) (sell), whose cost is
+    size x |fill - fill / (1 +- slippage)|; a stop exit fills at the stop price with NO slippage
+    (vectorbt's default ``stop_exit_price="stoplimit"``, kept on purpose: the reported figure follows
+    what was simulated).  The order records do not say which fill was a stop, so a fill counts as
+    slipped when its price is the bar's order price (open or close, by execution) x (1 +- slippage);
+    a stop fill is at the stop price (or at the open, unslipped, on a gap).  The grid kernel charges
+    the slippage vectorbt resolved for each fill (engine/backtest/grid.py, ``_book_fill``)."""
     rec = sim.pf.orders.values
+    if sim.slippage == 0 or not len(rec):
+        return np.zeros(sim.n_columns)
     factor = np.where(rec["side"] == 0, 1 + sim.slippage, 1 - sim.slippage)
-    cost = np.abs(rec["size"]) * np.abs(rec["price"] - rec["price"] / factor)
+    base = sim.market.open if sim.execution == "next_open" else sim.market.close
+    expected = base[rec["idx"], rec["col"] % sim.n_symbols] * factor
+    slipped = np.isclose(rec["price"], expected, rtol=1e-12, atol=0)
+    cost = np.where(slipped, np.abs(rec["size"]) * np.abs(rec["price"] - rec["price"] / factor), 0.0)
     return np.bincount(rec["col"], weights=cost, minlength=sim.n_columns)
+
+
+# ratios that mean nothing once the account is wiped out (equity <= 0 at some bar): null, like a no-trade cell's
+RUIN_NULL = ("cagr", "sharpe", "sortino", "calmar", "win_rate", "profit_factor", "expectancy", "avg_trade_return")
+
+
+def ruin_bars(returns: np.ndarray) -> np.ndarray:
+    """First bar at which each (bars, cells) equity curve is at or below zero, -1 where it never is.
+    Read from the per-bar returns (first one against the initial cash): while the equity is positive a
+    return is > -1, so the first return <= -1 (or not finite) is the first bar at or below zero."""
+    r = np.asarray(returns, dtype="float64")
+    if r.ndim == 1:
+        r = r[:, None]
+    bad = ~(r > -1)
+    return np.where(bad.any(axis=0), bad.argmax(axis=0), -1)
+
+
+def ruin_reason(ts: pd.Timestamp) -> str:
+    return f"account wiped out at {pd.Timestamp(ts).isoformat()}"
+
+
+def apply_ruin(m: pd.DataFrame, ruin: np.ndarray, index: pd.DatetimeIndex) -> pd.DataFrame:
+    """Rows of ``m`` (metrics per cell) whose account was wiped out (``ruin`` >= 0: the bar): total
+    return -100 %, max drawdown -100 %, the ratios of :data:`RUIN_NULL` null, excess return recomputed,
+    and a ``ruin_reason`` column ("account wiped out at <timestamp>", null otherwise).  There is no
+    liquidation model: the simulation goes on below zero, so ``final_value`` can be negative.  How it gets
+    there (benchmarks/README.md, sweep): vectorbt's own account value stays positive, but the borrow of spot
+    shorts (and funding) is booked next to vectorbt and does not shrink later orders, so an account that fees
+    have nearly emptied can owe more borrow than it holds (a short sized "all" on a sharply rising market
+    could also lose more than the equity).  Nothing after the ruin bar means anything, hence the null ratios."""
+    m = m.copy()
+    dead = np.asarray(ruin) >= 0
+    m["ruin_reason"] = [ruin_reason(index[i]) if i >= 0 else None for i in np.asarray(ruin)]
+    if dead.any():
+        m.loc[dead, "total_return"] = -1.0
+        m.loc[dead, "max_drawdown"] = -1.0
+        m.loc[dead, list(RUIN_NULL)] = np.nan
+        m.loc[dead, "excess_return"] = -1.0 - m.loc[dead, "buy_and_hold_return"]
+    return m
 
 
 def trade_flows(sim: Simulation, rec: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -43,6 +43,7 @@ class Simulation:
     funding_flow: np.ndarray  # (bars, columns) cash received (+) / paid (-) as funding
     group_by: object
     borrow_flow: np.ndarray | None = None  # (bars, columns) cash paid (-) to borrow spot shorts
+    execution: str = "next_open"  # the order price: the bar's open ("next_open") or close
 
     @property
     def cash_flow(self) -> np.ndarray:
@@ -133,4 +134,4 @@ def simulate(market: Market, targets: np.ndarray, params: BacktestParams, *, sl_
             per_bar = float(params.borrow_rate) / bars_per_year(market.timeframe)
             borrow = np.minimum(held, 0.0) * opn * per_bar * np.tile(spot, k)[None, :]
     return Simulation(pf=pf, market=market, n_combos=k, init_cash=params.init_cash, slippage=params.slippage,
-                      funding_flow=flow, group_by=group_by, borrow_flow=borrow)
+                      funding_flow=flow, group_by=group_by, borrow_flow=borrow, execution=params.execution)

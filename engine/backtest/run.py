@@ -104,7 +104,7 @@ def run_prepared(ws: Workspace, prep: Prepared) -> dict[str, Any]:
     """Run a request that :func:`prepare` accepted (validation, the out-of-sample guard and the
     candles come first, so several requests can all be checked before any is written)."""
     from engine.backtest import evidence as ev
-    from engine.backtest.metrics import annualisation, equity_frame, simulation_metrics, trades_frame
+    from engine.backtest.metrics import annualisation, apply_ruin, equity_frame, ruin_bars, simulation_metrics, trades_frame
     from engine.backtest.portfolio import simulate
 
     source = prep.source
@@ -114,7 +114,11 @@ def run_prepared(ws: Workspace, prep: Prepared) -> dict[str, Any]:
     sim = simulate(prep.market, targets, prep.params, sl_stop=np.array([_stops(prep.params.sl_stop)]),
                    tp_stop=np.array([_stops(prep.params.tp_stop)]))
     progress(0.7, "computing metrics")
-    metrics = _clean(simulation_metrics(sim).iloc[0].to_dict())
+    equity = equity_frame(sim)
+    ruin = ruin_bars(ev.per_bar_returns(equity["equity"].to_numpy(), prep.params.init_cash))
+    # equity at or below zero at some bar (no liquidation model): total return -100 %, ratios null
+    metrics = _clean(apply_ruin(simulation_metrics(sim).iloc[:1], ruin, prep.market.index).iloc[0].to_dict())
+    ruined = metrics.pop("ruin_reason")
     for k in ("trades", "closed_trades", "open_trades"):
         metrics[k] = int(metrics[k])
     ann = annualisation(prep.market.timeframe)
@@ -125,7 +129,6 @@ def run_prepared(ws: Workspace, prep: Prepared) -> dict[str, Any]:
         per_symbol = [{"symbol": s, **_clean(r)} for s, r in zip(prep.market.symbols, ps.to_dict("records"))]
     from engine.backtest.trades import market_candles, with_reasons
 
-    equity = equity_frame(sim)
     # entry_reason / exit_reason (signal, stop-loss, take-profit, end of period): engine/backtest/trades.py
     trades = with_reasons(trades_frame(sim), market_candles(prep.market), prep.params.to_dict())
     folds = _folds_summary(prep, equity, trades)
@@ -133,7 +136,12 @@ def run_prepared(ws: Workspace, prep: Prepared) -> dict[str, Any]:
     sample = ev.sample_of(len(prep.market.index), prep.market.timeframe, trades)
     unc = ev.uncertainty_of(ev.per_bar_returns(equity["equity"].to_numpy(), prep.params.init_cash),
                             ann["bars_per_year"], ev.closed_pnl(trades))
+    if ruined:  # no interval for a figure that is not defined
+        unc.update(dict.fromkeys(("sharpe", "total_return", "profit_factor", "win_rate")))
     metrics, warnings, raw_annualised = ev.headline(metrics, unc, sample, trades)
+    if ruined:
+        warnings.insert(0, f"{ruined} (equity at or below zero; no liquidation model: the simulation went on below "
+                           "zero): total return -100 %, Sharpe, Sortino, Calmar, CAGR, win rate and profit factor are null")
     if raw_annualised:  # the same period for every symbol: no annualised per-symbol figures either
         per_symbol = [{**p, **dict.fromkeys(ev.ANNUALISED)} for p in per_symbol]
     explanation = None
@@ -176,9 +184,11 @@ def run_prepared(ws: Workspace, prep: Prepared) -> dict[str, Any]:
 def run_sweep(ws: Workspace, source: Source, params: BacktestParams, *, thresholds: list[float | None],
               sl_stops: list[float | None], tp_stops: list[float | None], metric: str = "sharpe",
               holdout: float = 0.3, pbo_blocks: int = 16) -> dict[str, Any]:
-    """A grid over threshold x stop-loss x take-profit simulated as ONE vectorbt call on the selection
-    part of the period, the best cell chosen by the metric's direction with its deflated Sharpe ratio,
-    PBO and a held-out confirmation (engine/backtest/sweep.py); stored with one row per grid point."""
+    """A grid over threshold x stop-loss x take-profit simulated on the selection part of the period by a
+    numba kernel that reproduces vectorbt's ``from_signals`` cell for cell (engine/backtest/grid.py, checked
+    against it in tests/backtest/test_sweep_grid.py), the best cell chosen by the metric's direction among the
+    cells that traded and never wiped out the account, with its deflated Sharpe ratio, PBO and a held-out
+    confirmation (engine/backtest/sweep.py); stored with one row per grid point."""
     from engine.backtest.sweep import sweep
 
     s = sweep(ws, source, params, thresholds=thresholds, sl_stops=sl_stops, tp_stops=tp_stops, metric=metric,

@@ -10,10 +10,13 @@ of the source's longest prediction horizon (a model's label at bar t looks that 
    of CPU where ``Portfolio.from_signals`` + its records took ~30 s; checked cell for cell against it),
    or in one ``Portfolio.from_signals`` run where the kernel does not apply; a cell without trades has
    no ratio (null, never infinity) and says why.
+   A cell whose equity (incl. funding and borrow) reaches zero or below at any bar is RUINED: total
+   return -100 %, ratios null with "account wiped out at <timestamp>" (``ruin_reason``).
 2. The best cell is picked by the metric's direction (engine.stats.selection.METRIC_DIRECTION:
-   ``--metric fees_paid`` picks the cheapest); only cells that traded can be picked.
-3. Deflated Sharpe ratio of the chosen cell and PBO (CSCV, 16 blocks) over the per-bar returns of
-   the cells that traded, selection part only.
+   ``--metric fees_paid`` picks the cheapest); only cells that traded and were not ruined can be picked.
+3. Deflated Sharpe ratio of the chosen cell (N = every cell that traded, ruined ones included; the
+   variance over the Sharpe ratios that exist) and PBO (CSCV, 16 blocks, over the cells that can be
+   picked), from per-bar returns net of fees, slippage, funding and borrow, selection part only.
 4. The chosen cell is re-run on the held-out part (a fresh portfolio) and reported next to its
    in-selection figures, with sample sizes, bootstrap CIs and warnings.
 """
@@ -30,6 +33,7 @@ import pandas as pd
 from config.errors import BadInput
 from engine.backtest.evidence import closed_pnl, headline, sample_of, uncertainty_of
 from engine.backtest.market import Market
+from engine.backtest.metrics import apply_ruin, ruin_bars
 from engine.backtest.params import BacktestParams, check_stop
 from engine.backtest.prepare import _stops, _targets, prepare
 from engine.backtest.sources import DirectionSource, PatchTSTSource, Source, Stage2Source
@@ -45,7 +49,8 @@ DSR_OK, PBO_OK = 0.95, 0.5
 # ratios undefined without a trade: null in JSON, "-" on pages
 TRADE_RATIOS = ("sharpe", "sortino", "calmar", "win_rate", "profit_factor", "expectancy", "avg_trade_return")
 CONFIRM_KEYS = ("total_return", "sharpe", "sortino", "max_drawdown", "win_rate", "profit_factor", "trades",
-                "closed_trades", "open_trades", "exposure", "fees_paid", "buy_and_hold_return", "excess_return")
+                "closed_trades", "open_trades", "exposure", "fees_paid", "buy_and_hold_return", "excess_return",
+                "ruin_reason")
 
 
 def _slice_market(m: Market, a: int, b: int) -> Market:
@@ -78,11 +83,12 @@ def split_period(n: int, holdout: float, purge: int) -> tuple[int, int]:
 
 
 def equity_matrix(sim) -> np.ndarray:
-    """(bars, combos) equity incl. funding (not the borrow cost of spot shorts, which simulation_metrics
-    includes: the DSR / PBO and the held-out CI have always used this)."""
+    """(bars, combos) equity incl. funding AND the borrow cost of spot shorts: the same net equity as
+    ``simulation_metrics`` (the DSR, the PBO and the held-out CI read its per-bar returns; before the
+    sweepfix branch they left the borrow out)."""
     n = len(sim.market.index)
     value = np.asarray(sim.pf.value(group_by=False), dtype="float64").reshape(n, sim.n_columns)
-    return sim.grouped(value) + np.cumsum(sim.grouped(sim.funding_flow), axis=0)
+    return sim.grouped(value) + np.cumsum(sim.grouped(sim.cash_flow), axis=0)
 
 
 def bar_returns(equity: np.ndarray, init_cash: float) -> np.ndarray:
@@ -196,20 +202,25 @@ def _confirm(prep, raw: np.ndarray, i: int, sl: float, tp: float, start: int) ->
 
     mk = _slice_market(prep.market, start, len(prep.market.index))
     sim = simulate(mk, raw[start:, [i], :], prep.params, sl_stop=np.array([sl]), tp_stop=np.array([tp]))
-    m = _clean(simulation_metrics(sim).iloc[0].to_dict())
+    r = bar_returns(equity_matrix(sim)[:, :1], prep.params.init_cash)[:, 0]
+    ruin = ruin_bars(r)
+    m = _clean(apply_ruin(simulation_metrics(sim).iloc[:1], ruin, mk.index).iloc[0].to_dict())
     for k in ("trades", "closed_trades", "open_trades"):
         m[k] = int(m[k] or 0)
     if not m.get("trades"):
         for k in TRADE_RATIOS:
             m[k] = None
     trades = trades_frame(sim, 0)
-    r = bar_returns(equity_matrix(sim)[:, :1], prep.params.init_cash)[:, 0]
     from engine.backtest.metrics import annualisation
 
     # the held-out part is a backtest like any other: the same sample, CIs, short-period rule and warnings
     sample = {**sample_of(len(mk.index), mk.timeframe, trades), "trades": int(m.get("trades") or 0)}
     unc = uncertainty_of(r, annualisation(mk.timeframe)["bars_per_year"], closed_pnl(trades))
+    if m.get("ruin_reason"):  # no interval for a figure that is not defined
+        unc.update(dict.fromkeys(("sharpe", "total_return", "profit_factor", "win_rate")))
     m, warns, raw = headline(m, unc, sample, trades)
+    if m.get("ruin_reason"):
+        warns.insert(0, f"{m['ruin_reason']}: ratios are null, total return -100 %")
     return {"start": mk.index[0].isoformat(), "end": mk.index[-1].isoformat(),
             "metrics": {k: m.get(k) for k in CONFIRM_KEYS}, "sample": sample, "uncertainty": unc,
             "annualised_not_headlined": raw, "warnings": [f"held-out: {w}" for w in warns]}
@@ -257,30 +268,42 @@ def sweep(ws: Workspace, source: Source, params: BacktestParams, *, thresholds: 
     traded = m["trades"].to_numpy() > 0
     m = m.replace([np.inf, -np.inf], np.nan)
     m.loc[~traded, list(TRADE_RATIOS)] = np.nan
+    ruin = ruin_bars(returns)  # equity at or below zero at some bar: ratios null, never chosen (still a trial)
+    m = apply_ruin(m, ruin, sel_market.index)
+    ruin_reasons = m.pop("ruin_reason")
+    ruined = ruin >= 0
     costs = prep.params.fee_for(prep.market.symbols) + prep.params.slippage
     reasons = _no_trade_reasons(source, ws, sel_market, thr, raw[:n_sel], prep.params, costs) if (~traded).any() else []
     table = pd.DataFrame({"threshold": [None if np.isnan(thr[i]) else float(thr[i]) for i in ti],
                           "sl_stop": [g[1] for g in grid], "tp_stop": [g[2] for g in grid]})
     table = pd.concat([table, m], axis=1)
     table["no_trade_reason"] = [None if traded[c] else reasons[ti[c]] for c in range(len(grid))]
+    table["ruin_reason"] = ruin_reasons.to_numpy(dtype=object)
 
     progress(0.75, "selection-bias corrections (deflated Sharpe, PBO)")
-    bi = best_index(table[metric].to_numpy("float64"), direction, eligible=traded)
+    eligible = traded & ~ruined
+    bi = best_index(table[metric].to_numpy("float64"), direction, eligible=eligible)
     warnings: list[str] = []
-    n_traded = int(traded.sum())
+    n_traded, n_ruined = int(traded.sum()), int(ruined.sum())
+    if n_ruined:
+        warnings.append(f"{n_ruined:,} of {len(grid):,} cells wiped out the account (equity at or below zero at some "
+                        "bar, fees, slippage, funding and borrow included; there is no liquidation model): their "
+                        "ratios are null and they cannot be chosen")
     sel_days = n_sel * tf_seconds(tf) / 86400
     dsr = pbo = None
     best_d = None
     in_sel = None
     if bi is None:
-        warnings.append("no cell traded in the selection part: there is nothing to select"
+        warnings.append("every cell that traded wiped out the account: there is nothing to select" if n_traded else
+                        "no cell traded in the selection part: there is nothing to select"
                         + (f" ({reasons[0]})" if len(thr) == 1 and reasons else ""))
     else:
         best_d = _clean(table.iloc[bi].to_dict())
-        ret_traded = returns if traded.all() else returns[:, traded]  # (a copy of ~200 MB at 1,000 cells)
-        sr_traded = per_period_sharpe(ret_traded)
-        dsr = deflated_sharpe(returns[:, bi], sr_traded)
-        pbo = pbo_cscv(ret_traded, int(pbo_blocks))
+        # the candidates: cells that traded and kept a positive equity (a copy of ~200 MB at 1,000 cells);
+        # a ruined cell was tried (it counts in the DSR's N) but its Sharpe is undefined (not in the variance)
+        ret_ok = returns if eligible.all() else returns[:, eligible]
+        dsr = deflated_sharpe(returns[:, bi], per_period_sharpe(ret_ok), n_trials=n_traded)
+        pbo = pbo_cscv(ret_ok, int(pbo_blocks))
         sel_trades = trades_of(int(bi))
         sample = {**sample_of(n_sel, tf, sel_trades), "trades": int(best_d.get("trades") or 0)}
         # no bootstrap CI here: a CI of the figure that WON the selection is biased upwards by the
@@ -312,13 +335,16 @@ def sweep(ws: Workspace, source: Source, params: BacktestParams, *, thresholds: 
     best_params = None if best_d is None else {k: best_d.get(k) for k in ("threshold", "sl_stop", "tp_stop")}
     selection = {
         "metric": metric, "direction": direction, "best": best_params, "n_cells": len(grid), "n_cells_traded": n_traded,
+        "n_cells_ruined": n_ruined,
         "deflated_sharpe": None if dsr is None else dsr["value"], "pbo": None if pbo is None else pbo["value"],
         "dsr": dsr, "pbo_detail": pbo, "in_selection": in_sel, "confirmation": confirmation,
         "period": {"start": prep.start.isoformat(), "end": prep.end.isoformat(), "bars": len(prep.market.index)},
         "selection_period": {"start": sel_market.index[0].isoformat(), "end": sel_market.index[-1].isoformat(),
                              "bars": int(n_sel), "days": round(sel_days, 3)},
         "holdout": {"fraction": holdout, "purge_bars": purge, "bars": len(prep.market.index) - hold_start},
-        "rule": "only cells that traded can be chosen; ratios of cells without trades are null",
+        "rule": ("only cells that traded and never wiped out the account can be chosen; ratios of cells without "
+                 "trades or whose equity reached zero or below are null; the DSR's N counts every cell that traded, "
+                 "the PBO ranks the cells that can be chosen"),
         "warnings": warnings,
     }
     return {"prep": prep, "table": table, "best": best_d, "selection": selection, "thresholds": thr,

@@ -106,13 +106,15 @@ def probabilistic_sharpe(sr: float, t: int, skew: float, kurtosis: float, benchm
     return float(stats.norm.cdf((sr - benchmark) * math.sqrt(t - 1) / math.sqrt(denom)))
 
 
-def deflated_sharpe(chosen_returns: np.ndarray, trial_sharpes: np.ndarray) -> dict:
-    """DSR of the chosen configuration; ``trial_sharpes``: per-period Sharpe ratios of all N trials
-    (the chosen one included).  Returns {value (None when undefined), inputs..., method}."""
+def deflated_sharpe(chosen_returns: np.ndarray, trial_sharpes: np.ndarray, n_trials: int | None = None) -> dict:
+    """DSR of the chosen configuration; ``trial_sharpes``: per-period Sharpe ratios of the N trials whose
+    Sharpe is defined (the chosen one included); ``n_trials``: N when more were tried than have a Sharpe
+    (e.g. a sweep's cells that wiped out the account: tried, but with no Sharpe to enter the variance).
+    Returns {value (None when undefined), inputs..., method}."""
     r = np.asarray(chosen_returns, dtype="float64")
     sr_n = np.asarray(trial_sharpes, dtype="float64")
     sr_n = sr_n[np.isfinite(sr_n)]
-    n, t = len(sr_n), len(r)
+    n, t = max(len(sr_n), int(n_trials or 0)), len(r)
     out = {"value": None, "sharpe": None, "sr0": None, "n_trials": int(n), "sharpe_variance": None, "skewness": None,
            "kurtosis": None, "bars": int(t), "method": DSR_METHOD,
            "note": "per-period (not annualised) Sharpe ratios; kurtosis is Pearson's (3 for a normal distribution)"}
@@ -120,7 +122,7 @@ def deflated_sharpe(chosen_returns: np.ndarray, trial_sharpes: np.ndarray) -> di
         out["reason"] = "the chosen configuration's returns never vary (or fewer than 3 periods)"
         return out
     sr = float(per_period_sharpe(r)[0])
-    var = float(np.var(sr_n, ddof=1)) if n > 1 else 0.0
+    var = float(np.var(sr_n, ddof=1)) if len(sr_n) > 1 else 0.0
     skew = float(stats.skew(r, bias=False))
     kurt = float(stats.kurtosis(r, fisher=False, bias=False))
     sr0 = expected_max_sharpe(n, var)

@@ -53,7 +53,7 @@ def _compare(ws, symbols: list[str], **kw) -> pd.DataFrame:
 
     sim = simulate(market, raw[:, ti, :], p, sl_stop=sl, tp_stop=tp)
     old = simulation_metrics(sim).iloc[:len(grid)].reset_index(drop=True)
-    old_equity = equity_matrix(sim)[:, :len(grid)]  # value + funding: the DSR / PBO returns' equity
+    old_equity = equity_matrix(sim)[:, :len(grid)]  # value + funding + borrow: the DSR / PBO returns' equity
     borrow = np.cumsum(sim.grouped(sim.borrow_flow), axis=0)[:, :len(grid)]
 
     run = simulate_grid(market, raw, ti, p, sl_stop=sl, tp_stop=tp)
@@ -65,7 +65,8 @@ def _compare(ws, symbols: list[str], **kw) -> pd.DataFrame:
     assert old["trades"].sum() > 50 * len(grid)  # a busy grid: many trades per cell
     for k in ("trades", "closed_trades", "open_trades"):
         assert new[k].tolist() == old[k].tolist(), k
-    np.testing.assert_allclose(run.equity, old_equity, rtol=1e-9, atol=0)
+    np.testing.assert_allclose(run.equity + (run.borrow_t.T if run.borrow_t.shape[1] else 0.0), old_equity,
+                               rtol=1e-9, atol=0)
     np.testing.assert_allclose(run.borrow_t.T if run.borrow_t.shape[1] else 0.0, borrow, rtol=1e-9, atol=1e-9)
     for k in METRICS:
         a, b = new[k].to_numpy("float64"), old[k].to_numpy("float64")
