@@ -3,6 +3,7 @@
 
     python -m engine train patchtst  --config FILE --featureset ID [--targets a,b] [--report ID] [--remote HOST] [--json]
     python -m engine train direction --config FILE --featureset ID [--report ID] [--remote HOST] [--json]
+        [--executor local|ray] [--workers K] [--ray-address A]   (walk-forward folds as executor tasks)
     python -m engine train resume RUN_ID [--json]
     python -m engine train list [--json]
 
@@ -14,6 +15,7 @@ from __future__ import annotations
 from config.errors import Refused
 from engine import model_kinds
 from engine.cli_base import add_featureset
+from engine.executor.choose import add_cli_options
 
 
 def _forward_remote(req, ws) -> dict:
@@ -39,7 +41,7 @@ def cmd_train(args, ws) -> dict:
     from engine.training.run import start_run
 
     res = start_run(ws, req.model, req.config, featureset_id=req.featureset, report_id=req.report,
-                    targets=req.targets, name=req.name)
+                    targets=req.targets, name=req.name, executor=req.executor_spec())
     return res | {"_text": _text(res)}
 
 
@@ -101,6 +103,7 @@ def register(sub) -> None:
             p.add_argument(*flags, **kw)
         p.add_argument("--name", help="a name for the run")
         p.add_argument("--remote", metavar="HOST", help="run on this SSH host profile instead (Cloud Sync)")
+        add_cli_options(p)  # walk-forward folds as executor tasks; none given: one fold after another here
         p.set_defaults(func=cmd_train, model=kind.name, targets=None)
     p = s.add_parser("resume", help="continue an interrupted run from its last checkpoint")
     p.add_argument("run_id")

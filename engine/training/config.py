@@ -212,6 +212,10 @@ class TrainRequest(Strict):
     targets: list[Text] | None = Field(None, description="patchtst: targets to learn (default: the config's, else all)")
     name: Text | None = None
     remote: Text | None = Field(None, description="an SSH host profile: run there instead (Cloud Sync)")
+    executor: Text | None = Field(None, description="walk-forward folds as tasks of this executor (local, ray); "
+                                                    "none: one fold after another in the run's process")
+    workers: int | None = Field(None, ge=1, description="local executor: fold processes at once")
+    ray_address: Text | None = Field(None, description="host:port of an existing Ray cluster")
 
     @classmethod
     def build(cls, **fields: Any) -> TrainRequest:
@@ -228,11 +232,19 @@ class TrainRequest(Strict):
 
     def argv(self) -> list[str]:
         out = ["train", self.model, "--config", self.config]
-        for name in ("featureset", "report", "targets", "name", "remote"):
+        for name in ("featureset", "report", "targets", "name", "remote", "executor", "workers", "ray_address"):
             v = getattr(self, name)
             if v:
-                out += [f"--{name}", ",".join(v) if isinstance(v, list) else v]
+                out += [f"--{name.replace('_', '-')}", ",".join(v) if isinstance(v, list) else str(v)]
         return out
+
+    def executor_spec(self) -> dict[str, Any] | None:
+        """What ``start_run(executor=...)`` takes: None (the folds in this process) unless an
+        executor option was given (--workers / --ray-address alone imply local / ray)."""
+        if not (self.executor or self.workers or self.ray_address):
+            return None
+        name = self.executor or ("ray" if self.ray_address else "local")
+        return {"executor": name, "workers": self.workers, "ray_address": self.ray_address}
 
 
 def resolve_path(name_or_path: str | Path) -> Path:

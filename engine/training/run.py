@@ -27,7 +27,7 @@ import pandas as pd
 
 from config import settings
 from config.bounded import short_repr
-from config.errors import BadInput, Conflict, NotFound, Refused
+from config.errors import BadInput, Conflict, KlineLabError, NotFound, Refused
 from engine import model_kinds
 from engine.jobs.state import pid_alive, proc_start_time
 from engine.progress import progress
@@ -110,9 +110,11 @@ def _select_rows(df: pd.DataFrame, cfg: TrainConfig) -> np.ndarray:
 
 
 def prepare(ws: Workspace, model: str, cfg: TrainConfig, *, featureset_id: str | None, report_id: str | None = None,
-            targets: list[str] | None = None, spec: dict[str, Any] | None = None) -> Prepared:
+            targets: list[str] | None = None, spec: dict[str, Any] | None = None,
+            folds: list[int] | None = None) -> Prepared:
     """Load and validate everything a run needs (no writes).  ``spec`` (from run.json) pins
-    the inputs and targets of a run being resumed."""
+    the inputs and targets of a run being resumed; ``folds`` (0-based) builds the windows of those
+    folds only (a fold task), all of them by default."""
     from engine.features.store import load_feature_set
 
     task_cls = model_kinds.get(model).load_task()  # an unknown kind, or one `train` does not run: BadInput
@@ -189,6 +191,8 @@ def prepare(ws: Workspace, model: str, cfg: TrainConfig, *, featureset_id: str |
                        hint=f"the run's targets: {short_repr([sp.name for sp in specs])}")
     windows = []
     for k, plan in enumerate(plans):
+        if folds is not None and k not in folds:
+            continue
         w = _lazy_windows(ws, fs, input_names=inputs, specs=specs, plan=plan, symbols=symbols, keep=keep,
                           context=cfg.data.context_window, stride=cfg.data.stride, clip=cfg.data.clip,
                           max_missing_frac=cfg.data.max_missing_frac, aux_names=aux)
@@ -221,7 +225,10 @@ def _lazy_windows(ws: Workspace, fs, **kw) -> WindowSet:
 
 # -- running --------------------------------------------------------------------------
 def start_run(ws: Workspace, model: str, config: str | Path, *, featureset_id: str | None = None,
-              report_id: str | None = None, targets: list[str] | None = None, name: str | None = None) -> dict[str, Any]:
+              report_id: str | None = None, targets: list[str] | None = None, name: str | None = None,
+              executor: dict[str, Any] | None = None) -> dict[str, Any]:
+    """``executor`` ({"executor": "local" | "ray", "workers": K, "ray_address": A}): the walk-forward
+    folds run as tasks of that executor (see :func:`_folds_on_executor`); None: one after another here."""
     cfg = load_config(config)
     prep = prepare(ws, model, cfg, featureset_id=featureset_id, report_id=report_id, targets=targets)
     pick_device(cfg.training.device)  # refused (device: cuda without CUDA) before the run folder exists
@@ -238,7 +245,7 @@ def start_run(ws: Workspace, model: str, config: str | Path, *, featureset_id: s
                        "resumes": 0, "costs": run_costs(cfg, prep.spec["symbols"])}
     write_json_atomic(d / "run.json", run)
     progress(0.0, f"run {run_id}: {model}, {len(prep.spec['inputs'])} inputs, windows {prep.windows[0].counts()}")
-    return _execute(ws, d, run, cfg, prep, resume=False)
+    return _execute(ws, d, run, cfg, prep, resume=False, executor=executor)
 
 
 def resume_run(ws: Workspace, run_id: str) -> dict[str, Any]:
@@ -263,9 +270,10 @@ def resume_run(ws: Workspace, run_id: str) -> dict[str, Any]:
     return _execute(ws, d, run, cfg, prep, resume=True)
 
 
-def _execute(ws: Workspace, d: Path, run: dict[str, Any], cfg: TrainConfig, prep: Prepared, *, resume: bool) -> dict[str, Any]:
+def _execute(ws: Workspace, d: Path, run: dict[str, Any], cfg: TrainConfig, prep: Prepared, *, resume: bool,
+             executor: dict[str, Any] | None = None) -> dict[str, Any]:
     try:
-        return _train_and_publish(ws, d, run, cfg, prep, resume=resume)
+        return _train_and_publish(ws, d, run, cfg, prep, resume=resume, executor=executor)
     except BaseException as e:
         from config.errors import Cancelled
 
@@ -280,52 +288,108 @@ def _fold_dirs(d: Path, n: int) -> list[Path]:
     return [d] if n == 1 else [d / "folds" / str(k + 1) for k in range(n)]
 
 
+def _fold_done(fd: Path) -> bool:
+    return (fd / "fold_result.json").is_file() and all((fd / f).is_file() for f in ("predictions.parquet", TRADES_FILE, LABELS_FILE))
+
+
 def _train_and_publish(ws: Workspace, d: Path, run: dict[str, Any], cfg: TrainConfig, prep: Prepared, *,
-                       resume: bool) -> dict[str, Any]:
+                       resume: bool, executor: dict[str, Any] | None = None) -> dict[str, Any]:
     import json
 
     n = len(prep.plans)
+    fds = _fold_dirs(d, n)
+    if executor is not None and n > 1:
+        _folds_on_executor(ws, d, executor, [k for k in range(n) if not (resume and _fold_done(fds[k]))], n, resume)
     fold_results, preds = [], []
-    for k, (plan, wset, fd) in enumerate(zip(prep.plans, prep.windows, _fold_dirs(d, n))):
-        fd.mkdir(parents=True, exist_ok=True)
-        done = fd / "fold_result.json"
-        if resume and done.is_file() and all((fd / f).is_file() for f in ("predictions.parquet", TRADES_FILE, LABELS_FILE)):
-            fold_results.append(json.loads(done.read_text()))
-            preds.append(pd.read_parquet(fd / "predictions.parquet"))
-            continue
-        write_json_atomic(fd / "scaler.json", wset.scalers.to_json())
-        task = model_kinds.get(run["model"]).load_task()(wset, cfg, run.get("costs"))
-        label = f"fold {k + 1}/{n}: " if n > 1 else ""
-        trainer = Trainer(task, cfg.training, fd, fraction=(k / n, (k + 1) / n),
-                          progress=lambda f, m, label=label: progress(0.97 * f, label + m))
-        fit = trainer.fit(resume=resume)
-        best = trainer.load_best()
-        rec = next(r for r in fit.history if r["epoch"] == fit.best_epoch)  # the best epoch's validation metrics
-        val = {k[4:]: v for k, v in rec.items() if k.startswith("val_")}
-        test, out = trainer.evaluate(best, "test")
-        ends = wset.ends["test"]
-        pf = pd.DataFrame({"timestamp": pd.to_datetime(wset.timestamps[ends], utc=True).as_unit("ms"),
-                           "symbol": wset.symbols[ends], "split": "test"})
-        if n > 1:
-            pf["fold"] = k + 1
-        pf = pd.concat([pf, pd.DataFrame(task.prediction_columns(out))], axis=1)
-        pf.to_parquet(fd / "predictions.parquet", index=False)
-        _, vout = trainer.evaluate(best, "val")
-        trades, labels = [], []
-        for sp, o in (("val", vout), ("test", out)):
-            trades.append(task.trade_table(o, wset.ends[sp]).assign(split=sp, fold=k + 1))
-            labels.append(task.class_table(o, wset.ends[sp]).assign(split=sp, fold=k + 1))
-        pd.concat(trades, ignore_index=True).to_parquet(fd / TRADES_FILE, index=False)
-        pd.concat(labels, ignore_index=True).to_parquet(fd / LABELS_FILE, index=False)
-        days = {sp: _split_days(plan, sp) for sp in ("val", "test")}
-        res = {"days": days, "fold": k + 1, "best_epoch": fit.best_epoch, "epochs_run": len(fit.history), "stopped_early": fit.stopped_early,
-               "device": fit.device, "amp": fit.amp, "windows": wset.counts(), "val": _clean(val), "test": _clean(test),
-               "split": plan.to_dict(), "n_inputs": len(wset.feature_names), "dropped_features": wset.dropped_features}
-        write_json_atomic(done, res)
-        fold_results.append(res)
-        preds.append(pf)
+    for k, (plan, wset, fd) in enumerate(zip(prep.plans, prep.windows, fds)):
+        if not ((resume or executor is not None) and _fold_done(fd)):
+            _train_fold(fd, run, cfg, k, n, plan, wset, resume=resume)
+        fold_results.append(json.loads((fd / "fold_result.json").read_text()))
+        preds.append(pd.read_parquet(fd / "predictions.parquet"))
     progress(0.98, "writing the model artifact")
     return _publish(ws, d, run, cfg, prep, fold_results, pd.concat(preds, ignore_index=True))
+
+
+def _train_fold(fd: Path, run: dict[str, Any], cfg: TrainConfig, k: int, n: int, plan: SplitPlan, wset: WindowSet, *,
+                resume: bool) -> None:
+    """Train fold ``k`` (0-based) of ``n`` in ``fd``: its checkpoints, scaler, predictions, trades,
+    labels and ``fold_result.json`` (written last: the fold is done once it exists)."""
+    fd.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(fd / "scaler.json", wset.scalers.to_json())
+    task = model_kinds.get(run["model"]).load_task()(wset, cfg, run.get("costs"))
+    label = f"fold {k + 1}/{n}: " if n > 1 else ""
+    trainer = Trainer(task, cfg.training, fd, fraction=(k / n, (k + 1) / n),
+                      progress=lambda f, m, label=label: progress(0.97 * f, label + m))
+    fit = trainer.fit(resume=resume)
+    best = trainer.load_best()
+    rec = next(r for r in fit.history if r["epoch"] == fit.best_epoch)  # the best epoch's validation metrics
+    val = {k[4:]: v for k, v in rec.items() if k.startswith("val_")}
+    test, out = trainer.evaluate(best, "test")
+    ends = wset.ends["test"]
+    pf = pd.DataFrame({"timestamp": pd.to_datetime(wset.timestamps[ends], utc=True).as_unit("ms"),
+                       "symbol": wset.symbols[ends], "split": "test"})
+    if n > 1:
+        pf["fold"] = k + 1
+    pf = pd.concat([pf, pd.DataFrame(task.prediction_columns(out))], axis=1)
+    pf.to_parquet(fd / "predictions.parquet", index=False)
+    _, vout = trainer.evaluate(best, "val")
+    trades, labels = [], []
+    for sp, o in (("val", vout), ("test", out)):
+        trades.append(task.trade_table(o, wset.ends[sp]).assign(split=sp, fold=k + 1))
+        labels.append(task.class_table(o, wset.ends[sp]).assign(split=sp, fold=k + 1))
+    pd.concat(trades, ignore_index=True).to_parquet(fd / TRADES_FILE, index=False)
+    pd.concat(labels, ignore_index=True).to_parquet(fd / LABELS_FILE, index=False)
+    days = {sp: _split_days(plan, sp) for sp in ("val", "test")}
+    res = {"days": days, "fold": k + 1, "best_epoch": fit.best_epoch, "epochs_run": len(fit.history), "stopped_early": fit.stopped_early,
+           "device": fit.device, "amp": fit.amp, "windows": wset.counts(), "val": _clean(val), "test": _clean(test),
+           "split": plan.to_dict(), "n_inputs": len(wset.feature_names), "dropped_features": wset.dropped_features}
+    write_json_atomic(fd / "fold_result.json", res)
+
+
+def fold_task(item: dict[str, Any]) -> dict[str, Any]:
+    """One walk-forward fold as an executor task (module-level: it travels by name).  It reads the
+    run's ``run.json`` / ``config.yaml`` from the run folder, rebuilds that fold's windows the way
+    the driver did (``prepare`` with the run's pinned inputs and targets) and trains the fold into
+    ``folds/<k>/`` of the run folder, so it needs the driver's workspace at the same path (a local
+    process, or a Ray worker on the same machine or a shared filesystem).  Returns where it ran."""
+    import json
+    import socket
+
+    ws, d, k = Workspace.open(Path(item["workspace"])), Path(item["run_dir"]), int(item["fold"])
+    if not (d / "run.json").is_file():
+        raise NotFound(f"fold {k + 1}: the run folder {d} is not visible here",
+                       hint="fold tasks need the driver's workspace at the same path (local processes, or a shared disk)")
+    run = json.loads((d / "run.json").read_text(encoding="utf-8"))
+    cfg = loads((d / "config.yaml").read_text(encoding="utf-8"), str(d / "config.yaml"))
+    prep = prepare(ws, run["model"], cfg, featureset_id=run["featureset_id"], report_id=run.get("report_id"),
+                   spec=run, folds=[k])
+    n = len(prep.plans)
+    _train_fold(_fold_dirs(d, n)[k], run, cfg, k, n, prep.plans[k], prep.windows[0], resume=bool(item["resume"]))
+    return {"fold": k + 1, "where": f"{socket.gethostname()}:{os.getpid()}"}
+
+
+def _folds_on_executor(ws: Workspace, d: Path, spec: dict[str, Any], todo: list[int], n: int, resume: bool) -> None:
+    """Run the folds ``todo`` (0-based) as tasks of the executor ``spec`` names; each writes its
+    ``folds/<k>/`` exactly as the in-process loop does.  A fold that fails fails the run (the first
+    failing fold's message), before anything is published."""
+    from engine.executor.choose import get_executor
+
+    if not todo:
+        return
+    items = [{"workspace": str(ws.root), "run_dir": str(d), "fold": k, "resume": resume} for k in todo]
+    with get_executor(spec.get("executor"), address=spec.get("ray_address"), workers=spec.get("workers")) as ex:
+        progress(0.01, f"{len(todo)} fold(s) on {ex.describe()}")
+
+        def on_progress(done: int, total: int, r) -> None:
+            state = "finished" if r.ok else "failed"
+            progress(0.97 * done / total, f"fold {todo[r.index] + 1}/{n} {state} ({done}/{total} done, on {r.where or '?'})")
+
+        results = ex.map(fold_task, items, on_progress=on_progress)
+    bad = [r for r in results if not r.ok]
+    if bad:
+        r = bad[0]
+        raise KlineLabError(f"fold {todo[r.index] + 1}/{n} failed: {r.error}"
+                           + (f" (and {len(bad) - 1} other fold(s))" if len(bad) > 1 else ""))
 
 
 def _lineage_warnings(ws: Workspace, run: dict[str, Any], plans: list[SplitPlan]) -> dict[str, list[str]]:
