@@ -2,8 +2,8 @@
 
 One request model per command (:class:`RunRequest` for ``backtest MODEL_ID ...``, :class:`RuleRequest` for
 ``backtest rule``, :class:`SweepRequest` for ``backtest sweep``).  The CLI parses its argv into one
-(:meth:`Request.from_args`); the page builds one from its widgets and starts the job with
-:meth:`Request.argv` (a job is a CLI process), so the page never writes option strings by hand and a
+(:meth:`CliRequest.from_args`, engine/requests.py); the page builds one from its widgets and starts the job with
+:meth:`CliRequest.argv` (a job is a CLI process), so the page never writes option strings by hand and a
 field the page sets is the option the CLI reads.  Field names are the argparse ``dest`` names of
 ``engine/backtest/cli.py`` (a test keeps the two in step and round-trips every field).
 
@@ -12,18 +12,17 @@ period) and :func:`parse_grid` (sweep grids) — their messages are part of the 
 """
 from __future__ import annotations
 
-from typing import Any, ClassVar, Literal
+from typing import ClassVar, Literal
 
-from pydantic import ConfigDict, Field
+from pydantic import Field
 
-from config.typed import Strict, validate
 from engine.backtest.params import DEFAULT_INIT_CASH, BacktestParams
+from engine.requests import CliRequest
 
 
-class Request(Strict):
+class Request(CliRequest):
     """Fields common to every backtest command: the portfolio, costs and period."""
 
-    model_config = ConfigDict(strict=False)  # the page's number inputs give ints for floats, and so on
     command: ClassVar[tuple[str, ...]] = ("backtest",)
     positional: ClassVar[tuple[str, ...]] = ()
 
@@ -45,16 +44,6 @@ class Request(Strict):
     end: str | None = None
     hold_bars: int | None = None
 
-    @classmethod
-    def build(cls, **fields: Any):
-        """The request from keyword fields (None values are left at their defaults); BadInput on a bad one."""
-        return validate(cls, {k: v for k, v in fields.items() if v is not None}, f"backtest {cls.__name__}")
-
-    @classmethod
-    def from_args(cls, args) -> Request:
-        """The request from the CLI's parsed arguments (an ``argparse.Namespace``)."""
-        return cls.build(**{k: getattr(args, k) for k in cls.model_fields if hasattr(args, k)})
-
     def params(self, *, threshold: float | None = None) -> BacktestParams:
         return BacktestParams(direction=self.direction, threshold=threshold, horizon=getattr(self, "horizon", None),
                               sizing=self.sizing, size=self.size, sl_stop=self.sl_stop, tp_stop=self.tp_stop,
@@ -62,27 +51,6 @@ class Request(Strict):
                               funding=False if self.no_funding else None, borrow_rate=self.borrow_rate,
                               init_cash=self.init_cash, execution=self.execution, start=self.start, end=self.end,
                               hold_bars=self.hold_bars, symbols=list(self.symbols))
-
-    def argv(self) -> list[str]:
-        """The command line that parses back into this request (defaults left out)."""
-        out = list(self.command)
-        for name in self.positional:
-            v = getattr(self, name)
-            out += list(v) if isinstance(v, list) else ([str(v)] if v is not None else [])
-        for name, f in type(self).model_fields.items():
-            v = getattr(self, name)
-            if name in self.positional or v is None or v == f.get_default(call_default_factory=True):
-                continue
-            opt = "--" + name.replace("_", "-")
-            if isinstance(v, bool):
-                out.append(opt)
-            elif isinstance(v, list):
-                out += [opt, ",".join(map(str, v))]
-            elif isinstance(v, float):
-                out += [opt, repr(v)]
-            else:
-                out += [opt, str(v)]
-        return out
 
 
 class RunRequest(Request):
