@@ -19,7 +19,6 @@ RESTRUCTURED = "being restructured in issue 14 (registry / typed config work)"
 ALLOWED: dict[str, str] = {
     "engine.backtest.sweep:sweep": RESTRUCTURED + ": backtest requests and the model-kind registry",
     "engine.stage2.stage1:parse_params": RESTRUCTURED + ": Stage 1 / Stage 2 as model kinds, typed Stage 1 config",
-    "engine.stage2.stage1_train:train_stage1": RESTRUCTURED + ": Stage 1 / Stage 2 as model kinds, typed Stage 1 config",
 }
 
 
