@@ -28,6 +28,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 import pyarrow as pa
+import tenacity
 
 from config.errors import BadInput, Busy, NotFound
 from storage.manifest import MANIFEST
@@ -177,6 +178,13 @@ def _current(con) -> bool:
     return not cols or {"tags", "note"} <= cols
 
 
+def _connect_backoff(rs: tenacity.RetryCallState) -> float:
+    """5 ms doubling up to 100 ms, each wait stretched by a random 0-100 % (processes waiting on
+    the same lock do not retry in step)."""
+    delay = min(0.005 * 2 ** (rs.attempt_number - 1), 0.1)
+    return delay + random.random() * delay
+
+
 class Catalog:
     """Short-lived connections to ``<workspace>/catalog.duckdb``."""
 
@@ -192,20 +200,16 @@ class Catalog:
         """Connect, retrying with back-off while another process holds the file.  Any I/O error
         while connecting is retried (a concurrent checkpoint can make a read fail transiently);
         one that outlasts ``timeout`` is reported as Busy (lock) or as an unreadable catalog."""
-        deadline = time.monotonic() + timeout
-        delay = 0.005
-        while True:
-            try:
-                return duckdb.connect(str(self.path), read_only=read_only)
-            except duckdb.Error as e:
-                transient = _is_lock_error(e) or isinstance(e, duckdb.IOException)
-                if not transient or time.monotonic() >= deadline:
-                    if _is_lock_error(e):
-                        raise Busy(f"the catalog {self.path} is locked by another process", hint="try again in a moment") from e
-                    raise CatalogUnreadable(f"the catalog {self.path} cannot be opened: {str(e).splitlines()[0][:200]}",
-                                            hint="run `python -m engine catalog rebuild` (the manifests are the truth)") from e
-                time.sleep(delay + random.random() * delay)
-                delay = min(delay * 2, 0.1)
+        retrying = tenacity.Retrying(
+            stop=tenacity.stop_after_delay(timeout), wait=_connect_backoff, sleep=time.sleep, reraise=True,
+            retry=tenacity.retry_if_exception(lambda e: _is_lock_error(e) or isinstance(e, duckdb.IOException)))
+        try:
+            return retrying(duckdb.connect, str(self.path), read_only=read_only)
+        except duckdb.Error as e:
+            if _is_lock_error(e):
+                raise Busy(f"the catalog {self.path} is locked by another process", hint="try again in a moment") from e
+            raise CatalogUnreadable(f"the catalog {self.path} cannot be opened: {str(e).splitlines()[0][:200]}",
+                                    hint="run `python -m engine catalog rebuild` (the manifests are the truth)") from e
 
     @contextmanager
     def writer(self, timeout: float | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
