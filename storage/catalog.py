@@ -452,7 +452,9 @@ class Catalog:
             row = con.execute("SELECT manifest, path FROM artifacts WHERE id = ?", [artifact_id]).fetchone()
         if row is None:
             raise NotFound(f"no artifact {artifact_id!r} in the catalog", hint="run `python -m engine catalog refresh`")
-        m = json.loads(row[0])
+        from storage.schema import upgrade_legacy_names
+
+        m = upgrade_legacy_names(json.loads(row[0]))  # the stored text is the file as written
         m["_path"] = row[1]
         return m
 

@@ -570,8 +570,8 @@ def _publish(ws: Workspace, d: Path, run: dict[str, Any], cfg: TrainConfig, prep
     if n > 1:
         extra["folds"] = [p.to_dict() for p in prep.plans]
     parents = [run["featureset_id"]] + ([run["report_id"]] if run.get("report_id") else [])
-    params = {"model": run["model"], "config": run.get("config_source"), "featureset": run["featureset_id"],
-              "report": run.get("report_id"), "targets": run["targets"], "seed": cfg.training.seed,
+    params = {"model": run["model"], "config": run.get("config_source"), "featureset_id": run["featureset_id"],
+              "report_id": run.get("report_id"), "targets": run["targets"], "seed": cfg.training.seed,
               "split_mode": cfg.split.mode, "n_inputs": len(wlast.feature_names)}
     run["status"] = "finished"
     with create_artifact(ws, "model", artifact_id=run["id"], name=run["name"], symbols=run["symbols"],
@@ -595,6 +595,7 @@ def _publish(ws: Workspace, d: Path, run: dict[str, Any], cfg: TrainConfig, prep
     path = ws.artifact_dir("model", run["id"])
     progress(1.0, f"run {run['id']} finished: best epoch {metrics['best_epoch']}, val loss {metrics['val_loss']:.4f}",
              force=True)
+    # the inputs are `featureset` / `report`, not *_id: a job records every *_id of its result as an artifact it made
     return {"run_id": run["id"], "model_id": run["id"], "model": run["model"], "path": str(path),
             "featureset": run["featureset_id"], "report": run.get("report_id"), "metrics": metrics,
             "device": last["device"], "predictions": str(path / "predictions.parquet"), "folds": n}
