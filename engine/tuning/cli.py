@@ -98,5 +98,5 @@ def register(sub) -> None:
     p = s.add_parser("list", help="stored tuning studies")
     p.set_defaults(func=cmd_list)
     p = s.add_parser("show", help="one tuning study: selection, DSR, held-out confirmation, trials")
-    p.add_argument("tuning_id")
+    p.add_argument("tuning_id", metavar="TUNING_ID")
     p.set_defaults(func=cmd_show)
