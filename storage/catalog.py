@@ -241,18 +241,9 @@ class Catalog:
                 con = None
             if con is not None and not _current(con):  # written by an older version: migrate it first
                 con.close()
-                con = None
-                try:
-                    self.refresh(timeout=self.read_timeout)
-                    con = self._open(True, self.read_timeout)
-                except (Busy, CatalogUnreadable):
-                    con = None
+                con = self._refreshed_reader()
         else:
-            try:
-                self.refresh(timeout=self.read_timeout)
-                con = self._open(True, self.read_timeout)
-            except (Busy, CatalogUnreadable):
-                con = None
+            con = self._refreshed_reader()
         if con is None:
             self.last_read_fallback = True
             con = duckdb.connect(":memory:")
@@ -263,6 +254,14 @@ class Catalog:
             yield con
         finally:
             con.close()
+
+    def _refreshed_reader(self) -> duckdb.DuckDBPyConnection | None:
+        """Refresh (create or migrate) the catalog, then open it to read; None when either is refused."""
+        try:
+            self.refresh(timeout=self.read_timeout)
+            return self._open(True, self.read_timeout)
+        except (Busy, CatalogUnreadable):
+            return None
 
     # -- indexing -----------------------------------------------------------------------
     def refresh(self, *, timeout: float | None = None) -> RefreshResult:
