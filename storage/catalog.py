@@ -178,6 +178,11 @@ def _current(con) -> bool:
     return not cols or {"tags", "note"} <= cols
 
 
+def _transient_connect_error(e: BaseException) -> bool:
+    """A lock held by another process, or any I/O error (a concurrent checkpoint): worth another try."""
+    return isinstance(e, duckdb.Error) and (_is_lock_error(e) or isinstance(e, duckdb.IOException))
+
+
 def _connect_backoff(rs: tenacity.RetryCallState) -> float:
     """5 ms doubling up to 100 ms, each wait stretched by a random 0-100 % (processes waiting on
     the same lock do not retry in step)."""
@@ -202,7 +207,7 @@ class Catalog:
         one that outlasts ``timeout`` is reported as Busy (lock) or as an unreadable catalog."""
         retrying = tenacity.Retrying(
             stop=tenacity.stop_after_delay(timeout), wait=_connect_backoff, sleep=time.sleep, reraise=True,
-            retry=tenacity.retry_if_exception(lambda e: _is_lock_error(e) or isinstance(e, duckdb.IOException)))
+            retry=tenacity.retry_if_exception(_transient_connect_error))
         try:
             return retrying(duckdb.connect, str(self.path), read_only=read_only)
         except duckdb.Error as e:
