@@ -72,7 +72,7 @@ class Prepared:
     targets: pd.DataFrame
     plans: list[SplitPlan]
     windows: list[WindowSet]
-    spec: dict[str, Any]  # what run.json records: model, featureset, report, inputs, targets, symbols, ...
+    spec: dict[str, Any]  # what run.json records: model, featureset_id, report_id, inputs, targets, symbols, ...
 
 
 def _read_whitelist(ws: Workspace, report_id: str, featureset_id: str) -> list[str]:
