@@ -269,16 +269,18 @@ def _score_signals(pair: PairData, booster, scaler, X: np.ndarray, signals: np.n
     s2_pred = np.full(pair.n, -1, dtype="int64")
     evidence: dict[str, Any] = {}
     ts = pair.frame["timestamp"]
+    scored = {}
     for s in ("val", "test"):
         rows = np.flatnonzero(signals & (split == s))
         p = _predict(booster, scaler, X[rows])
+        scored[s] = (rows, p)
         s2_pred[rows] = p.argmax(axis=1) if len(rows) else 0
         in_split = split == s
         days = ((ts[in_split].max() - ts[in_split].min()) / pd.Timedelta(days=1) + pair.step_ns / 86_400e9
                 if in_split.any() else 0.0)
         evidence[s] = ev.split_evidence(s, truth[rows], s2_pred[rows], {b: v[rows] for b, v in base.items()},
                                         bars=int(in_split.sum()), days=days)
-    return s2_pred, evidence, (rows, p)  # the last split is the test split
+    return s2_pred, evidence, scored["test"]
 
 
 def _test_predictions(pair: PairData, sig_prob: np.ndarray, y_all: np.ndarray, base: dict[str, np.ndarray],
