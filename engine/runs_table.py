@@ -162,7 +162,7 @@ def training_runs(ws: Workspace) -> RunsTable:
     samples |= {f"{s}_{k}": f"{s}_n_predictions" for s in ("val", "test") for k in ("accuracy", "macro_f1")}
     pct = {f"{s}_{k}" for s in ("val", "test") for k in ("accuracy", "win_rate")}
     return _table("training", rows, TRAINING_METRICS, labels, pct, samples,
-                  [PARAM_PREFIX + k for k in ("model", "featureset", "config", "report", "seed", "split_mode", "n_inputs",
+                  [PARAM_PREFIX + k for k in ("model", "featureset_id", "config", "report_id", "seed", "split_mode", "n_inputs",
                                               "targets")])
 
 

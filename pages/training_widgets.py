@@ -104,7 +104,7 @@ def show_evidence(metrics: dict, costs: dict | None) -> None:
 def run_details(row: dict) -> None:
     ws = workspace()
     rid = row["id"]
-    st.markdown(f"**{row.get('name') or rid}**: {row['model']} on `{row.get('featureset')}`, status **{row['status']}**")
+    st.markdown(f"**{row.get('name') or rid}**: {row['model']} on `{row.get('featureset_id')}`, status **{row['status']}**")
     if row["status"] == "finished":
         from storage.artifacts import read_manifest
 

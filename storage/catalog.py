@@ -28,6 +28,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 import pyarrow as pa
+import tenacity
 
 from config.errors import BadInput, Busy, NotFound
 from storage.manifest import MANIFEST
@@ -177,6 +178,18 @@ def _current(con) -> bool:
     return not cols or {"tags", "note"} <= cols
 
 
+def _transient_connect_error(e: BaseException) -> bool:
+    """A lock held by another process, or any I/O error (a concurrent checkpoint): worth another try."""
+    return isinstance(e, duckdb.Error) and (_is_lock_error(e) or isinstance(e, duckdb.IOException))
+
+
+def _connect_backoff(rs: tenacity.RetryCallState) -> float:
+    """5 ms doubling up to 100 ms, each wait stretched by a random 0-100 % (processes waiting on
+    the same lock do not retry in step)."""
+    delay = min(0.005 * 2 ** (rs.attempt_number - 1), 0.1)
+    return delay + random.random() * delay
+
+
 class Catalog:
     """Short-lived connections to ``<workspace>/catalog.duckdb``."""
 
@@ -192,20 +205,16 @@ class Catalog:
         """Connect, retrying with back-off while another process holds the file.  Any I/O error
         while connecting is retried (a concurrent checkpoint can make a read fail transiently);
         one that outlasts ``timeout`` is reported as Busy (lock) or as an unreadable catalog."""
-        deadline = time.monotonic() + timeout
-        delay = 0.005
-        while True:
-            try:
-                return duckdb.connect(str(self.path), read_only=read_only)
-            except duckdb.Error as e:
-                transient = _is_lock_error(e) or isinstance(e, duckdb.IOException)
-                if not transient or time.monotonic() >= deadline:
-                    if _is_lock_error(e):
-                        raise Busy(f"the catalog {self.path} is locked by another process", hint="try again in a moment") from e
-                    raise CatalogUnreadable(f"the catalog {self.path} cannot be opened: {str(e).splitlines()[0][:200]}",
-                                            hint="run `python -m engine catalog rebuild` (the manifests are the truth)") from e
-                time.sleep(delay + random.random() * delay)
-                delay = min(delay * 2, 0.1)
+        retrying = tenacity.Retrying(
+            stop=tenacity.stop_after_delay(timeout), wait=_connect_backoff, sleep=time.sleep, reraise=True,
+            retry=tenacity.retry_if_exception(_transient_connect_error))
+        try:
+            return retrying(duckdb.connect, str(self.path), read_only=read_only)
+        except duckdb.Error as e:
+            if _is_lock_error(e):
+                raise Busy(f"the catalog {self.path} is locked by another process", hint="try again in a moment") from e
+            raise CatalogUnreadable(f"the catalog {self.path} cannot be opened: {str(e).splitlines()[0][:200]}",
+                                    hint="run `python -m engine catalog rebuild` (the manifests are the truth)") from e
 
     @contextmanager
     def writer(self, timeout: float | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -237,18 +246,9 @@ class Catalog:
                 con = None
             if con is not None and not _current(con):  # written by an older version: migrate it first
                 con.close()
-                con = None
-                try:
-                    self.refresh(timeout=self.read_timeout)
-                    con = self._open(True, self.read_timeout)
-                except (Busy, CatalogUnreadable):
-                    con = None
+                con = self._refreshed_reader()
         else:
-            try:
-                self.refresh(timeout=self.read_timeout)
-                con = self._open(True, self.read_timeout)
-            except (Busy, CatalogUnreadable):
-                con = None
+            con = self._refreshed_reader()
         if con is None:
             self.last_read_fallback = True
             con = duckdb.connect(":memory:")
@@ -259,6 +259,14 @@ class Catalog:
             yield con
         finally:
             con.close()
+
+    def _refreshed_reader(self) -> duckdb.DuckDBPyConnection | None:
+        """Refresh (create or migrate) the catalog, then open it to read; None when either is refused."""
+        try:
+            self.refresh(timeout=self.read_timeout)
+            return self._open(True, self.read_timeout)
+        except (Busy, CatalogUnreadable):
+            return None
 
     # -- indexing -----------------------------------------------------------------------
     def refresh(self, *, timeout: float | None = None) -> RefreshResult:
@@ -448,7 +456,9 @@ class Catalog:
             row = con.execute("SELECT manifest, path FROM artifacts WHERE id = ?", [artifact_id]).fetchone()
         if row is None:
             raise NotFound(f"no artifact {artifact_id!r} in the catalog", hint="run `python -m engine catalog refresh`")
-        m = json.loads(row[0])
+        from storage.schema import upgrade_legacy_names
+
+        m = upgrade_legacy_names(json.loads(row[0]))  # the stored text is the file as written
         m["_path"] = row[1]
         return m
 

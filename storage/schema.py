@@ -119,7 +119,33 @@ def validate_manifest(data: Any, *, source: str = "manifest") -> dict[str, Any]:
                 and first["type"] == "value_error":
             raise Refused(f"{source}: unsafe path in field {loc} refused (it must stay inside the artifact)") from None
         raise BadInput(f"{source}: field {loc}: {first['msg']}{more}") from None
-    return m.model_dump()
+    return upgrade_legacy_names(m.model_dump())
+
+
+# Names an older KlineLab wrote, read under today's name (docs/ARCHITECTURE.md, "Glossary: one term per
+# thing"): kind -> {old params key: new params key}.  The one legacy read path: every manifest read
+# (Manifest.read, the catalog, adoption of downloads) passes validate_manifest; files are never rewritten
+# here, a manifest written again (rename, tag, ...) is written with the new names.
+LEGACY_PARAMS: dict[str, dict[str, str]] = {
+    "model": {"featureset": "featureset_id", "report": "report_id"},  # until the glossary (issue 14)
+}
+
+
+def upgrade_legacy_names(m: dict[str, Any]) -> dict[str, Any]:
+    """``m`` (a checked manifest dict) with the legacy params keys of its kind renamed; a key present
+    under both names keeps the new one's value."""
+    renames = LEGACY_PARAMS.get(m.get("kind"), {})
+    params = m.get("params") or {}
+    if not any(old in params for old in renames):
+        return m
+    new_params = {}
+    for k, v in params.items():
+        new = renames.get(k)
+        if new is None:
+            new_params[k] = v
+        elif new not in params:
+            new_params[new] = v
+    return m | {"params": new_params}
 
 
 def check_folder(m_id: str, m_kind: str, directory: Path, *, source: str = "manifest") -> None:

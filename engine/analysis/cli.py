@@ -78,7 +78,7 @@ def cmd_whitelist(args, ws):
 
 def register(sub) -> None:
     p = sub.add_parser("analyze", help="feature-analysis report of a feature set for one target (train split only)")
-    p.add_argument("featureset_id")
+    p.add_argument("featureset_id", metavar="FEATURESET_ID")
     p.add_argument("--target", required=True, help="one of the feature set's targets, e.g. direction_4h")
     p.add_argument("--train-end", help="last train date (default: 70%% of the bars); the purge gap follows it")
     p.add_argument("--val-end", help="last validation date (default: half of what follows the train split)")
@@ -97,11 +97,11 @@ def register(sub) -> None:
     s = g.add_subparsers(dest="cmd", metavar="COMMAND", parser_class=type(g))
     s.add_parser("list", help="reports in the catalog (local and downloaded)").set_defaults(func=cmd_list)
     p = s.add_parser("show", help="one report's summary, top features and exclusions")
-    p.add_argument("report_id")
+    p.add_argument("report_id", metavar="REPORT_ID")
     p.add_argument("--top", type=int_in(1, 100_000), default=20)
     p.set_defaults(func=cmd_show)
     p = s.add_parser("whitelist", help="save a report copy with an edited included_features.txt")
-    p.add_argument("report_id")
+    p.add_argument("report_id", metavar="REPORT_ID")
     p.add_argument("--file", help="a whitelist file (one feature per line, # comments)")
     p.add_argument("--include", help="features to add, comma separated")
     p.add_argument("--exclude", help="features to remove, comma separated")

@@ -101,14 +101,34 @@ def validate(df: pd.DataFrame, source: str, timeframe: str | None = None, *, now
     ts = ts_ns(df["timestamp"])
     rep.start, rep.end = _ts(ts.min()), _ts(ts.max())
     now_ns = int((now if now is not None else time.time()) * 1e9)
+    _check_time_range(rep, ts, now_ns)
+    unsorted = _check_order(rep, ts)
+    sorted_ts = np.unique(ts)
+    rep.timeframe = None if funding else _check_timeframe(rep, sorted_ts, timeframe)
+    if funding:
+        _check_funding(rep, df, ts)
+        return rep
+    if rep.timeframe:
+        _check_grid_and_gaps(rep, ts, sorted_ts, unsorted)
+    vol = _check_ohlcv(rep, df, ts)
+    _check_optional_volumes(rep, df)
+    if rep.timeframe and not unsorted:
+        _check_partial_last_bar(rep, ts, vol, now_ns, exported, last_close_ns)
+    return rep
 
-    # time range
+
+def _check_time_range(rep: Report, ts: np.ndarray, now_ns: int) -> None:
+    source = rep.source
     bad_t = (ts < MIN_TS.value) | (ts > now_ns + 86400 * 1_000_000_000)
     if bad_t.any():
         rep.add("error", "time_range", f"{source}: {int(bad_t.sum())} time(s) before 2009-01-03 or in the future "
                 f"(first {_ts(ts[bad_t][0]) if ts[bad_t][0] > -2**62 else ts[bad_t][0]}); wrong time unit or column?",
                 int(bad_t.sum()), _examples(ts, bad_t))
-    # order and duplicates
+
+
+def _check_order(rep: Report, ts: np.ndarray) -> bool:
+    """Duplicates and steps back; True when the timestamps are not in increasing order."""
+    source = rep.source
     d = np.diff(ts)
     dup = np.concatenate([[False], d == 0])
     if dup.any() or len(np.unique(ts)) < len(ts):
@@ -119,13 +139,14 @@ def validate(df: pd.DataFrame, source: str, timeframe: str | None = None, *, now
     if back.any():
         rep.add("error", "unsorted", f"{source}: timestamps are not in increasing order ({int(back.sum())} step(s) back, "
                 f"first at row {int(np.flatnonzero(back)[0]) + 1}: {_ts(ts[back][0])})", int(back.sum()), _examples(ts, back))
+    return bool(back.any())
 
-    # timeframe
-    sorted_ts = np.unique(ts)
+
+def _check_timeframe(rep: Report, sorted_ts: np.ndarray, timeframe: str | None) -> str | None:
+    """The timeframe of the bars: the one given (checked against the spacing) or the one inferred."""
+    source = rep.source
     inferred = infer_timeframe(sorted_ts) if len(sorted_ts) > 1 else None
-    if funding:
-        rep.timeframe = None
-    elif timeframe is None:
+    if timeframe is None:
         if inferred is None:
             if len(sorted_ts) > 1:
                 step = int(np.median(np.diff(sorted_ts)) // 1_000_000_000)
@@ -133,108 +154,124 @@ def validate(df: pd.DataFrame, source: str, timeframe: str | None = None, *, now
                         f"({', '.join(TIMEFRAMES)})")
             else:
                 rep.add("error", "timeframe", f"{source}: a single bar; give the timeframe with --timeframe")
-        rep.timeframe = inferred
-    else:
-        rep.timeframe = timeframe
-        if inferred is not None and inferred != timeframe and len(sorted_ts) > 10:
-            rep.add("error", "timeframe", f"{source}: timeframe {timeframe} was given (or read from the name) "
-                    f"but the bars are {inferred} apart")
-    tf = rep.timeframe
-    if tf and not funding:
-        step = TIMEFRAMES[tf] * 1_000_000_000
-        off = (ts % step) != 0
-        if off.any():
-            lvl = "error" if TIMEFRAMES[tf] <= 3600 else "warning"
-            rep.add(lvl, "grid", f"{source}: {int(off.sum())} bar time(s) are not on the {tf} grid (first {_ts(ts[off][0])})",
-                    int(off.sum()), _examples(ts, off))
-        if not back.any():
-            irregular = (d % step != 0) & (d > 0)
-            if irregular.any() and not off.any():
-                rep.add("error", "spacing", f"{source}: {int(irregular.sum())} step(s) are not whole {tf} bars",
-                        int(irregular.sum()))
-            rep.gaps = find_gaps(sorted_ts, tf)
-            if rep.gaps:
-                total = sum(g["missing_bars"] for g in rep.gaps)
-                big = max(rep.gaps, key=lambda g: g["missing_bars"])
-                rep.add("warning", "gaps", f"{source}: {len(rep.gaps)} gap(s), {total} missing bar(s); largest "
-                        f"{big['missing_bars']} bars after {big['after']}", len(rep.gaps))
+        return inferred
+    if inferred is not None and inferred != timeframe and len(sorted_ts) > 10:
+        rep.add("error", "timeframe", f"{source}: timeframe {timeframe} was given (or read from the name) "
+                f"but the bars are {inferred} apart")
+    return timeframe
 
-    if funding:
-        v = df["funding_rate"].to_numpy()
-        nan = ~np.isfinite(v)
-        if nan.any():
-            rep.add("error", "missing", f"{source}: {int(nan.sum())} missing funding rate(s)", int(nan.sum()), _examples(ts, nan))
-        absurd = np.abs(v) > 0.1
-        if absurd.any():
-            rep.add("error", "absurd", f"{source}: {int(absurd.sum())} funding rate(s) beyond +-10% per period", int(absurd.sum()))
-        return rep
 
+def _check_grid_and_gaps(rep: Report, ts: np.ndarray, sorted_ts: np.ndarray, unsorted: bool) -> None:
+    source, tf = rep.source, rep.timeframe
+    step = TIMEFRAMES[tf] * 1_000_000_000
+    off = (ts % step) != 0
+    if off.any():
+        lvl = "error" if TIMEFRAMES[tf] <= 3600 else "warning"
+        rep.add(lvl, "grid", f"{source}: {int(off.sum())} bar time(s) are not on the {tf} grid (first {_ts(ts[off][0])})",
+                int(off.sum()), _examples(ts, off))
+    if unsorted:
+        return
+    d = np.diff(ts)
+    irregular = (d % step != 0) & (d > 0)
+    if irregular.any() and not off.any():
+        rep.add("error", "spacing", f"{source}: {int(irregular.sum())} step(s) are not whole {tf} bars",
+                int(irregular.sum()))
+    rep.gaps = find_gaps(sorted_ts, tf)
+    if rep.gaps:
+        total = sum(g["missing_bars"] for g in rep.gaps)
+        big = max(rep.gaps, key=lambda g: g["missing_bars"])
+        rep.add("warning", "gaps", f"{source}: {len(rep.gaps)} gap(s), {total} missing bar(s); largest "
+                f"{big['missing_bars']} bars after {big['after']}", len(rep.gaps))
+
+
+def _check_funding(rep: Report, df: pd.DataFrame, ts: np.ndarray) -> None:
+    source = rep.source
+    v = df["funding_rate"].to_numpy()
+    nan = ~np.isfinite(v)
+    if nan.any():
+        rep.add("error", "missing", f"{source}: {int(nan.sum())} missing funding rate(s)", int(nan.sum()), _examples(ts, nan))
+    absurd = np.abs(v) > 0.1
+    if absurd.any():
+        rep.add("error", "absurd", f"{source}: {int(absurd.sum())} funding rate(s) beyond +-10% per period", int(absurd.sum()))
+
+
+def _check_ohlcv(rep: Report, df: pd.DataFrame, ts: np.ndarray) -> np.ndarray:
+    """Missing values, then the price and volume rules; returns the volume column."""
+    source = rep.source
     o, h, lo, c, vol = (df[k].to_numpy(dtype="float64") for k in ("open", "high", "low", "close", "volume"))
     nan = ~np.isfinite(np.column_stack([o, h, lo, c, vol])).all(axis=1)
     if nan.any():
         rep.add("error", "missing", f"{source}: {int(nan.sum())} row(s) with missing or infinite OHLCV values "
                 f"(first at row {int(np.flatnonzero(nan)[0]) + 1}, {_ts(ts[nan][0])})", int(nan.sum()), _examples(ts, nan))
     with np.errstate(invalid="ignore"):
-        nonpos = (np.column_stack([o, h, lo, c]) <= 0).any(axis=1)
-        if nonpos.any():
-            rep.add("error", "non_positive", f"{source}: {int(nonpos.sum())} bar(s) with a zero or negative price "
-                    f"(first {_ts(ts[nonpos][0])})", int(nonpos.sum()), _examples(ts, nonpos))
-        negv = vol < 0
-        if negv.any():
-            rep.add("error", "negative_volume", f"{source}: {int(negv.sum())} bar(s) with negative volume "
-                    f"(first {_ts(ts[negv][0])})", int(negv.sum()), _examples(ts, negv))
-        hl = h < lo
-        if hl.any():
-            rep.add("error", "ohlc", f"{source}: {int(hl.sum())} bar(s) with high < low (first {_ts(ts[hl][0])})",
-                    int(hl.sum()), _examples(ts, hl))
-        tol = 1e-9 * np.abs(np.maximum(o, c))
-        hi_bad = (h < np.maximum(o, c) - tol) & ~hl
-        if hi_bad.any():
-            rep.add("error", "ohlc", f"{source}: {int(hi_bad.sum())} bar(s) with high below open or close "
-                    f"(first {_ts(ts[hi_bad][0])})", int(hi_bad.sum()), _examples(ts, hi_bad))
-        lo_bad = (lo > np.minimum(o, c) + tol) & ~hl
-        if lo_bad.any():
-            rep.add("error", "ohlc", f"{source}: {int(lo_bad.sum())} bar(s) with low above open or close "
-                    f"(first {_ts(ts[lo_bad][0])})", int(lo_bad.sum()), _examples(ts, lo_bad))
-        huge = (np.column_stack([o, h, lo, c]) > MAX_PRICE).any(axis=1)
-        if huge.any():
-            rep.add("error", "absurd", f"{source}: {int(huge.sum())} price(s) above {MAX_PRICE:.0e} (first {_ts(ts[huge][0])})",
-                    int(huge.sum()), _examples(ts, huge))
-        if len(c) > 1:
-            ratio = c[1:] / c[:-1]
-            jump = np.concatenate([[False], (ratio > MAX_JUMP) | (ratio < 1 / MAX_JUMP)])
-            if jump.any():
-                rep.add("error", "absurd", f"{source}: {int(jump.sum())} close-to-close jump(s) of more than {MAX_JUMP:.0f}x "
-                        f"(first at {_ts(ts[jump][0])})", int(jump.sum()), _examples(ts, jump))
-        flat = (o == h) & (h == lo) & (lo == c) & (vol == 0)
-        if flat.any():
-            rep.add("warning", "filled_bars", f"{source}: {int(flat.sum())} flat zero-volume bar(s) (first {_ts(ts[flat][0])}); "
-                    "exporters write these to fill gaps, so they may not be real trading", int(flat.sum()), _examples(ts, flat))
+        _check_prices(rep, ts, o, h, lo, c, vol)
+    return vol
+
+
+def _check_prices(rep: Report, ts: np.ndarray, o: np.ndarray, h: np.ndarray, lo: np.ndarray, c: np.ndarray,
+                  vol: np.ndarray) -> None:
+    source = rep.source
+
+    def flag(level: str, check: str, mask: np.ndarray, what: str) -> None:
+        if mask.any():
+            rep.add(level, check, f"{source}: {int(mask.sum())} {what}", int(mask.sum()), _examples(ts, mask))
+
+    nonpos = (np.column_stack([o, h, lo, c]) <= 0).any(axis=1)
+    flag("error", "non_positive", nonpos, f"bar(s) with a zero or negative price (first {_first(ts, nonpos)})")
+    negv = vol < 0
+    flag("error", "negative_volume", negv, f"bar(s) with negative volume (first {_first(ts, negv)})")
+    hl = h < lo
+    flag("error", "ohlc", hl, f"bar(s) with high < low (first {_first(ts, hl)})")
+    tol = 1e-9 * np.abs(np.maximum(o, c))
+    hi_bad = (h < np.maximum(o, c) - tol) & ~hl
+    flag("error", "ohlc", hi_bad, f"bar(s) with high below open or close (first {_first(ts, hi_bad)})")
+    lo_bad = (lo > np.minimum(o, c) + tol) & ~hl
+    flag("error", "ohlc", lo_bad, f"bar(s) with low above open or close (first {_first(ts, lo_bad)})")
+    huge = (np.column_stack([o, h, lo, c]) > MAX_PRICE).any(axis=1)
+    flag("error", "absurd", huge, f"price(s) above {MAX_PRICE:.0e} (first {_first(ts, huge)})")
+    if len(c) > 1:
+        ratio = c[1:] / c[:-1]
+        jump = np.concatenate([[False], (ratio > MAX_JUMP) | (ratio < 1 / MAX_JUMP)])
+        flag("error", "absurd", jump, f"close-to-close jump(s) of more than {MAX_JUMP:.0f}x (first at {_first(ts, jump)})")
+    flat = (o == h) & (h == lo) & (lo == c) & (vol == 0)
+    flag("warning", "filled_bars", flat, f"flat zero-volume bar(s) (first {_first(ts, flat)}); "
+         "exporters write these to fill gaps, so they may not be real trading")
+
+
+def _first(ts: np.ndarray, mask: np.ndarray) -> str:
+    return _ts(ts[mask][0]) if mask.any() else ""
+
+
+def _check_optional_volumes(rep: Report, df: pd.DataFrame) -> None:
     for col in OPTIONAL:
         if col in df.columns:
             v = df[col].to_numpy(dtype="float64")
             if (v < 0).any():
-                rep.add("error", "negative_volume", f"{source}: {int((v < 0).sum())} negative value(s) in {col}", int((v < 0).sum()))
-    # partial last bar
-    if tf and not back.any():
-        step_ns = TIMEFRAMES[tf] * 1_000_000_000
-        last = int(ts.max())
-        if last + step_ns > now_ns:
-            rep.add("warning", "partial_last_bar", f"{source}: the last bar ({_ts(last)}) had not closed at import time; it is dropped", 1)
-        elif exported is not None and last + step_ns > exported[0]:
-            rep.add("warning", "partial_last_bar", f"{source}: the last {tf} bar ({_ts(last)}) was still open when the file "
-                    f"was written (at or before {_ts(exported[0])}, from {exported[1]}); it is partial", 1, [_ts(last)])
-        elif last_close_ns is not None and last_close_ns + 1_000_000 < last + step_ns and last_close_ns >= last:
-            rep.add("warning", "partial_last_bar", f"{source}: the last {tf} bar ({_ts(last)}) has its close_time "
-                    f"({_ts(last_close_ns)}) before the bar's end; it is partial", 1, [_ts(last)])
-        elif len(vol) > 20:
-            order = np.argsort(ts)
-            tail = vol[order][-97:-1]
-            med = float(np.median(tail)) if len(tail) else 0.0
-            if med > 0 and vol[order][-1] < 0.1 * med:
-                rep.add("warning", "partial_last_bar", f"{source}: the last bar ({_ts(last)}) has {vol[order][-1] / med:.0%} of "
-                        "the median volume of the 96 before it; it may be partial", 1)
-    return rep
+                rep.add("error", "negative_volume", f"{rep.source}: {int((v < 0).sum())} negative value(s) in {col}",
+                        int((v < 0).sum()))
+
+
+def _check_partial_last_bar(rep: Report, ts: np.ndarray, vol: np.ndarray, now_ns: int,
+                            exported: tuple[int, str] | None, last_close_ns: int | None) -> None:
+    """The partial-last-bar rule of the module docstring."""
+    source, tf = rep.source, rep.timeframe
+    step_ns = TIMEFRAMES[tf] * 1_000_000_000
+    last = int(ts.max())
+    if last + step_ns > now_ns:
+        rep.add("warning", "partial_last_bar", f"{source}: the last bar ({_ts(last)}) had not closed at import time; it is dropped", 1)
+    elif exported is not None and last + step_ns > exported[0]:
+        rep.add("warning", "partial_last_bar", f"{source}: the last {tf} bar ({_ts(last)}) was still open when the file "
+                f"was written (at or before {_ts(exported[0])}, from {exported[1]}); it is partial", 1, [_ts(last)])
+    elif last_close_ns is not None and last_close_ns + 1_000_000 < last + step_ns and last_close_ns >= last:
+        rep.add("warning", "partial_last_bar", f"{source}: the last {tf} bar ({_ts(last)}) has its close_time "
+                f"({_ts(last_close_ns)}) before the bar's end; it is partial", 1, [_ts(last)])
+    elif len(vol) > 20:
+        order = np.argsort(ts)
+        tail = vol[order][-97:-1]
+        med = float(np.median(tail)) if len(tail) else 0.0
+        if med > 0 and vol[order][-1] < 0.1 * med:
+            rep.add("warning", "partial_last_bar", f"{source}: the last bar ({_ts(last)}) has {vol[order][-1] / med:.0%} of "
+                    "the median volume of the 96 before it; it may be partial", 1)
 
 
 def drop_open_last_bar(df: pd.DataFrame, tf: str, now: float | None = None) -> pd.DataFrame:

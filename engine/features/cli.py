@@ -88,7 +88,7 @@ def register(sub) -> None:
     p.set_defaults(func=cmd_build)
 
     p = s.add_parser("audit", help="re-run the leakage audit of a feature set (writes nothing)")
-    p.add_argument("featureset_id")
+    p.add_argument("featureset_id", metavar="FEATURESET_ID")
     p.add_argument("--window", type=int_in(200, 10_000_000), help="bars per symbol to audit (default from the config)")
     p.add_argument("--cuts", help="cut points as fractions of the window, e.g. 0.3,0.6,0.9")
     p.add_argument("--config")

@@ -299,5 +299,5 @@ def register(sub) -> None:
     _pair(p, required=False)
     p.set_defaults(func=cmd_s2_list)
     p = s.add_parser("show", help="summary report and metrics of a Stage 2 model")
-    p.add_argument("id")
+    p.add_argument("id", metavar="STAGE2_ID")
     p.set_defaults(func=cmd_s2_show)

@@ -133,7 +133,6 @@ def train_stage1(pair: PairData, cfg: Stage1TrainConfig) -> dict[str, Any]:
     if not names:
         raise BadInput("no input features for Stage 1")
     X = pair.matrix(names)
-    ts = pair.ts_ns
     labelled = pair.labelled
     if labelled.sum() < 50:
         raise BadInput(f"{pair.symbol} {pair.timeframe}: only {int(labelled.sum())} labelled bars (pivots confirmed); "
@@ -141,54 +140,16 @@ def train_stage1(pair: PairData, cfg: Stage1TrainConfig) -> dict[str, Any]:
     plan = chronological_split(pair.frame["timestamp"][labelled], pair.timeframe, purge_bars=pair.purge_bars,
                                train_frac=cfg.train_frac, val_frac=cfg.val_frac)
     split = pair.split_of(plan)
-    train_rows = split == "train"
-    with np.errstate(all="ignore"):
-        mean = np.nanmean(X[train_rows], axis=0)
-        std = np.nanstd(X[train_rows], axis=0)
-    empty = [n for n, m in zip(names, mean) if not np.isfinite(m)]
-    if empty:
-        raise BadInput(f"{len(empty)} input(s) have no value in the training period: {', '.join(empty[:8])}",
-                       hint="leave them out with --features")
-    std = np.where(std > 0, std, 1.0)
+    mean, std = _train_standardization(X, names, split == "train")
     class_names = list(CLASS_NAMES[cfg.classes])
     spec = Stage1Spec(feature_names=names, sequence_length=cfg.sequence_length, class_names=class_names,
                       mean=mean, std=std, sources={k: "trained" for k in ("feature_names", "sequence_length", "class_names")})
     Xn = ((X - mean) / std).astype("float32")
-    valid = window_ends(ts, pair.step_ns, np.isfinite(Xn).all(axis=1), cfg.sequence_length)
+    valid = window_ends(pair.ts_ns, pair.step_ns, np.isfinite(Xn).all(axis=1), cfg.sequence_length)
     y = stage1_targets(pair, cfg.classes)
-    ends = {s: np.flatnonzero(valid & labelled & (split == s)) for s in ("train", "val", "test")}
-    for s, e in ends.items():
-        if len(e) < 10:
-            raise BadInput(f"{pair.symbol} {pair.timeframe}: only {len(e)} full windows in the {s} split",
-                           hint="use more data or a shorter sequence length")
-    present = np.unique(y[ends["train"]])
-    if len(present) < 2:
-        raise BadInput(f"{pair.symbol} {pair.timeframe}: the training split holds a single class; no pivots to learn")
-    from sklearn.utils.class_weight import compute_class_weight
-
-    w = compute_class_weight("balanced", classes=present, y=y[ends["train"]])
-    class_weight = {c: 1.0 for c in range(cfg.classes)} | {int(c): float(v) for c, v in zip(present, w)}
-    from engine.stage2.tfkeras import keras
-
-    k = keras()
-    model = build_model(len(names), cfg)
-    n_epochs = cfg.epochs
-
-    class Progress(k.callbacks.Callback):
-        def on_epoch_end(self, epoch, logs=None):
-            logs = logs or {}
-            progress(0.1 + 0.7 * (epoch + 1) / n_epochs,
-                     f"epoch {epoch + 1}/{n_epochs}: loss {logs.get('loss', float('nan')):.4f}, "
-                     f"val_loss {logs.get('val_loss', float('nan')):.4f}")
-
-    progress(0.1, f"training Stage 1 on {len(ends['train'])} windows ({len(names)} features x {cfg.sequence_length} bars)")
-    hist = model.fit(_windows_dataset(Xn, ends["train"], y, cfg.sequence_length, cfg.batch_size, shuffle=True, seed=cfg.seed),
-                     validation_data=_windows_dataset(Xn, ends["val"], y, cfg.sequence_length, 1024, shuffle=False, seed=0),
-                     epochs=cfg.epochs, class_weight=class_weight, verbose=0,
-                     callbacks=[k.callbacks.EarlyStopping(monitor="val_loss", patience=cfg.patience, restore_best_weights=True),
-                                Progress()])
-    history = pd.DataFrame(hist.history)
-    history.insert(0, "epoch", np.arange(1, len(history) + 1))
+    ends = _split_window_ends(pair, valid & labelled, split, y)
+    class_weight = _class_weights(y[ends["train"]], cfg.classes)
+    model, history = _fit_keras(Xn, y, ends, class_weight, len(names), cfg)
     progress(0.72, "predicting every bar")
     proba = predict_proba(model, spec, X, valid)
     best_epoch = int(history["val_loss"].to_numpy().argmin()) + 1 if "val_loss" in history else len(history)
@@ -210,12 +171,71 @@ def train_stage1(pair: PairData, cfg: Stage1TrainConfig) -> dict[str, Any]:
             "pass_rates": pass_rates(sig, split, suggested) if suggested is not None else {}}
 
 
+def _train_standardization(X: np.ndarray, names: list[str], train_rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and standard deviation of every input over the training rows (a constant input: std 1)."""
+    with np.errstate(all="ignore"):
+        mean = np.nanmean(X[train_rows], axis=0)
+        std = np.nanstd(X[train_rows], axis=0)
+    empty = [n for n, m in zip(names, mean) if not np.isfinite(m)]
+    if empty:
+        raise BadInput(f"{len(empty)} input(s) have no value in the training period: {', '.join(empty[:8])}",
+                       hint="leave them out with --features")
+    return mean, np.where(std > 0, std, 1.0)
+
+
+def _split_window_ends(pair: PairData, usable: np.ndarray, split: np.ndarray, y: np.ndarray) -> dict[str, np.ndarray]:
+    """The labelled full-window ends of each split; refused when a split has under 10 or training one class."""
+    ends = {s: np.flatnonzero(usable & (split == s)) for s in ("train", "val", "test")}
+    for s, e in ends.items():
+        if len(e) < 10:
+            raise BadInput(f"{pair.symbol} {pair.timeframe}: only {len(e)} full windows in the {s} split",
+                           hint="use more data or a shorter sequence length")
+    if len(np.unique(y[ends["train"]])) < 2:
+        raise BadInput(f"{pair.symbol} {pair.timeframe}: the training split holds a single class; no pivots to learn")
+    return ends
+
+
+def _class_weights(y_train: np.ndarray, classes: int) -> dict[int, float]:
+    """Balanced class weights of the training labels; 1.0 for a class absent from them."""
+    from sklearn.utils.class_weight import compute_class_weight
+
+    present = np.unique(y_train)
+    w = compute_class_weight("balanced", classes=present, y=y_train) if len(present) > 1 else np.ones(len(present))
+    return {c: 1.0 for c in range(classes)} | {int(c): float(v) for c, v in zip(present, w)}
+
+
+def _fit_keras(Xn: np.ndarray, y: np.ndarray, ends: dict[str, np.ndarray], class_weight: dict[int, float],
+               n_features: int, cfg: Stage1TrainConfig):
+    """Build and fit the Keras model (early stopping on val_loss, best weights restored); the model and
+    its per-epoch history."""
+    from engine.stage2.tfkeras import keras
+
+    k = keras()
+    model = build_model(n_features, cfg)
+    n_epochs = cfg.epochs
+
+    class Progress(k.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            logs = logs or {}
+            progress(0.1 + 0.7 * (epoch + 1) / n_epochs,
+                     f"epoch {epoch + 1}/{n_epochs}: loss {logs.get('loss', float('nan')):.4f}, "
+                     f"val_loss {logs.get('val_loss', float('nan')):.4f}")
+
+    progress(0.1, f"training Stage 1 on {len(ends['train'])} windows ({n_features} features x {cfg.sequence_length} bars)")
+    hist = model.fit(_windows_dataset(Xn, ends["train"], y, cfg.sequence_length, cfg.batch_size, shuffle=True, seed=cfg.seed),
+                     validation_data=_windows_dataset(Xn, ends["val"], y, cfg.sequence_length, 1024, shuffle=False, seed=0),
+                     epochs=cfg.epochs, class_weight=class_weight, verbose=0,
+                     callbacks=[k.callbacks.EarlyStopping(monitor="val_loss", patience=cfg.patience, restore_best_weights=True),
+                                Progress()])
+    history = pd.DataFrame(hist.history)
+    history.insert(0, "epoch", np.arange(1, len(history) + 1))
+    return model, history
+
+
 def out_of_fold(pair: PairData, X: np.ndarray, names: list[str], split: np.ndarray, usable: np.ndarray, y: np.ndarray,
                 cfg: Stage1TrainConfig, *, epochs: int) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
     """Out-of-fold class probabilities of the train split's bars (NaN elsewhere and in the first
     block) and the 1-based fold of each (-1: none), from ``cfg.oof_folds`` time-ordered folds with purge."""
-    from sklearn.utils.class_weight import compute_class_weight
-
     from engine.splits import time_ordered_kfold
 
     n_cls = cfg.classes
@@ -238,9 +258,7 @@ def out_of_fold(pair: PairData, X: np.ndarray, names: list[str], split: np.ndarr
         spec = Stage1Spec(feature_names=names, sequence_length=cfg.sequence_length, class_names=list(CLASS_NAMES[n_cls]),
                           mean=mean, std=std, sources={})
         Xn = ((X - mean) / std).astype("float32")
-        present = np.unique(y[rows_tr])
-        w = compute_class_weight("balanced", classes=present, y=y[rows_tr]) if len(present) > 1 else np.ones(len(present))
-        cw = {c: 1.0 for c in range(n_cls)} | {int(c): float(v) for c, v in zip(present, w)}
+        cw = _class_weights(y[rows_tr], n_cls)
         model = build_model(len(names), cfg)
         model.fit(_windows_dataset(Xn, rows_tr, y, cfg.sequence_length, cfg.batch_size, shuffle=True, seed=cfg.seed + j),
                   epochs=epochs, class_weight=cw, verbose=0)

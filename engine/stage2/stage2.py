@@ -180,6 +180,41 @@ def train_stage2(pair: PairData, proba: np.ndarray, stage1_classes: list[str], p
     """Filter, train, evaluate and cross-validate in memory (:func:`save_stage2` writes it all).
     ``oof``: per bar, True where ``proba`` comes from an out-of-fold Stage 1 (stored as ``s1_oof``)."""
     cfg.check()
+    names, s1_cols, X = _input_matrix(pair, proba, stage1_classes, cfg)
+    all_names = names + s1_cols
+    sig_prob = signal_probability(proba)
+    split = pair.split_of(plan)
+    threshold = _signal_threshold(sig_prob, split, cfg)
+    signals = signal_mask(sig_prob, threshold)
+    samples = signals & (pair.pivot == 1)
+    y_all = pair.pivot_label.astype("int64")
+    idx = {s: np.flatnonzero(samples & (split == s)) for s in SPLITS}
+    counts = _sample_counts(pair, sig_prob, split, threshold, signals, samples, y_all, idx, cfg)
+    _check_samples(pair, y_all, idx, threshold, cfg)
+    progress(0.55, f"training LightGBM on {len(idx['train'])} samples ({len(all_names)} features)")
+    booster, scaler = _fit(X[idx["train"]], y_all[idx["train"]], all_names, cfg,
+                           valid=(X[idx["val"]], y_all[idx["val"]]))
+    best = int(booster.best_iteration or booster.current_iteration())
+    perf = {s: classification_metrics(y_all[idx[s]], _predict(booster, scaler, X[idx[s]]).argmax(axis=1))
+            for s in SPLITS}
+    progress(0.7, f"{cfg.cv_folds}-fold time-ordered cross-validation")
+    cv = cross_validate(pair, X, y_all, np.concatenate([idx["train"], idx["val"]]), all_names, cfg, rounds=best)
+    majority = int(np.bincount(y_all[idx["train"]], minlength=4).argmax())
+    base = ev.baseline_predictions(pair.ts_ns, pair.pivot_label, pair.confirm_ns, majority, _candles(pair))
+    s2_pred, evidence, (test_rows, p_test) = _score_signals(pair, booster, scaler, X, signals, split, base)
+    pred = _test_predictions(pair, sig_prob, y_all, base, test_rows, p_test)
+    importance = pd.DataFrame({"feature": all_names, "gain": booster.feature_importance("gain"),
+                               "split_count": booster.feature_importance("split")}).sort_values("gain", ascending=False)
+    signals_df = _signals_frame(pair, split, sig_prob, signals, s2_pred, base, stage1_classes, proba, oof)
+    return {"booster": booster, "scaler": scaler, "feature_names": all_names, "input_features": names,
+            "stage1_features": s1_cols, "threshold": float(threshold), "counts": counts, "performance": perf,
+            "cv": cv, "best_iteration": best, "predictions": pred, "importance": importance,
+            "signals": signals_df, "plan": plan, "evidence": evidence, "majority_class": majority}
+
+
+def _input_matrix(pair: PairData, proba: np.ndarray, stage1_classes: list[str], cfg: Stage2Config
+                  ) -> tuple[list[str], list[str], np.ndarray]:
+    """The input feature names, the Stage 1 probability columns added to them (if any) and the matrix."""
     names = list(cfg.features or pair.feature_names)
     if not names:
         raise BadInput("no input features for Stage 2")
@@ -189,24 +224,32 @@ def train_stage2(pair: PairData, proba: np.ndarray, stage1_classes: list[str], p
     s1_cols = stage1_prob_columns(stage1_classes) if cfg.use_stage1_probs else []
     if s1_cols:
         X = np.hstack([X, proba.astype("float64")])
-    all_names = names + s1_cols
-    sig_prob = signal_probability(proba)
-    split = pair.split_of(plan)
-    threshold = cfg.threshold
-    if cfg.pass_rate is not None:  # chosen on validation, never on train
-        threshold = threshold_for_rate(sig_prob[split == "val"], cfg.pass_rate)
-        if threshold is None:
-            raise BadInput("Stage 1 scored no bar of the validation split; cannot set a threshold from a pass rate")
-    signals = signal_mask(sig_prob, threshold)
-    samples = signals & (pair.pivot == 1)
-    y_all = pair.pivot_label.astype("int64")
-    idx = {s: np.flatnonzero(samples & (split == s)) for s in SPLITS}
+    return names, s1_cols, X
+
+
+def _signal_threshold(sig_prob: np.ndarray, split: np.ndarray, cfg: Stage2Config) -> float:
+    """The given threshold, or the one that passes ``pass_rate`` of the validation bars."""
+    if cfg.pass_rate is None:
+        return cfg.threshold
+    threshold = threshold_for_rate(sig_prob[split == "val"], cfg.pass_rate)  # chosen on validation, never on train
+    if threshold is None:
+        raise BadInput("Stage 1 scored no bar of the validation split; cannot set a threshold from a pass rate")
+    return threshold
+
+
+def _sample_counts(pair: PairData, sig_prob: np.ndarray, split: np.ndarray, threshold: float, signals: np.ndarray,
+                   samples: np.ndarray, y_all: np.ndarray, idx: dict[str, np.ndarray], cfg: Stage2Config
+                   ) -> dict[str, Any]:
     rates = pass_rates(sig_prob, split, threshold)
-    counts = {"bars": pair.n, "scored": int(np.isfinite(sig_prob).sum()), "signals": int(signals.sum()),
-              "samples": int(samples.sum()), "threshold": float(threshold),
-              "threshold_chosen_on": "validation" if cfg.pass_rate is not None else "given",
-              "per_split": {s: rates[s] | {"samples": len(idx[s]), "labels": label_counts(y_all[idx[s]])}
-                            for s in SPLITS}}
+    return {"bars": pair.n, "scored": int(np.isfinite(sig_prob).sum()), "signals": int(signals.sum()),
+            "samples": int(samples.sum()), "threshold": float(threshold),
+            "threshold_chosen_on": "validation" if cfg.pass_rate is not None else "given",
+            "per_split": {s: rates[s] | {"samples": len(idx[s]), "labels": label_counts(y_all[idx[s]])}
+                          for s in SPLITS}}
+
+
+def _check_samples(pair: PairData, y_all: np.ndarray, idx: dict[str, np.ndarray], threshold: float,
+                   cfg: Stage2Config) -> None:
     short = [f"{s} {len(idx[s])}" for s in SPLITS if len(idx[s]) < (cfg.min_train_samples if s == "train" else 5)]
     if short:
         raise BadInput(f"{pair.symbol} {pair.timeframe}: too few Stage 2 samples (signal bars that are real pivots) at "
@@ -215,32 +258,33 @@ def train_stage2(pair: PairData, proba: np.ndarray, stage1_classes: list[str], p
                        hint="lower the threshold, use a better Stage 1 or more data")
     if len(np.unique(y_all[idx["train"]])) < 2:
         raise BadInput(f"{pair.symbol} {pair.timeframe}: the training samples hold a single pivot type")
-    progress(0.55, f"training LightGBM on {len(idx['train'])} samples ({len(all_names)} features)")
-    booster, scaler = _fit(X[idx["train"]], y_all[idx["train"]], all_names, cfg,
-                           valid=(X[idx["val"]], y_all[idx["val"]]))
-    best = int(booster.best_iteration or booster.current_iteration())
-    perf = {s: classification_metrics(y_all[idx[s]], _predict(booster, scaler, X[idx[s]]).argmax(axis=1))
-            for s in SPLITS}
-    progress(0.7, f"{cfg.cv_folds}-fold time-ordered cross-validation")
-    cv = cross_validate(pair, X, y_all, np.concatenate([idx["train"], idx["val"]]), all_names, cfg, rounds=best)
-    # Stage 2 on every val / test signal bar (real pivot or not: at trading time nobody knows yet)
-    majority = int(np.bincount(y_all[idx["train"]], minlength=4).argmax())
-    base = ev.baseline_predictions(pair.ts_ns, pair.pivot_label, pair.confirm_ns, majority, _candles(pair))
+
+
+def _score_signals(pair: PairData, booster, scaler, X: np.ndarray, signals: np.ndarray, split: np.ndarray,
+                   base: dict[str, np.ndarray]) -> tuple[np.ndarray, dict[str, Any], tuple[np.ndarray, np.ndarray]]:
+    """Stage 2 on every val / test signal bar (real pivot or not: at trading time nobody knows yet): the
+    predicted class per bar (-1 where none), the evidence per split, and the test rows with their
+    probabilities."""
     truth = ev.signal_truth(pair.pivot_label)
     s2_pred = np.full(pair.n, -1, dtype="int64")
     evidence: dict[str, Any] = {}
     ts = pair.frame["timestamp"]
+    scored = {}
     for s in ("val", "test"):
         rows = np.flatnonzero(signals & (split == s))
         p = _predict(booster, scaler, X[rows])
+        scored[s] = (rows, p)
         s2_pred[rows] = p.argmax(axis=1) if len(rows) else 0
         in_split = split == s
         days = ((ts[in_split].max() - ts[in_split].min()) / pd.Timedelta(days=1) + pair.step_ns / 86_400e9
                 if in_split.any() else 0.0)
         evidence[s] = ev.split_evidence(s, truth[rows], s2_pred[rows], {b: v[rows] for b, v in base.items()},
                                         bars=int(in_split.sum()), days=days)
-        if s == "test":
-            test_rows, p_test = rows, p
+    return s2_pred, evidence, scored["test"]
+
+
+def _test_predictions(pair: PairData, sig_prob: np.ndarray, y_all: np.ndarray, base: dict[str, np.ndarray],
+                      test_rows: np.ndarray, p_test: np.ndarray) -> pd.DataFrame:
     pred = pd.DataFrame({"timestamp": pair.frame["timestamp"].to_numpy()[test_rows], "symbol": pair.symbol,
                          "split": "test", "stage1_prob": sig_prob[test_rows].astype("float64"),
                          "pred_class": p_test.argmax(axis=1).astype("int64") if len(test_rows) else np.zeros(0, "int64")})
@@ -249,8 +293,14 @@ def train_stage2(pair: PairData, proba: np.ndarray, stage1_classes: list[str], p
     pred["true_class"] = y_all[test_rows]
     for b, v in base.items():
         pred[f"base_{b}"] = v[test_rows]
-    importance = pd.DataFrame({"feature": all_names, "gain": booster.feature_importance("gain"),
-                               "split_count": booster.feature_importance("split")}).sort_values("gain", ascending=False)
+    return pred
+
+
+def _signals_frame(pair: PairData, split: np.ndarray, sig_prob: np.ndarray, signals: np.ndarray, s2_pred: np.ndarray,
+                   base: dict[str, np.ndarray], stage1_classes: list[str], proba: np.ndarray,
+                   oof: np.ndarray | None) -> pd.DataFrame:
+    """One row per bar: split, Stage 1 signal probability and decision, the pivot truth, Stage 2's class,
+    the baselines and the Stage 1 probabilities."""
     signals_df = pd.DataFrame({"timestamp": pair.frame["timestamp"].to_numpy(), "split": split,
                                "signal_prob": sig_prob, "signal": signals, "pivot": pair.pivot,
                                "pivot_label": pair.pivot_label,
@@ -262,10 +312,7 @@ def train_stage2(pair: PairData, proba: np.ndarray, stage1_classes: list[str], p
     for c, col in zip(stage1_prob_columns(stage1_classes), proba.T):
         signals_df[c] = col
     signals_df["s1_oof"] = np.zeros(pair.n, bool) if oof is None else np.asarray(oof, bool)
-    return {"booster": booster, "scaler": scaler, "feature_names": all_names, "input_features": names,
-            "stage1_features": s1_cols, "threshold": float(threshold), "counts": counts, "performance": perf,
-            "cv": cv, "best_iteration": best, "predictions": pred, "importance": importance,
-            "signals": signals_df, "plan": plan, "evidence": evidence, "majority_class": majority}
+    return signals_df
 
 
 def _candles(pair: PairData) -> pd.DataFrame | None:

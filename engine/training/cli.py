@@ -106,7 +106,8 @@ def register(sub) -> None:
         add_cli_options(p)  # walk-forward folds as executor tasks; none given: one fold after another here
         p.set_defaults(func=cmd_train, model=kind.name, targets=None)
     p = s.add_parser("resume", help="continue an interrupted run from its last checkpoint")
-    p.add_argument("run_id")
+    p.add_argument("run_id", metavar="RUN_ID", help="an unfinished run (`train list`); once finished, the run is the "
+                   "model artifact of the same id")
     p.set_defaults(func=cmd_resume)
     p = s.add_parser("list", help="finished and unfinished runs")
     p.set_defaults(func=cmd_list)

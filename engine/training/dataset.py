@@ -339,14 +339,19 @@ def build_windows(features: pd.DataFrame, targets: pd.DataFrame, *, input_names:
     """
     if len(features) != len(targets):
         raise BadInput(f"features ({len(features)} rows) and targets ({len(targets)} rows) are not aligned")
-    missing = [c for c in input_names if c not in features.columns]
+    _check_inputs(input_names, features.columns)
+    return _assemble(_FrameSource(features, targets), input_names=input_names, specs=specs, plan=plan,
+                     timeframe=timeframe, context=context, stride=stride, clip=clip, max_missing_frac=max_missing_frac,
+                     aux_names=aux_names, scratch=None)
+
+
+def _check_inputs(input_names: list[str], available) -> None:
+    """Refuse inputs the feature set lacks, and an empty input list."""
+    missing = [c for c in input_names if c not in available]
     if missing:
         raise BadInput(f"input feature(s) not in the feature set: {', '.join(missing[:10])}")
     if not input_names:
         raise BadInput("no input features left", hint="check data.exclude and the report's included_features.txt")
-    return _assemble(_FrameSource(features, targets), input_names=input_names, specs=specs, plan=plan,
-                     timeframe=timeframe, context=context, stride=stride, clip=clip, max_missing_frac=max_missing_frac,
-                     aux_names=aux_names, scratch=None)
 
 
 def build_windows_lazy(fs, *, input_names: list[str], specs: list[TargetSpec], plan: SplitPlan, context: int,
@@ -360,11 +365,7 @@ def build_windows_lazy(fs, *, input_names: list[str], specs: list[TargetSpec], p
     other) are written into the folder ``scratch`` and memory-mapped.  The caller owns the folder
     (on Linux it may be removed at once: the mappings keep the data until the WindowSet is gone).
     ``keep`` selects rows of the chosen symbols (data.start / end / last_bars), in the set's order."""
-    missing = [c for c in input_names if c not in fs.feature_names]
-    if missing:
-        raise BadInput(f"input feature(s) not in the feature set: {', '.join(missing[:10])}")
-    if not input_names:
-        raise BadInput("no input features left", hint="check data.exclude and the report's included_features.txt")
+    _check_inputs(input_names, fs.feature_names)
     src = _ParquetSource(fs, list(symbols or fs.symbols), keep)
     Path(scratch).mkdir(parents=True, exist_ok=True)
     return _assemble(src, input_names=input_names, specs=specs, plan=plan, timeframe=fs.timeframe, context=context,

@@ -72,7 +72,7 @@ class Prepared:
     targets: pd.DataFrame
     plans: list[SplitPlan]
     windows: list[WindowSet]
-    spec: dict[str, Any]  # what run.json records: model, featureset, report, inputs, targets, symbols, ...
+    spec: dict[str, Any]  # what run.json records: model, featureset_id, report_id, inputs, targets, symbols, ...
 
 
 def _read_whitelist(ws: Workspace, report_id: str, featureset_id: str) -> list[str]:
@@ -124,88 +124,127 @@ def prepare(ws: Workspace, model: str, cfg: TrainConfig, *, featureset_id: str |
         raise BadInput("no feature set given", hint="pass --featureset ID (see `python -m engine features list`)")
     fs = load_feature_set(ws, featureset_id)
     report_id = report_id or cfg.data.report
-    leaking = set(fs.leaking)
     if spec is not None:
         inputs, target_names = list(spec["inputs"]), list(spec["targets"])
     else:
-        if report_id:
-            inputs = _read_whitelist(ws, report_id, featureset_id)
-            unknown = [n for n in inputs if n not in fs.feature_names]
-            if unknown:
-                raise BadInput(f"report {report_id} whitelists features not in {featureset_id}: {', '.join(unknown[:8])}")
-        elif cfg.data.include:
-            inputs = list(dict.fromkeys(cfg.data.include))
-            unknown = [n for n in inputs if n not in fs.feature_names]
-            if unknown:
-                raise BadInput(f"data.include names unknown features: {', '.join(unknown[:8])}")
-        else:
-            inputs = fs.usable_features()
-        inputs = [n for n in inputs if n not in leaking]  # a leaking feature never becomes an input
-        bad = [n for n in cfg.data.exclude if n not in fs.feature_names]
-        if bad:
-            raise BadInput(f"data.exclude names unknown features: {', '.join(bad[:8])}")
-        inputs = [n for n in inputs if n not in set(cfg.data.exclude)]
-        target_names = task_cls.choose_targets(cfg, list(fs.target_names), targets)
-        unknown = [t for t in target_names if t not in fs.target_names]
-        if unknown:
-            raise BadInput(f"unknown target(s) {', '.join(unknown)} for {featureset_id}",
-                           hint=f"targets: {', '.join(fs.target_names)}")
-        if len(set(target_names)) != len(target_names):
-            raise BadInput(f"a target is listed twice: {', '.join(target_names)}")
+        inputs = _choose_inputs(ws, fs, cfg, featureset_id, report_id)
+        target_names = _choose_targets(task_cls, fs, cfg, featureset_id, targets)
     if not inputs:
         raise BadInput("no input features left after the exclusions")
+    symbols = _choose_symbols(fs, cfg, featureset_id)
+    aux = task_cls.aux_for(cfg, target_names)
+    missing_aux = [a for a in aux if a not in fs.target_names]
+    if missing_aux:
+        raise BadInput(f"feature set {featureset_id} lacks {', '.join(missing_aux)}")
+    feats, targs, keep = _load_rows(fs, cfg, target_names + aux, symbols)
+    purge = _purge_bars(fs, cfg)
+    plans = _split_plans(fs, cfg, feats, purge)
+    specs = task_cls.target_specs_for(cfg, fs.target_meta, target_names)
+    _check_target_weights(cfg, specs)
+    windows = [_fold_windows(ws, fs, cfg, plan, k, len(plans), inputs=inputs, specs=specs, symbols=symbols, keep=keep,
+                             aux=aux)
+               for k, plan in enumerate(plans) if folds is None or k in folds]
+    spec = {"model": model, "featureset_id": featureset_id, "report_id": report_id, "inputs": inputs,
+            "targets": target_names, "symbols": list(symbols), "timeframe": fs.timeframe,
+            "max_horizon_bars": fs.max_horizon_bars, "purge_bars": purge}
+    return Prepared(feats, targs, plans, windows, spec)
+
+
+def _choose_inputs(ws: Workspace, fs, cfg: TrainConfig, featureset_id: str, report_id: str | None) -> list[str]:
+    """The input features: the report's whitelist, else data.include, else every usable feature; never
+    a leaking one, never one of data.exclude."""
+    if report_id:
+        inputs = _read_whitelist(ws, report_id, featureset_id)
+        unknown = [n for n in inputs if n not in fs.feature_names]
+        if unknown:
+            raise BadInput(f"report {report_id} whitelists features not in {featureset_id}: {', '.join(unknown[:8])}")
+    elif cfg.data.include:
+        inputs = list(dict.fromkeys(cfg.data.include))
+        unknown = [n for n in inputs if n not in fs.feature_names]
+        if unknown:
+            raise BadInput(f"data.include names unknown features: {', '.join(unknown[:8])}")
+    else:
+        inputs = fs.usable_features()
+    leaking = set(fs.leaking)
+    inputs = [n for n in inputs if n not in leaking]  # a leaking feature never becomes an input
+    bad = [n for n in cfg.data.exclude if n not in fs.feature_names]
+    if bad:
+        raise BadInput(f"data.exclude names unknown features: {', '.join(bad[:8])}")
+    return [n for n in inputs if n not in set(cfg.data.exclude)]
+
+
+def _choose_targets(task_cls, fs, cfg: TrainConfig, featureset_id: str, targets: list[str] | None) -> list[str]:
+    target_names = task_cls.choose_targets(cfg, list(fs.target_names), targets)
+    unknown = [t for t in target_names if t not in fs.target_names]
+    if unknown:
+        raise BadInput(f"unknown target(s) {', '.join(unknown)} for {featureset_id}",
+                       hint=f"targets: {', '.join(fs.target_names)}")
+    if len(set(target_names)) != len(target_names):
+        raise BadInput(f"a target is listed twice: {', '.join(target_names)}")
+    return target_names
+
+
+def _choose_symbols(fs, cfg: TrainConfig, featureset_id: str) -> list[str]:
     symbols = cfg.data.symbols or fs.symbols
     unknown = [s for s in symbols if s not in fs.symbols]
     if unknown:
         raise BadInput(f"symbol(s) {', '.join(unknown)} not in feature set {featureset_id}",
                        hint=f"it has {', '.join(fs.symbols)}")
-    aux = task_cls.aux_for(cfg, target_names)
-    missing_aux = [a for a in aux if a not in fs.target_names]
-    if missing_aux:
-        raise BadInput(f"feature set {featureset_id} lacks {', '.join(missing_aux)}")
+    return symbols
+
+
+def _load_rows(fs, cfg: TrainConfig, target_columns: list[str], symbols: list[str]
+               ) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray]:
+    """The feature rows (timestamp, symbol) and target columns kept by data.symbols / start / end /
+    last_bars, with the mask that kept them."""
     feats = fs.features([], symbols=symbols)  # timestamp, symbol: build_windows_lazy reads the inputs itself
-    targs = fs.targets(list(dict.fromkeys(target_names + aux)), symbols=symbols)
+    targs = fs.targets(list(dict.fromkeys(target_columns)), symbols=symbols)
     keep = _select_rows(feats, cfg)
     feats, targs = feats[keep].reset_index(drop=True), targs[keep].reset_index(drop=True)
     if feats.empty:
         raise BadInput("no rows left after data.symbols / start / end / last_bars")
+    return feats, targs, keep
 
+
+def _purge_bars(fs, cfg: TrainConfig) -> int:
     max_h = fs.max_horizon_bars
     purge = max_h if cfg.split.purge_bars is None else cfg.split.purge_bars
     if purge < max_h:
         raise BadInput(f"split.purge_bars = {purge} is shorter than the longest target horizon ({max_h} bars)",
                        hint="leave it null or set it >= max_horizon_bars, or a train target would see validation bars")
+    return purge
+
+
+def _split_plans(fs, cfg: TrainConfig, feats: pd.DataFrame, purge: int) -> list[SplitPlan]:
     s = cfg.split
     if s.mode == "chronological":
-        plans = [chronological_split(feats["timestamp"], fs.timeframe, purge_bars=purge, train_frac=s.train_frac,
-                                     val_frac=s.val_frac, train_end=s.train_end, val_end=s.val_end,
-                                     min_rows=cfg.data.context_window + 10)]
-    else:
-        plans = walk_forward(feats["timestamp"], fs.timeframe, n_folds=s.n_folds, purge_bars=purge, mode=s.walk_mode,
-                             initial_frac=s.initial_frac, train_bars=s.train_bars, val_frac=s.val_frac,
-                             min_rows=cfg.data.context_window + 10)
-    specs = task_cls.target_specs_for(cfg, fs.target_meta, target_names)
+        return [chronological_split(feats["timestamp"], fs.timeframe, purge_bars=purge, train_frac=s.train_frac,
+                                    val_frac=s.val_frac, train_end=s.train_end, val_end=s.val_end,
+                                    min_rows=cfg.data.context_window + 10)]
+    return walk_forward(feats["timestamp"], fs.timeframe, n_folds=s.n_folds, purge_bars=purge, mode=s.walk_mode,
+                        initial_frac=s.initial_frac, train_bars=s.train_bars, val_frac=s.val_frac,
+                        min_rows=cfg.data.context_window + 10)
+
+
+def _check_target_weights(cfg: TrainConfig, specs) -> None:
     stray = [k for k in cfg.loss.target_weights if k not in {sp.name for sp in specs}]
     if stray:  # a weight for a target the run does not learn would silently do nothing
         raise BadInput(f"loss.target_weights names target(s) this run does not learn: {short_repr(stray)}",
                        hint=f"the run's targets: {short_repr([sp.name for sp in specs])}")
-    windows = []
-    for k, plan in enumerate(plans):
-        if folds is not None and k not in folds:
-            continue
-        w = _lazy_windows(ws, fs, input_names=inputs, specs=specs, plan=plan, symbols=symbols, keep=keep,
-                          context=cfg.data.context_window, stride=cfg.data.stride, clip=cfg.data.clip,
-                          max_missing_frac=cfg.data.max_missing_frac, aux_names=aux)
-        empty = [n for n, c in w.counts().items() if c == 0]
-        if empty:
-            where = f"fold {k + 1}: " if len(plans) > 1 else ""
-            raise BadInput(f"{where}no {', '.join(empty)} windows of {cfg.data.context_window} bars (counts {w.counts()})",
-                           hint="use more data, a shorter context window or other split settings")
-        windows.append(w)
-    spec = {"model": model, "featureset_id": featureset_id, "report_id": report_id, "inputs": inputs,
-            "targets": target_names, "symbols": list(symbols), "timeframe": fs.timeframe,
-            "max_horizon_bars": max_h, "purge_bars": purge}
-    return Prepared(feats, targs, plans, windows, spec)
+
+
+def _fold_windows(ws: Workspace, fs, cfg: TrainConfig, plan: SplitPlan, k: int, n_plans: int, *, inputs: list[str],
+                  specs, symbols: list[str], keep: np.ndarray, aux: list[str]) -> WindowSet:
+    """The windows of fold ``k``; refused when a split has none."""
+    w = _lazy_windows(ws, fs, input_names=inputs, specs=specs, plan=plan, symbols=symbols, keep=keep,
+                      context=cfg.data.context_window, stride=cfg.data.stride, clip=cfg.data.clip,
+                      max_missing_frac=cfg.data.max_missing_frac, aux_names=aux)
+    empty = [n for n, c in w.counts().items() if c == 0]
+    if empty:
+        where = f"fold {k + 1}: " if n_plans > 1 else ""
+        raise BadInput(f"{where}no {', '.join(empty)} windows of {cfg.data.context_window} bars (counts {w.counts()})",
+                       hint="use more data, a shorter context window or other split settings")
+    return w
 
 
 def _lazy_windows(ws: Workspace, fs, **kw) -> WindowSet:
@@ -531,8 +570,8 @@ def _publish(ws: Workspace, d: Path, run: dict[str, Any], cfg: TrainConfig, prep
     if n > 1:
         extra["folds"] = [p.to_dict() for p in prep.plans]
     parents = [run["featureset_id"]] + ([run["report_id"]] if run.get("report_id") else [])
-    params = {"model": run["model"], "config": run.get("config_source"), "featureset": run["featureset_id"],
-              "report": run.get("report_id"), "targets": run["targets"], "seed": cfg.training.seed,
+    params = {"model": run["model"], "config": run.get("config_source"), "featureset_id": run["featureset_id"],
+              "report_id": run.get("report_id"), "targets": run["targets"], "seed": cfg.training.seed,
               "split_mode": cfg.split.mode, "n_inputs": len(wlast.feature_names)}
     run["status"] = "finished"
     with create_artifact(ws, "model", artifact_id=run["id"], name=run["name"], symbols=run["symbols"],
@@ -556,6 +595,7 @@ def _publish(ws: Workspace, d: Path, run: dict[str, Any], cfg: TrainConfig, prep
     path = ws.artifact_dir("model", run["id"])
     progress(1.0, f"run {run['id']} finished: best epoch {metrics['best_epoch']}, val loss {metrics['val_loss']:.4f}",
              force=True)
+    # the inputs are `featureset` / `report`, not *_id: a job records every *_id of its result as an artifact it made
     return {"run_id": run["id"], "model_id": run["id"], "model": run["model"], "path": str(path),
             "featureset": run["featureset_id"], "report": run.get("report_id"), "metrics": metrics,
             "device": last["device"], "predictions": str(path / "predictions.parquet"), "folds": n}

@@ -35,7 +35,7 @@ def _unfinished(ws: Workspace) -> list[dict[str, Any]]:
             status = "interrupted"  # killed: resumable
         hist = _read_csv(_metrics_file(d))
         out.append({"id": run.get("id", d.name), "name": run.get("name", ""), "model": run.get("model"), "status": status,
-                    "featureset": run.get("featureset_id"), "created_at": run.get("created_at"),
+                    "featureset_id": run.get("featureset_id"), "created_at": run.get("created_at"),
                     "epochs": int(hist.epoch.max()) if len(hist) else 0,
                     "best_val_loss": float(hist.val_loss.min()) if len(hist) and "val_loss" in hist else None,
                     "resumable": status in ("interrupted", "failed", "cancelled"), "error": run.get("error"),
@@ -52,7 +52,7 @@ def list_runs(ws: Workspace) -> list[dict[str, Any]]:
             continue
         v, t = m.metrics.get("val") or {}, m.metrics.get("test") or {}
         rows.append({"id": m.id, "name": m.name, "model": m.params.get("model"), "status": "finished",
-                     "featureset": m.params.get("featureset"), "created_at": m.created_at,
+                     "featureset_id": m.params.get("featureset_id"), "created_at": m.created_at,
                      "epochs": m.metrics.get("epochs_run"), "best_epoch": m.metrics.get("best_epoch"),
                      "best_val_loss": m.metrics.get("val_loss"), "val_accuracy": v.get("accuracy"),
                      "val_baseline_accuracy": v.get("baseline_accuracy"), "val_win_rate": v.get("win_rate"),
@@ -130,7 +130,7 @@ def compare_table(ws: Workspace, run_ids: list[str]) -> pd.DataFrame:
             h = history(ws, rid)  # unfinished: its latest epoch
             cols[rid] = h.iloc[-1].to_dict() if len(h) else {}
             continue
-        row = {"model": m.params.get("model"), "featureset": m.params.get("featureset"), "inputs": m.params.get("n_inputs"),
+        row = {"model": m.params.get("model"), "featureset_id": m.params.get("featureset_id"), "inputs": m.params.get("n_inputs"),
                "best_epoch": m.metrics.get("best_epoch"), "epochs_run": m.metrics.get("epochs_run")}
         for split in ("val", "test"):
             sm = m.metrics.get(split) or {}

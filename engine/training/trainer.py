@@ -231,9 +231,9 @@ class Trainer:
         return a + (b - a) * min(1.0, (epoch + batch / max(nb, 1)) / self.cfg.epochs)
 
     def _loop(self, model, opt, sched, scaler, st: dict[str, Any], writer) -> None:
-        cfg, task = self.cfg, self.task
-        accum = cfg.accumulation_steps
-        monitor = cfg.monitor
+        """The epochs from ``st`` on: the train batches (an optimizer step every ``accumulation_steps``),
+        then validation, checkpoints and the early-stopping decision."""
+        cfg = self.cfg
         last_report = 0.0
         steps_log = open(self.workdir / "steps.csv", "a", newline="")  # noqa: SIM115 - closed in the finally below
         try:
@@ -242,82 +242,103 @@ class Trainer:
                 model.train()
                 t0 = time.monotonic() - st["epoch_time"]
                 for b in range(st["batch"], nb):
-                    x, y, a = task.data.batch(order[b * cfg.batch_size:(b + 1) * cfg.batch_size])
-                    with torch.autocast(self.device.type, dtype=self.amp, enabled=self.amp is not None):
-                        out = model(x)
-                    loss, parts = task.loss(out, y, a)
-                    scaler.scale(loss / accum).backward()
-                    st["run_loss"] = st["run_loss"] + loss.detach().float().cpu()
-                    st["run_parts"] = st["run_parts"] + parts.float().cpu()
-                    st["run_n"] += 1
-                    if (b + 1) % accum == 0 or b == nb - 1:
-                        if cfg.grad_clip > 0:
-                            scaler.unscale_(opt)
-                            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-                        scaler.step(opt)
-                        scaler.update()
-                        opt.zero_grad(set_to_none=True)
-                        sched.step()
-                        st["global_step"] += 1
-                        gs = st["global_step"]
-                        if gs % 10 == 0 or b == nb - 1:
-                            lr = sched.get_last_lr()[0]
-                            mean = float(st["run_loss"] / st["run_n"])
-                            steps_log.write(f"{gs},{epoch + 1},{mean:.6g},{lr:.6g}\n")
-                            steps_log.flush()
-                            writer.add_scalar("train/loss_running", mean, gs)
-                            writer.add_scalar("train/lr", lr, gs)
-                        if cfg.checkpoint_every_steps and gs % cfg.checkpoint_every_steps == 0 and b < nb - 1:
-                            st["batch"], st["epoch"] = b + 1, epoch
-                            st["epoch_time"] = time.monotonic() - t0
-                            self._save_last(model, opt, sched, scaler, st)
+                    self._train_batch(model, scaler, st, order[b * cfg.batch_size:(b + 1) * cfg.batch_size])
+                    if (b + 1) % cfg.accumulation_steps == 0 or b == nb - 1:
+                        self._optimizer_step(model, opt, sched, scaler, st, writer, steps_log, epoch, b, nb, t0)
                     now = time.monotonic()
                     if now - last_report > 1.0:
                         last_report = now
                         self.progress(self._frac(epoch, b + 1), f"epoch {epoch + 1}/{cfg.epochs} batch {b + 1}/{nb} "
                                                                  f"loss {float(st['run_loss'] / st['run_n']):.4f}")
-                # -- end of epoch: validate, checkpoint, maybe stop
-                train_loss = float(st["run_loss"] / max(st["run_n"], 1))
-                train_parts = (st["run_parts"] / max(st["run_n"], 1)).tolist()
-                val, _ = self.evaluate(model, "val")
-                rec: dict[str, Any] = {"epoch": epoch + 1, "step": st["global_step"], "lr": sched.get_last_lr()[0],
-                                       "train_loss": train_loss}
-                rec |= {f"train_loss_{n}": v for n, v in zip(task.part_names, train_parts)}
-                rec |= {f"val_{k}": _num(v) for k, v in val.items()}
-                rec["epoch_time_s"] = round(time.monotonic() - t0, 3)
-                st["history"].append(rec)
-                score = rec.get(monitor)
-                better = score is not None and (
-                    st["best_score"] is None
-                    or (score < st["best_score"] - cfg.min_delta if monitor in LOWER_IS_BETTER
-                        else score > st["best_score"] + cfg.min_delta))
-                if better or st["best_epoch"] == 0:  # no score yet (e.g. no trade, no profit factor): keep one
-                    if better:
-                        st["best_score"], st["bad_epochs"] = score, 0
-                    else:
-                        st["bad_epochs"] += 1
-                    st["best_epoch"] = epoch + 1
-                    save_atomic({"format": CHECKPOINT_FORMAT, "kind": task.kind, "model_kwargs": model.kwargs,
-                                 "model": model.state_dict(), "epoch": epoch + 1, "monitor": monitor, "score": score,
-                                 "metrics": {k: v for k, v in rec.items() if isinstance(v, (int, float)) or v is None}},
-                                self.ckpt_dir / "best.pt")
-                else:
-                    st["bad_epochs"] += 1
-                stop = bool(cfg.early_stopping_patience and st["bad_epochs"] >= cfg.early_stopping_patience)
-                st.update({"epoch": epoch + 1, "batch": 0, "run_loss": torch.zeros(()),
-                           "run_parts": torch.zeros(len(task.part_names)), "run_n": 0, "epoch_time": 0.0,
-                           "stopped_early": stop and epoch + 1 < cfg.epochs, "done": stop or epoch + 1 >= cfg.epochs})
-                for k, v in rec.items():
-                    if k not in ("epoch", "step") and isinstance(v, (int, float)):
-                        writer.add_scalar(("val/" + k[4:]) if k.startswith("val_") else f"epoch/{k}", v, st["global_step"])
-                self._write_metrics(st["history"])
-                self._save_last(model, opt, sched, scaler, st)
-                self.progress(self._frac(epoch + 1, 0), f"epoch {epoch + 1}/{cfg.epochs}: train {train_loss:.4f}, "
-                                                        f"val {rec['val_loss']:.4f}" + (" (best)" if better else ""))
-                if stop:
+                if self._end_epoch(model, opt, sched, scaler, st, writer, epoch, t0):
                     break
         finally:
             steps_log.close()
+
+    def _train_batch(self, model, scaler, st: dict[str, Any], ends: np.ndarray) -> None:
+        """Forward and backward of one batch (gradients accumulate); the running train loss in ``st``."""
+        x, y, a = self.task.data.batch(ends)
+        with torch.autocast(self.device.type, dtype=self.amp, enabled=self.amp is not None):
+            out = model(x)
+        loss, parts = self.task.loss(out, y, a)
+        scaler.scale(loss / self.cfg.accumulation_steps).backward()
+        st["run_loss"] = st["run_loss"] + loss.detach().float().cpu()
+        st["run_parts"] = st["run_parts"] + parts.float().cpu()
+        st["run_n"] += 1
+
+    def _optimizer_step(self, model, opt, sched, scaler, st: dict[str, Any], writer, steps_log, epoch: int, b: int,
+                        nb: int, t0: float) -> None:
+        """One optimizer step after batch ``b``: clip, step, log every 10 steps, checkpoint mid-epoch."""
+        cfg = self.cfg
+        if cfg.grad_clip > 0:
+            scaler.unscale_(opt)
+            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+        scaler.step(opt)
+        scaler.update()
+        opt.zero_grad(set_to_none=True)
+        sched.step()
+        st["global_step"] += 1
+        gs = st["global_step"]
+        if gs % 10 == 0 or b == nb - 1:
+            lr = sched.get_last_lr()[0]
+            mean = float(st["run_loss"] / st["run_n"])
+            steps_log.write(f"{gs},{epoch + 1},{mean:.6g},{lr:.6g}\n")
+            steps_log.flush()
+            writer.add_scalar("train/loss_running", mean, gs)
+            writer.add_scalar("train/lr", lr, gs)
+        if cfg.checkpoint_every_steps and gs % cfg.checkpoint_every_steps == 0 and b < nb - 1:
+            st["batch"], st["epoch"] = b + 1, epoch
+            st["epoch_time"] = time.monotonic() - t0
+            self._save_last(model, opt, sched, scaler, st)
+
+    def _end_epoch(self, model, opt, sched, scaler, st: dict[str, Any], writer, epoch: int, t0: float) -> bool:
+        """Validate, keep the best checkpoint, log, save the last one; True when training stops here."""
+        cfg, task = self.cfg, self.task
+        train_loss = float(st["run_loss"] / max(st["run_n"], 1))
+        train_parts = (st["run_parts"] / max(st["run_n"], 1)).tolist()
+        val, _ = self.evaluate(model, "val")
+        rec: dict[str, Any] = {"epoch": epoch + 1, "step": st["global_step"], "lr": sched.get_last_lr()[0],
+                               "train_loss": train_loss}
+        rec |= {f"train_loss_{n}": v for n, v in zip(task.part_names, train_parts)}
+        rec |= {f"val_{k}": _num(v) for k, v in val.items()}
+        rec["epoch_time_s"] = round(time.monotonic() - t0, 3)
+        st["history"].append(rec)
+        better = self._keep_if_best(model, st, rec, epoch)
+        stop = bool(cfg.early_stopping_patience and st["bad_epochs"] >= cfg.early_stopping_patience)
+        st.update({"epoch": epoch + 1, "batch": 0, "run_loss": torch.zeros(()),
+                   "run_parts": torch.zeros(len(task.part_names)), "run_n": 0, "epoch_time": 0.0,
+                   "stopped_early": stop and epoch + 1 < cfg.epochs, "done": stop or epoch + 1 >= cfg.epochs})
+        for k, v in rec.items():
+            if k not in ("epoch", "step") and isinstance(v, (int, float)):
+                writer.add_scalar(("val/" + k[4:]) if k.startswith("val_") else f"epoch/{k}", v, st["global_step"])
+        self._write_metrics(st["history"])
+        self._save_last(model, opt, sched, scaler, st)
+        self.progress(self._frac(epoch + 1, 0), f"epoch {epoch + 1}/{cfg.epochs}: train {train_loss:.4f}, "
+                                                f"val {rec['val_loss']:.4f}" + (" (best)" if better else ""))
+        return stop
+
+    def _keep_if_best(self, model, st: dict[str, Any], rec: dict[str, Any], epoch: int) -> bool:
+        """Compare the epoch's monitored score with the best so far; write best.pt when it is better (or
+        when there is no best yet).  True when it is better."""
+        cfg, monitor = self.cfg, self.cfg.monitor
+        score = rec.get(monitor)
+        better = score is not None and (
+            st["best_score"] is None
+            or (score < st["best_score"] - cfg.min_delta if monitor in LOWER_IS_BETTER
+                else score > st["best_score"] + cfg.min_delta))
+        if better or st["best_epoch"] == 0:  # no score yet (e.g. no trade, no profit factor): keep one
+            if better:
+                st["best_score"], st["bad_epochs"] = score, 0
+            else:
+                st["bad_epochs"] += 1
+            st["best_epoch"] = epoch + 1
+            save_atomic({"format": CHECKPOINT_FORMAT, "kind": self.task.kind, "model_kwargs": model.kwargs,
+                         "model": model.state_dict(), "epoch": epoch + 1, "monitor": monitor, "score": score,
+                         "metrics": {k: v for k, v in rec.items() if isinstance(v, (int, float)) or v is None}},
+                        self.ckpt_dir / "best.pt")
+        else:
+            st["bad_epochs"] += 1
+        return better
 
     def _save_last(self, model, opt, sched, scaler, st) -> None:
         rng = {"torch": torch.get_rng_state()}

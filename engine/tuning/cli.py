@@ -6,6 +6,7 @@ from typing import Any
 import engine.tuning as obj
 from config.settings import HORIZONS
 from engine.argtypes import float_in, int_in
+from engine.cli_base import add_featureset
 from engine.tuning import KINDS
 
 
@@ -71,7 +72,7 @@ def register(sub) -> None:
     s = g.add_subparsers(dest="cmd", metavar="COMMAND", parser_class=type(g))
     p = s.add_parser("run", help="run a study and store its result as a tuning artifact")
     p.add_argument("--kind", choices=KINDS, default="direction", help="what is tuned: direction (DirectionPredictor, default) or stage2 (Stage 2 LightGBM + Stage 1 pass rate)")
-    p.add_argument("--featureset", required=True, help="feature set id")
+    add_featureset(p, required=True)
     p.add_argument("--symbol", help="stage2: the symbol (one pair) whose Stage 2 is tuned")
     p.add_argument("--stage1", help="stage2: Stage 1 artifact trained on this feature set (default: the pair's latest); "
                                     "its test split is the held-out period")
@@ -97,5 +98,5 @@ def register(sub) -> None:
     p = s.add_parser("list", help="stored tuning studies")
     p.set_defaults(func=cmd_list)
     p = s.add_parser("show", help="one tuning study: selection, DSR, held-out confirmation, trials")
-    p.add_argument("tuning_id")
+    p.add_argument("tuning_id", metavar="TUNING_ID")
     p.set_defaults(func=cmd_show)

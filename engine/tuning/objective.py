@@ -26,6 +26,7 @@ from __future__ import annotations
 import math
 import os
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -160,24 +161,34 @@ def fit_and_trade(data: StudyData, cfg_dict: dict[str, Any], trade: dict[str, An
 
 def run_trial(trial: Any, data: StudyData, space: dict[str, Any]) -> float:
     """The Optuna objective: walk-forward validation folds, the pooled figure reported after each fold."""
-    import optuna
-
     from engine.tuning.space import apply, suggest
 
     params = suggest(trial, space)
     cfg_dict, trade = apply(data.base_config, params)
-    ppy = periods_per_year(data.timeframe, data.horizon)
+    return score_walk_forward(trial, data.plans, periods_per_year(data.timeframe, data.horizon),
+                              lambda plan: fit_and_trade(data, cfg_dict, trade, plan, "val"),
+                              no_trades="no trade in any validation fold (every probability below the threshold)")
+
+
+def score_walk_forward(trial: Any, plans: list[Any], ppy: float, fit_fold: Callable[[Any], dict[str, Any]], *,
+                       no_trades: str) -> float:
+    """The walk-forward loop of every kind's objective: ``fit_fold(plan)`` trains on a fold's train part
+    and trades its validation part ({"returns": per-period Series, "trades", "windows"}); after each fold
+    the pooled annualised Sharpe is reported to Optuna (pruned when the pruner says so); a trial that
+    never traded is pruned with ``no_trades``.  The trial's user attributes record the folds, the
+    pooled returns and the counts; the value is the pooled annualised Sharpe."""
+    import optuna
+
     parts: list[pd.Series] = []
     trades = windows = 0
     fold_sharpes = []
-    for k, plan in enumerate(data.plans):
-        res = fit_and_trade(data, cfg_dict, trade, plan, "val")
+    for k, plan in enumerate(plans):
+        res = fit_fold(plan)
         parts.append(res["returns"])
         trades += res["trades"]
         windows += res["windows"]
         fold_sharpes.append(sharpe(res["returns"].to_numpy()) * math.sqrt(ppy))
-        pooled = np.concatenate([p.to_numpy() for p in parts])
-        value = sharpe(pooled) * math.sqrt(ppy)
+        value = sharpe(np.concatenate([p.to_numpy() for p in parts])) * math.sqrt(ppy)
         trial.report(value, k)
         trial.set_user_attr("folds_done", k + 1)
         trial.set_user_attr("fold_sharpes", fold_sharpes)
@@ -187,11 +198,10 @@ def run_trial(trial: Any, data: StudyData, space: dict[str, Any]) -> float:
     trial.set_user_attr("trades", int(trades))
     if trades == 0:  # as in the sweeps: only configurations that traded can be chosen (a flat one has no Sharpe)
         trial.set_user_attr("no_trades", True)
-        raise optuna.TrialPruned("no trade in any validation fold (every probability below the threshold)")
+        raise optuna.TrialPruned(no_trades)
     trial.set_user_attr("returns", [float(x) for x in pooled])
     trial.set_user_attr("sharpe_per_period", sharpe(pooled))
     trial.set_user_attr("periods", len(pooled))
-    trial.set_user_attr("trades", int(trades))
     trial.set_user_attr("windows", int(windows))
     trial.set_user_attr("worker", f"{os.uname().nodename}:{os.getpid()}")
     return sharpe(pooled) * math.sqrt(ppy)

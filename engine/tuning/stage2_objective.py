@@ -16,8 +16,6 @@ symbol of a feature set with a Stage 1 trained on that feature set.
 """
 from __future__ import annotations
 
-import math
-import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,7 +24,7 @@ import pandas as pd
 
 from config.errors import BadInput
 from engine.data.timeframes import TIMEFRAMES, bars_for
-from engine.tuning.objective import periods_per_year, sharpe
+from engine.tuning.objective import periods_per_year, score_walk_forward
 
 SIDE = np.array([-1.0, -1.0, 1.0, 1.0])  # HH, LH -> short (swing highs); HL, LL -> long (swing lows)
 
@@ -132,34 +130,11 @@ def fit_and_trade(data: Stage2StudyData, params: dict[str, Any], train: np.ndarr
 
 
 def run_trial(trial: Any, data: Stage2StudyData, space: dict[str, Any]) -> float:
-    import optuna
-
+    """The Optuna objective of the Stage 2 kind: the walk-forward loop of ``engine.tuning.objective``."""
     from engine.tuning.space import suggest
 
     params = suggest(trial, space)
-    ppy = periods_per_year(data.timeframe, data.horizon)
-    parts, fold_sharpes = [], []
-    trades = windows = 0
-    for k, plan in enumerate(data.plans):
-        res = fit_and_trade(data, params, plan.mask(data.ts, "train"), plan.mask(data.ts, "val"))
-        parts.append(res["returns"])
-        trades += res["trades"]
-        windows += res["windows"]
-        fold_sharpes.append(sharpe(res["returns"].to_numpy()) * math.sqrt(ppy))
-        value = sharpe(np.concatenate([p.to_numpy() for p in parts])) * math.sqrt(ppy)
-        trial.report(value, k)
-        trial.set_user_attr("folds_done", k + 1)
-        trial.set_user_attr("fold_sharpes", fold_sharpes)
-        if trial.should_prune():
-            raise optuna.TrialPruned(f"pruned after fold {k + 1}: pooled validation Sharpe {value:.3f}")
-    pooled = np.concatenate([p.to_numpy() for p in parts])
-    trial.set_user_attr("trades", int(trades))
-    if trades == 0:
-        trial.set_user_attr("no_trades", True)
-        raise optuna.TrialPruned("no trade in any validation fold")
-    trial.set_user_attr("returns", [float(x) for x in pooled])
-    trial.set_user_attr("sharpe_per_period", sharpe(pooled))
-    trial.set_user_attr("periods", len(pooled))
-    trial.set_user_attr("windows", int(windows))
-    trial.set_user_attr("worker", f"{os.uname().nodename}:{os.getpid()}")
-    return sharpe(pooled) * math.sqrt(ppy)
+    return score_walk_forward(trial, data.plans, periods_per_year(data.timeframe, data.horizon),
+                              lambda plan: fit_and_trade(data, params, plan.mask(data.ts, "train"),
+                                                         plan.mask(data.ts, "val")),
+                              no_trades="no trade in any validation fold")
