@@ -152,24 +152,6 @@ def _finish_job(status: str, **changes: Any) -> None:
         print(f"note: could not record the job's end: {e}", file=sys.stderr)
 
 
-def _result_artifacts(result: dict[str, Any]) -> list[str]:
-    ids = []
-
-    def walk(v: Any, key: str = "") -> None:
-        if isinstance(v, dict):
-            for k, x in v.items():
-                walk(x, k)
-        elif isinstance(v, list):
-            for x in v:
-                walk(x, key)
-        elif isinstance(v, str) and key in ("id", "artifact_id", "run_id", "report_id", "featureset_id", "backtest_id",
-                                           "model_id", "archive_id", "stage1_id", "stage2_id"):
-            ids.append(v)
-
-    walk(result)
-    return list(dict.fromkeys(ids))
-
-
 def _normalize(argv: list[str]) -> tuple[list[str], bool]:
     """(argv without --json and with the global options moved to the front, json_mode)."""
     json_mode = "--json" in argv
@@ -239,14 +221,17 @@ def main(argv: list[str] | None = None) -> int:
         home = ws.root
         _check_home(ws)
         clean_stale_staging(ws)  # dead writers' staging / interrupted publishes (best effort)
-        result = args.func(args, ws) or {}
+        from storage.artifacts import recording_published
+
+        with recording_published() as made:  # a job's artifacts: what it published, never the inputs it names
+            result = args.func(args, ws) or {}
         text = result.pop("_text", None) if isinstance(result, dict) else None
         result = json_safe(result)
         if json_mode:
             print(dumps_json(result, indent=2))
         else:
             print(text if text is not None else _default_text(result))
-        _finish_job("succeeded", progress=1.0, result=result, artifacts=_result_artifacts(result), returncode=0)
+        _finish_job("succeeded", progress=1.0, result=result, artifacts=list(made), returncode=0)
         return 0
     except Cancelled as e:
         print(f"error: {e}", file=sys.stderr)

@@ -8,6 +8,7 @@ cleaned later) and nothing half-written is ever indexed.
 from __future__ import annotations
 
 import shutil
+import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -145,11 +146,38 @@ def publish(ws: Workspace, drafts: list[Draft], *, extra: Iterable[Any] = (), in
     except BaseException:
         discard(drafts)
         raise
+    _record_published([d.manifest.id for d in drafts])
     if index and drafts:
         from storage.catalog import index_quietly
 
         index_quietly(ws)
     return [m.dst for m in moves]
+
+
+_recorders: list[list[str]] = []
+_recorders_lock = threading.Lock()
+
+
+@contextmanager
+def recording_published() -> Iterator[list[str]]:
+    """Yields a list that collects the ids of the artifacts this process publishes inside the block
+    (every new or replaced artifact goes through :func:`publish`), in order, each once: what a job MADE,
+    told apart from the inputs its result also names (engine.cli records them as the job's artifacts).
+    An artifact left as it was (an unchanged import or pull) is not published, so not listed."""
+    made: list[str] = []
+    with _recorders_lock:
+        _recorders.append(made)
+    try:
+        yield made
+    finally:
+        with _recorders_lock:
+            _recorders[:] = [r for r in _recorders if r is not made]
+
+
+def _record_published(ids: list[str]) -> None:
+    with _recorders_lock:
+        for made in _recorders:
+            made.extend(i for i in dict.fromkeys(ids) if i not in made)
 
 
 def _keep_user_fields(ws: Workspace, draft: Draft) -> None:

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import threading
@@ -17,12 +16,14 @@ from engine.jobs.remote import remote_canceller
 from engine.jobs.state import (
     ACTIVE,
     FINAL,
+    STOP_GRACE_S,
     JobState,
     job_dir,
     locked,
     pid_alive,
     proc_start_time,
     read_state,
+    stop_process_group,
     update,
     write_state,
 )
@@ -108,8 +109,9 @@ def list_jobs(ws: Workspace, *, status: str | None = None, limit: int | None = N
     return out
 
 
-def cancel(ws: Workspace, job_id: str, *, grace_s: float = 5.0) -> JobState:
-    """SIGTERM the job's process group, SIGKILL it after ``grace_s``; record ``cancelled``."""
+def cancel(ws: Workspace, job_id: str, *, grace_s: float = STOP_GRACE_S) -> JobState:
+    """Stop the job's processes (:func:`engine.jobs.state.stop_process_group`: SIGTERM, SIGKILL after
+    ``grace_s``); record ``cancelled``."""
     st = get(ws, job_id)
     if st.status in FINAL:
         raise Refused(f"job {job_id} has already ended ({st.status})")
@@ -119,19 +121,7 @@ def cancel(ws: Workspace, job_id: str, *, grace_s: float = 5.0) -> JobState:
             raise Refused(f"job {job_id} runs on {st.host}; remote jobs are not available in this build",
                           hint="cancel it from the CLI (`python -m engine jobs cancel ID`) or the app, which load Cloud Sync")
         return cancel_remote(ws, st)
-    if st.pid and pid_alive(st.pid, st.proc_start):
-        try:
-            os.killpg(st.pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
-        deadline = time.monotonic() + grace_s
-        while time.monotonic() < deadline and pid_alive(st.pid, st.proc_start):
-            time.sleep(0.05)
-        if pid_alive(st.pid, st.proc_start):
-            try:
-                os.killpg(st.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+    stop_process_group(st.pid, st.proc_start, grace_s)
     return update(ws, job_id, status="cancelled", error="cancelled by the user", ended_at=utc_now_iso())
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
@@ -151,4 +153,60 @@ def pid_alive(pid: int | None, start: str | None = None) -> bool:
         return True  # it exists; we may not look at it
     except ValueError:  # a negative pid
         return False
+    return True
+
+
+# how long a stopped job's processes get between SIGTERM and SIGKILL: the one grace period of every stop
+# (cancel of a local job, engine.jobs.runner; of the local follower of a remote job, engine.sync.remote_jobs)
+STOP_GRACE_S = 5.0
+
+
+def _gone(proc: psutil.Process) -> bool:
+    try:
+        return not proc.is_running() or proc.status() in (psutil.STATUS_ZOMBIE, psutil.STATUS_DEAD)
+    except psutil.NoSuchProcess:
+        return True
+    except (psutil.AccessDenied, OSError):
+        return False
+
+
+def _signal_group(pgid: int, sig: int) -> None:
+    try:
+        os.killpg(pgid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass  # the group is gone (or was never ours)
+
+
+def stop_process_group(pid: int | None, start: str | None = None, grace_s: float = STOP_GRACE_S) -> bool:
+    """Stop a job's processes: SIGTERM to the process group ``pid`` leads (a job is started in its own
+    session) and to its process tree, wait up to ``grace_s`` for all of them to end, then SIGKILL the group
+    and whatever of the tree is left.  ``start`` (the token of :func:`proc_start_time`) guards against a
+    reused pid: a process that is not the job's is never signalled.  True if something had to be killed."""
+    if not pid_alive(pid, start):
+        return False
+    try:
+        leader = psutil.Process(pid)
+        procs = [leader, *leader.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return False
+    _signal_group(pid, signal.SIGTERM)
+    for p in procs[1:]:  # a descendant that left the group (its own session) is asked too
+        try:
+            p.terminate()
+        except psutil.NoSuchProcess:
+            pass
+    deadline = time.monotonic() + grace_s
+    alive = procs
+    while alive and time.monotonic() < deadline:  # zombies count as ended: their parent reaps them
+        _, alive = psutil.wait_procs(alive, timeout=min(0.1, max(0.0, deadline - time.monotonic())))
+        alive = [p for p in alive if not _gone(p)]
+    if not alive:
+        return False
+    _signal_group(pid, signal.SIGKILL)
+    for p in alive:
+        try:
+            p.kill()
+        except psutil.NoSuchProcess:
+            pass
+    psutil.wait_procs(alive, timeout=2.0)
     return True

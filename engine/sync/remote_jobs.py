@@ -24,7 +24,6 @@ import json
 import os
 import posixpath
 import shlex
-import signal
 import sys
 import time
 from pathlib import Path
@@ -344,7 +343,7 @@ def _cancel_remote_job(link: _Link, profile: HostProfile, remote_id: str) -> Non
 
 def cancel_remote(ws: Workspace, job_state):
     """Cancel a remote job: the job on the host, then the local follower."""
-    from engine.jobs.state import pid_alive, update
+    from engine.jobs.state import stop_process_group, update
     from storage.manifest import utc_now_iso
 
     remote = (job_state.extra or {}).get("remote") or {}
@@ -359,16 +358,7 @@ def cancel_remote(ws: Workspace, job_state):
             note = f" (the host could not be told: {e.message})"
         finally:
             link.close()
-    if job_state.pid and pid_alive(job_state.pid, job_state.proc_start):
-        try:
-            os.killpg(job_state.pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and pid_alive(job_state.pid, job_state.proc_start):
-            time.sleep(0.05)
-        if pid_alive(job_state.pid, job_state.proc_start):
-            os.killpg(job_state.pid, signal.SIGKILL)
+    stop_process_group(job_state.pid, job_state.proc_start)  # the local follower (the host was told above)
     if note:
         st = update(ws, job_state.id, error="cancelled by the user" + note)
     return st

@@ -595,7 +595,6 @@ def _publish(ws: Workspace, d: Path, run: dict[str, Any], cfg: TrainConfig, prep
     path = ws.artifact_dir("model", run["id"])
     progress(1.0, f"run {run['id']} finished: best epoch {metrics['best_epoch']}, val loss {metrics['val_loss']:.4f}",
              force=True)
-    # the inputs are `featureset` / `report`, not *_id: a job records every *_id of its result as an artifact it made
     return {"run_id": run["id"], "model_id": run["id"], "model": run["model"], "path": str(path),
-            "featureset": run["featureset_id"], "report": run.get("report_id"), "metrics": metrics,
+            "featureset_id": run["featureset_id"], "report_id": run.get("report_id"), "metrics": metrics,
             "device": last["device"], "predictions": str(path / "predictions.parquet"), "folds": n}
