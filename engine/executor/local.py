@@ -47,6 +47,9 @@ class LocalExecutor(Executor):
     def describe(self) -> dict[str, Any]:
         return {"executor": self.name, "workers": self.workers}
 
+    def slots(self) -> int:
+        return max(1, self.workers)
+
     def map(self, fn, items: Sequence[Any], *, on_progress: ProgressFn | None = None, cancel: Any = None) -> list[ItemResult]:
         items = list(items)
         if self.workers <= 1:
