@@ -109,6 +109,14 @@ def _simulate_cells(market: Market, raw: np.ndarray, ti: np.ndarray, params: Bac
     against this function's vectorbt path cell for cell); the vectorbt path (one ``Portfolio.from_signals``
     call over every cell) runs where the kernel does not apply.  The chosen cell's trades always come from a
     ``Portfolio.from_signals`` run of that cell."""
+    return _simulate(market, raw, ti, params, sl, tp, fast=fast)[:3]
+
+
+def _simulate(market: Market, raw: np.ndarray, ti: np.ndarray, params: BacktestParams, sl: np.ndarray,
+              tp: np.ndarray, *, fast: bool = True):
+    """``_simulate_cells`` and whether the grid kernel ran: its returns are the transpose of a (cells, bars)
+    array (what the chunks of an executor run put back together the same way: the DSR's sums then add
+    the same numbers in the same order)."""
     from engine.backtest.grid import grid_metrics, simulate_grid
     from engine.backtest.metrics import simulation_metrics, trades_frame
     from engine.backtest.portfolio import simulate
@@ -121,10 +129,10 @@ def _simulate_cells(market: Market, raw: np.ndarray, ti: np.ndarray, params: Bac
             return trades_frame(one, 0)
 
         m = grid_metrics(run, market, params.init_cash)
-        return m, run.returns_t.T, trades_of
+        return m, run.returns_t.T, trades_of, True
     sim = simulate(market, raw[:, ti, :], params, sl_stop=sl, tp_stop=tp)
     m = simulation_metrics(sim).iloc[:k].reset_index(drop=True)
-    return m, bar_returns(equity_matrix(sim)[:, :k], params.init_cash), lambda c: trades_frame(sim, c)
+    return m, bar_returns(equity_matrix(sim)[:, :k], params.init_cash), lambda c: trades_frame(sim, c), False
 
 
 def _clean(d: dict[str, Any]) -> dict[str, Any]:
@@ -253,17 +261,27 @@ def chunk_ranges(n_cells: int, n_chunks: int) -> list[tuple[int, int]]:
     return [(int(a), int(b)) for a, b in itertools.pairwise(edges) if b > a]
 
 
-def grid_chunk(item: dict[str, Any]) -> tuple[pd.DataFrame, np.ndarray]:
+def grid_chunk(item: dict[str, Any]) -> tuple[pd.DataFrame, np.ndarray, bool]:
     """One chunk of the grid as an executor task (module level: it travels by name): cells [a, b) of the
     shared inputs (``Executor.put``), simulated exactly as the whole grid is in-process.  Returns (metrics
-    per cell, per-bar returns (bars, cells)); every cell is simulated on its own, so the chunks put back in
-    cell order are the in-process result."""
+    per cell, per-bar returns, by_cell); the returns are (cells, bars) when ``by_cell`` (the grid kernel's
+    layout), else (bars, cells).  Every cell is simulated on its own, so the chunks put back in cell order
+    are the in-process result."""
     from engine.executor import fetch
 
     market, raw, ti, sl, tp, params = fetch(item["inputs"])
     a, b = item["cells"]
-    m, returns, _ = _simulate_cells(market, raw, ti[a:b], params, sl[a:b], tp[a:b], fast=item["fast"])
-    return m, np.ascontiguousarray(returns)
+    m, returns, _, by_cell = _simulate(market, raw, ti[a:b], params, sl[a:b], tp[a:b], fast=item["fast"])
+    return m, (returns.T if by_cell else returns), by_cell
+
+
+def _combine(values: list[tuple[pd.DataFrame, np.ndarray, bool]]) -> tuple[pd.DataFrame, np.ndarray]:
+    """The chunks' (metrics, returns) in cell order, the returns in the memory layout the in-process run has
+    (numpy's sums depend on it in the last bits)."""
+    m = pd.concat([v[0] for v in values], ignore_index=True)
+    if all(v[2] for v in values):
+        return m, np.concatenate([v[1] for v in values], axis=0).T
+    return m, np.concatenate([v[1] if not v[2] else v[1].T for v in values], axis=1)
 
 
 def _simulate_on_executor(spec: dict[str, Any], market: Market, raw: np.ndarray, ti: np.ndarray,
@@ -295,8 +313,7 @@ def _simulate_on_executor(spec: dict[str, Any], market: Market, raw: np.ndarray,
         a, b = ranges[r.index]
         raise KlineLabError(f"sweep grid chunk {r.index + 1}/{len(ranges)} (cells {a + 1}-{b}) failed: {r.error}"
                             + (f" (and {len(bad) - 1} other chunk(s))" if len(bad) > 1 else ""))
-    m = pd.concat([r.value[0] for r in results], ignore_index=True)
-    returns = np.concatenate([r.value[1] for r in results], axis=1)
+    m, returns = _combine([r.value for r in results])
 
     def trades_of(c: int) -> pd.DataFrame:  # the chosen cell's trades: a from_signals run of that cell, here
         one = simulate(market, raw[:, [ti[c]], :], params, sl_stop=sl[[c]], tp_stop=tp[[c]])
