@@ -93,6 +93,27 @@ def test_the_vectorbt_path_in_chunks_equals_it_in_one_piece(sample_ws):
     assert json.dumps(one["selection"]) == json.dumps(chunked["selection"])
 
 
+def test_a_job_cancel_while_the_chunks_run_cancels_the_sweep_and_writes_nothing(sample_ws):
+    """A sweep job on 2 local workers cancelled while its chunks run (the job's SIGTERM): the driver stops as
+    cancelled (its own `error:` line, not a kill), and no sweep is written."""
+    import time
+
+    from engine import jobs
+
+    mid = make_model(sample_ws, "patchtst", ("BTCUSDT",), noise=0.5)
+    before = snapshot(sample_ws.root / "artifacts")
+    st = jobs.submit(sample_ws, ["backtest", "sweep", mid, *GRID, "--executor", "local", "--workers", "2"])
+    deadline = time.monotonic() + 120
+    while "chunk(s) on" not in jobs.log_tail(sample_ws, st.id):  # handed to the workers, which are still starting
+        assert time.monotonic() < deadline and jobs.get(sample_ws, st.id).status in ("queued", "running"), \
+            jobs.log_tail(sample_ws, st.id)
+        time.sleep(0.05)
+    assert jobs.cancel(sample_ws, st.id, grace_s=30).status == "cancelled"
+    log = jobs.log_tail(sample_ws, st.id)
+    assert "error: cancelled by the user" in log and "written" not in log, log
+    assert snapshot(sample_ws.root / "artifacts") == before
+
+
 def _diff(a, b, path=""):
     if isinstance(a, dict) and isinstance(b, dict):
         for k in a.keys() | b.keys():
