@@ -96,7 +96,12 @@ class LocalExecutor(Executor):
         pool = ProcessPoolExecutor(max_workers=min(self.workers, len(items)), mp_context=ctx)
         suspects: list[int] = []
         try:
-            futs = {pool.submit(run_item, fn, items[i]): i for i in range(len(items))}
+            futs: dict[Future, int] = {}
+            for i in range(len(items)):
+                try:
+                    futs[pool.submit(run_item, fn, items[i])] = i
+                except BrokenProcessPool:  # a worker died while the items were handed out
+                    suspects.append(i)
             pending = set(futs)
             while pending:
                 if is_cancelled(cancel):
@@ -117,6 +122,8 @@ class LocalExecutor(Executor):
             raise
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
+        if suspects and is_cancelled(cancel):  # a cancel's SIGTERM reaches the workers too (one process group)
+            raise Cancelled("cancelled by the user")
         if len(items) == 1 and suspects:  # alone in its pool: the death was its own
             deaths[suspects[0]] += 1
         self._isolated(fn, items, sorted(suspects), results, attempts, deaths, on_progress, cancel, ctx)

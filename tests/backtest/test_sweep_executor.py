@@ -108,8 +108,9 @@ def test_a_job_cancel_while_the_chunks_run_cancels_the_sweep_and_writes_nothing(
         assert time.monotonic() < deadline and jobs.get(sample_ws, st.id).status in ("queued", "running"), \
             jobs.log_tail(sample_ws, st.id)
         time.sleep(0.05)
-    assert jobs.cancel(sample_ws, st.id, grace_s=30).status == "cancelled"
+    c = jobs.cancel(sample_ws, st.id, grace_s=30)
     log = jobs.log_tail(sample_ws, st.id)
+    assert c.status == "cancelled", (c.error, log)
     assert "error: cancelled by the user" in log and "written" not in log, log
     assert snapshot(sample_ws.root / "artifacts") == before
 
