@@ -12,9 +12,9 @@ Subclasses set ``command`` (the words before the options, e.g. ``("backtest", "s
 """
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
-from pydantic import ConfigDict
+from pydantic import ConfigDict, Field
 
 from config.typed import Strict, validate
 
@@ -56,3 +56,20 @@ class CliRequest(Strict):
             else:
                 out += [opt, str(v)]
         return out
+
+
+class ExecutorFields(CliRequest):
+    """The executor options of a command that fans out (``--executor`` / ``--workers`` / ``--ray-address``,
+    declared once in ``engine.executor.choose.add_cli_options``); mixed into that command's request."""
+
+    executor: Literal["local", "ray"] | None = None
+    workers: int | None = Field(None, ge=1, le=1024)
+    ray_address: str | None = None
+
+    def executor_spec(self) -> dict[str, Any] | None:
+        """None (everything in this process, as without the options) unless an executor option was
+        given; ``--workers`` alone implies local, ``--ray-address`` alone ray."""
+        if not (self.executor or self.workers or self.ray_address):
+            return None
+        name = self.executor or ("ray" if self.ray_address else "local")
+        return {"executor": name, "workers": self.workers, "ray_address": self.ray_address}

@@ -21,6 +21,7 @@ from pages.backtest_widgets import (
     RESULT,
     SWEEP_JOB,
     SWEEP_RESULT,
+    executor_inputs,
     period_inputs,
     portfolio_inputs,
     sweep_table,
@@ -416,6 +417,7 @@ with tab_sweep:
                         help="never seen by the selection; the chosen cell is re-run there. 0 = no confirmation")
     per = period_inputs("sweep", period, None)
     port = portfolio_inputs("sweep", [], stops=False)
+    run_on = executor_inputs("sweep")
     go = st.button("Run sweep", type="primary", disabled=not src, key="sweep-go")
     if go and src:
         with user_errors():
@@ -423,7 +425,7 @@ with tab_sweep:
             req = SweepRequest.build(model_id=None if is_rule else src["model_ids"][0], **fields, **per, **port,
                                      thresholds=thr.strip() if thr.strip() and not is_rule else None,
                                      sl_stops=sls.strip() or "none", tp_stops=tps.strip() or "none", metric=metric,
-                                     holdout=float(holdout))
+                                     holdout=float(holdout), **run_on)
             start_job(req.argv(), SWEEP_JOB, name="backtest sweep")
     follow_job(SWEEP_JOB, on_done=_sweep_done)
     sweeps = runs[runs["mode"] == "sweep"]

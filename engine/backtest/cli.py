@@ -3,6 +3,7 @@
     python -m engine backtest MODEL_ID [MODEL_ID ...] [options]      backtest model(s) on their out-of-sample bars
     python -m engine backtest rule --symbol S --timeframe TF [...]   the plain SMA-crossover baseline
     python -m engine backtest sweep MODEL_ID | --rule ... --thresholds 0.4:0.8:0.05 [--sl-stops ...] [--tp-stops ...]
+        [--executor local|ray] [--workers K] [--ray-address A]   (the grid's cells in chunks as executor tasks)
     python -m engine backtest compare ID ID ...                      metrics side by side
     python -m engine backtest list | show ID
 
@@ -17,6 +18,7 @@ from collections.abc import Mapping
 from config.errors import BadInput
 from engine.argtypes import float_in, int_in, lazy_choices
 from engine.cli_base import add_symbols, add_timeframe
+from engine.executor.choose import add_cli_options
 
 COMMANDS = ("rule", "sweep", "compare", "list", "show")
 
@@ -170,6 +172,7 @@ def _build_sweep(p: argparse.ArgumentParser) -> None:
     p.add_argument("--holdout", type=float_in(None, None), default=0.3,
                    help="fraction of the period held out (the end) to confirm the chosen cell; 0 = none")
     p.add_argument("--pbo-blocks", type=int_in(None, None), default=16, help="CSCV blocks of the PBO (even, <= 16)")
+    add_cli_options(p)  # the grid's cells in chunks as executor tasks; none given: the whole grid in this process
     _add_common(p)
 
 
@@ -194,7 +197,7 @@ def _run_sweep(args, ws) -> dict:
     else:
         src = load_model_source(ws, req.model_id, horizon=req.horizon)
     r = run_sweep(ws, src, params, thresholds=thresholds, sl_stops=sl, tp_stops=tp, metric=req.metric,
-                  holdout=req.holdout, pbo_blocks=req.pbo_blocks)
+                  holdout=req.holdout, pbo_blocks=req.pbo_blocks, executor=req.executor_spec())
     r["_text"] = _sweep_text(r)
     return r
 

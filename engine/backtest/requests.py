@@ -17,7 +17,7 @@ from typing import ClassVar, Literal
 from pydantic import Field
 
 from engine.backtest.params import DEFAULT_INIT_CASH, BacktestParams
-from engine.requests import CliRequest
+from engine.requests import CliRequest, ExecutorFields
 
 
 class Request(CliRequest):
@@ -76,8 +76,9 @@ class RuleRequest(_RuleFields):
     rule: Literal["sma_cross"] = "sma_cross"
 
 
-class SweepRequest(_RuleFields):
-    """``backtest sweep MODEL_ID | --rule sma_cross``: a grid over thresholds x stops."""
+class SweepRequest(_RuleFields, ExecutorFields):
+    """``backtest sweep MODEL_ID | --rule sma_cross``: a grid over thresholds x stops (its cells in chunks on
+    an executor when ``executor`` / ``workers`` / ``ray_address`` is given)."""
 
     command: ClassVar[tuple[str, ...]] = ("backtest", "sweep")
     positional: ClassVar[tuple[str, ...]] = ("model_id",)

@@ -183,16 +183,18 @@ def run_prepared(ws: Workspace, prep: Prepared) -> dict[str, Any]:
 
 def run_sweep(ws: Workspace, source: Source, params: BacktestParams, *, thresholds: list[float | None],
               sl_stops: list[float | None], tp_stops: list[float | None], metric: str = "sharpe",
-              holdout: float = 0.3, pbo_blocks: int = 16) -> dict[str, Any]:
+              holdout: float = 0.3, pbo_blocks: int = 16, executor: dict[str, Any] | None = None) -> dict[str, Any]:
     """A grid over threshold x stop-loss x take-profit simulated on the selection part of the period by a
     numba kernel that reproduces vectorbt's ``from_signals`` cell for cell (engine/backtest/grid.py, checked
     against it in tests/backtest/test_sweep_grid.py), the best cell chosen by the metric's direction among the
     cells that traded and never wiped out the account, with its deflated Sharpe ratio, PBO and a held-out
-    confirmation (engine/backtest/sweep.py); stored with one row per grid point."""
+    confirmation (engine/backtest/sweep.py); stored with one row per grid point.  ``executor``
+    (``{"executor", "workers", "ray_address"}``): the grid's cells in chunks as tasks of that executor, the
+    same result; nothing is written unless every chunk succeeded."""
     from engine.backtest.sweep import sweep
 
     s = sweep(ws, source, params, thresholds=thresholds, sl_stops=sl_stops, tp_stops=tp_stops, metric=metric,
-              holdout=holdout, pbo_blocks=pbo_blocks, max_points=MAX_SWEEP_POINTS)
+              holdout=holdout, pbo_blocks=pbo_blocks, max_points=MAX_SWEEP_POINTS, executor=executor)
     prep, table, best_d, sel, ann = s["prep"], s["table"], s["best"], s["selection"], s["annualisation"]
     b = best_d or {}
     conf = sel["confirmation"] or {}

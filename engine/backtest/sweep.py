@@ -109,6 +109,14 @@ def _simulate_cells(market: Market, raw: np.ndarray, ti: np.ndarray, params: Bac
     against this function's vectorbt path cell for cell); the vectorbt path (one ``Portfolio.from_signals``
     call over every cell) runs where the kernel does not apply.  The chosen cell's trades always come from a
     ``Portfolio.from_signals`` run of that cell."""
+    return _simulate(market, raw, ti, params, sl, tp, fast=fast)[:3]
+
+
+def _simulate(market: Market, raw: np.ndarray, ti: np.ndarray, params: BacktestParams, sl: np.ndarray,
+              tp: np.ndarray, *, fast: bool = True):
+    """``_simulate_cells`` and whether the grid kernel ran: its returns are the transpose of a (cells, bars)
+    array (what the chunks of an executor run put back together the same way: the DSR's sums then add
+    the same numbers in the same order)."""
     from engine.backtest.grid import grid_metrics, simulate_grid
     from engine.backtest.metrics import simulation_metrics, trades_frame
     from engine.backtest.portfolio import simulate
@@ -121,10 +129,10 @@ def _simulate_cells(market: Market, raw: np.ndarray, ti: np.ndarray, params: Bac
             return trades_frame(one, 0)
 
         m = grid_metrics(run, market, params.init_cash)
-        return m, run.returns_t.T, trades_of
+        return m, run.returns_t.T, trades_of, True
     sim = simulate(market, raw[:, ti, :], params, sl_stop=sl, tp_stop=tp)
     m = simulation_metrics(sim).iloc[:k].reset_index(drop=True)
-    return m, bar_returns(equity_matrix(sim)[:, :k], params.init_cash), lambda c: trades_frame(sim, c)
+    return m, bar_returns(equity_matrix(sim)[:, :k], params.init_cash), lambda c: trades_frame(sim, c), False
 
 
 def _clean(d: dict[str, Any]) -> dict[str, Any]:
@@ -226,14 +234,8 @@ def _confirm(prep, raw: np.ndarray, i: int, sl: float, tp: float, start: int) ->
             "annualised_not_headlined": raw, "warnings": [f"held-out: {w}" for w in warns]}
 
 
-def sweep(ws: Workspace, source: Source, params: BacktestParams, *, thresholds: list[float | None],
-          sl_stops: list[float | None], tp_stops: list[float | None], metric: str = "sharpe",
-          holdout: float = DEFAULT_HOLDOUT, pbo_blocks: int = DEFAULT_BLOCKS, max_points: int = 2_000,
-          fast: bool = True) -> dict[str, Any]:
-    """The computation of ``run_sweep`` (nothing written): grid, selection, corrections, confirmation.
-    ``fast=False`` simulates the grid with ``Portfolio.from_signals`` instead of the grid kernel (tests)."""
-    from engine.backtest.metrics import annualisation
-
+def _check_options(metric: str, holdout: Any, pbo_blocks: int) -> tuple[str, float]:
+    """(the metric's direction, the held-out fraction) or BadInput, before anything is read."""
     direction = metric_direction(metric)
     try:
         holdout = float(holdout)
@@ -244,6 +246,202 @@ def sweep(ws: Workspace, source: Source, params: BacktestParams, *, thresholds: 
                        hint="0.3 holds out the last 30 % of the period; 0 skips the confirmation")
     if int(pbo_blocks) != pbo_blocks or pbo_blocks < 2 or pbo_blocks % 2 or pbo_blocks > 16:
         raise BadInput(f"pbo-blocks must be an even whole number in [2, 16], got {pbo_blocks}", hint="16 is the paper's choice")
+    return direction, holdout
+
+
+# -- the grid's cells in chunks on an executor -----------------------------------------------------
+
+CHUNKS_PER_SLOT = 2  # a few chunks per slot: a slow chunk does not leave the other slots idle for long
+
+
+def chunk_ranges(n_cells: int, n_chunks: int) -> list[tuple[int, int]]:
+    """Contiguous cell ranges [a, b) covering 0..n_cells in order, as even as can be."""
+    n_chunks = max(1, min(int(n_chunks), n_cells))
+    edges = np.linspace(0, n_cells, n_chunks + 1).round().astype(int)
+    return [(int(a), int(b)) for a, b in itertools.pairwise(edges) if b > a]
+
+
+def grid_chunk(item: dict[str, Any]) -> tuple[pd.DataFrame, np.ndarray, bool]:
+    """One chunk of the grid as an executor task (module level: it travels by name): cells [a, b) of the
+    shared inputs (``Executor.put``), simulated exactly as the whole grid is in-process.  Returns (metrics
+    per cell, per-bar returns, by_cell); the returns are (cells, bars) when ``by_cell`` (the grid kernel's
+    layout), else (bars, cells).  Every cell is simulated on its own, so the chunks put back in cell order
+    are the in-process result."""
+    from engine.executor import fetch
+
+    market, raw, ti, sl, tp, params = fetch(item["inputs"])
+    a, b = item["cells"]
+    m, returns, _, by_cell = _simulate(market, raw, ti[a:b], params, sl[a:b], tp[a:b], fast=item["fast"])
+    return m, (returns.T if by_cell else returns), by_cell
+
+
+def _combine(values: list[tuple[pd.DataFrame, np.ndarray, bool]]) -> tuple[pd.DataFrame, np.ndarray]:
+    """The chunks' (metrics, returns) in cell order, the returns in the memory layout the in-process run has
+    (numpy's sums depend on it in the last bits)."""
+    m = pd.concat([v[0] for v in values], ignore_index=True)
+    if all(v[2] for v in values):
+        return m, np.concatenate([v[1] for v in values], axis=0).T
+    return m, np.concatenate([v[1] if not v[2] else v[1].T for v in values], axis=1)
+
+
+def _simulate_on_executor(spec: dict[str, Any], market: Market, raw: np.ndarray, ti: np.ndarray,
+                          params: BacktestParams, sl: np.ndarray, tp: np.ndarray, *, fast: bool):
+    """``_simulate_cells`` with the cells in contiguous chunks as tasks of the executor ``spec`` names
+    (``{"executor", "workers", "ray_address"}``); the chunks' figures are put back in cell order.  Progress
+    per finished chunk; a failing chunk fails the sweep (its message, nothing written: the artifact is
+    written only after the sweep)."""
+    from config.errors import KlineLabError
+    from engine.backtest.metrics import trades_frame
+    from engine.backtest.portfolio import simulate
+    from engine.executor.choose import get_executor
+
+    with get_executor(spec.get("executor"), address=spec.get("ray_address"), workers=spec.get("workers")) as ex:
+        ranges = chunk_ranges(len(ti), ex.slots() * CHUNKS_PER_SLOT)
+        handle = ex.put((market, raw, ti, sl, tp, params))
+        progress(0.26, f"{len(ti)} grid points in {len(ranges)} chunk(s) on {ex.describe()}")
+
+        def on_progress(done: int, total: int, r) -> None:
+            a, b = ranges[r.index]
+            progress(0.25 + 0.35 * done / total, f"grid chunk {r.index + 1}/{total} (cells {a + 1}-{b}) "
+                     f"{'finished' if r.ok else 'failed'} ({done}/{total} done, on {r.where or '?'})")
+
+        results = ex.map(grid_chunk, [{"inputs": handle, "cells": c, "fast": fast} for c in ranges],
+                         on_progress=on_progress)
+    bad = [r for r in results if not r.ok]
+    if bad:
+        r = bad[0]
+        a, b = ranges[r.index]
+        raise KlineLabError(f"sweep grid chunk {r.index + 1}/{len(ranges)} (cells {a + 1}-{b}) failed: {r.error}"
+                            + (f" (and {len(bad) - 1} other chunk(s))" if len(bad) > 1 else ""))
+    m, returns = _combine([r.value for r in results])
+
+    def trades_of(c: int) -> pd.DataFrame:  # the chosen cell's trades: a from_signals run of that cell, here
+        one = simulate(market, raw[:, [ti[c]], :], params, sl_stop=sl[[c]], tp_stop=tp[[c]])
+        return trades_frame(one, 0)
+
+    return m, returns, trades_of
+
+
+# -- the steps of a sweep ---------------------------------------------------------------------------
+
+
+def _cell_table(source: Source, ws: Workspace, prep, sel_market: Market, raw_sel: np.ndarray, thr: np.ndarray,
+                grid: list, ti: np.ndarray, m: pd.DataFrame, returns: np.ndarray) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """One row per cell (its parameters, metrics, why it did not trade, why it was ruined) and the masks the
+    selection reads (``traded``, ``ruined``, ``reasons`` per threshold)."""
+    traded = m["trades"].to_numpy() > 0
+    m = m.replace([np.inf, -np.inf], np.nan)
+    m.loc[~traded, list(TRADE_RATIOS)] = np.nan
+    ruin = ruin_bars(returns)  # equity at or below zero at some bar: ratios null, never chosen (still a trial)
+    m = apply_ruin(m, ruin, sel_market.index)
+    ruin_reasons = m.pop("ruin_reason")
+    costs = prep.params.fee_for(prep.market.symbols) + prep.params.slippage
+    reasons = _no_trade_reasons(source, ws, sel_market, thr, raw_sel, prep.params, costs) if (~traded).any() else []
+    table = pd.DataFrame({"threshold": [None if np.isnan(thr[i]) else float(thr[i]) for i in ti],
+                          "sl_stop": [g[1] for g in grid], "tp_stop": [g[2] for g in grid]})
+    table = pd.concat([table, m], axis=1)
+    table["no_trade_reason"] = [None if traded[c] else reasons[ti[c]] for c in range(len(grid))]
+    table["ruin_reason"] = ruin_reasons.to_numpy(dtype=object)
+    return table, {"traded": traded, "ruined": ruin >= 0, "reasons": reasons}
+
+
+def _select(table: pd.DataFrame, masks: dict[str, Any], returns: np.ndarray, trades_of, *, metric: str, direction: str,
+            n_thresholds: int, n_sel: int, tf: str, pbo_blocks: int) -> dict[str, Any]:
+    """The best cell among those that can be chosen, its deflated Sharpe ratio, the PBO, its in-selection
+    figures and the warnings."""
+    traded, ruined, reasons = masks["traded"], masks["ruined"], masks["reasons"]
+    eligible = traded & ~ruined
+    bi = best_index(table[metric].to_numpy("float64"), direction, eligible=eligible)
+    warnings: list[str] = []
+    n_traded, n_ruined = int(traded.sum()), int(ruined.sum())
+    if n_ruined:
+        warnings.append(f"{n_ruined:,} of {len(table):,} cells wiped out the account (equity at or below zero at some "
+                        "bar, fees, slippage, funding and borrow included; there is no liquidation model): their "
+                        "ratios are null and they cannot be chosen")
+    out = {"bi": bi, "best": None, "dsr": None, "pbo": None, "in_selection": None, "n_traded": n_traded,
+           "n_ruined": n_ruined, "warnings": warnings}
+    if bi is None:
+        warnings.append("every cell that traded wiped out the account: there is nothing to select" if n_traded else
+                        "no cell traded in the selection part: there is nothing to select"
+                        + (f" ({reasons[0]})" if n_thresholds == 1 and reasons else ""))
+        return out
+    best_d = _clean(table.iloc[bi].to_dict())
+    # the candidates: cells that traded and kept a positive equity (a copy of ~200 MB at 1,000 cells);
+    # a ruined cell was tried (it counts in the DSR's N) but its Sharpe is undefined (not in the variance)
+    ret_ok = returns if eligible.all() else returns[:, eligible]
+    dsr = deflated_sharpe(returns[:, bi], per_period_sharpe(ret_ok), n_trials=n_traded)
+    pbo = pbo_cscv(ret_ok, int(pbo_blocks))
+    sel_trades = trades_of(int(bi))
+    sample = {**sample_of(n_sel, tf, sel_trades), "trades": int(best_d.get("trades") or 0)}
+    # no bootstrap CI here: a CI of the figure that WON the selection is biased upwards by the
+    # selection itself; the DSR is the correction, the held-out part carries the CI
+    out.update(best=best_d, dsr=dsr, pbo=pbo,
+               in_selection={"metrics": {k: best_d.get(k) for k in CONFIRM_KEYS}, "sample": sample, "uncertainty": None})
+    warnings += _figure_warnings("selection", best_d, sample, {}, sel_trades)
+    if dsr["value"] is not None and dsr["value"] < DSR_OK:
+        warnings.append(f"deflated Sharpe ratio {dsr['value']:.2f} (< {DSR_OK}): the chosen cell's Sharpe is not "
+                        f"distinguishable from the best of {n_traded} zero-skill trials")
+    if pbo["value"] is not None and pbo["value"] >= PBO_OK:
+        warnings.append(f"PBO {pbo['value']:.2f}: in {pbo['value'] * 100:.0f} % of {pbo['combinations']:,} "
+                        "splits the in-sample best cell ranks at or below the median out of sample (overfit)")
+    return out
+
+
+def _confirmation(prep, raw: np.ndarray, sel: dict[str, Any], cell: tuple[int, float, float], *, metric: str,
+                  holdout: float, hold_start: int, purge: int) -> dict | None:
+    """The chosen cell re-run on the held-out part (None without a holdout or a chosen cell); its warnings
+    are added to ``sel["warnings"]``."""
+    if holdout == 0:
+        sel["warnings"].append("no held-out confirmation (--holdout 0): the chosen cell was never tested on bars the "
+                               "selection did not see")
+        return None
+    if sel["bi"] is None:
+        return None
+    progress(0.85, "re-running the chosen cell on the held-out part")
+    confirmation = _confirm(prep, raw, *cell, hold_start)
+    confirmation["purge_bars"] = purge
+    sel["warnings"] += confirmation["warnings"]
+    conf_v = confirmation["metrics"].get(metric) if metric in confirmation["metrics"] else None
+    best_v = sel["best"].get(metric)
+    if metric in ("sharpe", "total_return") and conf_v is not None and conf_v <= 0 < (best_v or 0):
+        sel["warnings"].append(f"held-out {metric} {conf_v:.4g} is not positive although the chosen cell's in-selection "
+                               f"{metric} was {best_v:.4g}")
+    return confirmation
+
+
+def _selection_record(sel: dict[str, Any], confirmation: dict | None, *, metric: str, direction: str, prep,
+                      sel_market: Market, n_sel: int, sel_days: float, holdout: float, purge: int,
+                      hold_start: int) -> dict[str, Any]:
+    """The ``selection`` part of the sweep's result (and its manifest)."""
+    best_d, dsr, pbo = sel["best"], sel["dsr"], sel["pbo"]
+    return {
+        "metric": metric, "direction": direction,
+        "best": None if best_d is None else {k: best_d.get(k) for k in ("threshold", "sl_stop", "tp_stop")},
+        "n_cells": int(sel["n_cells"]), "n_cells_traded": sel["n_traded"], "n_cells_ruined": sel["n_ruined"],
+        "deflated_sharpe": None if dsr is None else dsr["value"], "pbo": None if pbo is None else pbo["value"],
+        "dsr": dsr, "pbo_detail": pbo, "in_selection": sel["in_selection"], "confirmation": confirmation,
+        "period": {"start": prep.start.isoformat(), "end": prep.end.isoformat(), "bars": len(prep.market.index)},
+        "selection_period": {"start": sel_market.index[0].isoformat(), "end": sel_market.index[-1].isoformat(),
+                             "bars": int(n_sel), "days": round(sel_days, 3)},
+        "holdout": {"fraction": holdout, "purge_bars": purge, "bars": len(prep.market.index) - hold_start},
+        "rule": ("only cells that traded and never wiped out the account can be chosen; ratios of cells without "
+                 "trades or whose equity reached zero or below are null; the DSR's N counts every cell that traded, "
+                 "the PBO ranks the cells that can be chosen"),
+        "warnings": sel["warnings"],
+    }
+
+
+def sweep(ws: Workspace, source: Source, params: BacktestParams, *, thresholds: list[float | None],
+          sl_stops: list[float | None], tp_stops: list[float | None], metric: str = "sharpe",
+          holdout: float = DEFAULT_HOLDOUT, pbo_blocks: int = DEFAULT_BLOCKS, max_points: int = 2_000,
+          fast: bool = True, executor: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The computation of ``run_sweep`` (nothing written): grid, selection, corrections, confirmation.
+    ``fast=False`` simulates the grid with ``Portfolio.from_signals`` instead of the grid kernel (tests);
+    ``executor`` (``{"executor", "workers", "ray_address"}``) runs the grid's cells in chunks as tasks of
+    that executor (the same result); None: in this process."""
+    from engine.backtest.metrics import annualisation
+
+    direction, holdout = _check_options(metric, holdout, pbo_blocks)
     thr = source.thresholds(list(thresholds))
     base = params.validated()
     sl_stops = [check_stop("sl_stop", v) for v in sl_stops]
@@ -253,7 +451,6 @@ def sweep(ws: Workspace, source: Source, params: BacktestParams, *, thresholds: 
         raise BadInput(f"the grid has {len(grid)} points (at most {max_points})", hint="use fewer values")
     prep = prepare(ws, source, base)
     tf = prep.market.timeframe
-    ann = annualisation(tf)
     purge = purge_bars(source, tf) if holdout > 0 else 0
     n_sel, hold_start = split_period(len(prep.market.index), holdout, purge)
     raw = _targets(prep, thr, ws)  # (bars, thresholds, symbols), whole period: a target at t uses bars <= t
@@ -263,89 +460,23 @@ def sweep(ws: Workspace, source: Source, params: BacktestParams, *, thresholds: 
     sel_market = _slice_market(prep.market, 0, n_sel)
     progress(0.25, f"simulating {len(grid)} grid points x {len(prep.market.symbols)} symbol(s) on {n_sel:,} selection "
                    "bars")
-    m, returns, trades_of = _simulate_cells(sel_market, raw[:n_sel], ti, prep.params, sl, tp, fast=fast)
-    progress(0.6, "computing metrics")
-    traded = m["trades"].to_numpy() > 0
-    m = m.replace([np.inf, -np.inf], np.nan)
-    m.loc[~traded, list(TRADE_RATIOS)] = np.nan
-    ruin = ruin_bars(returns)  # equity at or below zero at some bar: ratios null, never chosen (still a trial)
-    m = apply_ruin(m, ruin, sel_market.index)
-    ruin_reasons = m.pop("ruin_reason")
-    ruined = ruin >= 0
-    costs = prep.params.fee_for(prep.market.symbols) + prep.params.slippage
-    reasons = _no_trade_reasons(source, ws, sel_market, thr, raw[:n_sel], prep.params, costs) if (~traded).any() else []
-    table = pd.DataFrame({"threshold": [None if np.isnan(thr[i]) else float(thr[i]) for i in ti],
-                          "sl_stop": [g[1] for g in grid], "tp_stop": [g[2] for g in grid]})
-    table = pd.concat([table, m], axis=1)
-    table["no_trade_reason"] = [None if traded[c] else reasons[ti[c]] for c in range(len(grid))]
-    table["ruin_reason"] = ruin_reasons.to_numpy(dtype=object)
-
-    progress(0.75, "selection-bias corrections (deflated Sharpe, PBO)")
-    eligible = traded & ~ruined
-    bi = best_index(table[metric].to_numpy("float64"), direction, eligible=eligible)
-    warnings: list[str] = []
-    n_traded, n_ruined = int(traded.sum()), int(ruined.sum())
-    if n_ruined:
-        warnings.append(f"{n_ruined:,} of {len(grid):,} cells wiped out the account (equity at or below zero at some "
-                        "bar, fees, slippage, funding and borrow included; there is no liquidation model): their "
-                        "ratios are null and they cannot be chosen")
-    sel_days = n_sel * tf_seconds(tf) / 86400
-    dsr = pbo = None
-    best_d = None
-    in_sel = None
-    if bi is None:
-        warnings.append("every cell that traded wiped out the account: there is nothing to select" if n_traded else
-                        "no cell traded in the selection part: there is nothing to select"
-                        + (f" ({reasons[0]})" if len(thr) == 1 and reasons else ""))
+    if executor and grid:
+        m, returns, trades_of = _simulate_on_executor(executor, sel_market, raw[:n_sel], ti, prep.params, sl, tp, fast=fast)
     else:
-        best_d = _clean(table.iloc[bi].to_dict())
-        # the candidates: cells that traded and kept a positive equity (a copy of ~200 MB at 1,000 cells);
-        # a ruined cell was tried (it counts in the DSR's N) but its Sharpe is undefined (not in the variance)
-        ret_ok = returns if eligible.all() else returns[:, eligible]
-        dsr = deflated_sharpe(returns[:, bi], per_period_sharpe(ret_ok), n_trials=n_traded)
-        pbo = pbo_cscv(ret_ok, int(pbo_blocks))
-        sel_trades = trades_of(int(bi))
-        sample = {**sample_of(n_sel, tf, sel_trades), "trades": int(best_d.get("trades") or 0)}
-        # no bootstrap CI here: a CI of the figure that WON the selection is biased upwards by the
-        # selection itself; the DSR is the correction, the held-out part carries the CI
-        in_sel = {"metrics": {k: best_d.get(k) for k in CONFIRM_KEYS}, "sample": sample, "uncertainty": None}
-        warnings += _figure_warnings("selection", best_d, sample, {}, sel_trades)
-        if dsr["value"] is not None and dsr["value"] < DSR_OK:
-            warnings.append(f"deflated Sharpe ratio {dsr['value']:.2f} (< {DSR_OK}): the chosen cell's Sharpe is not "
-                            f"distinguishable from the best of {n_traded} zero-skill trials")
-        if pbo["value"] is not None and pbo["value"] >= PBO_OK:
-            warnings.append(f"PBO {pbo['value']:.2f}: in {pbo['value'] * 100:.0f} % of {pbo['combinations']:,} "
-                            "splits the in-sample best cell ranks at or below the median out of sample (overfit)")
-    if sel_days < MIN_DAYS and bi is None:
-        warnings.append(f"the selection part covers only {sel_days:.1f} days (fewer than {MIN_DAYS})")
-
-    confirmation = None
-    if holdout == 0:
-        warnings.append("no held-out confirmation (--holdout 0): the chosen cell was never tested on bars the "
-                        "selection did not see")
-    elif bi is not None:
-        progress(0.85, "re-running the chosen cell on the held-out part")
-        confirmation = _confirm(prep, raw, int(ti[bi]), float(sl[bi]), float(tp[bi]), hold_start)
-        confirmation["purge_bars"] = purge
-        warnings += confirmation["warnings"]
-        conf_v = confirmation["metrics"].get(metric) if metric in confirmation["metrics"] else None
-        if metric in ("sharpe", "total_return") and conf_v is not None and conf_v <= 0 < (best_d.get(metric) or 0):
-            warnings.append(f"held-out {metric} {conf_v:.4g} is not positive although the chosen cell's in-selection "
-                            f"{metric} was {best_d.get(metric):.4g}")
-    best_params = None if best_d is None else {k: best_d.get(k) for k in ("threshold", "sl_stop", "tp_stop")}
-    selection = {
-        "metric": metric, "direction": direction, "best": best_params, "n_cells": len(grid), "n_cells_traded": n_traded,
-        "n_cells_ruined": n_ruined,
-        "deflated_sharpe": None if dsr is None else dsr["value"], "pbo": None if pbo is None else pbo["value"],
-        "dsr": dsr, "pbo_detail": pbo, "in_selection": in_sel, "confirmation": confirmation,
-        "period": {"start": prep.start.isoformat(), "end": prep.end.isoformat(), "bars": len(prep.market.index)},
-        "selection_period": {"start": sel_market.index[0].isoformat(), "end": sel_market.index[-1].isoformat(),
-                             "bars": int(n_sel), "days": round(sel_days, 3)},
-        "holdout": {"fraction": holdout, "purge_bars": purge, "bars": len(prep.market.index) - hold_start},
-        "rule": ("only cells that traded and never wiped out the account can be chosen; ratios of cells without "
-                 "trades or whose equity reached zero or below are null; the DSR's N counts every cell that traded, "
-                 "the PBO ranks the cells that can be chosen"),
-        "warnings": warnings,
-    }
-    return {"prep": prep, "table": table, "best": best_d, "selection": selection, "thresholds": thr,
-            "sl_stops": sl_stops, "tp_stops": tp_stops, "grid": grid, "annualisation": ann, "n_sel": n_sel}
+        m, returns, trades_of = _simulate_cells(sel_market, raw[:n_sel], ti, prep.params, sl, tp, fast=fast)
+    progress(0.6, "computing metrics")
+    table, masks = _cell_table(source, ws, prep, sel_market, raw[:n_sel], thr, grid, ti, m, returns)
+    progress(0.75, "selection-bias corrections (deflated Sharpe, PBO)")
+    sel = _select(table, masks, returns, trades_of, metric=metric, direction=direction, n_thresholds=len(thr),
+                  n_sel=n_sel, tf=tf, pbo_blocks=pbo_blocks)
+    sel_days = n_sel * tf_seconds(tf) / 86400
+    if sel_days < MIN_DAYS and sel["bi"] is None:
+        sel["warnings"].append(f"the selection part covers only {sel_days:.1f} days (fewer than {MIN_DAYS})")
+    bi = sel["bi"]
+    cell = None if bi is None else (int(ti[bi]), float(sl[bi]), float(tp[bi]))
+    confirmation = _confirmation(prep, raw, sel, cell, metric=metric, holdout=holdout, hold_start=hold_start, purge=purge)
+    selection = _selection_record({**sel, "n_cells": len(grid)}, confirmation, metric=metric, direction=direction,
+                                  prep=prep, sel_market=sel_market, n_sel=n_sel, sel_days=sel_days, holdout=holdout,
+                                  purge=purge, hold_start=hold_start)
+    return {"prep": prep, "table": table, "best": sel["best"], "selection": selection, "thresholds": thr,
+            "sl_stops": sl_stops, "tp_stops": tp_stops, "grid": grid, "annualisation": annualisation(tf), "n_sel": n_sel}

@@ -51,6 +51,10 @@ class Executor:
         """True when the tasks may run on machines that do not see the driver's disk."""
         return False
 
+    def slots(self) -> int:
+        """How many items can run at once (to size the chunks of a job that splits its work)."""
+        return 1
+
     def describe(self) -> dict[str, Any]:
         return {"executor": self.name}
 

@@ -73,6 +73,11 @@ class RayExecutor(Executor):
         self._remote = ray.remote(num_cpus=self.num_cpus, max_retries=self.max_retries, retry_exceptions=False)(run_item)
         return ray
 
+    def slots(self) -> int:
+        """The cluster's CPUs now (one task takes ``num_cpus``)."""
+        ray = self._start()
+        return max(1, int(float(ray.cluster_resources().get("CPU", 1)) // max(self.num_cpus, 1e-9)))
+
     def put(self, value: Any) -> Any:
         ray = self._start()
         return ray.put(value)

@@ -403,7 +403,12 @@ def fold_task(item: dict[str, Any]) -> dict[str, Any]:
     prep = prepare(ws, run["model"], cfg, featureset_id=run["featureset_id"], report_id=run.get("report_id"),
                    spec=run, folds=[k])
     n = len(prep.plans)
-    _train_fold(_fold_dirs(d, n)[k], run, cfg, k, n, prep.plans[k], prep.windows[0], resume=bool(item["resume"]))
+    fd = _fold_dirs(d, n)[k]
+    if n > 1 and not item["resume"] and fd.exists():
+        # what an attempt whose worker died left (checkpoints, TensorBoard events): the retry starts clean,
+        # so the published model holds no file of a dead attempt
+        shutil.rmtree(fd)
+    _train_fold(fd, run, cfg, k, n, prep.plans[k], prep.windows[0], resume=bool(item["resume"]))
     return {"fold": k + 1, "where": f"{socket.gethostname()}:{os.getpid()}"}
 
 

@@ -102,3 +102,24 @@ def test_page_with_no_models_and_no_backtests(sample_ws):
     # without models the source defaults to the plain rule, on the sample's series
     assert at.radio(key="run-src").value == "Plain rule (SMA crossover)"
     assert "BTCUSDT" in at.multiselect(key="run-rsyms-15m").options
+
+
+def test_the_sweep_form_can_run_the_grid_on_local_workers(bt_ws):
+    """The sweep form's executor expander: its default adds nothing to the command (the whole grid in the job's
+    process); "local processes" with 2 workers starts ``backtest sweep ... --executor local --workers 2``."""
+    ws, mid, *_ = bt_ws
+    at = AppTest.from_file(PAGE, default_timeout=60).run()
+    assert at.selectbox(key="sweep-executor").value == ""  # default: no executor option
+    next(t for t in at.text_input if t.label == "Thresholds").set_value("0.5,0.6")
+    next(t for t in at.text_input if t.label == "Stop-losses").set_value("none,0.02")
+    at.selectbox(key="sweep-executor").set_value("local").run()  # the Workers input is enabled for local
+    at.number_input(key="sweep-workers").set_value(2)
+    at.button(key="sweep-go").click().run()
+    assert not at.exception, at.exception
+    job_id = at.session_state["backtest.sweep_job_id"]
+    cmd = jobs.get(ws, job_id).command
+    assert cmd[:3] == ["backtest", "sweep", mid] and cmd[cmd.index("--executor") + 1] == "local"
+    assert cmd[cmd.index("--workers") + 1] == "2" and "--ray-address" not in cmd
+    done = jobs.wait(ws, job_id, timeout=300)
+    assert done.status == "succeeded", jobs.log_tail(ws, job_id)
+    assert done.result["points"] == 4

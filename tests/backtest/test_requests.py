@@ -14,8 +14,10 @@ CASES = [
     (RunRequest, {"model_ids": ["model-a", "model-b"], "threshold": 0.55, "horizon": "4h"}),
     (RuleRequest, {"timeframe": "1h", "fast": 10, "slow": 30, "period_of": "model-a"}),
     (SweepRequest, {"model_id": "model-a", "horizon": "1h", "thresholds": "0.4:0.8:0.05", "sl_stops": "none,0.02",
-                        "tp_stops": "none,0.04", "metric": "total_return", "holdout": 0.25, "pbo_blocks": 8}),
-    (SweepRequest, {"rule": "sma_cross", "timeframe": "1h", "fast": 10, "slow": 30, "period_of": "model-a", "tp_stops": "none,0.04"}),
+                        "tp_stops": "none,0.04", "metric": "total_return", "holdout": 0.25, "pbo_blocks": 8,
+                        "executor": "local", "workers": 2}),
+    (SweepRequest, {"rule": "sma_cross", "timeframe": "1h", "fast": 10, "slow": 30, "period_of": "model-a", "tp_stops": "none,0.04",
+                        "executor": "ray", "ray_address": "10.0.0.5:6379"}),
 ]
 PORTFOLIO = {"symbols": ["BTCUSDT", "ETHUSDT"], "direction": "both", "sizing": "percent", "size": 0.5, "sl_stop": 0.02,
                  "tp_stop": 0.04, "sl_trail": True, "fee_type": "maker", "fees": 0.0004, "slippage": 0.0002, "borrow_rate": 0.05,
@@ -65,3 +67,12 @@ def test_bad_request_fields_are_one_line_naming_the_field():
         RunRequest.build(model_ids=[])
     with pytest.raises(BadInput, match="unknown key"):
         SweepRequest.build(model_id="m1", thresold="0.5")
+
+
+def test_the_sweeps_executor_options():
+    assert SweepRequest.build(model_id="m1").executor_spec() is None  # default: the whole grid in this process
+    assert SweepRequest.build(model_id="m1", workers=2).executor_spec() == {"executor": "local", "workers": 2,
+                                                                             "ray_address": None}
+    assert SweepRequest.build(model_id="m1", ray_address="10.0.0.5:6379").executor_spec()["executor"] == "ray"
+    with pytest.raises(BadInput, match="executor must be one of local, ray"):
+        SweepRequest.build(model_id="m1", executor="dask")

@@ -35,3 +35,12 @@ def slow_mark(args: tuple[str, float]) -> str:
     time.sleep(seconds)
     Path(path).write_text("finished")
     return path
+
+
+def die_or_echo(x: str) -> str:
+    """``"die"``: kills its own process at once; anything else: returns it after a second (still running
+    when the other item's death breaks a shared pool)."""
+    if x == "die":
+        os.kill(os.getpid(), signal.SIGKILL)
+    time.sleep(1.0)
+    return x

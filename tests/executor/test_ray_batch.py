@@ -62,6 +62,17 @@ def test_local_pool_retries_a_dead_worker_then_reports(tmp_path):
     assert not res[0].ok and res[0].error_type == "WorkerDied" and "died 2 time(s)" in res[0].error
 
 
+def test_local_pool_reports_only_the_item_whose_worker_died(tmp_path):
+    """One item kills its process every time; the others, broken off with it (a dead worker breaks the
+    whole pool), run again each in a process of its own and succeed: only the killer is reported."""
+    seen = []
+    res = LocalExecutor(workers=2, max_retries=1).map(helpers.die_or_echo, ["a", "die", "b", "c"],
+                                                      on_progress=lambda k, n, r: seen.append((k, r.index)))
+    assert [r.ok for r in res] == [True, False, True, True] and [r.value for r in res if r.ok] == ["a", "b", "c"]
+    assert res[1].error_type == "WorkerDied" and res[1].error == "the worker process died 2 time(s) running this item"
+    assert [k for k, _ in seen] == [1, 2, 3, 4] and sorted(i for _, i in seen) == [0, 1, 2, 3]  # each once
+
+
 def test_ray_reports_each_items_error_in_order(ray_executor):
     seen = []
     res = ray_executor.map(helpers.square_or_raise, range(5), on_progress=lambda k, n, r: seen.append(k))

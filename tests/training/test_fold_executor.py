@@ -97,3 +97,23 @@ def test_executor_options_of_the_request():
     assert TrainRequest.build(model="direction", config="test").executor_spec() is None  # default: in-process
     ray = TrainRequest.build(model="direction", config="test", ray_address="10.0.0.5:6379").executor_spec()
     assert ray["executor"] == "ray"
+
+
+def test_a_retried_fold_starts_clean(feature_ws, ws, monkeypatch):
+    """A fold task run again after its worker died finds that attempt's files in ``folds/<k>/``: it starts
+    from an empty folder, so the published model lists no file of the dead attempt."""
+    cfg = run_mod.custom_config(ws, "test", SPLIT)
+    real = run_mod.fold_task
+
+    def after_a_dead_attempt(item):
+        fd = run_mod._fold_dirs(run_mod.Path(item["run_dir"]), 2)[item["fold"]]
+        (fd / "tensorboard").mkdir(parents=True, exist_ok=True)
+        (fd / "tensorboard" / "events.out.dead-attempt").write_text("half written")
+        return real(item)
+
+    monkeypatch.setattr(run_mod, "fold_task", after_a_dead_attempt)
+    # workers=1: the executor runs the fold tasks in this process, where the patch applies
+    res = run_mod.start_run(ws, "direction", cfg, featureset_id=feature_ws, executor={"executor": "local", "workers": 1})
+    m = read_manifest(ws, res["run_id"], "model")
+    assert not [f.path for f in m.files if "dead-attempt" in f.path]
+    assert {f.path.split("/")[1] for f in m.files if f.path.startswith("folds/")} == {"1", "2"}
