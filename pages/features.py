@@ -15,6 +15,7 @@ ws = workspace()
 root = str(ws.root)
 
 from engine.data.timeframes import TIMEFRAMES
+from engine.features.requests import FeaturesBuildRequest
 from pages import features_widgets as fw
 from pages.artifact_widgets import by_name, manage_artifact
 from pages.features_widgets import FKeys
@@ -66,14 +67,12 @@ with tab_build:
             elif not fams:
                 st.error("Choose at least one family.")
             else:
-                args = ["features", "build", "--symbols", ",".join(chosen), "--timeframe", tf]
-                if len(fams) < len(reg.families):
-                    args += ["--families", ",".join(fams)]
-                if start:
-                    args += ["--start", str(start)]
-                if end:
-                    args += ["--end", f"{end} 23:59:59"]
-                start_job(args, Keys.FEATURES_JOB, name=f"features {','.join(chosen)} {tf}")
+                with user_errors():
+                    req = FeaturesBuildRequest.build(symbols=chosen, timeframe=tf,
+                                                     families=fams if len(fams) < len(reg.families) else None,
+                                                     start=str(start) if start else None,
+                                                     end=f"{end} 23:59:59" if end else None)
+                    start_job(req.argv(), Keys.FEATURES_JOB, name=f"features {','.join(chosen)} {tf}")
         follow_job(Keys.FEATURES_JOB, on_done=_built)
 
 with tab_sets:

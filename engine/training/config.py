@@ -13,7 +13,7 @@ that one line.  Checks that need several fields or the model kind are :meth:`Tra
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 import yaml
 from pydantic import ConfigDict, Field
@@ -24,6 +24,7 @@ from config.settings import HORIZONS
 from config.typed import Strict, Text, validate
 from config.version import ROOT
 from engine import model_kinds
+from engine.requests import CliRequest
 
 CONFIG_DIR = ROOT / "config"
 CONFIG_LIMIT = 1024 * 1024  # a training config is a few KB
@@ -245,6 +246,15 @@ class TrainRequest(Strict):
             return None
         name = self.executor or ("ray" if self.ray_address else "local")
         return {"executor": name, "workers": self.workers, "ray_address": self.ray_address}
+
+
+class ResumeRequest(CliRequest):
+    """``train resume RUN_ID``: continue an interrupted run from its last checkpoint (the Training page's
+    Resume button builds it)."""
+
+    command: ClassVar[tuple[str, ...]] = ("train", "resume")
+    positional: ClassVar[tuple[str, ...]] = ("run_id",)
+    run_id: Text = Field(..., min_length=1)
 
 
 def resolve_path(name_or_path: str | Path) -> Path:
