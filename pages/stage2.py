@@ -6,6 +6,13 @@ from __future__ import annotations
 import streamlit as st
 
 from engine.data.timeframes import TIMEFRAMES
+from engine.stage2.requests import (
+    Stage1ImportRequest,
+    Stage1InspectRequest,
+    Stage1TrainRequest,
+    Stage2BatchRequest,
+    Stage2TrainRequest,
+)
 from engine.stage2.stage1_io import DEFAULT_REPO
 from pages.artifact_widgets import by_name, manage_artifact
 from pages.runs_widgets import runs_explorer
@@ -21,7 +28,7 @@ from pages.stage2_widgets import (
     stage1_table,
     stage2_table,
 )
-from pages.ui import ensure_sample, follow_job, start_job, workspace
+from pages.ui import ensure_sample, follow_job, start_job, user_errors, workspace
 
 ensure_sample()
 ws = workspace()
@@ -35,9 +42,9 @@ s2_models = manifests("stage2")
 symbols = sorted(set(pairs.symbol) | {m["symbols"][0] for m in s1_models if m["symbols"]})
 
 
-def _names_arg(text: str) -> list[str]:
-    names = [n.strip() for n in text.replace("\n", ",").split(",") if n.strip()]
-    return ["--features", ",".join(names)] if names else []
+def _names(text: str) -> str | None:
+    """The typed feature names (one a line or comma separated) as the ``--features`` value; None when blank."""
+    return ",".join(n.strip() for n in text.replace("\n", ",").split(",") if n.strip()) or None
 
 
 tab1, tab2, tab3, tab4, tab_tune = st.tabs(["Stage 1", "Train Stage 2", "Results", "Batch", "Tuning"])
@@ -70,14 +77,14 @@ with tab1:
             if not where.strip():
                 st.error("Give the repo id or the folder.")
             else:
-                args = [where.strip(), "--symbol", str(symbol).strip().upper(), "--timeframe", tf, *_names_arg(names)]
-                args += ["--sequence-length", str(int(seq))] if seq else []
-                args += ["--revision", revision.strip()] if revision.strip() else []
-                args += ["--model-file", model_file] if model_file != "classification.h5" else []
-                if inspect:
-                    start_job(["stage1", "inspect", *args], K.S1_INSPECT_JOB, name=f"inspect stage1 {symbol} {tf}")
-                else:
-                    start_job(["stage1", "import", *args], K.S1_JOB, name=f"import stage1 {symbol} {tf}")
+                with user_errors():
+                    req = (Stage1InspectRequest if inspect else Stage1ImportRequest).build(
+                        source=where.strip(), symbol=str(symbol).strip().upper(), timeframe=tf, features=_names(names),
+                        sequence_length=int(seq) or None, revision=revision.strip() or None, model_file=model_file)
+                    if inspect:
+                        start_job(req.argv(), K.S1_INSPECT_JOB, name=f"inspect stage1 {symbol} {tf}")
+                    else:
+                        start_job(req.argv(), K.S1_JOB, name=f"import stage1 {symbol} {tf}")
         follow_job(K.S1_INSPECT_JOB, on_done=lambda s: show_inspection(s.result))
     elif pairs.empty:
         st.info("Training needs a feature set with ZigZag labels: build one on the Features page.")
@@ -97,9 +104,10 @@ with tab1:
         if go:
             sym_tf, fsid = pick.split(" · ")
             sym, tf = sym_tf.split(" ")
-            start_job(["stage1", "train", "--symbol", sym, "--timeframe", tf, "--featureset", fsid, "--classes", str(classes),
-                       "--sequence-length", str(int(seq)), "--units", str(int(units)), "--epochs", str(int(epochs)),
-                       *_names_arg(names)], K.S1_JOB, name=f"train stage1 {sym} {tf}")
+            with user_errors():
+                req = Stage1TrainRequest.build(symbol=sym, timeframe=tf, featureset=fsid, classes=classes, sequence_length=int(seq),
+                                               units=int(units), epochs=int(epochs), features=_names(names))
+                start_job(req.argv(), K.S1_JOB, name=f"train stage1 {sym} {tf}")
     follow_job(K.S1_JOB, on_done=lambda s: st.success(f"Stage 1 `{(s.result or {}).get('stage1_id')}` is ready."))
 
     st.subheader("Stage 1 models")
@@ -146,13 +154,14 @@ with tab2:
                 no_probs = st.checkbox("Do not give Stage 1's probabilities to Stage 2")
             go = st.form_submit_button("Train Stage 2", type="primary", disabled=sets.empty)
         if go:
-            args = ["stage2", "train", "--symbol", sym, "--timeframe", tf, "--stage1", s1, "--cv-folds", str(int(folds)),
-                    "--num-boost-round", str(int(rounds)), "--learning-rate", str(lr), "--max-depth", str(int(depth)),
-                    "--num-leaves", str(int(leaves))]
-            args += ["--threshold", f"{th:.6f}"] if mode == "Threshold" else ["--pass-rate", f"{rate / 100:.6f}"]
-            args += ["--featureset", fs] if not fs.startswith("(") else []
-            args += ["--no-stage1-probs"] if no_probs else []
-            start_job(args, K.S2_JOB, name=f"stage2 {sym} {tf}")
+            by_threshold = mode == "Threshold"
+            with user_errors():
+                req = Stage2TrainRequest.build(symbol=sym, timeframe=tf, stage1=s1, cv_folds=int(folds), num_boost_round=int(rounds),
+                                               learning_rate=float(lr), max_depth=int(depth), num_leaves=int(leaves),
+                                               threshold=round(th, 6) if by_threshold else None,
+                                               pass_rate=None if by_threshold else round(rate / 100, 6),
+                                               featureset=None if fs.startswith("(") else fs, no_stage1_probs=no_probs)
+                start_job(req.argv(), K.S2_JOB, name=f"stage2 {sym} {tf}")
         def _trained(job) -> None:
             sid = (job.result or {}).get("stage2_id")
             if sid and st.session_state.get(K.S2_PICKED_JOB) != job.id:  # show the new model once, then leave the pick alone
@@ -189,13 +198,12 @@ with tab4:
         th = c2.number_input("Threshold", 0.0, 1.0, 0.5, 0.01)
         go = st.form_submit_button("Run the batch", type="primary")
     if go:
-        args = ["stage2", "batch", "--stage1", mode]
-        args += ["--symbols", ",".join(s.strip().upper() for s in b_syms)] if b_syms else []
-        args += ["--timeframes", ",".join(b_tfs)] if b_tfs else []
-        args += ["--repo-id", repo.strip()] if mode == "hub" else []
-        args += _names_arg(names)
-        args += ["--pass-rate", f"{rate / 100:.6f}"] if rate else ["--threshold", f"{th:.6f}"]
-        start_job(args, K.BATCH_JOB, name="stage2 batch")
+        with user_errors():
+            req = Stage2BatchRequest.build(stage1=mode, symbols=[s.strip().upper() for s in b_syms], timeframes=b_tfs or None,
+                                           repo_id=(repo.strip() or None) if mode == "hub" else None, features=_names(names),
+                                           pass_rate=round(rate / 100, 6) if rate else None,
+                                           threshold=None if rate else round(th, 6))
+            start_job(req.argv(), K.BATCH_JOB, name="stage2 batch")
 
     @st.fragment(run_every=2.0)
     def _live() -> None:
@@ -219,8 +227,9 @@ with tab4:
             show_batch(state)
             left = sum(p["status"] in ("pending", "running") for p in state["pairs"])
             if not job.active and left and st.button(f"Resume ({left} pair(s) left)"):
-                start_job(["stage2", "batch", "--resume", job.id], K.BATCH_JOB, name="stage2 batch (resumed)")
-                st.rerun()
+                with user_errors():
+                    start_job(Stage2BatchRequest.build(resume=job.id).argv(), K.BATCH_JOB, name="stage2 batch (resumed)")
+                    st.rerun()
         elif job.error:
             st.error(job.error)
 
