@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
 
 import yaml
-from pydantic import ConfigDict, Field
+from pydantic import Field
 
 from config.bounded import load_yaml, read_small_text, short_repr
 from config.errors import BadInput
@@ -24,7 +24,7 @@ from config.settings import HORIZONS
 from config.typed import Strict, Text, validate
 from config.version import ROOT
 from engine import model_kinds
-from engine.requests import CliRequest
+from engine.requests import CliRequest, ExecutorFields
 
 CONFIG_DIR = ROOT / "config"
 CONFIG_LIMIT = 1024 * 1024  # a training config is a few KB
@@ -201,11 +201,13 @@ def from_dict(data: Any, source: str = "config") -> TrainConfig:
     return validate(TrainConfig, data, source)
 
 
-class TrainRequest(Strict):
+class TrainRequest(ExecutorFields):
     """``train MODEL --config ... --featureset ...``: what the CLI parses and the Training page builds
-    (:meth:`argv` is the job's command line; field names are the CLI's option names)."""
+    (:meth:`argv` is the job's command line; field names are the CLI's option names).  The executor
+    fields (``executor`` local|ray, ``workers``, ``ray_address``: the walk-forward folds as tasks) are
+    :class:`~engine.requests.ExecutorFields`'s; none given: the folds run one after another in the run's process."""
 
-    model_config = ConfigDict(strict=False)
+    command: ClassVar[tuple[str, ...]] = ("train",)
     model: Text = Field(..., description="model kind (patchtst, direction)")
     config: Text = Field(..., min_length=1, description="YAML file or preset: base, production, test, anti_overfit")
     featureset: Text | None = None
@@ -213,10 +215,6 @@ class TrainRequest(Strict):
     targets: list[Text] | None = Field(None, description="patchtst: targets to learn (default: the config's, else all)")
     name: Text | None = None
     remote: Text | None = Field(None, description="an SSH host profile: run there instead (Cloud Sync)")
-    executor: Text | None = Field(None, description="walk-forward folds as tasks of this executor (local, ray); "
-                                                    "none: one fold after another in the run's process")
-    workers: int | None = Field(None, ge=1, description="local executor: fold processes at once")
-    ray_address: Text | None = Field(None, description="host:port of an existing Ray cluster")
 
     @classmethod
     def build(cls, **fields: Any) -> TrainRequest:

@@ -136,8 +136,8 @@ class SourceSpec:
                 continue
             if o.widget == "multiselect":
                 v = ",".join(str(x) for x in v)
-            elif o.widget == "number":
-                v = int(v) if float(v).is_integer() else float(v)
+            elif o.widget == "number" and isinstance(v, float) and v.is_integer():
+                v = int(v)  # a number input's 20000.0 is the integer option's 20000
             elif o.widget != "checkbox":
                 v = str(v).strip()
             fields[o.dest] = v
