@@ -83,6 +83,10 @@ class CliRequest(Strict):
         kind = float_in(lo, hi, lo_open=lo_open) if tp is float else int_in(lo, hi)
         return {"type": kind, "default": f.get_default(call_default_factory=True)}
 
+    def with_fields(self, **changes: Any):
+        """This request with some fields changed (validated again: BadInput on a bad value)."""
+        return type(self).build(**(self.model_dump() | changes))
+
     def argv(self) -> list[str]:
         """The command line that parses back into this request (defaults left out)."""
         out = list(self.command)
