@@ -22,7 +22,6 @@ ALLOWED: dict[str, str] = {
     "engine.training.run:prepare": RESTRUCTURED + ": the model-kind registry",
     "engine.training.trainer:Trainer._loop": RESTRUCTURED + ": the model-kind registry",
     "engine.stage2.stage2:train_stage2": RESTRUCTURED + ": Stage 1 / Stage 2 as model kinds, typed Stage 2 config",
-    "engine.stage2.stage1:parse_params": RESTRUCTURED + ": Stage 1 / Stage 2 as model kinds, typed Stage 1 config",
     "engine.stage2.stage1_train:train_stage1": RESTRUCTURED + ": Stage 1 / Stage 2 as model kinds, typed Stage 1 config",
 }
 
