@@ -10,6 +10,7 @@ from config.errors import KlineLabError
 from engine.analysis import report as rep
 from engine.analysis.exclusions import REASONS
 from engine.analysis.options import AnalysisOptions
+from engine.analysis.requests import AnalyzeRequest
 from engine.analysis.view import HTML, ReportView
 from engine.plots import analysis as figs
 from pages.artifact_widgets import artifact_names, manage_artifact
@@ -76,15 +77,16 @@ def run_form() -> None:
         psi_thr = c8.number_input("Drift: PSI above", 0.01, 5.0, d.psi_threshold, 0.05)
         ks_thr = c9.number_input("Drift: KS above", 0.01, 0.99, d.ks_threshold, 0.01)
     if st.button("Run analysis", type="primary", disabled=not target):
-        args = ["analyze", fs_id, "--target", target, "--corr-threshold", str(corr), "--missing-threshold", str(missing),
-                "--low-importance-pct", str(low), "--mi-max-rows", str(int(mi_rows)), "--min-class-rows", str(int(min_cls)),
-                "--psi-threshold", str(psi_thr), "--ks-threshold", str(ks_thr)]
-        if use_dates:  # whole days: every bar that opens on the chosen date belongs to the split
-            args += ["--train-end", f"{train_end}T23:59:59"] + (["--val-end", f"{val_end}T23:59:59"] if val_end else [])
         if use_dates and train_end is None:
             st.error("Choose the train end date, or untick the split dates.")
         else:
-            start_job(args, Keys.ANALYSIS_JOB, name=f"analyze {target}")
+            with user_errors():  # whole days: every bar that opens on the chosen date belongs to the split
+                req = AnalyzeRequest.build(featureset_id=fs_id, target=target, corr_threshold=corr, missing_threshold=missing,
+                                           low_importance_pct=low, mi_max_rows=int(mi_rows), min_class_rows=int(min_cls),
+                                           psi_threshold=psi_thr, ks_threshold=ks_thr,
+                                           train_end=f"{train_end}T23:59:59" if use_dates else None,
+                                           val_end=f"{val_end}T23:59:59" if use_dates and val_end else None)
+                start_job(req.argv(), Keys.ANALYSIS_JOB, name=f"analyze {target}")
     follow_job(Keys.ANALYSIS_JOB, on_done=_on_done)
 
 

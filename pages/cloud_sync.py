@@ -10,6 +10,15 @@ import streamlit as st
 from engine import jobs
 from engine.sync.groups import GROUPS
 from engine.sync.history import read as read_history
+from engine.sync.requests import (
+    HUB_OPS,
+    ArchiveResultsRequest,
+    ArchiveTrainingRequest,
+    HubTestRequest,
+    SshListRequest,
+    SshTestRequest,
+    SshUploadRequest,
+)
 from engine.sync.ssh import HostProfile, load_profiles, save_profile
 from pages.artifact_widgets import by_name
 from pages.cloud_sync_widgets import (
@@ -50,20 +59,21 @@ with tab_hub:
                   key=SyncKeys.HF_TOKEN)
     token, source = hub_token()
     st.caption(f"Token: {source}")
-    common = ["--repo-id", repo_id.strip(), "--repo-type", repo_type, "--endpoint", endpoint.strip()]
+    common = {"repo_id": repo_id.strip(), "repo_type": repo_type, "endpoint": endpoint.strip() or None}
     env = {"HF_TOKEN": token} if token else {}
 
     if st.button("Test connection", key="hub-test", disabled=not repo_id.strip()):
-        submit(["sync", "hub", "test", *common], SyncKeys.HUB_TEST_JOB, name=f"hub test {repo_id}", env=env)
+        with user_errors():
+            submit(HubTestRequest.build(**common).argv(), SyncKeys.HUB_TEST_JOB, name=f"hub test {repo_id}", env=env)
     follow_job(SyncKeys.HUB_TEST_JOB, on_done=lambda s: show_hub_overview(s.result or {}))
 
     st.subheader("Plan and run")
     c1, c2 = st.columns([1, 2])
     op = c1.radio("Operation", ["upload", "download", "delete", "delete-all"], key="sync.op", horizontal=True)
-    args = ["sync", "hub", op, *common]
+    fields: dict = dict(common)
     if op != "delete-all":
         group = c2.selectbox("Group", list(GROUPS), key="sync.group", format_func=lambda g: f"{g} - {GROUPS[g].title}")
-        args += ["--group", group]
+        fields["group"] = group
         with st.expander("Selection and options"):
             g = GROUPS[group]
             if g.kinds and op == "upload":
@@ -73,49 +83,46 @@ with tab_hub:
             else:
                 ids = [x.strip() for x in st.text_input("Only these artifact ids (comma separated)",
                                                          key=f"sync.idtext.{group}").split(",") if x.strip()]
-            symbols = st.text_input("Only these symbols", key="sync.symbols")
-            timeframes = st.text_input("Only these timeframes", key="sync.timeframes")
-            if ids:
-                args += ["--ids", ",".join(ids)]
-            if symbols.strip():
-                args += ["--symbols", symbols.strip()]
-            if timeframes.strip():
-                args += ["--timeframes", timeframes.strip()]
-            if g.optional_scalers and op in ("upload", "delete") and st.checkbox("Leave the scalers out", key="sync.noscalers"):
-                args.append("--no-scalers")
+            fields["ids"] = ids
+            fields["symbols"] = st.text_input("Only these symbols", key="sync.symbols")
+            fields["timeframes"] = st.text_input("Only these timeframes", key="sync.timeframes")
+            if g.optional_scalers and op in ("upload", "delete"):
+                fields["no_scalers"] = st.checkbox("Leave the scalers out", key="sync.noscalers")
             if g.local_folder:
-                tdir = st.text_input("Tick folder", value=str(ws.root / "raw" / "ticks"), key="sync.ticksdir")
-                args += ["--ticks-dir", tdir]
+                fields["ticks_dir"] = st.text_input("Tick folder", value=str(ws.root / "raw" / "ticks"), key="sync.ticksdir")
             if op == "upload":
-                if st.checkbox("Also delete this group's files that are only on the Hub", key="sync.prune"):
-                    args.append("--prune")
-                if st.checkbox("Create the repository private (if new)", key="sync.private"):
-                    args.append("--private")
-            if op == "download" and st.checkbox("Replace local artifacts that differ", key="sync.replace"):
-                args.append("--replace")
-            msg = st.text_input("Commit message (default: the seed's)", key="sync.message") if op != "download" else ""
-            if msg.strip():
-                args += ["--commit-message", msg.strip()]
+                fields["prune"] = st.checkbox("Also delete this group's files that are only on the Hub", key="sync.prune")
+                fields["private"] = st.checkbox("Create the repository private (if new)", key="sync.private")
+            if op == "download":
+                fields["replace"] = st.checkbox("Replace local artifacts that differ", key="sync.replace")
+            if op != "download":
+                fields["commit_message"] = st.text_input("Commit message (default: the seed's)", key="sync.message").strip() or None
     confirm = ""
     if op == "delete-all":
         st.warning("delete-all removes every file of the repository (except .gitattributes) in one commit.",
                    icon=":material/warning:")
         confirm = st.text_input("Type the repository id to confirm", key="sync.confirm")
+    req = None
+    if repo_id.strip():
+        with user_errors():
+            req = HUB_OPS[op].build(**fields)  # the typed request `sync hub OP` parses
+    args = req.argv() if req else []
     plans = st.session_state.setdefault(SyncKeys.HUB_PLANS, {})
-    planned = any(p == args and jobs.get(ws, jid).status == "succeeded"
-                  for jid, p in plans.items() if (ws.jobs_dir / jid).is_dir())
+    planned = req is not None and any(p == args and jobs.get(ws, jid).status == "succeeded"
+                                      for jid, p in plans.items() if (ws.jobs_dir / jid).is_dir())
     c1, c2, _ = st.columns([1, 1, 3])
-    if c1.button("Plan (dry run)", key="hub-plan", disabled=not repo_id.strip()):
-        jid = submit([*args, "--dry-run"], SyncKeys.HUB_JOB, name=f"plan {op} {repo_id}", env=env)
+    if c1.button("Plan (dry run)", key="hub-plan", disabled=req is None):
+        jid = submit(req.with_fields(dry_run=True).argv(), SyncKeys.HUB_JOB, name=f"plan {op} {repo_id}", env=env)
         if jid:
             plans[jid] = list(args)
     run_ok = planned and (op != "delete-all" or confirm.strip() == repo_id.strip())
     if c2.button(f"Run {op}", key="hub-run", type="primary", disabled=not run_ok,
                  help=None if run_ok else "make a plan with these settings first" + (
                      " and type the repository id" if op == "delete-all" else "")):
-        submit([*args, *(["--confirm", confirm.strip()] if op == "delete-all" else [])], SyncKeys.HUB_JOB,
-               name=f"{op} {repo_id}", env=env)
-    st.caption(f"Same as: `{command_line(args)}`")
+        final = req.with_fields(confirm=confirm.strip()) if op == "delete-all" else req
+        submit(final.argv(), SyncKeys.HUB_JOB, name=f"{op} {repo_id}", env=env)
+    if req is not None:
+        st.caption(f"Same as: `{command_line(req)}`")
     follow_job(SyncKeys.HUB_JOB, on_done=lambda s: show_plan(s.result or {}))
 
 # -- SSH ------------------------------------------------------------------------------------------
@@ -161,10 +168,10 @@ with tab_ssh:
         st.caption(f"{prof.label}, folder `{prof.remote_dir}`" + (f", checkout `{prof.project_dir}`" if prof.project_dir else ""))
         c1, c2, c3 = st.columns([1, 2, 1])
         if c1.button("Test connection", key="ssh-test"):
-            submit(["sync", "ssh", "test", "--host", hname], SyncKeys.SSH_JOB, name=f"ssh test {hname}", env=ssh_env())
+            submit(SshTestRequest.build(host=hname).argv(), SyncKeys.SSH_JOB, name=f"ssh test {hname}", env=ssh_env())
         rpath = c2.text_input("Remote folder", value=prof.remote_dir, key="sync.ssh_path", label_visibility="collapsed")
         if c3.button("List", key="ssh-list"):
-            submit(["sync", "ssh", "list", "--host", hname, "--path", rpath], SyncKeys.SSH_JOB, name=f"list {hname}",
+            submit(SshListRequest.build(host=hname, path=rpath.strip() or None).argv(), SyncKeys.SSH_JOB, name=f"list {hname}",
                    env=ssh_env())
 
         st.subheader("Archives")
@@ -178,16 +185,14 @@ with tab_ssh:
             ticks = st.checkbox(f"Include tick data ({tick_mb:.1f} MB in {root_ticks})", disabled=tick_mb == 0)
             cache = st.checkbox("Include the candles they were built from")
             if st.form_submit_button("Create"):
-                args = ["sync", "ssh", "archive-training", "--no-ask-ticks"] + (["--ids", ",".join(fs)] if fs else []) \
-                    + (["--include-ticks"] if ticks else []) + (["--include-cache"] if cache else [])
-                submit(args, SyncKeys.SSH_JOB, name="training archive")
+                req = ArchiveTrainingRequest.build(no_ask_ticks=True, ids=fs, include_ticks=ticks, include_cache=cache)
+                submit(req.argv(), SyncKeys.SSH_JOB, name="training archive")
         with a2.form("archive-results"):
             st.markdown("**Results archive** (models: checkpoints, metrics, logs, scalers)")
             m_opts = _ids(("model", "stage1", "stage2"))
             ms = st.multiselect("Models (default: all)", m_opts, format_func=by_name(m_opts))
             if st.form_submit_button("Create"):
-                submit(["sync", "ssh", "archive-results"] + (["--ids", ",".join(ms)] if ms else []), SyncKeys.SSH_JOB,
-                       name="results archive")
+                submit(ArchiveResultsRequest.build(ids=ms).argv(), SyncKeys.SSH_JOB, name="results archive")
         archives = _ids(("archive",))
         if archives:
             with st.form("ssh-upload", enter_to_submit=False):
@@ -195,8 +200,9 @@ with tab_ssh:
                 arch = c1.selectbox("Archive to upload", archives, format_func=by_name(archives))
                 dest = c2.text_input("Remote folder or file", value=prof.remote_dir)
                 if st.form_submit_button("Upload (resumable, sha256-checked)"):
-                    submit(["sync", "ssh", "upload", "--host", hname, "--archive", arch, "--path", dest], SyncKeys.SSH_JOB,
-                           name=f"upload {arch}", env=ssh_env())
+                    with user_errors():
+                        req = SshUploadRequest.build(host=hname, archive=arch, path=dest.strip() or None)
+                        submit(req.argv(), SyncKeys.SSH_JOB, name=f"upload {arch}", env=ssh_env())
         follow_job(SyncKeys.SSH_JOB, on_done=show_ssh_result)
 
 # -- Remote jobs ------------------------------------------------------------------------------------

@@ -11,7 +11,9 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
+from engine.requests import CliRequest
 from engine.sync.plan import human_bytes
+from engine.sync.requests import SshDownloadRequest, SshTrustRequest
 from pages.ui import Keys, start_job
 
 
@@ -40,6 +42,11 @@ def hub_token() -> tuple[str | None, str]:
     if os.environ.get("HF_TOKEN"):
         return os.environ["HF_TOKEN"].strip(), "the HF_TOKEN environment variable"
     return None, "none (public repositories can be read; writing needs a token)"
+
+
+def _host_of(command: list[str]) -> str:
+    """The ``--host`` of a finished ``sync ssh`` job's command line."""
+    return command[command.index("--host") + 1]
 
 
 def submit(args: list[str], key: str, *, name: str, env: dict[str, str] | None = None) -> str | None:
@@ -112,12 +119,12 @@ def show_ssh_result(stt) -> None:
                 st.caption("Compare this fingerprint with the one the host's owner gives you (e.g. "
                            "`ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub` on the host) before trusting it.")
                 if st.button(f"Trust {key.get('fingerprint')}", key="ssh-trust", type="primary"):
-                    submit(["sync", "ssh", "trust", "--host", stt.command[4], "--fingerprint", key["fingerprint"]],
-                           SyncKeys.SSH_JOB, name=f"trust {key.get('host')}")
+                    req = SshTrustRequest.build(host=_host_of(stt.command), fingerprint=key["fingerprint"])
+                    submit(req.argv(), SyncKeys.SSH_JOB, name=f"trust {key.get('host')}")
                     st.rerun()
             else:
                 st.caption("A changed key is refused. Only if you know why it changed (the host was reinstalled), "
-                           f"remove the old key: `python -m engine sync ssh forget --host {stt.command[4]}`.")
+                           f"remove the old key: `python -m engine sync ssh forget --host {_host_of(stt.command)}`.")
     elif cmd == "list":
         st.caption(f"{res.get('host')}:{res.get('path')}")
         entries = pd.DataFrame(res.get("entries") or [], columns=["name", "size", "dir", "modified"])
@@ -127,9 +134,8 @@ def show_ssh_result(stt) -> None:
             c1, c2 = st.columns([3, 1])
             pick = c1.selectbox("File to download and import", files, key="ssh-pick")
             if c2.button("Download", key="ssh-download"):
-                host = stt.command[stt.command.index("--host") + 1]
                 path = res["path"].rstrip("/") + "/" + pick
-                submit(["sync", "ssh", "download", "--host", host, "--path", path], SyncKeys.SSH_JOB,
+                submit(SshDownloadRequest.build(host=_host_of(stt.command), path=path).argv(), SyncKeys.SSH_JOB,
                        name=f"download {pick}", env=ssh_env())
                 st.rerun()
     elif cmd in ("archive-training", "archive-results"):
@@ -157,5 +163,6 @@ def history_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
     return df
 
 
-def command_line(args: list[str]) -> str:
-    return "python -m engine " + " ".join(shlex.quote(a) for a in args)
+def command_line(req: CliRequest) -> str:
+    """The shell command a typed request stands for (a display: jobs run ``req.argv()`` with no shell)."""
+    return "python -m engine " + " ".join(shlex.quote(a) for a in req.argv())

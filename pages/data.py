@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
+from engine.data.requests import ResampleRequest
 from engine.data.sources.registry import sources as data_sources
 from engine.data.timeframes import TIMEFRAMES
 from engine.plots.candles import candlestick_figure
@@ -141,7 +142,8 @@ with tab_res:
             go = st.form_submit_button("Resample")
         if go and pick:
             sym, tf = pick.split(" ")
-            args = ["data", "resample", sym, "--from", tf, "--to", to] + (["--allow-incomplete"] if inc else [])
-            start_job(args, Keys.DATA_RESAMPLE_JOB, name=f"resample {sym} {tf}->{to}")
+            with user_errors():
+                req = ResampleRequest.build(symbol=sym, from_tf=tf, to_tf=to, allow_incomplete=inc)
+                start_job(req.argv(), Keys.DATA_RESAMPLE_JOB, name=f"resample {sym} {tf}->{to}")
         follow_job(Keys.DATA_RESAMPLE_JOB, on_done=lambda s: st.success(
             f"{(s.result or {}).get('status', 'done')}: {(s.result or {}).get('id', '')}, {(s.result or {}).get('rows', '?')} rows"))

@@ -1,5 +1,6 @@
 """Streamlit pieces of the Data page: the import form of a data source, rendered from its spec
-(engine/data/sources/registry.py) - the same options the ``data`` CLI command of that source has."""
+(engine/data/sources/registry.py) - the same options the ``data`` CLI command of that source has; a submitted
+form becomes the source's typed request (engine/data/requests.py), whose argv is the job."""
 from __future__ import annotations
 
 import tempfile
@@ -9,7 +10,7 @@ from typing import Any
 import streamlit as st
 
 from engine.data.sources.registry import Option, SourceSpec
-from pages.ui import start_job
+from pages.ui import start_job, user_errors
 
 
 def _rows(options: list[Option]) -> list[list[Option]]:
@@ -51,7 +52,8 @@ def source_form(spec: SourceSpec, job_key: str) -> None:
     options = spec.page_options()
     if not options:
         if st.button(spec.button, key=f"import-{spec.name}-go"):
-            start_job(spec.argv({}), job_key, name=spec.job_name({}))
+            with user_errors():
+                start_job(spec.request({}).argv(), job_key, name=spec.job_name({}))
         return
     values: dict[str, Any] = {}
     uploads: dict[str, Any] = {}
@@ -80,4 +82,6 @@ def source_form(spec: SourceSpec, job_key: str) -> None:
     if problem:
         st.error(problem)
         return
-    start_job(spec.argv(values, replace=replace), job_key, name=spec.job_name(values))
+    with user_errors():
+        req = spec.request(values, replace=replace)  # the typed request the source's `data` command parses
+        start_job(req.argv(), job_key, name=spec.job_name(values))

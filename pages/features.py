@@ -15,9 +15,10 @@ ws = workspace()
 root = str(ws.root)
 
 from engine.data.timeframes import TIMEFRAMES
+from engine.features.requests import FeaturesBuildRequest
 from pages import features_widgets as fw
 from pages.artifact_widgets import by_name, manage_artifact
-from pages.features_widgets import FKeys
+from pages.features_widgets import FeaturesKeys
 
 st.caption("150+ leakage-free features, 24 targets and ZigZag pivots per symbol set and timeframe; "
            "every set is audited for look-ahead leakage before it is stored.")
@@ -26,7 +27,7 @@ st.caption("150+ leakage-free features, 24 targets and ZigZag pivots per symbol 
 def _built(stt) -> None:
     res = stt.result or {}
     if res.get("featureset_id"):
-        st.session_state[FKeys.SET] = res["featureset_id"]
+        st.session_state[FeaturesKeys.SET] = res["featureset_id"]
         msg = (f"{'Found in the cache' if res.get('cached') else 'Built'} `{res['featureset_id']}`: {res.get('rows')} rows, "
                f"{len(res.get('feature_names', []))} features, {len(res.get('target_names', []))} targets")
         if res.get("leaking"):
@@ -66,14 +67,12 @@ with tab_build:
             elif not fams:
                 st.error("Choose at least one family.")
             else:
-                args = ["features", "build", "--symbols", ",".join(chosen), "--timeframe", tf]
-                if len(fams) < len(reg.families):
-                    args += ["--families", ",".join(fams)]
-                if start:
-                    args += ["--start", str(start)]
-                if end:
-                    args += ["--end", f"{end} 23:59:59"]
-                start_job(args, Keys.FEATURES_JOB, name=f"features {','.join(chosen)} {tf}")
+                with user_errors():
+                    req = FeaturesBuildRequest.build(symbols=chosen, timeframe=tf,
+                                                     families=fams if len(fams) < len(reg.families) else None,
+                                                     start=str(start) if start else None,
+                                                     end=f"{end} 23:59:59" if end else None)
+                    start_job(req.argv(), Keys.FEATURES_JOB, name=f"features {','.join(chosen)} {tf}")
         follow_job(Keys.FEATURES_JOB, on_done=_built)
 
 with tab_sets:
@@ -83,9 +82,9 @@ with tab_sets:
     else:
         st.dataframe(sets, hide_index=True, width="stretch", height=min(36 * (len(sets) + 1), 260))
         ids = sets["id"].tolist()
-        if st.session_state.get(FKeys.SET) not in ids:
-            st.session_state[FKeys.SET] = ids[0]
-        fid = st.selectbox("Feature set", ids, key=FKeys.SET, format_func=by_name(ids))
+        if st.session_state.get(FeaturesKeys.SET) not in ids:
+            st.session_state[FeaturesKeys.SET] = ids[0]
+        fid = st.selectbox("Feature set", ids, key=FeaturesKeys.SET, format_func=by_name(ids))
         manage_artifact(fid, key="features.set")
         with user_errors():
             from engine.features.store import load_feature_set
@@ -114,12 +113,12 @@ with tab_sets:
                                  hide_index=True, width="stretch")
 
             c1, c2, c3 = st.columns([1, 2, 1])
-            sym = c1.selectbox("Symbol", fs.symbols, key=FKeys.SYMBOL)
+            sym = c1.selectbox("Symbol", fs.symbols, key=FeaturesKeys.SYMBOL)
             table = fw.feature_table(root, fid)
             badge = {n: ("⚠ LEAKING " if lk else "✓ ") for n, lk in zip(table["feature"], table["leaking"])}
-            feat = c2.selectbox("Feature", fs.feature_names, key=FKeys.FEATURE,
+            feat = c2.selectbox("Feature", fs.feature_names, key=FeaturesKeys.FEATURE,
                                 format_func=lambda n: f"{badge.get(n, '')}{n} ({fs.feature_families.get(n, '')})")
-            days = c3.slider("Days shown", 1, 90, 10, key=FKeys.DAYS)
+            days = c3.slider("Days shown", 1, 90, 10, key=FeaturesKeys.DAYS)
             row = table[table["feature"] == feat].iloc[0]
             title = (f"{sym} {fs.timeframe}: {feat} with ZigZag pivots "
                      f"({fs.manifest.extra.get('zigzag', {}).get('deviation_pct')} %)")
@@ -135,7 +134,7 @@ with tab_sets:
                 st.caption(f"**{feat}** — {row['description']} · family {row['family']} · lookback {row['lookback']} bars · "
                            f"inputs {row['inputs']} · audit max |diff| {row['audit_max_abs_diff']}{labels}")
             # read only when opened: the preview reads every column of the symbol (seconds on a year of 15m bars)
-            pv = st.expander("Preview (last rows: features and targets)", key=FKeys.PREVIEW, on_change="rerun")
+            pv = st.expander("Preview (last rows: features and targets)", key=FeaturesKeys.PREVIEW, on_change="rerun")
             if pv.open:
                 with pv:
                     st.dataframe(fw.preview(root, fid, sym, 200), hide_index=True, width="stretch", height=320)
@@ -151,7 +150,7 @@ with tab_sets:
 
 with tab_reg:
     reg_df = fw.registry_table()
-    fams = st.multiselect("Families", sorted(reg_df["family"].unique()), key=FKeys.FAMILY_FILTER)
+    fams = st.multiselect("Families", sorted(reg_df["family"].unique()), key=FeaturesKeys.FAMILY_FILTER)
     shown = reg_df[reg_df["family"].isin(fams)] if fams else reg_df
     st.caption(f"{len(shown)} of {len(reg_df)} feature definitions (each declared once, with the bars of history it needs).")
     st.dataframe(shown, hide_index=True, width="stretch", height=480)
@@ -162,7 +161,7 @@ with tab_fund:
         st.info("No funding series in the workspace: import a perpetual's funding rates on the Data page "
                 "(the bundled sample holds BTCUSDT-PERP's).")
     else:
-        fsym = st.selectbox("Perpetual", perps, key=FKeys.FUNDING_SYMBOL)
+        fsym = st.selectbox("Perpetual", perps, key=FeaturesKeys.FUNDING_SYMBOL)
         got = fw.funding_chart(root, fsym, kinds_stamp(ws, "ohlcv"))
         if got is None:
             st.info(f"No funding rates stored for {fsym}.")

@@ -7,7 +7,7 @@ import streamlit as st
 from pages.ui import workspace
 
 
-class FKeys:
+class FeaturesKeys:
     """Session-state / widget keys of the Features page (the job key is pages.ui.Keys.FEATURES_JOB)."""
 
     SET = "features.set"

@@ -6,11 +6,18 @@ from __future__ import annotations
 import streamlit as st
 
 from engine.data.timeframes import TIMEFRAMES
+from engine.stage2.requests import (
+    Stage1ImportRequest,
+    Stage1InspectRequest,
+    Stage1TrainRequest,
+    Stage2BatchRequest,
+    Stage2TrainRequest,
+)
 from engine.stage2.stage1_io import DEFAULT_REPO
 from pages.artifact_widgets import by_name, manage_artifact
 from pages.runs_widgets import runs_explorer
 from pages.stage2_widgets import (
-    K,
+    Stage2Keys,
     batch_state,
     feature_pairs,
     manifests,
@@ -21,7 +28,7 @@ from pages.stage2_widgets import (
     stage1_table,
     stage2_table,
 )
-from pages.ui import ensure_sample, follow_job, start_job, workspace
+from pages.ui import ensure_sample, follow_job, start_job, user_errors, workspace
 
 ensure_sample()
 ws = workspace()
@@ -35,16 +42,16 @@ s2_models = manifests("stage2")
 symbols = sorted(set(pairs.symbol) | {m["symbols"][0] for m in s1_models if m["symbols"]})
 
 
-def _names_arg(text: str) -> list[str]:
-    names = [n.strip() for n in text.replace("\n", ",").split(",") if n.strip()]
-    return ["--features", ",".join(names)] if names else []
+def _names(text: str) -> str | None:
+    """The typed feature names (one a line or comma separated) as the ``--features`` value; None when blank."""
+    return ",".join(n.strip() for n in text.replace("\n", ",").split(",") if n.strip()) or None
 
 
 tab1, tab2, tab3, tab4, tab_tune = st.tabs(["Stage 1", "Train Stage 2", "Results", "Batch", "Tuning"])
 
 with tab1:
     src = st.segmented_control("Stage 1 source", ["Hugging Face Hub", "Local folder", "Train"], default="Hugging Face Hub",
-                               key=K.S1_SOURCE) or "Hugging Face Hub"
+                               key=Stage2Keys.S1_SOURCE) or "Hugging Face Hub"
     if src != "Train":
         with st.form("s1-import", enter_to_submit=False):
             if src == "Hugging Face Hub":
@@ -70,15 +77,15 @@ with tab1:
             if not where.strip():
                 st.error("Give the repo id or the folder.")
             else:
-                args = [where.strip(), "--symbol", str(symbol).strip().upper(), "--timeframe", tf, *_names_arg(names)]
-                args += ["--sequence-length", str(int(seq))] if seq else []
-                args += ["--revision", revision.strip()] if revision.strip() else []
-                args += ["--model-file", model_file] if model_file != "classification.h5" else []
-                if inspect:
-                    start_job(["stage1", "inspect", *args], K.S1_INSPECT_JOB, name=f"inspect stage1 {symbol} {tf}")
-                else:
-                    start_job(["stage1", "import", *args], K.S1_JOB, name=f"import stage1 {symbol} {tf}")
-        follow_job(K.S1_INSPECT_JOB, on_done=lambda s: show_inspection(s.result))
+                with user_errors():
+                    req = (Stage1InspectRequest if inspect else Stage1ImportRequest).build(
+                        source=where.strip(), symbol=str(symbol).strip().upper(), timeframe=tf, features=_names(names),
+                        sequence_length=int(seq) or None, revision=revision.strip() or None, model_file=model_file)
+                    if inspect:
+                        start_job(req.argv(), Stage2Keys.S1_INSPECT_JOB, name=f"inspect stage1 {symbol} {tf}")
+                    else:
+                        start_job(req.argv(), Stage2Keys.S1_JOB, name=f"import stage1 {symbol} {tf}")
+        follow_job(Stage2Keys.S1_INSPECT_JOB, on_done=lambda s: show_inspection(s.result))
     elif pairs.empty:
         st.info("Training needs a feature set with ZigZag labels: build one on the Features page.")
     else:
@@ -97,10 +104,11 @@ with tab1:
         if go:
             sym_tf, fsid = pick.split(" · ")
             sym, tf = sym_tf.split(" ")
-            start_job(["stage1", "train", "--symbol", sym, "--timeframe", tf, "--featureset", fsid, "--classes", str(classes),
-                       "--sequence-length", str(int(seq)), "--units", str(int(units)), "--epochs", str(int(epochs)),
-                       *_names_arg(names)], K.S1_JOB, name=f"train stage1 {sym} {tf}")
-    follow_job(K.S1_JOB, on_done=lambda s: st.success(f"Stage 1 `{(s.result or {}).get('stage1_id')}` is ready."))
+            with user_errors():
+                req = Stage1TrainRequest.build(symbol=sym, timeframe=tf, featureset=fsid, classes=classes, sequence_length=int(seq),
+                                               units=int(units), epochs=int(epochs), features=_names(names))
+                start_job(req.argv(), Stage2Keys.S1_JOB, name=f"train stage1 {sym} {tf}")
+    follow_job(Stage2Keys.S1_JOB, on_done=lambda s: st.success(f"Stage 1 `{(s.result or {}).get('stage1_id')}` is ready."))
 
     st.subheader("Stage 1 models")
     if not s1_models:
@@ -108,7 +116,7 @@ with tab1:
     else:
         st.dataframe(stage1_table(s1_models), hide_index=True, width="stretch")
         ids = [m["id"] for m in s1_models]
-        chosen = st.selectbox("Details of", ids, key=K.S1_PICK, format_func=by_name(ids))
+        chosen = st.selectbox("Details of", ids, key=Stage2Keys.S1_PICK, format_func=by_name(ids))
         manage_artifact(chosen, key="stage2.s1")
         show_stage1(next(m for m in s1_models if m["id"] == chosen))
 
@@ -117,7 +125,7 @@ with tab2:
     if not s1_pairs:
         st.info("Stage 2 needs a Stage 1 model of the pair: import or train one in the Stage 1 tab.")
     else:
-        pair = st.selectbox("Pair", [f"{s} {t}" for s, t in s1_pairs], key=K.S2_PAIR)
+        pair = st.selectbox("Pair", [f"{s} {t}" for s, t in s1_pairs], key=Stage2Keys.S2_PAIR)
         sym, tf = pair.split(" ")
         of_pair = [m for m in s1_models if m["symbols"] and m["symbols"][0] == sym and m["timeframe"] == tf]
         sets = pairs[(pairs.symbol == sym) & (pairs.timeframe == tf)]
@@ -146,28 +154,29 @@ with tab2:
                 no_probs = st.checkbox("Do not give Stage 1's probabilities to Stage 2")
             go = st.form_submit_button("Train Stage 2", type="primary", disabled=sets.empty)
         if go:
-            args = ["stage2", "train", "--symbol", sym, "--timeframe", tf, "--stage1", s1, "--cv-folds", str(int(folds)),
-                    "--num-boost-round", str(int(rounds)), "--learning-rate", str(lr), "--max-depth", str(int(depth)),
-                    "--num-leaves", str(int(leaves))]
-            args += ["--threshold", f"{th:.6f}"] if mode == "Threshold" else ["--pass-rate", f"{rate / 100:.6f}"]
-            args += ["--featureset", fs] if not fs.startswith("(") else []
-            args += ["--no-stage1-probs"] if no_probs else []
-            start_job(args, K.S2_JOB, name=f"stage2 {sym} {tf}")
+            by_threshold = mode == "Threshold"
+            with user_errors():
+                req = Stage2TrainRequest.build(symbol=sym, timeframe=tf, stage1=s1, cv_folds=int(folds), num_boost_round=int(rounds),
+                                               learning_rate=float(lr), max_depth=int(depth), num_leaves=int(leaves),
+                                               threshold=round(th, 6) if by_threshold else None,
+                                               pass_rate=None if by_threshold else round(rate / 100, 6),
+                                               featureset=None if fs.startswith("(") else fs, no_stage1_probs=no_probs)
+                start_job(req.argv(), Stage2Keys.S2_JOB, name=f"stage2 {sym} {tf}")
         def _trained(job) -> None:
             sid = (job.result or {}).get("stage2_id")
-            if sid and st.session_state.get(K.S2_PICKED_JOB) != job.id:  # show the new model once, then leave the pick alone
-                st.session_state[K.S2_PICKED_JOB] = job.id
-                st.session_state[K.S2_PICK] = sid
+            if sid and st.session_state.get(Stage2Keys.S2_PICKED_JOB) != job.id:  # show the new model once, then leave the pick alone
+                st.session_state[Stage2Keys.S2_PICKED_JOB] = job.id
+                st.session_state[Stage2Keys.S2_PICK] = sid
             st.success(f"Stage 2 `{sid}` trained: see the Results tab.")
 
-        follow_job(K.S2_JOB, on_done=_trained)
+        follow_job(Stage2Keys.S2_JOB, on_done=_trained)
 
 with tab3:
     if not s2_models:
         st.info("No Stage 2 model yet.")
     else:
         st.dataframe(stage2_table(s2_models), hide_index=True, width="stretch")
-        chosen = st.selectbox("Model", [m["id"] for m in s2_models], key=K.S2_PICK, format_func=by_name(m["id"] for m in s2_models))
+        chosen = st.selectbox("Model", [m["id"] for m in s2_models], key=Stage2Keys.S2_PICK, format_func=by_name(m["id"] for m in s2_models))
         manage_artifact(chosen, key="stage2.s2")
         show_stage2(next(m for m in s2_models if m["id"] == chosen))
     runs_explorer("stage2")  # pages/runs_widgets.py: runs table, parameter diff, parallel coordinates
@@ -189,22 +198,21 @@ with tab4:
         th = c2.number_input("Threshold", 0.0, 1.0, 0.5, 0.01)
         go = st.form_submit_button("Run the batch", type="primary")
     if go:
-        args = ["stage2", "batch", "--stage1", mode]
-        args += ["--symbols", ",".join(s.strip().upper() for s in b_syms)] if b_syms else []
-        args += ["--timeframes", ",".join(b_tfs)] if b_tfs else []
-        args += ["--repo-id", repo.strip()] if mode == "hub" else []
-        args += _names_arg(names)
-        args += ["--pass-rate", f"{rate / 100:.6f}"] if rate else ["--threshold", f"{th:.6f}"]
-        start_job(args, K.BATCH_JOB, name="stage2 batch")
+        with user_errors():
+            req = Stage2BatchRequest.build(stage1=mode, symbols=[s.strip().upper() for s in b_syms], timeframes=b_tfs or None,
+                                           repo_id=(repo.strip() or None) if mode == "hub" else None, features=_names(names),
+                                           pass_rate=round(rate / 100, 6) if rate else None,
+                                           threshold=None if rate else round(th, 6))
+            start_job(req.argv(), Stage2Keys.BATCH_JOB, name="stage2 batch")
 
     @st.fragment(run_every=2.0)
     def _live() -> None:
-        jid = st.session_state.get(K.BATCH_JOB)
+        jid = st.session_state.get(Stage2Keys.BATCH_JOB)
         state = batch_state(jid) if jid else None
         if state:
             show_batch(state)
 
-    follow_job(K.BATCH_JOB)
+    follow_job(Stage2Keys.BATCH_JOB)
     _live()
 
     from engine import jobs
@@ -212,15 +220,16 @@ with tab4:
     earlier = [j for j in jobs.list_jobs(ws, limit=200) if j.command[:2] == ["stage2", "batch"]]
     if earlier:
         st.subheader("Batches")
-        pick = st.selectbox("Batch job", [f"{j.id} · {j.status}" for j in earlier], key=K.BATCH_PICK)
+        pick = st.selectbox("Batch job", [f"{j.id} · {j.status}" for j in earlier], key=Stage2Keys.BATCH_PICK)
         job = earlier[[f"{j.id} · {j.status}" for j in earlier].index(pick)]
         state = batch_state(job.id)
         if state:
             show_batch(state)
             left = sum(p["status"] in ("pending", "running") for p in state["pairs"])
             if not job.active and left and st.button(f"Resume ({left} pair(s) left)"):
-                start_job(["stage2", "batch", "--resume", job.id], K.BATCH_JOB, name="stage2 batch (resumed)")
-                st.rerun()
+                with user_errors():
+                    start_job(Stage2BatchRequest.build(resume=job.id).argv(), Stage2Keys.BATCH_JOB, name="stage2 batch (resumed)")
+                    st.rerun()
         elif job.error:
             st.error(job.error)
 

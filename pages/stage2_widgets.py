@@ -22,7 +22,7 @@ from pages.ui import workspace
 from storage.artifacts import kinds_stamp
 
 
-class K:
+class Stage2Keys:
     """Session-state keys of the Stage 2 page."""
 
     S1_JOB = "stage2.stage1_job_id"

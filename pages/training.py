@@ -18,10 +18,17 @@ from pages.ui import Keys, ensure_sample, follow_job, start_job, user_errors, wo
 from storage.artifacts import kinds_stamp
 
 
-class K:  # session-state keys of this page
+class TrainingKeys:  # session-state keys of this page
     FEATURESET = "training.featureset"
     RUN = "training.run"
     COMPARE = "training.compare"
+    EXECUTOR = "training.executor"
+    WORKERS = "training.workers"
+    RAY_ADDRESS = "training.ray_address"
+
+
+# the new-run form's executor choices: "" = none, the folds one after another in the run's process (the default)
+EXECUTORS = {"": "none (folds in the run's process)", "local": "local processes", "ray": "Ray"}
 
 
 ensure_sample()
@@ -63,7 +70,7 @@ with tab_new:
         st.info("No feature set yet: build one on the Features page (or `python -m engine features build ...`).")
     else:
         by_id = {f["id"]: f for f in fsets}
-        fid = st.selectbox("Feature set", list(by_id), format_func=lambda i: by_id[i]["label"], key=K.FEATURESET)
+        fid = st.selectbox("Feature set", list(by_id), format_func=lambda i: by_id[i]["label"], key=TrainingKeys.FEATURESET)
         reports = _reports(str(ws.root), fid, kinds_stamp(ws, "analysis"))
         with st.form("train", enter_to_submit=False):
             c1, c2 = st.columns(2)
@@ -80,6 +87,14 @@ with tab_new:
             c3, c4 = st.columns(2)
             name = c3.text_input("Run name (optional)")
             remote = c4.text_input("Remote host (optional)", help="an SSH host profile of Cloud Sync; empty = this machine")
+            with st.expander("Walk-forward folds: executor"):
+                e1, e2, e3 = st.columns(3)
+                executor = e1.selectbox("Executor", list(EXECUTORS), key=TrainingKeys.EXECUTOR,
+                                        format_func=EXECUTORS.get, help="walk-forward folds only (split mode walk_forward)")
+                workers = e2.number_input("Fold processes at once (local)", min_value=1, max_value=1024, value=None,
+                                          placeholder="default: 1", key=TrainingKeys.WORKERS)
+                ray_address = e3.text_input("Ray cluster address (ray)", placeholder="empty: a local Ray; e.g. 10.0.0.5:6379",
+                                            key=TrainingKeys.RAY_ADDRESS)
             go = st.form_submit_button("Start training", type="primary")
         if go:
             with user_errors():
@@ -91,7 +106,8 @@ with tab_new:
                 req = TrainRequest.build(model=model, config=config, featureset=fid,
                                          report=report if report in reports else None,
                                          targets=targets if "targets" in kinds[model].cli_options else None, name=name.strip(),
-                                         remote=remote.strip())  # the request `train` parses
+                                         remote=remote.strip(), executor=executor or None, workers=workers,
+                                         ray_address=ray_address.strip())  # the request `train` parses
                 start_job(req.argv(), Keys.TRAINING_JOB, name=f"train {model}")
     follow_job(Keys.TRAINING_JOB, on_done=_done)
     live_curves()
@@ -108,7 +124,7 @@ with tab_runs:
         st.dataframe(table[shown], hide_index=True, width="stretch")
         by_run = {r["id"]: r for r in rows}
         run_name = by_name(by_run, {i: r.get("name") for i, r in by_run.items()})
-        rid = st.selectbox("Run", list(by_run), key=K.RUN,
+        rid = st.selectbox("Run", list(by_run), key=TrainingKeys.RUN,
                            format_func=lambda i: f"{by_run[i]['status']} · {by_run[i]['model']} · {run_name(i)}")
         if rid:
             manage_artifact(rid, key="training.run")
@@ -120,7 +136,7 @@ with tab_cmp:
         st.info("Compare needs two runs or more.")
     else:
         run_names = artifact_names(ids, {r["id"]: r.get("name") for r in rows})
-        pick = st.multiselect("Runs", ids, default=ids[:2], key=K.COMPARE, format_func=run_names.get)
+        pick = st.multiselect("Runs", ids, default=ids[:2], key=TrainingKeys.COMPARE, format_func=run_names.get)
         if pick:
             table = runs.compare_table(ws, pick).map(lambda v: round(v, 4) if isinstance(v, float) else v)
             st.dataframe(table.astype(str).rename(columns=run_names), width="stretch")

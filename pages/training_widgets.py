@@ -9,6 +9,7 @@ from config.errors import KlineLabError
 from engine import jobs
 from engine.plots.training import evidence_table, fold_table, horizon_table, loss_figure, metrics_figure
 from engine.training import runs
+from engine.training.config import ResumeRequest
 from pages.charts import figure, stamp
 from pages.ui import Keys, start_job, user_errors, workspace
 
@@ -118,8 +119,9 @@ def run_details(row: dict) -> None:
             st.caption(f"stopped: {row['error']}")
         c1, c2 = st.columns(2)
         if row.get("resumable") and c1.button("Resume from the last checkpoint", key=f"resume-{rid}"):
-            start_job(["train", "resume", rid], Keys.TRAINING_JOB, name=f"resume {rid}")
-            st.rerun()
+            with user_errors():
+                start_job(ResumeRequest.build(run_id=rid).argv(), Keys.TRAINING_JOB, name=f"resume {rid}")
+                st.rerun()
         if row["status"] == "running" and row.get("job_id") and c2.button("Cancel", key=f"cancel-run-{rid}"):
             with user_errors():
                 jobs.cancel(ws, row["job_id"])

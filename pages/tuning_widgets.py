@@ -8,6 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from config.settings import HORIZONS
+from engine.tuning.requests import TuneRequest
 from pages.ui import follow_job, start_job, user_errors, workspace
 from storage.artifacts import kinds_stamp
 
@@ -66,18 +67,14 @@ def _start_form(kind: str, key: str) -> None:
                                 placeholder="postgresql://user:password@host:5432/db  (empty: a journal file in the workspace)")
         go = st.form_submit_button("Start study", type="primary")
     if go:
-        args = ["tune", "run", "--kind", kind, "--featureset", fid, "--config", preset, "--horizon", horizon,
-                "--trials", str(int(trials)), "--workers", str(int(workers)), "--folds", str(int(folds)),
-                "--holdout", str(float(holdout)), "--executor", executor]
-        if kind == "stage2":
-            args += ["--symbol", symbol] + (["--stage1", stage1.strip()] if stage1.strip() else [])
-        if int(last_bars):
-            args += ["--last-bars", str(int(last_bars))]
-        if address.strip():
-            args += ["--ray-address", address.strip()]
-        if storage.strip():
-            args += ["--storage", storage.strip()]
-        start_job(args, key, name=f"tune {kind}")
+        with user_errors():
+            req = TuneRequest.build(kind=kind, featureset=fid, config=preset, horizon=horizon, trials=int(trials),
+                                    workers=int(workers), folds=int(folds), holdout=float(holdout), executor=executor,
+                                    symbol=symbol if kind == "stage2" else None,
+                                    stage1=(stage1.strip() or None) if kind == "stage2" else None,
+                                    last_bars=int(last_bars) or None, ray_address=address.strip() or None,
+                                    storage=storage.strip() or None)
+            start_job(req.argv(), key, name=f"tune {kind}")
 
 
 def _done(stt) -> None:

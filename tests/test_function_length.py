@@ -17,7 +17,6 @@ MAX_LINES = 80
 RESTRUCTURED = "being restructured in issue 14 (registry / typed config work)"
 # qualified name ("module:Class.function") -> why it may stay longer than MAX_LINES
 ALLOWED: dict[str, str] = {
-    "engine.stage2.stage1:parse_params": RESTRUCTURED + ": Stage 1 / Stage 2 as model kinds, typed Stage 1 config",
 }
 
 

@@ -10,20 +10,18 @@ from __future__ import annotations
 from pathlib import Path
 
 from config.errors import BadInput
-from engine.analysis.options import DEFAULT_MI_MAX_ROWS, AnalysisOptions
+from engine.analysis.options import AnalysisOptions
 from engine.argtypes import float_in, int_in
 
 
 def cmd_analyze(args, ws):
     from engine.analysis.pipeline import analyze
+    from engine.analysis.requests import AnalyzeRequest
     from engine.progress import progress
 
-    opts = AnalysisOptions(corr_threshold=args.corr_threshold, missing_threshold_pct=args.missing_threshold,
-                           low_importance_pct=args.low_importance_pct, mi_max_rows=args.mi_max_rows,
-                           min_class_rows=args.min_class_rows, psi_threshold=args.psi_threshold,
-                           ks_threshold=args.ks_threshold)
-    return analyze(ws, args.featureset_id, args.target, train_end=args.train_end, val_end=args.val_end, options=opts,
-                   name=args.name or "", progress=progress)
+    req = AnalyzeRequest.from_args(args)  # the same typed request the Analysis page builds
+    return analyze(ws, req.featureset_id, req.target, train_end=req.train_end, val_end=req.val_end,
+                   options=req.options(), name=req.name or "", progress=progress)
 
 
 def cmd_list(args, ws):
@@ -82,14 +80,14 @@ def register(sub) -> None:
     p.add_argument("--target", required=True, help="one of the feature set's targets, e.g. direction_4h")
     p.add_argument("--train-end", help="last train date (default: 70%% of the bars); the purge gap follows it")
     p.add_argument("--val-end", help="last validation date (default: half of what follows the train split)")
-    p.add_argument("--corr-threshold", type=float_in(None, None), default=0.95, help="|r| above which a pair is highly correlated")
-    p.add_argument("--missing-threshold", type=float_in(None, None), default=90.0, help="exclude features missing in more than this %% of train rows")
-    p.add_argument("--low-importance-pct", type=float_in(None, None), default=5.0, help="exclude the bottom %% by combined score (0 = off)")
-    p.add_argument("--mi-max-rows", type=int_in(None, 100_000_000), default=DEFAULT_MI_MAX_ROWS,
+    p.add_argument("--corr-threshold", type=float_in(None, None), default=AnalysisOptions.corr_threshold, help="|r| above which a pair is highly correlated")
+    p.add_argument("--missing-threshold", type=float_in(None, None), default=AnalysisOptions.missing_threshold_pct, help="exclude features missing in more than this %% of train rows")
+    p.add_argument("--low-importance-pct", type=float_in(None, None), default=AnalysisOptions.low_importance_pct, help="exclude the bottom %% by combined score (0 = off)")
+    p.add_argument("--mi-max-rows", type=int_in(None, 100_000_000), default=AnalysisOptions.mi_max_rows,
                    help="mutual information sample cap in train rows (default %(default)s)")
-    p.add_argument("--min-class-rows", type=int_in(None, 100_000_000), default=20, help="train rows needed per class of a class target")
-    p.add_argument("--psi-threshold", type=float_in(None, None), default=0.2, help="drift flag: PSI above this")
-    p.add_argument("--ks-threshold", type=float_in(None, None), default=0.1, help="drift flag: KS statistic above this")
+    p.add_argument("--min-class-rows", type=int_in(None, 100_000_000), default=AnalysisOptions.min_class_rows, help="train rows needed per class of a class target")
+    p.add_argument("--psi-threshold", type=float_in(None, None), default=AnalysisOptions.psi_threshold, help="drift flag: PSI above this")
+    p.add_argument("--ks-threshold", type=float_in(None, None), default=AnalysisOptions.ks_threshold, help="drift flag: KS statistic above this")
     p.add_argument("--name", help="a name for the report")
     p.set_defaults(func=cmd_analyze)
 

@@ -30,7 +30,9 @@ def _out(res) -> dict:
 def import_command(spec):
     """The handler of ``data <spec.command>``: the source's own ``run_import`` and the import report."""
     def cmd(args, ws):
-        res = spec.load_run()(ws, args)
+        from engine.data.requests import source_request
+
+        res = spec.load_run()(ws, source_request(spec).from_args(args))  # the request the Data page builds
         d = _out(res)
         if not res.imported and spec.nothing_text:
             d["_text"] = spec.nothing_text
@@ -91,26 +93,28 @@ def cmd_validate(args, ws):
 
 
 def cmd_resample(args, ws):
+    from engine.data.requests import ResampleRequest
     from engine.data.resample import resample
     from engine.data.sources.base import Series
     from engine.data.store import load_candles, save_series, series_id
     from engine.data.validate import validate
 
-    f, t = parse_timeframe(args.from_tf), parse_timeframe(args.to_tf)
-    df = load_candles(ws, args.symbol, f)
-    out, dropped = resample(df, f, t, allow_incomplete=args.allow_incomplete)
+    req = ResampleRequest.from_args(args)  # the same typed request the Data page builds
+    f, t = parse_timeframe(req.from_tf), parse_timeframe(req.to_tf)
+    df = load_candles(ws, req.symbol, f)
+    out, dropped = resample(df, f, t, allow_incomplete=req.allow_incomplete)
     if len(out) == 0:
-        raise BadInput(f"no complete {t} bucket in {args.symbol} {f}")
-    label = f"{args.symbol} {f}->{t}"
+        raise BadInput(f"no complete {t} bucket in {req.symbol} {f}")
+    label = f"{req.symbol} {f}->{t}"
     rep = validate(out, label, t)
     if not rep.ok:
         raise BadInput(rep.error_text())
-    s = Series(symbol=args.symbol.upper(), timeframe=t, kind="candles", df=out, report=rep,
+    s = Series(symbol=req.symbol.upper(), timeframe=t, kind="candles", df=out, report=rep,
                notes=[f"resampled from {f}; {dropped} incomplete bucket(s) dropped"] if dropped else [f"resampled from {f}"],
-               source={"type": "resample", "from": series_id(args.symbol, f)})
-    r = save_series(ws, s, dry_run=args.dry_run)
-    if not args.dry_run and r.status != "unchanged":
-        _add_parent(ws, r.id, series_id(args.symbol, f))
+               source={"type": "resample", "from": series_id(req.symbol, f)})
+    r = save_series(ws, s, dry_run=req.dry_run)
+    if not req.dry_run and r.status != "unchanged":
+        _add_parent(ws, r.id, series_id(req.symbol, f))
     d = r.to_dict()
     d["incomplete_buckets_dropped"] = dropped
     return d

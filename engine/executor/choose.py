@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from config import settings
 from config.errors import BadInput
-from engine.argtypes import int_in
 from engine.executor.base import ENV_EXECUTOR, EXECUTORS, Executor
 
 
@@ -29,11 +28,13 @@ def get_executor(name: str | None = None, *, address: str | None = None, workers
 
 def add_cli_options(p) -> None:
     """``--executor`` / ``--ray-address`` / ``--workers`` for a command that fans out."""
+    from engine.requests import ExecutorFields
+
     p.add_argument("--executor", choices=EXECUTORS, default=None,
                    help=f"where the items run: local processes (default) or a Ray cluster (default from {ENV_EXECUTOR})")
     p.add_argument("--ray-address", default=None,
                    help="host:port of an existing Ray cluster (default RAY_ADDRESS; none: a local Ray is started)")
-    p.add_argument("--workers", type=int_in(1, 1024), default=None,
+    p.add_argument("--workers", **ExecutorFields.option("workers"),
                    help="local executor: processes at once (default 1: one item after another, in this process)")
 
 

@@ -8,14 +8,15 @@ from engine.cli_base import add_symbols, add_timeframe
 
 def cmd_build(args, ws):
     from engine.features.pipeline import build_feature_set
+    from engine.features.requests import FeaturesBuildRequest
     from engine.progress import progress
 
-    fams = None if args.families is None else csv_list(args.families)
-    if fams is not None and not fams:
+    req = FeaturesBuildRequest.from_args(args)  # the same typed request the Features page builds
+    if req.families is not None and not req.families:
         raise BadInput("--families is empty", hint="leave it out for all families, or list some: returns,trend,...")
-    return build_feature_set(ws, args.symbols or [], args.timeframe, families=fams, start=args.start, end=args.end,
-                             config_path=args.config, use_cache=not args.no_cache, audit=not args.no_audit,
-                             name=args.name or "", progress=progress)
+    return build_feature_set(ws, req.symbols, req.timeframe, families=req.families, start=req.start, end=req.end,
+                             config_path=req.config, use_cache=not req.no_cache, audit=not req.no_audit,
+                             name=req.name or "", progress=progress)
 
 
 def cmd_audit(args, ws):

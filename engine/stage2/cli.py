@@ -10,52 +10,20 @@
 """
 from __future__ import annotations
 
-from pathlib import Path
-
 from config.errors import BadInput
-from engine.argtypes import csv_list, float_in, int_in
 from engine.cli_base import add_featureset, add_symbols, add_timeframe
 from engine.executor.choose import add_cli_options
-
-
-def _names(args) -> list[str] | None:
-    from engine.stage2.stage1_io import parse_names
-
-    names = parse_names(getattr(args, "features", None))
-    f = getattr(args, "features_file", None)
-    if f:
-        if names:
-            raise BadInput("give --features or --features-file, not both")
-        try:
-            names = parse_names(Path(f).read_text(encoding="utf-8"))
-        except OSError as e:
-            raise BadInput(f"cannot read {f}: {e}") from None
-        if not names:
-            raise BadInput(f"{f} names no feature")
-    return names
+from engine.stage2.requests import (
+    Stage1ImportRequest,
+    Stage1InspectRequest,
+    Stage1TrainRequest,
+    Stage2BatchRequest,
+    Stage2TrainRequest,
+)
 
 
 def _num(v) -> str:
     return "-" if v is None else f"{v:.4f}"
-
-
-def _stage1_cfg(args):
-    from engine.stage2.stage1_train import Stage1TrainConfig
-
-    return Stage1TrainConfig(classes=args.classes, sequence_length=args.sequence_length or 32, units=args.units,
-                             dropout=args.dropout, epochs=args.epochs, batch_size=args.batch_size,
-                             learning_rate=args.s1_learning_rate, patience=args.patience, seed=args.seed,
-                             features=_names(args), oof_folds=args.oof_folds)
-
-
-def _stage2_cfg(args):
-    from engine.stage2.stage2 import Stage2Config
-
-    return Stage2Config(threshold=args.threshold, pass_rate=args.pass_rate, use_stage1_probs=not args.no_stage1_probs,
-                        features=csv_list(getattr(args, "stage2_features", None)) or None, cv_folds=args.cv_folds,
-                        num_boost_round=args.num_boost_round, early_stopping_rounds=args.early_stopping_rounds,
-                        learning_rate=args.learning_rate, max_depth=args.max_depth, num_leaves=args.num_leaves,
-                        seed=args.seed)
 
 
 # -- stage1 ----------------------------------------------------------------------------------------
@@ -92,9 +60,10 @@ def _s1_text(res: dict) -> str:
 def cmd_s1_import(args, ws):
     from engine.stage2.stage1_io import import_stage1
 
-    res = import_stage1(ws, args.source, args.symbol, args.timeframe, feature_names=_names(args),
-                        sequence_length=args.sequence_length, revision=args.revision, repo_type=args.repo_type,
-                        name=args.name or "", model_file=args.model_file)
+    req = Stage1ImportRequest.from_args(args)  # the same typed request the Stage 2 page builds
+    res = import_stage1(ws, req.source, req.symbol, req.timeframe, feature_names=req.feature_names(),
+                        sequence_length=req.sequence_length, revision=req.revision, repo_type=req.repo_type,
+                        name=req.name or "", model_file=req.model_file)
     res["_text"] = _s1_text(res)
     return res
 
@@ -102,9 +71,10 @@ def cmd_s1_import(args, ws):
 def cmd_s1_inspect(args, ws):
     from engine.stage2.stage1_io import inspect_stage1
 
-    res = inspect_stage1(args.source, args.symbol, args.timeframe, ws=ws, feature_names=_names(args),
-                         sequence_length=args.sequence_length, revision=args.revision, repo_type=args.repo_type,
-                         model_file=args.model_file)
+    req = Stage1InspectRequest.from_args(args)  # the same typed request the Stage 2 page builds
+    res = inspect_stage1(req.source, req.symbol, req.timeframe, ws=ws, feature_names=req.feature_names(),
+                         sequence_length=req.sequence_length, revision=req.revision, repo_type=req.repo_type,
+                         model_file=req.model_file)
     lines = keras_lines(res.get("keras") or {}) + [
              f"input shape {tuple(res['input_shape'])}, output shape {tuple(res['output_shape'])}",
              f"params.json keys: {', '.join(res['params_keys'])}",
@@ -124,8 +94,9 @@ def cmd_s1_inspect(args, ws):
 def cmd_s1_train(args, ws):
     from engine.stage2.pipeline import train_stage1_pair
 
-    res = train_stage1_pair(ws, args.symbol, args.timeframe, _stage1_cfg(args), featureset_id=args.featureset,
-                            name=args.name or "")
+    req = Stage1TrainRequest.from_args(args)  # the same typed request the Stage 2 page builds
+    res = train_stage1_pair(ws, req.symbol, req.timeframe, req.stage1_config(), featureset_id=req.featureset,
+                            name=req.name or "")
     res["_text"] = _s1_text(res) + "\n" + "\n".join(
         f"  {s}: accuracy {m['accuracy']:.4f}, AUC {m.get('auc', float('nan')):.4f}" for s, m in res["metrics"].items())
     return res
@@ -152,8 +123,9 @@ def cmd_s1_list(args, ws):
 def cmd_s2_train(args, ws):
     from engine.stage2.pipeline import train_stage2_pair
 
-    res = train_stage2_pair(ws, args.symbol, args.timeframe, _stage2_cfg(args), featureset_id=args.featureset,
-                            stage1_id=args.stage1, name=args.name or "")
+    req = Stage2TrainRequest.from_args(args)  # the same typed request the Stage 2 page builds
+    res = train_stage2_pair(ws, req.symbol, req.timeframe, req.stage2_config(), featureset_id=req.featureset,
+                            stage1_id=req.stage1, name=req.name or "")
     res["_text"] = res["summary"] + f"\nstage2 {res['stage2_id']}"
     return res
 
@@ -162,14 +134,15 @@ def cmd_s2_batch(args, ws):
     from engine.executor.choose import executor_from_args
     from engine.stage2.batch import run_batch
 
-    if args.resume and (args.symbols or args.timeframes or args.featureset):
+    req = Stage2BatchRequest.from_args(args)  # the same typed request the Stage 2 page builds
+    if req.resume and (req.symbols or req.timeframes or req.featureset):
         raise BadInput("--resume continues a batch with its own pairs and options; give no --symbols/--timeframes/--featureset")
-    with executor_from_args(args) as ex:
-        res = run_batch(ws, symbols=args.symbols or None, timeframes=csv_list(args.timeframes) or None, stage1=args.stage1,
-                        featureset_id=args.featureset, repo_id=args.repo_id, revision=args.revision,
-                        stage1_features=_names(args), sequence_length=args.sequence_length,
-                        stage1_config=_stage1_cfg(args) if args.stage1 == "train" else None,
-                        stage2_config=_stage2_cfg(args), resume=args.resume, retry_failed=args.retry_failed,
+    with executor_from_args(req) as ex:
+        res = run_batch(ws, symbols=req.symbols or None, timeframes=req.timeframes or None, stage1=req.stage1,
+                        featureset_id=req.featureset, repo_id=req.repo_id, revision=req.revision,
+                        stage1_features=req.feature_names(), sequence_length=req.sequence_length,
+                        stage1_config=req.stage1_config() if req.stage1 == "train" else None,
+                        stage2_config=req.stage2_config(), resume=req.resume, retry_failed=req.retry_failed,
                         executor=ex)
     lines = [f"{r['symbol']:<12} {r['timeframe']:<4} {r['status']:<10} " +
              (f"accuracy (signals) {_num(r.get('accuracy_signals'))} vs best baseline {_num(r.get('best_baseline'))}  "
@@ -209,7 +182,7 @@ def _source_opts(p) -> None:
     _pair(p)
     p.add_argument("--features", help="input feature names in the model's order (comma separated), when params.json lacks them")
     p.add_argument("--features-file", help="... or a file with one name per line")
-    p.add_argument("--sequence-length", type=int_in(1, 4096), help="window length, when neither the model nor params.json fixes it")
+    p.add_argument("--sequence-length", **Stage1ImportRequest.option("sequence_length"), help="window length, when neither the model nor params.json fixes it")
     p.add_argument("--revision", help="Hub revision (branch, tag or commit); default main")
     p.add_argument("--repo-type", default="dataset", choices=["dataset", "model"], help="Hub repo type (default dataset)")
     p.add_argument("--model-file", default="classification.h5",
@@ -217,32 +190,33 @@ def _source_opts(p) -> None:
                         "P(pivot)); a local .h5 is given by its path")
 
 
-def _s1_train_opts(p, *, prefix: str = "") -> None:
-    p.add_argument("--classes", type=int_in(2, 5), default=2, choices=[2, 5], help="2 (none, pivot) or 5 (none, HH, LH, HL, LL)")
-    p.add_argument(f"--{prefix}sequence-length", dest="sequence_length", type=int_in(1, 4096), default=None if prefix else 32,
+def _s1_train_opts(p, R) -> None:
+    """The Stage 1 training options of request model ``R`` (its flags: ``--s1-...`` in a batch)."""
+    p.add_argument("--classes", **R.option("classes"), choices=[2, 5], help="2 (none, pivot) or 5 (none, HH, LH, HL, LL)")
+    p.add_argument(R.flag("sequence_length"), dest="sequence_length", **R.option("sequence_length"),
                    help="bars per window (default 32; batch: also the length of imported models that do not fix it)")
-    p.add_argument("--units", type=int_in(1, 4096), default=32, help="LSTM units")
-    p.add_argument("--dropout", type=float_in(0, 0.9), default=0.1)
-    p.add_argument("--epochs", type=int_in(1, 10_000), default=10)
-    p.add_argument("--batch-size", type=int_in(1, 1 << 20), default=256)
-    p.add_argument(f"--{prefix}learning-rate", dest="s1_learning_rate", type=float_in(0, 1, lo_open=True), default=1e-3)
-    p.add_argument("--patience", type=int_in(0, 10_000), default=3, help="early-stopping patience (epochs)")
-    p.add_argument("--oof-folds", type=int_in(2, 50), default=4,
+    p.add_argument("--units", **R.option("units"), help="LSTM units")
+    p.add_argument("--dropout", **R.option("dropout"))
+    p.add_argument("--epochs", **R.option("epochs"))
+    p.add_argument("--batch-size", **R.option("batch_size"))
+    p.add_argument(R.flag("s1_learning_rate"), dest="s1_learning_rate", **R.option("s1_learning_rate"))
+    p.add_argument("--patience", **R.option("patience"), help="early-stopping patience (epochs)")
+    p.add_argument("--oof-folds", **R.option("oof_folds"),
                    help="time-ordered folds (with purge) for the out-of-fold Stage 1 probabilities Stage 2 trains on (default 4)")
 
 
-def _s2_opts(p) -> None:
+def _s2_opts(p, R) -> None:
     g = p.add_mutually_exclusive_group()
-    g.add_argument("--threshold", type=float_in(None, None), default=0.5, help="signal when 1 - P(no pivot) >= this (default 0.5)")
-    g.add_argument("--pass-rate", type=float_in(None, None), help="instead: the threshold letting this share of VALIDATION bars through (e.g. 0.04)")
+    g.add_argument("--threshold", **R.option("threshold"), help="signal when 1 - P(no pivot) >= this (default 0.5)")
+    g.add_argument("--pass-rate", **R.option("pass_rate"), help="instead: the threshold letting this share of VALIDATION bars through (e.g. 0.04)")
     p.add_argument("--no-stage1-probs", action="store_true", help="do not give Stage 1's probabilities to Stage 2")
     p.add_argument("--stage2-features", help="Stage 2 input features (comma separated; default: the feature set's usable ones)")
-    p.add_argument("--cv-folds", type=int_in(2, 100), default=5)
-    p.add_argument("--num-boost-round", type=int_in(1, 100_000), default=200)
-    p.add_argument("--early-stopping-rounds", type=int_in(1, 100_000), default=20)
-    p.add_argument("--learning-rate", type=float_in(0, 1, lo_open=True), default=0.05)
-    p.add_argument("--max-depth", type=int_in(-1, 1024), default=8, help="-1: no limit (LightGBM)")
-    p.add_argument("--num-leaves", type=int_in(2, 131_072), default=31, help="LightGBM: 2 .. 131072")
+    p.add_argument("--cv-folds", **R.option("cv_folds"))
+    p.add_argument("--num-boost-round", **R.option("num_boost_round"))
+    p.add_argument("--early-stopping-rounds", **R.option("early_stopping_rounds"))
+    p.add_argument("--learning-rate", **R.option("learning_rate"))
+    p.add_argument("--max-depth", **R.option("max_depth"), help="-1: no limit (LightGBM)")
+    p.add_argument("--num-leaves", **R.option("num_leaves"), help="LightGBM: 2 .. 131072")
 
 
 def register(sub) -> None:
@@ -260,8 +234,8 @@ def register(sub) -> None:
     add_featureset(p, help="feature set id (default: the newest holding the pair)")
     p.add_argument("--features", help="input features (comma separated; default: the feature set's usable ones)")
     p.add_argument("--features-file", help="... or a file with one name per line")
-    _s1_train_opts(p)
-    p.add_argument("--seed", type=int_in(0, 2**31 - 1), default=42)
+    _s1_train_opts(p, Stage1TrainRequest)
+    p.add_argument("--seed", **Stage1TrainRequest.option("seed"))
     p.add_argument("--name")
     p.set_defaults(func=cmd_s1_train)
     p = s.add_parser("list")
@@ -274,8 +248,8 @@ def register(sub) -> None:
     _pair(p)
     p.add_argument("--stage1", help="Stage 1 id (default: the pair's latest)")
     add_featureset(p, help="feature set id (default: Stage 1's, or the newest holding the pair)")
-    _s2_opts(p)
-    p.add_argument("--seed", type=int_in(0, 2**31 - 1), default=42)
+    _s2_opts(p, Stage2TrainRequest)
+    p.add_argument("--seed", **Stage2TrainRequest.option("seed"))
     p.add_argument("--name")
     p.set_defaults(func=cmd_s2_train)
     p = s.add_parser("batch", help="every symbol x timeframe pair as one resumable job")
@@ -288,9 +262,9 @@ def register(sub) -> None:
     p.add_argument("--revision")
     p.add_argument("--features", help="Stage 1 input names for imported seed models / trained ones (comma separated)")
     p.add_argument("--features-file")
-    _s1_train_opts(p, prefix="s1-")
-    _s2_opts(p)
-    p.add_argument("--seed", type=int_in(0, 2**31 - 1), default=42)
+    _s1_train_opts(p, Stage2BatchRequest)
+    _s2_opts(p, Stage2BatchRequest)
+    p.add_argument("--seed", **Stage2BatchRequest.option("seed"))
     p.add_argument("--resume", metavar="JOB_OR_STATE", help="continue a batch (its job id or state file)")
     p.add_argument("--retry-failed", action="store_true", help="with --resume: also rerun the pairs that failed")
     add_cli_options(p)

@@ -89,19 +89,8 @@ def _find_norm(d: dict[str, Any]) -> tuple[Any, Any] | None:
     return None
 
 
-def parse_params(data: Any, source: str = PARAMS_FILE) -> Stage1Params:
-    """Validate a params.json document (seed form or ours)."""
-    if not isinstance(data, dict):
-        raise BadInput(f"{source} is not a JSON object")
-    norm = _find_norm(data)
-    if norm is None:
-        raise BadInput(f"{source} holds no normalisation mean/std",
-                       hint="a Stage 1 params.json needs 'mean' and 'std' (one value per input feature)")
-    mean, std = _numbers(norm[0], "the normalisation mean", source), _numbers(norm[1], "the normalisation std", source)
-    if len(mean) != len(std):
-        raise BadInput(f"{source}: normalisation mean has {len(mean)} values but std has {len(std)}")
-    if (std < 0).any():
-        raise BadInput(f"{source}: normalisation std holds negative values")
+def _declared(data: dict, source: str) -> tuple[list[str] | None, int | None, list[str] | None, dict]:
+    """The top-level ``feature_names``, ``sequence_length``, ``class_names`` and ``metrics``, checked."""
     names = data.get("feature_names")
     if names is not None:
         if not isinstance(names, list) or not all(isinstance(n, str) and n for n in names):
@@ -117,55 +106,84 @@ def parse_params(data: Any, source: str = PARAMS_FILE) -> Stage1Params:
     metrics = data.get("metrics") or {}
     if not isinstance(metrics, dict):
         raise BadInput(f"{source}: metrics must be an object")
-    found: dict[str, str] = {}
-    if names is not None:
-        found["feature_names"] = "params.json"
-    if seq is not None:
-        found["sequence_length"] = "params.json"
-    notes: list[str] = []
-    # the seed's variants: config / optimization {timesteps, features}, data_info {...}
-    n_declared = None
-    for sect in ("config", "optimization", "data_info"):
-        sub = data.get(sect)
-        if not isinstance(sub, dict):
+    return names, seq, classes, metrics
+
+
+def _section_length(sub: dict, sect: str, source: str, seq: int | None, found: dict[str, str]) -> int | None:
+    """The window length a seed section (config / optimization / data_info) declares, agreeing with ``seq``."""
+    for key in ("timesteps", "sequence_length", "seq_len", "window"):
+        v = sub.get(key)
+        if v is None:
             continue
-        for key in ("timesteps", "sequence_length", "seq_len", "window"):
-            v = sub.get(key)
-            if v is None:
-                continue
-            if not isinstance(v, int) or isinstance(v, bool) or v < 1:
-                raise BadInput(f"{source}: {sect}.{key} must be a positive integer, got {v!r}")
-            if seq is not None and v != seq:
-                raise BadInput(f"{source}: {sect}.{key} = {v} but {found['sequence_length']} says {seq}")
-            if seq is None:
-                seq, found["sequence_length"] = v, f"params.json {sect}.{key}"
-        for key in ("features", "feature_names", "feature_columns", "feature_cols", "n_features"):
-            v = sub.get(key)
-            if v is None:
-                continue
-            if isinstance(v, int) and not isinstance(v, bool):
-                if v < 1:
-                    raise BadInput(f"{source}: {sect}.{key} must be a positive count, got {v}")
-                n_declared = n_declared or v
-                found.setdefault("n_features", f"params.json {sect}.{key}")
-            elif isinstance(v, list) and v and all(isinstance(n, str) and n for n in v):
-                if len(set(v)) != len(v):
-                    raise BadInput(f"{source}: {sect}.{key} repeats a name")
-                if names is not None and list(v) != list(names):
-                    raise BadInput(f"{source}: {sect}.{key} and {found['feature_names']} name different features")
-                if names is None:
-                    names, found["feature_names"] = list(v), f"params.json {sect}.{key}"
-            else:
-                raise BadInput(f"{source}: {sect}.{key} must be a feature count or a list of names")
+        if not isinstance(v, int) or isinstance(v, bool) or v < 1:
+            raise BadInput(f"{source}: {sect}.{key} must be a positive integer, got {v!r}")
+        if seq is not None and v != seq:
+            raise BadInput(f"{source}: {sect}.{key} = {v} but {found['sequence_length']} says {seq}")
+        if seq is None:
+            seq, found["sequence_length"] = v, f"params.json {sect}.{key}"
+    return seq
+
+
+def _section_features(sub: dict, sect: str, source: str, names: list[str] | None, n_declared: int | None,
+                      found: dict[str, str]) -> tuple[list[str] | None, int | None]:
+    """The feature names or count a seed section declares, agreeing with ``names``."""
+    for key in ("features", "feature_names", "feature_columns", "feature_cols", "n_features"):
+        v = sub.get(key)
+        if v is None:
+            continue
+        if isinstance(v, int) and not isinstance(v, bool):
+            if v < 1:
+                raise BadInput(f"{source}: {sect}.{key} must be a positive count, got {v}")
+            n_declared = n_declared or v
+            found.setdefault("n_features", f"params.json {sect}.{key}")
+        elif isinstance(v, list) and v and all(isinstance(n, str) and n for n in v):
+            if len(set(v)) != len(v):
+                raise BadInput(f"{source}: {sect}.{key} repeats a name")
+            if names is not None and list(v) != list(names):
+                raise BadInput(f"{source}: {sect}.{key} and {found['feature_names']} name different features")
+            if names is None:
+                names, found["feature_names"] = list(v), f"params.json {sect}.{key}"
+        else:
+            raise BadInput(f"{source}: {sect}.{key} must be a feature count or a list of names")
+    return names, n_declared
+
+
+def _check_class_weights(cw: Any, source: str) -> None:
+    if cw is None:
+        return
+    keys = list(cw) if isinstance(cw, dict) else list(range(len(cw))) if isinstance(cw, list) else None
+    try:
+        ints = sorted(int(k) for k in keys) if keys is not None else None
+    except (TypeError, ValueError):
+        ints = None
+    if ints is None or any(i < 0 for i in ints):
+        raise BadInput(f"{source}: class_weights must map class numbers (\"0\", \"1\", ...) to weights")
+
+
+def parse_params(data: Any, source: str = PARAMS_FILE) -> Stage1Params:
+    """Validate a params.json document (seed form or ours)."""
+    if not isinstance(data, dict):
+        raise BadInput(f"{source} is not a JSON object")
+    norm = _find_norm(data)
+    if norm is None:
+        raise BadInput(f"{source} holds no normalisation mean/std",
+                       hint="a Stage 1 params.json needs 'mean' and 'std' (one value per input feature)")
+    mean, std = _numbers(norm[0], "the normalisation mean", source), _numbers(norm[1], "the normalisation std", source)
+    if len(mean) != len(std):
+        raise BadInput(f"{source}: normalisation mean has {len(mean)} values but std has {len(std)}")
+    if (std < 0).any():
+        raise BadInput(f"{source}: normalisation std holds negative values")
+    names, seq, classes, metrics = _declared(data, source)
+    found = {k: "params.json" for k, v in (("feature_names", names), ("sequence_length", seq)) if v is not None}
+    n_declared = None
+    for sect in ("config", "optimization", "data_info"):  # the seed's variants: {timesteps, features}, data_info {...}
+        sub = data.get(sect)
+        if isinstance(sub, dict):
+            seq = _section_length(sub, sect, source, seq, found)
+            names, n_declared = _section_features(sub, sect, source, names, n_declared, found)
     cw = data.get("class_weights")
-    if cw is not None:
-        keys = list(cw) if isinstance(cw, dict) else list(range(len(cw))) if isinstance(cw, list) else None
-        try:
-            ints = sorted(int(k) for k in keys) if keys is not None else None
-        except (TypeError, ValueError):
-            ints = None
-        if ints is None or any(i < 0 for i in ints):
-            raise BadInput(f"{source}: class_weights must map class numbers (\"0\", \"1\", ...) to weights")
+    _check_class_weights(cw, source)
+    notes: list[str] = []
     floor = int(((std > 0) & (std <= 1e-7)).sum())
     if floor:
         notes.append(f"{floor} feature(s) have std <= 1e-7 in params.json (constant in training; the seed adds "

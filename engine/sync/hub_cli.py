@@ -8,7 +8,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from config.errors import BadInput
-from engine.argtypes import csv_list as _csv
 
 
 def _hub(args):
@@ -17,33 +16,37 @@ def _hub(args):
     return Hub.connect(endpoint_url=args.endpoint, token_file=args.token_file)
 
 
-def _selection(args):
+def _selection(req):
     from engine.sync.groups import Selection
 
-    ticks = getattr(args, "ticks_dir", None) or getattr(args, "local_dir", None)
-    return Selection(ids=_csv(getattr(args, "ids", None)), symbols=_csv(getattr(args, "symbols", None)),
-                     timeframes=_csv(getattr(args, "timeframes", None)), scalers=not getattr(args, "no_scalers", False),
+    ticks = getattr(req, "ticks_dir", None) or getattr(req, "local_dir", None)
+    return Selection(ids=list(getattr(req, "ids", [])), symbols=list(getattr(req, "symbols", [])),
+                     timeframes=list(getattr(req, "timeframes", [])), scalers=not getattr(req, "no_scalers", False),
                      ticks_dir=Path(ticks) if ticks else None)
 
 
 def cmd_hub_op(args, ws):
     from engine.sync.groups import get_group
     from engine.sync.hub_sync import run
+    from engine.sync.requests import HUB_OPS
 
-    if getattr(args, "local_dir", None) and not get_group(args.group).local_folder:
+    req = HUB_OPS[args.op].from_args(args)  # the same typed request the Cloud Sync page builds
+    if getattr(req, "local_dir", None) and not get_group(req.group).local_folder:
         raise BadInput("--local-dir applies to the ticks group", hint="other groups land in the workspace; choose it with --home")
 
-    return run(ws, args.op, args.repo_id, group=getattr(args, "group", None), repo_type=args.repo_type,
-               revision=args.revision, selection=_selection(args), dry_run=args.dry_run,
-               prune=getattr(args, "prune", False), replace=getattr(args, "replace", False),
-               confirm=getattr(args, "confirm", None), message=args.commit_message,
-               private=getattr(args, "private", False), hub=_hub(args))
+    return run(ws, args.op, req.repo_id, group=getattr(req, "group", None), repo_type=req.repo_type,
+               revision=req.revision, selection=_selection(req), dry_run=req.dry_run,
+               prune=getattr(req, "prune", False), replace=getattr(req, "replace", False),
+               confirm=getattr(req, "confirm", None), message=req.commit_message,
+               private=getattr(req, "private", False), hub=_hub(req))
 
 
 def cmd_hub_test(args, ws):
     from engine.sync.hub_sync import overview
+    from engine.sync.requests import HubTestRequest
 
-    return overview(_hub(args), args.repo_id, args.repo_type, args.revision)
+    req = HubTestRequest.from_args(args)
+    return overview(_hub(req), req.repo_id, req.repo_type, req.revision)
 
 
 def cmd_hub_groups(args, ws):

@@ -11,6 +11,7 @@ import sys
 from config.errors import BadInput
 from engine.argtypes import csv_list as _csv
 from engine.argtypes import int_in
+from engine.sync import requests as R
 
 
 def _profile(args, ws):
@@ -31,23 +32,20 @@ def _confirm_ticks(args, ws) -> None:
         raise BadInput("tick data not confirmed", hint="answer y, or pass --no-ask-ticks")
 
 
-def _archive_args(args) -> dict:
-    return {"ids": _csv(args.ids) or None, "include_ticks": args.include_ticks, "include_cache": args.include_cache,
-            "compresslevel": args.compression}
-
-
 def cmd_archive_training(args, ws):
     from engine.sync.archives import create
 
-    _confirm_ticks(args, ws)
-    return create(ws, "training", output=args.output, **_archive_args(args))
+    req = R.ArchiveTrainingRequest.from_args(args)  # the same typed request the Cloud Sync page builds
+    _confirm_ticks(req, ws)
+    return create(ws, "training", output=req.output, **req.archive_args())
 
 
 def cmd_archive_results(args, ws):
     from engine.sync.archives import create
 
-    return create(ws, "results", ids=_csv(args.ids) or None, kinds=_csv(args.kinds) or None, output=args.output,
-                  compresslevel=args.compression)
+    req = R.ArchiveResultsRequest.from_args(args)
+    return create(ws, "results", ids=req.ids or None, kinds=req.kinds or None, output=req.output,
+                  compresslevel=req.compression)
 
 
 def cmd_import_archive(args, ws):
@@ -59,29 +57,32 @@ def cmd_import_archive(args, ws):
 def cmd_upload(args, ws):
     from engine.sync import ssh_ops
 
-    _confirm_ticks(args, ws)
-    return ssh_ops.upload(ws, _profile(args, ws), archive_id=args.archive, file=args.file, path=args.path,
-                          archive_args=_archive_args(args))
+    req = R.SshUploadRequest.from_args(args)
+    _confirm_ticks(req, ws)
+    return ssh_ops.upload(ws, _profile(req, ws), archive_id=req.archive, file=req.file, path=req.path,
+                          archive_args=req.archive_args())
 
 
 def cmd_download(args, ws):
     from engine.sync import ssh_ops
 
-    return ssh_ops.download(ws, _profile(args, ws), args.path, local_path=args.local_path, do_import=not args.no_import,
-                            replace=args.replace, expected_sha=args.sha256)
+    req = R.SshDownloadRequest.from_args(args)
+    return ssh_ops.download(ws, _profile(req, ws), req.path, local_path=req.local_path, do_import=not req.no_import,
+                            replace=req.replace, expected_sha=req.sha256)
 
 
 def cmd_list(args, ws):
     from engine.sync import ssh_ops
 
-    return ssh_ops.list_remote(ws, _profile(args, ws), args.path)
+    req = R.SshListRequest.from_args(args)
+    return ssh_ops.list_remote(ws, _profile(req, ws), req.path)
 
 
 def cmd_test(args, ws):
     from config.errors import Refused
     from engine.sync import ssh_ops
 
-    out = ssh_ops.test(ws, _profile(args, ws))
+    out = ssh_ops.test(ws, _profile(R.SshTestRequest.from_args(args), ws))
     if not out.get("ok"):  # an unknown or changed host key is a refusal: exit 2, fingerprint in the message
         key = out["host_key"]
         text = out.pop("_text")
@@ -94,7 +95,8 @@ def cmd_test(args, ws):
 def cmd_trust(args, ws):
     from engine.sync.ssh import trust
 
-    out = trust(ws, _profile(args, ws), args.fingerprint)
+    req = R.SshTrustRequest.from_args(args)
+    out = trust(ws, _profile(req, ws), req.fingerprint)
     out["_text"] = f"{out['host']}: {out['key_type']} {out['fingerprint']} trusted"
     return out
 
@@ -144,7 +146,7 @@ def cmd_run(args, ws):
 
 def _conn(p, *, path_help: str | None = None) -> None:
     p.add_argument("--host", required=True, help="a saved host profile, or user@host")
-    p.add_argument("--port", type=int_in(1, 65_535))
+    p.add_argument("--port", **R.SshTestRequest.option("port"))
     p.add_argument("--user")
     p.add_argument("--key-file", help="private key file (default: the profile's, the SSH agent, ~/.ssh keys)")
     if path_help:
@@ -156,7 +158,7 @@ def _archive_opts(p) -> None:
     p.add_argument("--include-ticks", action="store_true", help="add the raw tick files (<workspace>/raw/ticks)")
     p.add_argument("--no-ask-ticks", action="store_true", help="do not ask before adding tick data")
     p.add_argument("--include-cache", action="store_true", help="add the candle series the feature sets were built from")
-    p.add_argument("--compression", type=int_in(0, 9), default=1, help="gzip level 0-9 (default 1: parquet is compressed already)")
+    p.add_argument("--compression", **R.ArchiveTrainingRequest.option("compression"), help="gzip level 0-9 (default 1: parquet is compressed already)")
 
 
 def register_ssh(sub, parser_class) -> None:
@@ -178,7 +180,7 @@ def _archive_commands(s) -> None:
     p.add_argument("--ids", help="these artifacts (default: every model, stage1 and stage2 artifact)")
     p.add_argument("--kinds", help="kinds to pack when no --ids (default model,stage1,stage2)")
     p.add_argument("--output", "-o", help="also copy the archive to this file")
-    p.add_argument("--compression", type=int_in(0, 9), default=1)
+    p.add_argument("--compression", **R.ArchiveResultsRequest.option("compression"))
     p.set_defaults(func=cmd_archive_results)
 
     p = s.add_parser("import-archive", help="unpack a KlineLab archive safely and index its artifacts")

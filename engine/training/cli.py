@@ -46,9 +46,10 @@ def cmd_train(args, ws) -> dict:
 
 
 def cmd_resume(args, ws) -> dict:
+    from engine.training.config import ResumeRequest
     from engine.training.run import resume_run
 
-    res = resume_run(ws, args.run_id)
+    res = resume_run(ws, ResumeRequest.from_args(args).run_id)
     return res | {"_text": _text(res)}
 
 

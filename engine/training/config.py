@@ -13,10 +13,10 @@ that one line.  Checks that need several fields or the model kind are :meth:`Tra
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 import yaml
-from pydantic import ConfigDict, Field
+from pydantic import Field
 
 from config.bounded import load_yaml, read_small_text, short_repr
 from config.errors import BadInput
@@ -24,6 +24,7 @@ from config.settings import HORIZONS
 from config.typed import Strict, Text, validate
 from config.version import ROOT
 from engine import model_kinds
+from engine.requests import CliRequest, ExecutorFields
 
 CONFIG_DIR = ROOT / "config"
 CONFIG_LIMIT = 1024 * 1024  # a training config is a few KB
@@ -200,11 +201,13 @@ def from_dict(data: Any, source: str = "config") -> TrainConfig:
     return validate(TrainConfig, data, source)
 
 
-class TrainRequest(Strict):
+class TrainRequest(ExecutorFields):
     """``train MODEL --config ... --featureset ...``: what the CLI parses and the Training page builds
-    (:meth:`argv` is the job's command line; field names are the CLI's option names)."""
+    (:meth:`argv` is the job's command line; field names are the CLI's option names).  The executor
+    fields (``executor`` local|ray, ``workers``, ``ray_address``: the walk-forward folds as tasks) are
+    :class:`~engine.requests.ExecutorFields`'s; none given: the folds run one after another in the run's process."""
 
-    model_config = ConfigDict(strict=False)
+    command: ClassVar[tuple[str, ...]] = ("train",)
     model: Text = Field(..., description="model kind (patchtst, direction)")
     config: Text = Field(..., min_length=1, description="YAML file or preset: base, production, test, anti_overfit")
     featureset: Text | None = None
@@ -212,10 +215,6 @@ class TrainRequest(Strict):
     targets: list[Text] | None = Field(None, description="patchtst: targets to learn (default: the config's, else all)")
     name: Text | None = None
     remote: Text | None = Field(None, description="an SSH host profile: run there instead (Cloud Sync)")
-    executor: Text | None = Field(None, description="walk-forward folds as tasks of this executor (local, ray); "
-                                                    "none: one fold after another in the run's process")
-    workers: int | None = Field(None, ge=1, description="local executor: fold processes at once")
-    ray_address: Text | None = Field(None, description="host:port of an existing Ray cluster")
 
     @classmethod
     def build(cls, **fields: Any) -> TrainRequest:
@@ -238,13 +237,14 @@ class TrainRequest(Strict):
                 out += [f"--{name.replace('_', '-')}", ",".join(v) if isinstance(v, list) else str(v)]
         return out
 
-    def executor_spec(self) -> dict[str, Any] | None:
-        """What ``start_run(executor=...)`` takes: None (the folds in this process) unless an
-        executor option was given (--workers / --ray-address alone imply local / ray)."""
-        if not (self.executor or self.workers or self.ray_address):
-            return None
-        name = self.executor or ("ray" if self.ray_address else "local")
-        return {"executor": name, "workers": self.workers, "ray_address": self.ray_address}
+
+class ResumeRequest(CliRequest):
+    """``train resume RUN_ID``: continue an interrupted run from its last checkpoint (the Training page's
+    Resume button builds it)."""
+
+    command: ClassVar[tuple[str, ...]] = ("train", "resume")
+    positional: ClassVar[tuple[str, ...]] = ("run_id",)
+    run_id: Text = Field(..., min_length=1)
 
 
 def resolve_path(name_or_path: str | Path) -> Path:

@@ -5,19 +5,20 @@ from typing import Any
 
 import engine.tuning as obj
 from config.settings import HORIZONS
-from engine.argtypes import float_in, int_in
 from engine.cli_base import add_featureset
 from engine.tuning import KINDS
 
 
 def cmd_run(args, ws) -> dict:
+    from engine.tuning.requests import TuneRequest
     from engine.tuning.study import run_tuning
 
-    res = run_tuning(ws, kind=args.kind, featureset_id=args.featureset, config=args.config, space_file=args.space,
-                     horizon=args.horizon, trials=args.trials, workers=args.workers or 1, executor_name=args.executor,
-                     ray_address=args.ray_address, storage_url=args.storage, study_name=args.study,
-                     holdout=args.holdout, folds=args.folds, val_frac=args.val_frac, last_bars=args.last_bars,
-                     seed=args.seed, name=args.name, symbol=args.symbol, stage1_id=args.stage1)
+    req = TuneRequest.from_args(args)  # the same typed request the Tuning tab builds
+    res = run_tuning(ws, kind=req.kind, featureset_id=req.featureset, config=req.config, space_file=req.space,
+                     horizon=req.horizon, trials=req.trials, workers=req.workers or 1, executor_name=req.executor,
+                     ray_address=req.ray_address, storage_url=req.storage, study_name=req.study,
+                     holdout=req.holdout, folds=req.folds, val_frac=req.val_frac, last_bars=req.last_bars,
+                     seed=req.seed, name=req.name, symbol=req.symbol, stage1_id=req.stage1)
     res["_text"] = _text(res)
     return res
 
@@ -67,6 +68,7 @@ def _text(res: dict) -> str:
 
 def register(sub) -> None:
     from engine.executor.choose import add_cli_options
+    from engine.tuning.requests import TuneRequest as T
 
     g = sub.add_parser("tune", help="hyperparameter search (Optuna) on walk-forward validation folds, DSR + held-out check")
     s = g.add_subparsers(dest="cmd", metavar="COMMAND", parser_class=type(g))
@@ -79,20 +81,20 @@ def register(sub) -> None:
     p.add_argument("--config", default="base", help="training config the search starts from (preset or YAML; default base)")
     p.add_argument("--space", help="YAML search space (default: the kind's built-in space; see docs/CONTRACTS.md)")
     p.add_argument("--horizon", default="1h", choices=HORIZONS, help="traded horizon (default 1h)")
-    p.add_argument("--trials", type=int_in(1, 10_000), default=20, help="trials of this run (default 20)")
+    p.add_argument("--trials", **T.option("trials"), help="trials of this run (default 20)")
     add_cli_options(p)  # --executor, --ray-address, --workers
     p.add_argument("--storage", help="Optuna storage URL: postgresql://user:password@host:5432/db (many machines) or "
                                      "sqlite:///path (default: a journal file in the workspace)")
     p.add_argument("--study", help="study name (default: a new one); the same name on a shared storage continues it")
-    p.add_argument("--holdout", type=float_in(0.05, 0.5), default=obj.DEFAULT_HOLDOUT,
+    p.add_argument("--holdout", **T.option("holdout"),
                    help=f"fraction of the bars held out for the one confirmation (default {obj.DEFAULT_HOLDOUT})")
-    p.add_argument("--folds", type=int_in(1, 20), default=obj.DEFAULT_FOLDS,
+    p.add_argument("--folds", **T.option("folds"),
                    help=f"walk-forward folds of the search period (default {obj.DEFAULT_FOLDS})")
-    p.add_argument("--val-frac", type=float_in(0.05, 0.5), default=obj.DEFAULT_VAL_FRAC,
+    p.add_argument("--val-frac", **T.option("val_frac"),
                    help=f"validation share of each fold's window (default {obj.DEFAULT_VAL_FRAC})")
-    p.add_argument("--last-bars", type=int_in(100, 10_000_000), default=None,
+    p.add_argument("--last-bars", **T.option("last_bars"),
                    help="use the last N bars of each symbol (default: data.last_bars of the config)")
-    p.add_argument("--seed", type=int_in(0, 2**31 - 1), default=0, help="sampler seed (default 0)")
+    p.add_argument("--seed", **T.option("seed"), help="sampler seed (default 0)")
     p.add_argument("--name", help="a name for the tuning artifact")
     p.set_defaults(func=cmd_run)
     p = s.add_parser("list", help="stored tuning studies")

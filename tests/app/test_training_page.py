@@ -123,6 +123,38 @@ def test_bad_overrides_are_shown_not_launched(runs_ws):
     assert Keys.TRAINING_JOB not in at.session_state
 
 
+def test_form_executor_options_build_the_request_train_parses(runs_ws, monkeypatch):
+    """The "Walk-forward folds: executor" expander: left alone, no executor option (the folds in the run's
+    process); filled, the typed request the CLI parses back with the same executor spec."""
+    import pages.ui
+    from engine.cli import build_parser
+    from engine.training.config import TrainRequest
+
+    started: list[list[str]] = []
+    monkeypatch.setattr(pages.ui, "start_job", lambda args, key, **kw: started.append(args) or "job-x")
+    at = _run(AppTest.from_file(PAGE, default_timeout=60))
+    assert at.selectbox(key="training.executor").value == "" and at.number_input(key="training.workers").value is None
+    at.button[0].click()
+    _run(at)
+    assert TrainRequest.from_args(build_parser().parse_args(started[-1])).executor_spec() is None
+    assert not {"--executor", "--workers", "--ray-address"} & set(started[-1])
+    at.selectbox(key="training.executor").set_value("local")
+    at.number_input(key="training.workers").set_value(2)
+    at.button[0].click()
+    _run(at)
+    argv = started[-1]
+    assert argv[argv.index("--executor") + 1] == "local" and argv[argv.index("--workers") + 1] == "2"
+    assert TrainRequest.from_args(build_parser().parse_args(argv)).executor_spec() == \
+        {"executor": "local", "workers": 2, "ray_address": None}
+    at.selectbox(key="training.executor").set_value("ray")
+    at.number_input(key="training.workers").set_value(None)
+    at.text_input(key="training.ray_address").set_value("10.0.0.5:6379")
+    at.button[0].click()
+    _run(at)
+    assert TrainRequest.from_args(build_parser().parse_args(started[-1])).executor_spec() == \
+        {"executor": "ray", "workers": None, "ray_address": "10.0.0.5:6379"}
+
+
 def test_resume_button_finishes_the_stopped_run(runs_ws, ws):
     from engine import jobs
 

@@ -110,7 +110,7 @@ def test_builtin_specs_build_the_commands_the_cli_parses():
               "symbol_column": "", "symbols": "", "timeframe": "(from the spacing)", "timeframe_column": "",
               "chunksize": 50_000, "map": "timestamp=ts"}
     assert sql.check_values(values) is None
-    argv = sql.argv(values, replace=True)
+    argv = sql.request(values, replace=True).argv()
     assert argv == ["data", "import-sql", "--url", "postgresql+psycopg://u:p@h/db", "--table", "raw", "--symbol", "BTCUSDT",
                     "--chunksize", "50000", "--map", "timestamp=ts", "--replace"]
     args = parser.parse_args(argv)
@@ -120,16 +120,16 @@ def test_builtin_specs_build_the_commands_the_cli_parses():
     assert sql.check_values(values | {"url": ""}) == "The database URL is required."
 
     hub = registry.get("hub")
-    argv = hub.argv({"repo_id": "a/b", "symbols": "BTCUSDT, ETHUSDT", "timeframes": ["15m", "1h"]})
+    argv = hub.request({"repo_id": "a/b", "symbols": "BTCUSDT, ETHUSDT", "timeframes": ["15m", "1h"]}).argv()
     assert parser.parse_args(argv).timeframes == "15m,1h"
     assert hub.check_values({"repo_id": "a/b", "symbols": "BTCUSDT", "timeframes": []}) == \
         "Give at least one symbol and one timeframe."
     f = registry.get("file")
-    argv = f.argv({"path": "/x/BTCUSDT_15m.csv", "symbol": "", "timeframe": "1h", "source_format": "auto",
-                   "timezone": "", "map": "", "skip_bad": True})
-    assert argv == ["data", "import", "/x/BTCUSDT_15m.csv", "--timeframe", "1h", "--source-format", "auto", "--skip-bad"]
+    argv = f.request({"path": "/x/BTCUSDT_15m.csv", "symbol": "", "timeframe": "1h", "source_format": "auto",
+                      "timezone": "", "map": "", "skip_bad": True}).argv()
+    assert argv == ["data", "import", "/x/BTCUSDT_15m.csv", "--timeframe", "1h", "--skip-bad"]  # the default format left out
     assert parser.parse_args(argv).path == "/x/BTCUSDT_15m.csv"
-    assert registry.get("sample").argv({}) == ["data", "import-sample"]
+    assert registry.get("sample").request({}).argv() == ["data", "import-sample"]
     assert [s.name for s in registry.sources()] == ["file", "sql", "hub", "sample"]
     with pytest.raises(BadInput, match="already registered"):
         registry.register(registry.get("hub"))

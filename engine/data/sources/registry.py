@@ -124,26 +124,26 @@ class SourceSpec:
                 return message
         return None
 
-    def argv(self, values: dict[str, Any], *, replace: bool = False) -> list[str]:
-        """The ``data`` command of a filled form (values by ``dest``; empty ones are left out)."""
-        args = ["data", self.command]
+    def request(self, values: dict[str, Any], *, replace: bool = False):
+        """The typed request of a filled form (values by ``dest``; empty ones are left out; BadInput on a
+        bad value): its :meth:`~engine.requests.CliRequest.argv` is the job's ``data`` command."""
+        from engine.data.requests import source_request
+
+        fields: dict[str, Any] = {}
         for o in self.page_options():
             v = values.get(o.dest)
             if _empty(v, o):
                 continue
-            if o.widget == "checkbox":
-                args.append(o.flag)
-                continue
             if o.widget == "multiselect":
                 v = ",".join(str(x) for x in v)
-            elif o.widget == "number":
-                v = str(int(v)) if float(v).is_integer() else repr(float(v))
-            else:
+            elif o.widget == "number" and isinstance(v, float) and v.is_integer():
+                v = int(v)  # a number input's 20000.0 is the integer option's 20000
+            elif o.widget != "checkbox":
                 v = str(v).strip()
-            args += [v] if o.flag is None else [o.flag, v]
+            fields[o.dest] = v
         if replace and self.merges:
-            args.append("--replace")
-        return args
+            fields["replace"] = True
+        return source_request(self).build(**fields)
 
     def job_name(self, values: dict[str, Any]) -> str:
         return self.job(values) if callable(self.job) else self.job
