@@ -20,7 +20,7 @@ import pytest
 
 from tests.e2e.conftest import assert_no_exception, running_app, screenshot, wait_idle
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]  # one app walked end to end: ~4 min on a loaded 2-core machine
 
 JOB_TIMEOUT = 240_000  # ms: a job on a loaded 2-core machine
 UI_TIMEOUT = 60_000
