@@ -212,6 +212,25 @@ def shown_in(page, label: str) -> str:
     return f"{box.input_value()} {holder.inner_text()}"
 
 
+def open_tab(page, name: str) -> None:
+    """Click a tab until it is the selected one (a click that lands while a rerun redraws the page can
+    be lost on a loaded machine)."""
+    from playwright.sync_api import expect
+
+    tab = page.get_by_test_id("stMain").get_by_role("tab", name=name, exact=True)
+    for attempt in range(3):
+        tab.click()
+        try:
+            expect(tab).to_have_attribute("aria-selected", "true", timeout=10_000)
+        except AssertionError:
+            if attempt == 2:
+                raise
+            continue
+        wait_idle(page)
+        if tab.get_attribute("aria-selected") == "true":
+            return
+
+
 def _pick(page, label: str, option: str, *, multi: bool = False) -> None:
     """Choose ``option`` in the selectbox / multiselect labelled ``label`` (typing to filter)."""
     box = page.get_by_role("combobox", name=label, exact=True).filter(visible=True).first
@@ -229,7 +248,7 @@ def test_01_import_the_sample_on_the_data_page(walk):
     assert main.get_by_text("No artifacts yet", exact=False).count() == 1  # the app imported nothing by itself
     walk.open("data", "Coverage")
     assert main.get_by_text("No candles yet", exact=False).count() == 1
-    page.get_by_role("tab", name="Import").click()
+    open_tab(page, "Import")
     page.get_by_text("Bundled sample", exact=True).click()
     wait_idle(page)
     page.get_by_role("button", name="Import the bundled sample").click()
@@ -270,7 +289,7 @@ def test_02_build_a_feature_set(walk):
     assert main.get_by_text(fid, exact=False).count() >= 1
     check_seen(walk, "02-features-built")
     walk.open("features", "Build features")
-    page.get_by_role("tab", name="Feature sets").click()
+    open_tab(page, "Feature sets")
     main.get_by_text("Leakage audit passed", exact=False).first.wait_for(timeout=UI_TIMEOUT)
     main.locator(".js-plotly-plot").filter(visible=True).first.wait_for(timeout=UI_TIMEOUT)
     assert name in shown_in(page, "Feature set")  # the picker shows the set's name
@@ -283,12 +302,12 @@ def test_03_run_and_open_an_analysis_report(walk):
     page, main = walk.page, walk.page.get_by_test_id("stMain")
     _, fname = walk.done["features"]
     walk.open("analysis-report", "Analysis Report")
-    page.get_by_role("tab", name="New report").click()
+    open_tab(page, "New report")
     assert fname in shown_in(page, "Feature set")
     page.get_by_role("button", name="Run analysis").click()
     walk.wait_job("is ready")
     rid = walk.ids("analysis")[-1]
-    page.get_by_role("tab", name="Report", exact=True).click()
+    open_tab(page, "Report")
     main.locator('[data-testid="stMetric"]').first.wait_for(timeout=UI_TIMEOUT)
     main.locator(".js-plotly-plot").filter(visible=True).first.wait_for(timeout=UI_TIMEOUT)
     assert walk.name_of(rid) in shown_in(page, "Report")
@@ -313,8 +332,8 @@ def test_04_train_a_tiny_model(walk):
     mid = walk.ids("model")[-1]
     assert walk.name_of(mid) == "walk model"
     walk.open("training", "Start training")
-    page.get_by_role("tab", name="Runs").click()
-    main.get_by_text("majority class").first.wait_for(timeout=UI_TIMEOUT)
+    open_tab(page, "Runs")
+    main.get_by_text("majority class").filter(visible=True).first.wait_for(timeout=UI_TIMEOUT)
     assert "walk model" in shown_in(page, "Run")
     check_seen(walk, "04-training-runs", charts=2)
     walk.done["model"] = mid
@@ -336,7 +355,7 @@ def test_05_train_stage1_and_stage2(walk):
     assert walk.name_of(s1) in shown_in(page, "Details of")
     check_seen(walk, "05-stage1-trained", charts=1)
 
-    page.get_by_role("tab", name="Train Stage 2").click()
+    open_tab(page, "Train Stage 2")
     page.get_by_text("Target pass rate (validation split)").click()
     page.get_by_label("Target pass rate %", exact=True).fill("30")
     page.get_by_text("LightGBM and cross-validation").click()
@@ -345,7 +364,7 @@ def test_05_train_stage1_and_stage2(walk):
     page.get_by_role("button", name="Train Stage 2").click()
     walk.wait_job("trained: see the Results tab")
     s2 = walk.ids("stage2")[-1]
-    page.get_by_role("tab", name="Results").click()
+    open_tab(page, "Results")
     main.locator('[data-testid="stMetric"]').filter(has_text="Test macro F1").first.wait_for(timeout=UI_TIMEOUT)
     assert walk.name_of(s2) in shown_in(page, "Model")
     check_seen(walk, "05-stage2-results", charts=2)
@@ -368,12 +387,12 @@ def test_06_backtest_the_models_and_compare(walk):
     assert len(bids) == 2
     check_seen(walk, "06-backtest-run")
 
-    page.get_by_role("tab", name="Results").click()
+    open_tab(page, "Results")
     main.get_by_text("bars/year", exact=False).filter(visible=True).first.wait_for(timeout=UI_TIMEOUT)
     main.locator(".js-plotly-plot").filter(visible=True).first.wait_for(timeout=UI_TIMEOUT)
     check_seen(walk, "06-backtest-results", charts=1)
 
-    page.get_by_role("tab", name="Compare").click()
+    open_tab(page, "Compare")
     main.get_by_text("All backtests").filter(visible=True).first.wait_for(timeout=UI_TIMEOUT)
     wait_idle(page)
     picked = shown_in(page, "Backtests")
@@ -387,15 +406,18 @@ def test_07_run_a_small_sweep(walk):
     walk.needs("model")
     page, main = walk.page, walk.page.get_by_test_id("stMain")
     walk.open("backtest", "vectorbt portfolios")
-    page.get_by_role("tab", name="Sweep").click()
+    open_tab(page, "Sweep")
     _pick(page, "Model", "walk model")
-    page.get_by_role("textbox", name="Thresholds").fill("0.35,0.4")  # the tiny model's probabilities stay near 1/3
+    # the tiny model's probabilities stay near 1/3: low thresholds, both directions, so that cells trade
+    page.get_by_role("textbox", name="Thresholds").fill("0.3,0.35")
+    _pick(page, "Direction", "both")
     page.get_by_role("textbox", name="Stop-losses").fill("none,0.02")
     page.get_by_role("textbox", name="Stop-losses").press("Tab")
     wait_idle(page)
     page.get_by_role("button", name="Run sweep").click()
     walk.wait_job("grid points (grid kernel")
     main.get_by_text("Top grid points by").filter(visible=True).first.wait_for(timeout=UI_TIMEOUT)
+    assert main.get_by_text(re.compile(r"4 grid points .*; [1-9] traded")).count() == 1, "no cell of the sweep traded"
     sid = [b for b in walk.ids("backtest") if b not in walk.done.get("backtests", [])][-1]
     assert walk.name_of(sid) in shown_in(page, "Sweep")
     check_seen(walk, "07-sweep", charts=1)
