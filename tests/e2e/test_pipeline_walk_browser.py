@@ -2,7 +2,8 @@
 with ``KLINELAB_NO_SAMPLE=1``) the walk imports the bundled sample on the Data page, builds a small
 feature set, runs and opens an analysis report, trains a tiny model, trains Stage 1 and Stage 2,
 backtests the model and the Stage 2 model in one job, compares the two backtests, runs a small sweep,
-and renames, tags and deletes artifacts in the manage panel - no CLI set-up, one app, one browser tab.
+trains a second run and compares the two training runs, and renames, tags and deletes artifacts in the
+manage panel - no CLI set-up, one app, one browser tab (2.5-4 min on a loaded 2-core machine).
 
 After each step it asserts on what the user sees: the new artifact's name in the pickers and tables,
 no "None" / "NaN" / "nan" / "Infinity" in any table sent to the page (the tables' Arrow data is read
@@ -20,7 +21,7 @@ import pytest
 
 from tests.e2e.conftest import assert_no_exception, running_app, screenshot, wait_idle
 
-pytestmark = [pytest.mark.e2e, pytest.mark.slow]  # one app walked end to end: ~4 min on a loaded 2-core machine
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]  # one app walked end to end, minutes
 
 JOB_TIMEOUT = 240_000  # ms: a job on a loaded 2-core machine
 UI_TIMEOUT = 60_000
@@ -434,7 +435,26 @@ def _manage_on_home(walk, label: str) -> None:
     wait_idle(page)
 
 
-def test_08_rename_tag_and_delete(walk):
+def test_08_train_a_second_run_and_compare_the_runs(walk):
+    walk.needs("model")
+    page, main = walk.page, walk.page.get_by_test_id("stMain")
+    walk.open("training", "Start training")
+    page.get_by_label("Config overrides (YAML, optional)").fill(
+        "data: {last_bars: 3000, context_window: 32}\ntraining: {epochs: 1, max_batches_per_epoch: 3, seed: 1}")
+    page.get_by_label("Run name (optional)").fill("second run")
+    page.get_by_role("button", name="Start training").click()
+    walk.wait_job("finished: best epoch")
+    walk.open("training", "Start training")
+    open_tab(page, "Compare")
+    main.get_by_text("All training runs").filter(visible=True).first.wait_for(timeout=UI_TIMEOUT)
+    main.locator(".js-plotly-plot").filter(visible=True).first.wait_for(timeout=UI_TIMEOUT)
+    for label in ("Runs", "Runs to compare"):
+        picked = shown_in(page, label)
+        assert "walk model" in picked and "second run" in picked, (label, picked)
+    check_seen(walk, "08-training-compare", charts=2)
+
+
+def test_09_rename_tag_and_delete(walk):
     walk.needs("model")
     page, main = walk.page, walk.page.get_by_test_id("stMain")
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
@@ -451,13 +471,18 @@ def test_08_rename_tag_and_delete(walk):
     wait_idle(page)
     page.get_by_role("button", name="Save").click()
     main.get_by_text("Saved: walk model v2", exact=False).first.wait_for(timeout=UI_TIMEOUT)
-    check_seen(walk, "08-renamed")
+    check_seen(walk, "09-renamed")
     walk.open("", "Recent artifacts")
     recent = page.get_by_test_id("stDataFrame").filter(has_text="walk model v2")  # the recent-artifacts table
     recent.first.wait_for(timeout=UI_TIMEOUT)
     assert "walked" in recent.first.text_content()  # its tag
     walk.open("backtest", "vectorbt portfolios")
-    assert "walk model v2" in shown_in(page, "Model(s)")
+    box = page.get_by_role("combobox", name="Model(s)", exact=True).filter(visible=True).first
+    box.click()
+    box.fill("walk model")
+    page.get_by_role("option", name="walk model v2").first.wait_for(timeout=UI_TIMEOUT)  # the new name in the picker
+    assert page.get_by_role("option", name="walk model", exact=True).count() == 0  # not the old one
+    page.keyboard.press("Escape")
 
     # delete the sweep (nothing was made from it)
     sweep = walk.done.get("sweep") or walk.done.get("report")
@@ -480,7 +505,7 @@ def test_08_rename_tag_and_delete(walk):
     from storage.workspace import Workspace
 
     assert not Workspace.open(walk.root).artifact_dir("backtest", sweep).exists()
-    check_seen(walk, "08-deleted")
+    check_seen(walk, "09-deleted")
     walk.open("", "Recent artifacts")
     recent = page.get_by_test_id("stDataFrame").filter(has_text="walk model v2")
     recent.first.wait_for(timeout=UI_TIMEOUT)
