@@ -95,7 +95,8 @@ class TableLog:
 
 
 def visible_text_problems(page) -> list[str]:
-    """What the page shows as text: the grids' accessible cells, st.table cells and metric values."""
+    """What the page shows as text: the grids' accessible cells, st.table cells and metric values
+    (None / NaN / Infinity), and its visible text (NaN / Infinity: "None" is an English word there)."""
     main = page.get_by_test_id("stMain")
     found = []
     for loc, what in ((main.locator('[data-testid="stDataFrame"] [role="gridcell"]'), "grid cell"),
@@ -105,6 +106,8 @@ def visible_text_problems(page) -> list[str]:
             t = t.strip()
             if BAD_CELL.match(t) or BAD_TEXT.search(t):
                 found.append(f"{what}: {t!r}")
+    text = main.inner_text()  # captions, markdown, alerts of the visible part
+    found += [f"text: ...{text[max(0, m.start() - 60):m.end() + 20]!r}" for m in BAD_TEXT.finditer(text)]
     return found
 
 
