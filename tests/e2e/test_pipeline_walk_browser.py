@@ -9,9 +9,8 @@ After each step it asserts on what the user sees: the new artifact's name in the
 no "None" / "NaN" / "nan" / "Infinity" in any table sent to the page (the tables' Arrow data is read
 from the app's websocket: the grid draws on a canvas, and a missing value is drawn as a faded "None"
 that its accessible text leaves out), charts with data points (or a message drawn on them), and no
-exception.  One screenshot a step
-under tests/e2e/screenshots/ (walk-NN-*.png).  The steps run in order and share the app; a step whose
-predecessor failed is skipped."""
+exception.  One screenshot a step under tests/e2e/screenshots/ (walk-NN-*.png).  The steps run in order
+and share the app; a step whose predecessor failed is skipped."""
 from __future__ import annotations
 
 import math
