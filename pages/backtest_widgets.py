@@ -114,6 +114,8 @@ def sweep_table(top: pd.DataFrame) -> pd.DataFrame:
             out[c] = out[c].map(lambda v: "off" if pd.isna(v) else f"{v:g}")
         elif pd.api.types.is_numeric_dtype(out[c]) and not pd.api.types.is_bool_dtype(out[c]):
             out[c] = out[c].map(lambda v, c=c: format_metric(c, v))
+        else:  # text (ruin_reason: null unless the account was wiped out): a missing value drew as "None"
+            out[c] = out[c].map(lambda v: "-" if v is None or (isinstance(v, float) and pd.isna(v)) else v)
     return out
 
 

@@ -42,7 +42,7 @@ def _import_result(stt) -> None:
     if res.get("imported"):
         st.success(f"Imported {len(res['imported'])} series")
         st.dataframe(pd.DataFrame(res["imported"])[["status", "symbol", "timeframe", "rows", "added_rows", "first", "last", "id"]],
-                     hide_index=True, width="stretch")
+                     hide_index=True, width="stretch", placeholder="-")  # a funding series has no timeframe
     for s in res.get("skipped", []):
         st.warning(f"skipped {Path(s['path']).name}: {s['reason']}")
     if not res.get("imported") and not res.get("skipped"):

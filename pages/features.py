@@ -145,7 +145,8 @@ with tab_sets:
             with st.expander("Targets"):
                 tm = pd.DataFrame([{"target": k, **{kk: (", ".join(vv) if isinstance(vv, list) else vv) for kk, vv in v.items()}}
                                    for k, v in fs.target_meta.items()])
-                st.dataframe(tm, hide_index=True, width="stretch")
+                # a field only some targets have (classes, threshold, cost ...): "-" where a target has none
+                st.dataframe(tm, hide_index=True, width="stretch", placeholder="-")
             st.caption(f"Files: `{fs.path}` · lineage: {', '.join(fs.manifest.parents)}")
 
 with tab_reg:

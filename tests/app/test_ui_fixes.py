@@ -175,8 +175,10 @@ def test_p_values_in_scientific_notation_and_sweep_table_written_in_full():
     cols = pvalue_columns(pd.DataFrame(columns=["feature", "ks_pvalue_val", "psi_val"]))
     assert list(cols) == ["ks_pvalue_val"] and cols["ks_pvalue_val"]["type_config"]["format"] == "%.2e"
     t = sweep_table(pd.DataFrame({"threshold": [0.5, None], "sl_stop": [None, 0.02], "sharpe": [18.1964, -8.1964],
-                                  "total_return": [0.123, 2.5], "trades": [3, 40]}))
+                                  "total_return": [0.123, 2.5], "trades": [3, 40],
+                                  "ruin_reason": [None, "account wiped out at 2026-01-02 03:00"]}))
     assert list(t["sharpe"]) == ["18.2", "-8.196"]  # leading digits kept
+    assert list(t["ruin_reason"]) == ["-", "account wiped out at 2026-01-02 03:00"]  # no "None" in the grid
     assert list(t["total_return"]) == ["12.30%", "250.00%"] and list(t["threshold"]) == ["0.5", "off"]
 
 

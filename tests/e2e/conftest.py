@@ -64,10 +64,11 @@ def app_workspace(tmp_path_factory):
 
 
 @contextmanager
-def running_app(workspace: Path):
-    """``scripts/serve.py`` (what ``make run`` starts) on a free loopback port; yields its URL."""
+def running_app(workspace: Path, env: dict[str, str] | None = None):
+    """``scripts/serve.py`` (what ``make run`` starts) on a free loopback port; yields its URL.
+    ``env``: more environment for the app (e.g. ``KLINELAB_NO_SAMPLE=1``: no sample imported at start)."""
     port = _free_port()
-    env = dict(os.environ, KLINELAB_HOME=str(workspace), PYTHONUNBUFFERED="1")
+    env = dict(os.environ, KLINELAB_HOME=str(workspace), PYTHONUNBUFFERED="1", **(env or {}))
     log_path = workspace.parent / f"streamlit-{port}.log"
     log = open(log_path, "wb")  # noqa: SIM115 - the server writes to it until the finally below closes it
     proc = subprocess.Popen([sys.executable, "scripts/serve.py", "--server.port", str(port),
