@@ -514,3 +514,35 @@ def test_09_rename_tag_and_delete(walk):
     recent.first.wait_for(timeout=UI_TIMEOUT)
     assert sweep not in recent.first.text_content()
     walk.done["managed"] = True
+
+
+def test_10_jobs_panel_shows_what_happened(walk):
+    """Home's Jobs panel after the walk: every job, newest first, the artifact a job made opens by
+    name, and the kind / status filters narrow the list (issue 15 item 5)."""
+    walk.needs("model")
+    page, main = walk.page, walk.page.get_by_test_id("stMain")
+    from engine.jobs import list_jobs
+    from storage.workspace import Workspace
+
+    states = list_jobs(Workspace.open(walk.root))
+    n = len(states)
+    assert n >= 8, f"the walk started {n} jobs"
+    walk.open("", "Jobs")
+    main.get_by_text(f"{n:,} of {n:,} jobs match", exact=False).first.wait_for(timeout=UI_TIMEOUT)
+    tables = [t for _, _, t in walk.tables.tables() if {"created", "kind", "status"} <= set(t.column_names)]
+    assert tables, "no jobs table was sent to the page"
+    created = [str(v) for v in tables[-1].column("created").to_pylist()]
+    assert created == sorted(created, reverse=True), created  # newest first
+    # the training job made the model: open it from the panel, shown under its (new) name
+    mid = walk.done["model"]
+    _pick(page, "Artifact made by a job", mid)
+    main.get_by_text(f"{walk.name_of(mid)} · created", exact=False).first.wait_for(timeout=UI_TIMEOUT)
+    # filters: kind backtest, then status succeeded
+    nb = sum(1 for s in states if s.command and s.command[0] == "backtest")
+    assert 0 < nb < n
+    _pick(page, "Kind", "backtest", multi=True)
+    main.get_by_text(f"{nb:,} of {n:,} jobs match", exact=False).first.wait_for(timeout=UI_TIMEOUT)
+    ok = sum(1 for s in states if s.command and s.command[0] == "backtest" and s.status == "succeeded")
+    _pick(page, "Status", "succeeded", multi=True)
+    main.get_by_text(f"{ok:,} of {n:,} jobs match", exact=False).first.wait_for(timeout=UI_TIMEOUT)
+    check_seen(walk, "10-jobs")
