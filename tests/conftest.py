@@ -24,6 +24,18 @@ os.environ["HF_HUB_OFFLINE"] = os.environ.get("HF_HUB_OFFLINE", "0")
 
 
 @pytest.fixture(autouse=True)
+def _keep_main_module():
+    """Streamlit's AppTest runs a page as ``__main__`` and leaves it in ``sys.modules``; a spawned
+    process (the local executor's pool) then re-runs that temporary page script at start-up and dies
+    (NameError: __args), so a later executor test in the same xdist worker saw every item's worker
+    'die'. Put the real ``__main__`` back after each test."""
+    main = sys.modules.get("__main__")
+    yield
+    if main is not None:
+        sys.modules["__main__"] = main
+
+
+@pytest.fixture(autouse=True)
 def ws(tmp_path, monkeypatch):
     """A fresh, empty workspace for every test (KLINELAB_HOME points at it)."""
     from storage.workspace import Workspace
