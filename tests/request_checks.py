@@ -33,3 +33,14 @@ def round_trip(req) -> list[str]:
 def unset_fields(cls, reqs) -> list[str]:
     """Fields that every request of ``reqs`` leaves at its default (a round trip would not check them)."""
     return [k for k, f in cls.model_fields.items() if all(getattr(r, k) == f.get_default(call_default_factory=True) for r in reqs)]
+
+
+def check_contract(cls, cases: list[dict]) -> list[list[str]]:
+    """The contract of a typed request with its CLI command: each case builds, its argv parses back into
+    the same request, the cases together set every field away from its default, and the command's
+    options are the request's fields. Returns the cases' argvs."""
+    reqs = [cls.build(**c) for c in cases]
+    argvs = [round_trip(r) for r in reqs]
+    assert unset_fields(cls, reqs) == [], (cls.__name__, "cases leave these fields at their defaults")
+    assert dests(*cls.command) == set(cls.model_fields), cls.__name__
+    return argvs

@@ -2,13 +2,12 @@
 
 Every field round-trips through its command line (what a page-started job runs), and the CLI's options
 and the request's fields are the same set, so a new option cannot be added to one and not the other."""
-import argparse
-
 import pytest
 
 from config.errors import BadInput
 from engine.backtest.requests import RuleRequest, RunRequest, SweepRequest
 from engine.cli import build_parser
+from tests.request_checks import dests, unset_fields
 
 CASES = [
     (RunRequest, {"model_ids": ["model-a", "model-b"], "threshold": 0.55, "horizon": "4h"}),
@@ -25,12 +24,6 @@ PORTFOLIO = {"symbols": ["BTCUSDT", "ETHUSDT"], "direction": "both", "sizing": "
                  "end": "2026-02-01 23:59:59", "hold_bars": 16}
 
 
-def _sub(command: str) -> argparse.ArgumentParser:
-    root = build_parser()
-    bt = next(a for a in root._actions if isinstance(a, argparse._SubParsersAction)).choices["backtest"]
-    return next(a for a in bt._actions if isinstance(a, argparse._SubParsersAction))._name_parser_map[command]
-
-
 @pytest.mark.parametrize("cls,fields", CASES)
 def test_every_field_round_trips_through_the_command_line(cls, fields):
     req = cls.build(**fields, **PORTFOLIO)
@@ -42,15 +35,13 @@ def test_every_field_round_trips_through_the_command_line(cls, fields):
 def test_the_cases_set_every_field_to_a_non_default_value():
     for cls in (RunRequest, RuleRequest, SweepRequest):
         reqs = [c.build(**f, **PORTFOLIO) for c, f in CASES if c is cls]
-        unset = [k for k, f in cls.model_fields.items()
-                 if all(getattr(r, k) == f.get_default(call_default_factory=True) for r in reqs)]
+        unset = unset_fields(cls, reqs)
         assert unset == (["rule"] if cls is RuleRequest else []), (cls.__name__, unset)  # a rule has one value
 
 
 @pytest.mark.parametrize("cls,command", [(RunRequest, "run"), (RuleRequest, "rule"), (SweepRequest, "sweep")])
 def test_cli_options_and_request_fields_are_one_set(cls, command):
-    dests = {a.dest for a in _sub(command)._actions if a.dest != "help"}
-    assert dests == set(cls.model_fields)
+    assert dests("backtest", command) == set(cls.model_fields)
 
 
 def test_a_model_id_first_is_the_run_command_and_defaults_stay_out_of_argv():

@@ -138,6 +138,22 @@ def wait_idle(page, timeout: float = 60_000) -> None:
         time.sleep(0.2)
 
 
+def click_until(page, button, appears, *, tries: int = 3, timeout: float = 15_000) -> None:
+    """Click ``button`` until ``appears`` (a locator) shows: a click that lands while a rerun is still
+    being drawn can be lost on a loaded machine. The last try's timeout is raised."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    for attempt in range(tries):
+        button.click()
+        wait_idle(page)
+        try:
+            appears.wait_for(timeout=timeout)
+            return
+        except PlaywrightTimeout:
+            if attempt == tries - 1:
+                raise
+
+
 def assert_no_exception(page) -> None:
     exc = page.locator('[data-testid="stException"]')
     if exc.count():

@@ -9,7 +9,7 @@ import pytest
 from storage.artifacts import read_manifest
 from storage.workspace import Workspace
 from tests.backtest.fakes import make_model
-from tests.e2e.conftest import assert_no_exception, cli_json, open_page, running_app, screenshot, wait_idle
+from tests.e2e.conftest import assert_no_exception, cli_json, click_until, open_page, running_app, screenshot, wait_idle
 
 pytestmark = pytest.mark.e2e
 
@@ -82,18 +82,7 @@ def test_rename_on_home_shows_in_the_backtest_picker_and_delete_refuses_with_des
         page.get_by_text("Rename, tag, note, delete").first.click()  # open the expander again (closed by the rerun)
     dialog = page.get_by_role("dialog")
     refusal = dialog.get_by_text("1 other artifact(s) were made from it", exact=False)
-    from playwright.sync_api import TimeoutError as PlaywrightTimeout
-
-    for attempt in range(3):  # a click that lands while a rerun is still being drawn can be lost on a loaded machine
-        delete.click()
-        wait_idle(page)
-        try:
-            refusal.wait_for(timeout=15_000)
-        except PlaywrightTimeout:
-            if attempt == 2:
-                raise
-        else:
-            break
+    click_until(page, delete, refusal)
     dialog.get_by_role("button", name="Delete", exact=True).click()
     wait_idle(page)
     dialog.get_by_text("is used by 1 other artifact(s)", exact=False).wait_for(timeout=30_000)

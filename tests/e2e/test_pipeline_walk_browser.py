@@ -19,7 +19,7 @@ import time
 
 import pytest
 
-from tests.e2e.conftest import assert_no_exception, running_app, screenshot, wait_idle
+from tests.e2e.conftest import assert_no_exception, click_until, running_app, screenshot, wait_idle
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]  # one app walked end to end, minutes
 
@@ -124,10 +124,19 @@ CHART_JS = """el => {
 }"""
 
 
+def visible_charts(page):
+    """The visible plotly charts of the main area (a locator)."""
+    return page.get_by_test_id("stMain").locator(".js-plotly-plot").filter(visible=True)
+
+
+def wait_chart(page, nth: int = 0) -> None:
+    """Wait until the main area shows at least ``nth + 1`` visible charts."""
+    visible_charts(page).nth(nth).wait_for(timeout=UI_TIMEOUT)
+
+
 def charts_shown(page) -> list[tuple[int, str]]:
     """(data points, annotation text) of every visible plotly chart of the main area."""
-    charts = page.get_by_test_id("stMain").locator(".js-plotly-plot").filter(visible=True)
-    return [tuple(c.evaluate(CHART_JS)) for c in charts.all()]
+    return [tuple(c.evaluate(CHART_JS)) for c in visible_charts(page).all()]
 
 
 def check_seen(walk, step: str, *, charts: int = 0, message: str | None = None) -> None:
@@ -295,7 +304,7 @@ def test_02_build_a_feature_set(walk):
     walk.open("features", "Build features")
     open_tab(page, "Feature sets")
     main.get_by_text("Leakage audit passed", exact=False).first.wait_for(timeout=UI_TIMEOUT)
-    main.locator(".js-plotly-plot").filter(visible=True).first.wait_for(timeout=UI_TIMEOUT)
+    wait_chart(page)
     assert name in shown_in(page, "Feature set")  # the picker shows the set's name
     check_seen(walk, "02-features-set", charts=1)
     walk.done["features"] = (fid, name)
@@ -313,11 +322,23 @@ def test_03_run_and_open_an_analysis_report(walk):
     rid = walk.ids("analysis")[-1]
     open_tab(page, "Report")
     main.locator('[data-testid="stMetric"]').first.wait_for(timeout=UI_TIMEOUT)
-    main.locator(".js-plotly-plot").filter(visible=True).first.wait_for(timeout=UI_TIMEOUT)
+    wait_chart(page)
     assert walk.name_of(rid) in shown_in(page, "Report")
     assert main.get_by_text("direction_4h", exact=False).count() >= 1
     check_seen(walk, "03-analysis-report", charts=1)
     walk.done["report"] = rid
+
+
+def _train_tiny(walk, name: str, *, seed: int | None = None) -> None:
+    """Start a one-epoch, three-batch training run named ``name`` from the open Training page and wait."""
+    page = walk.page
+    seed_part = "" if seed is None else f", seed: {seed}"
+    page.get_by_label("Config overrides (YAML, optional)").fill(
+        "data: {last_bars: 3000, context_window: 32}\n"
+        f"training: {{epochs: 1, max_batches_per_epoch: 3{seed_part}}}")
+    page.get_by_label("Run name (optional)").fill(name)
+    page.get_by_role("button", name="Start training").click()
+    walk.wait_job("finished: best epoch")
 
 
 def test_04_train_a_tiny_model(walk):
@@ -326,12 +347,8 @@ def test_04_train_a_tiny_model(walk):
     _, fname = walk.done["features"]
     walk.open("training", "Start training")
     assert fname in shown_in(page, "Feature set")
-    page.get_by_label("Config overrides (YAML, optional)").fill(
-        "data: {last_bars: 3000, context_window: 32}\ntraining: {epochs: 1, max_batches_per_epoch: 3}")
-    page.get_by_label("Run name (optional)").fill("walk model")
-    page.get_by_role("button", name="Start training").click()
-    walk.wait_job("finished: best epoch")
-    main.locator(".js-plotly-plot").filter(visible=True).nth(1).wait_for(timeout=UI_TIMEOUT)
+    _train_tiny(walk, "walk model")
+    wait_chart(page, 1)
     check_seen(walk, "04-training-finished", charts=2)
     mid = walk.ids("model")[-1]
     assert walk.name_of(mid) == "walk model"
@@ -393,7 +410,7 @@ def test_06_backtest_the_models_and_compare(walk):
 
     open_tab(page, "Results")
     main.get_by_text("bars/year", exact=False).filter(visible=True).first.wait_for(timeout=UI_TIMEOUT)
-    main.locator(".js-plotly-plot").filter(visible=True).first.wait_for(timeout=UI_TIMEOUT)
+    wait_chart(page)
     check_seen(walk, "06-backtest-results", charts=1)
 
     open_tab(page, "Compare")
@@ -442,15 +459,11 @@ def test_08_train_a_second_run_and_compare_the_runs(walk):
     walk.needs("model")
     page, main = walk.page, walk.page.get_by_test_id("stMain")
     walk.open("training", "Start training")
-    page.get_by_label("Config overrides (YAML, optional)").fill(
-        "data: {last_bars: 3000, context_window: 32}\ntraining: {epochs: 1, max_batches_per_epoch: 3, seed: 1}")
-    page.get_by_label("Run name (optional)").fill("second run")
-    page.get_by_role("button", name="Start training").click()
-    walk.wait_job("finished: best epoch")
+    _train_tiny(walk, "second run", seed=1)
     walk.open("training", "Start training")
     open_tab(page, "Compare")
     main.get_by_text("All training runs").filter(visible=True).first.wait_for(timeout=UI_TIMEOUT)
-    main.locator(".js-plotly-plot").filter(visible=True).first.wait_for(timeout=UI_TIMEOUT)
+    wait_chart(page)
     for label in ("Runs", "Runs to compare"):
         picked = shown_in(page, label)
         assert "walk model" in picked and "second run" in picked, (label, picked)
@@ -460,7 +473,6 @@ def test_08_train_a_second_run_and_compare_the_runs(walk):
 def test_09_rename_tag_and_delete(walk):
     walk.needs("model")
     page, main = walk.page, walk.page.get_by_test_id("stMain")
-    from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
     mid = walk.done["model"]
     _manage_on_home(walk, "walk model")
@@ -493,16 +505,7 @@ def test_09_rename_tag_and_delete(walk):
     name = walk.name_of(sweep)
     _manage_on_home(walk, name)
     dialog = page.get_by_role("dialog")
-    for attempt in range(3):  # a click that lands while a rerun is still being drawn can be lost on a loaded machine
-        page.get_by_role("button", name="Delete ...").click()
-        wait_idle(page)
-        try:
-            dialog.get_by_role("button", name="Delete", exact=True).wait_for(timeout=15_000)
-        except PlaywrightTimeout:
-            if attempt == 2:
-                raise
-        else:
-            break
+    click_until(page, page.get_by_role("button", name="Delete ..."), dialog.get_by_role("button", name="Delete", exact=True))
     dialog.get_by_role("button", name="Delete", exact=True).click()
     main.get_by_text(f"Deleted {name}", exact=False).first.wait_for(timeout=UI_TIMEOUT)
     from storage.workspace import Workspace

@@ -28,24 +28,6 @@ def test_sweep_chunks_on_ray_equal_the_in_process_sweep(ray_cluster, sample_ws, 
 
 
 def test_folds_on_ray_match_the_in_process_run(ray_cluster, feature_ws, ws):
-    from engine.training import run as run_mod
-    from storage.artifacts import read_manifest
-    from tests.training.test_fold_executor import SPLIT, _close, _frames_close
+    from tests.training.test_fold_executor import check_folds_match_sequential
 
-    cfg = run_mod.custom_config(ws, "test", SPLIT)
-    seq = run_mod.start_run(ws, "direction", cfg, featureset_id=feature_ws)
-    p = run_cli("train", "direction", "--config", str(cfg), "--featureset", feature_ws,
-                "--executor", "ray", "--ray-address", ray_cluster, "--json")
-    assert p.returncode == 0, p.stderr[-3000:]
-    par = json.loads(p.stdout)
-    assert "fold 1/2 finished" in p.stderr and "fold 2/2 finished" in p.stderr
-    ms, mp = read_manifest(ws, seq["run_id"], "model"), read_manifest(ws, par["run_id"], "model")
-    assert ms.parents == mp.parents and ms.params == mp.params
-    fs, fp = ms.extra["fold_results"], mp.extra["fold_results"]
-    assert [f["fold"] for f in fp] == [1, 2]
-    _close(fs, fp)
-    _close(ms.metrics, mp.metrics)
-    ds, dp = ws.artifact_dir("model", seq["run_id"]), ws.artifact_dir("model", par["run_id"])
-    for name in ("predictions.parquet", run_mod.TRADES_FILE, run_mod.LABELS_FILE):
-        _frames_close(pd.read_parquet(ds / name), pd.read_parquet(dp / name))
-    assert not run_mod.run_dir(ws, par["run_id"]).exists()
+    check_folds_match_sequential(ws, feature_ws, "--executor", "ray", "--ray-address", ray_cluster)

@@ -3,20 +3,14 @@ import pytest
 
 from config.errors import BadInput
 from engine.features.requests import FeaturesBuildRequest
-from tests.request_checks import dests, round_trip, unset_fields
+from tests.request_checks import check_contract, round_trip
 
 FULL = {"symbols": ["BTCUSDT", "ETHUSDT"], "timeframe": "1h", "families": ["trend", "returns"], "start": "2026-01-01",
         "end": "2026-02-01 23:59:59", "config": "my-features.yaml", "name": "two coins", "no_cache": True, "no_audit": True}
 
 
-def test_every_field_round_trips_through_the_command_line():
-    req = FeaturesBuildRequest.build(**FULL)
-    round_trip(req)
-    assert unset_fields(FeaturesBuildRequest, [req]) == []
-
-
-def test_cli_options_and_request_fields_are_one_set():
-    assert dests("features", "build") == set(FeaturesBuildRequest.model_fields)
+def test_every_field_round_trips_and_the_cli_options_are_the_fields():
+    check_contract(FeaturesBuildRequest, [FULL])
 
 
 def test_the_page_request_is_the_command_the_cli_accepts():

@@ -6,6 +6,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 
 import psutil
 
@@ -26,12 +27,6 @@ time.sleep(120)
 POLITE = "import sys, time; print(0, flush=True); time.sleep(120)"
 
 
-def _start(code: str) -> tuple[subprocess.Popen, int]:
-    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True, start_new_session=True)
-    child = int(proc.stdout.readline())
-    return proc, child
-
-
 def _dead(pid: int) -> bool:
     try:
         return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
@@ -39,50 +34,50 @@ def _dead(pid: int) -> bool:
         return True
 
 
-def test_a_process_ignoring_sigterm_is_killed_after_the_grace_period_with_its_children():
-    proc, child = _start(STUBBORN)
+@contextmanager
+def _started(code: str):
+    """(the process, the pid it printed) in a session of its own; whatever still lives at the end is killed."""
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True, start_new_session=True)
+    child = int(proc.stdout.readline())
     try:
+        yield proc, child
+    finally:
+        for pid in {proc.pid, child} - {0}:
+            if not _dead(pid):
+                psutil.Process(pid).kill()
+        proc.wait(timeout=10)
+
+
+def test_a_process_ignoring_sigterm_is_killed_after_the_grace_period_with_its_children():
+    with _started(STUBBORN) as (proc, child):
         t0 = time.monotonic()
         assert stop_process_group(proc.pid, proc_start_time(proc.pid), grace_s=1.0) is True
         assert time.monotonic() - t0 >= 1.0
         proc.wait(timeout=10)
         assert _dead(proc.pid) and _dead(child)
-    finally:
-        for pid in (proc.pid, child):
-            if not _dead(pid):
-                psutil.Process(pid).kill()
 
 
 def test_a_process_that_honours_sigterm_is_not_killed():
-    proc, _ = _start(POLITE)
-    t0 = time.monotonic()
-    assert stop_process_group(proc.pid, proc_start_time(proc.pid), grace_s=10.0) is False
-    assert time.monotonic() - t0 < 5.0
-    proc.wait(timeout=10)
-
-
-def test_a_reused_pid_is_never_signalled():
-    proc, _ = _start(POLITE)
-    try:
-        assert stop_process_group(proc.pid, "not-its-start-token", grace_s=0.5) is False
-        assert proc.poll() is None  # still running: it is not the process the job recorded
-    finally:
-        proc.kill()
+    with _started(POLITE) as (proc, _):
+        t0 = time.monotonic()
+        assert stop_process_group(proc.pid, proc_start_time(proc.pid), grace_s=10.0) is False
+        assert time.monotonic() - t0 < 5.0
         proc.wait(timeout=10)
 
 
+def test_a_reused_pid_is_never_signalled():
+    with _started(POLITE) as (proc, _):
+        assert stop_process_group(proc.pid, "not-its-start-token", grace_s=0.5) is False
+        assert proc.poll() is None  # still running: it is not the process the job recorded
+
+
 def test_cancel_kills_a_job_that_ignores_sigterm(ws):
-    proc, child = _start(STUBBORN)
     jid = "job-stubborn-20260101-000000-abcdef"
     job_dir(ws, jid).mkdir(parents=True)
-    write_state(ws, JobState(id=jid, command=["jobs", "sleep"], status="running", pid=proc.pid,
-                             proc_start=proc_start_time(proc.pid)))
-    try:
+    with _started(STUBBORN) as (proc, child):
+        write_state(ws, JobState(id=jid, command=["jobs", "sleep"], status="running", pid=proc.pid,
+                                 proc_start=proc_start_time(proc.pid)))
         st = jobs.cancel(ws, jid, grace_s=1.0)
         assert st.status == "cancelled"
         proc.wait(timeout=10)
         assert _dead(proc.pid) and _dead(child)
-    finally:
-        for pid in (proc.pid, child):
-            if not _dead(pid):
-                psutil.Process(pid).kill()

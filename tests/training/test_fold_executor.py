@@ -45,17 +45,19 @@ def _close(a, b, path="") -> None:
         assert a == b, path
 
 
-def test_folds_on_local_workers_match_the_sequential_run(feature_ws, ws):
+def check_folds_match_sequential(ws, feature_ws, *executor_args: str) -> None:
+    """``train direction --executor ...`` (a CLI process) gives the per-fold results, metrics, predictions,
+    trades, labels and fold files of the same run with its folds one after another in this process."""
     cfg = run_mod.custom_config(ws, "test", SPLIT)
     seq = run_mod.start_run(ws, "direction", cfg, featureset_id=feature_ws)
-    r = run_cli("train", "direction", "--config", str(cfg), "--featureset", feature_ws,
-                "--executor", "local", "--workers", "2", "--json")
+    r = run_cli("train", "direction", "--config", str(cfg), "--featureset", feature_ws, *executor_args, "--json")
     assert r.returncode == 0, r.stderr[-3000:]
     par = json.loads(r.stdout)
     assert "fold 1/2 finished" in r.stderr and "fold 2/2 finished" in r.stderr  # progress per fold
     assert seq["folds"] == par["folds"] == 2
     ms, mp = read_manifest(ws, seq["run_id"], "model"), read_manifest(ws, par["run_id"], "model")
     assert ms.parents == mp.parents and ms.params == mp.params
+
     def files(m):  # TensorBoard event files are named by time and pid
         return {f.path for f in m.files if "/tensorboard/" not in f.path}
 
@@ -68,6 +70,10 @@ def test_folds_on_local_workers_match_the_sequential_run(feature_ws, ws):
     for name in ("predictions.parquet", run_mod.TRADES_FILE, run_mod.LABELS_FILE):
         _frames_close(pd.read_parquet(ds / name), pd.read_parquet(dp / name))
     assert not run_mod.run_dir(ws, par["run_id"]).exists()  # the working folder became the artifact
+
+
+def test_folds_on_local_workers_match_the_sequential_run(feature_ws, ws):
+    check_folds_match_sequential(ws, feature_ws, "--executor", "local", "--workers", "2")
 
 
 def test_a_failing_fold_fails_the_run_and_publishes_nothing(feature_ws, ws, monkeypatch):

@@ -4,7 +4,7 @@ import pytest
 
 from config.errors import BadInput
 from engine.tuning.requests import TuneRequest
-from tests.request_checks import build_parser, dests, round_trip, unset_fields
+from tests.request_checks import build_parser, check_contract, round_trip
 
 FULL = {"kind": "stage2", "featureset": "fs", "symbol": "BTCUSDT", "stage1": "stage1-x", "config": "test", "space": "space.yaml",
         "horizon": "4h", "trials": 50, "executor": "ray", "ray_address": "10.0.0.5:6379", "workers": 4,
@@ -12,14 +12,8 @@ FULL = {"kind": "stage2", "featureset": "fs", "symbol": "BTCUSDT", "stage1": "st
         "seed": 7, "name": "a study"}
 
 
-def test_every_field_round_trips_through_the_command_line():
-    req = TuneRequest.build(**FULL)
-    round_trip(req)
-    assert unset_fields(TuneRequest, [req]) == []
-
-
-def test_cli_options_and_request_fields_are_one_set():
-    assert dests("tune", "run") == set(TuneRequest.model_fields)
+def test_every_field_round_trips_and_the_cli_options_are_the_fields():
+    check_contract(TuneRequest, [FULL])
 
 
 def test_the_page_request_is_the_command_the_cli_accepts():
