@@ -90,12 +90,31 @@ def _base(m: Manifest) -> dict[str, Any]:
             "timeframe": m.timeframe or "", "start": m.start, "end": m.end}
 
 
-def _table(kind: str, rows: list[dict], metrics: list[str], labels: dict[str, str], pct: set[str],
+def _input_names(ws: Workspace, frame: pd.DataFrame, params: list[str], labels: dict[str, str]) -> None:
+    """Parameter columns holding an input artifact's id (``p.featureset_id``, ``p.source.id``, ...) show
+    that artifact's name instead; a name that several of the ids share keeps its id beside it, so two
+    different inputs never read the same (and the parameter diff still sees them differ)."""
+    from storage.catalog import Catalog
+
+    cols = [c for c in params if c.endswith(("_id", ".id"))]
+    ids = {v for c in cols for v in frame[c].dropna() if isinstance(v, str)}
+    if not ids:
+        return
+    names = {i: n["name"] for i, n in Catalog(ws).names(ids).items()}
+    order = sorted(ids)
+    shown = dict(zip(order, unique_labels([names.get(i, i) for i in order], order)))
+    for c in cols:
+        frame[c] = frame[c].map(lambda v: shown.get(v, v) if isinstance(v, str) else v)
+        labels.setdefault(c, c[len(PARAM_PREFIX):].removesuffix("_id").removesuffix(".id") + " (name)")
+
+
+def _table(ws: Workspace, kind: str, rows: list[dict], metrics: list[str], labels: dict[str, str], pct: set[str],
            samples: dict[str, str], base_params: list[str] | None = None) -> RunsTable:
     frame = pd.DataFrame(rows)
     if frame.empty:
         frame = pd.DataFrame(columns=["id", "name", "created_at", "symbols", "timeframe", "start", "end"])
     params = sorted(c for c in frame.columns if c.startswith(PARAM_PREFIX))
+    _input_names(ws, frame, params, labels)
     if base_params:  # the key parameters first
         params = [p for p in base_params if p in params] + [p for p in params if p not in base_params]
     for mtr in metrics:
@@ -161,7 +180,7 @@ def training_runs(ws: Workspace) -> RunsTable:
     samples = {f"{s}_{k}": f"{s}_n_trades" for s in ("val", "test") for k in ("profit_factor", "win_rate", "pnl_per_trade")}
     samples |= {f"{s}_{k}": f"{s}_n_predictions" for s in ("val", "test") for k in ("accuracy", "macro_f1")}
     pct = {f"{s}_{k}" for s in ("val", "test") for k in ("accuracy", "win_rate")}
-    return _table("training", rows, TRAINING_METRICS, labels, pct, samples,
+    return _table(ws, "training", rows, TRAINING_METRICS, labels, pct, samples,
                   [PARAM_PREFIX + k for k in ("model", "featureset_id", "config", "report_id", "seed", "split_mode", "n_inputs",
                                               "targets")])
 
@@ -199,7 +218,7 @@ def stage2_runs(ws: Workspace) -> RunsTable:
     samples = {f"{s}_{k}": f"{s}_signals" for s in ("test", "val") for k in ("accuracy_signals", "macro_f1_signals")}
     samples |= {f"{s}_accuracy_pivots": f"{s}_pivots" for s in ("test", "val")} | {"cv_accuracy_mean": "cv_folds"}
     pct = {c for c in STAGE2_METRICS if "accuracy" in c or "baseline" in c}
-    return _table("stage2", rows, STAGE2_METRICS, labels, pct, samples,
+    return _table(ws, "stage2", rows, STAGE2_METRICS, labels, pct, samples,
                   [PARAM_PREFIX + k for k in ("threshold", "stage1_id", "featureset_id", "cv_folds", "num_boost_round",
                                               "learning_rate", "max_depth", "num_leaves")])
 
@@ -236,7 +255,7 @@ def backtest_runs(ws: Workspace, *, mode: str = "single") -> RunsTable:
     samples = {k: "n_closed_trades" for k in ("win_rate", "profit_factor")} | {
         k: "n_bars" for k in ("total_return", "sharpe", "max_drawdown", "cagr", "sortino")}
     pct = {k for k in BACKTEST_METRICS if k in LABELS and LABELS[k][1] == "pct"}
-    return _table("backtest", rows, BACKTEST_METRICS, labels, pct, samples,
+    return _table(ws, "backtest", rows, BACKTEST_METRICS, labels, pct, samples,
                   [PARAM_PREFIX + k for k in ("source.kind", "source.id", "source.rule", "source.fast", "source.slow",
                                               "threshold", "horizon", "direction", "sl_stop", "tp_stop", "sl_trail",
                                               "sizing", "fees", "slippage", "start", "end")])

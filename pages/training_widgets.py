@@ -10,6 +10,7 @@ from engine import jobs
 from engine.plots.training import evidence_table, fold_table, horizon_table, loss_figure, metrics_figure
 from engine.training import runs
 from engine.training.config import ResumeRequest
+from pages.artifact_widgets import artifact_label
 from pages.charts import figure, stamp
 from pages.ui import Keys, start_job, user_errors, workspace
 
@@ -105,7 +106,9 @@ def show_evidence(metrics: dict, costs: dict | None) -> None:
 def run_details(row: dict) -> None:
     ws = workspace()
     rid = row["id"]
-    st.markdown(f"**{row.get('name') or rid}**: {row['model']} on `{row.get('featureset_id')}`, status **{row['status']}**")
+    fid = row.get("featureset_id")
+    on = f"feature set **{artifact_label(fid)}** (`{fid}`)" if fid else "no recorded feature set"
+    st.markdown(f"**{row.get('name') or rid}**: {row['model']} on {on}, status **{row['status']}**")
     if row["status"] == "finished":
         from storage.artifacts import read_manifest
 

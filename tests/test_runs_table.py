@@ -131,3 +131,23 @@ def test_flatten_and_ci_text():
     assert rt.flatten({"a": {"b": 1, "c": [1, 2]}, "d": None}) == {"a.b": 1, "a.c": "1, 2", "d": None}
     assert rt.ci_text(0.123, 0.1, 0.15, pct=True) == "12.30% [10.00%, 15.00%]"
     assert rt.ci_text(None) == "-" and rt.ci_text(1.5) == "1.5"
+
+
+def test_input_ids_show_the_inputs_names_and_equal_names_stay_apart(ws):
+    def featureset(name: str) -> str:
+        with create_artifact(ws, "features", name=name, symbols=["BTCUSDT"], timeframe="15m", params={}) as d:
+            return d.id
+
+    def run(fid: str) -> str:
+        with create_artifact(ws, "model", name=f"on {fid}", symbols=["BTCUSDT"], timeframe="15m",
+                             params={"model": "direction", "featureset_id": fid}, parents=[fid]) as d:
+            return d.id
+
+    first, second, third = featureset("two coins"), featureset("two coins"), featureset("BTC only")
+    ra, rb, rc = run(first), run(second), run(third)
+    t = rt.training_runs(ws)
+    shown = t.frame.set_index("id")["p.featureset_id"]
+    assert shown[rc] == "BTC only"  # the name, not the id
+    assert shown[ra] == f"two coins · {first[-6:]}" and shown[rb] == f"two coins · {second[-6:]}"  # one name, two sets
+    assert t.labels["p.featureset_id"] == "featureset (name)"
+    assert list(rt.param_diff(t, [ra, rb]).index) == ["featureset_id"]  # the diff still sees them differ
