@@ -34,7 +34,9 @@ from config.errors import BadInput, Busy, NotFound
 from storage.manifest import MANIFEST
 from storage.workspace import KINDS, Workspace
 
-SCHEMA_VERSION = "2"  # 2: artifacts.tags, artifacts.note (an older catalog is re-indexed on its next write)
+# 2: artifacts.tags, artifacts.note; 3: params under the glossary's names (storage.schema.LEGACY_PARAMS).
+# A catalog of another version is re-indexed from the manifests on its next write (or read).
+SCHEMA_VERSION = "3"
 
 
 class CatalogUnreadable(Busy):
@@ -172,10 +174,19 @@ def _parse(path: str, mtime: float) -> tuple[tuple, list, list, list]:
 
 
 def _current(con) -> bool:
-    """True when the catalog's artifacts table (if any) has this version's columns."""
+    """True when the catalog is empty, or has this version's columns and was indexed by this version
+    (``meta.schema_version``)."""
     cols = {r[0] for r in con.execute(
         "SELECT column_name FROM information_schema.columns WHERE table_name = 'artifacts'").fetchall()}
-    return not cols or {"tags", "note"} <= cols
+    if not cols:
+        return True
+    if not {"tags", "note"} <= cols:  # version 1's layout
+        return False
+    try:
+        rows = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchall()
+    except duckdb.CatalogException:  # no meta table: older than any versioned catalog
+        return False
+    return rows == [(SCHEMA_VERSION,)]
 
 
 def _transient_connect_error(e: BaseException) -> bool:

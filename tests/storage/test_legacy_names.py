@@ -53,3 +53,21 @@ def test_a_rewritten_old_manifest_gets_the_new_names(ws):
     edit_artifact(ws, aid, name="renamed")
     raw = json.loads((ws.artifact_dir("model", aid) / "manifest.json").read_text())
     assert raw["params"] == {"model": "direction", "featureset_id": "features-x"}
+
+
+def test_a_catalog_indexed_before_the_glossary_is_re_indexed(ws):
+    import duckdb
+
+    aid = _model(ws, {"model": "direction", "featureset": "features-x"})
+    cat = Catalog(ws)
+    cat.refresh()
+    # what an older KlineLab left: the row with the old key, schema version 2
+    con = duckdb.connect(str(cat.path))
+    con.execute("UPDATE artifacts SET params = ? WHERE id = ?", [json.dumps({"model": "direction", "featureset": "features-x"}), aid])
+    con.execute("UPDATE meta SET value = '2' WHERE key = 'schema_version'")
+    con.close()
+    with cat.reader() as c:  # a read finds the old version and re-indexes first
+        (params,) = c.execute("SELECT params FROM artifacts WHERE id = ?", [aid]).fetchone()
+    assert json.loads(params) == {"model": "direction", "featureset_id": "features-x"}
+    with cat.reader() as c:
+        assert c.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == ("3",)
