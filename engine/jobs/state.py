@@ -16,6 +16,7 @@ from typing import Any
 import psutil
 from filelock import FileLock
 
+from config import settings
 from config.errors import NotFound
 from storage.manifest import Manifest, utc_now_iso, write_json_atomic
 from storage.workspace import Workspace, check_id
@@ -177,24 +178,55 @@ def _signal_group(pgid: int, sig: int) -> None:
         pass  # the group is gone (or was never ours)
 
 
+def _job_id_of(proc: psutil.Process) -> str | None:
+    try:
+        return proc.environ().get(settings.JOB_ID.name)
+    except (psutil.NoSuchProcess, psutil.AccessDenied, OSError):
+        return None
+
+
+def _job_tree(leader: psutil.Process) -> list[psutil.Process]:
+    """``leader`` and its descendants, less any other job started from inside it (``jobs.submit`` starts
+    a job in a session of its own with its own job id) and that job's descendants: they are not ours."""
+    mine, out, todo = _job_id_of(leader), [leader], [leader]
+    while todo:
+        try:
+            children = todo.pop().children()
+        except psutil.NoSuchProcess:
+            continue
+        for c in children:
+            other = _job_id_of(c)
+            if other is not None and other != mine:
+                continue
+            out.append(c)
+            todo.append(c)
+    return out
+
+
+def _signal_each(procs: list[psutil.Process], kill: bool) -> None:
+    for p in procs:
+        try:
+            p.kill() if kill else p.terminate()
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            pass  # gone, or not ours to signal
+
+
 def stop_process_group(pid: int | None, start: str | None = None, grace_s: float = STOP_GRACE_S) -> bool:
     """Stop a job's processes: SIGTERM to the process group ``pid`` leads (a job is started in its own
-    session) and to its process tree, wait up to ``grace_s`` for all of them to end, then SIGKILL the group
-    and whatever of the tree is left.  ``start`` (the token of :func:`proc_start_time`) guards against a
-    reused pid: a process that is not the job's is never signalled.  True if something had to be killed."""
+    session) and to its process tree (other jobs started from inside it excepted), wait up to ``grace_s``
+    for all of them to end, then SIGKILL the group and whatever of the tree is left (looked at again:
+    a child started during the grace period is included).  ``start`` (the token of
+    :func:`proc_start_time`) guards against a reused pid: a process that is not the job's is never
+    signalled.  True if something had to be killed."""
     if not pid_alive(pid, start):
         return False
     try:
         leader = psutil.Process(pid)
-        procs = [leader, *leader.children(recursive=True)]
     except psutil.NoSuchProcess:
         return False
+    procs = _job_tree(leader)
     _signal_group(pid, signal.SIGTERM)
-    for p in procs[1:]:  # a descendant that left the group (its own session) is asked too
-        try:
-            p.terminate()
-        except psutil.NoSuchProcess:
-            pass
+    _signal_each(procs[1:], kill=False)  # a descendant that left the group (its own session) is asked too
     deadline = time.monotonic() + grace_s
     alive = procs
     while alive and time.monotonic() < deadline:  # zombies count as ended: their parent reaps them
@@ -202,11 +234,8 @@ def stop_process_group(pid: int | None, start: str | None = None, grace_s: float
         alive = [p for p in alive if not _gone(p)]
     if not alive:
         return False
+    alive = list({p.pid: p for p in [*alive, *(_job_tree(leader) if not _gone(leader) else [])]}.values())
     _signal_group(pid, signal.SIGKILL)
-    for p in alive:
-        try:
-            p.kill()
-        except psutil.NoSuchProcess:
-            pass
+    _signal_each(alive, kill=True)
     psutil.wait_procs(alive, timeout=2.0)
     return True

@@ -25,6 +25,15 @@ print(child.pid, flush=True)
 time.sleep(120)
 """
 POLITE = "import sys, time; print(0, flush=True); time.sleep(120)"
+# a job leader that starts another job (its own session, its own KLINELAB_JOB_ID), as `jobs.submit` from
+# inside a job does; prints that job's pid
+SUBMITS = """
+import os, subprocess, sys, time
+env = dict(os.environ, KLINELAB_JOB_ID="job-other-20260101-000000-abcdef")
+other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"], env=env, start_new_session=True)
+print(other.pid, flush=True)
+time.sleep(120)
+"""
 
 
 def _dead(pid: int) -> bool:
@@ -81,3 +90,10 @@ def test_cancel_kills_a_job_that_ignores_sigterm(ws):
         assert st.status == "cancelled"
         proc.wait(timeout=10)
         assert _dead(proc.pid) and _dead(child)
+
+
+def test_another_job_started_from_inside_the_job_is_not_stopped():
+    with _started(SUBMITS) as (proc, other):
+        assert stop_process_group(proc.pid, proc_start_time(proc.pid), grace_s=2.0) is False  # it honours SIGTERM
+        proc.wait(timeout=10)
+        assert not _dead(other)  # the other job runs on: it is not this job's to stop
