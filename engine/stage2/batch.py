@@ -132,13 +132,14 @@ def _run_pair(ws: Workspace, rec: dict[str, Any], opts: dict[str, Any]) -> None:
         with scoped(0.0, 0.6, "Stage 1 training: "):
             rec["stage1_id"] = train_stage1_pair(ws, sym, tf, Stage1TrainConfig(**opts["stage1_config"]),
                                                  featureset_id=fsid)["stage1_id"]
+    s2cfg = Stage2Config(**opts["stage2_config"])
     with scoped(0.6 if mode == "train" else 0.3, 1.0, "Stage 2: "):
-        out = train_stage2_pair(ws, sym, tf, Stage2Config(**opts["stage2_config"]), featureset_id=fsid,
-                                stage1_id=rec["stage1_id"])
+        out = train_stage2_pair(ws, sym, tf, s2cfg, featureset_id=fsid, stage1_id=rec["stage1_id"])
     c = out["counts"]["per_split"]
     rec.update({"stage2_id": out["stage2_id"], "accuracy": out["metrics"]["accuracy"], "f1_macro": out["metrics"]["f1_macro"],
                 "cv_accuracy_mean": out["cv"]["summary"]["accuracy"]["mean"],
-                "cv_accuracy_std": out["cv"]["summary"]["accuracy"]["std"], "samples": out["counts"]["samples"],
+                "cv_accuracy_std": out["cv"]["summary"]["accuracy"]["std"], "cv_folds": s2cfg.cv_folds,
+                "samples": out["counts"]["samples"],
                 "threshold": out["threshold"], "pass_rate_test": c["test"]["pass_rate"], "warnings": out["warnings"]})
     t = out.get("test") or {}
     base = [v for v in (t.get("baselines") or {}).values() if v is not None]
@@ -296,7 +297,7 @@ def results_table(state: dict[str, Any]):
 
     # accuracy_signals (every test signal bar) first; "accuracy" is the pivot-only figure
     cols = ["symbol", "timeframe", "status", "accuracy_signals", "best_baseline", "signals_test", "accuracy", "f1_macro",
-            "cv_accuracy_mean", "cv_accuracy_std", "samples", "stage1_oof",
+            "cv_accuracy_mean", "cv_accuracy_std", "cv_folds", "samples", "stage1_oof",
             "threshold", "pass_rate_test", "seconds", "error", "stage1_id", "stage2_id", "featureset_id"]
     df = pd.DataFrame(state.get("pairs") or [])
     for c in cols:

@@ -98,7 +98,8 @@ def cmd_s1_train(args, ws):
     res = train_stage1_pair(ws, req.symbol, req.timeframe, req.stage1_config(), featureset_id=req.featureset,
                             name=req.name or "")
     res["_text"] = _s1_text(res) + "\n" + "\n".join(
-        f"  {s}: accuracy {m['accuracy']:.4f}, AUC {m.get('auc', float('nan')):.4f}" for s, m in res["metrics"].items())
+        f"  {s}: accuracy {m['accuracy']:.4f}, AUC {_num(m.get('auc'))} (n={m.get('bars', '?')} bars, "
+        f"{m.get('pivots', '?')} pivots)" for s, m in res["metrics"].items())
     return res
 
 
@@ -145,9 +146,10 @@ def cmd_s2_batch(args, ws):
                         stage2_config=req.stage2_config(), resume=req.resume, retry_failed=req.retry_failed,
                         executor=ex)
     lines = [f"{r['symbol']:<12} {r['timeframe']:<4} {r['status']:<10} " +
-             (f"accuracy (signals) {_num(r.get('accuracy_signals'))} vs best baseline {_num(r.get('best_baseline'))}  "
-              f"(pivots only {r['accuracy']:.4f})  F1 {r['f1_macro']:.4f}  CV {r['cv_accuracy_mean']:.4f} +/- "
-              f"{r['cv_accuracy_std']:.4f}  {r['stage2_id']}" if r["status"] == "succeeded" else (r.get("error") or ""))
+             (f"accuracy (signals) {_num(r.get('accuracy_signals'))} vs best baseline {_num(r.get('best_baseline'))} "
+              f"(n={r.get('signals_test', '?')} test signals)  (pivots only {r['accuracy']:.4f})  F1 {r['f1_macro']:.4f}  "
+              f"CV {r['cv_accuracy_mean']:.4f} +/- {r['cv_accuracy_std']:.4f} ({r.get('cv_folds', '?')} folds, "
+              f"{r.get('samples', '?')} samples)  {r['stage2_id']}" if r["status"] == "succeeded" else (r.get("error") or ""))
              for r in res["pairs"]]
     res["_text"] = "\n".join(lines) + f"\n{res['succeeded']} succeeded, {res['failed']} failed; state: {res['state_file']}"
     return res

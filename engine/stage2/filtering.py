@@ -69,7 +69,8 @@ def pass_rate_curve(signal_prob: np.ndarray, split: np.ndarray, thresholds: np.n
 def split_metrics(proba: np.ndarray, y: np.ndarray, pivot: np.ndarray, split: np.ndarray, labelled: np.ndarray, *,
                   threshold: float) -> dict[str, Any]:
     """Stage 1 quality per split on labelled, scored bars: accuracy of the class, ROC AUC of the
-    signal probability for "is a pivot", precision / recall / pass rate of the filter at ``threshold``."""
+    signal probability for "is a pivot", precision / recall / pass rate of the filter at ``threshold``,
+    with the sample behind them (``bars`` scored, real ``pivots`` among them)."""
     from sklearn.metrics import precision_score, recall_score, roc_auc_score
 
     sig = signal_probability(proba)
@@ -82,7 +83,7 @@ def split_metrics(proba: np.ndarray, y: np.ndarray, pivot: np.ndarray, split: np
         pred = np.nanargmax(np.nan_to_num(proba[m], nan=-1.0), axis=1)
         passed = sig[m] >= threshold
         d = {"accuracy": float((pred == y[m]).mean()), "pass_rate": float(passed.mean()),
-             "pivot_rate": float(pivot[m].mean())}
+             "pivot_rate": float(pivot[m].mean()), "bars": int(m.sum()), "pivots": int(pivot[m].sum())}
         if 0 < pivot[m].sum() < m.sum():
             d["auc"] = float(roc_auc_score(pivot[m], sig[m]))
         d["pivot_precision"] = float(precision_score(pivot[m], passed, zero_division=0))

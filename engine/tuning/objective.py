@@ -175,23 +175,32 @@ def score_walk_forward(trial: Any, plans: list[Any], ppy: float, fit_fold: Calla
     """The walk-forward loop of every kind's objective: ``fit_fold(plan)`` trains on a fold's train part
     and trades its validation part ({"returns": per-period Series, "trades", "windows"}); after each fold
     the pooled annualised Sharpe is reported to Optuna (pruned when the pruner says so); a trial that
-    never traded is pruned with ``no_trades``.  The trial's user attributes record the folds, the
-    pooled returns and the counts; the value is the pooled annualised Sharpe."""
+    never traded is pruned with ``no_trades``.  The trial's user attributes record the folds (each fold's
+    Sharpe beside its trades and periods; None for a fold that did not trade), the pooled returns and the
+    counts; the value is the pooled annualised Sharpe."""
     import optuna
 
     parts: list[pd.Series] = []
     trades = windows = 0
-    fold_sharpes = []
+    fold_sharpes: list[float | None] = []
+    fold_trades: list[int] = []
+    fold_periods: list[int] = []
     for k, plan in enumerate(plans):
         res = fit_fold(plan)
         parts.append(res["returns"])
         trades += res["trades"]
         windows += res["windows"]
-        fold_sharpes.append(sharpe(res["returns"].to_numpy()) * math.sqrt(ppy))
+        fold_trades.append(int(res["trades"]))
+        fold_periods.append(len(res["returns"]))
+        # a fold that did not trade (or has under 2 periods) has no Sharpe: None, not a 0.0 that reads as "no edge"
+        fold_sharpes.append(sharpe(res["returns"].to_numpy()) * math.sqrt(ppy)
+                            if res["trades"] > 0 and len(res["returns"]) >= 2 else None)
         value = sharpe(np.concatenate([p.to_numpy() for p in parts])) * math.sqrt(ppy)
         trial.report(value, k)
         trial.set_user_attr("folds_done", k + 1)
         trial.set_user_attr("fold_sharpes", fold_sharpes)
+        trial.set_user_attr("fold_trades", fold_trades)
+        trial.set_user_attr("fold_periods", fold_periods)
         if trial.should_prune():
             raise optuna.TrialPruned(f"pruned after fold {k + 1}: pooled validation Sharpe {value:.3f}")
     pooled = np.concatenate([p.to_numpy() for p in parts])

@@ -409,6 +409,7 @@ def _summary(search: _Search, all_trials: list, best, dsr: dict, confirmation: d
         "sharpe_variance": dsr["sharpe_variance"],
         "in_search": {"sharpe": float(best.value), "sharpe_per_period": best.user_attrs.get("sharpe_per_period"),
                       "fold_sharpes": best.user_attrs.get("fold_sharpes"),
+                      "fold_trades": best.user_attrs.get("fold_trades"), "fold_periods": best.user_attrs.get("fold_periods"),
                       "sample": {"periods": best.user_attrs.get("periods"), "trades": best.user_attrs.get("trades"),
                                  "windows": best.user_attrs.get("windows"), "folds": folds}},
         "rule": "N = the study's completed trials (pruned and failed ones are counted beside it); the DSR uses the "
@@ -535,6 +536,7 @@ def trials_table(trials: list) -> pd.DataFrame:
                      "sharpe_per_period": ua.get("sharpe_per_period"), "periods": ua.get("periods"),
                      "trades": ua.get("trades"), "folds_done": ua.get("folds_done"),
                      "fold_sharpes": json.dumps(ua.get("fold_sharpes")) if ua.get("fold_sharpes") is not None else None,
+                     "fold_trades": json.dumps(ua.get("fold_trades")) if ua.get("fold_trades") is not None else None,
                      "duration_s": t.duration.total_seconds() if t.duration else None, "worker": ua.get("worker"), "error": ua.get("error"),
                      **{f"params_{k}": v for k, v in t.params.items()}})
     return pd.DataFrame(rows)

@@ -34,6 +34,7 @@ def test_batch_job_reports_failures_and_goes_on(stage1_ws, ws):
     assert "[3/3] BTCUSDT 15m: Stage 2: " in log and "[1/3] ETHUSDT 15m" in log
     table = results_table(state)
     assert table.status.tolist() == ["failed", "failed", "succeeded"] and table.loc[2, "cv_accuracy_mean"] > 0
+    assert table.loc[2, "cv_folds"] == 3 and table.loc[2, "signals_test"] > 0  # the samples beside the figures
 
 
 def test_resume_runs_what_is_left(stage1_ws, ws, tmp_path):

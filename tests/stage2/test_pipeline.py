@@ -29,6 +29,8 @@ def test_trained_stage1_is_saved_in_the_hub_layout_and_reimported_through_the_hu
     man = read_manifest(ws, res["stage1_id"])
     assert man.parents == [fsid] and SplitPlan.from_dict(man.extra["split"]).purge_bars >= 48
     assert {"train", "val", "test"} <= set(res["metrics"]) and 0.5 < res["metrics"]["val"]["auc"] <= 1
+    val = res["metrics"]["val"]  # each split's figures with the sample behind them
+    assert 0 < val["pivots"] < val["bars"] and val["pivot_rate"] == pytest.approx(val["pivots"] / val["bars"])
     # the stored probabilities are what the saved model predicts (params.json normalisation included)
     model, _ = load_stage1(ws, res["stage1_id"])
     from engine.stage2.data import load_pair

@@ -56,3 +56,12 @@ def test_pruned_when_the_pruner_says_so_and_when_nothing_traded():
     with pytest.raises(optuna.TrialPruned, match="no trade at all"):
         score_walk_forward(flat, [0, 1], 4.0, lambda k: _fold([0.0, 0.0], trades=0), no_trades="no trade at all")
     assert flat.attrs["no_trades"] is True and flat.attrs["trades"] == 0
+
+
+def test_each_fold_sharpe_stands_beside_its_sample_and_a_fold_without_trades_has_none():
+    trial = FakeTrial()
+    score_walk_forward(trial, [0, 1], 4.0, lambda k: _fold(FOLDS[k]) if k == 0 else _fold([0.0] * 5, trades=0),
+                       no_trades="none")
+    assert trial.attrs["fold_sharpes"][0] == pytest.approx(sharpe(np.array(FOLDS[0])) * 2.0)
+    assert trial.attrs["fold_sharpes"][1] is None  # did not trade: no Sharpe, not a 0.0
+    assert trial.attrs["fold_trades"] == [3, 0] and trial.attrs["fold_periods"] == [3, 5]
