@@ -14,6 +14,7 @@ the human-readable rendering and is left out of the JSON).
 """
 from __future__ import annotations
 
+import argparse
 import errno
 import importlib
 import json
@@ -175,9 +176,10 @@ def _normalize(argv: list[str]) -> tuple[list[str], bool]:
     return front + rest, json_mode
 
 
-def check_command(args: list[str]) -> None:
+def check_command(args: list[str]) -> argparse.Namespace:
     """Parse an engine command without running it (unknown command, bad option or value ->
-    BadInput): what a background job is checked with before its process starts."""
+    BadInput): what a background job is checked with before its process starts; also how a page
+    reads a job's options back from its command.  Returns the parsed options."""
     argv, _ = _normalize(list(args))
     if any(a in ("-h", "--help") for a in argv):
         raise BadInput("a background job cannot show help", hint="run the command with --help in a terminal")
@@ -185,6 +187,7 @@ def check_command(args: list[str]) -> None:
     if not getattr(parsed, "func", None):
         raise BadInput(f"not a complete engine command: {' '.join(argv)[:200]}",
                        hint="e.g. `jobs start -- features build --symbols BTCUSDT --timeframe 15m`")
+    return parsed
 
 
 register_command_checker(check_command)  # engine.jobs.submit checks commands with it (engine/jobs/checks.py)

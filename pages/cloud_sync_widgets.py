@@ -45,8 +45,10 @@ def hub_token() -> tuple[str | None, str]:
 
 
 def _host_of(command: list[str]) -> str:
-    """The ``--host`` of a finished ``sync ssh`` job's command line."""
-    return command[command.index("--host") + 1]
+    """The ``--host`` of a finished ``sync ssh`` job's command line, read back by the CLI's own parser."""
+    from engine.cli import check_command
+
+    return check_command(command).host
 
 
 def submit(args: list[str], key: str, *, name: str, env: dict[str, str] | None = None) -> str | None:
