@@ -118,9 +118,9 @@ class ExecutorFields(CliRequest):
     workers: int | None = Field(None, ge=1, le=1024, description="local executor: processes at once")
 
     def executor_spec(self) -> dict[str, Any] | None:
-        """None (everything in this process, as without the options) unless an executor option was
-        given; ``--workers`` alone implies local, ``--ray-address`` alone ray."""
-        if not (self.executor or self.workers or self.ray_address):
-            return None
-        name = self.executor or ("ray" if self.ray_address else "local")
-        return {"executor": name, "workers": self.workers, "ray_address": self.ray_address}
+        """The executor these options choose, by the one rule of every fan-out command
+        (``engine.executor.choose.resolve_executor``: --executor, else KLINELAB_EXECUTOR, else --workers
+        alone = local, --ray-address alone = ray, else None: everything in this process)."""
+        from engine.executor.choose import resolve_executor
+
+        return resolve_executor(self.executor, workers=self.workers, ray_address=self.ray_address)
