@@ -99,8 +99,8 @@ with tab_new:
                     config = str(custom_config(ws, preset, overrides))
                 req = TrainRequest.build(model=model, config=config, featureset=fid,
                                          report=report if report in reports else None,
-                                         targets=targets if "targets" in kinds[model].cli_options else None, name=name.strip(),
-                                         remote=remote.strip(), **run_on)  # the request `train` parses
+                                         targets=(targets or None) if "targets" in kinds[model].cli_options else None,
+                                         name=name.strip() or None, remote=remote.strip() or None, **run_on)  # the request `train` parses
                 start_job(req.argv(), Keys.TRAINING_JOB, name=f"train {model}")
     follow_job(Keys.TRAINING_JOB, on_done=_done)
     live_curves()
