@@ -38,6 +38,9 @@ class CliRequest(Strict):
     command: ClassVar[tuple[str, ...]] = ()
     positional: ClassVar[tuple[str, ...]] = ()
     flags: ClassVar[dict[str, str]] = {}
+    # True: an empty string or list is "not given" (left at its default), as None always is - for a request
+    # built from a page's text inputs and multiselects
+    omit_empty: ClassVar[bool] = False
 
     @model_validator(mode="before")
     @classmethod
@@ -51,8 +54,14 @@ class CliRequest(Strict):
 
     @classmethod
     def build(cls, **fields: Any):
-        """The request from keyword fields (None values are left at their defaults); BadInput on a bad one."""
-        return validate(cls, {k: v for k, v in fields.items() if v is not None}, f"{cls.command[0] if cls.command else 'request'} {cls.__name__}")
+        """The request from keyword fields (None values - and with ``omit_empty`` "" and [] - are left at
+        their defaults); BadInput on a bad one."""
+
+        def given(v: Any) -> bool:
+            return v is not None and not (cls.omit_empty and isinstance(v, (str, list)) and len(v) == 0)
+
+        return validate(cls, {k: v for k, v in fields.items() if given(v)},
+                        f"{cls.command[0] if cls.command else 'request'} {cls.__name__}")
 
     @classmethod
     def from_args(cls, args):
@@ -118,9 +127,9 @@ class ExecutorFields(CliRequest):
     workers: int | None = Field(None, ge=1, le=1024, description="local executor: processes at once")
 
     def executor_spec(self) -> dict[str, Any] | None:
-        """None (everything in this process, as without the options) unless an executor option was
-        given; ``--workers`` alone implies local, ``--ray-address`` alone ray."""
-        if not (self.executor or self.workers or self.ray_address):
-            return None
-        name = self.executor or ("ray" if self.ray_address else "local")
-        return {"executor": name, "workers": self.workers, "ray_address": self.ray_address}
+        """The executor these options choose, by the one rule of every fan-out command
+        (``engine.executor.choose.resolve_executor``: --executor, else KLINELAB_EXECUTOR, else --workers
+        alone = local, --ray-address alone = ray, else None: everything in this process)."""
+        from engine.executor.choose import resolve_executor
+
+        return resolve_executor(self.executor, workers=self.workers, ray_address=self.ray_address)

@@ -21,12 +21,12 @@ from pages.backtest_widgets import (
     RESULT,
     SWEEP_JOB,
     SWEEP_RESULT,
-    executor_inputs,
     period_inputs,
     portfolio_inputs,
     sweep_table,
 )
 from pages.charts import figure
+from pages.executor_widgets import executor_inputs
 from pages.runs_widgets import runs_explorer
 from pages.ui import Keys, catalog, ensure_sample, follow_job, start_job, user_errors, workspace
 from storage.artifacts import kinds_stamp, read_manifest
@@ -417,7 +417,8 @@ with tab_sweep:
                         help="never seen by the selection; the chosen cell is re-run there. 0 = no confirmation")
     per = period_inputs("sweep", period, None)
     port = portfolio_inputs("sweep", [], stops=False)
-    run_on = executor_inputs("sweep")
+    run_on = executor_inputs("sweep", title="Run the grid in parallel (local processes or a Ray cluster)",
+                             what="the grid's cells in chunks as tasks (the same result as in one process)")
     go = st.button("Run sweep", type="primary", disabled=not src, key="sweep-go")
     if go and src:
         with user_errors():

@@ -117,24 +117,3 @@ def sweep_table(top: pd.DataFrame) -> pd.DataFrame:
         else:  # text (ruin_reason: null unless the account was wiped out): a missing value drew as "None"
             out[c] = out[c].map(lambda v: "-" if v is None or (isinstance(v, float) and pd.isna(v)) else v)
     return out
-
-
-EXECUTOR_LABELS = {"": "the job's own process (default)", "local": "local processes", "ray": "a Ray cluster"}
-
-
-def executor_inputs(key: str) -> dict[str, Any]:
-    """Where the sweep's grid chunks run -> the request's executor fields ({}: the whole grid in the job's
-    own process, as without the options)."""
-    with st.expander("Run the grid in parallel (local processes or a Ray cluster)"):
-        c1, c2, c3 = st.columns(3)
-        where = c1.selectbox("Executor", list(EXECUTOR_LABELS), format_func=EXECUTOR_LABELS.get, key=f"{key}-executor",
-                             help="the grid's cells in chunks as tasks (the same result as in one process)")
-        workers = c2.number_input("Workers", min_value=1, max_value=1024, value=2, key=f"{key}-workers",
-                                  disabled=where != "local", help="local processes at once")
-        address = c3.text_input("Ray address", value="", key=f"{key}-ray-address", disabled=where != "ray",
-                                help="host:port of the cluster's head; empty: RAY_ADDRESS, else a local Ray")
-    if where == "local":
-        return {"executor": "local", "workers": int(workers)}
-    if where == "ray":
-        return {"executor": "ray", "ray_address": address.strip() or None}
-    return {}

@@ -12,6 +12,7 @@ from engine.training import runs
 from engine.training.config import PRESETS, TrainRequest
 from pages.artifact_widgets import artifact_names, by_name, manage_artifact
 from pages.charts import figure, stamp
+from pages.executor_widgets import executor_inputs
 from pages.runs_widgets import runs_explorer
 from pages.training_widgets import curve_controls, live_curves, run_details
 from pages.ui import Keys, ensure_sample, follow_job, start_job, user_errors, workspace
@@ -27,8 +28,6 @@ class TrainingKeys:  # session-state keys of this page
     RAY_ADDRESS = "training.ray_address"
 
 
-# the new-run form's executor choices: "" = none, the folds one after another in the run's process (the default)
-EXECUTORS = {"": "none (folds in the run's process)", "local": "local processes", "ray": "Ray"}
 
 
 ensure_sample()
@@ -87,14 +86,9 @@ with tab_new:
             c3, c4 = st.columns(2)
             name = c3.text_input("Run name (optional)")
             remote = c4.text_input("Remote host (optional)", help="an SSH host profile of Cloud Sync; empty = this machine")
-            with st.expander("Walk-forward folds: executor"):
-                e1, e2, e3 = st.columns(3)
-                executor = e1.selectbox("Executor", list(EXECUTORS), key=TrainingKeys.EXECUTOR,
-                                        format_func=EXECUTORS.get, help="walk-forward folds only (split mode walk_forward)")
-                workers = e2.number_input("Fold processes at once (local)", min_value=1, max_value=1024, value=None,
-                                          placeholder="default: 1", key=TrainingKeys.WORKERS)
-                ray_address = e3.text_input("Ray cluster address (ray)", placeholder="empty: a local Ray; e.g. 10.0.0.5:6379",
-                                            key=TrainingKeys.RAY_ADDRESS)
+            run_on = executor_inputs("training", title="Walk-forward folds: executor", workers_default=None, in_form=True,
+                                     what="walk-forward folds only (split mode walk_forward)",
+                                     keys=(TrainingKeys.EXECUTOR, TrainingKeys.WORKERS, TrainingKeys.RAY_ADDRESS))
             go = st.form_submit_button("Start training", type="primary")
         if go:
             with user_errors():
@@ -105,9 +99,8 @@ with tab_new:
                     config = str(custom_config(ws, preset, overrides))
                 req = TrainRequest.build(model=model, config=config, featureset=fid,
                                          report=report if report in reports else None,
-                                         targets=targets if "targets" in kinds[model].cli_options else None, name=name.strip(),
-                                         remote=remote.strip(), executor=executor or None, workers=workers,
-                                         ray_address=ray_address.strip())  # the request `train` parses
+                                         targets=(targets or None) if "targets" in kinds[model].cli_options else None,
+                                         name=name.strip() or None, remote=remote.strip() or None, **run_on)  # the request `train` parses
                 start_job(req.argv(), Keys.TRAINING_JOB, name=f"train {model}")
     follow_job(Keys.TRAINING_JOB, on_done=_done)
     live_curves()

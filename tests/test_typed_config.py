@@ -64,5 +64,5 @@ def test_train_request_round_trips_through_the_command_line():
     assert TrainRequest.from_args(build_parser().parse_args(req.argv())) == req
     assert TrainRequest.build(model="direction", config="base", name="", targets=[]).argv() == [
         "train", "direction", "--config", "base"]
-    with pytest.raises(BadInput, match="train request: unknown key"):
+    with pytest.raises(BadInput, match="train TrainRequest: unknown key"):
         TrainRequest.build(model="direction", config="base", epochs=3)

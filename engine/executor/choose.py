@@ -26,18 +26,50 @@ def get_executor(name: str | None = None, *, address: str | None = None, workers
     return LocalExecutor(workers=workers or 1, max_retries=max_retries)
 
 
+def resolve_executor(executor: str | None = None, *, workers: int | None = None,
+                     ray_address: str | None = None) -> dict | None:
+    """THE rule of every command that fans out (``train``, ``backtest sweep``, ``stage2 batch``, ``tune run``):
+    an explicit ``--executor`` wins; otherwise ``KLINELAB_EXECUTOR``; otherwise ``--workers`` alone means
+    local, and ``--ray-address`` (with or without ``--workers``) Ray; otherwise None (everything in the
+    command's own process).  ``--ray-address`` with the local executor is the one contradiction (one
+    BadInput).  ``--workers`` is the local processes at once; under Ray only ``tune run`` uses it (its
+    trials at once), the others size their work to the cluster.  Returns ``{"executor", "workers",
+    "ray_address"}`` or None."""
+    env = (settings.EXECUTOR.get() or "").strip().lower() or None
+    name, source = (executor, "--executor") if executor else (env, ENV_EXECUTOR) if env else (None, None)
+    if name is None:
+        if workers is None and not ray_address:
+            return None
+        name, source = ("ray" if ray_address else "local"), None
+    if name not in EXECUTORS:
+        raise BadInput(f"unknown executor {name!r}", hint=f"use one of {', '.join(EXECUTORS)} (--executor or {ENV_EXECUTOR})")
+    if workers is not None and workers < 1:
+        raise BadInput(f"--workers must be at least 1, not {workers}")
+    chosen = f" (the executor is {name}, from {source})" if source else ""
+    if name == "local" and ray_address:
+        raise BadInput(f"--ray-address is for --executor ray{chosen}")
+    return {"executor": name, "workers": workers, "ray_address": ray_address or None}
+
+
 def add_cli_options(p) -> None:
     """``--executor`` / ``--ray-address`` / ``--workers`` for a command that fans out."""
     from engine.requests import ExecutorFields
 
     p.add_argument("--executor", choices=EXECUTORS, default=None,
-                   help=f"where the items run: local processes (default) or a Ray cluster (default from {ENV_EXECUTOR})")
+                   help=f"where the items run: local processes or a Ray cluster (default: {ENV_EXECUTOR}; without it, "
+                        "--workers means local and --ray-address ray; none of them: in this process)")
     p.add_argument("--ray-address", default=None,
                    help="host:port of an existing Ray cluster (default RAY_ADDRESS; none: a local Ray is started)")
     p.add_argument("--workers", **ExecutorFields.option("workers"),
                    help="local executor: processes at once (default 1: one item after another, in this process)")
 
 
+def executor_from_spec(spec: dict | None) -> Executor:
+    """The executor of a :func:`resolve_executor` spec (None: a one-worker local one, i.e. in this process)."""
+    spec = spec or {"executor": "local", "workers": 1, "ray_address": None}
+    return get_executor(spec["executor"], address=spec.get("ray_address"), workers=spec.get("workers"))
+
+
 def executor_from_args(args) -> Executor:
-    return get_executor(getattr(args, "executor", None), address=getattr(args, "ray_address", None),
-                        workers=getattr(args, "workers", None))
+    return executor_from_spec(resolve_executor(getattr(args, "executor", None), workers=getattr(args, "workers", None),
+                                               ray_address=getattr(args, "ray_address", None)))

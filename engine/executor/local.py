@@ -1,11 +1,21 @@
 """Local execution: in this process one item after another (``workers=1``, nothing to start), or a
-``concurrent.futures.ProcessPoolExecutor`` of ``workers`` spawned processes.
+``concurrent.futures.ProcessPoolExecutor`` of ``workers`` spawned processes.  An empty list of items
+gives an empty list of results (no pool is started).
 
-A worker process that dies (killed, out of memory) breaks the whole pool; the items it had not finished
-are run again each in a process of its own, so a death is pinned on the item that caused it: that item
-is retried up to ``max_retries`` times, then reported (``WorkerDied``); the others finish normally.
-Nothing is indexed by a task itself (see ``engine/executor/__init__.py``), so a dead task leaves nothing
-half-indexed."""
+Dead workers (killed, out of memory), with ``workers > 1``.  A worker that dies breaks the whole shared
+pool, and which item's process died cannot be told: every item not finished by then is a *suspect*,
+and that shared-pool try (started or still queued) counts in its ``attempts`` but as nobody's death.  Each
+suspect then runs again alone, in a one-process pool of its own, ``workers`` such pools at a time; a
+death there is counted as that item's own.  The budget: an item runs alone at most ``max_retries + 1``
+times; after its ``max_retries + 1``-th death alone it is reported (``ok=False``, ``WorkerDied``, the
+message says how often it died alone and how many attempts it had in all).  So an item that kills its
+process every time has ``max_retries + 2`` attempts when it was broken off a shared pool (``max_retries + 1``
+when it was the pool's only item: alone there, that run was its own) - the same number of deaths of
+its own as Ray reports for it (``engine/executor/ray_exec.py``: ``max_retries + 1`` attempts).
+"Its own" means its process, not necessarily its fault: with several isolated processes at once, the
+kernel's OOM killer may kill one for a neighbour's memory.  A cancel (``cancel``, or the job's SIGTERM,
+which reaches the workers too) raises ``Cancelled`` and counts no death.  Nothing is indexed by a task
+itself (see ``engine/executor/__init__.py``), so a dead task leaves nothing half-indexed."""
 from __future__ import annotations
 
 import contextlib
@@ -58,6 +68,8 @@ class LocalExecutor(Executor):
 
     def map(self, fn, items: Sequence[Any], *, on_progress: ProgressFn | None = None, cancel: Any = None) -> list[ItemResult]:
         items = list(items)
+        if not items:
+            return []  # nothing to run: no pool (a pool of 0 processes is an error)
         if self.workers <= 1:
             return self._sequential(fn, items, on_progress, cancel)
         return self._pool(fn, items, on_progress, cancel)
@@ -85,9 +97,9 @@ class LocalExecutor(Executor):
 
     def _pool_run(self, fn, items, on_progress, cancel) -> list[ItemResult]:
         """One shared pool of ``workers`` processes for every item.  A worker that dies (killed, out of
-        memory) breaks the whole pool: every item it had not finished is a suspect, and the suspects are
-        run again each in a pool of its own (``_isolated``), where a death is that item's own; so an item
-        is reported dead only for deaths of its own, never for a neighbour's."""
+        memory) breaks the whole pool: every item not finished by then is a suspect, run again alone
+        (``_isolated``); the broken run counts in its ``attempts`` but not as its death (see the module
+        docstring), except for an item that was alone in the pool."""
         results: dict[int, ItemResult] = {}
         attempts = {i: 1 for i in range(len(items))}
         deaths = {i: 0 for i in range(len(items))}
@@ -131,7 +143,9 @@ class LocalExecutor(Executor):
 
     def _isolated(self, fn, items, todo: list[int], results, attempts, deaths, on_progress, cancel, ctx) -> None:
         """Run ``todo`` each in a one-process pool of its own, ``workers`` at a time; an item whose process
-        dies is run again until it died more than ``max_retries`` times, then reported (``WorkerDied``)."""
+        dies is run again until it died more than ``max_retries`` times, then reported (``WorkerDied``).
+        A death seen while a cancel is on (a job's SIGTERM kills these processes too) is no death:
+        ``Cancelled`` is raised."""
         queue = [i for i in todo if deaths[i] <= self.max_retries]
         for i in todo:
             if i not in queue:
@@ -153,6 +167,8 @@ class LocalExecutor(Executor):
                     try:
                         res = to_result(i, f.result(), attempts[i])
                     except BrokenProcessPool:
+                        if is_cancelled(cancel):  # killed by the cancel's SIGTERM, not by the item
+                            raise Cancelled("cancelled by the user") from None
                         deaths[i] += 1
                         if deaths[i] <= self.max_retries:
                             queue.append(i)
@@ -168,8 +184,10 @@ class LocalExecutor(Executor):
 
     @staticmethod
     def _report_dead(i, results, attempts, deaths, total, on_progress) -> None:
-        res = ItemResult(i, False, error=f"the worker process died {deaths[i]} time(s) running this item",
-                         error_type="WorkerDied", attempts=attempts[i])
+        error = f"the worker process died {deaths[i]} time(s) running this item alone"
+        if attempts[i] > deaths[i]:
+            error += f" ({attempts[i]} attempt(s) in all, the first in a shared pool that a worker's death broke)"
+        res = ItemResult(i, False, error=error, error_type="WorkerDied", attempts=attempts[i])
         results[i] = res
         if on_progress:
             on_progress(len(results), total, res)

@@ -83,10 +83,12 @@ class RayExecutor(Executor):
         return ray.put(value)
 
     def map(self, fn, items: Sequence[Any], *, on_progress: ProgressFn | None = None, cancel: Any = None) -> list[ItemResult]:
+        items = list(items)
+        if not items:
+            return []  # nothing to run: no cluster is reached or started for it
         ray = self._start()
         import ray.exceptions as rex
 
-        items = list(items)
         with sigterm_flag() as term:  # a SIGTERM inside Ray's C++ wait would come out as a SystemError
             return self._map(ray, rex, fn, items, on_progress, cancel, term)
 

@@ -208,6 +208,8 @@ class TrainRequest(ExecutorFields):
     :class:`~engine.requests.ExecutorFields`'s; none given: the folds run one after another in the run's process."""
 
     command: ClassVar[tuple[str, ...]] = ("train",)
+    positional: ClassVar[tuple[str, ...]] = ("model",)  # the model kind is the sub-command: train patchtst|direction
+    omit_empty: ClassVar[bool] = True  # the page's empty name / remote / targets are "not given"
     model: Text = Field(..., description="model kind (patchtst, direction)")
     config: Text = Field(..., min_length=1, description="YAML file or preset: base, production, test, anti_overfit")
     featureset: Text | None = None
@@ -215,27 +217,6 @@ class TrainRequest(ExecutorFields):
     targets: list[Text] | None = Field(None, description="patchtst: targets to learn (default: the config's, else all)")
     name: Text | None = None
     remote: Text | None = Field(None, description="an SSH host profile: run there instead (Cloud Sync)")
-
-    @classmethod
-    def build(cls, **fields: Any) -> TrainRequest:
-        """The request from keyword fields (None and empty values are left out); BadInput on a bad one."""
-        return validate(cls, {k: v for k, v in fields.items() if v not in (None, "", [])}, "train request")
-
-    @classmethod
-    def from_args(cls, args) -> TrainRequest:
-        from engine.argtypes import csv_list
-
-        fields = {k: getattr(args, k, None) for k in cls.model_fields}
-        fields["targets"] = csv_list(fields["targets"]) if isinstance(fields["targets"], str) else fields["targets"]
-        return cls.build(**fields)
-
-    def argv(self) -> list[str]:
-        out = ["train", self.model, "--config", self.config]
-        for name in ("featureset", "report", "targets", "name", "remote", "executor", "workers", "ray_address"):
-            v = getattr(self, name)
-            if v:
-                out += [f"--{name.replace('_', '-')}", ",".join(v) if isinstance(v, list) else str(v)]
-        return out
 
 
 class ResumeRequest(CliRequest):

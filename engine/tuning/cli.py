@@ -14,9 +14,10 @@ def cmd_run(args, ws) -> dict:
     from engine.tuning.study import run_tuning
 
     req = TuneRequest.from_args(args)  # the same typed request the Tuning tab builds
+    spec = req.executor_spec() or {"executor": "local", "workers": 1, "ray_address": None}  # the one rule
     res = run_tuning(ws, kind=req.kind, featureset_id=req.featureset, config=req.config, space_file=req.space,
-                     horizon=req.horizon, trials=req.trials, workers=req.workers or 1, executor_name=req.executor,
-                     ray_address=req.ray_address, storage_url=req.storage, study_name=req.study,
+                     horizon=req.horizon, trials=req.trials, workers=spec["workers"] or 1, executor_name=spec["executor"],
+                     ray_address=spec["ray_address"], storage_url=req.storage, study_name=req.study,
                      holdout=req.holdout, folds=req.folds, val_frac=req.val_frac, last_bars=req.last_bars,
                      seed=req.seed, name=req.name, symbol=req.symbol, stage1_id=req.stage1)
     res["_text"] = _text(res)

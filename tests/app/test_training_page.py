@@ -153,6 +153,18 @@ def test_form_executor_options_build_the_request_train_parses(runs_ws, monkeypat
     _run(at)
     assert TrainRequest.from_args(build_parser().parse_args(started[-1])).executor_spec() == \
         {"executor": "ray", "workers": None, "ray_address": "10.0.0.5:6379"}
+    # the other executor's leftover input never reaches the request: local with an address left in the
+    # box, and none with a Workers value left, used to run Ray-or-fail / local fold processes
+    at.selectbox(key="training.executor").set_value("local")
+    at.number_input(key="training.workers").set_value(3)
+    at.button[0].click()
+    _run(at)
+    assert "--ray-address" not in started[-1] and started[-1][started[-1].index("--workers") + 1] == "3"
+    at.selectbox(key="training.executor").set_value("")
+    at.button[0].click()
+    _run(at)
+    assert not {"--executor", "--workers", "--ray-address"} & set(started[-1])
+    assert TrainRequest.from_args(build_parser().parse_args(started[-1])).executor_spec() is None
 
 
 def test_resume_button_finishes_the_stopped_run(runs_ws, ws):

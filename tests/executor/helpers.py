@@ -44,3 +44,24 @@ def die_or_echo(x: str) -> str:
         os.kill(os.getpid(), signal.SIGKILL)
     time.sleep(1.0)
     return x
+
+
+def die_or_echo_counted(args: tuple[str, str]) -> str:
+    """``die_or_echo`` that first appends a line to ``<dir>/<x>.runs``: how often each item really ran."""
+    x, folder = args
+    with open(Path(folder) / f"{x}.runs", "a") as f:
+        f.write("run\n")
+    return die_or_echo(x)
+
+
+def die_once_or_wait(args: tuple[str, str]) -> str:
+    """``"die"``: kills its process the first time (breaks a shared pool), returns at once after that;
+    anything else: appends a line to ``<dir>/<x>.runs`` (whether "die" had died by then), then sleeps a minute (its rerun alone is still
+    running when the test cancels)."""
+    x, folder = args
+    if x == "die":
+        return str(die_once(str(Path(folder) / "died")))
+    with open(Path(folder) / f"{x}.runs", "a") as f:
+        f.write("after the death\n" if (Path(folder) / "died").exists() else "before\n")
+    time.sleep(60.0)
+    return x

@@ -3,6 +3,7 @@ processes: results in order, errors per item, dead workers retried or reported, 
 Stage 2 batch of four pairs that gives on Ray exactly what it gives locally."""
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 
@@ -64,13 +65,85 @@ def test_local_pool_retries_a_dead_worker_then_reports(tmp_path):
 
 def test_local_pool_reports_only_the_item_whose_worker_died(tmp_path):
     """One item kills its process every time; the others, broken off with it (a dead worker breaks the
-    whole pool), run again each in a process of its own and succeed: only the killer is reported."""
+    whole pool), run again each in a process of its own and succeed: only the killer is reported.  The
+    shared-pool break is nobody's death; the killer dies max_retries + 1 times alone, and its attempts
+    are its real runs (counted by the item itself)."""
     seen = []
     res = LocalExecutor(workers=2, max_retries=1).map(helpers.die_or_echo, ["a", "die", "b", "c"],
                                                       on_progress=lambda k, n, r: seen.append((k, r.index)))
     assert [r.ok for r in res] == [True, False, True, True] and [r.value for r in res if r.ok] == ["a", "b", "c"]
-    assert res[1].error_type == "WorkerDied" and res[1].error == "the worker process died 2 time(s) running this item"
+    assert res[1].error_type == "WorkerDied" and res[1].attempts == 3
+    assert res[1].error == ("the worker process died 2 time(s) running this item alone (3 attempt(s) in all, "
+                            "the first in a shared pool that a worker's death broke)")
     assert [k for k, _ in seen] == [1, 2, 3, 4] and sorted(i for _, i in seen) == [0, 1, 2, 3]  # each once
+
+
+@pytest.mark.parametrize("max_retries", [0, 2])
+def test_local_pool_attempts_are_the_killers_real_runs(tmp_path, max_retries):
+    res = LocalExecutor(workers=2, max_retries=max_retries).map(
+        helpers.die_or_echo_counted, [(x, str(tmp_path)) for x in ["a", "die", "b"]])
+    runs = len((tmp_path / "die.runs").read_text().splitlines())
+    assert runs == res[1].attempts == max_retries + 2  # one in the shared pool, max_retries + 1 alone
+    assert res[1].error.startswith(f"the worker process died {max_retries + 1} time(s) running this item alone "
+                                   f"({max_retries + 2} attempt(s) in all")
+    assert [r.value for r in res if r.ok] == ["a", "b"]
+
+
+def test_an_empty_map_starts_nothing_and_returns_no_results():
+    from engine.executor.ray_exec import RayExecutor
+
+    for workers in (1, 2):
+        assert LocalExecutor(workers=workers).map(helpers.square_or_raise, []) == []
+    # nothing listens at this address: reaching for the cluster would raise RemoteError
+    assert RayExecutor(address="127.0.0.1:1").map(helpers.square_or_raise, []) == []
+
+
+POOL_DRIVER = """
+import sys
+from config.errors import Cancelled
+from engine.cli import _install_sigterm
+from engine.executor.local import LocalExecutor
+from tests.executor.helpers import die_once_or_wait
+
+_install_sigterm()  # what a job's process does: its cancel is a SIGTERM (to its whole process group)
+try:
+    res = LocalExecutor(workers=2, max_retries=0).map(die_once_or_wait, [("die", sys.argv[1]), ("a", sys.argv[1])])
+    print("results:", [(r.ok, r.error_type) for r in res], flush=True)
+except Cancelled:
+    print("cancelled", flush=True)
+    sys.exit(130)
+"""
+
+
+def test_a_job_cancel_that_kills_the_isolated_reruns_is_a_cancel_not_a_death(tmp_path):
+    """The shared pool breaks ("die" kills its worker), "a" runs again alone; then the job is cancelled:
+    SIGTERM to the driver's process group, which kills "a"'s process too.  With max_retries=0 that
+    death would be "a"'s last one (reported WorkerDied: a Stage 2 batch would save the pair "failed");
+    it is the cancel's doing: the driver raises Cancelled."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from config.version import ROOT
+
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    env.pop("KLINELAB_JOB_ID", None)
+    proc = subprocess.Popen([sys.executable, "-c", POOL_DRIVER, str(tmp_path)], cwd=str(ROOT), env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        runs = tmp_path / "a.runs"
+        while not (runs.is_file() and "after the death" in runs.read_text()):  # its rerun alone started
+            assert time.monotonic() < deadline and proc.poll() is None
+            time.sleep(0.1)
+        time.sleep(1.0)  # past any shared-pool run of it that began just then: this is the rerun alone
+        os.killpg(proc.pid, signal.SIGTERM)
+        assert proc.wait(timeout=60) == 130
+        assert proc.stdout.read().strip() == "cancelled"
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
 
 
 def test_ray_reports_each_items_error_in_order(ray_executor):

@@ -69,3 +69,14 @@ def test_batch_without_any_usable_pair_is_refused(ws, sample_ws):
     with pytest.raises(BadInput, match="needs --repo-id"):
         run_batch(ws, stage1="hub")
     assert snapshot(ws.root) == before
+
+
+def test_a_pool_batch_without_any_usable_pair_gives_its_own_message(ws, sample_ws):
+    """`--workers 2`: every pair lacks its inputs, so the pool gets no task at all; the batch still says
+    what went wrong (it used to be `unexpected failure: ValueError` from a pool of 0 processes)."""
+    from tests.conftest import run_cli
+
+    r = run_cli("stage2", "batch", "--symbols", "BTCUSDT", "--timeframes", "1h", "--workers", "2")
+    err = [line for line in r.stderr.splitlines() if line.startswith("error:")]
+    assert r.returncode == 2 and len(err) == 1, r.stderr
+    assert "none of the 1 pair(s) produced a Stage 2 model: BTCUSDT 1h: no feature set" in err[0], r.stderr

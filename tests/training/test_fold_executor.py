@@ -99,7 +99,8 @@ def test_a_failing_fold_fails_the_run_and_publishes_nothing(feature_ws, ws, monk
 def test_executor_options_of_the_request():
     req = TrainRequest.build(model="direction", config="test", featureset="fs", executor="local", workers=2)
     assert req.executor_spec() == {"executor": "local", "workers": 2, "ray_address": None}
-    assert req.argv()[-4:] == ["--executor", "local", "--workers", "2"]
+    assert req.argv() == ["train", "direction", "--executor", "local", "--workers", "2", "--config", "test",
+                          "--featureset", "fs"]  # CliRequest.argv: the executor fields come first, as in every request
     assert TrainRequest.build(model="direction", config="test").executor_spec() is None  # default: in-process
     ray = TrainRequest.build(model="direction", config="test", ray_address="10.0.0.5:6379").executor_spec()
     assert ray["executor"] == "ray"

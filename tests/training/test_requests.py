@@ -30,3 +30,11 @@ def test_a_bad_field_is_one_line_naming_it():
         TrainRequest.build(model="direction", config="test", workers=0)
     with pytest.raises(BadInput, match="executor must be one of local, ray"):
         TrainRequest.build(model="direction", config="test", executor="dask")
+
+
+def test_train_request_uses_the_shared_machinery():
+    """No hand-written argv / build / from_args: a field added to TrainRequest reaches the job's command
+    line through CliRequest.argv like every other request's (the model kind as the sub-command)."""
+    assert not {"argv", "build", "from_args"} & set(vars(TrainRequest))
+    req = TrainRequest.build(model="direction", config="test", name="", remote="", targets=[], workers=2)
+    assert req.argv() == ["train", "direction", "--workers", "2", "--config", "test"]  # empty page inputs: not given
