@@ -271,3 +271,33 @@ def test_tuning_tab_passes_the_storage_in_the_environment_not_the_command(ws, fe
     assert manifest["params"]["command"] == st.command and "--storage" not in st.command
     leaked = [str(p) for p in ws.root.rglob("*") if p.is_file() and b"Tun3-secret-pw" in p.read_bytes()]
     assert leaked == []
+
+
+def test_tuning_tab_form_starts_the_job_without_the_storage_on_its_command(ws, feature_ws, pg_url):
+    """The Training page's Tuning tab (AppTest): the typed storage URL is not on the job's command line, yet the
+    job's study lands in that PostgreSQL storage."""
+    from streamlit.testing.v1 import AppTest
+
+    from engine import jobs
+
+    url = pg_url.replace("://postgres@", "://postgres:Form-pw-77@")  # the server trusts loopback: any password works
+    at = AppTest.from_file(str(Path(__file__).resolve().parents[2] / "pages" / "training.py"), default_timeout=120)
+    at.run()
+    tab = next(t for t in at.tabs if t.label == "Tuning")
+    inputs = {n.label: n for n in tab.number_input}
+    inputs["Trials"].set_value(3)
+    inputs["Workers"].set_value(1)
+    inputs["Walk-forward folds"].set_value(2)
+    inputs["Last bars per symbol (0 = config's)"].set_value(2000)
+    next(t for t in tab.text_input if t.label == "Study storage URL (optional)").set_value(url)
+    next(b for b in tab.button if b.label == "Start study").click()
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    st = jobs.get(ws, at.session_state["tuning.job.direction"])
+    assert "--storage" not in st.command and not any("Form-pw" in a for a in st.command)
+    st = jobs.wait(ws, st.id, timeout=600)
+    assert st.status == "succeeded", st.error
+    assert st.result["storage"] == url.replace("Form-pw-77", "***")
+    assert len(optuna.load_study(study_name=st.result["study_name"], storage=pg_url).trials) == 3
+    leaked = [str(p) for p in ws.root.rglob("*") if p.is_file() and b"Form-pw-77" in p.read_bytes()]
+    assert leaked == []
