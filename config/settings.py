@@ -65,6 +65,10 @@ LOCK_TIMEOUT = EnvVar("KLINELAB_LOCK_TIMEOUT", NonNegative, 300.0,
 REMOTE_POLL_S = EnvVar("KLINELAB_REMOTE_POLL_S", Positive, 1.0, "seconds between polls of a remote job")
 HUB_BACKOFF_S = EnvVar("KLINELAB_HUB_BACKOFF_S", NonNegative, 1.0, "first back-off of Hub retries (seconds)")
 SSH_PASSWORD = EnvVar("KLINELAB_SSH_PASSWORD", str, None, "SSH password for one run (never stored)")
+SQL_URL = EnvVar("KLINELAB_SQL_URL", str, None,
+                  "database URL of `data import-sql` when --url is absent (how the Data page passes it; never stored)")
+TUNE_STORAGE = EnvVar("KLINELAB_TUNE_STORAGE", str, None,
+                      "Optuna storage URL of `tune run` when --storage is absent (how the Tuning tab passes it)")
 SSH_KEY_PASSPHRASE = EnvVar("KLINELAB_SSH_KEY_PASSPHRASE", str, None, "passphrase of an encrypted SSH key file")
 ARCHIVE_MAX_BYTES = EnvVar("KLINELAB_ARCHIVE_MAX_BYTES", Positive, float(64 << 30), "cap on an archive's unpacked size")
 ARCHIVE_MAX_MEMBER_BYTES = EnvVar("KLINELAB_ARCHIVE_MAX_MEMBER_BYTES", Positive, float(16 << 30),
@@ -79,8 +83,8 @@ WINDOWS_MEMORY_MB = EnvVar("KLINELAB_WINDOWS_MEMORY_MB", Positive, None,
                            "memory (MB) of one column group / row block while training windows are built (default 256)")
 
 ENV: tuple[EnvVar, ...] = (HOME, JOB_ID, COSTS_FILE, EXECUTOR, SHARED_DISK, TF_THREADS, LGB_THREADS, LOCK_TIMEOUT,
-                           REMOTE_POLL_S, HUB_BACKOFF_S, SSH_PASSWORD, SSH_KEY_PASSPHRASE, ARCHIVE_MAX_BYTES,
-                           ARCHIVE_MAX_MEMBER_BYTES, ARCHIVE_MAX_MEMBERS, ARCHIVE_MAX_RATIO, NO_SAMPLE, ALLOWED_HOSTS,
+                           REMOTE_POLL_S, HUB_BACKOFF_S, SSH_PASSWORD, SQL_URL, TUNE_STORAGE, SSH_KEY_PASSPHRASE,
+                           ARCHIVE_MAX_BYTES, ARCHIVE_MAX_MEMBER_BYTES, ARCHIVE_MAX_MEMBERS, ARCHIVE_MAX_RATIO, NO_SAMPLE, ALLOWED_HOSTS,
                            BUILD_MEMORY_MB, WINDOWS_MEMORY_MB)
 
 

@@ -84,4 +84,5 @@ def source_form(spec: SourceSpec, job_key: str) -> None:
         return
     with user_errors():
         req = spec.request(values, replace=replace)  # the typed request the source's `data` command parses
-        start_job(req.argv(), job_key, name=spec.job_name(values))
+        # a secret (the SQL URL) goes into the job's environment, never onto its command line
+        start_job(req.argv(), job_key, name=spec.job_name(values), env=spec.job_env(values) or None)

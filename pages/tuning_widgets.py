@@ -72,9 +72,16 @@ def _start_form(kind: str, key: str) -> None:
                                     workers=int(workers), folds=int(folds), holdout=float(holdout), executor=executor,
                                     symbol=symbol if kind == "stage2" else None,
                                     stage1=(stage1.strip() or None) if kind == "stage2" else None,
-                                    last_bars=int(last_bars) or None, ray_address=address.strip() or None,
-                                    storage=storage.strip() or None)
-            start_job(req.argv(), key, name=f"tune {kind}")
+                                    last_bars=int(last_bars) or None, ray_address=address.strip() or None)
+            # the storage URL may hold a password: it reaches the job in its environment, never its command line
+            start_job(req.argv(), key, name=f"tune {kind}", env=tune_env(storage))
+
+
+def tune_env(storage: str) -> dict[str, str] | None:
+    """The Tuning job's extra environment: the study storage URL (``KLINELAB_TUNE_STORAGE``), if one was typed."""
+    from config import settings
+
+    return {settings.TUNE_STORAGE.name: storage.strip()} if storage.strip() else None
 
 
 def _done(stt) -> None:

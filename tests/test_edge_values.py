@@ -239,3 +239,17 @@ def test_sqlite_url_to_a_missing_file_is_refused_and_creates_nothing(ws, tmp_pat
                 "--timeframe", "15m")
     one_line_exit_2(r, "does not exist")
     assert not target.exists() and list(target.parent.iterdir()) == []
+
+
+def test_mask_args_masks_each_url_password_and_keeps_everything_else():
+    from config.secrets import mask_args
+
+    args = ["tune", "run", "--storage", "postgresql://me:p@ss:w@rd@db.example:5432/x", "--study", "a@b",
+            "--url=mysql://u:topsecret@h/x", "sqlite:///study.db", "postgresql://nopass@h/db",
+            "--query", "select 'x://y@z' as s", "pg://u:pw@@@", "--json"]
+    out = mask_args(args)
+    assert out[:3] == args[:3] and out[4:6] == args[4:6] and out[7:11] == args[7:11] and out[-1] == "--json"
+    assert out[3] == "postgresql://me:***@db.example:5432/x" and out[6] == "--url=mysql://u:***@h/x"
+    assert not any(s in " ".join(out) for s in ("p@ss", "w@rd", "topsecret"))
+    assert out[11] in ("***", "pg://u:***@@@") and "pw" not in out[11]
+    assert mask_args(out) == out  # recording a recorded command again changes nothing

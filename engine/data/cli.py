@@ -32,7 +32,8 @@ def import_command(spec):
     def cmd(args, ws):
         from engine.data.requests import source_request
 
-        res = spec.load_run()(ws, source_request(spec).from_args(args))  # the request the Data page builds
+        req = spec.from_env(source_request(spec).from_args(args))  # the request the Data page builds (+ its secrets)
+        res = spec.load_run()(ws, req)
         d = _out(res)
         if not res.imported and spec.nothing_text:
             d["_text"] = spec.nothing_text

@@ -37,7 +37,7 @@ def _field(o) -> tuple[Any, Any]:
     if o.widget == "checkbox":
         return bool, False
     tp: Any = (int | float) if o.widget == "number" else str  # a multiselect is its CLI string: "15m,1h"
-    if o.flag is None or (o.required and not o.group):
+    if o.flag is None or (o.required and not o.group and o.env is None):  # a secret may come from its variable
         return tp, (o.default if o.default is not None else ...)
     return tp | None, o.default
 

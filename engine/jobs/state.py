@@ -18,6 +18,7 @@ from filelock import FileLock
 
 from config import settings
 from config.errors import NotFound
+from config.secrets import mask_args
 from storage.manifest import Manifest, utc_now_iso, write_json_atomic
 from storage.workspace import Workspace, check_id
 
@@ -51,7 +52,9 @@ class JobState:
         return self.status in ACTIVE
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """What state.json holds: the command with the password of any URL in it masked (a command a user typed
+        with one; the pages pass secrets in the job's environment, never on its command line)."""
+        return asdict(self) | {"command": mask_args(self.command)}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> JobState:
@@ -104,7 +107,7 @@ def update(ws: Workspace, job_id: str, **changes: Any) -> JobState:
 def write_job_manifest(ws: Workspace, st: JobState) -> None:
     d = job_dir(ws, st.id)
     m = Manifest(id=st.id, kind="job", name=st.name or " ".join(st.command[:2]), created_at=st.created_at,
-                 params={"command": st.command, "host": st.host}, parents=list(st.parents) + list(st.artifacts),
+                 params={"command": mask_args(st.command), "host": st.host}, parents=list(st.parents) + list(st.artifacts),
                  metrics={"progress": st.progress}, extra={"status": st.status, "error": st.error,
                                                            "started_at": st.started_at, "ended_at": st.ended_at,
                                                            "artifacts": st.artifacts, "returncode": st.returncode})

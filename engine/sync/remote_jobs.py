@@ -33,6 +33,7 @@ import tenacity
 
 from config import settings
 from config.errors import BadInput, Cancelled, KlineLabError, RemoteError
+from config.secrets import mask_args
 from engine.progress import progress
 from engine.sync import history
 from engine.sync.ssh import HostProfile, connect, resolve, run_command
@@ -275,7 +276,7 @@ def run_remote(ws: Workspace, host: str, engine_args: list[str], *, send: list[s
         progress(0.12, f"starting `{' '.join(args[:3])}` on {profile.label}")
         _, out, _ = link.run(_engine(profile, "jobs", "start", "--", *args), timeout=300)
         remote_id = _json_out(out, "starting the remote job")["id"]
-        _record_remote(ws, {"host": profile.name, "job_id": remote_id, "home": home, "command": args})
+        _record_remote(ws, {"host": profile.name, "job_id": remote_id, "home": home, "command": mask_args(args)})
         print(f"remote job {remote_id} started on {profile.label}", file=sys.stderr, flush=True)
         state = _follow(link, profile, remote_id)
         if state["status"] == "cancelled":
@@ -290,7 +291,7 @@ def run_remote(ws: Workspace, host: str, engine_args: list[str], *, send: list[s
             out_doc.update(_fetch_results(ws, link, profile, produced))
         history.record(ws, backend="ssh", op="remote-run", target=profile.label, status="succeeded",
                        artifacts=[a["id"] for a in out_doc["artifacts"]], duration_s=round(time.monotonic() - started, 2),
-                       summary={"remote_job": remote_id, "command": args[:6]})
+                       summary={"remote_job": remote_id, "command": mask_args(args[:6])})
         progress(1.0, f"remote job {remote_id} done; {len(out_doc['artifacts'])} artifact(s) fetched")
         out_doc["_text"] = (f"remote job {remote_id} on {profile.label}: {state['status']}\n"
                             + "\n".join(f"  {a['status']:>9}  {a['kind']:<8} {a['id']}" for a in out_doc["artifacts"]))

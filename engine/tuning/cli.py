@@ -10,11 +10,14 @@ from engine.tuning import KINDS
 
 
 def cmd_run(args, ws) -> dict:
+    from config import settings
     from engine.tuning.requests import TuneRequest
     from engine.tuning.study import run_tuning
 
     req = TuneRequest.from_args(args)  # the same typed request the Tuning tab builds
     spec = req.executor_spec() or {"executor": "local", "workers": 1, "ray_address": None}  # the one rule
+    if req.storage is None and settings.TUNE_STORAGE.get():  # how the Tuning tab passes it: never on the command line
+        req = req.with_fields(storage=settings.TUNE_STORAGE.get().strip())
     res = run_tuning(ws, kind=req.kind, featureset_id=req.featureset, config=req.config, space_file=req.space,
                      horizon=req.horizon, trials=req.trials, workers=spec["workers"] or 1, executor_name=spec["executor"],
                      ray_address=spec["ray_address"], storage_url=req.storage, study_name=req.study,
@@ -85,7 +88,8 @@ def register(sub) -> None:
     p.add_argument("--trials", **T.option("trials"), help="trials of this run (default 20)")
     add_cli_options(p)  # --executor, --ray-address, --workers
     p.add_argument("--storage", help="Optuna storage URL: postgresql://user:password@host:5432/db (many machines) or "
-                                     "sqlite:///path (default: a journal file in the workspace)")
+                                     "sqlite:///path (default: $KLINELAB_TUNE_STORAGE, which keeps a password out of `ps` and "
+                                     "job records; else a journal file in the workspace)")
     p.add_argument("--study", help="study name (default: a new one); the same name on a shared storage continues it")
     p.add_argument("--holdout", **T.option("holdout"),
                    help=f"fraction of the bars held out for the one confirmation (default {obj.DEFAULT_HOLDOUT})")

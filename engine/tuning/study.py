@@ -52,7 +52,7 @@ def storage_spec(ws: Workspace, url: str | None, study_name: str) -> dict[str, A
     if not url:
         return {"kind": "journal", "path": str(ws.root / STUDY_DIR / f"{study_name}.log"),
                 "masked": f"journal file {STUDY_DIR}/{study_name}.log (workspace)"}
-    from engine.data.sources.sql import mask_url, parse_url
+    from config.secrets import mask_url, parse_url
 
     u = parse_url(url)
     driver = u.drivername
@@ -76,9 +76,9 @@ def open_storage(spec: dict[str, Any]):
         return optuna.storages.RDBStorage(spec["url"], engine_kwargs={"pool_pre_ping": True},
                                           heartbeat_interval=None)
     except Exception as e:  # noqa: BLE001 - sqlalchemy / driver errors of every kind: an unreachable storage
-        from engine.data.sources.sql import _scrub, parse_url
+        from config.secrets import parse_url, scrub
 
-        msg = _scrub(str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__, parse_url(spec["url"]))
+        msg = scrub(str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__, parse_url(spec["url"]))
         raise RemoteError(f"cannot open the study storage {spec['masked']}: {msg[:300]}",
                           hint="check that the database server runs and the URL (host, port, user, password, db)") from None
 

@@ -42,8 +42,25 @@ def test_the_page_form_gives_the_request_the_cli_accepts():
                                       replace=True)
     assert round_trip(hub) == ["data", "import-hub", "--repo-id", "a/b", "--symbols", "BTCUSDT", "--timeframes", "15m,1h",
                                "--replace"]
-    sql = registry.get("sql").request({"url": "u", "query": "select 1", "chunksize": 20000.0, "timeframe": "(from the spacing)"})
-    assert round_trip(sql) == ["data", "import-sql", "--url", "u", "--query", "select 1", "--chunksize", "20000"]
+    form = {"url": " postgresql+psycopg://u:s3cret@h/db ", "query": "select 1", "chunksize": 20000.0,
+            "timeframe": "(from the spacing)"}
+    sql = registry.get("sql").request(form)
+    # the URL (a secret) is not on the command line: the job gets it in its environment
+    assert round_trip(sql) == ["data", "import-sql", "--query", "select 1", "--chunksize", "20000"]
+    assert registry.get("sql").job_env(form) == {"KLINELAB_SQL_URL": "postgresql+psycopg://u:s3cret@h/db"}
+    assert registry.get("hub").job_env({"repo_id": "a/b"}) == {}
+
+
+def test_the_cli_reads_a_secret_option_from_its_variable_when_absent(monkeypatch):
+    spec = registry.get("sql")
+    req = spec.request({"table": "t", "symbol": "BTCUSDT"})
+    monkeypatch.delenv("KLINELAB_SQL_URL", raising=False)
+    with pytest.raises(BadInput, match=r"--url is required \(or set KLINELAB_SQL_URL\)"):
+        spec.from_env(req)
+    monkeypatch.setenv("KLINELAB_SQL_URL", "sqlite:///from-env.db")
+    assert spec.from_env(req).url == "sqlite:///from-env.db"
+    typed = req.with_fields(url="sqlite:///typed.db")
+    assert spec.from_env(typed).url == "sqlite:///typed.db"  # --url wins over the variable
 
 
 def test_a_bad_field_is_one_line_naming_it():

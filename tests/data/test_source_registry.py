@@ -111,11 +111,12 @@ def test_builtin_specs_build_the_commands_the_cli_parses():
               "chunksize": 50_000, "map": "timestamp=ts"}
     assert sql.check_values(values) is None
     argv = sql.request(values, replace=True).argv()
-    assert argv == ["data", "import-sql", "--url", "postgresql+psycopg://u:p@h/db", "--table", "raw", "--symbol", "BTCUSDT",
-                    "--chunksize", "50000", "--map", "timestamp=ts", "--replace"]
+    # the URL is a secret: in the job's environment (job_env), not on its command line
+    assert argv == ["data", "import-sql", "--table", "raw", "--symbol", "BTCUSDT", "--chunksize", "50000", "--map",
+                    "timestamp=ts", "--replace"]
+    assert sql.job_env(values) == {"KLINELAB_SQL_URL": "postgresql+psycopg://u:p@h/db"}
     args = parser.parse_args(argv)
-    assert (args.url, args.table, args.query, args.chunksize, args.replace) == ("postgresql+psycopg://u:p@h/db", "raw",
-                                                                                 None, 50_000, True)
+    assert (args.url, args.table, args.query, args.chunksize, args.replace) == (None, "raw", None, 50_000, True)
     assert sql.check_values(values | {"query": "select 1"}) == "Give either a table or a query."
     assert sql.check_values(values | {"url": ""}) == "The database URL is required."
 

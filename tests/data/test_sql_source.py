@@ -75,3 +75,39 @@ def test_unreachable_database_is_explained_and_password_masked(ws):
     r = run_cli("data", "import-sql", "--url", "postgresql+psycopg://u:s3cret@127.0.0.1:1/db", "--table", "t", "--symbol", "BTCUSDT")
     assert r.returncode == 2
     assert "cannot reach the database" in r.stderr and "s3cret" not in r.stderr and "***" in r.stderr
+
+
+def test_data_page_sql_form_passes_the_url_in_the_environment_not_the_command(market_table, ws):
+    """The Data page's PostgreSQL form with a URL holding a password: the job connects (a real server, a role
+    with a password), and neither its command, state.json, manifest nor anything in the workspace holds it."""
+    from streamlit.testing.v1 import AppTest
+
+    from engine import jobs
+    from tests.conftest import ROOT
+
+    base, _ = market_table
+    eng = sa.create_engine(base)
+    with eng.begin() as con:
+        con.exec_driver_sql("DROP ROLE IF EXISTS klpage")
+        con.exec_driver_sql("CREATE ROLE klpage LOGIN PASSWORD 'Hid3-this-pw'")
+        con.exec_driver_sql("GRANT SELECT ON raw_market_data TO klpage")
+    eng.dispose()
+    url = base.replace("://postgres@", "://klpage:Hid3-this-pw@")
+    assert "Hid3-this-pw" in url
+    at = AppTest.from_file(str(ROOT / "pages" / "data.py"), default_timeout=60)
+    at.run()
+    at.radio[0].set_value("PostgreSQL").run()
+    at.text_input(key="import-sql-url").set_value(url)
+    at.text_input(key="import-sql-table").set_value("raw_market_data")
+    at.text_input(key="import-sql-symbol_column").set_value("symbol")
+    at.selectbox(key="import-sql-timeframe").set_value("15m")
+    at.button(key="FormSubmitter:import-sql-Import").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    st = jobs.wait(ws, at.session_state["data.job_id"], timeout=120)
+    assert st.status == "succeeded", st.error
+    assert {r["symbol"] for r in st.result["imported"]} == {"BTCUSDT", "ETHUSDT"}
+    assert "--url" not in st.command and not any("Hid3" in a for a in st.command)
+    manifest = json.loads((ws.jobs_dir / st.id / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["params"]["command"] == st.command
+    leaked = [str(p) for p in ws.root.rglob("*") if p.is_file() and b"Hid3-this-pw" in p.read_bytes()]
+    assert leaked == []

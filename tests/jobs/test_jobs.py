@@ -90,3 +90,21 @@ def test_jobs_survive_an_app_restart(ws):
 def test_cli_cancel_and_unknown_job(ws):
     r = run_cli("jobs", "cancel", "job-nope-20260101-000000-abcdef")
     assert r.returncode == 2 and "no job" in r.stderr
+
+
+def test_a_typed_password_is_masked_in_everything_the_job_records(ws):
+    """`jobs start -- data import-sql --url URL-with-password`: the process gets the real URL (it tries to
+    connect), but state.json, the job manifest, the catalog and the log only ever hold it masked."""
+    url = "postgresql+psycopg://alice:Pw0rd-xyz@127.0.0.1:1/db"
+    st = jobs.submit(ws, ["data", "import-sql", "--url", url, "--table", "t", "--symbol", "BTCUSDT"])
+    assert "Pw0rd" not in " ".join(st.command)  # even the state submit hands back was read from state.json
+    done = jobs.wait(ws, st.id, timeout=120)
+    assert done.status == "failed" and "cannot reach the database" in done.error
+    masked = "postgresql+psycopg://alice:***@127.0.0.1:1/db"
+    assert masked in done.error and done.command[done.command.index("--url") + 1] == masked
+    manifest = json.loads((ws.jobs_dir / st.id / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["params"]["command"] == done.command
+    Catalog(ws).refresh()
+    assert st.id in set(Catalog(ws).query(kind="job")["id"])
+    leaked = [p for p in ws.root.rglob("*") if p.is_file() and b"Pw0rd" in p.read_bytes()]
+    assert leaked == []

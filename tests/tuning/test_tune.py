@@ -241,3 +241,63 @@ def test_cancel_a_tuning_job_stops_it_and_keeps_the_finished_trials(ws, feature_
     assert not (ws.root / "artifacts" / "tuning").exists()
     kept = optuna.load_study(study_name="to-cancel", storage=storage).trials
     assert 1 <= len([t for t in kept if t.state.is_finished()]) < 200
+
+
+def test_tuning_tab_passes_the_storage_in_the_environment_not_the_command(ws, feature_ws, pg_url):
+    """What the Tuning tab starts (its request + tune_env + the job runner): a PostgreSQL storage URL with a
+    password reaches the job (the study is in PostgreSQL) but not its command, state.json or job manifest."""
+    import sqlalchemy as sa
+
+    from engine import jobs
+    from engine.tuning.requests import TuneRequest
+    from pages.tuning_widgets import tune_env
+
+    eng = sa.create_engine(pg_url)
+    with eng.begin() as con:
+        con.exec_driver_sql("DROP ROLE IF EXISTS kltune")
+        con.exec_driver_sql("CREATE ROLE kltune LOGIN SUPERUSER PASSWORD 'Tun3-secret-pw'")
+    eng.dispose()
+    url = pg_url.replace("://postgres@", "://kltune:Tun3-secret-pw@")
+    req = TuneRequest.build(featureset=feature_ws, config="test", trials=3, folds=2, last_bars=2000,
+                            study="env-study")
+    argv = req.argv()
+    assert "--storage" not in argv and not any("Tun3" in a for a in argv)
+    assert tune_env(f" {url} ") == {"KLINELAB_TUNE_STORAGE": url} and tune_env("  ") is None
+    st = jobs.wait(ws, jobs.submit(ws, argv, name="tune direction", env=tune_env(url)).id, timeout=600)
+    assert st.status == "succeeded", st.error
+    assert st.result["storage"] == url.replace("Tun3-secret-pw", "***")  # the job used the URL from its environment
+    assert len(optuna.load_study(study_name="env-study", storage=pg_url).trials) == 3
+    manifest = json.loads((ws.jobs_dir / st.id / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["params"]["command"] == st.command and "--storage" not in st.command
+    leaked = [str(p) for p in ws.root.rglob("*") if p.is_file() and b"Tun3-secret-pw" in p.read_bytes()]
+    assert leaked == []
+
+
+def test_tuning_tab_form_starts_the_job_without_the_storage_on_its_command(ws, feature_ws, pg_url):
+    """The Training page's Tuning tab (AppTest): the typed storage URL is not on the job's command line, yet the
+    job's study lands in that PostgreSQL storage."""
+    from streamlit.testing.v1 import AppTest
+
+    from engine import jobs
+
+    url = pg_url.replace("://postgres@", "://postgres:Form-pw-77@")  # the server trusts loopback: any password works
+    at = AppTest.from_file(str(Path(__file__).resolve().parents[2] / "pages" / "training.py"), default_timeout=120)
+    at.run()
+    tab = next(t for t in at.tabs if t.label == "Tuning")
+    inputs = {n.label: n for n in tab.number_input}
+    inputs["Trials"].set_value(3)
+    inputs["Workers"].set_value(1)
+    inputs["Walk-forward folds"].set_value(2)
+    inputs["Last bars per symbol (0 = config's)"].set_value(2000)
+    next(t for t in tab.text_input if t.label == "Study storage URL (optional)").set_value(url)
+    next(b for b in tab.button if b.label == "Start study").click()
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    st = jobs.get(ws, at.session_state["tuning.job.direction"])
+    assert "--storage" not in st.command and not any("Form-pw" in a for a in st.command)
+    st = jobs.wait(ws, st.id, timeout=600)
+    assert st.status == "succeeded", st.error
+    assert st.result["storage"] == url.replace("Form-pw-77", "***")
+    assert len(optuna.load_study(study_name=st.result["study_name"], storage=pg_url).trials) == 3
+    leaked = [str(p) for p in ws.root.rglob("*") if p.is_file() and b"Form-pw-77" in p.read_bytes()]
+    assert leaked == []

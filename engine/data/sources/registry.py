@@ -20,7 +20,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from config import settings
 from config.errors import BadInput
+from config.settings import EnvVar
 from engine.argtypes import int_in
 from engine.data.sources.base import parse_mapping
 from engine.data.sources.files import FORMATS
@@ -53,6 +55,8 @@ class Option:
     row: int | None = None  # options sharing a row sit side by side on the page
     page: bool = True  # shown on the page (else CLI only)
     upload_label: str = ""  # widget "path": the file uploader's label
+    env: EnvVar | None = None  # a secret: the page passes it in this variable of the job's environment, never as
+    #                            an argument; the CLI reads the variable when the option is absent
 
 
 @dataclass(frozen=True)
@@ -104,7 +108,9 @@ class SourceSpec:
             if o.flag is None:
                 target.add_argument(o.dest, **kw)
                 continue
-            if o.required and not o.group:
+            if o.env is not None:
+                kw["help"] = f"{o.help or o.label}; default ${o.env.name} (keeps it out of `ps` and job records)"
+            elif o.required and not o.group:
                 kw["required"] = True
             target.add_argument(o.flag, dest=o.dest, **kw)
         if self.merges:
@@ -126,13 +132,14 @@ class SourceSpec:
 
     def request(self, values: dict[str, Any], *, replace: bool = False):
         """The typed request of a filled form (values by ``dest``; empty ones are left out; BadInput on a
-        bad value): its :meth:`~engine.requests.CliRequest.argv` is the job's ``data`` command."""
+        bad value): its :meth:`~engine.requests.CliRequest.argv` is the job's ``data`` command.  Secret options
+        (``env``) are not in it: :meth:`job_env` carries them."""
         from engine.data.requests import source_request
 
         fields: dict[str, Any] = {}
         for o in self.page_options():
             v = values.get(o.dest)
-            if _empty(v, o):
+            if _empty(v, o) or o.env is not None:
                 continue
             if o.widget == "multiselect":
                 v = ",".join(str(x) for x in v)
@@ -144,6 +151,25 @@ class SourceSpec:
         if replace and self.merges:
             fields["replace"] = True
         return source_request(self).build(**fields)
+
+    def job_env(self, values: dict[str, Any]) -> dict[str, str]:
+        """The job's extra environment: the form's secret options (``env``) by variable name."""
+        return {o.env.name: str(values[o.dest]).strip() for o in self.page_options()
+                if o.env is not None and not _empty(values.get(o.dest), o)}
+
+    def from_env(self, req):
+        """The request with each absent secret option read from its variable (the CLI's side of :meth:`job_env`);
+        BadInput when a required one is in neither."""
+        for o in self.options:
+            if o.env is None or getattr(req, o.dest, None) is not None:
+                continue
+            v = o.env.get()
+            if v is None and o.required:
+                raise BadInput(f"{o.flag} is required (or set {o.env.name})",
+                               hint=f"{o.env.name} in the environment keeps it out of `ps` and the job's records")
+            if v is not None:
+                req = req.with_fields(**{o.dest: v.strip()})
+        return req
 
     def job_name(self, values: dict[str, Any]) -> str:
         return self.job(values) if callable(self.job) else self.job
@@ -234,8 +260,8 @@ for _spec in (
         "engine.data.sources.sql:run_import",
         options=(
             Option("url", "--url", "SQLAlchemy URL", widget="password", required=True,
-                   missing="The database URL is required.",
-                   placeholder="postgresql+psycopg://user:password@host:5432/db"),
+                   missing="The database URL is required.", help="database URL (SQLAlchemy)",
+                   placeholder="postgresql+psycopg://user:password@host:5432/db", env=settings.SQL_URL),
             Option("table", "--table", "Table", group="what", required=True, placeholder="raw_market_data", row=1),
             Option("query", "--query", "... or a query", widget="textarea", group="what", required=True, row=1),
             Option("schema", "--schema", "Schema", page=False),

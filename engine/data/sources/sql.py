@@ -3,71 +3,22 @@
 
 The table name is quoted by SQLAlchemy (never formatted into SQL); a user query runs as
 given inside a READ ONLY transaction on PostgreSQL.  Passwords in URLs are masked in every
-message and manifest.
+message and manifest (config/secrets.py).  ``data import-sql`` takes the URL from ``--url`` or, when
+that is absent, from ``KLINELAB_SQL_URL`` (how the Data page passes it: never on the job's command line).
 """
 from __future__ import annotations
 
 import pandas as pd
 
 from config.errors import BadInput, NotFound, RemoteError
+from config.secrets import mask_url, parse_url
+from config.secrets import scrub as _scrub
 from engine.argtypes import csv_list
 from engine.data.names import check_symbol
 from engine.data.normalize import normalize
 from engine.data.sources.base import DataSource, Series, finish, parse_mapping
 from engine.data.timeframes import parse_timeframe
 from engine.progress import progress
-
-
-def parse_url(url: str):
-    """SQLAlchemy's ``make_url``, with an unencoded ``@`` in the password read as browsers do (the
-    host starts after the LAST ``@`` that is followed by a host name): make_url splits at the first
-    one, which puts the rest of the password into the host name (or port) - and into every message
-    that shows them."""
-    import re
-    from urllib.parse import unquote
-
-    from sqlalchemy.engine import URL, make_url
-    from sqlalchemy.exc import ArgumentError
-
-    bad = BadInput("not a valid database URL (shown masked: ***)",
-                   hint="e.g. postgresql+psycopg://user:password@host:5432/db; write @ : / in the password "
-                        "as %40 %3A %2F")
-    m = re.match(r"^([\w+]+)://(.*)$", url or "", re.DOTALL)
-    if m and m.group(2).count("@") > 1:
-        scheme, rest = m.groups()
-        host_re = re.compile(r"^(?:[\w.-]+|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?(?:[/?]|$)")
-        cut = next((i for i in range(len(rest) - 1, -1, -1) if rest[i] == "@" and host_re.match(rest[i + 1:])), -1)
-        if cut > 0:
-            user, _, password = rest[:cut].partition(":")
-            try:
-                tail = make_url(f"{scheme}://{rest[cut + 1:]}")
-            except (ArgumentError, ValueError, TypeError):
-                raise bad from None
-            return URL.create(tail.drivername, username=unquote(user), password=unquote(password), host=tail.host,
-                              port=tail.port, database=tail.database, query=tail.query)
-    try:
-        return make_url(url)
-    except (ArgumentError, ValueError, TypeError):
-        raise bad from None
-
-
-def mask_url(url) -> str:
-    """The URL with its password hidden (``render_as_string(hide_password=True)``); '***' when unparsable."""
-    try:
-        return parse_url(url).render_as_string(hide_password=True) if isinstance(url, str) else \
-            url.render_as_string(hide_password=True)
-    except BadInput:
-        return "***"
-
-
-def _scrub(text: str, url) -> str:
-    """A driver message with the password (and any '@'-separated piece of it) replaced by ***."""
-    pw = getattr(url, "password", None)
-    if pw:
-        for piece in sorted({pw, *pw.split("@"), *pw.split(":")}, key=len, reverse=True):
-            if len(piece) >= 3:
-                text = text.replace(piece, "***")
-    return text
 
 
 class SqlSource(DataSource):
