@@ -14,7 +14,7 @@ from engine.analysis.requests import AnalyzeRequest
 from engine.analysis.view import HTML, ReportView
 from engine.plots import analysis as figs
 from pages.artifact_widgets import artifact_names, manage_artifact
-from pages.ui import Keys, card_value, ensure_sample, follow_job, pvalue_columns, start_job, user_errors, workspace
+from pages.ui import Keys, card_value, ensure_sample, follow_job, pvalue_columns, show_table, start_job, user_errors, workspace
 from storage.artifacts import kinds_stamp
 
 SELECTED = "analysis.selected_report"
@@ -133,7 +133,7 @@ def feature_card(v: ReportView, feature: str) -> None:
     with c1:
         rows = {k: card[k].drop(columns="feature").iloc[0] for k in ("statistics", "importance", "outliers", "drift")
                 if k in card and len(card[k])}
-        st.dataframe(pd.concat(rows).rename("value").map(card_value).to_frame(), width="stretch", height=420)
+        show_table(pd.concat(rows).rename("value").map(card_value).to_frame(), width="stretch", height=420)
     with c2:
         if len(v.distributions):
             st.plotly_chart(figs.distribution_figure(v.distributions, feature), width="stretch", key="card-dist")
@@ -141,7 +141,7 @@ def feature_card(v: ReportView, feature: str) -> None:
             st.plotly_chart(figs.by_class_box(v.by_class, feature), width="stretch", key="card-box")
     if len(card["correlated"]):
         st.markdown("**Highly correlated with**")
-        st.dataframe(card["correlated"], hide_index=True, width="stretch")
+        show_table(card["correlated"], hide_index=True, width="stretch")
 
 
 def whitelist_editor(v: ReportView, rid: str) -> None:
@@ -185,7 +185,7 @@ def browse() -> None:
     t = st.tabs(["Importance", "Feature", "Statistics", "By class", "Correlation", "Outliers", "Drift", "Exclusions"])
     with t[0]:
         st.plotly_chart(figs.importance_bar(v.importance, top_n, reason), width="stretch", key="imp")
-        st.dataframe(v.importance.assign(excluded=v.importance["feature"].map(lambda f: reason.get(f, ""))), hide_index=True,
+        show_table(v.importance.assign(excluded=v.importance["feature"].map(lambda f: reason.get(f, ""))), hide_index=True,
                      width="stretch", column_config=pvalue_columns(v.importance))
     with t[1]:
         order = v.importance["feature"].tolist() if len(v.importance) else v.features
@@ -195,32 +195,32 @@ def browse() -> None:
     with t[2]:
         q = st.text_input("Filter features", key=f"q-{rid}", placeholder="e.g. rsi")
         stats = v.statistics[v.statistics["feature"].str.contains(q, case=False, regex=False)] if q else v.statistics
-        st.dataframe(stats, hide_index=True, width="stretch")
+        show_table(stats, hide_index=True, width="stretch")
     with t[3]:
         f = st.selectbox("Feature", v.top_features(len(v.features)), key=f"bycls-{rid}")
         if f and {"q25", "q75"} <= set(v.by_class.columns):
             st.plotly_chart(figs.by_class_box(v.by_class, f), width="stretch", key="bycls")
-        st.dataframe(v.by_class[v.by_class["feature"] == f], hide_index=True, width="stretch")
+        show_table(v.by_class[v.by_class["feature"] == f], hide_index=True, width="stretch")
     with t[4]:
         if len(v.corr):
             n = st.slider("Top features", 5, min(60, len(v.corr)), min(top_n, len(v.corr)), key=f"ncorr-{rid}")
             st.plotly_chart(figs.correlation_heatmap(v.corr, [f for f in v.top_features(n) if f in v.corr.index]),
                             width="stretch", key="corr")
         st.markdown(f"**Highly correlated pairs ({len(v.pairs)})**")
-        st.dataframe(v.pairs, hide_index=True, width="stretch")
+        show_table(v.pairs, hide_index=True, width="stretch")
     with t[5]:
-        st.dataframe(v.outliers, hide_index=True, width="stretch")
+        show_table(v.outliers, hide_index=True, width="stretch")
     with t[6]:
         if len(v.drift):
             st.plotly_chart(figs.drift_bar(v.drift, top_n, float(v.meta.get("options", {}).get("psi_threshold", 0.2))),
                             width="stretch", key="drift")
-            st.dataframe(v.drift.sort_values(["drifted", "psi_test"], ascending=False), hide_index=True, width="stretch",
+            show_table(v.drift.sort_values(["drifted", "psi_test"], ascending=False), hide_index=True, width="stretch",
                          column_config=pvalue_columns(v.drift))
         else:
             st.info("This report has no drift table.")
     with t[7]:
         st.plotly_chart(figs.exclusions_bar(v.reason_counts(), len(v.included)), width="stretch", key="excl")
-        st.dataframe(v.exclusions, hide_index=True, width="stretch")
+        show_table(v.exclusions, hide_index=True, width="stretch")
         st.markdown("**Whitelist** (`included_features.txt`, what training uses with this report)")
         whitelist_editor(v, rid)
 

@@ -11,7 +11,7 @@ import pandas as pd
 import streamlit as st
 
 from config.errors import KlineLabError
-from pages.ui import user_errors, workspace
+from pages.ui import show_table, user_errors, workspace
 from storage.schema import MAX_NAME, MAX_NOTE
 
 NOTICE = "artifacts.notice"  # session key: what the last rename / delete did (shown after the rerun)
@@ -161,7 +161,7 @@ def _confirm_delete(artifact_id: str, k: str) -> None:
         if desc:
             st.warning(f"{len(desc)} other artifact(s) were made from it; it cannot be deleted alone:",
                        icon=":material/account_tree:")
-            st.dataframe(pd.DataFrame(desc)[["name", "kind", "id"]], hide_index=True, width="stretch")
+            show_table(pd.DataFrame(desc)[["name", "kind", "id"]], hide_index=True, width="stretch")
             both = st.checkbox(f"Delete these {len(desc)} too", key=f"{k}.with-desc")
         c1, c2 = st.columns(2)
         if c1.button("Delete", type="primary", key=f"{k}.confirm"):

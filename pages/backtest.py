@@ -28,7 +28,7 @@ from pages.backtest_widgets import (
 from pages.charts import figure
 from pages.executor_widgets import executor_inputs
 from pages.runs_widgets import runs_explorer
-from pages.ui import Keys, catalog, ensure_sample, follow_job, start_job, user_errors, workspace
+from pages.ui import Keys, catalog, ensure_sample, follow_job, show_table, start_job, user_errors, workspace
 from storage.artifacts import kinds_stamp, read_manifest
 
 ensure_sample()
@@ -259,7 +259,7 @@ def _show(bid: str) -> None:
     left, right = st.columns([1, 2])
     with left:
         table = metrics_table([b]).rename(columns={b.label(): "value"})
-        st.dataframe(table, width="stretch", height=35 * (len(table) + 1) + 3)
+        show_table(table, width="stretch", height=35 * (len(table) + 1) + 3)
     with right:
         trades = _read(str(ws.root), bid, "trades")
         sym = st.selectbox("Trades of", b.manifest.symbols, key=f"res-sym-{bid}")
@@ -279,13 +279,13 @@ def _show(bid: str) -> None:
             st.caption(("Chart window: the whole backtest period" if whole else
                         f"Chart window: {a} → {z} of the backtest's {t0:%Y-%m-%d %H:%M} → {t1:%Y-%m-%d %H:%M} UTC")
                        + (f"; {note}" if note else f" ({len(c):,} bars)"))
-        st.dataframe(trades[trades["symbol"] == sym], hide_index=True, width="stretch", height=240)
+        show_table(trades[trades["symbol"] == sym], hide_index=True, width="stretch", height=240)
     trade_analytics(b)  # pages/backtest_trades.py: exit reasons, per-symbol summary, monthly returns, P&L
     if extra.get("per_symbol"):
         st.markdown("**Per symbol**")
         ps = pd.DataFrame(extra["per_symbol"]).set_index("symbol")
         cols = [k for k in METRICS if k in LABELS and k in ps.columns]
-        st.dataframe(pd.DataFrame({LABELS[k][0]: ps[k].map(lambda v, k=k: format_metric(k, v)) for k in cols}),
+        show_table(pd.DataFrame({LABELS[k][0]: ps[k].map(lambda v, k=k: format_metric(k, v)) for k in cols}),
                      width="stretch")
     if extra.get("folds"):
         st.markdown("**Walk-forward folds** (each fold's out-of-sample block, stitched; return, Sharpe and max "
@@ -296,7 +296,7 @@ def _show(bid: str) -> None:
                                                ("max_drawdown", "max_drawdown")) if k in folds})
         if "warnings" in shown:
             shown["warnings"] = shown["warnings"].map(lambda w: "; ".join(w or []) or "-")
-        st.dataframe(shown, hide_index=True, width="stretch")
+        show_table(shown, hide_index=True, width="stretch")
         sp = extra.get("folds_spread") or {}
         rows = {k: {"min": format_metric(key, v["min"]), "median": format_metric(key, v["median"]),
                     "max": format_metric(key, v["max"]), "folds": v["n"]}
@@ -304,7 +304,7 @@ def _show(bid: str) -> None:
                 if (v := sp.get(k))}
         if rows:
             st.markdown("**Spread over the folds**")
-            st.dataframe(pd.DataFrame(rows).T, width="stretch")
+            show_table(pd.DataFrame(rows).T, width="stretch")
     with st.expander("Parameters and lineage"):
         st.json({"params": b.manifest.params, "parents": b.manifest.parents, "equity file": str(b.path / "equity.parquet")},
                 expanded=False)
@@ -337,7 +337,7 @@ with tab_cmp:
                 c = compare(ws, chosen)
                 for n in c["notes"]:
                     st.warning(n)
-                st.dataframe(metrics_table(c["runs"]).rename(columns={b.label(): labels[b.id] for b in c["runs"]}),
+                show_table(metrics_table(c["runs"]).rename(columns={b.label(): labels[b.id] for b in c["runs"]}),
                              width="stretch")
                 st.plotly_chart(compare_figure({labels[b.id]: c["curves"][b.id] for b in c["runs"]}), width="stretch")
     runs_explorer("backtest")  # pages/runs_widgets.py: runs table, parameter diff, parallel coordinates
@@ -391,7 +391,7 @@ def _selection_panel(sel: dict) -> None:
                            "held-out part": f"{conf['sample'].get(key, '-')}"}
         st.markdown(f"**Held-out confirmation** {pd.Timestamp(conf['start']):%Y-%m-%d} → {pd.Timestamp(conf['end']):%Y-%m-%d}"
                     f" (purge gap {conf.get('purge_bars', 0)} bars; 95 % block-bootstrap CI in brackets)")
-        st.dataframe(pd.DataFrame(rows).T, width="stretch")
+        show_table(pd.DataFrame(rows).T, width="stretch")
     for w in sel.get("warnings") or []:
         st.warning(w, icon="⚠️")
 
@@ -464,6 +464,6 @@ with tab_sweep:
                         f"{b.manifest.metrics.get('bars_per_year', 0):,} bars/year; '-' = no value, e.g. a cell without "
                         "trades has no Sharpe)")
             top = table.sort_values(show, ascending=direction == "min", na_position="last").head(10)
-            st.dataframe(sweep_table(top), hide_index=True, width="stretch")
+            show_table(sweep_table(top), hide_index=True, width="stretch")
             for n in (b.manifest.extra or {}).get("notes") or []:
                 st.caption(f"note: {n}")

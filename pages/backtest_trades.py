@@ -10,7 +10,7 @@ import streamlit as st
 from engine.backtest import trades as tt
 from engine.backtest.store import Backtest
 from engine.plots.trades import monthly_heatmap_figure, pnl_histogram_figure, pnl_trades_figure
-from pages.ui import workspace
+from pages.ui import show_table, workspace
 
 MONEY = st.column_config.NumberColumn(format="%.2f")
 PRICE = st.column_config.NumberColumn(format="%.6g")
@@ -65,7 +65,7 @@ def _summary(s: pd.DataFrame, rs: pd.DataFrame) -> None:
     st.markdown("**Per symbol** (win rate and profit factor over closed trades, profit factor pooled: total gains / "
                 "total losses, with their 95 % block-bootstrap CIs as in the evidence above; P&L includes fees, funding "
                 "and borrow; '-' = undefined, e.g. no losing trade)")
-    st.dataframe(s, hide_index=True, width="stretch", placeholder="-", key="bt-sym-summary",
+    show_table(s, hide_index=True, width="stretch", key="bt-sym-summary",
                  column_order=["symbol", "trades", "closed_trades", "open_trades", "wins", "losses", "win_rate",
                                "win_rate_lo", "win_rate_hi", "profit_factor", "profit_factor_lo", "profit_factor_hi",
                                "pnl_total", "pnl_closed", "pnl_open", "avg_return", "best_return",
@@ -86,7 +86,7 @@ def _summary(s: pd.DataFrame, rs: pd.DataFrame) -> None:
                                 "worst_return": st.column_config.NumberColumn("Worst", format="percent")})
     if len(rs):
         st.markdown("**Exit reasons**")
-        st.dataframe(rs, hide_index=True, width="stretch", placeholder="-", key="bt-reason-summary",
+        show_table(rs, hide_index=True, width="stretch", key="bt-reason-summary",
                      column_config={"exit_reason": "Exit reason", "trades": "Trades", "wins": "Wins", "losses": "Losses",
                                     "win_rate": st.column_config.NumberColumn("Win rate", format="percent"),
                                     "profit_factor": st.column_config.NumberColumn("Profit factor", format="%.2f"),
@@ -116,7 +116,7 @@ def trade_analytics(b: Backtest) -> None:
     shown = listed[(listed["symbol"] == only) | (only == "all symbols")]
     shown = shown[shown["exit_reason"].isin(reasons)].reset_index(drop=True)
     st.caption(f"{len(shown):,} of {len(listed):,} trades · pick a row to chart the candles around that trade")
-    event = st.dataframe(shown, hide_index=True, width="stretch", placeholder="-", height=300, on_select="rerun",
+    event = show_table(shown, hide_index=True, width="stretch", height=300, on_select="rerun",
                          selection_mode="single-row", key=f"bt-trade-list-{b.id}",
                          column_config={"entry_time": st.column_config.DatetimeColumn("Entry (UTC)", format="YYYY-MM-DD HH:mm"),
                                         "exit_time": st.column_config.DatetimeColumn("Exit (UTC)", format="YYYY-MM-DD HH:mm"),

@@ -32,7 +32,7 @@ from pages.cloud_sync_widgets import (
     ssh_env,
     submit,
 )
-from pages.ui import catalog, ensure_sample, follow_job, jobs_table, user_errors, workspace
+from pages.ui import catalog, ensure_sample, follow_job, jobs_table, show_table, user_errors, workspace
 
 ensure_sample()
 ws = workspace()
@@ -228,12 +228,12 @@ with tab_remote:
         follow_job(SyncKeys.REMOTE_JOB, on_done=lambda s: st.success((s.result or {}).get("_text") or "done"))
     remote_jobs = [j for j in jobs.list_jobs(ws, limit=200) if j.host != "local"][:20]
     if remote_jobs:
-        st.dataframe(jobs_table(remote_jobs).assign(host=[j.host for j in remote_jobs]), hide_index=True, width="stretch")
+        show_table(jobs_table(remote_jobs).assign(host=[j.host for j in remote_jobs]), hide_index=True, width="stretch")
 
 # -- History ----------------------------------------------------------------------------------------
 with tab_hist:
     rows = read_history(ws, 500)
     if rows:
-        st.dataframe(history_frame(rows), hide_index=True, width="stretch")
+        show_table(history_frame(rows), hide_index=True, width="stretch")
     else:
         st.info("No sync operations yet.")

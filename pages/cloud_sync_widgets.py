@@ -14,7 +14,7 @@ import streamlit as st
 from engine.requests import CliRequest
 from engine.sync.plan import human_bytes
 from engine.sync.requests import SshDownloadRequest, SshTrustRequest
-from pages.ui import Keys, start_job
+from pages.ui import Keys, show_table, start_job
 
 
 class SyncKeys:
@@ -85,7 +85,7 @@ def show_plan(result: dict[str, Any]) -> None:
             f"{len(result.get('artifacts') or [])} artifact(s) indexed" if plan.get("op") == "download" else ""
         st.success(f"{result['status']}: {result.get('files', 0)} file(s), {human_bytes(result.get('bytes', 0))}"
                    + (f", {what}" if what else ""))
-    st.dataframe(plan_frame(plan), hide_index=True, width="stretch",
+    show_table(plan_frame(plan), hide_index=True, width="stretch",
                  column_config={"size": st.column_config.NumberColumn("size (bytes)", format="%d")})
 
 
@@ -95,7 +95,7 @@ def show_hub_overview(result: dict[str, Any]) -> None:
                + (f"exists (head `{result['head'][:10]}`)" if result.get("exists") else "does not exist yet (an upload creates it)"))
     groups = result.get("groups") or {}
     if groups:
-        st.dataframe(pd.DataFrame([{"group": g, "files": v["files"], "size": human_bytes(v["bytes"])}
+        show_table(pd.DataFrame([{"group": g, "files": v["files"], "size": human_bytes(v["bytes"])}
                                    for g, v in sorted(groups.items())]), hide_index=True)
 
 
@@ -130,7 +130,7 @@ def show_ssh_result(stt) -> None:
     elif cmd == "list":
         st.caption(f"{res.get('host')}:{res.get('path')}")
         entries = pd.DataFrame(res.get("entries") or [], columns=["name", "size", "dir", "modified"])
-        st.dataframe(entries, hide_index=True, width="stretch")
+        show_table(entries, hide_index=True, width="stretch")
         files = [e["name"] for e in res.get("entries") or [] if not e["dir"]]
         if files:
             c1, c2 = st.columns([3, 1])
@@ -145,7 +145,7 @@ def show_ssh_result(stt) -> None:
     elif cmd in ("upload", "download"):
         st.success(res.get("_text") or "done")
         if res.get("artifacts"):
-            st.dataframe(pd.DataFrame(res["artifacts"]), hide_index=True)
+            show_table(pd.DataFrame(res["artifacts"]), hide_index=True)
     else:
         st.success(res.get("_text") or "done")
 

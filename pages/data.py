@@ -14,7 +14,7 @@ from engine.data.sources.registry import sources as data_sources
 from engine.data.timeframes import TIMEFRAMES
 from engine.plots.candles import candlestick_figure
 from pages.data_widgets import source_form
-from pages.ui import Keys, ensure_sample, follow_job, start_job, user_errors, workspace
+from pages.ui import Keys, ensure_sample, follow_job, show_table, start_job, user_errors, workspace
 from storage.artifacts import kinds_stamp
 
 ensure_sample()
@@ -41,8 +41,8 @@ def _import_result(stt) -> None:
     res = stt.result or {}
     if res.get("imported"):
         st.success(f"Imported {len(res['imported'])} series")
-        st.dataframe(pd.DataFrame(res["imported"])[["status", "symbol", "timeframe", "rows", "added_rows", "first", "last", "id"]],
-                     hide_index=True, width="stretch", placeholder="-")  # a funding series has no timeframe
+        show_table(pd.DataFrame(res["imported"])[["status", "symbol", "timeframe", "rows", "added_rows", "first", "last", "id"]],
+                     hide_index=True, width="stretch")  # a funding series has no timeframe
     for s in res.get("skipped", []):
         st.warning(f"skipped {Path(s['path']).name}: {s['reason']}")
     if not res.get("imported") and not res.get("skipped"):
@@ -57,7 +57,7 @@ with tab_cov:
         st.info("No candles yet. Import a file, a database table, the Hub dataset or the bundled sample.")
     else:
         st.subheader("Coverage")
-        st.dataframe(cov.drop(columns=["path"]), hide_index=True, width="stretch")
+        show_table(cov.drop(columns=["path"]), hide_index=True, width="stretch")
         candles = cov[cov.timeframe != "funding"]
         labels = [f"{r.symbol} {r.timeframe}" for r in candles.itertuples()]
         default = labels.index("BTCUSDT 15m") if "BTCUSDT 15m" in labels else 0
@@ -88,17 +88,17 @@ with tab_cov:
                 with c1:
                     st.markdown(f"**Gaps** ({len(gaps)}, {m.metrics.get('missing_bars', 0)} missing bars)")
                     if gaps:
-                        st.dataframe(pd.DataFrame(gaps), hide_index=True, width="stretch", height=220)
+                        show_table(pd.DataFrame(gaps), hide_index=True, width="stretch", height=220)
                 with c2:
                     st.markdown("**Validation findings**")
                     val = m.extra.get("validation") or {}
                     rows = [{"level": f["level"], "check": f["check"], "message": f["message"]} for f in val.get("findings", [])]
                     if rows:
-                        st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+                        show_table(pd.DataFrame(rows), hide_index=True, width="stretch")
                     else:
                         st.success("No findings: sorted, unique, consistent OHLC, positive prices.")
                 with st.expander(f"Sources ({len(m.params.get('sources', []))})"):
-                    st.dataframe(pd.DataFrame([{k: v for k, v in s.items() if k != "notes"} | {"notes": "; ".join(s.get("notes") or [])}
+                    show_table(pd.DataFrame([{k: v for k, v in s.items() if k != "notes"} | {"notes": "; ".join(s.get("notes") or [])}
                                                for s in m.params.get("sources", [])]), hide_index=True, width="stretch")
 
 with tab_imp:
@@ -122,11 +122,11 @@ with tab_val:
             (st.success if rep.ok else st.error)(f"{p.name}: {rep.rows} rows, {rep.timeframe or '?'}, {rep.start} -> {rep.end}: "
                                                  f"{'valid' if rep.ok else f'{len(rep.errors)} error(s)'}")
             if rep.findings:
-                st.dataframe(pd.DataFrame([f.__dict__ for f in rep.findings]), hide_index=True, width="stretch")
+                show_table(pd.DataFrame([f.__dict__ for f in rep.findings]), hide_index=True, width="stretch")
             for n in insp.notes:
                 st.caption(n)
             if rep.gaps:
-                st.dataframe(pd.DataFrame(rep.gaps), hide_index=True, width="stretch", height=200)
+                show_table(pd.DataFrame(rep.gaps), hide_index=True, width="stretch", height=200)
 
 with tab_res:
     cov = _coverage(str(ws.root), kinds_stamp(ws, "ohlcv"))

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from pages.ui import Keys, ensure_sample, follow_job, start_job, user_errors, workspace
+from pages.ui import Keys, ensure_sample, follow_job, show_table, start_job, user_errors, workspace
 from storage.artifacts import kinds_stamp
 
 st.title("Features")  # first, so the page shows at once while the heavier modules load
@@ -80,7 +80,7 @@ with tab_sets:
     if sets.empty:
         st.info("No feature set yet: build one in the Build tab (or `python -m engine features build`).")
     else:
-        st.dataframe(sets, hide_index=True, width="stretch", height=min(36 * (len(sets) + 1), 260))
+        show_table(sets, hide_index=True, width="stretch", height=min(36 * (len(sets) + 1), 260))
         ids = sets["id"].tolist()
         if st.session_state.get(FeaturesKeys.SET) not in ids:
             st.session_state[FeaturesKeys.SET] = ids[0]
@@ -109,7 +109,7 @@ with tab_sets:
             skipped = fs.manifest.extra.get("skipped_features", {})
             if skipped:
                 with st.expander(f"{len(skipped)} feature(s) not built (inputs missing)"):
-                    st.dataframe(pd.DataFrame({"feature": list(skipped), "reason": list(skipped.values())}),
+                    show_table(pd.DataFrame({"feature": list(skipped), "reason": list(skipped.values())}),
                                  hide_index=True, width="stretch")
 
             c1, c2, c3 = st.columns([1, 2, 1])
@@ -137,16 +137,16 @@ with tab_sets:
             pv = st.expander("Preview (last rows: features and targets)", key=FeaturesKeys.PREVIEW, on_change="rerun")
             if pv.open:
                 with pv:
-                    st.dataframe(fw.preview(root, fid, sym, 200), hide_index=True, width="stretch", height=320)
+                    show_table(fw.preview(root, fid, sym, 200), hide_index=True, width="stretch", height=320)
             with st.expander("Leakage badges: every feature of the set"):
                 show = table.assign(status=table["leaking"].map({True: "⚠ leaking", False: "✓ clean"}))
-                st.dataframe(show[["status", "feature", "family", "lookback", "inputs", "audit_max_abs_diff", "description"]],
+                show_table(show[["status", "feature", "family", "lookback", "inputs", "audit_max_abs_diff", "description"]],
                              hide_index=True, width="stretch", height=360)
             with st.expander("Targets"):
                 tm = pd.DataFrame([{"target": k, **{kk: (", ".join(vv) if isinstance(vv, list) else vv) for kk, vv in v.items()}}
                                    for k, v in fs.target_meta.items()])
                 # a field only some targets have (classes, threshold, cost ...): "-" where a target has none
-                st.dataframe(tm, hide_index=True, width="stretch", placeholder="-")
+                show_table(tm, hide_index=True, width="stretch")
             st.caption(f"Files: `{fs.path}` · lineage: {', '.join(fs.manifest.parents)}")
 
 with tab_reg:
@@ -154,7 +154,7 @@ with tab_reg:
     fams = st.multiselect("Families", sorted(reg_df["family"].unique()), key=FeaturesKeys.FAMILY_FILTER)
     shown = reg_df[reg_df["family"].isin(fams)] if fams else reg_df
     st.caption(f"{len(shown)} of {len(reg_df)} feature definitions (each declared once, with the bars of history it needs).")
-    st.dataframe(shown, hide_index=True, width="stretch", height=480)
+    show_table(shown, hide_index=True, width="stretch", height=480)
 
 with tab_fund:
     perps = fw.funding_symbols(root, kinds_stamp(ws, "ohlcv"))

@@ -6,7 +6,7 @@ import streamlit as st
 
 from config.errors import Busy
 from pages.artifact_widgets import by_name, manage_artifact
-from pages.ui import catalog, ensure_sample, jobs_panel, user_errors, workspace
+from pages.ui import catalog, ensure_sample, jobs_panel, show_table, user_errors, workspace
 from storage.workspace import KINDS
 
 
@@ -44,7 +44,7 @@ with user_errors():
                                timeframe=recent.timeframe.fillna(""),
                                metrics=recent.metrics.map(_metrics_text),
                                tags=recent.tags.map(lambda t: ", ".join(t) if t is not None else ""))
-        st.dataframe(recent[["created_at", "kind", "name", "tags", "symbols", "timeframe", "origin", "metrics", "id"]],
+        show_table(recent[["created_at", "kind", "name", "tags", "symbols", "timeframe", "origin", "metrics", "id"]],
                      hide_index=True, width="stretch")
         ids = every["id"].tolist()
         pick = st.selectbox("Rename, tag, note or delete an artifact", ids, index=None, key="home.manage",

@@ -9,7 +9,7 @@ import streamlit as st
 
 from engine import runs_table as rt
 from engine.plots.runs import ci_figure, cv_figure, parallel_figure
-from pages.ui import user_errors, workspace
+from pages.ui import show_table, user_errors, workspace
 from storage.artifacts import kinds_stamp
 
 _ARTIFACT_KIND = {"training": "model", "stage2": "stage2", "backtest": "backtest"}
@@ -100,7 +100,7 @@ def runs_explorer(kind: str) -> None:
                "95 % CI bounds (lo / hi) where the run's evidence has one; n_* = the sample behind them")
     # names made unique (a name used twice gets its id's end), as in the comparison below
     names = dict(zip(t.frame["id"], rt.unique_labels(t.frame["name"].tolist(), list(t.frame["id"]))))
-    st.dataframe(f[shown].assign(name=f["id"].map(names)), hide_index=True, width="stretch", placeholder="-",
+    show_table(f[shown].assign(name=f["id"].map(names)), hide_index=True, width="stretch",
                  key=f"{key}-table", column_config=_column_config(t, shown))
 
     ids = list(f["id"])
@@ -115,8 +115,8 @@ def runs_explorer(kind: str) -> None:
                 st.info("These runs share every parameter.")
             else:
                 st.caption(f"Parameters that differ ({len(diff)} of {len(t.params)}; the others are the same)")
-                st.dataframe(diff, width="stretch", key=f"{key}-diff")
-            st.dataframe(rt.metrics_with_ci(t, pick).drop(columns=["id"]).set_index("name").T, width="stretch",
+                show_table(diff, width="stretch", key=f"{key}-diff")
+            show_table(rt.metrics_with_ci(t, pick).drop(columns=["id"]).set_index("name").T, width="stretch",
                          key=f"{key}-metrics")
             _curves(kind, t, pick, names, key)
             metrics = [m for m in t.metrics if t.frame.set_index("id").loc[pick, m].notna().any()]

@@ -28,7 +28,7 @@ from pages.stage2_widgets import (
     stage1_table,
     stage2_table,
 )
-from pages.ui import ensure_sample, follow_job, start_job, user_errors, workspace
+from pages.ui import ensure_sample, follow_job, show_table, start_job, user_errors, workspace
 
 ensure_sample()
 ws = workspace()
@@ -114,7 +114,7 @@ with tab1:
     if not s1_models:
         st.info("No Stage 1 model yet: import the seed's from the Hub, a local folder, or train one.")
     else:
-        st.dataframe(stage1_table(s1_models), hide_index=True, width="stretch")
+        show_table(stage1_table(s1_models), hide_index=True, width="stretch")
         ids = [m["id"] for m in s1_models]
         chosen = st.selectbox("Details of", ids, key=Stage2Keys.S1_PICK, format_func=by_name(ids))
         manage_artifact(chosen, key="stage2.s1")
@@ -175,7 +175,7 @@ with tab3:
     if not s2_models:
         st.info("No Stage 2 model yet.")
     else:
-        st.dataframe(stage2_table(s2_models), hide_index=True, width="stretch")
+        show_table(stage2_table(s2_models), hide_index=True, width="stretch")
         chosen = st.selectbox("Model", [m["id"] for m in s2_models], key=Stage2Keys.S2_PICK, format_func=by_name(m["id"] for m in s2_models))
         manage_artifact(chosen, key="stage2.s2")
         show_stage2(next(m for m in s2_models if m["id"] == chosen))

@@ -18,7 +18,7 @@ from engine.plots.stage2 import (
 )
 from engine.stage2.filtering import explore_threshold, pass_rate_curve
 from pages.charts import figure, stamp
-from pages.ui import workspace
+from pages.ui import show_table, workspace
 from storage.artifacts import kinds_stamp
 
 
@@ -149,7 +149,7 @@ def show_stage1(m: dict) -> None:
         st.write(f"Test prediction shape {tuple(ex['test_prediction']['shape'])}: `{ex['test_prediction']['value']}`")
     per_split = {k: v for k, v in mt.items() if isinstance(v, dict)}
     if per_split:
-        st.dataframe(pd.DataFrame(per_split).T, width="stretch")
+        show_table(pd.DataFrame(per_split).T, width="stretch")
     elif mt:
         st.json(mt, expanded=False)
     d = ws.artifact_dir("stage1", m["id"])
@@ -180,7 +180,7 @@ def threshold_explorer(frame: pd.DataFrame, threshold: float, *, key: str) -> fl
                   format="%.3f")
     e = explore_threshold(frame, t)
     pct = st.column_config.NumberColumn(format="percent")
-    st.dataframe(e, hide_index=True, width="stretch",
+    show_table(e, hide_index=True, width="stretch",
                  column_config={"pass_rate": pct, "pivot_precision": pct, "pivots_kept": pct})
     # the curve sorts every bar's probability: built once per model (``key`` names it) and threshold
     st.plotly_chart(figure(_pass_rate_chart, frame, t, key=(key, t)), width="stretch", key=f"{key}-fig")
@@ -230,7 +230,7 @@ def show_stage2(m: dict) -> None:
         st.warning(w)
     counts = (ex.get("counts") or {}).get("per_split") or {}
     if counts:
-        st.dataframe(pd.DataFrame([{"split": s, "bars": c["bars"], "scored": c["scored"], "signals": c["signals"],
+        show_table(pd.DataFrame([{"split": s, "bars": c["bars"], "scored": c["scored"], "signals": c["signals"],
                                     "pass rate": fmt_pct(c["pass_rate"]), "Stage 2 samples": c["samples"],
                                     **c["labels"]} for s, c in counts.items()]), hide_index=True, width="stretch")
     left, right = st.columns(2)
@@ -254,7 +254,7 @@ def show_stage2(m: dict) -> None:
     pred = parquet(d / "predictions.parquet")
     if pred is not None:
         with st.expander(f"Test-split predictions ({len(pred)} signal bars, for the Backtest page)"):
-            st.dataframe(pred.head(500), hide_index=True, width="stretch")
+            show_table(pred.head(500), hide_index=True, width="stretch")
     summary = d / "summary.txt"
     if summary.is_file():
         with st.expander("Summary report"):
@@ -307,10 +307,10 @@ def show_evidence(evidence: dict) -> None:
     left, right = st.columns([3, 2])
     left.plotly_chart(evidence_figure(evidence), width="stretch", key=f"ev-{id(evidence)}")
     with right:
-        st.dataframe(pd.DataFrame(rows).set_index("split").T, width="stretch")
+        show_table(pd.DataFrame(rows).set_index("split").T, width="stretch")
         shares = pd.DataFrame({s: (evidence[s].get("class_shares") or {}) for s in ("val", "test") if evidence.get(s)})
         st.caption("True class shares over the signal bars")
-        st.dataframe(shares.map(fmt_pct), width="stretch")
+        show_table(shares.map(fmt_pct), width="stretch")
     with st.expander("How the baselines are defined"):
         for k, v in (evidence.get("baseline_rules") or {}).items():
             st.markdown(f"- **{k}**: {v}")
@@ -336,7 +336,7 @@ def show_batch(state: dict) -> None:
     done = (df.status == "succeeded").sum()
     st.caption(f"{done} of {len(df)} pairs succeeded, {(df.status == 'failed').sum()} failed, "
                f"{df.status.isin(['pending', 'running']).sum()} to do")
-    st.dataframe(df, hide_index=True, width="stretch",
+    show_table(df, hide_index=True, width="stretch",
                  column_config={"accuracy_signals": st.column_config.NumberColumn("accuracy (all signals)", format="%.3f"),
                                 "best_baseline": st.column_config.NumberColumn(format="%.3f"),
                                 "accuracy": st.column_config.NumberColumn("accuracy (pivots only)", format="%.3f"),

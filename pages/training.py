@@ -15,7 +15,7 @@ from pages.charts import figure, stamp
 from pages.executor_widgets import executor_inputs
 from pages.runs_widgets import runs_explorer
 from pages.training_widgets import curve_controls, live_curves, run_details
-from pages.ui import Keys, ensure_sample, follow_job, start_job, user_errors, workspace
+from pages.ui import Keys, ensure_sample, follow_job, show_table, start_job, user_errors, workspace
 from storage.artifacts import kinds_stamp
 
 
@@ -114,7 +114,7 @@ with tab_runs:
                              "val_win_rate", "val_profit_factor", "val_trades", "test_win_rate", "test_profit_factor",
                              "test_trades", "warnings", "created_at", "id")
                  if c in table]
-        st.dataframe(table[shown], hide_index=True, width="stretch")
+        show_table(table[shown], hide_index=True, width="stretch")
         by_run = {r["id"]: r for r in rows}
         run_name = by_name(by_run, {i: r.get("name") for i, r in by_run.items()})
         rid = st.selectbox("Run", list(by_run), key=TrainingKeys.RUN,
@@ -132,7 +132,7 @@ with tab_cmp:
         pick = st.multiselect("Runs", ids, default=ids[:2], key=TrainingKeys.COMPARE, format_func=run_names.get)
         if pick:
             table = runs.compare_table(ws, pick).map(lambda v: round(v, 4) if isinstance(v, float) else v)
-            st.dataframe(table.astype(str).rename(columns=run_names), width="stretch")
+            show_table(table.astype(str).rename(columns=run_names), width="stretch")
             hists = {run_names[rid]: runs.history(ws, rid) for rid in pick}
             metrics = sorted({c for h in hists.values() for c in h.columns if c not in ("epoch", "step")})
             default = metrics.index("val_loss") if "val_loss" in metrics else 0

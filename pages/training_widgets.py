@@ -12,7 +12,7 @@ from engine.training import runs
 from engine.training.config import ResumeRequest
 from pages.artifact_widgets import artifact_label
 from pages.charts import figure, stamp
-from pages.ui import Keys, start_job, user_errors, workspace
+from pages.ui import Keys, show_table, start_job, user_errors, workspace
 
 HEADLINE = [("accuracy", "accuracy"), ("baseline_accuracy", "majority class"), ("log_loss", "log loss"),
             ("baseline_log_loss", "prior log loss"), ("regression_skill", "regression skill"),
@@ -79,7 +79,7 @@ def metrics_table(metrics: dict) -> pd.DataFrame:
 def show_evidence(metrics: dict, costs: dict | None) -> None:
     """The headline figures with their 95 % CIs and samples, the warnings right under them, the
     per-horizon and per-fold values, and the costs the run used."""
-    st.dataframe(evidence_table(metrics), hide_index=True, width="stretch")
+    show_table(evidence_table(metrics), hide_index=True, width="stretch")
     for w in metrics.get("warnings") or []:
         st.warning(w, icon="⚠️")
     method = ((metrics.get("test") or {}).get("uncertainty") or {}).get("method") or {}
@@ -91,11 +91,11 @@ def show_evidence(metrics: dict, costs: dict | None) -> None:
     hz = horizon_table(metrics)
     if not hz.empty:
         with st.expander("Per horizon (not averaged into the headline)"):
-            st.dataframe(hz, hide_index=True, width="stretch")
+            show_table(hz, hide_index=True, width="stretch")
     folds = fold_table(metrics)
     if not folds.empty:
         with st.expander("Per walk-forward fold, and the spread", expanded=True):
-            st.dataframe(folds, hide_index=True, width="stretch")
+            show_table(folds, hide_index=True, width="stretch")
     if costs:
         st.caption(f"Costs used: round trip {costs.get('round_trip', 0) * 100:.3g} % (2 x (fee + slippage) of "
                    f"{', '.join(costs.get('symbols') or [])}); loss fee {costs.get('loss_fee', 0) * 100:.3g} %, "

@@ -9,7 +9,7 @@ import streamlit as st
 
 from config.settings import HORIZONS
 from engine.tuning.requests import TuneRequest
-from pages.ui import follow_job, start_job, user_errors, workspace
+from pages.ui import follow_job, show_table, start_job, user_errors, workspace
 from storage.artifacts import kinds_stamp
 
 
@@ -134,7 +134,7 @@ def show_tuning(tuning_id: str) -> None:
                 st.info(note)
             else:
                 st.plotly_chart(fig, width="stretch", key=f"tuning-{tuning_id}-{which}")
-    st.dataframe(t.trials(), hide_index=True, width="stretch")
+    show_table(t.trials(), hide_index=True, width="stretch")
 
 
 def tuning_tab(kind: str) -> None:
@@ -148,7 +148,7 @@ def tuning_tab(kind: str) -> None:
     if not rows:
         st.info("No tuning study yet.")
         return
-    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+    show_table(pd.DataFrame(rows), hide_index=True, width="stretch")
     by_id = {r["id"]: r for r in rows}
     tid = st.selectbox("Study", list(by_id), key=f"tuning.study.{kind}",
                        format_func=lambda i: f"{by_id[i]['name']} · {i}")

@@ -71,6 +71,13 @@ def user_errors() -> Iterator[None]:
         st.error(f"{e}", icon=":material/error:")
 
 
+def show_table(data=None, **kwargs):
+    """``st.dataframe`` as every page shows a table: a missing value (None, NaN) reads "-", never "None" or
+    an empty cell (one place for what the pipeline walk found table by table)."""
+    kwargs.setdefault("placeholder", "-")
+    return st.dataframe(data, **kwargs)
+
+
 def pvalue_columns(df: pd.DataFrame) -> dict:
     """p-value columns in scientific notation (2.1e-22, not 0.0000...0002 or 0.0000)."""
     return {c: st.column_config.NumberColumn(c, format="%.2e") for c in df.columns if "pvalue" in c}
@@ -199,7 +206,7 @@ def jobs_panel(page_size: int = JOBS_PAGE_SIZE, run_every: float = 2.0) -> None:
                    f"(newest first, by created time), page {page} of {pages}")
         if not part:
             return
-        st.dataframe(jobs_table(part), hide_index=True, width="stretch",
+        show_table(jobs_table(part), hide_index=True, width="stretch",
                      column_config={"progress": st.column_config.ProgressColumn("progress", min_value=0.0, max_value=1.0)})
         for s in part:
             if s.status == "failed":
