@@ -262,17 +262,31 @@ def chunk_ranges(n_cells: int, n_chunks: int) -> list[tuple[int, int]]:
 
 
 def grid_chunk(item: dict[str, Any]) -> tuple[pd.DataFrame, np.ndarray, bool]:
-    """One chunk of the grid as an executor task (module level: it travels by name): cells [a, b) of the
-    shared inputs (``Executor.put``), simulated exactly as the whole grid is in-process.  Returns (metrics
+    """One chunk of the grid as an executor task (module level: it travels by name): its cells (``_chunk_items``)
+    on the shared market (``Executor.put``), simulated exactly as the whole grid is in-process.  Returns (metrics
     per cell, per-bar returns, by_cell); the returns are (cells, bars) when ``by_cell`` (the grid kernel's
     layout), else (bars, cells).  Every cell is simulated on its own, so the chunks put back in cell order
     are the in-process result."""
     from engine.executor import fetch
 
-    market, raw, ti, sl, tp, params = fetch(item["inputs"])
-    a, b = item["cells"]
-    m, returns, _, by_cell = _simulate(market, raw, ti[a:b], params, sl[a:b], tp[a:b], fast=item["fast"])
+    market, params = fetch(item["inputs"])
+    m, returns, _, by_cell = _simulate(market, item["raw"], item["ti"], params, item["sl"], item["tp"], fast=item["fast"])
     return m, (returns.T if by_cell else returns), by_cell
+
+
+def _chunk_items(raw: np.ndarray, ti: np.ndarray, sl: np.ndarray, tp: np.ndarray, ranges: list[tuple[int, int]],
+                 shared: Any, fast: bool) -> list[dict[str, Any]]:
+    """One task per chunk carrying only its own cells: the signal columns of the thresholds it uses (its
+    cells' threshold indices renumbered into them) and its stops; the market and the parameters are shared
+    (``Executor.put``). A local executor pickles each item to its worker, so shipping the whole signal
+    array with every chunk cost ~2 x workers copies of it."""
+    items = []
+    for a, b in ranges:
+        cols, local = np.unique(ti[a:b], return_inverse=True)
+        items.append({"inputs": shared, "cells": (a, b), "raw": np.ascontiguousarray(raw[:, cols, :]),
+                      "ti": local.astype(ti.dtype),
+                      "sl": sl[a:b], "tp": tp[a:b], "fast": fast})
+    return items
 
 
 def _combine(values: list[tuple[pd.DataFrame, np.ndarray, bool]]) -> tuple[pd.DataFrame, np.ndarray]:
@@ -297,7 +311,7 @@ def _simulate_on_executor(spec: dict[str, Any], market: Market, raw: np.ndarray,
 
     with get_executor(spec.get("executor"), address=spec.get("ray_address"), workers=spec.get("workers")) as ex:
         ranges = chunk_ranges(len(ti), ex.slots() * CHUNKS_PER_SLOT)
-        handle = ex.put((market, raw, ti, sl, tp, params))
+        handle = ex.put((market, params))
         progress(0.26, f"{len(ti)} grid points in {len(ranges)} chunk(s) on {ex.describe()}")
 
         def on_progress(done: int, total: int, r) -> None:
@@ -305,8 +319,7 @@ def _simulate_on_executor(spec: dict[str, Any], market: Market, raw: np.ndarray,
             progress(0.25 + 0.35 * done / total, f"grid chunk {r.index + 1}/{total} (cells {a + 1}-{b}) "
                      f"{'finished' if r.ok else 'failed'} ({done}/{total} done, on {r.where or '?'})")
 
-        results = ex.map(grid_chunk, [{"inputs": handle, "cells": c, "fast": fast} for c in ranges],
-                         on_progress=on_progress)
+        results = ex.map(grid_chunk, _chunk_items(raw, ti, sl, tp, ranges, handle, fast), on_progress=on_progress)
     bad = [r for r in results if not r.ok]
     if bad:
         r = bad[0]
