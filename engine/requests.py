@@ -128,8 +128,8 @@ class ExecutorFields(CliRequest):
 
     def executor_spec(self) -> dict[str, Any] | None:
         """The executor these options choose, by the one rule of every fan-out command
-        (``engine.executor.choose.resolve_executor``: --executor, else KLINELAB_EXECUTOR, else --workers
+        (``engine.executor.base.resolve_executor``: --executor, else KLINELAB_EXECUTOR, else --workers
         alone = local, --ray-address alone = ray, else None: everything in this process)."""
-        from engine.executor.choose import resolve_executor
+        from engine.executor.base import resolve_executor
 
         return resolve_executor(self.executor, workers=self.workers, ray_address=self.ray_address)

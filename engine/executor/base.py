@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any, Self
 
 from config import settings
+from config.errors import BadInput
 
 EXECUTORS = ("local", "ray")
 ENV_EXECUTOR = settings.EXECUTOR.name
@@ -109,3 +110,28 @@ def describe_error(e: BaseException) -> tuple[str, str]:
     if isinstance(e, KlineLabError):
         return str(e), type(e).__name__
     return f"unexpected failure: {type(e).__name__}: {e}", type(e).__name__
+
+
+def resolve_executor(executor: str | None = None, *, workers: int | None = None,
+                     ray_address: str | None = None) -> dict | None:
+    """THE rule of every command that fans out (``train``, ``backtest sweep``, ``stage2 batch``, ``tune run``):
+    an explicit ``--executor`` wins; otherwise ``KLINELAB_EXECUTOR``; otherwise ``--workers`` alone means
+    local, and ``--ray-address`` (with or without ``--workers``) Ray; otherwise None (everything in the
+    command's own process).  ``--ray-address`` with the local executor is the one contradiction (one
+    BadInput).  ``--workers`` is the local processes at once; under Ray only ``tune run`` uses it (its
+    trials at once), the others size their work to the cluster.  Returns ``{"executor", "workers",
+    "ray_address"}`` or None."""
+    env = (settings.EXECUTOR.get() or "").strip().lower() or None
+    name, source = (executor, "--executor") if executor else (env, ENV_EXECUTOR) if env else (None, None)
+    if name is None:
+        if workers is None and not ray_address:
+            return None
+        name, source = ("ray" if ray_address else "local"), None
+    if name not in EXECUTORS:
+        raise BadInput(f"unknown executor {name!r}", hint=f"use one of {', '.join(EXECUTORS)} (--executor or {ENV_EXECUTOR})")
+    if workers is not None and workers < 1:
+        raise BadInput(f"--workers must be at least 1, not {workers}")
+    chosen = f" (the executor is {name}, from {source})" if source else ""
+    if name == "local" and ray_address:
+        raise BadInput(f"--ray-address is for --executor ray{chosen}")
+    return {"executor": name, "workers": workers, "ray_address": ray_address or None}

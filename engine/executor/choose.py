@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from config import settings
 from config.errors import BadInput
-from engine.executor.base import ENV_EXECUTOR, EXECUTORS, Executor
+from engine.executor.base import ENV_EXECUTOR, EXECUTORS, Executor, resolve_executor
 
 
 def get_executor(name: str | None = None, *, address: str | None = None, workers: int | None = None,
@@ -24,31 +24,6 @@ def get_executor(name: str | None = None, *, address: str | None = None, workers
     from engine.executor.local import LocalExecutor
 
     return LocalExecutor(workers=workers or 1, max_retries=max_retries)
-
-
-def resolve_executor(executor: str | None = None, *, workers: int | None = None,
-                     ray_address: str | None = None) -> dict | None:
-    """THE rule of every command that fans out (``train``, ``backtest sweep``, ``stage2 batch``, ``tune run``):
-    an explicit ``--executor`` wins; otherwise ``KLINELAB_EXECUTOR``; otherwise ``--workers`` alone means
-    local, and ``--ray-address`` (with or without ``--workers``) Ray; otherwise None (everything in the
-    command's own process).  ``--ray-address`` with the local executor is the one contradiction (one
-    BadInput).  ``--workers`` is the local processes at once; under Ray only ``tune run`` uses it (its
-    trials at once), the others size their work to the cluster.  Returns ``{"executor", "workers",
-    "ray_address"}`` or None."""
-    env = (settings.EXECUTOR.get() or "").strip().lower() or None
-    name, source = (executor, "--executor") if executor else (env, ENV_EXECUTOR) if env else (None, None)
-    if name is None:
-        if workers is None and not ray_address:
-            return None
-        name, source = ("ray" if ray_address else "local"), None
-    if name not in EXECUTORS:
-        raise BadInput(f"unknown executor {name!r}", hint=f"use one of {', '.join(EXECUTORS)} (--executor or {ENV_EXECUTOR})")
-    if workers is not None and workers < 1:
-        raise BadInput(f"--workers must be at least 1, not {workers}")
-    chosen = f" (the executor is {name}, from {source})" if source else ""
-    if name == "local" and ray_address:
-        raise BadInput(f"--ray-address is for --executor ray{chosen}")
-    return {"executor": name, "workers": workers, "ray_address": ray_address or None}
 
 
 def add_cli_options(p) -> None:
