@@ -28,8 +28,6 @@ class TrainingKeys:  # session-state keys of this page
     RAY_ADDRESS = "training.ray_address"
 
 
-
-
 ensure_sample()
 ws = workspace()
 st.title("Training")

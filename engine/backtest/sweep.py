@@ -307,9 +307,9 @@ def _simulate_on_executor(spec: dict[str, Any], market: Market, raw: np.ndarray,
     from config.errors import KlineLabError
     from engine.backtest.metrics import trades_frame
     from engine.backtest.portfolio import simulate
-    from engine.executor.choose import get_executor
+    from engine.executor.choose import executor_from_spec
 
-    with get_executor(spec.get("executor"), address=spec.get("ray_address"), workers=spec.get("workers")) as ex:
+    with executor_from_spec(spec) as ex:
         ranges = chunk_ranges(len(ti), ex.slots() * CHUNKS_PER_SLOT)
         handle = ex.put((market, params))
         progress(0.26, f"{len(ti)} grid points in {len(ranges)} chunk(s) on {ex.describe()}")

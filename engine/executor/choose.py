@@ -3,27 +3,21 @@ that fans out. Apart from ``base`` so that the implementations, which import ``b
 imported back by the package ``__init__`` (no import cycle)."""
 from __future__ import annotations
 
-from config import settings
-from config.errors import BadInput
 from engine.executor.base import ENV_EXECUTOR, EXECUTORS, Executor, resolve_executor
 
 
 def get_executor(name: str | None = None, *, address: str | None = None, workers: int | None = None,
                  max_retries: int = 2) -> Executor:
-    name = (name or settings.EXECUTOR.get() or "local").strip().lower()
-    if name not in EXECUTORS:
-        raise BadInput(f"unknown executor {name!r}", hint=f"use one of {', '.join(EXECUTORS)} (--executor or {ENV_EXECUTOR})")
-    if workers is not None and workers < 1:
-        raise BadInput(f"--workers must be at least 1, not {workers}")
-    if name == "ray":
+    """The executor the options choose by the one rule (:func:`resolve_executor`); nothing chosen: a
+    one-worker local executor (everything in this process)."""
+    spec = resolve_executor(name.strip().lower() if name else None, workers=workers, ray_address=address)
+    if spec and spec["executor"] == "ray":
         from engine.executor.ray_exec import RayExecutor
 
-        return RayExecutor(address=address, max_retries=max_retries)
-    if address:
-        raise BadInput("--ray-address is for --executor ray")
+        return RayExecutor(address=spec["ray_address"], max_retries=max_retries)
     from engine.executor.local import LocalExecutor
 
-    return LocalExecutor(workers=workers or 1, max_retries=max_retries)
+    return LocalExecutor(workers=(spec or {}).get("workers") or 1, max_retries=max_retries)
 
 
 def add_cli_options(p) -> None:
@@ -41,8 +35,8 @@ def add_cli_options(p) -> None:
 
 def executor_from_spec(spec: dict | None) -> Executor:
     """The executor of a :func:`resolve_executor` spec (None: a one-worker local one, i.e. in this process)."""
-    spec = spec or {"executor": "local", "workers": 1, "ray_address": None}
-    return get_executor(spec["executor"], address=spec.get("ray_address"), workers=spec.get("workers"))
+    spec = spec or {}
+    return get_executor(spec.get("executor"), address=spec.get("ray_address"), workers=spec.get("workers"))
 
 
 def executor_from_args(args) -> Executor:

@@ -416,12 +416,12 @@ def _folds_on_executor(ws: Workspace, d: Path, spec: dict[str, Any], todo: list[
     """Run the folds ``todo`` (0-based) as tasks of the executor ``spec`` names; each writes its
     ``folds/<k>/`` exactly as the in-process loop does.  A fold that fails fails the run (the first
     failing fold's message), before anything is published."""
-    from engine.executor.choose import get_executor
+    from engine.executor.choose import executor_from_spec
 
     if not todo:
         return
     items = [{"workspace": str(ws.root), "run_dir": str(d), "fold": k, "resume": resume} for k in todo]
-    with get_executor(spec.get("executor"), address=spec.get("ray_address"), workers=spec.get("workers")) as ex:
+    with executor_from_spec(spec) as ex:
         progress(0.01, f"{len(todo)} fold(s) on {ex.describe()}")
 
         def on_progress(done: int, total: int, r) -> None:

@@ -16,8 +16,9 @@ def cmd_run(args, ws) -> dict:
 
     req = TuneRequest.from_args(args)  # the same typed request the Tuning tab builds
     spec = req.executor_spec() or {"executor": "local", "workers": 1, "ray_address": None}  # the one rule
-    if req.storage is None and settings.TUNE_STORAGE.get():  # how the Tuning tab passes it: never on the command line
-        req = req.with_fields(storage=settings.TUNE_STORAGE.get().strip())
+    from_env = settings.TUNE_STORAGE.get()
+    if req.storage is None and from_env:  # how the Tuning tab passes it: never on the command line
+        req = req.with_fields(storage=from_env.strip())
     res = run_tuning(ws, kind=req.kind, featureset_id=req.featureset, config=req.config, space_file=req.space,
                      horizon=req.horizon, trials=req.trials, workers=spec["workers"] or 1, executor_name=spec["executor"],
                      ray_address=spec["ray_address"], storage_url=req.storage, study_name=req.study,
