@@ -15,6 +15,7 @@ the human-readable rendering and is left out of the JSON).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import errno
 import importlib
 import json
@@ -226,7 +227,10 @@ def main(argv: list[str] | None = None) -> int:
         clean_stale_staging(ws)  # dead writers' staging / interrupted publishes (best effort)
         from storage.artifacts import recording_published
 
-        with recording_published() as made:  # a job's artifacts: what it published, never the inputs it names
+        # --json: stdout carries the one JSON document; whatever a library prints meanwhile (Ray's raylet
+        # messages, a warning printed by hand) goes to stderr
+        quiet_stdout = contextlib.redirect_stdout(sys.stderr) if json_mode else contextlib.nullcontext()
+        with recording_published() as made, quiet_stdout:  # a job's artifacts: what it published, never its inputs
             result = args.func(args, ws) or {}
         text = result.pop("_text", None) if isinstance(result, dict) else None
         result = json_safe(result)

@@ -53,3 +53,22 @@ def test_validate_reports_and_writes_nothing(ws, tmp_path):
     rep = json.loads(run_cli("data", "validate", str(gappy), "--json").stdout)
     assert [g["missing_bars"] for g in rep["gaps"]] == [2, 1] and rep["missing_bars"] == 3
     assert not ws.root.exists()
+
+
+def test_json_stdout_is_only_the_document_when_a_library_prints(ws, capsys, monkeypatch):
+    """What a library prints while a --json command runs (Ray's raylet messages did, from a background
+    thread) goes to stderr: stdout parses as the one JSON document."""
+    from engine.cli import main
+    from engine.jobs import runner
+
+    real = runner.list_jobs
+
+    def noisy(*a, **kw):
+        print("(raylet) A worker died or was killed while executing a task")
+        return real(*a, **kw)
+
+    monkeypatch.setattr(runner, "list_jobs", noisy)
+    capsys.readouterr()
+    assert main(["jobs", "list", "--json"]) == 0
+    out, err = capsys.readouterr()
+    assert json.loads(out) is not None and "(raylet)" in err and "(raylet)" not in out
